@@ -1,0 +1,57 @@
+import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../core/task-record.js';
+import type { Storage } from '../storages/storage.js';
+
+export interface Lease {
+  uuid: string;
+  token: string;
+}
+
+export interface ClaimBatch {
+  tasks: ClaimedTask[];
+  /** Milliseconds until the next delayed task is due, or null when none is scheduled. */
+  nextDueInMs: number | null;
+}
+
+/** Retention of finished records, applied by every change that finishes a task. */
+export interface Retention {
+  deleteFinishedTasks: boolean;
+  resultTtlMs: number;
+}
+
+/**
+ * Broker: takes tasks in and hands them to workers under leases. Holds the link to Storage,
+ * where the records it changes live.
+ */
+export abstract class Broker {
+  abstract readonly storage: Storage;
+
+  abstract start(): Promise<void>;
+  abstract stop(): Promise<void>;
+
+  /**
+   * Stores and queues new tasks, all or none. Returns one uuid per task: its own, or for a task
+   * whose unique key is already held, the uuid of the holder (the task itself is dropped).
+   */
+  abstract enqueue(tasks: NewTask[]): Promise<string[]>;
+
+  /** Takes up to `max` tasks for `workerId`, each under a lease of `leaseMs`. Never blocks. */
+  abstract claim(workerId: string, max: number, leaseMs: number, retention: Retention): Promise<ClaimBatch>;
+
+  /** Resolves when work may have arrived, after `timeoutMs`, or when `signal` aborts. */
+  abstract waitForWork(timeoutMs: number, signal: AbortSignal): Promise<void>;
+
+  /** Stores outcomes; false for each task whose lease was lost (its outcome is discarded). */
+  abstract complete(outcomes: TaskOutcome[], retention: Retention): Promise<boolean[]>;
+
+  /** Extends leases; returns the uuids whose lease is lost. */
+  abstract renew(leases: Lease[], leaseMs: number): Promise<string[]>;
+
+  /** Gives unfinished tasks back to the queue (a stopping worker); returns how many. */
+  abstract release(leases: Lease[]): Promise<number>;
+
+  /** Re-queues tasks whose lease expired; after `maxStalls` a task ends `error` instead. */
+  abstract recover(maxStalls: number, retention: Retention): Promise<{ requeued: number; failed: number }>;
+
+  /** Cancels a task that has not started; returns the record after the attempt, or null. */
+  abstract cancel(uuid: string, reason: string, retention: Retention): Promise<TaskRecord | null>;
+}

@@ -1,0 +1,35 @@
+import type { TaskCatalogEntry } from '../core/task-registry.js';
+
+/** A live worker's heartbeat. */
+export interface WorkerStatus {
+  id: string;
+  host: string;
+  pid: number;
+  startedAt: number;
+  /** Tasks running now. */
+  running: number;
+  maxTasksProcess: number;
+  tasks: string[];
+}
+
+/**
+ * GlobalConfig: settings shared by every process of one app, the task catalogue and worker
+ * heartbeats, stored where a dashboard or the CLI can read them with no app running.
+ */
+export abstract class GlobalConfig {
+  abstract start(): Promise<void>;
+  abstract stop(): Promise<void>;
+
+  abstract set(key: string, value: unknown): Promise<void>;
+  abstract get<T = unknown>(key: string): Promise<T | undefined>;
+  abstract getAll(): Promise<Record<string, unknown>>;
+
+  /** Records a heartbeat that expires after `ttlMs` unless renewed. */
+  abstract setStatus(status: WorkerStatus, ttlMs: number): Promise<void>;
+  abstract removeStatus(workerId: string): Promise<void>;
+  /** Workers whose heartbeat has not expired. */
+  abstract workers(): Promise<WorkerStatus[]>;
+
+  abstract publishCatalog(entries: TaskCatalogEntry[]): Promise<void>;
+  abstract catalog(): Promise<TaskCatalogEntry[]>;
+}

@@ -1,0 +1,89 @@
+import type { TaskCatalogEntry } from '../../core/task-registry.js';
+import { RedisConnection, type RedisConnectionOptions } from '../../redis/connection.js';
+import { RedisKeys } from '../../redis/keys.js';
+import { GlobalConfig, type WorkerStatus } from '../global-config.js';
+
+export interface RedisGlobalConfigOptions extends RedisConnectionOptions {
+  name?: string;
+  connection?: RedisConnection;
+}
+
+/**
+ * GlobalConfig in Redis: a hash of settings, a hash for the task catalogue, and heartbeats as a
+ * sorted set of expiry times beside a hash of worker details (Redis 7.0 has no per-field TTL).
+ */
+export class RedisGlobalConfig extends GlobalConfig {
+  readonly keys: RedisKeys;
+  readonly connection: RedisConnection;
+  private readonly ownsConnection: boolean;
+
+  constructor(options: RedisGlobalConfigOptions = {}) {
+    super();
+    this.keys = new RedisKeys(options.name ?? 'QueueTasks');
+    this.ownsConnection = !options.connection;
+    this.connection = options.connection ?? new RedisConnection(options);
+  }
+
+  private get client() {
+    return this.connection.client;
+  }
+
+  async start(): Promise<void> {
+    await this.connection.connect();
+  }
+
+  async stop(): Promise<void> {
+    if (this.ownsConnection) await this.connection.close();
+  }
+
+  async set(key: string, value: unknown): Promise<void> {
+    await this.client.hset(this.keys.settings, key, JSON.stringify(value));
+  }
+
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    const raw = await this.client.hget(this.keys.settings, key);
+    return raw === null ? undefined : (JSON.parse(raw) as T);
+  }
+
+  async getAll(): Promise<Record<string, unknown>> {
+    const all = await this.client.hgetall(this.keys.settings);
+    return Object.fromEntries(Object.entries(all).map(([key, raw]) => [key, JSON.parse(raw)]));
+  }
+
+  async setStatus(status: WorkerStatus, ttlMs: number): Promise<void> {
+    await this.client
+      .multi()
+      .zadd(this.keys.workers, Date.now() + ttlMs, status.id)
+      .hset(this.keys.workerInfo, status.id, JSON.stringify(status))
+      .exec();
+  }
+
+  async removeStatus(workerId: string): Promise<void> {
+    await this.client.multi().zrem(this.keys.workers, workerId).hdel(this.keys.workerInfo, workerId).exec();
+  }
+
+  async workers(): Promise<WorkerStatus[]> {
+    const now = Date.now();
+    const expired = await this.client.zrangebyscore(this.keys.workers, '-inf', now);
+    if (expired.length > 0) {
+      await this.client.multi().zrem(this.keys.workers, ...expired).hdel(this.keys.workerInfo, ...expired).exec();
+    }
+    const live = await this.client.zrangebyscore(this.keys.workers, now, '+inf');
+    if (live.length === 0) return [];
+    const infos = await this.client.hmget(this.keys.workerInfo, ...live);
+    return infos.flatMap((raw) => (raw ? [JSON.parse(raw) as WorkerStatus] : []));
+  }
+
+  async publishCatalog(entries: TaskCatalogEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.client.hset(
+      this.keys.catalog,
+      Object.fromEntries(entries.map((entry) => [entry.name, JSON.stringify(entry)])),
+    );
+  }
+
+  async catalog(): Promise<TaskCatalogEntry[]> {
+    const all = await this.client.hgetall(this.keys.catalog);
+    return Object.values(all).map((raw) => JSON.parse(raw) as TaskCatalogEntry);
+  }
+}

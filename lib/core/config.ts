@@ -1,0 +1,93 @@
+import { InvalidOptionError } from './errors.js';
+
+/** App-level settings; names follow the original QueueTasks where it has them. */
+export interface QTasksConfig {
+  /** Tasks one worker runs at once (and the most it claims). */
+  maxTasksProcess: number;
+  /** Re-run tasks whose worker died (their lease expired). */
+  runningOlderTasks: boolean;
+  /** Delete a task's record as soon as it finishes. */
+  deleteFinishedTasks: boolean;
+  /** Expiry of finished records in ms; 0 keeps them. */
+  resultTtlMs: number;
+  taskDefaultPriority: number;
+  /** How long a claim lasts without renewal; a dead worker's tasks run again after it. */
+  leaseMs: number;
+  /** Times a task may lose its worker before it ends `error` instead of running again. */
+  maxStalls: number;
+  /** Time running tasks get to finish at shutdown before they are handed back to the queue. */
+  shutdownGraceMs: number;
+  /** Largest accepted JSON of a task's arguments, in bytes. */
+  maxPayloadBytes: number;
+  /** TTL of a worker's heartbeat in GlobalConfig (the original's global_config_status_ttl). */
+  globalConfigStatusTtlMs: number;
+}
+
+export const DEFAULT_CONFIG: Readonly<QTasksConfig> = Object.freeze({
+  maxTasksProcess: 10,
+  runningOlderTasks: true,
+  deleteFinishedTasks: false,
+  resultTtlMs: 0,
+  taskDefaultPriority: 0,
+  leaseMs: 10_000,
+  maxStalls: 3,
+  shutdownGraceMs: 10_000,
+  maxPayloadBytes: 1024 * 1024,
+  globalConfigStatusTtlMs: 20_000,
+});
+
+const ENV_PREFIX = 'QTASKS_';
+
+/** Defaults, then `QTASKS_*` environment variables (e.g. QTASKS_MAX_TASKS_PROCESS), then code. */
+export function resolveConfig(
+  given: Partial<QTasksConfig> = {},
+  env: Record<string, string | undefined> = process.env,
+): QTasksConfig {
+  const config: QTasksConfig = { ...DEFAULT_CONFIG };
+  for (const key of Object.keys(DEFAULT_CONFIG) as (keyof QTasksConfig)[]) {
+    const raw = env[ENV_PREFIX + key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()];
+    if (raw !== undefined) Object.assign(config, { [key]: parseEnvValue(key, raw) });
+  }
+  for (const [key, value] of Object.entries(given)) {
+    if (value !== undefined) Object.assign(config, { [key]: value });
+  }
+  validate(config);
+  return config;
+}
+
+function parseEnvValue(key: keyof QTasksConfig, raw: string): number | boolean {
+  if (typeof DEFAULT_CONFIG[key] === 'boolean') {
+    if (!['true', 'false', '1', '0'].includes(raw)) {
+      throw new InvalidOptionError(`Environment setting for ${key} must be true or false, got "${raw}".`);
+    }
+    return raw === 'true' || raw === '1';
+  }
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new InvalidOptionError(`Environment setting for ${key} must be a number, got "${raw}".`);
+  return value;
+}
+
+function validate(config: QTasksConfig): void {
+  const positive: (keyof QTasksConfig)[] = ['maxTasksProcess', 'leaseMs', 'maxPayloadBytes', 'globalConfigStatusTtlMs'];
+  for (const key of positive) {
+    const value = config[key];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+      throw new InvalidOptionError(`config.${key} must be a positive integer, got ${String(value)}.`);
+    }
+  }
+  for (const key of ['resultTtlMs', 'maxStalls', 'shutdownGraceMs'] as const) {
+    if (!Number.isInteger(config[key]) || config[key] < 0) {
+      throw new InvalidOptionError(`config.${key} must be a whole number of 0 or more, got ${String(config[key])}.`);
+    }
+  }
+  assertPriority(config.taskDefaultPriority, 'config.taskDefaultPriority');
+}
+
+/** Priorities are integers in a range that keeps queue key names short and exact. */
+export const PRIORITY_LIMIT = 1_000_000;
+
+export function assertPriority(value: unknown, what: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || Math.abs(value) > PRIORITY_LIMIT) {
+    throw new InvalidOptionError(`${what} must be an integer between -${PRIORITY_LIMIT} and ${PRIORITY_LIMIT}, got ${String(value)}.`);
+  }
+}

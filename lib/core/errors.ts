@@ -1,0 +1,92 @@
+import type { TaskRecord } from './task-record.js';
+
+/** Base class of every error this library throws; `code` is stable for programs to match on. */
+export class QTasksError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class UnknownTaskError extends QTasksError {
+  constructor(readonly taskName: string, known: readonly string[]) {
+    super(
+      'UNKNOWN_TASK',
+      `Unknown task "${taskName}". Registered tasks: ${known.length ? known.map((n) => `"${n}"`).join(', ') : '(none)'}.`,
+    );
+  }
+}
+
+export class DuplicateTaskError extends QTasksError {
+  constructor(readonly taskName: string, first: string, second: string) {
+    super('DUPLICATE_TASK', `Task name "${taskName}" is used twice: by ${first} and by ${second}.`);
+  }
+}
+
+export class NotSerializableError extends QTasksError {
+  constructor(what: string, readonly path: string, reason: string) {
+    super('NOT_SERIALIZABLE', `${what} cannot be stored as JSON: ${path} ${reason}.`);
+  }
+}
+
+export class PayloadTooLargeError extends QTasksError {
+  constructor(readonly taskName: string, readonly bytes: number, readonly limit: number) {
+    super('PAYLOAD_TOO_LARGE', `Arguments of task "${taskName}" take ${bytes} bytes, over the limit of ${limit}.`);
+  }
+}
+
+export class InvalidOptionError extends QTasksError {
+  constructor(message: string) {
+    super('INVALID_OPTION', message);
+  }
+}
+
+export class WaitTimeoutError extends QTasksError {
+  constructor(readonly uuid: string, readonly timeoutMs: number, readonly record: TaskRecord | null) {
+    super(
+      'WAIT_TIMEOUT',
+      `Task ${uuid} did not finish within ${timeoutMs} ms (status: ${record?.status ?? 'not found'}).`,
+    );
+  }
+}
+
+export class TaskNotFoundError extends QTasksError {
+  constructor(readonly uuid: string) {
+    super('TASK_NOT_FOUND', `No task with uuid ${uuid}.`);
+  }
+}
+
+/** Thrown by typed handles' `run` when the task ended in `error` or `cancel`. */
+export class TaskFailedError extends QTasksError {
+  constructor(readonly record: TaskRecord) {
+    super(
+      'TASK_FAILED',
+      `Task "${record.taskName}" (${record.uuid}) ended with status ${record.status}: ` +
+        `${record.status === 'cancel' ? record.cancelReason ?? 'cancelled' : firstLine(record.traceback)}`,
+    );
+  }
+}
+
+export class MalformedRecordError extends QTasksError {
+  constructor(readonly uuid: string, reason: string) {
+    super('MALFORMED_RECORD', `Task record ${uuid} in storage is malformed: ${reason}.`);
+  }
+}
+
+export class RedisUnavailableError extends QTasksError {
+  constructor(target: string, cause: unknown) {
+    super(
+      'REDIS_UNAVAILABLE',
+      `Redis at ${target} is not reachable: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+}
+
+function firstLine(text: string | undefined): string {
+  return (text ?? 'no error text').split('\n')[0] ?? '';
+}

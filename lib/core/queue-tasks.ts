@@ -1,0 +1,204 @@
+import { randomUUID } from 'node:crypto';
+import type { Broker, Retention } from '../brokers/broker.js';
+import { RedisBroker } from '../brokers/redis/redis-broker.js';
+import type { GlobalConfig } from '../configs/global-config.js';
+import { RedisGlobalConfig } from '../configs/redis/redis-global-config.js';
+import { RedisConnection, type RedisConnectionOptions } from '../redis/connection.js';
+import { Starter } from '../starters/starter.js';
+import { RedisStorage } from '../storages/redis/redis-storage.js';
+import type { Storage } from '../storages/storage.js';
+import { AsyncWorker } from '../workers/async-worker.js';
+import type { Worker } from '../workers/worker.js';
+import { assertPriority, resolveConfig, type QTasksConfig } from './config.js';
+import { InvalidOptionError, PayloadTooLargeError, TaskNotFoundError, WaitTimeoutError } from './errors.js';
+import { TaskExecutor } from './executor.js';
+import { toJson } from './json.js';
+import { consoleLogger, type QTasksLogger } from './logger.js';
+import { isFinal, type NewTask, type TaskRecord } from './task-record.js';
+import { TaskRegistry, type TaskHandler, type TaskOptions } from './task-registry.js';
+
+export interface QueueTasksOptions extends RedisConnectionOptions {
+  /** App name: every process sharing it shares tasks. Default "QueueTasks". */
+  name?: string;
+  config?: Partial<QTasksConfig>;
+  broker?: Broker;
+  storage?: Storage;
+  /** `null` runs without one (no heartbeats, no catalogue). */
+  globalConfig?: GlobalConfig | null;
+  /** `false` turns the worker off, for processes that only enqueue. */
+  worker?: Worker | false;
+  starter?: Starter;
+  logger?: QTasksLogger;
+}
+
+export interface AddOptions {
+  /** Lower runs first; defaults to the task's priority, then config.taskDefaultPriority. */
+  priority?: number;
+  /** Milliseconds to wait before the task may run. */
+  delay?: number;
+}
+
+export interface BulkItem extends AddOptions {
+  name: string;
+  args?: unknown[];
+}
+
+export interface WaitOptions {
+  /** Milliseconds; without it the wait lasts until the task finishes. */
+  timeout?: number;
+  /** On timeout, resolve with the current record instead of throwing WaitTimeoutError. */
+  returnOnTimeout?: boolean;
+}
+
+/**
+ * The central object: the task registry plus the components, wired. Without custom components it
+ * builds the Redis ones on one shared connection: GlobalConfig -> Storage -> Broker, and an AsyncWorker.
+ */
+export class QueueTasks {
+  readonly name: string;
+  readonly config: QTasksConfig;
+  readonly registry = new TaskRegistry();
+  readonly broker: Broker;
+  readonly storage: Storage;
+  readonly globalConfig: GlobalConfig | null;
+  readonly worker: Worker | null;
+  readonly starter: Starter;
+  readonly logger: QTasksLogger;
+  readonly executor: TaskExecutor;
+  private readonly ownConnection?: RedisConnection;
+
+  constructor(options: QueueTasksOptions = {}) {
+    this.name = options.name ?? 'QueueTasks';
+    this.config = resolveConfig(options.config);
+    this.logger = options.logger ?? consoleLogger;
+    this.worker = options.worker === false ? null : (options.worker ?? new AsyncWorker());
+    const broker = options.broker ?? this.worker?.broker;
+    if (broker) {
+      this.broker = broker;
+    } else if (options.storage) {
+      if (!(options.storage instanceof RedisStorage)) {
+        throw new InvalidOptionError('A custom Storage needs a Broker built for it: pass `broker` as well.');
+      }
+      this.broker = new RedisBroker({ storage: options.storage });
+    } else {
+      this.ownConnection = new RedisConnection(options);
+      const globalConfig =
+        options.globalConfig === undefined
+          ? new RedisGlobalConfig({ name: this.name, connection: this.ownConnection })
+          : options.globalConfig;
+      const storage = new RedisStorage({ name: this.name, connection: this.ownConnection, globalConfig });
+      this.broker = new RedisBroker({ storage });
+    }
+    this.storage = this.broker.storage;
+    this.globalConfig = this.storage.globalConfig;
+    this.starter = options.starter ?? new Starter();
+    this.executor = new TaskExecutor(this.registry);
+  }
+
+  /** Registers a plain function as a task (the Nest layer registers decorated methods). */
+  task(nameOrOptions: string | (TaskOptions & { name: string }), handler: TaskHandler): this {
+    const options = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions;
+    if (options.priority !== undefined) assertPriority(options.priority, `priority of task "${options.name}"`);
+    this.registry.register({ name: options.name, handler, options, source: `function ${handler.name || options.name}` });
+    return this;
+  }
+
+  async start(): Promise<void> {
+    this.worker?.attach({
+      broker: this.broker,
+      executor: this.executor,
+      config: this.config,
+      globalConfig: this.globalConfig,
+      taskNames: this.registry.names(),
+      logger: this.logger,
+    });
+    try {
+      await this.starter.start(this);
+    } catch (error) {
+      await this.ownConnection?.close();
+      throw error;
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.starter.stop(this);
+    await this.ownConnection?.close();
+  }
+
+  /** Enqueues one task; resolves with its record (status `new`) once Redis has it. */
+  async add(name: string, args: unknown[] = [], options: AddOptions = {}): Promise<TaskRecord> {
+    const [record] = await this.addBulk([{ name, args, ...options }]);
+    return record!;
+  }
+
+  /** Enqueues many tasks in one round trip, all or none. */
+  async addBulk(items: BulkItem[]): Promise<TaskRecord[]> {
+    const tasks = items.map((item) => this.prepare(item));
+    await this.broker.enqueue(tasks);
+    return tasks.map(newRecord);
+  }
+
+  get(uuid: string): Promise<TaskRecord | null> {
+    return this.storage.get(uuid);
+  }
+
+  /** Resolves when the task finishes (pushed by Redis, not polled). */
+  async wait(uuid: string, options: WaitOptions = {}): Promise<TaskRecord> {
+    const record = await this.storage.waitFinished(uuid, options.timeout);
+    if (record === null) throw new TaskNotFoundError(uuid);
+    if (!isFinal(record.status) && !options.returnOnTimeout) {
+      throw new WaitTimeoutError(uuid, options.timeout ?? 0, record);
+    }
+    return record;
+  }
+
+  /** Enqueues, then waits for the final record. */
+  async run(name: string, args: unknown[] = [], options: AddOptions & WaitOptions = {}): Promise<TaskRecord> {
+    const record = await this.add(name, args, options);
+    return this.wait(record.uuid, options);
+  }
+
+  /** Cancels a task that has not started: it never runs and its status becomes `cancel`. */
+  async cancel(uuid: string, reason = 'cancelled'): Promise<TaskRecord> {
+    const record = await this.broker.cancel(uuid, reason, this.retention);
+    if (record === null) throw new TaskNotFoundError(uuid);
+    return record;
+  }
+
+  private get retention(): Retention {
+    return this.config;
+  }
+
+  private prepare(item: BulkItem): NewTask {
+    const definition = this.registry.require(item.name);
+    const priority = item.priority ?? definition.options.priority ?? this.config.taskDefaultPriority;
+    assertPriority(priority, `priority of task "${item.name}"`);
+    const delayMs = item.delay ?? 0;
+    if (!Number.isFinite(delayMs) || delayMs < 0) {
+      throw new InvalidOptionError(`delay of task "${item.name}" must be 0 or more milliseconds, got ${delayMs}.`);
+    }
+    const args = item.args ?? [];
+    if (!Array.isArray(args)) throw new InvalidOptionError(`Arguments of task "${item.name}" must be an array.`);
+    const argsJson = toJson(args, `Arguments of task "${item.name}"`);
+    const bytes = Buffer.byteLength(argsJson);
+    if (bytes > this.config.maxPayloadBytes) throw new PayloadTooLargeError(item.name, bytes, this.config.maxPayloadBytes);
+    return { uuid: randomUUID(), taskName: item.name, priority, argsJson, createdAt: Date.now(), delayMs: Math.round(delayMs) };
+  }
+}
+
+function newRecord(task: NewTask): TaskRecord {
+  const createdAt = new Date(task.createdAt);
+  const record: TaskRecord = {
+    uuid: task.uuid,
+    taskName: task.taskName,
+    status: 'new',
+    priority: task.priority,
+    args: JSON.parse(task.argsJson) as unknown[],
+    createdAt,
+    updatedAt: createdAt,
+    attempt: 1,
+    stalls: 0,
+  };
+  if (task.delayMs > 0) record.runAt = new Date(task.createdAt + task.delayMs);
+  return record;
+}

@@ -1,0 +1,63 @@
+export const TASK_STATUSES = ['new', 'process', 'success', 'error', 'cancel'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** Statuses after which a task never changes again. */
+export const FINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['success', 'error', 'cancel']);
+
+export function isFinal(status: TaskStatus): boolean {
+  return FINAL_STATUSES.has(status);
+}
+
+/** Everything known about one task. `R` is the task's result type, `A` its argument list. */
+export interface TaskRecord<R = unknown, A extends readonly unknown[] = unknown[]> {
+  uuid: string;
+  taskName: string;
+  status: TaskStatus;
+  priority: number;
+  args: A;
+  createdAt: Date;
+  updatedAt: Date;
+  startedAt?: Date;
+  finishedAt?: Date;
+  /** The task's result, set when status is `success`. */
+  returning?: R;
+  /** Error message and stack, set when status is `error`. */
+  traceback?: string;
+  /** 1 on the first run; grows with each retry. */
+  attempt: number;
+  cancelReason?: string;
+  /** Id of the worker that holds or held the task. */
+  worker?: string;
+  /** How many times a worker died (lease expired) while holding it. */
+  stalls: number;
+  /** Earliest time it may run, for delayed tasks. */
+  runAt?: Date;
+}
+
+/** What a producer hands to the broker. */
+export interface NewTask {
+  uuid: string;
+  taskName: string;
+  priority: number;
+  /** Arguments already encoded as a JSON array. */
+  argsJson: string;
+  createdAt: number;
+  delayMs: number;
+  /** When set, a second task with the same key (until it expires) is dropped: used by timers. */
+  uniqueKey?: string;
+  uniqueTtlMs?: number;
+}
+
+/** A task claimed by a worker: the lease token proves the claim at completion. */
+export interface ClaimedTask {
+  record: TaskRecord;
+  token: string;
+}
+
+export interface TaskOutcome {
+  uuid: string;
+  token: string;
+  status: 'success' | 'error';
+  /** JSON of the result (success) or the traceback text (error). */
+  payload: string;
+}

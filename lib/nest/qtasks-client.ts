@@ -1,0 +1,75 @@
+import { Injectable, type Type } from '@nestjs/common';
+import { InvalidOptionError, TaskFailedError } from '../core/errors.js';
+import { QueueTasks, type AddOptions, type BulkItem, type WaitOptions } from '../core/queue-tasks.js';
+import type { TaskRecord } from '../core/task-record.js';
+
+type AnyMethod = (...args: any[]) => any;
+
+/** Names of T's methods. */
+export type MethodKeys<T> = { [K in keyof T]: T[K] extends AnyMethod ? K : never }[keyof T] & string;
+export type TaskArgs<M> = M extends (...args: infer A) => any ? A : never;
+export type TaskResult<M> = M extends (...args: any[]) => infer R ? Awaited<R> : never;
+
+/** A task bound to its method's types: arguments and result are checked by the compiler. */
+export class TaskHandle<A extends unknown[], R> {
+  constructor(
+    private readonly queueTasks: QueueTasks,
+    readonly name: string,
+    private readonly options: AddOptions & WaitOptions = {},
+  ) {}
+
+  /** The same task with enqueue (priority, delay) or wait (timeout) options. */
+  with(options: AddOptions & WaitOptions): TaskHandle<A, R> {
+    return new TaskHandle<A, R>(this.queueTasks, this.name, { ...this.options, ...options });
+  }
+
+  add(...args: A): Promise<TaskRecord<R, A>> {
+    return this.queueTasks.add(this.name, args, this.options) as Promise<TaskRecord<R, A>>;
+  }
+
+  /** Enqueues and resolves with the result; a task ending `error` or `cancel` rejects with TaskFailedError. */
+  async run(...args: A): Promise<R> {
+    const record = await this.queueTasks.run(this.name, args, this.options);
+    if (record.status !== 'success') throw new TaskFailedError(record);
+    return record.returning as R;
+  }
+}
+
+/** What a Nest app injects to enqueue tasks and read them back. */
+@Injectable()
+export class QTasksClient {
+  constructor(private readonly queueTasks: QueueTasks) {}
+
+  add(name: string, args: unknown[] = [], options: AddOptions = {}): Promise<TaskRecord> {
+    return this.queueTasks.add(name, args, options);
+  }
+
+  addBulk(items: BulkItem[]): Promise<TaskRecord[]> {
+    return this.queueTasks.addBulk(items);
+  }
+
+  get(uuid: string): Promise<TaskRecord | null> {
+    return this.queueTasks.get(uuid);
+  }
+
+  wait(uuid: string, options: WaitOptions = {}): Promise<TaskRecord> {
+    return this.queueTasks.wait(uuid, options);
+  }
+
+  run(name: string, args: unknown[] = [], options: AddOptions & WaitOptions = {}): Promise<TaskRecord> {
+    return this.queueTasks.run(name, args, options);
+  }
+
+  cancel(uuid: string, reason?: string): Promise<TaskRecord> {
+    return this.queueTasks.cancel(uuid, reason);
+  }
+
+  /** A typed handle on the task declared by `type.method` with `@Task()`. */
+  task<T, K extends MethodKeys<T>>(type: Type<T>, method: K): TaskHandle<TaskArgs<T[K]>, TaskResult<T[K]>> {
+    const definition = this.queueTasks.registry.findByMethod(type, method);
+    if (!definition) {
+      throw new InvalidOptionError(`${type.name}.${method} is not a task: mark it with @Task() and list ${type.name} in a module's providers.`);
+    }
+    return new TaskHandle(this.queueTasks, definition.name);
+  }
+}

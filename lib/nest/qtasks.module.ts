@@ -1,0 +1,66 @@
+import { Logger, Module, type DynamicModule, type ModuleMetadata, type Provider } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { Broker } from '../brokers/broker.js';
+import { GlobalConfig } from '../configs/global-config.js';
+import { QueueTasks, type QueueTasksOptions } from '../core/queue-tasks.js';
+import { Starter } from '../starters/starter.js';
+import { Storage } from '../storages/storage.js';
+import { Worker } from '../workers/worker.js';
+import { QTasksClient } from './qtasks-client.js';
+import { QTasksLifecycle } from './qtasks-lifecycle.js';
+import { TaskExplorer } from './task-explorer.js';
+import { TaskMetadataAccessor } from './task-metadata.accessor.js';
+import { QTASKS_OPTIONS } from './tokens.js';
+
+export type QTasksModuleOptions = QueueTasksOptions;
+
+export interface QTasksModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  inject?: any[];
+  useFactory: (...args: any[]) => QTasksModuleOptions | Promise<QTasksModuleOptions>;
+}
+
+/** Every component is a provider under its abstract class, so apps inject (and replace) each. */
+const componentProviders: Provider[] = [
+  {
+    provide: QueueTasks,
+    inject: [QTASKS_OPTIONS],
+    useFactory: (options: QTasksModuleOptions) => new QueueTasks({ logger: new Logger('QTasks'), ...options }),
+  },
+  { provide: Broker, inject: [QueueTasks], useFactory: (app: QueueTasks) => app.broker },
+  { provide: Storage, inject: [QueueTasks], useFactory: (app: QueueTasks) => app.storage },
+  { provide: GlobalConfig, inject: [QueueTasks], useFactory: (app: QueueTasks) => app.globalConfig },
+  { provide: Worker, inject: [QueueTasks], useFactory: (app: QueueTasks) => app.worker },
+  { provide: Starter, inject: [QueueTasks], useFactory: (app: QueueTasks) => app.starter },
+  TaskMetadataAccessor,
+  TaskExplorer,
+  QTasksLifecycle,
+  QTasksClient,
+];
+
+const exported = [QueueTasks, Broker, Storage, GlobalConfig, Worker, Starter, QTasksClient];
+
+@Module({})
+export class QTasksModule {
+  static forRoot(options: QTasksModuleOptions = {}): DynamicModule {
+    return {
+      module: QTasksModule,
+      global: true,
+      imports: [DiscoveryModule],
+      providers: [{ provide: QTASKS_OPTIONS, useValue: options }, ...componentProviders],
+      exports: exported,
+    };
+  }
+
+  static forRootAsync(options: QTasksModuleAsyncOptions): DynamicModule {
+    return {
+      module: QTasksModule,
+      global: true,
+      imports: [DiscoveryModule, ...(options.imports ?? [])],
+      providers: [
+        { provide: QTASKS_OPTIONS, inject: options.inject ?? [], useFactory: options.useFactory },
+        ...componentProviders,
+      ],
+      exports: exported,
+    };
+  }
+}

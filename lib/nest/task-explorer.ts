@@ -1,0 +1,49 @@
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
+import { assertPriority } from '../core/config.js';
+import { QueueTasks } from '../core/queue-tasks.js';
+import { TaskMetadataAccessor } from './task-metadata.accessor.js';
+
+/** Finds every `@Task()` method at bootstrap and registers it with the app's registry. */
+@Injectable()
+export class TaskExplorer implements OnModuleInit {
+  private readonly logger = new Logger('QTasks');
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly metadata: TaskMetadataAccessor,
+    private readonly queueTasks: QueueTasks,
+  ) {}
+
+  onModuleInit(): void {
+    for (const wrapper of this.discovery.getProviders()) this.explore(wrapper);
+  }
+
+  private explore(wrapper: InstanceWrapper): void {
+    const { instance } = wrapper;
+    if (!instance || typeof instance !== 'object') return;
+    const prototype = Object.getPrototypeOf(instance) as object;
+    for (const methodName of this.scanner.getAllMethodNames(prototype)) {
+      const method = (instance as Record<string, unknown>)[methodName] as Function;
+      const options = this.metadata.getTaskOptions(method);
+      if (!options) continue;
+      const type = instance.constructor as Function;
+      const source = `${type.name}.${methodName}`;
+      if (!wrapper.isDependencyTreeStatic()) {
+        this.logger.warn(`${source} is on a request-scoped provider; tasks need a singleton, so it is skipped`);
+        continue;
+      }
+      const name = options.name ?? methodName;
+      if (options.priority !== undefined) assertPriority(options.priority, `priority of task "${name}" (${source})`);
+      this.queueTasks.registry.register({
+        name,
+        handler: method.bind(instance) as (...args: unknown[]) => unknown,
+        options: { ...options, name },
+        source,
+        owner: { type, method: methodName },
+      });
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import { InvalidOptionError } from '../core/errors.js';
+
+/**
+ * Key names of one app. All share the hash tag `{name}`, so they live in one Redis Cluster slot
+ * and every multi-key script stays legal on a cluster.
+ */
+export class RedisKeys {
+  readonly prefix: string;
+  readonly priorities: string;
+  readonly delayed: string;
+  readonly marker: string;
+  readonly active: string;
+  readonly leases: string;
+  readonly doneChannel: string;
+  readonly settings: string;
+  readonly catalog: string;
+  readonly workers: string;
+  readonly workerInfo: string;
+
+  constructor(readonly appName: string) {
+    if (!appName || /[{}]/.test(appName)) {
+      throw new InvalidOptionError(`App name "${appName}" must be non-empty and contain no braces.`);
+    }
+    this.prefix = `qtasks:{${appName}}:`;
+    this.priorities = `${this.prefix}qp`;
+    this.delayed = `${this.prefix}d`;
+    this.marker = `${this.prefix}m`;
+    this.active = `${this.prefix}a`;
+    this.leases = `${this.prefix}k`;
+    this.doneChannel = `${this.prefix}done`;
+    this.settings = `${this.prefix}gc`;
+    this.catalog = `${this.prefix}catalog`;
+    this.workers = `${this.prefix}workers`;
+    this.workerInfo = `${this.prefix}wi`;
+  }
+
+  record(uuid: string): string {
+    return `${this.prefix}t:${uuid}`;
+  }
+
+  waiter(uuid: string): string {
+    return `${this.prefix}w:${uuid}`;
+  }
+}

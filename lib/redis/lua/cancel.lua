@@ -1,0 +1,26 @@
+-- Cancel: a task that has not started turns 'cancel' and will never run (the claim script drops
+-- it from the queue). A started or finished task is left as it is.
+-- KEYS[1] delayed zset
+-- ARGV[1] key prefix, ARGV[2] uuid, ARGV[3] reason, ARGV[4] delete finished, ARGV[5] result TTL ms
+-- Returns the record after the call, or false when there is no such task.
+--@include common
+local prefix = ARGV[1]
+local uuid = ARGV[2]
+local raw = redis.call('GET', prefix .. 't:' .. uuid)
+if not raw then
+  return false
+end
+local rec = decodeRecord(raw)
+if rec == nil or rec.s ~= 'new' then
+  return raw
+end
+local now = nowMs()
+local notices = {}
+rec.s = 'cancel'
+rec.x = ARGV[3]
+rec.u = now
+rec.f = now
+redis.call('ZREM', KEYS[1], uuid)
+raw = finish(prefix, uuid, rec, ARGV[4], ARGV[5], notices)
+notify(prefix, notices)
+return raw

@@ -1,0 +1,73 @@
+-- Shared helpers, inlined into every script by the loader (redis/scripts.ts).
+-- Task record: one JSON string per task at <prefix>t:<uuid>, short field names to keep it small:
+--   n task name, s status, p priority, a args (JSON text), c created, u updated, b started,
+--   f finished, r result (JSON text), e traceback, t attempt, x cancel reason, w worker id,
+--   l stalls, d run-at (delayed). Times are Unix milliseconds.
+-- Queue: a list per priority (<prefix>q:<priority>) plus a sorted set of the non-empty priorities,
+-- so the lowest priority is first and FIFO holds within one priority.
+
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function decodeRecord(raw)
+  local ok, rec = pcall(cjson.decode, raw)
+  if ok and type(rec) == 'table' and type(rec.n) == 'string' and type(rec.s) == 'string' then
+    return rec
+  end
+  return nil
+end
+
+-- Puts a task in its priority's list: at the tail for new work, at the head for work given back.
+local function pushQueued(prefix, prioritiesKey, priority, uuid, atHead)
+  local listKey = prefix .. 'q:' .. priority
+  if atHead then
+    redis.call('LPUSH', listKey, uuid)
+  else
+    redis.call('RPUSH', listKey, uuid)
+  end
+  redis.call('ZADD', prioritiesKey, priority, priority)
+end
+
+-- One marker wakes one blocked worker; a worker that leaves work behind pushes the next one.
+local function wake(markerKey)
+  if redis.call('LLEN', markerKey) == 0 then
+    redis.call('RPUSH', markerKey, '1')
+  end
+end
+
+-- Stores a record that reached a final status, honouring the retention settings, and collects
+-- a completion notice when a client waits for this task.
+local function finish(prefix, uuid, rec, deleteFinished, resultTtlMs, notices)
+  local raw = cjson.encode(rec)
+  local key = prefix .. 't:' .. uuid
+  if deleteFinished == '1' then
+    redis.call('DEL', key)
+  elseif tonumber(resultTtlMs) > 0 then
+    redis.call('SET', key, raw, 'PX', resultTtlMs)
+  else
+    redis.call('SET', key, raw)
+  end
+  if redis.call('EXISTS', prefix .. 'w:' .. uuid) == 1 then
+    notices[#notices + 1] = uuid
+    notices[#notices + 1] = raw
+  end
+  return raw
+end
+
+-- One message per script call, whatever the number of finished tasks someone waits for.
+local function notify(prefix, notices)
+  if #notices > 0 then
+    redis.call('PUBLISH', prefix .. 'done', table.concat(notices, '\n'))
+  end
+end
+
+-- A record that is not valid JSON fails alone: it is replaced by an error record keeping its text.
+local function failMalformed(prefix, uuid, raw, now, deleteFinished, resultTtlMs, notices)
+  local rec = {
+    n = '?', s = 'error', p = 0, a = '[]', c = now, u = now, f = now, t = 1, l = 0,
+    e = 'MalformedRecordError: the stored record is not a valid task record: ' .. string.sub(raw, 1, 200),
+  }
+  finish(prefix, uuid, rec, deleteFinished, resultTtlMs, notices)
+end

@@ -1,0 +1,47 @@
+-- Recover: tasks whose lease deadline passed (their worker died or froze) go back to the head of
+-- their queue; a task that stalled more than ARGV[2] times ends 'error' instead of looping forever.
+-- KEYS[1] active zset, KEYS[2] lease hash, KEYS[3] priorities zset, KEYS[4] wake-up marker list
+-- ARGV[1] key prefix, ARGV[2] max stalls, ARGV[3] delete finished ('1'/'0'), ARGV[4] result TTL ms
+-- Returns { requeued, failed }.
+--@include common
+local prefix = ARGV[1]
+local now = nowMs()
+local maxStalls = tonumber(ARGV[2])
+local notices = {}
+local requeued, failed = 0, 0
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 1000)
+for _, uuid in ipairs(expired) do
+  redis.call('ZREM', KEYS[1], uuid)
+  redis.call('HDEL', KEYS[2], uuid)
+  local raw = redis.call('GET', prefix .. 't:' .. uuid)
+  if raw then
+    local rec = decodeRecord(raw)
+    if rec == nil then
+      failMalformed(prefix, uuid, raw, now, ARGV[3], ARGV[4], notices)
+      failed = failed + 1
+    elseif rec.s == 'process' then
+      rec.l = (rec.l or 0) + 1
+      rec.u = now
+      if rec.l > maxStalls then
+        rec.s = 'error'
+        rec.f = now
+        rec.e = 'StalledError: the worker running this task stopped answering ' .. rec.l ..
+          ' times (more than maxStalls = ' .. maxStalls .. '); it is not run again'
+        finish(prefix, uuid, rec, ARGV[3], ARGV[4], notices)
+        failed = failed + 1
+      else
+        rec.s = 'new'
+        rec.w = nil
+        rec.b = nil
+        redis.call('SET', prefix .. 't:' .. uuid, cjson.encode(rec))
+        pushQueued(prefix, KEYS[3], rec.p, uuid, true)
+        requeued = requeued + 1
+      end
+    end
+  end
+end
+if requeued > 0 then
+  wake(KEYS[4])
+end
+notify(prefix, notices)
+return { requeued, failed }

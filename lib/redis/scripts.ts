@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RedisClient } from './connection.js';
+
+const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lua');
+
+/** Every state change of the engine, one Lua file each; the number is how many KEYS it takes. */
+const SCRIPT_KEYS = {
+  enqueue: 3,
+  claim: 5,
+  complete: 2,
+  renew: 2,
+  release: 4,
+  recover: 4,
+  cancel: 1,
+  watch: 1,
+} as const;
+
+export type ScriptName = keyof typeof SCRIPT_KEYS;
+type Arg = string | number;
+
+interface LoadedScript {
+  source: string;
+  sha: string;
+  keyCount: number;
+}
+
+function loadSource(name: string): string {
+  const text = readFileSync(join(LUA_DIR, `${name}.lua`), 'utf8');
+  // `--@include x` pulls in lua/includes/x.lua, so helpers live in one place.
+  return text.replace(/^--@include (\w+)$/gm, (_, include: string) =>
+    readFileSync(join(LUA_DIR, 'includes', `${include}.lua`), 'utf8'),
+  );
+}
+
+const LOADED = new Map<ScriptName, LoadedScript>(
+  (Object.keys(SCRIPT_KEYS) as ScriptName[]).map((name) => {
+    const source = loadSource(name);
+    return [name, { source, sha: createHash('sha1').update(source).digest('hex'), keyCount: SCRIPT_KEYS[name] }];
+  }),
+);
+
+/**
+ * Runs the engine's scripts by sha (EVALSHA), loading a script's source only when Redis answers
+ * NOSCRIPT (first use, or after a restart or SCRIPT FLUSH).
+ */
+export class ScriptRunner {
+  constructor(private readonly client: RedisClient) {}
+
+  async run(name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
+    const script = LOADED.get(name)!;
+    if (keys.length !== script.keyCount) {
+      throw new Error(`script ${name} takes ${script.keyCount} keys, got ${keys.length}`);
+    }
+    try {
+      return await this.client.evalsha(script.sha, script.keyCount, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return this.client.eval(script.source, script.keyCount, ...keys, ...args);
+    }
+  }
+}

@@ -1,0 +1,32 @@
+import type { INestApplicationContext, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+
+export interface RunForeverOptions {
+  /** Signals that stop the process; default SIGINT and SIGTERM. */
+  signals?: NodeJS.Signals[];
+}
+
+/**
+ * The worker-only entry point (the original's `app.run_forever(starter=starter)`): a Nest
+ * application context with no HTTP server, running until a signal, then closed cleanly.
+ */
+export class QTasksStarter {
+  static async runForever(module: Type<unknown>, options: RunForeverOptions = {}): Promise<INestApplicationContext> {
+    const app = await NestFactory.createApplicationContext(module);
+    const signals = options.signals ?? ['SIGINT', 'SIGTERM'];
+    const onSignal = () => {
+      for (const signal of signals) process.off(signal, onSignal);
+      // Closing runs the Starter's stop: no new claims, running tasks finish, connections close,
+      // so the event loop empties and the process exits with code 0.
+      void app.close().then(
+        () => void setTimeout(() => process.exit(0), 5_000).unref(),
+        (error: unknown) => {
+          console.error(error);
+          process.exit(1);
+        },
+      );
+    };
+    for (const signal of signals) process.on(signal, onSignal);
+    return app;
+  }
+}

@@ -1,0 +1,69 @@
+import type { Broker } from '../brokers/broker.js';
+import type { GlobalConfig } from '../configs/global-config.js';
+import type { QTasksConfig } from '../core/config.js';
+import type { QTasksLogger } from '../core/logger.js';
+import type { TaskRegistry } from '../core/task-registry.js';
+import type { Storage } from '../storages/storage.js';
+import type { Worker } from '../workers/worker.js';
+
+/** The components a Starter brings up and down. */
+export interface StartableApp {
+  readonly name: string;
+  readonly config: QTasksConfig;
+  readonly registry: TaskRegistry;
+  readonly broker: Broker;
+  readonly storage: Storage;
+  readonly globalConfig: GlobalConfig | null;
+  readonly worker: Worker | null;
+  readonly logger: QTasksLogger;
+}
+
+/** A part that starts after the core components and stops before them (timers, for one). */
+export interface StartHook {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starter: starts the components in dependency order (global config, storage, broker, worker,
+ * then hooks) and stops them the other way round, giving running tasks the grace time.
+ */
+export class Starter {
+  private readonly hooks: StartHook[] = [];
+  private started = false;
+
+  /** Adds a part started last and stopped first. */
+  addHook(hook: StartHook): void {
+    this.hooks.push(hook);
+  }
+
+  async start(app: StartableApp): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    try {
+      await app.globalConfig?.start();
+      await app.storage.start();
+      await app.broker.start();
+      await app.globalConfig?.publishCatalog(app.registry.catalog());
+      await app.worker?.start();
+      for (const hook of this.hooks) await hook.start();
+    } catch (error) {
+      // Close whatever did open, so a failed bootstrap leaves no handle behind.
+      await this.stop(app).catch(() => undefined);
+      throw error;
+    }
+    app.logger.log(
+      `app "${app.name}" started: ${app.registry.names().length} task(s), worker ${app.worker ? app.worker.id : 'off'}`,
+    );
+  }
+
+  async stop(app: StartableApp): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    for (const hook of [...this.hooks].reverse()) await hook.stop();
+    await app.worker?.stop(app.config.shutdownGraceMs);
+    await app.broker.stop();
+    await app.storage.stop();
+    await app.globalConfig?.stop();
+  }
+}

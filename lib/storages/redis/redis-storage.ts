@@ -1,0 +1,172 @@
+import type { GlobalConfig } from '../../configs/global-config.js';
+import { QTasksError } from '../../core/errors.js';
+import { isFinal, type TaskRecord } from '../../core/task-record.js';
+import { RedisConnection, type RedisClient, type RedisConnectionOptions } from '../../redis/connection.js';
+import { RedisKeys } from '../../redis/keys.js';
+import { ScriptRunner } from '../../redis/scripts.js';
+import { Storage } from '../storage.js';
+import { decodeRecord } from './record-codec.js';
+
+export interface RedisStorageOptions extends RedisConnectionOptions {
+  /** App name; all keys live under `qtasks:{name}:`. */
+  name?: string;
+  globalConfig?: GlobalConfig | null;
+  /** A connection shared with other components (it is then not closed by this storage). */
+  connection?: RedisConnection;
+}
+
+/** How long a waiter mark lives for waits without a timeout; renewed while the wait lasts. */
+const OPEN_WAIT_MARK_MS = 60_000;
+
+interface Waiter {
+  finished(record: TaskRecord): void;
+  abort(error: Error): void;
+}
+
+/**
+ * Records in Redis: one compact JSON string per task. Finishing scripts publish a task's final
+ * record on the app's channel when a client marked that it waits, so `waitFinished` never polls.
+ */
+export class RedisStorage extends Storage {
+  readonly keys: RedisKeys;
+  readonly connection: RedisConnection;
+  readonly globalConfig: GlobalConfig | null;
+  private readonly ownsConnection: boolean;
+  private readonly scripts: ScriptRunner;
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private subscriber?: Promise<RedisClient>;
+  private markRenewal?: NodeJS.Timeout;
+
+  constructor(options: RedisStorageOptions = {}) {
+    super();
+    this.keys = new RedisKeys(options.name ?? 'QueueTasks');
+    this.ownsConnection = !options.connection;
+    this.connection = options.connection ?? new RedisConnection(options);
+    this.globalConfig = options.globalConfig ?? null;
+    this.scripts = new ScriptRunner(this.connection.client);
+  }
+
+  get client(): RedisClient {
+    return this.connection.client;
+  }
+
+  async start(): Promise<void> {
+    await this.connection.connect();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.markRenewal);
+    this.markRenewal = undefined;
+    for (const waiters of this.waiters.values()) {
+      for (const waiter of [...waiters]) waiter.abort(new QTasksError('STOPPED', 'Storage stopped while a wait was pending.'));
+    }
+    const subscriber = await this.subscriber?.catch(() => undefined);
+    this.subscriber = undefined;
+    if (subscriber) this.connection.drop(subscriber);
+    if (this.ownsConnection) await this.connection.close();
+  }
+
+  async get(uuid: string): Promise<TaskRecord | null> {
+    const raw = await this.client.get(this.keys.record(uuid));
+    return raw === null ? null : decodeRecord(uuid, raw);
+  }
+
+  async remove(uuid: string): Promise<boolean> {
+    return (await this.client.del(this.keys.record(uuid))) > 0;
+  }
+
+  async waitFinished(uuid: string, timeoutMs?: number): Promise<TaskRecord | null> {
+    await this.subscribe();
+    return new Promise<TaskRecord | null>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const waiter: Waiter = {
+        finished: (record) => settle(record),
+        abort: (error) => fail(error),
+      };
+      const settle = (record: TaskRecord | null) => {
+        clearTimeout(timer);
+        this.removeWaiter(uuid, waiter);
+        resolve(record);
+      };
+      const fail = (error: unknown) => {
+        clearTimeout(timer);
+        this.removeWaiter(uuid, waiter);
+        reject(error);
+      };
+      this.addWaiter(uuid, waiter);
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => this.get(uuid).then(settle, fail), timeoutMs);
+      }
+      // Mark first, then read: a task finishing in between is either seen by the read or published.
+      this.scripts
+        .run('watch', [this.keys.waiter(uuid)], [timeoutMs === undefined ? OPEN_WAIT_MARK_MS : timeoutMs + 1000])
+        .then(() => this.get(uuid))
+        .then((record) => {
+          if (record === null || isFinal(record.status)) settle(record);
+        })
+        .catch(fail);
+    });
+  }
+
+  private subscribe(): Promise<RedisClient> {
+    this.subscriber ??= (async () => {
+      const subscriber = await this.connection.duplicate();
+      subscriber.on('message', (_channel: string, message: string) => this.onFinished(message));
+      // After a reconnect, completions published while disconnected were missed: read them.
+      subscriber.on('ready', () => this.recheckWaiters());
+      await subscriber.subscribe(this.keys.doneChannel);
+      return subscriber;
+    })();
+    return this.subscriber;
+  }
+
+  private onFinished(message: string): void {
+    const parts = message.split('\n');
+    for (let i = 0; i + 1 < parts.length; i += 2) {
+      const uuid = parts[i]!;
+      const waiters = this.waiters.get(uuid);
+      if (!waiters) continue;
+      let record: TaskRecord;
+      try {
+        record = decodeRecord(uuid, parts[i + 1]!);
+      } catch {
+        continue;
+      }
+      for (const waiter of [...waiters]) waiter.finished(record);
+    }
+  }
+
+  private recheckWaiters(): void {
+    for (const [uuid, waiters] of this.waiters) {
+      this.get(uuid).then(
+        (record) => {
+          if (record && isFinal(record.status)) for (const waiter of [...waiters]) waiter.finished(record);
+        },
+        () => undefined,
+      );
+    }
+  }
+
+  private addWaiter(uuid: string, waiter: Waiter): void {
+    let set = this.waiters.get(uuid);
+    if (!set) this.waiters.set(uuid, (set = new Set()));
+    set.add(waiter);
+    this.markRenewal ??= setInterval(() => this.renewMarks(), OPEN_WAIT_MARK_MS / 3).unref();
+  }
+
+  private removeWaiter(uuid: string, waiter: Waiter): void {
+    const set = this.waiters.get(uuid);
+    set?.delete(waiter);
+    if (set?.size === 0) this.waiters.delete(uuid);
+    if (this.waiters.size === 0) {
+      clearInterval(this.markRenewal);
+      this.markRenewal = undefined;
+    }
+  }
+
+  private renewMarks(): void {
+    for (const uuid of this.waiters.keys()) {
+      this.scripts.run('watch', [this.keys.waiter(uuid)], [OPEN_WAIT_MARK_MS]).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Broker, Lease, Retention } from '../brokers/broker.js';
+import type { ClaimedTask, TaskOutcome } from '../core/task-record.js';
+import { Worker, type WorkerContext } from './worker.js';
+
+export interface AsyncWorkerOptions {
+  broker?: Broker;
+  /** Overrides config.maxTasksProcess for this worker. */
+  maxTasksProcess?: number;
+}
+
+/** Longest idle block on the wake-up marker; a safety net, not a polling period. */
+const IDLE_BLOCK_MS = 30_000;
+/** Pause after a failed Redis call before the next try. */
+const RETRY_PAUSE_MS = 250;
+
+/**
+ * Runs tasks on the event loop, up to maxTasksProcess at once. It claims only as many tasks as it
+ * has free slots, sleeps on a blocking read while the queue is empty, renews all its leases in one
+ * call, and batches completions that finish while a previous batch is being stored.
+ */
+export class AsyncWorker extends Worker {
+  readonly id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  readonly broker?: Broker;
+  private context?: WorkerContext;
+  private readonly maxOverride?: number;
+  /** Tasks executing now, by uuid. */
+  private readonly executing = new Map<string, Promise<void>>();
+  /** Leases held until the outcome is stored. */
+  private readonly leases = new Map<string, Lease>();
+  private outbox: TaskOutcome[] = [];
+  private flushing?: Promise<void>;
+  private stopping = new AbortController();
+  private claimLoop?: Promise<void>;
+  private slotFreed?: () => void;
+  private timers: NodeJS.Timeout[] = [];
+  private startedAt = 0;
+  /** Set once stopped: results still unsent are dropped, their leases expire and they run again. */
+  private closed = false;
+
+  constructor(options: AsyncWorkerOptions = {}) {
+    super();
+    this.broker = options.broker;
+    this.maxOverride = options.maxTasksProcess;
+  }
+
+  get running(): number {
+    return this.executing.size;
+  }
+
+  attach(context: WorkerContext): void {
+    this.context = context;
+  }
+
+  private get ctx(): WorkerContext {
+    if (!this.context) throw new Error('AsyncWorker used before it was attached to an app');
+    return this.context;
+  }
+
+  private get capacity(): number {
+    return this.maxOverride ?? this.ctx.config.maxTasksProcess;
+  }
+
+  private get retention(): Retention {
+    return this.ctx.config;
+  }
+
+  async start(): Promise<void> {
+    const { config } = this.ctx;
+    this.stopping = new AbortController();
+    this.closed = false;
+    this.startedAt = Date.now();
+    this.claimLoop = this.runClaimLoop();
+    this.every(config.leaseMs / 3, () => this.renewLeases());
+    if (config.runningOlderTasks) {
+      this.every(config.leaseMs / 2, () => this.recoverExpired());
+      await this.recoverExpired();
+    }
+    if (this.ctx.globalConfig) {
+      this.every(config.globalConfigStatusTtlMs / 2, () => this.heartbeat());
+      await this.heartbeat();
+    }
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    if (!this.claimLoop) return;
+    this.stopping.abort();
+    this.slotFreed?.();
+    await this.claimLoop;
+    this.claimLoop = undefined;
+    const deadline = Date.now() + graceMs;
+    await settleWithin([...this.executing.values()], graceMs);
+    await settleWithin([this.flush()], Math.max(deadline - Date.now(), RETRY_PAUSE_MS * 4));
+    this.closed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    const unfinished = [...this.leases.values()];
+    this.leases.clear();
+    if (unfinished.length > 0) {
+      const released = await this.ctx.broker.release(unfinished).catch(() => 0);
+      this.ctx.logger.warn(`worker ${this.id} stopped with ${unfinished.length} unfinished task(s); ${released} handed back to the queue`);
+    }
+    await this.ctx.globalConfig?.removeStatus(this.id).catch(() => undefined);
+  }
+
+  private async runClaimLoop(): Promise<void> {
+    const signal = this.stopping.signal;
+    while (!signal.aborted) {
+      const free = this.capacity - this.executing.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => (this.slotFreed = resolve));
+        continue;
+      }
+      try {
+        const batch = await this.ctx.broker.claim(this.id, free, this.ctx.config.leaseMs, this.retention);
+        if (signal.aborted) {
+          // Claimed while stopping: hand them straight back.
+          await this.ctx.broker.release(batch.tasks.map(({ record, token }) => ({ uuid: record.uuid, token })));
+          break;
+        }
+        for (const task of batch.tasks) this.execute(task);
+        if (batch.tasks.length < free) {
+          // The queue is empty now: sleep until an enqueue wakes us or a delayed task is due.
+          await this.ctx.broker.waitForWork(Math.min(batch.nextDueInMs ?? IDLE_BLOCK_MS, IDLE_BLOCK_MS), signal);
+        }
+      } catch (error) {
+        if (signal.aborted) break;
+        this.ctx.logger.error(`worker ${this.id} could not claim tasks: ${describe(error)}`);
+        await pause(RETRY_PAUSE_MS, signal);
+      }
+    }
+  }
+
+  private execute({ record, token }: ClaimedTask): void {
+    this.leases.set(record.uuid, { uuid: record.uuid, token });
+    const run = this.ctx.executor.execute(record).then((result) => {
+      this.executing.delete(record.uuid);
+      this.slotFreed?.();
+      this.outbox.push({ uuid: record.uuid, token, ...result });
+      void this.flush();
+    });
+    this.executing.set(record.uuid, run);
+  }
+
+  /** Stores every pending outcome; outcomes that arrive meanwhile go in the next batch. */
+  private flush(): Promise<void> {
+    this.flushing ??= this.drainOutbox().finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  private async drainOutbox(): Promise<void> {
+    while (this.outbox.length > 0 && !this.closed) {
+      const batch = this.outbox;
+      this.outbox = [];
+      try {
+        const stored = await this.ctx.broker.complete(batch, this.retention);
+        batch.forEach((outcome, index) => {
+          this.leases.delete(outcome.uuid);
+          if (!stored[index]) {
+            this.ctx.logger.warn(
+              `task ${outcome.uuid}: its lease expired before it finished and another worker took it; this result was discarded`,
+            );
+          }
+        });
+      } catch (error) {
+        this.ctx.logger.error(`worker ${this.id} could not store ${batch.length} result(s), retrying: ${describe(error)}`);
+        this.outbox.unshift(...batch);
+        await pause(RETRY_PAUSE_MS);
+      }
+    }
+  }
+
+  private async renewLeases(): Promise<void> {
+    const leases = [...this.leases.values()];
+    if (leases.length === 0) return;
+    const lost = await this.ctx.broker.renew(leases, this.ctx.config.leaseMs);
+    for (const uuid of lost) {
+      this.ctx.logger.warn(`task ${uuid}: lease lost (expired and recovered elsewhere, or the task was removed)`);
+    }
+  }
+
+  private async recoverExpired(): Promise<void> {
+    const { requeued, failed } = await this.ctx.broker.recover(this.ctx.config.maxStalls, this.retention);
+    if (requeued + failed > 0) {
+      this.ctx.logger.warn(`recovered tasks of dead workers: ${requeued} queued again, ${failed} failed after too many stalls`);
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    await this.ctx.globalConfig?.setStatus(
+      {
+        id: this.id,
+        host: hostname(),
+        pid: process.pid,
+        startedAt: this.startedAt,
+        running: this.executing.size,
+        maxTasksProcess: this.capacity,
+        tasks: this.ctx.taskNames,
+      },
+      this.ctx.config.globalConfigStatusTtlMs,
+    );
+  }
+
+  /** A periodic job whose failures are logged, never thrown (Redis may be restarting). */
+  private every(periodMs: number, job: () => Promise<void>): void {
+    const timer = setInterval(() => {
+      job().catch((error) => this.ctx.logger.error(`worker ${this.id}: ${describe(error)}`));
+    }, periodMs);
+    timer.unref();
+    this.timers.push(timer);
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+async function settleWithin(runs: Promise<void>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled(runs),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+  clearTimeout(timer);
+}

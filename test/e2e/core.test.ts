@@ -1,0 +1,74 @@
+import { Injectable } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { QTasksClient, Task, UnknownTaskError, NotSerializableError } from '../../lib/index.js';
+import { startNestApp } from '../helpers/nest-app.js';
+import { uniqueAppName } from '../helpers/names.js';
+
+@Injectable()
+class Greeter {
+  readonly prefix = 'User';
+}
+
+@Injectable()
+class UsersService {
+  constructor(private readonly greeter: Greeter) {}
+
+  @Task({ name: 'test', priority: 0 })
+  async record(id: number) {
+    return `${this.greeter.prefix} ${id} recorded`;
+  }
+
+  @Task()
+  explode(message: string): never {
+    throw new TypeError(message);
+  }
+}
+
+describe('core path', () => {
+  let app: Awaited<ReturnType<typeof startNestApp>>;
+  let client: QTasksClient;
+
+  beforeAll(async () => {
+    app = await startNestApp({ name: uniqueAppName('core'), url: inject('redisUrl') }, [Greeter, UsersService]);
+    client = app.get(QTasksClient);
+  });
+  afterAll(async () => app?.close());
+
+  it('enqueues, runs the method on its instance and reads the result back', async () => {
+    const task = await client.add('test', [5], { priority: 1 });
+    expect(task.status).toBe('new');
+    expect(task.priority).toBe(1);
+    const done = await client.wait(task.uuid, { timeout: 5000 });
+    expect(done.status).toBe('success');
+    expect(done.returning).toBe('User 5 recorded');
+    expect(done.startedAt).toBeInstanceOf(Date);
+    expect(done.finishedAt!.getTime()).toBeGreaterThanOrEqual(done.startedAt!.getTime());
+    const same = await client.get(task.uuid);
+    expect(same).toEqual(done);
+  });
+
+  it('run adds and waits', async () => {
+    const record = await client.run('test', [6]);
+    expect(record.returning).toBe('User 6 recorded');
+  });
+
+  it('a throwing task ends error with its message and stack', async () => {
+    const record = await client.run('explode', ['boom'], { timeout: 5000 });
+    expect(record.status).toBe('error');
+    expect(record.traceback).toMatch(/^TypeError: boom\n\s+at /);
+    expect(record.returning).toBeUndefined();
+  });
+
+  it('unknown task names are refused at add', async () => {
+    await expect(client.add('nope', [])).rejects.toThrow(UnknownTaskError);
+    await expect(client.add('nope', [])).rejects.toThrow(/Unknown task "nope". Registered tasks: "test", "explode"/);
+  });
+
+  it('non-JSON arguments are refused', async () => {
+    await expect(client.add('test', [10n])).rejects.toThrow(NotSerializableError);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    await expect(client.add('test', [cyclic])).rejects.toThrow(/\$\[0\]\.self is a circular reference/);
+    await expect(client.add('test', [() => 1])).rejects.toThrow(/\$\[0\] is a function/);
+  });
+});
