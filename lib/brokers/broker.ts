@@ -52,6 +52,15 @@ export abstract class Broker {
   /** Re-queues tasks whose lease expired; after `maxStalls` a task ends `error` instead. */
   abstract recover(maxStalls: number, retention: Retention): Promise<{ requeued: number; failed: number }>;
 
-  /** Cancels a task that has not started; returns the record after the attempt, or null. */
+  /**
+   * Cancels a task: one not started never runs (status `cancel`); for a running one the request
+   * reaches its worker through `onCancelRequested`. Returns the record after the call, or null.
+   */
   abstract cancel(uuid: string, reason: string, retention: Retention): Promise<TaskRecord | null>;
+
+  /** Calls `listener` with the uuid of each running task whose cancel is asked for; resolves to an unsubscribe. */
+  abstract onCancelRequested(listener: (uuid: string) => void): Promise<() => Promise<void>>;
+
+  /** Stores progress (JSON) reported by a running task; false when the lease is lost. */
+  abstract progress(lease: Lease, progressJson: string): Promise<boolean>;
 }

@@ -32,6 +32,10 @@ export interface TaskRecord<R = unknown, A extends readonly unknown[] = unknown[
   stalls: number;
   /** Earliest time it may run, for delayed tasks. */
   runAt?: Date;
+  /** Last progress the task reported while running. */
+  progress?: unknown;
+  /** Tracebacks of the attempts that failed, oldest first, when the task was retried. */
+  errors?: string[];
 }
 
 /** What a producer hands to the broker. */
@@ -57,7 +61,9 @@ export interface ClaimedTask {
 export interface TaskOutcome {
   uuid: string;
   token: string;
-  status: 'success' | 'error';
-  /** JSON of the result (success) or the traceback text (error). */
+  /** `retry` sends the task back under the same uuid with attempt + 1, after `retryDelayMs`. */
+  status: 'success' | 'error' | 'cancel' | 'retry';
+  /** Result JSON (success), traceback (error, retry) or reason (cancel). */
   payload: string;
+  retryDelayMs?: number;
 }

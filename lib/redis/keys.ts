@@ -12,6 +12,7 @@ export class RedisKeys {
   readonly active: string;
   readonly leases: string;
   readonly doneChannel: string;
+  readonly cancelChannel: string;
   readonly settings: string;
   readonly catalog: string;
   readonly workers: string;
@@ -28,6 +29,7 @@ export class RedisKeys {
     this.active = `${this.prefix}a`;
     this.leases = `${this.prefix}k`;
     this.doneChannel = `${this.prefix}done`;
+    this.cancelChannel = `${this.prefix}cancel`;
     this.settings = `${this.prefix}gc`;
     this.catalog = `${this.prefix}catalog`;
     this.workers = `${this.prefix}workers`;

@@ -10,12 +10,13 @@ const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lua');
 const SCRIPT_KEYS = {
   enqueue: 3,
   claim: 5,
-  complete: 2,
+  complete: 5,
   renew: 2,
   release: 4,
   recover: 4,
   cancel: 1,
   watch: 1,
+  progress: 1,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_KEYS;

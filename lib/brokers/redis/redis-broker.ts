@@ -88,8 +88,14 @@ export class RedisBroker extends Broker {
   async complete(outcomes: TaskOutcome[], retention: Retention): Promise<boolean[]> {
     if (outcomes.length === 0) return [];
     const args: (string | number)[] = [this.keys.prefix, ...retentionArgs(retention)];
-    for (const outcome of outcomes) args.push(outcome.uuid, outcome.token, outcome.status, outcome.payload);
-    const reply = (await this.scripts.run('complete', [this.keys.active, this.keys.leases], args)) as number[];
+    for (const outcome of outcomes) {
+      args.push(outcome.uuid, outcome.token, outcome.status, outcome.payload, outcome.retryDelayMs ?? 0);
+    }
+    const reply = (await this.scripts.run(
+      'complete',
+      [this.keys.active, this.keys.leases, this.keys.priorities, this.keys.delayed, this.keys.marker],
+      args,
+    )) as number[];
     return reply.map((stored) => stored === 1);
   }
 
@@ -124,6 +130,18 @@ export class RedisBroker extends Broker {
       ...retentionArgs(retention),
     ])) as string | null;
     return raw ? decodeRecord(uuid, raw) : null;
+  }
+
+  async onCancelRequested(listener: (uuid: string) => void): Promise<() => Promise<void>> {
+    const subscriber = await this.storage.connection.duplicate();
+    subscriber.on('message', (_channel: string, uuid: string) => listener(uuid));
+    await subscriber.subscribe(this.keys.cancelChannel);
+    return async () => this.storage.connection.drop(subscriber);
+  }
+
+  async progress(lease: Lease, progressJson: string): Promise<boolean> {
+    const stored = await this.scripts.run('progress', [this.keys.leases], [this.keys.prefix, lease.uuid, lease.token, progressJson]);
+    return stored === 1;
   }
 }
 

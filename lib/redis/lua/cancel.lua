@@ -1,5 +1,7 @@
 -- Cancel: a task that has not started turns 'cancel' and will never run (the claim script drops
--- it from the queue). A started or finished task is left as it is.
+-- it from the queue). For a running task the reason is recorded and published on the app's
+-- cancel channel, so the worker holding it aborts it and stores 'cancel' itself. A finished task
+-- is left as it is.
 -- KEYS[1] delayed zset
 -- ARGV[1] key prefix, ARGV[2] uuid, ARGV[3] reason, ARGV[4] delete finished, ARGV[5] result TTL ms
 -- Returns the record after the call, or false when there is no such task.
@@ -11,6 +13,12 @@ if not raw then
   return false
 end
 local rec = decodeRecord(raw)
+if rec ~= nil and rec.s == 'process' and rec.x == nil then
+  rec.x = ARGV[3]
+  raw = cjson.encode(rec)
+  redis.call('SET', prefix .. 't:' .. uuid, raw)
+  redis.call('PUBLISH', prefix .. 'cancel', uuid)
+end
 if rec == nil or rec.s ~= 'new' then
   return raw
 end

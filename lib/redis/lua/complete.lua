@@ -1,15 +1,20 @@
 -- Complete: stores the outcome of tasks whose lease the caller still holds. A worker whose lease
 -- expired (and whose task went to another worker) gets 0 back and its outcome is dropped.
--- KEYS[1] active zset, KEYS[2] lease hash
+-- Outcomes: 'success' (payload = result JSON), 'error' (payload = traceback), 'cancel' (payload =
+-- reason), 'retry' (payload = traceback; the task goes back under the same uuid with attempt + 1,
+-- after the delay, and the traceback joins the record's error history).
+-- KEYS[1] active zset, KEYS[2] lease hash, KEYS[3] priorities zset, KEYS[4] delayed zset,
+-- KEYS[5] wake-up marker list
 -- ARGV[1] key prefix, ARGV[2] delete finished ('1'/'0'), ARGV[3] result TTL ms (0 = keep);
--- then 4 per outcome: uuid, token, status ('success'/'error'), payload (result JSON or traceback)
+-- then 5 per outcome: uuid, token, status, payload, retry delay ms
 -- Returns one 1 (stored) or 0 (lease lost) per outcome.
 --@include common
 local prefix = ARGV[1]
 local now = nowMs()
 local notices = {}
 local out = {}
-for i = 4, #ARGV, 4 do
+local requeued = 0
+for i = 4, #ARGV, 5 do
   local uuid, token, status, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   if redis.call('HGET', KEYS[2], uuid) ~= token then
     out[#out + 1] = 0
@@ -19,18 +24,46 @@ for i = 4, #ARGV, 4 do
     local raw = redis.call('GET', prefix .. 't:' .. uuid)
     local rec = raw and decodeRecord(raw)
     if rec then
-      rec.s = status
       rec.u = now
-      rec.f = now
-      if status == 'success' then
-        rec.r = payload
-      else
+      if status == 'retry' then
+        rec.h = rec.h or {}
+        rec.h[#rec.h + 1] = payload
         rec.e = payload
+        rec.t = (rec.t or 1) + 1
+        rec.s = 'new'
+        rec.w = nil
+        rec.b = nil
+        local delay = tonumber(ARGV[i + 4])
+        if delay > 0 then
+          rec.d = now + delay
+          redis.call('ZADD', KEYS[4], rec.d, uuid)
+        else
+          rec.d = nil
+          pushQueued(prefix, KEYS[3], rec.p, uuid, false)
+          requeued = requeued + 1
+        end
+        redis.call('SET', prefix .. 't:' .. uuid, cjson.encode(rec))
+      else
+        rec.s = status
+        rec.f = now
+        if status == 'success' then
+          rec.r = payload
+        elseif status == 'cancel' then
+          rec.x = payload
+        else
+          rec.e = payload
+          if rec.h then
+            rec.h[#rec.h + 1] = payload
+          end
+        end
+        finish(prefix, uuid, rec, ARGV[2], ARGV[3], notices)
       end
-      finish(prefix, uuid, rec, ARGV[2], ARGV[3], notices)
     end
     out[#out + 1] = 1
   end
+end
+if requeued > 0 then
+  wake(KEYS[5])
 end
 notify(prefix, notices)
 return out

@@ -1,5 +1,7 @@
 -- Recover: tasks whose lease deadline passed (their worker died or froze) go back to the head of
--- their queue; a task that stalled more than ARGV[2] times ends 'error' instead of looping forever.
+-- their queue; a task that stalled more than ARGV[2] times ends 'error' instead of looping forever,
+-- and one whose cancel was asked for ends 'cancel'.
+-- (Both count as 'failed' in the reply: they will not run again.)
 -- KEYS[1] active zset, KEYS[2] lease hash, KEYS[3] priorities zset, KEYS[4] wake-up marker list
 -- ARGV[1] key prefix, ARGV[2] max stalls, ARGV[3] delete finished ('1'/'0'), ARGV[4] result TTL ms
 -- Returns { requeued, failed }.
@@ -22,7 +24,13 @@ for _, uuid in ipairs(expired) do
     elseif rec.s == 'process' then
       rec.l = (rec.l or 0) + 1
       rec.u = now
-      if rec.l > maxStalls then
+      if rec.x ~= nil then
+        -- Cancel was asked for while its worker was gone: honour it rather than run it again.
+        rec.s = 'cancel'
+        rec.f = now
+        finish(prefix, uuid, rec, ARGV[3], ARGV[4], notices)
+        failed = failed + 1
+      elseif rec.l > maxStalls then
         rec.s = 'error'
         rec.f = now
         rec.e = 'StalledError: the worker running this task stopped answering ' .. rec.l ..

@@ -21,6 +21,8 @@ interface StoredRecord {
   w?: string;
   l?: number;
   d?: number;
+  g?: string;
+  h?: string[];
 }
 
 export function encodeNewRecord(task: NewTask): string {
@@ -65,6 +67,8 @@ export function decodeRecord(uuid: string, raw: string): TaskRecord {
   if (stored.x !== undefined) record.cancelReason = stored.x;
   if (stored.w !== undefined) record.worker = stored.w;
   if (stored.d !== undefined) record.runAt = new Date(stored.d);
+  if (stored.g !== undefined) record.progress = parseJsonField(uuid, 'progress', stored.g);
+  if (Array.isArray(stored.h)) record.errors = stored.h;
   return record;
 }
 

@@ -2,7 +2,8 @@
 -- Task record: one JSON string per task at <prefix>t:<uuid>, short field names to keep it small:
 --   n task name, s status, p priority, a args (JSON text), c created, u updated, b started,
 --   f finished, r result (JSON text), e traceback, t attempt, x cancel reason, w worker id,
---   l stalls, d run-at (delayed). Times are Unix milliseconds.
+--   l stalls, d run-at (delayed), g progress (JSON text), h tracebacks of earlier attempts.
+--   Times are Unix milliseconds.
 -- Queue: a list per priority (<prefix>q:<priority>) plus a sorted set of the non-empty priorities,
 -- so the lowest priority is first and FIFO holds within one priority.
 
