@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
+import { InvalidOptionError } from '../core/errors.js';
 import type { TaskInterceptor } from '../core/interceptor.js';
 import type { InterceptorRef } from './task-context.decorators.js';
 
@@ -15,7 +16,12 @@ export class InterceptorResolver {
         try {
           return this.moduleRef.get(ref, { strict: false });
         } catch {
-          return this.moduleRef.create(ref);
+          return this.moduleRef.create(ref).catch((error: unknown) => {
+            throw new InvalidOptionError(
+              `Interceptor ${ref.name} could not be built (${(error as Error).message.split('\n')[0]}); ` +
+                `list it in the providers of a module so Nest builds it with its dependencies.`,
+            );
+          });
         }
       }),
     );

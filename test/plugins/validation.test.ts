@@ -24,22 +24,22 @@ class CreateUserDto {
   @ValidateNested()
   @Type(() => Address)
   address!: Address;
+}
 
-  describe(): string {
-    return `${this.email} (${this.age}) at ${this.address.zip}`;
-  }
+function describeUser(user: CreateUserDto): string {
+  return `${user.email} (${user.age}) at ${user.address.zip}`;
 }
 
 @Injectable()
 class UsersTasks {
   @Task()
   createUser(user: CreateUserDto, note: string) {
-    return { isDto: user instanceof CreateUserDto, isAddress: user.address instanceof Address, text: user.describe(), note };
+    return { isDto: user instanceof CreateUserDto, isAddress: user.address instanceof Address, text: describeUser(user), note };
   }
 
   @Task()
   withContext(@TaskCtx() ctx: TaskContext, user: CreateUserDto) {
-    return `${ctx.taskName}: ${user.describe()}`;
+    return `${ctx.taskName}: ${describeUser(user)}`;
   }
 }
 
@@ -92,7 +92,7 @@ describe('validation before execution, and explicit parameter types', () => {
 
   it('arguments changed after the enqueue check are validated again before the task runs', async () => {
     const app = await apps.start('validation', (a: QueueTasks) =>
-      a.task({ name: 'save', paramTypes: [CreateUserDto] }, (user: CreateUserDto) => user.describe()),
+      a.task({ name: 'save', paramTypes: [CreateUserDto] }, (user: CreateUserDto) => describeUser(user)),
     );
     expect((await app.run('save', [valid], { timeout: 5000 })).returning).toBe('ann@example.com (30) at 12345');
     // A plugin after validation corrupts the stored arguments: the worker-side check catches it.
