@@ -11,6 +11,7 @@ import {
   QTasksModule,
   QueueTasks,
   RedisBroker,
+  RedisUnavailableError,
   RedisGlobalConfig,
   RedisStorage,
   Starter,
@@ -257,3 +258,13 @@ describe('QTasksModule', () => {
 function countTimers(): number {
   return process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
 }
+
+describe('bootstrap against an unreachable Redis', () => {
+  it('fails at once with RedisUnavailableError naming the cause, instead of hanging', async () => {
+    const attempt = startNestApp({ name: uniqueAppName('down'), url: 'redis://127.0.0.1:1' }, [MathService]);
+    await expect(attempt).rejects.toThrow(RedisUnavailableError);
+    await expect(startNestApp({ name: uniqueAppName('down'), url: 'redis://127.0.0.1:1' }, [MathService])).rejects.toThrow(
+      /Redis at 127.0.0.1:1\/0 is not reachable: connect ECONNREFUSED/,
+    );
+  });
+});
