@@ -173,25 +173,7 @@ export class QueueTasks {
 
   /** Enqueues many tasks in one round trip, all or none. */
   async addBulk(items: BulkItem[]): Promise<TaskRecord[]> {
-    const tasks: NewTask[] = [];
-    for (const item of items) {
-      const { name, args, priority, delay } = await this.plugins.trigger('app_add_task_before_broker', {
-        name: item.name,
-        args: item.args ?? [],
-        priority: item.priority,
-        delay: item.delay,
-      });
-      const { task } = await this.plugins.trigger('broker_add_before', { task: this.prepare({ name, args, priority, delay }) });
-      tasks.push(task);
-    }
-    const uuids = await this.broker.enqueue(tasks);
-    await this.plugins.trigger('broker_add_after', { tasks, uuids });
-    const records = tasks.map(newRecord);
-    for (const record of records) {
-      await this.plugins.trigger('storage_add', { record });
-      await this.plugins.trigger('app_add_task_after_broker', { record });
-    }
-    return records;
+    return this.enqueue(await this.prepareAll(items));
   }
 
   async get(uuid: string): Promise<TaskRecord | null> {
@@ -206,15 +188,15 @@ export class QueueTasks {
 
   /** Enqueues, then waits for the final record (watching from before the enqueue). */
   async run(name: string, args: unknown[] = [], options: AddOptions & WaitOptions = {}): Promise<TaskRecord> {
-    const task = this.prepare({ name, args, ...options });
-    const watch = await this.storage.watch(task.uuid, options.timeout);
+    const [task] = await this.prepareAll([{ name, args, ...options }]);
+    const watch = await this.storage.watch(task!.uuid, options.timeout);
     try {
-      await this.broker.enqueue([task]);
+      await this.enqueue([task!]);
     } catch (error) {
       watch.cancel();
       throw error;
     }
-    return checkWaited(task.uuid, await watch.finished, options);
+    return checkWaited(task!.uuid, await watch.finished, options);
   }
 
   /**
@@ -229,6 +211,33 @@ export class QueueTasks {
 
   private get retention(): Retention {
     return this.config;
+  }
+
+  /** New tasks from the caller's items, through the enqueue-side triggers (validation hooks here). */
+  private async prepareAll(items: BulkItem[]): Promise<NewTask[]> {
+    const tasks: NewTask[] = [];
+    for (const item of items) {
+      const { name, args, priority, delay } = await this.plugins.trigger('app_add_task_before_broker', {
+        name: item.name,
+        args: item.args ?? [],
+        priority: item.priority,
+        delay: item.delay,
+      });
+      const { task } = await this.plugins.trigger('broker_add_before', { task: this.prepare({ name, args, priority, delay }) });
+      tasks.push(task);
+    }
+    return tasks;
+  }
+
+  private async enqueue(tasks: NewTask[]): Promise<TaskRecord[]> {
+    const uuids = await this.broker.enqueue(tasks);
+    await this.plugins.trigger('broker_add_after', { tasks, uuids });
+    const records = tasks.map(newRecord);
+    for (const record of records) {
+      await this.plugins.trigger('storage_add', { record });
+      await this.plugins.trigger('app_add_task_after_broker', { record });
+    }
+    return records;
   }
 
   private prepare(item: BulkItem): NewTask {
