@@ -39,6 +39,16 @@ class AuditPlugin {
   }
 }
 
+/** A global plugin: its handler runs after AuditPlugin's trigger-specific one, and sees its answer. */
+@QTasksPlugin({ global: true, component: 'executor' })
+class ShoutPlugin {
+  @OnTrigger('task_executor_args_replace')
+  shout(event: ArgsReplaceEvent) {
+    if (event.record.taskName !== 'greet') return;
+    return { args: [String(event.args[0]).toUpperCase()] };
+  }
+}
+
 /** Global (module option): times every task, with an injected dependency. */
 @Injectable()
 class TimingInterceptor implements TaskInterceptor {
@@ -132,6 +142,7 @@ describe('Nest plugins, interceptors and the task context', () => {
     app = await startNestApp({ name: uniqueAppName('nest-plugins'), url: inject('redisUrl'), interceptors: [TimingInterceptor] }, [
       AuditLog,
       AuditPlugin,
+      ShoutPlugin,
       TimingInterceptor,
       Tasks,
     ]);
@@ -141,7 +152,8 @@ describe('Nest plugins, interceptors and the task context', () => {
   afterAll(async () => app?.close());
 
   it('an @QTasksPlugin class is discovered with its dependencies; @OnTrigger methods answer their triggers', async () => {
-    expect(await client.task(Tasks, 'greet').run('ann')).toBe('hello ann (audited)');
+    // AuditPlugin (registered for the trigger) first, then the global ShoutPlugin on its answer.
+    expect(await client.task(Tasks, 'greet').run('ann')).toBe('hello ANN (AUDITED)');
     expect(audit.lines).toContain('greet:success');
   });
 
@@ -165,7 +177,7 @@ describe('Nest plugins, interceptors and the task context', () => {
     expect(record.returning).toMatchObject({ uuid: record.uuid, taskName: 'echoed', attempt: 1, nestLogger: true, signal: true, label: 'first' });
     expect(record.progress).toEqual({ percent: 50 });
     const followUp = await client.wait((record.returning as { followUp: string }).followUp, { timeout: 5000 });
-    expect(followUp.returning).toBe(`hello follow-up of ${record.uuid} (audited)`);
+    expect(followUp.returning).toBe(`hello FOLLOW-UP OF ${record.uuid.toUpperCase()} (AUDITED)`);
   });
 
   it('@TaskCtx() marks the context parameter anywhere; the typed handle leaves it out', async () => {
