@@ -1,15 +1,21 @@
 import { DuplicateTaskError, InvalidOptionError, UnknownTaskError } from './errors.js';
+import type { ScheduleTiming } from './schedule.js';
 
 export type TaskHandler = (...args: any[]) => unknown;
 
-/** Options of one task, given to `@Task()` or `QueueTasks.task()`. */
-export interface TaskOptions {
+/**
+ * Options of one task, given to `@Task()` or `QueueTasks.task()`. With `cron` or `every` the task
+ * also runs on that schedule (the timer enqueues it, with `args`).
+ */
+export interface TaskOptions extends ScheduleTiming {
   /** Unique name; defaults to the method's name. */
   name?: string;
   /** Lower runs first. */
   priority?: number;
   description?: string;
   tags?: string[];
+  /** Arguments of the scheduled runs (with `cron` or `every`). */
+  args?: unknown[];
 }
 
 export interface TaskDefinition {
@@ -54,6 +60,10 @@ export class TaskRegistry {
 
   names(): string[] {
     return [...this.byName.keys()];
+  }
+
+  definitions(): TaskDefinition[] {
+    return [...this.byName.values()];
   }
 
   findByMethod(type: Function, method: string | symbol): TaskDefinition | undefined {
