@@ -86,13 +86,17 @@ export class QTasksTimer implements StartHook {
     return schedule.definition;
   }
 
-  /** Stops a schedule and removes it from GlobalConfig; false when there is none of that name. */
+  /**
+   * Stops a schedule (waiting for an enqueue under way) and removes it from GlobalConfig; false
+   * when there is none of that name. A declared schedule comes back at the next start.
+   */
   async remove(name: string): Promise<boolean> {
     const schedule = this.schedules.get(name) ?? this.added.get(name)?.schedule;
     if (!schedule) return false;
     this.disarm(schedule);
     this.schedules.delete(name);
     this.added.delete(name);
+    await Promise.allSettled([...this.inFlight]);
     if (this.running) await this.app.globalConfig?.removeSchedule(name);
     return true;
   }
@@ -122,13 +126,12 @@ export class QTasksTimer implements StartHook {
   /** Checks every schedule (a bad one fails the app's start), then arms them when enabled. */
   async start(): Promise<void> {
     this.schedules.clear();
-    for (const definition of this.app.registry.definitions()) {
-      const { options } = definition;
-      if (options.cron === undefined && options.every === undefined) continue;
-      const schedule: Schedule = { ...buildSchedule(definition.name, options, definition.source), lastTick: 0 };
-      this.schedules.set(definition.name, schedule);
-    }
-    for (const [name, { schedule, where }] of this.added) {
+    const declared = this.app.registry
+      .definitions()
+      .filter(({ options }) => options.cron !== undefined || options.every !== undefined)
+      .map(({ name, options, source }) => ({ schedule: { ...buildSchedule(name, options, source), lastTick: 0 }, where: source }));
+    for (const { schedule, where } of [...declared, ...this.added.values()]) {
+      const { name } = schedule.definition;
       if (this.schedules.has(name)) throw new DuplicateScheduleError(name);
       this.checkTask(schedule, where);
       this.schedules.set(name, schedule);
