@@ -8,6 +8,7 @@ import {
   InvalidScheduleError,
   QTasksClient,
   QTasksTimer,
+  QueueTasks,
   RedisGlobalConfig,
   Task,
   Worker,
@@ -170,6 +171,20 @@ describe('timer in one process', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('works without Nest: a schedule in the core task options, a timer built on the app', async () => {
+    const app = new QueueTasks({ name: uniqueAppName('timer-core'), url });
+    app.task({ name: 'sum', every: 1000, args: [1, 2] }, (a: number, b: number) => a + b);
+    const timer = new QTasksTimer(app);
+    await app.start();
+    try {
+      const event = await nextTickEvent(timer);
+      expect((await app.wait(event.uuid, { timeout: 10_000 })).returning).toBe(3);
+    } finally {
+      await app.stop();
+    }
+    expect(timer.running).toBe(false);
   });
 
   it('timers: false keeps the schedules known but fires none', async () => {
