@@ -12,11 +12,21 @@ export function createTickJob(definition: ScheduleDefinition, trigger: Trigger, 
     return CronJob.from({ cronTime: definition.cron, timeZone: definition.timezone, onTick: onFire, start: false });
   }
   const nextDate = () => new Date(trigger.nextAfter(Date.now()));
+  const rearm = () => {
+    job.setTime(new CronTime(nextDate()));
+    try {
+      job.start();
+    } catch {
+      // The date passed while arming (cron refuses a date in the past): that tick is due now.
+      void job.stop();
+      onFire();
+      rearm();
+    }
+  };
   const job = CronJob.from({
     cronTime: nextDate(),
     onTick: () => {
-      job.setTime(new CronTime(nextDate()));
-      job.start();
+      rearm();
       onFire();
     },
     start: false,

@@ -1,5 +1,6 @@
-import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
+import { Injectable, Module, type OnModuleInit } from '@nestjs/common';
+import { Cron, ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
+import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -7,6 +8,7 @@ import {
   DuplicateScheduleError,
   InvalidScheduleError,
   QTasksClient,
+  QTasksModule,
   QTasksTimer,
   QueueTasks,
   RedisGlobalConfig,
@@ -185,6 +187,31 @@ describe('timer in one process', () => {
       await app.stop();
     }
     expect(timer.running).toBe(false);
+  });
+
+  it("lives beside the app's own ScheduleModule: one SchedulerRegistry holds the app's @Cron jobs and the timer's", async () => {
+    let appCronRuns = 0;
+    @Injectable()
+    class Housekeeping {
+      @Cron('* * * * * *', { name: 'housekeeping' })
+      sweep() {
+        appCronRuns++;
+      }
+    }
+    const name = uniqueAppName('timer-beside');
+    @Module({ imports: [ScheduleModule.forRoot(), QTasksModule.forRoot({ name, url })], providers: [ReportService, Housekeeping] })
+    class BesideModule {}
+    const app = await Test.createTestingModule({ imports: [BesideModule] }).compile();
+    await app.init();
+    try {
+      const registry = app.get(SchedulerRegistry);
+      expect([...registry.getCronJobs().keys()].sort()).toEqual(['housekeeping', `qtasks:${name}:report`]);
+      await nextTickEvent(app.get(QTasksTimer));
+      await nextTickEvent(app.get(QTasksTimer));
+      expect(appCronRuns).toBeGreaterThan(0);
+    } finally {
+      await app.close();
+    }
   });
 
   it('timers: false keeps the schedules known but fires none', async () => {
