@@ -77,9 +77,9 @@ export class QTasksTimer implements StartHook {
     const schedule: Schedule = { ...buildSchedule(taskName, options, where), lastTick: 0 };
     const { name } = schedule.definition;
     if (this.added.has(name) || this.schedules.has(name)) throw new DuplicateScheduleError(name);
+    if (this.started) this.checkTask(schedule, where);
     this.added.set(name, { schedule, where });
     if (this.started) {
-      this.checkTask(schedule, where);
       this.schedules.set(name, schedule);
       if (this.enabled) await this.arm(schedule);
     }

@@ -14,6 +14,7 @@ async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs:
   }
 }
 
+// Child processes compile the sources at start: slow when the machine is busy, hence the timeouts.
 describe('timer across processes', () => {
   const url = inject('redisUrl');
   const redis = new Redis(url);
@@ -63,7 +64,7 @@ describe('timer across processes', () => {
     expect(Object.values(attempts).every((count) => Number(count) <= 3)).toBe(true);
     // ...and every task in Redis is the one task of one tick.
     expect((await taskUuids(redis, name)).sort()).toEqual([...keys.values()].sort());
-  });
+  }, 120_000);
 
   it('a worker-only process (runForever) fires no schedule unless asked', async () => {
     const name = uniqueAppName('timer-worker-only');
@@ -76,5 +77,5 @@ describe('timer across processes', () => {
     const asked = startApp(name, true);
     await asked.waitFor('ready', 60_000);
     await waitUntil('two ticks enqueued', async () => (await tickKeys(redis, name, 'beat')).size >= 2, 10_000);
-  });
+  }, 120_000);
 });
