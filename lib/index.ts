@@ -1,5 +1,5 @@
 // The public API of nestjs-qtasks, and nothing else.
-export { QueueTasks, type QueueTasksOptions, type AddOptions, type BulkItem, type WaitOptions } from './core/queue-tasks.js';
+export { QueueTasks, type QueueTasksOptions, type QTasksBackend, type AddOptions, type BulkItem, type WaitOptions } from './core/queue-tasks.js';
 export { DEFAULT_CONFIG, type QTasksConfig } from './core/config.js';
 export * from './core/errors.js';
 export { TASK_STATUSES, type TaskRecord, type TaskStatus, type NewTask, type ClaimedTask, type TaskOutcome } from './core/task-record.js';
@@ -9,10 +9,13 @@ export type { QTasksLogger } from './core/logger.js';
 
 export { Broker, type Lease, type ClaimBatch, type Retention } from './brokers/broker.js';
 export { RedisBroker, type RedisBrokerOptions } from './brokers/redis/redis-broker.js';
+export { MemoryBroker, type MemoryBrokerOptions } from './brokers/memory/memory-broker.js';
 export { Storage } from './storages/storage.js';
+export { MemoryStorage, type MemoryStorageOptions } from './storages/memory/memory-storage.js';
 export { RedisStorage, type RedisStorageOptions } from './storages/redis/redis-storage.js';
 export { GlobalConfig, type WorkerStatus } from './configs/global-config.js';
 export { RedisGlobalConfig, type RedisGlobalConfigOptions } from './configs/redis/redis-global-config.js';
+export { MemoryGlobalConfig } from './configs/memory/memory-global-config.js';
 export { RedisConnection, type RedisConnectionOptions, type RedisClient } from './redis/connection.js';
 export { Worker, type WorkerContext } from './workers/worker.js';
 export { AsyncWorker, type AsyncWorkerOptions } from './workers/async-worker.js';

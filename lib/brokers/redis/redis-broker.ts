@@ -1,7 +1,7 @@
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/task-record.js';
 import type { RedisClient } from '../../redis/connection.js';
 import { ScriptRunner } from '../../redis/scripts.js';
-import { encodeNewRecord, decodeRecord } from '../../storages/redis/record-codec.js';
+import { encodeNewRecord, decodeRecord } from '../../storages/record-codec.js';
 import { RedisStorage, type RedisStorageOptions } from '../../storages/redis/redis-storage.js';
 import { Broker, type ClaimBatch, type Lease, type Retention } from '../broker.js';
 

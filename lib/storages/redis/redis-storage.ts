@@ -5,7 +5,7 @@ import { RedisConnection, type RedisClient, type RedisConnectionOptions } from '
 import { RedisKeys } from '../../redis/keys.js';
 import { ScriptRunner } from '../../redis/scripts.js';
 import { Storage } from '../storage.js';
-import { decodeRecord } from './record-codec.js';
+import { decodeRecord } from '../record-codec.js';
 
 export interface RedisStorageOptions extends RedisConnectionOptions {
   /** App name; all keys live under `qtasks:{name}:`. */
