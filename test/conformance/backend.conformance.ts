@@ -315,6 +315,27 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect(await within(broker.waitForWork(50, never), 10_000)).toBe('done');
     });
 
+    it('a delayed task wakes an idle worker too, so it can sleep until that task is due', async () => {
+      const idle = broker.waitForWork(20_000, new AbortController().signal);
+      await broker.enqueue([task({ delayMs: 60_000 })]);
+      expect(await within(idle, 10_000)).toBe('done');
+    });
+
+    it('a watch set before the task exists sees it finish, even when its record is deleted', async () => {
+      const t = task();
+      const watch = await broker.storage.watch(t.uuid);
+      await broker.enqueue([t]);
+      const [claimed] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      await broker.complete([{ uuid: t.uuid, token: claimed!.token, status: 'success', payload: '7' }], {
+        deleteFinishedTasks: true,
+        resultTtlMs: 0,
+      });
+      expect(await watch.finished).toMatchObject({ uuid: t.uuid, status: 'success', returning: 7 });
+      const cancelled = await broker.storage.watch('never-enqueued', 20);
+      cancelled.cancel();
+      expect(await within(cancelled.finished, 200)).toBe('timed out');
+    });
+
     it('a wake-up with no idle worker is kept for the next wait', async () => {
       await broker.enqueue([task()]);
       expect(await within(broker.waitForWork(20_000, new AbortController().signal), 10_000)).toBe('done');

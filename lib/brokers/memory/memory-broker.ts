@@ -56,7 +56,7 @@ export class MemoryBroker extends Broker {
 
   async enqueue(tasks: NewTask[]): Promise<string[]> {
     const now = Date.now();
-    let queued = 0;
+    let created = 0;
     const out = tasks.map((task) => {
       if (task.uniqueKey) {
         const holder = this.uniqueKeys.get(task.uniqueKey);
@@ -68,11 +68,12 @@ export class MemoryBroker extends Broker {
         this.delayed.set(task.uuid, now + task.delayMs);
       } else {
         this.pushQueued(task.priority, task.uuid, 'tail');
-        queued++;
       }
+      created++;
       return task.uuid;
     });
-    if (queued > 0) this.wake();
+    // Delayed tasks wake a worker too: an idle one then sleeps only until the new task is due.
+    if (created > 0) this.wake();
     this.changed();
     return out;
   }

@@ -2,9 +2,9 @@ import type { Retention } from '../../brokers/broker.js';
 import type { GlobalConfig } from '../../configs/global-config.js';
 import { QTasksError } from '../../core/errors.js';
 import { TimerSet } from '../../core/timer-set.js';
-import { isFinal, type TaskRecord } from '../../core/task-record.js';
+import type { TaskRecord } from '../../core/task-record.js';
 import { decodeRecord, type StoredRecord } from '../record-codec.js';
-import { Storage } from '../storage.js';
+import { Storage, type TaskWatch } from '../storage.js';
 
 export interface MemoryStorageOptions {
   globalConfig?: GlobalConfig | null;
@@ -20,6 +20,7 @@ interface Entry {
 interface Waiter {
   finished(record: TaskRecord | null): void;
   abort(error: Error): void;
+  cancel(): void;
 }
 
 /**
@@ -56,24 +57,24 @@ export class MemoryStorage extends Storage {
     return this.entries.delete(uuid);
   }
 
-  waitFinished(uuid: string, timeoutMs?: number): Promise<TaskRecord | null> {
-    const current = this.snapshot(uuid);
-    if (current === null || isFinal(current.status)) return Promise.resolve(current);
-    return new Promise<TaskRecord | null>((resolve, reject) => {
-      const done = (settle: () => void) => {
+  async watch(uuid: string, timeoutMs?: number): Promise<TaskWatch> {
+    let waiter!: Waiter;
+    const finished = new Promise<TaskRecord | null>((resolve, reject) => {
+      const end = () => {
         this.timers.clear(timer);
         this.removeWaiter(uuid, waiter);
-        settle();
       };
-      const waiter: Waiter = {
-        finished: (record) => done(() => resolve(record)),
-        abort: (error) => done(() => reject(error)),
+      waiter = {
+        finished: (record) => (end(), resolve(record)),
+        abort: (error) => (end(), reject(error)),
+        cancel: end,
       };
       const timer = timeoutMs === undefined ? undefined : this.timers.start(() => waiter.finished(this.snapshot(uuid)), timeoutMs);
-      let set = this.waiters.get(uuid);
-      if (!set) this.waiters.set(uuid, (set = new Set()));
-      set.add(waiter);
     });
+    let set = this.waiters.get(uuid);
+    if (!set) this.waiters.set(uuid, (set = new Set()));
+    set.add(waiter);
+    return { finished, cancel: waiter.cancel };
   }
 
   /** Every record held now, decoded (copies), in the order they were enqueued. */
