@@ -74,6 +74,8 @@ export class MemoryStorage extends Storage {
     let set = this.waiters.get(uuid);
     if (!set) this.waiters.set(uuid, (set = new Set()));
     set.add(waiter);
+    // A stop may reject it before its owner awaits it; that must not count as unhandled.
+    finished.catch(() => undefined);
     return { finished, cancel: waiter.cancel };
   }
 

@@ -103,6 +103,8 @@ export class RedisStorage extends Storage {
       waiter.cancel();
       throw error;
     }
+    // A stop may reject it before its owner awaits it; that must not count as unhandled.
+    finished.catch(() => undefined);
     return { finished, cancel: waiter.cancel };
   }
 
