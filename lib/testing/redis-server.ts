@@ -16,6 +16,8 @@ export interface RedisServerHandle {
 }
 
 export interface RedisServerOptions {
+  /** The server binary; default `redis-server` from PATH. */
+  binary?: string;
   appendOnly?: boolean;
   extraArgs?: string[];
 }
@@ -50,7 +52,8 @@ export function freePort(): Promise<number> {
 
 /** Starts a private redis-server on a free loopback port. */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServerHandle> {
-  assertRedisInstalled();
+  const binary = options.binary ?? 'redis-server';
+  assertRedisInstalled(binary);
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'qtasks-redis-'));
   const args = [
@@ -62,14 +65,18 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     ...(options.extraArgs ?? []),
   ];
   let child: ChildProcess | undefined;
+  // A parent that exits without stopping it (a crash, process.exit) must not leave it running.
+  const killOnExit = () => child?.kill('SIGKILL');
 
   const launch = async () => {
-    child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    process.off('exit', killOnExit).on('exit', killOnExit);
+    child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     await waitForReady(child, port);
   };
   const stop = async () => {
     const running = child;
     child = undefined;
+    process.off('exit', killOnExit);
     if (!running || running.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
     running.kill('SIGTERM');
