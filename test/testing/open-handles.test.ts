@@ -4,6 +4,7 @@ import { Test } from '@nestjs/testing';
 import { describe, expect, inject, it } from 'vitest';
 import { QTasksClient, QTasksModule, Task, type QTasksModuleOptions } from '../../lib/index.js';
 import { QTasksTesting, QTasksTestingModule } from '../../lib/testing/index.js';
+import { startChildApp } from '../helpers/child-app.js';
 import { uniqueAppName } from '../helpers/names.js';
 
 /** Resource types that can keep a process alive or fire after close (unref'd timers included). */
@@ -54,7 +55,7 @@ async function bootRunClose(root: ReturnType<typeof QTasksModule.forRoot>, useTe
   expect(await pendingWait).toMatchObject({ code: 'STOPPED' });
 }
 
-describe('closing the app leaves no open handles', () => {
+describe('closing the app leaves no open handles (in process)', () => {
   it('the detector sees a leaked timer, even an unref()ed one', async () => {
     let leaked: NodeJS.Timeout | undefined;
     const left = await leftOpen(async () => {
@@ -73,5 +74,21 @@ describe('closing the app leaves no open handles', () => {
     const options: QTasksModuleOptions = { url: inject('redisUrl'), name: uniqueAppName('handles'), logger: quiet };
     const left = await leftOpen(() => bootRunClose(QTasksModule.forRoot(options), false));
     expect(left).toEqual([]);
+  });
+});
+
+describe('a process that closes its app exits by itself', () => {
+  it('memory backend through QTasksTestingModule', async () => {
+    const child = startChildApp('testing-app.ts', {});
+    try {
+      await child.waitFor('closed: 5, pending wait stopped');
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<'still running'>((resolve) => (timer = setTimeout(() => resolve('still running'), 15_000)));
+      const outcome = await Promise.race([child.exited, bound]);
+      clearTimeout(timer);
+      expect(outcome).toEqual({ code: 0, signal: null });
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
