@@ -81,8 +81,8 @@ export class MemoryBroker extends Broker {
   async claim(workerId: string, max: number, leaseMs: number, _retention: Retention): Promise<ClaimBatch> {
     const now = Date.now();
     this.storage.sweepExpired(now);
-    for (const [uuid, due] of [...this.delayed].sort((a, b) => a[1] - b[1])) {
-      if (due > now) break;
+    const due = [...this.delayed].filter(([, at]) => at <= now).sort((a, b) => a[1] - b[1]);
+    for (const [uuid] of due) {
       this.delayed.delete(uuid);
       const record = this.storage.read(uuid);
       if (record?.s === 'new') this.pushQueued(record.p, uuid, 'tail');
