@@ -71,8 +71,9 @@ export class QTasksTesting {
 
   /**
    * Runs a task's handler now, through the executor, without a queue or a worker: its arguments go
-   * through JSON as they would in a queue. Resolves with the record it would have stored
-   * (`success` with `returning`, or `error` with `traceback`); nothing is stored.
+   * through JSON as they would in a queue, and the executor's plugins and interceptors apply (the
+   * worker's, such as retry, do not). Resolves with the record it would have stored (`success` with
+   * `returning`, or `error` with `traceback`, a time limit included); nothing is stored.
    */
   async runInline(name: string, args: unknown[] = []): Promise<TaskRecord> {
     const definition = this.queueTasks.registry.require(name);
@@ -89,11 +90,12 @@ export class QTasksTesting {
       attempt: 1,
       stalls: 0,
     };
-    const result = await this.queueTasks.executor.execute(record);
+    // No lease: progress the task reports is not stored (the broker answers that the lease is lost).
+    const result = await this.queueTasks.executor.execute(record, { token: 'inline', controller: new AbortController() });
     const finishedAt = new Date();
     const done: TaskRecord = { ...record, status: result.status, updatedAt: finishedAt, finishedAt };
     if (result.status === 'success') done.returning = JSON.parse(result.payload) as unknown;
-    else done.traceback = result.payload;
+    else done.traceback = result.payload; // 'cancel' needs a worker's cancel request: never here
     return done;
   }
 

@@ -175,7 +175,9 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect((await broker.storage.get(t.uuid))!).toMatchObject({ status: 'new', attempt: 2, errors: ['Error: first'] });
       const [second] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
       expect(second!.record).toMatchObject({ uuid: t.uuid, attempt: 2 });
+      const idle = broker.waitForWork(20_000, new AbortController().signal);
       await broker.complete([{ uuid: t.uuid, token: second!.token, status: 'retry', payload: 'Error: second', retryDelayMs: 60_000 }], KEEP);
+      expect(await within(idle, 10_000)).toBe('done'); // a delayed retry wakes an idle worker too
       const delayed = (await broker.storage.get(t.uuid))!;
       expect(delayed).toMatchObject({ status: 'new', attempt: 3 });
       expect(delayed.runAt).toBeInstanceOf(Date);

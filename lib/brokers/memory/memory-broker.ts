@@ -146,8 +146,9 @@ export class MemoryBroker extends Broker {
           this.delayed.set(uuid, record.d);
         } else {
           this.pushQueued(record.p, uuid, 'tail');
-          requeued++;
         }
+        // Woken for a delayed retry too: the next claim tells an idle worker when it is due.
+        requeued++;
         this.storage.write(uuid, record);
         return true;
       }

@@ -13,20 +13,25 @@ export class MemoryGlobalConfig extends GlobalConfig {
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
 
+  // The same plugin triggers as the Redis GlobalConfig, at the same points.
   async set(key: string, value: unknown): Promise<void> {
+    ({ value } = await this.plugins.trigger('global_config_set', { key, value }));
     this.settings.set(key, JSON.stringify(value));
   }
 
   async get<T = unknown>(key: string): Promise<T | undefined> {
     const raw = this.settings.get(key);
-    return raw === undefined ? undefined : (JSON.parse(raw) as T);
+    const { value } = await this.plugins.trigger('global_config_get', { key, value: raw === undefined ? undefined : JSON.parse(raw) });
+    return value as T | undefined;
   }
 
   async getAll(): Promise<Record<string, unknown>> {
-    return Object.fromEntries([...this.settings].map(([key, raw]) => [key, JSON.parse(raw)]));
+    const values = Object.fromEntries([...this.settings].map(([key, raw]) => [key, JSON.parse(raw)]));
+    return (await this.plugins.trigger('global_config_get_all', { values })).values;
   }
 
-  async setStatus(status: WorkerStatus, ttlMs: number): Promise<void> {
+  async setStatus(given: WorkerStatus, ttlMs: number): Promise<void> {
+    const { status } = await this.plugins.trigger('global_config_set_status', { status: given, ttlMs });
     this.statuses.set(status.id, { raw: JSON.stringify(status), expiresAt: Date.now() + ttlMs });
   }
 
