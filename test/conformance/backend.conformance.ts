@@ -363,5 +363,24 @@ export function describeBackendConformance(label: string, factory: BackendFactor
         await app.stop();
       }
     });
+
+    it('cancels a running task through QueueTasks: its worker hears it and stores cancel', async () => {
+      const app = new QueueTasks(factory.appOptions());
+      let started!: () => void;
+      const running = new Promise<void>((resolve) => (started = resolve));
+      app.task('forever', () => {
+        started();
+        return new Promise(() => undefined);
+      });
+      await app.start();
+      try {
+        const record = await app.add('forever');
+        await running;
+        expect(await app.cancel(record.uuid, 'enough')).toMatchObject({ status: 'process', cancelReason: 'enough' });
+        expect(await app.wait(record.uuid, { timeout: 10_000 })).toMatchObject({ status: 'cancel', cancelReason: 'enough' });
+      } finally {
+        await app.stop();
+      }
+    });
   });
 }
