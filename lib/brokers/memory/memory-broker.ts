@@ -80,7 +80,7 @@ export class MemoryBroker extends Broker {
 
   async claim(workerId: string, max: number, leaseMs: number, _retention: Retention): Promise<ClaimBatch> {
     const now = Date.now();
-    this.storage.sweepExpired(now);
+    this.sweepExpired(now);
     const due = [...this.delayed].filter(([, at]) => at <= now).sort((a, b) => a[1] - b[1]);
     for (const [uuid] of due) {
       this.delayed.delete(uuid);
@@ -102,7 +102,7 @@ export class MemoryBroker extends Broker {
     }
     if (this.queues.size > 0) this.wake();
     let nextDue = Infinity;
-    for (const due of this.delayed.values()) nextDue = Math.min(nextDue, due);
+    for (const at of this.delayed.values()) nextDue = Math.min(nextDue, at);
     this.changed();
     return { tasks, nextDueInMs: Number.isFinite(nextDue) ? Math.max(0, nextDue - now) : null };
   }
@@ -273,6 +273,12 @@ export class MemoryBroker extends Broker {
   /** Delayed tasks waiting for their time: uuid -> due time (ms). */
   scheduled(): Map<string, number> {
     return new Map(this.delayed);
+  }
+
+  /** Drops expired results and unique keys, so a long-running process does not pile them up. */
+  private sweepExpired(now: number): void {
+    this.storage.sweepExpired(now);
+    for (const [key, holder] of this.uniqueKeys) if (holder.expiresAt <= now) this.uniqueKeys.delete(key);
   }
 
   private isIdle(): boolean {
