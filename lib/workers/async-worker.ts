@@ -16,6 +16,8 @@ export interface AsyncWorkerOptions {
 
 /** Longest idle block on the wake-up marker; a safety net, not a polling period. */
 const IDLE_BLOCK_MS = 30_000;
+/** How long a cancel for a task not (yet) held here is remembered. */
+const EARLY_CANCEL_MEMORY_MS = 10_000;
 /** Pause after a failed Redis call before the next try. */
 const RETRY_PAUSE_MS = 250;
 
@@ -34,6 +36,8 @@ export class AsyncWorker extends Worker {
   /** Abort controllers of the running tasks: cancel and time limit abort them. */
   private readonly controllers = new Map<string, AbortController>();
   private stopCancelListener?: () => Promise<void>;
+  /** Cancels that arrived before their task's claim reply (uuid -> when). */
+  private readonly earlyCancels = new Map<string, number>();
   /** Leases held until the outcome is stored. */
   private readonly leases = new Map<string, Lease>();
   private outbox: TaskOutcome[] = [];
@@ -148,6 +152,7 @@ export class AsyncWorker extends Worker {
     this.leases.set(uuid, { uuid, token: task.token });
     const controller = new AbortController();
     this.controllers.set(uuid, controller);
+    if (this.earlyCancels.delete(uuid)) void this.abortCancelled(uuid);
     const run = runClaimed(this.ctx, this.id, task, controller).then((outcome) => {
       this.executing.delete(uuid);
       this.controllers.delete(uuid);
@@ -158,10 +163,18 @@ export class AsyncWorker extends Worker {
     this.executing.set(uuid, run);
   }
 
-  /** A cancel for a running task was published: abort it if this worker holds it. */
+  /**
+   * A cancel for a running task was published: abort it if this worker holds it. The message
+   * travels on another connection than the claim's reply, so it may come first: remember it a
+   * while, and `execute` honours it when the claimed task shows up.
+   */
   private async abortCancelled(uuid: string): Promise<void> {
     const controller = this.controllers.get(uuid);
-    if (!controller) return;
+    if (!controller) {
+      this.earlyCancels.set(uuid, Date.now());
+      for (const [old, at] of this.earlyCancels) if (Date.now() - at > EARLY_CANCEL_MEMORY_MS) this.earlyCancels.delete(old);
+      return;
+    }
     const record = await this.ctx.broker.storage.get(uuid).catch(() => null);
     controller.abort(new TaskCancelledError(record?.cancelReason ?? 'cancelled'));
   }
