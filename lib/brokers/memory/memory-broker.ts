@@ -270,11 +270,6 @@ export class MemoryBroker extends Broker {
     return new Promise((resolve) => this.idleWaiters.add(resolve));
   }
 
-  /** Delayed tasks waiting for their time: uuid -> due time (ms). */
-  scheduled(): Map<string, number> {
-    return new Map(this.delayed);
-  }
-
   /** Drops expired results and unique keys, so a long-running process does not pile them up. */
   private sweepExpired(now: number): void {
     this.storage.sweepExpired(now);
