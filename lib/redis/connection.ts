@@ -19,6 +19,7 @@ export class RedisConnection {
   readonly client: RedisClient;
   private readonly ownsClient: boolean;
   private readonly extras = new Set<RedisClient>();
+  private readonly closing = new Set<Promise<void>>();
   private connecting?: Promise<void>;
   /** The latest connection error: it names the real cause (ECONNREFUSED, auth...) in our errors. */
   private lastError?: Error;
@@ -58,18 +59,28 @@ export class RedisConnection {
     return copy;
   }
 
-  /** Closes a duplicate at once, failing its pending blocking command. */
-  drop(copy: RedisClient): void {
+  /**
+   * Closes a duplicate at once, failing its pending blocking command; resolves when its socket
+   * is closed. `close()` also waits for drops still in progress.
+   */
+  drop(copy: RedisClient): Promise<void> {
     this.extras.delete(copy);
+    const closed = ended(copy);
     copy.disconnect();
+    this.closing.add(closed);
+    void closed.then(() => this.closing.delete(closed));
+    return closed;
   }
 
+  /** Closes every connection made here; resolves once their sockets are closed. */
   async close(): Promise<void> {
-    for (const copy of this.extras) copy.disconnect();
-    this.extras.clear();
+    const drops = [...this.extras].map((copy) => this.drop(copy));
     if (this.ownsClient && this.client.status !== 'end') {
+      const closed = ended(this.client);
       await this.client.quit().catch(() => this.client.disconnect());
+      drops.push(closed);
     }
+    await Promise.all([...drops, ...this.closing]);
     this.connecting = undefined;
   }
 
@@ -96,4 +107,19 @@ export class RedisConnection {
       this.client.once('error', (error) => reject(new RedisUnavailableError(this.describe(), error)));
     });
   }
+}
+
+/** Longest wait for a closing socket; ioredis destroys a stuck one itself after a while. */
+const CLOSE_WAIT_MS = 2_000;
+
+/** Resolves when the client's connection is gone for good ('end'). */
+function ended(client: RedisClient): Promise<void> {
+  if (client.status === 'end') return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, CLOSE_WAIT_MS).unref();
+    client.once('end', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }

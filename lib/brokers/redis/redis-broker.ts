@@ -1,7 +1,7 @@
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/task-record.js';
 import type { RedisClient } from '../../redis/connection.js';
 import { ScriptRunner } from '../../redis/scripts.js';
-import { encodeNewRecord, decodeRecord } from '../../storages/redis/record-codec.js';
+import { encodeNewRecord, decodeRecord } from '../../storages/record-codec.js';
 import { RedisStorage, type RedisStorageOptions } from '../../storages/redis/redis-storage.js';
 import { Broker, type ClaimBatch, type Lease, type Retention } from '../broker.js';
 
@@ -39,7 +39,7 @@ export class RedisBroker extends Broker {
   async stop(): Promise<void> {
     const blocking = await this.blocking?.catch(() => undefined);
     this.blocking = undefined;
-    if (blocking) this.storage.connection.drop(blocking);
+    if (blocking) await this.storage.connection.drop(blocking);
     if (this.ownsStorage) await this.storage.stop();
   }
 
@@ -76,7 +76,7 @@ export class RedisBroker extends Broker {
     const onAbort = () => {
       // BLPOP cannot be interrupted; dropping its connection is the only way to stop at once.
       this.blocking = undefined;
-      this.storage.connection.drop(client);
+      void this.storage.connection.drop(client);
     };
     signal.addEventListener('abort', onAbort, { once: true });
     try {
@@ -139,7 +139,7 @@ export class RedisBroker extends Broker {
     const subscriber = await this.storage.connection.duplicate();
     subscriber.on('message', (_channel: string, uuid: string) => listener(uuid));
     await subscriber.subscribe(this.keys.cancelChannel);
-    return async () => this.storage.connection.drop(subscriber);
+    return () => this.storage.connection.drop(subscriber);
   }
 
   async progress(lease: Lease, progressJson: string): Promise<boolean> {

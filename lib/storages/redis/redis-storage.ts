@@ -5,7 +5,7 @@ import { RedisConnection, type RedisClient, type RedisConnectionOptions } from '
 import { RedisKeys } from '../../redis/keys.js';
 import { ScriptRunner } from '../../redis/scripts.js';
 import { Storage, type TaskWatch } from '../storage.js';
-import { decodeRecord } from './record-codec.js';
+import { decodeRecord } from '../record-codec.js';
 
 export interface RedisStorageOptions extends RedisConnectionOptions {
   /** App name; all keys live under `qtasks:{name}:`. */
@@ -63,7 +63,7 @@ export class RedisStorage extends Storage {
     }
     const subscriber = await this.subscriber?.catch(() => undefined);
     this.subscriber = undefined;
-    if (subscriber) this.connection.drop(subscriber);
+    if (subscriber) await this.connection.drop(subscriber);
     if (this.ownsConnection) await this.connection.close();
   }
 
@@ -103,6 +103,8 @@ export class RedisStorage extends Storage {
       waiter.cancel();
       throw error;
     }
+    // A stop may reject it before its owner awaits it; that must not count as unhandled.
+    finished.catch(() => undefined);
     return { finished, cancel: waiter.cancel };
   }
 

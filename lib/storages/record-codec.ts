@@ -1,31 +1,49 @@
-import { MalformedRecordError } from '../../core/errors.js';
-import { TASK_STATUSES, type NewTask, type TaskRecord, type TaskStatus } from '../../core/task-record.js';
+import { MalformedRecordError } from '../core/errors.js';
+import { TASK_STATUSES, type NewTask, type TaskRecord, type TaskStatus } from '../core/task-record.js';
 
 /**
- * The stored form of a record: one JSON object with one-letter keys (see lua/includes/common.lua).
- * Arguments and result stay JSON text inside it, so the Lua scripts never re-encode user data.
+ * The stored form of a record, shared by the Redis backend (its Lua scripts edit it) and the memory
+ * backend (which keeps the same JSON text, so callers never hold a reference to stored state).
+ * One-letter keys keep it small (see lua/includes/common.lua). Arguments, result and progress stay
+ * JSON text inside it, so the scripts never re-encode user data. Times are Unix milliseconds.
  */
-interface StoredRecord {
+export interface StoredRecord {
+  /** task name */
   n: string;
+  /** status */
   s: string;
+  /** priority */
   p: number;
+  /** arguments (JSON text) */
   a: string;
+  /** created, updated */
   c: number;
   u: number;
+  /** attempt */
   t: number;
+  /** started, finished */
   b?: number;
   f?: number;
+  /** result (JSON text) */
   r?: string;
+  /** traceback */
   e?: string;
+  /** cancel reason */
   x?: string;
+  /** worker id */
   w?: string;
+  /** stalls */
   l?: number;
+  /** run-at of a delayed task */
   d?: number;
+  /** progress (JSON text) */
   g?: string;
+  /** tracebacks of earlier attempts */
   h?: string[];
 }
 
-export function encodeNewRecord(task: NewTask): string {
+/** The stored form of a task just enqueued. */
+export function newStoredRecord(task: NewTask): StoredRecord {
   const stored: StoredRecord = {
     n: task.taskName,
     s: 'new',
@@ -36,7 +54,11 @@ export function encodeNewRecord(task: NewTask): string {
     t: 1,
   };
   if (task.delayMs > 0) stored.d = task.createdAt + task.delayMs;
-  return JSON.stringify(stored);
+  return stored;
+}
+
+export function encodeNewRecord(task: NewTask): string {
+  return JSON.stringify(newStoredRecord(task));
 }
 
 export function decodeRecord(uuid: string, raw: string): TaskRecord {
