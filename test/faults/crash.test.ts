@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { QueueTasks } from '../../lib/index.js';
+import { uniqueAppName } from '../helpers/names.js';
+import { killAll, type ChildWorker } from '../helpers/worker-process.js';
+import { startProducer, startWorkerApp, waitAll } from './support.js';
+
+// Short leases keep these tests fast; recovery runs every leaseMs / 2 in each live worker.
+const LEASE_MS = 1500;
+
+describe('worker processes that die or freeze', () => {
+  const children: ChildWorker[] = [];
+  const producers: QueueTasks[] = [];
+  const url = inject('redisUrl');
+
+  async function setup(label: string, config: Record<string, number> = {}) {
+    const options = { name: uniqueAppName(label), url, config: { leaseMs: LEASE_MS, ...config } };
+    const producer = await startProducer(options);
+    producers.push(producer);
+    const spawnWorker = async (workerLabel: string, maxTasksProcess = 10, awaitReady = true) => {
+      const workerOptions = { ...options, config: { ...options.config, maxTasksProcess } };
+      const child = await startWorkerApp(workerOptions, workerLabel, awaitReady);
+      children.push(child);
+      return child;
+    };
+    return { producer, spawnWorker };
+  }
+
+  afterAll(async () => {
+    await killAll(children);
+    await Promise.all(producers.map((producer) => producer.stop()));
+  });
+
+  it('kill -9 of a worker holding several tasks: each runs again on another worker and ends success', async () => {
+    const { producer, spawnWorker } = await setup('crash', { maxStalls: 3 });
+    const doomed = await spawnWorker('A', 4);
+    const ids = ['t1', 't2', 't3', 't4'];
+    const tasks = await producer.addBulk(ids.map((id) => ({ name: 'hold', args: [id, 'A'] })));
+    for (const id of ids) await doomed.waitFor((event) => event.event === 'started' && event.id === id);
+    await spawnWorker('B');
+    const killedAt = Date.now();
+    await doomed.kill();
+    const done = await waitAll(producer, tasks.map((task) => task.uuid), 20_000);
+    for (const [index, record] of done.entries()) {
+      expect(record.status).toBe('success');
+      expect(record.returning).toEqual({ id: ids[index], by: 'B' });
+      expect(record.stalls).toBe(1);
+      // A dead worker's lease ends leaseMs after its last renewal, and a live worker looks every
+      // leaseMs / 2: recovery within 1.5 leases, plus margin for a loaded machine.
+      expect(record.startedAt!.getTime() - killedAt).toBeLessThan(LEASE_MS * 1.5 + 3000);
+    }
+  });
+
+  it('a worker that blocks past its lease loses the task; its late result is discarded and logged', async () => {
+    const { producer, spawnWorker } = await setup('stuck');
+    const frozen = await spawnWorker('A', 1);
+    const task = await producer.add('block', ['s1', LEASE_MS * 4, 'A']);
+    await until(async () => (await producer.get(task.uuid))?.status === 'process', 10_000);
+    await spawnWorker('B');
+    const done = await producer.wait(task.uuid, { timeout: 20_000 });
+    expect(done.status).toBe('success');
+    expect(done.returning).toEqual({ id: 's1', by: 'B' });
+    expect(done.stalls).toBe(1);
+    // The frozen worker wakes up, finishes too, and its completion is refused by the token check.
+    await frozen.waitFor((event) => event.event === 'finished' && event.id === 's1', 20_000);
+    await until(async () => frozen.output().includes(`task ${task.uuid}: its lease expired`), 10_000);
+    expect(frozen.output()).toMatch(/this result was discarded/);
+    expect(await producer.get(task.uuid)).toEqual(done);
+  });
+
+  it('a task that keeps killing its worker ends error after maxStalls instead of looping', async () => {
+    const maxStalls = 1;
+    const { producer, spawnWorker } = await setup('stalls', { maxStalls });
+    const task = await producer.add('crash', ['c1']);
+    const finished = producer.wait(task.uuid, { timeout: 60_000 });
+    finished.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
+    let crashes = 0;
+    let record: Awaited<typeof finished> | undefined;
+    // Each worker started runs the recovery, then takes the task and dies; bounded by maxStalls + 3.
+    for (let round = 0; round < maxStalls + 3 && !record; round++) {
+      // It may take the task (and die) before it reports ready.
+      const worker = await spawnWorker(`W${round}`, 10, false);
+      const outcome = await Promise.race([worker.exited.then(() => 'died' as const), finished]);
+      if (outcome === 'died') crashes++;
+      else record = outcome;
+    }
+    expect(crashes).toBe(maxStalls + 1);
+    expect(record?.status).toBe('error');
+    expect(record?.stalls).toBe(maxStalls + 1);
+    expect(record?.traceback).toMatch(/^StalledError: .*stopped answering 2 times \(more than maxStalls = 1\)/);
+  });
+});
+
+/** Polls a condition (only where nothing pushes an event), bounded by timeoutMs. */
+async function until(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
