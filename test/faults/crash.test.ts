@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { QueueTasks } from '../../lib/index.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { killAll, type ChildWorker } from '../helpers/worker-process.js';

@@ -49,7 +49,11 @@ export class RedisBroker extends Broker {
     for (const task of tasks) {
       args.push(task.uuid, task.priority, task.delayMs, task.uniqueKey ?? '', task.uniqueTtlMs ?? 0, encodeNewRecord(task));
     }
-    return (await this.scripts.run('enqueue', [this.keys.priorities, this.keys.delayed, this.keys.marker], args)) as string[];
+    try {
+      return (await this.scripts.run('enqueue', [this.keys.priorities, this.keys.delayed, this.keys.marker], args)) as string[];
+    } catch (error) {
+      throw this.storage.connection.unavailable(error);
+    }
   }
 
   async claim(workerId: string, max: number, leaseMs: number, retention: Retention): Promise<ClaimBatch> {

@@ -67,7 +67,9 @@ export class RedisStorage extends Storage {
   }
 
   async get(uuid: string): Promise<TaskRecord | null> {
-    const raw = await this.client.get(this.keys.record(uuid));
+    const raw = await this.client.get(this.keys.record(uuid)).catch((error: unknown) => {
+      throw this.connection.unavailable(error);
+    });
     return raw === null ? null : decodeRecord(uuid, raw);
   }
 

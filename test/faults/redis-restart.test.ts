@@ -1,0 +1,101 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisKeys } from '../../lib/redis/keys.js';
+import { RedisUnavailableError, type QueueTasks, type TaskRecord } from '../../lib/index.js';
+import { uniqueAppName } from '../helpers/names.js';
+import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+import { killAll, type ChildWorker } from '../helpers/worker-process.js';
+import { startProducer, startWorkerApp } from './support.js';
+
+const TOTAL = 2000;
+const BATCH = 50;
+
+describe('Redis restart in the middle of a load', () => {
+  let server: RedisServerHandle;
+  const workers: ChildWorker[] = [];
+  const producers: QueueTasks[] = [];
+  let reader: Redis;
+
+  beforeAll(async () => {
+    server = await startRedisServer({ appendOnly: true });
+    reader = new Redis(server.url);
+    reader.on('error', () => undefined); // it reconnects by itself after the restart
+  });
+  afterAll(async () => {
+    await killAll(workers);
+    await Promise.all(producers.map((producer) => producer.stop()));
+    reader?.disconnect();
+    await server?.destroy();
+  });
+
+  it('producers fail fast or wait as chosen, workers reconnect, every accepted task ends once', async () => {
+    const name = uniqueAppName('restart');
+    const options = { name, url: server.url, config: { maxTasksProcess: 20 } };
+    for (const label of ['A', 'B']) workers.push(await startWorkerApp(options, label));
+    const failing = await startProducer({ ...options, whenRedisDown: 'fail' });
+    const waiting = await startProducer({ ...options, whenRedisDown: 'wait' });
+    producers.push(failing, waiting);
+    const batch = (from: number) =>
+      Array.from({ length: BATCH }, (_, i) => ({ name: 'work', args: [`w${from + i}`, 2] }));
+
+    const accepted: TaskRecord[] = [];
+    let next = 0;
+    while (next < TOTAL / 2) {
+      accepted.push(...(await failing.addBulk(batch(next))));
+      next += BATCH;
+    }
+
+    await server.stop();
+    // 'fail': refused at once with a typed error, and nothing of that batch is stored.
+    const refused = await failing.addBulk(batch(next)).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(RedisUnavailableError);
+    expect((refused as RedisUnavailableError).code).toBe('REDIS_UNAVAILABLE');
+    expect((refused as Error).message).toMatch(/^Redis at 127\.0\.0\.1:\d+\/0 is not reachable: /);
+    // 'wait': held until Redis is back, then accepted.
+    const held = waiting.addBulk(batch(next));
+    next += BATCH;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await server.restart();
+    accepted.push(...(await held));
+
+    // A 'fail' producer retries on its own schedule; its client reconnects in the background.
+    const retryDeadline = Date.now() + 30_000;
+    while (next < TOTAL) {
+      try {
+        accepted.push(...(await failing.addBulk(batch(next))));
+        next += BATCH;
+      } catch (error) {
+        if (!(error instanceof RedisUnavailableError) || Date.now() > retryDeadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    expect(accepted).toHaveLength(TOTAL);
+
+    const keys = new RedisKeys(name);
+    const finals = await untilAllFinal(reader, accepted.map((task) => keys.record(task.uuid)), 60_000);
+    expect(finals.filter((status) => status !== 'success')).toEqual([]);
+
+    const runs = new Map<string, number>();
+    for (const worker of workers) {
+      for (const event of worker.events) {
+        if (event.event === 'finished') runs.set(event.id as string, (runs.get(event.id as string) ?? 0) + 1);
+      }
+    }
+    expect(runs.size).toBe(TOTAL);
+    expect([...runs.values()].filter((count) => count !== 1)).toEqual([]);
+    // Both workers took part after the restart, so each reconnected by itself.
+    for (const worker of workers) {
+      expect(worker.events.some((event) => event.event === 'finished' && Number((event.id as string).slice(1)) >= TOTAL / 2 + BATCH)).toBe(true);
+    }
+  }, 120_000);
+});
+
+/** Reads the statuses of all records until none is pending, bounded by timeoutMs. */
+async function untilAllFinal(reader: Redis, keys: string[], timeoutMs: number): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const statuses = (await reader.mget(...keys)).map((raw) => (raw ? (JSON.parse(raw) as { s: string }).s : 'missing'));
+    if (statuses.every((status) => status !== 'new' && status !== 'process') || Date.now() > deadline) return statuses;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
