@@ -44,7 +44,7 @@ export class RedisConnection {
   private readonly ownsClient: boolean;
   private readonly extras = new Set<RedisClient>();
   private connecting?: Promise<void>;
-  /** The latest connection error, which says more than the "Connection is closed" a command gets. */
+  /** The latest connection error: it names the real cause (ECONNREFUSED, auth...) in our errors. */
   private lastError?: Error;
 
   constructor(options: RedisConnectionOptions) {
@@ -71,8 +71,7 @@ export class RedisConnection {
       this.client = options.url ? new Redis(options.url, base) : new Redis(base);
     }
     this.ownsClient = true;
-    // Connection errors surface through failed commands (and reconnects are automatic); keeping
-    // the last one also stops ioredis from printing each as an "unhandled error event".
+    // Handled here (ioredis reconnects by itself); callers see the cause in typed errors.
     this.client.on('error', (error: Error) => (this.lastError = error));
   }
 

@@ -1,4 +1,4 @@
-import type { INestApplicationContext, Type } from '@nestjs/common';
+import type { DynamicModule, INestApplicationContext, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 
 export interface RunForeverOptions {
@@ -11,7 +11,7 @@ export interface RunForeverOptions {
  * application context with no HTTP server, running until a signal, then closed cleanly.
  */
 export class QTasksStarter {
-  static async runForever(module: Type<unknown>, options: RunForeverOptions = {}): Promise<INestApplicationContext> {
+  static async runForever(module: Type<unknown> | DynamicModule, options: RunForeverOptions = {}): Promise<INestApplicationContext> {
     const app = await NestFactory.createApplicationContext(module);
     const signals = options.signals ?? ['SIGINT', 'SIGTERM'];
     const onSignal = () => {

@@ -1,0 +1,67 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const REGISTER = fileURLToPath(new URL('./register-ts.mjs', import.meta.url));
+
+export interface ChildApp {
+  process: ChildProcess;
+  /** Everything the child wrote so far (stdout and stderr). */
+  output(): string;
+  /** Resolves when the child printed `text`. */
+  waitFor(text: string, timeoutMs?: number): Promise<void>;
+  /** Resolves with the exit code (null when killed by a signal) and the signal. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Runs a TypeScript fixture (test/fixtures/*.ts) in its own Node process. */
+export function startChildApp(fixture: string, env: Record<string, string>): ChildApp {
+  const entry = fileURLToPath(new URL(`../fixtures/${fixture}`, import.meta.url));
+  const child = spawn(process.execPath, ['--import', REGISTER, entry], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const listeners = new Set<() => void>();
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const listener of listeners) listener();
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    process: child,
+    output: () => output,
+    exited,
+    kill: (signal = 'SIGKILL') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+    waitFor: (text, timeoutMs = 20_000) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (!output.includes(text)) return;
+          done();
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`child ${fixture} did not print "${text}" within ${timeoutMs} ms. Output:\n${output}`));
+        }, timeoutMs);
+        const onExit = () => {
+          done();
+          reject(new Error(`child ${fixture} exited before printing "${text}". Output:\n${output}`));
+        };
+        const done = () => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          child.off('exit', onExit);
+        };
+        listeners.add(check);
+        child.once('exit', onExit);
+        check();
+      }),
+  };
+}
