@@ -1,14 +1,17 @@
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import type { QueueTasks } from '../../lib/index.js';
 import { uniqueAppName } from '../helpers/names.js';
-import { killAll, type ChildWorker } from '../helpers/worker-process.js';
-import { startProducer, startWorkerApp, waitAll } from './support.js';
+import type { ChildApp } from '../helpers/child-app.js';
+import { runLine, startProducer, startWorkerApp, stopChild, waitAll } from './support.js';
 
 // Short leases keep these tests fast; recovery runs every leaseMs / 2 in each live worker.
 const LEASE_MS = 1500;
 
 describe('worker processes that die or freeze', () => {
-  const children: ChildWorker[] = [];
+  const children: ChildApp[] = [];
   const producers: QueueTasks[] = [];
   const url = inject('redisUrl');
 
@@ -26,7 +29,7 @@ describe('worker processes that die or freeze', () => {
   }
 
   afterAll(async () => {
-    await killAll(children);
+    await Promise.all(children.map(stopChild));
     await Promise.all(producers.map((producer) => producer.stop()));
   });
 
@@ -35,10 +38,10 @@ describe('worker processes that die or freeze', () => {
     const doomed = await spawnWorker('A', 4);
     const ids = ['t1', 't2', 't3', 't4'];
     const tasks = await producer.addBulk(ids.map((id) => ({ name: 'hold', args: [id, 'A'] })));
-    for (const id of ids) await doomed.waitFor((event) => event.event === 'started' && event.id === id);
+    for (const id of ids) await doomed.waitFor(runLine('started', id));
     await spawnWorker('B');
     const killedAt = Date.now();
-    await doomed.kill();
+    await stopChild(doomed);
     const done = await waitAll(producer, tasks.map((task) => task.uuid), 20_000);
     for (const [index, record] of done.entries()) {
       expect(record.status).toBe('success');
@@ -46,23 +49,27 @@ describe('worker processes that die or freeze', () => {
       expect(record.stalls).toBe(1);
       // A dead worker's lease ends leaseMs after its last renewal, and a live worker looks every
       // leaseMs / 2: recovery within 1.5 leases, plus margin for a loaded machine.
-      expect(record.startedAt!.getTime() - killedAt).toBeLessThan(LEASE_MS * 1.5 + 3000);
+      expect(record.startedAt!.getTime() - killedAt).toBeLessThan(LEASE_MS * 1.5 + 6000);
     }
   });
 
   it('a worker that blocks past its lease loses the task; its late result is discarded and logged', async () => {
     const { producer, spawnWorker } = await setup('stuck');
     const frozen = await spawnWorker('A', 1);
-    const task = await producer.add('block', ['s1', LEASE_MS * 4, 'A']);
-    await until(async () => (await producer.get(task.uuid))?.status === 'process', 10_000);
+    const releaseFile = join(tmpdir(), `${uniqueAppName('release')}.flag`);
+    const task = await producer.add('block', ['s1', 'A', releaseFile]);
+    // stdout to a pipe is synchronous on Linux: the line is out before the event loop blocks.
+    await frozen.waitFor(runLine('started', 's1'));
     await spawnWorker('B');
     const done = await producer.wait(task.uuid, { timeout: 20_000 });
     expect(done.status).toBe('success');
     expect(done.returning).toEqual({ id: 's1', by: 'B' });
     expect(done.stalls).toBe(1);
     // The frozen worker wakes up, finishes too, and its completion is refused by the token check.
-    await frozen.waitFor((event) => event.event === 'finished' && event.id === 's1', 20_000);
-    await until(async () => frozen.output().includes(`task ${task.uuid}: its lease expired`), 10_000);
+    writeFileSync(releaseFile, '');
+    onTestFinished(() => rmSync(releaseFile, { force: true }));
+    await frozen.waitFor(runLine('finished', 's1'), 20_000);
+    await frozen.waitFor(`task ${task.uuid}: its lease expired`, 10_000);
     expect(frozen.output()).toMatch(/this result was discarded/);
     expect(await producer.get(task.uuid)).toEqual(done);
   });
@@ -89,12 +96,3 @@ describe('worker processes that die or freeze', () => {
     expect(record?.traceback).toMatch(/^StalledError: .*stopped answering 2 times \(more than maxStalls = 1\)/);
   });
 });
-
-/** Polls a condition (only where nothing pushes an event), bounded by timeoutMs. */
-async function until(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}

@@ -4,15 +4,15 @@ import { RedisKeys } from '../../lib/redis/keys.js';
 import { RedisUnavailableError, type QueueTasks, type TaskRecord } from '../../lib/index.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
-import { killAll, type ChildWorker } from '../helpers/worker-process.js';
-import { startProducer, startWorkerApp } from './support.js';
+import type { ChildApp } from '../helpers/child-app.js';
+import { runsOf, startProducer, startWorkerApp, stopChild } from './support.js';
 
 const TOTAL = 2000;
 const BATCH = 50;
 
 describe('Redis restart in the middle of a load', () => {
   let server: RedisServerHandle;
-  const workers: ChildWorker[] = [];
+  const workers: ChildApp[] = [];
   const producers: QueueTasks[] = [];
   let reader: Redis;
 
@@ -22,7 +22,7 @@ describe('Redis restart in the middle of a load', () => {
     reader.on('error', () => undefined); // it reconnects by itself after the restart
   });
   afterAll(async () => {
-    await killAll(workers);
+    await Promise.all(workers.map(stopChild));
     await Promise.all(producers.map((producer) => producer.stop()));
     reader?.disconnect();
     await server?.destroy();
@@ -76,17 +76,12 @@ describe('Redis restart in the middle of a load', () => {
     expect(finals.filter((status) => status !== 'success')).toEqual([]);
 
     const runs = new Map<string, number>();
-    for (const worker of workers) {
-      for (const event of worker.events) {
-        if (event.event === 'finished') runs.set(event.id as string, (runs.get(event.id as string) ?? 0) + 1);
-      }
-    }
+    for (const id of workers.flatMap((worker) => runsOf(worker, 'finished'))) runs.set(id, (runs.get(id) ?? 0) + 1);
     expect(runs.size).toBe(TOTAL);
-    expect([...runs.values()].filter((count) => count !== 1)).toEqual([]);
-    // Both workers took part after the restart, so each reconnected by itself.
-    for (const worker of workers) {
-      expect(worker.events.some((event) => event.event === 'finished' && Number((event.id as string).slice(1)) >= TOTAL / 2 + BATCH)).toBe(true);
-    }
+    expect([...runs.entries()].filter(([, count]) => count !== 1)).toEqual([]);
+    // Both workers ran tasks enqueued after the restart, so each reconnected by itself.
+    const lateIds = new Set(accepted.slice(TOTAL / 2 + BATCH).map((task) => task.args[0] as string));
+    for (const worker of workers) expect(runsOf(worker, 'finished').some((id) => lateIds.has(id))).toBe(true);
   }, 120_000);
 });
 
