@@ -2,7 +2,8 @@ import { writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it, onTestFinished } from 'vitest';
-import type { QueueTasks } from '../../lib/index.js';
+import type { QueueTasks, RedisConnectionOptions } from '../../lib/index.js';
+import { BACKENDS } from '../helpers/backends.js';
 import { uniqueAppName } from '../helpers/names.js';
 import type { ChildApp } from '../helpers/child-app.js';
 import { runLine, startProducer, startWorkerApp, stopChild, waitAll } from './support.js';
@@ -10,31 +11,36 @@ import { runLine, startProducer, startWorkerApp, stopChild, waitAll } from './su
 // Short leases keep these tests fast; recovery runs every leaseMs / 2 in each live worker.
 const LEASE_MS = 1500;
 
-describe('worker processes that die or freeze', () => {
-  const children: ChildApp[] = [];
-  const producers: QueueTasks[] = [];
-  const url = inject('redisUrl');
+/** Producer and child workers of one test app; everything started is stopped after the file. */
+class FaultScene {
+  private readonly children: ChildApp[] = [];
+  private readonly producers: QueueTasks[] = [];
 
-  async function setup(label: string, config: Record<string, number> = {}) {
-    const options = { name: uniqueAppName(label), url, config: { leaseMs: LEASE_MS, ...config } };
+  async open(connection: RedisConnectionOptions, label: string, config: Record<string, number> = {}) {
+    const options = { name: uniqueAppName(label), ...connection, config: { leaseMs: LEASE_MS, ...config } };
     const producer = await startProducer(options);
-    producers.push(producer);
+    this.producers.push(producer);
     const spawnWorker = async (workerLabel: string, maxTasksProcess = 10, awaitReady = true) => {
       const workerOptions = { ...options, config: { ...options.config, maxTasksProcess } };
       const child = await startWorkerApp(workerOptions, workerLabel, awaitReady);
-      children.push(child);
+      this.children.push(child);
       return child;
     };
     return { producer, spawnWorker };
   }
 
-  afterAll(async () => {
-    await Promise.all(children.map(stopChild));
-    await Promise.all(producers.map((producer) => producer.stop()));
-  });
+  async close(): Promise<void> {
+    await Promise.all(this.children.map(stopChild));
+    await Promise.all(this.producers.map((producer) => producer.stop()));
+  }
+}
+
+describe.each(BACKENDS)('a worker process killed with -9, on $name', (backend) => {
+  const scene = new FaultScene();
+  afterAll(() => scene.close());
 
   it('kill -9 of a worker holding several tasks: each runs again on another worker and ends success', async () => {
-    const { producer, spawnWorker } = await setup('crash', { maxStalls: 3 });
+    const { producer, spawnWorker } = await scene.open(backend.connection(), 'crash');
     const doomed = await spawnWorker('A', 4);
     const ids = ['t1', 't2', 't3', 't4'];
     const tasks = await producer.addBulk(ids.map((id) => ({ name: 'hold', args: [id, 'A'] })));
@@ -52,9 +58,15 @@ describe('worker processes that die or freeze', () => {
       expect(record.startedAt!.getTime() - killedAt).toBeLessThan(LEASE_MS * 1.5 + 6000);
     }
   });
+});
+
+describe('worker processes that freeze or keep dying', () => {
+  const scene = new FaultScene();
+  const connection = { url: inject('redisUrl') };
+  afterAll(() => scene.close());
 
   it('a worker that blocks past its lease loses the task; its late result is discarded and logged', async () => {
-    const { producer, spawnWorker } = await setup('stuck');
+    const { producer, spawnWorker } = await scene.open(connection, 'stuck');
     const frozen = await spawnWorker('A', 1);
     const releaseFile = join(tmpdir(), `${uniqueAppName('release')}.flag`);
     const task = await producer.add('block', ['s1', 'A', releaseFile]);
@@ -76,7 +88,7 @@ describe('worker processes that die or freeze', () => {
 
   it('a task that keeps killing its worker ends error after maxStalls instead of looping', async () => {
     const maxStalls = 1;
-    const { producer, spawnWorker } = await setup('stalls', { maxStalls });
+    const { producer, spawnWorker } = await scene.open(connection, 'stalls', { maxStalls });
     const task = await producer.add('crash', ['c1']);
     const finished = producer.wait(task.uuid, { timeout: 60_000 });
     finished.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
