@@ -40,6 +40,11 @@ export class RedisKeys {
     return `${this.prefix}t:${uuid}`;
   }
 
+  /** Uuids of finished tasks of one status by finish time, kept only with config.keepFinishedTasks. */
+  finished(status: string): string {
+    return `${this.prefix}f:${status}`;
+  }
+
   waiter(uuid: string): string {
     return `${this.prefix}w:${uuid}`;
   }

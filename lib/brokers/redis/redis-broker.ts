@@ -149,8 +149,9 @@ export class RedisBroker extends Broker {
   }
 }
 
-function retentionArgs(retention: Retention): [string, number] {
-  return [retention.deleteFinishedTasks ? '1' : '0', retention.resultTtlMs];
+/** The three retention values every finishing script reads with readRetention (common.lua). */
+function retentionArgs(retention: Retention): [string, number, number] {
+  return [retention.deleteFinishedTasks ? '1' : '0', retention.resultTtlMs, retention.keepFinishedTasks];
 }
 
 function leaseArgs(leases: Lease[]): string[] {
