@@ -108,7 +108,13 @@ export class RedisConnection {
     const copy: RedisClient = this.client instanceof Cluster ? this.client.duplicate() : this.client.duplicate();
     copy.on('error', (error: Error) => (this.lastError = error));
     this.extras.add(copy);
-    if (copy.status === 'wait') await copy.connect();
+    if (copy.status === 'wait') {
+      // A copy that cannot connect is closed, or it would keep reconnecting in the background.
+      await copy.connect().catch((error: unknown) => {
+        this.drop(copy);
+        throw this.unavailable(error);
+      });
+    }
     return copy;
   }
 

@@ -51,6 +51,10 @@ describe('Redis restart in the middle of a load', () => {
     expect(refused).toBeInstanceOf(RedisUnavailableError);
     expect((refused as RedisUnavailableError).code).toBe('REDIS_UNAVAILABLE');
     expect((refused as Error).message).toMatch(/^Redis at 127\.0\.0\.1:\d+\/0 is not reachable: /);
+    // So are reads, waits and cancels (this producer has not subscribed yet: that fails cleanly too).
+    const known = accepted[0]!.uuid;
+    const calls = [() => failing.get(known), () => failing.wait(known, { timeout: 1000 }), () => failing.cancel(known)];
+    for (const call of calls) expect(await call().catch((error: unknown) => error)).toBeInstanceOf(RedisUnavailableError);
     // 'wait': held until Redis is back, then accepted.
     const held = waiting.addBulk(batch(next));
     next += BATCH;

@@ -127,12 +127,11 @@ export class RedisBroker extends Broker {
   }
 
   async cancel(uuid: string, reason: string, retention: Retention): Promise<TaskRecord | null> {
-    const raw = (await this.scripts.run('cancel', [this.keys.delayed], [
-      this.keys.prefix,
-      uuid,
-      reason,
-      ...retentionArgs(retention),
-    ])) as string | null;
+    const raw = (await this.scripts
+      .run('cancel', [this.keys.delayed], [this.keys.prefix, uuid, reason, ...retentionArgs(retention)])
+      .catch((error: unknown) => {
+        throw this.storage.connection.unavailable(error);
+      })) as string | null;
     return raw ? decodeRecord(uuid, raw) : null;
   }
 

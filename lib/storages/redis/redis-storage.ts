@@ -103,7 +103,7 @@ export class RedisStorage extends Storage {
       ]);
     } catch (error) {
       waiter.cancel();
-      throw error;
+      throw this.connection.unavailable(error);
     }
     return { finished, cancel: waiter.cancel };
   }
@@ -116,7 +116,10 @@ export class RedisStorage extends Storage {
       subscriber.on('ready', () => this.recheckWaiters());
       await subscriber.subscribe(this.keys.doneChannel);
       return subscriber;
-    })();
+    })().catch((error: unknown) => {
+      this.subscriber = undefined; // the next watch tries again
+      throw this.connection.unavailable(error);
+    });
     return this.subscriber;
   }
 
