@@ -1,4 +1,5 @@
 import type { TaskCatalogEntry } from '../core/task-registry.js';
+import { PluginRunner } from '../plugins/plugin-runner.js';
 
 /** A live worker's heartbeat. */
 export interface WorkerStatus {
@@ -17,6 +18,9 @@ export interface WorkerStatus {
  * heartbeats, stored where a dashboard or the CLI can read them with no app running.
  */
 export abstract class GlobalConfig {
+  /** The app's plugins (set by QueueTasks): set, get, get_all and set_status fire triggers. */
+  plugins = new PluginRunner();
+
   abstract start(): Promise<void>;
   abstract stop(): Promise<void>;
 

@@ -6,13 +6,19 @@ import { QueueTasks, type QueueTasksOptions } from '../core/queue-tasks.js';
 import { Starter } from '../starters/starter.js';
 import { Storage } from '../storages/storage.js';
 import { Worker } from '../workers/worker.js';
+import type { InterceptorRef } from './task-context.decorators.js';
+import { InterceptorResolver } from './interceptor-resolver.js';
+import { PluginExplorer } from './plugin-explorer.js';
 import { QTasksClient } from './qtasks-client.js';
 import { QTasksLifecycle } from './qtasks-lifecycle.js';
 import { TaskExplorer } from './task-explorer.js';
 import { TaskMetadataAccessor } from './task-metadata.accessor.js';
 import { QTASKS_OPTIONS } from './tokens.js';
 
-export type QTasksModuleOptions = QueueTasksOptions;
+export type QTasksModuleOptions = Omit<QueueTasksOptions, 'interceptors'> & {
+  /** Interceptors around every task (instances, or classes Nest resolves with their dependencies). */
+  interceptors?: InterceptorRef[];
+};
 
 export interface QTasksModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
   inject?: any[];
@@ -24,7 +30,9 @@ const componentProviders: Provider[] = [
   {
     provide: QueueTasks,
     inject: [QTASKS_OPTIONS],
-    useFactory: (options: QTasksModuleOptions) => new QueueTasks({ logger: new Logger('QTasks'), ...options }),
+    // Interceptors are resolved by PluginExplorer, once Nest can build the classes among them.
+    useFactory: (options: QTasksModuleOptions) =>
+      new QueueTasks({ logger: new Logger('QTasks'), taskLogger: nestTaskLogger, ...options, interceptors: [] }),
   },
   { provide: Broker, inject: [QueueTasks], useFactory: (app: QueueTasks) => app.broker },
   { provide: Storage, inject: [QueueTasks], useFactory: (app: QueueTasks) => app.storage },
@@ -33,11 +41,18 @@ const componentProviders: Provider[] = [
   { provide: Starter, inject: [QueueTasks], useFactory: (app: QueueTasks) => app.starter },
   TaskMetadataAccessor,
   TaskExplorer,
+  InterceptorResolver,
+  PluginExplorer,
   QTasksLifecycle,
   QTasksClient,
 ];
 
 const exported = [QueueTasks, Broker, Storage, GlobalConfig, Worker, Starter, QTasksClient];
+
+/** A running task's logger: a Nest Logger whose context names the task and its uuid. */
+function nestTaskLogger(uuid: string, taskName: string): Logger {
+  return new Logger(`${taskName} ${uuid}`);
+}
 
 @Module({})
 export class QTasksModule {

@@ -37,20 +37,24 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   async set(key: string, value: unknown): Promise<void> {
+    ({ value } = await this.plugins.trigger('global_config_set', { key, value }));
     await this.client.hset(this.keys.settings, key, JSON.stringify(value));
   }
 
   async get<T = unknown>(key: string): Promise<T | undefined> {
     const raw = await this.client.hget(this.keys.settings, key);
-    return raw === null ? undefined : (JSON.parse(raw) as T);
+    const { value } = await this.plugins.trigger('global_config_get', { key, value: raw === null ? undefined : JSON.parse(raw) });
+    return value as T | undefined;
   }
 
   async getAll(): Promise<Record<string, unknown>> {
     const all = await this.client.hgetall(this.keys.settings);
-    return Object.fromEntries(Object.entries(all).map(([key, raw]) => [key, JSON.parse(raw)]));
+    const values = Object.fromEntries(Object.entries(all).map(([key, raw]) => [key, JSON.parse(raw)]));
+    return (await this.plugins.trigger('global_config_get_all', { values })).values;
   }
 
-  async setStatus(status: WorkerStatus, ttlMs: number): Promise<void> {
+  async setStatus(given: WorkerStatus, ttlMs: number): Promise<void> {
+    const { status } = await this.plugins.trigger('global_config_set_status', { status: given, ttlMs });
     await this.client
       .multi()
       .zadd(this.keys.workers, Date.now() + ttlMs, status.id)
