@@ -6,7 +6,7 @@ import type { QueueTasks, RedisConnectionOptions } from '../../lib/index.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { uniqueAppName } from '../helpers/names.js';
 import type { ChildApp } from '../helpers/child-app.js';
-import { runLine, startProducer, startWorkerApp, stopChild, waitAll } from './support.js';
+import { runLine, runsOf, startProducer, startWorkerApp, stopChild, waitAll } from './support.js';
 
 // Short leases keep these tests fast; recovery runs every leaseMs / 2 in each live worker.
 const LEASE_MS = 1500;
@@ -90,21 +90,18 @@ describe('worker processes that freeze or keep dying', () => {
     const maxStalls = 1;
     const { producer, spawnWorker } = await scene.open(connection, 'stalls', { maxStalls });
     const task = await producer.add('crash', ['c1']);
-    const finished = producer.wait(task.uuid, { timeout: 60_000 });
-    finished.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
-    let crashes = 0;
-    let record: Awaited<typeof finished> | undefined;
-    // Each worker started runs the recovery, then takes the task and dies; bounded by maxStalls + 3.
-    for (let round = 0; round < maxStalls + 3 && !record; round++) {
-      // It may take the task (and die) before it reports ready.
-      const worker = await spawnWorker(`W${round}`, 10, false);
-      const outcome = await Promise.race([worker.exited.then(() => 'died' as const), finished]);
-      if (outcome === 'died') crashes++;
-      else record = outcome;
-    }
-    expect(crashes).toBe(maxStalls + 1);
-    expect(record?.status).toBe('error');
-    expect(record?.stalls).toBe(maxStalls + 1);
-    expect(record?.traceback).toMatch(/^StalledError: .*stopped answering 2 times \(more than maxStalls = 1\)/);
+    // Workers enough for every allowed re-run plus one survivor to record the verdict; each that
+    // takes the task dies (maybe before it reports ready), a live one recovers it after the lease.
+    const workers = await Promise.all(
+      Array.from({ length: maxStalls + 2 }, (_, i) => spawnWorker(`W${i}`, 10, false)),
+    );
+    const record = await producer.wait(task.uuid, { timeout: 60_000 });
+    const victims = workers.filter((worker) => runsOf(worker, 'started').includes('c1'));
+    expect(victims).toHaveLength(maxStalls + 1);
+    for (const victim of victims) expect((await victim.exited).signal).toBe('SIGKILL');
+    expect(workers.filter((worker) => worker.process.exitCode === null && worker.process.signalCode === null)).toHaveLength(1);
+    expect(record.status).toBe('error');
+    expect(record.stalls).toBe(maxStalls + 1);
+    expect(record.traceback).toMatch(/^StalledError: .*stopped answering 2 times \(more than maxStalls = 1\)/);
   });
 });
