@@ -8,8 +8,10 @@ import {
   QTasksError,
   RedisUnavailableError,
   Task,
+  InvalidOptionError,
+  QueueTasks,
   UnknownTaskError,
-  type QueueTasks,
+  type WhenRedisDown,
 } from '../../lib/index.js';
 import { RedisKeys } from '../../lib/redis/keys.js';
 import { uniqueAppName } from '../helpers/names.js';
@@ -148,6 +150,18 @@ describe('bad input: a clear typed error, nothing else lost, the worker keeps ru
     const fn = await client.run('returnFunction', [], { timeout: 10_000 });
     expect(fn.status).toBe('error');
     expect(fn.traceback).toMatch(/^NotSerializableError: .*\$ is a function/);
+  });
+});
+
+describe('reliability options', () => {
+  it('refuses a bad whenRedisDown or keepFinishedTasks with InvalidOptionError', () => {
+    const url = inject('redisUrl');
+    expect(() => new QueueTasks({ url, whenRedisDown: 'never' as WhenRedisDown })).toThrow(
+      new InvalidOptionError(`whenRedisDown must be 'wait' or 'fail', got "never".`),
+    );
+    expect(() => new QueueTasks({ url, config: { keepFinishedTasks: -1 } })).toThrow(
+      new InvalidOptionError('config.keepFinishedTasks must be a whole number of 0 or more, got -1.'),
+    );
   });
 });
 
