@@ -1,5 +1,13 @@
 // The public API of nestjs-qtasks, and nothing else.
-export { QueueTasks, type QueueTasksOptions, type AddOptions, type BulkItem, type WaitOptions } from './core/queue-tasks.js';
+export {
+  QueueTasks,
+  type QueueTasksOptions,
+  type AddOptions,
+  type AddOnceOptions,
+  type AddOnceResult,
+  type BulkItem,
+  type WaitOptions,
+} from './core/queue-tasks.js';
 export { DEFAULT_CONFIG, type QTasksConfig } from './core/config.js';
 export * from './core/errors.js';
 export { TASK_STATUSES, type TaskRecord, type TaskStatus, type NewTask, type ClaimedTask, type TaskOutcome } from './core/task-record.js';
@@ -9,6 +17,7 @@ export { TaskContext, type TaskClient } from './core/task-context.js';
 export { TaskExecutionContext, type TaskInterceptor, type CallHandler } from './core/interceptor.js';
 export type { ErrorClass } from './core/task-registry.js';
 export type { QTasksLogger } from './core/logger.js';
+export type { ScheduleTiming, ScheduleOptions, ScheduleDefinition, ScheduleRun, ScheduleState } from './core/schedule.js';
 
 export { Broker, type Lease, type ClaimBatch, type Retention } from './brokers/broker.js';
 export { RedisBroker, type RedisBrokerOptions } from './brokers/redis/redis-broker.js';
@@ -27,6 +36,7 @@ export { Worker, type WorkerContext } from './workers/worker.js';
 export { AsyncWorker, type AsyncWorkerOptions } from './workers/async-worker.js';
 export { Starter, type StartHook, type StartableApp } from './starters/starter.js';
 export { QTasksStarter, type RunForeverOptions } from './starters/run-forever.js';
+export { QTasksTimer, type TimerOptions, type TickEvent } from './timers/timer.js';
 
 export { PluginRunner } from './plugins/plugin-runner.js';
 export type { TaskPlugin, TriggerHandler, TriggerHandlers, AddPluginOptions } from './plugins/plugin.js';

@@ -1,3 +1,4 @@
+import type { ScheduleDefinition, ScheduleState } from '../core/schedule.js';
 import type { TaskCatalogEntry } from '../core/task-registry.js';
 import { PluginRunner } from '../plugins/plugin-runner.js';
 
@@ -36,4 +37,15 @@ export abstract class GlobalConfig {
 
   abstract publishCatalog(entries: TaskCatalogEntry[]): Promise<void>;
   abstract catalog(): Promise<TaskCatalogEntry[]>;
+
+  /** Stores a timer's schedule (replacing one of the same name) and when it runs next. */
+  abstract publishSchedule(schedule: ScheduleDefinition, nextRun: Date): Promise<void>;
+  /**
+   * Records the task enqueued for a tick, unless a later tick is already recorded (instances
+   * report the same tick, possibly out of order). Returns whether it was recorded.
+   */
+  abstract recordScheduleRun(name: string, tick: Date, taskUuid: string, nextRun: Date): Promise<boolean>;
+  abstract removeSchedule(name: string): Promise<void>;
+  abstract schedule(name: string): Promise<ScheduleState | undefined>;
+  abstract schedules(): Promise<ScheduleState[]>;
 }

@@ -141,3 +141,18 @@ export class TaskCancelledError extends QTasksError {
 function describeCause(cause: unknown): string {
   return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
 }
+/** A timer schedule that cannot run: bad cron expression, time zone or interval, unknown task. */
+export class InvalidScheduleError extends QTasksError {
+  constructor(readonly scheduleName: string, where: string, reason: string, options?: { cause?: unknown }) {
+    super('INVALID_SCHEDULE', `Schedule "${scheduleName}" (${where}) is invalid: ${reason}`, options);
+  }
+}
+
+export class DuplicateScheduleError extends QTasksError {
+  constructor(readonly scheduleName: string) {
+    super(
+      'DUPLICATE_SCHEDULE',
+      `Schedule "${scheduleName}" is added twice; give the second one its own \`name\` option.`,
+    );
+  }
+}

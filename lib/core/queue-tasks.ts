@@ -49,6 +49,20 @@ export interface AddOptions {
   delay?: number;
 }
 
+export interface AddOnceOptions extends AddOptions {
+  /** Idempotency key: while a task holds it, adding again with the same key enqueues nothing. */
+  uniqueKey: string;
+  /** How long the key is held, in milliseconds. */
+  uniqueTtlMs: number;
+}
+
+export interface AddOnceResult {
+  /** The task that holds the key: the new one, or the one enqueued earlier with that key. */
+  uuid: string;
+  /** False when the key was already held and nothing was enqueued. */
+  added: boolean;
+}
+
 export interface BulkItem extends AddOptions {
   name: string;
   args?: unknown[];
@@ -169,6 +183,23 @@ export class QueueTasks {
   async add(name: string, args: unknown[] = [], options: AddOptions = {}): Promise<TaskRecord> {
     const [record] = await this.addBulk([{ name, args, ...options }]);
     return record!;
+  }
+
+  /**
+   * Enqueues a task unless another task holds `uniqueKey` (checked and taken atomically in Redis,
+   * so racing processes enqueue one task between them). Timers use it to enqueue once per tick.
+   */
+  async addOnce(name: string, args: unknown[], options: AddOnceOptions): Promise<AddOnceResult> {
+    const { uniqueKey, uniqueTtlMs } = options;
+    if (typeof uniqueKey !== 'string' || uniqueKey === '') {
+      throw new InvalidOptionError(`uniqueKey of task "${name}" must be a non-empty string.`);
+    }
+    if (!Number.isInteger(uniqueTtlMs) || uniqueTtlMs <= 0) {
+      throw new InvalidOptionError(`uniqueTtlMs of task "${name}" must be a positive whole number of milliseconds, got ${uniqueTtlMs}.`);
+    }
+    const task: NewTask = { ...this.prepare({ name, args, ...options }), uniqueKey, uniqueTtlMs };
+    const [uuid] = await this.broker.enqueue([task]);
+    return { uuid: uuid!, added: uuid === task.uuid };
   }
 
   /** Enqueues many tasks in one round trip, all or none. */

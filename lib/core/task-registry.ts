@@ -1,12 +1,16 @@
 import { assertBackoff, type Backoff } from '../plugins/retry/backoff.js';
 import { DuplicateTaskError, InvalidOptionError, UnknownTaskError } from './errors.js';
 import type { TaskInterceptor } from './interceptor.js';
+import type { ScheduleTiming } from './schedule.js';
 
 export type TaskHandler = (...args: any[]) => unknown;
 export type ErrorClass = abstract new (...args: any[]) => Error;
 
-/** Options of one task, given to `@Task()` or `QueueTasks.task()`. */
-export interface TaskOptions {
+/**
+ * Options of one task, given to `@Task()` or `QueueTasks.task()`. With `cron` or `every` the task
+ * also runs on that schedule (the timer enqueues it, with `args`).
+ */
+export interface TaskOptions extends ScheduleTiming {
   /** Unique name; defaults to the method's name. */
   name?: string;
   /** Lower runs first. */
@@ -31,6 +35,8 @@ export interface TaskOptions {
   validate?: boolean;
   /** Generator tasks: maps each yielded value before it is stored as progress and kept. */
   generateHandler?: (value: unknown, index: number) => unknown;
+  /** Arguments of the scheduled runs (with `cron` or `every`). */
+  args?: unknown[];
 }
 
 export interface TaskDefinition {
@@ -80,6 +86,10 @@ export class TaskRegistry {
 
   names(): string[] {
     return [...this.byName.keys()];
+  }
+
+  definitions(): TaskDefinition[] {
+    return [...this.byName.values()];
   }
 
   findByMethod(type: Function, method: string | symbol): TaskDefinition | undefined {

@@ -1,6 +1,13 @@
 import { Injectable, type Type } from '@nestjs/common';
 import { InvalidOptionError, TaskFailedError } from '../core/errors.js';
-import { QueueTasks, type AddOptions, type BulkItem, type WaitOptions } from '../core/queue-tasks.js';
+import {
+  QueueTasks,
+  type AddOnceOptions,
+  type AddOnceResult,
+  type AddOptions,
+  type BulkItem,
+  type WaitOptions,
+} from '../core/queue-tasks.js';
 import type { TaskContext } from '../core/task-context.js';
 import type { TaskRecord } from '../core/task-record.js';
 
@@ -56,6 +63,11 @@ export class QTasksClient {
 
   add(name: string, args: unknown[] = [], options: AddOptions = {}): Promise<TaskRecord> {
     return this.queueTasks.add(name, args, options);
+  }
+
+  /** Enqueues unless a task holds `uniqueKey` (see QueueTasks.addOnce). */
+  addOnce(name: string, args: unknown[], options: AddOnceOptions): Promise<AddOnceResult> {
+    return this.queueTasks.addOnce(name, args, options);
   }
 
   addBulk(items: BulkItem[]): Promise<TaskRecord[]> {

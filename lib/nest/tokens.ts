@@ -10,3 +10,5 @@ export const TRIGGER_METADATA = 'qtasks:triggers';
 export const TASK_INTERCEPTORS_METADATA = 'qtasks:interceptors';
 /** Metadata key `@TaskCtx()` writes on a method: the index of the context parameter. */
 export const TASK_CONTEXT_METADATA = 'qtasks:context-param';
+/** Injection token of the defaults an entry point sets for its process (see process-defaults.ts). */
+export const QTASKS_PROCESS_DEFAULTS = Symbol('QTASKS_PROCESS_DEFAULTS');
