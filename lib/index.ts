@@ -29,7 +29,13 @@ export { RedisStorage, type RedisStorageOptions } from './storages/redis/redis-s
 export { GlobalConfig, type WorkerStatus } from './configs/global-config.js';
 export { RedisGlobalConfig, type RedisGlobalConfigOptions } from './configs/redis/redis-global-config.js';
 export { MemoryGlobalConfig } from './configs/memory/memory-global-config.js';
-export { RedisConnection, type RedisConnectionOptions, type RedisClient } from './redis/connection.js';
+export {
+  RedisConnection,
+  type RedisConnectionOptions,
+  type RedisClient,
+  type RedisClusterConnection,
+  type WhenRedisDown,
+} from './redis/connection.js';
 export { Worker, type WorkerContext } from './workers/worker.js';
 export { AsyncWorker, type AsyncWorkerOptions } from './workers/async-worker.js';
 export { Starter, type StartHook, type StartableApp } from './starters/starter.js';

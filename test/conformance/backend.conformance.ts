@@ -11,7 +11,7 @@ export interface BackendFactory {
   appOptions(): QueueTasksOptions;
 }
 
-const KEEP: Retention = { deleteFinishedTasks: false, resultTtlMs: 0 };
+const KEEP: Retention = { deleteFinishedTasks: false, resultTtlMs: 0, keepFinishedTasks: 0 };
 
 function task(overrides: Partial<NewTask> & { args?: unknown[] } = {}): NewTask {
   const { args = [], ...rest } = overrides;
@@ -269,8 +269,8 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       const [claimed] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
       const watch = await broker.storage.watch(t.uuid);
       await broker.complete([{ uuid: t.uuid, token: claimed!.token, status: 'success', payload: '"gone"' }], {
+        ...KEEP,
         deleteFinishedTasks: true,
-        resultTtlMs: 0,
       });
       expect(await watch.finished).toMatchObject({ uuid: t.uuid, status: 'success', returning: 'gone' });
       expect(await broker.storage.get(t.uuid)).toBeNull();
@@ -281,7 +281,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       await broker.enqueue([finished, running]);
       const tasks = (await broker.claim('w1', 2, 10_000, KEEP)).tasks;
       await broker.complete([{ uuid: finished.uuid, token: tasks[0]!.token, status: 'success', payload: '1' }], {
-        deleteFinishedTasks: false,
+        ...KEEP,
         resultTtlMs: 1000,
       });
       // Generous TTL: the read right after must come before expiry even on a loaded machine.
@@ -289,6 +289,20 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       await sleep(1200);
       expect(await broker.storage.get(finished.uuid)).toBeNull();
       expect((await broker.storage.get(running.uuid))!.status).toBe('process');
+    });
+
+    it('retention: keepFinishedTasks keeps the records of only the newest N per status', async () => {
+      const tasks = Array.from({ length: 7 }, () => task());
+      await broker.enqueue(tasks);
+      const claimed = (await broker.claim('w1', 7, 10_000, KEEP)).tasks;
+      const keepThree = { ...KEEP, keepFinishedTasks: 3 };
+      // One by one, so "newest" is well defined: 5 successes, then 2 errors.
+      for (const [index, { record, token }] of claimed.entries()) {
+        const status = index < 5 ? 'success' : 'error';
+        await broker.complete([{ uuid: record.uuid, token, status, payload: status === 'success' ? '1' : 'boom' }], keepThree);
+      }
+      const stored = await Promise.all(tasks.map((t) => broker.storage.get(t.uuid)));
+      expect(stored.map((record) => record?.status ?? null)).toEqual([null, null, 'success', 'success', 'success', 'error', 'error']);
     });
 
     it('waitFinished is pushed the final record, returns the current one on timeout, null for none', async () => {

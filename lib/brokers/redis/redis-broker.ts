@@ -49,7 +49,11 @@ export class RedisBroker extends Broker {
     for (const task of tasks) {
       args.push(task.uuid, task.priority, task.delayMs, task.uniqueKey ?? '', task.uniqueTtlMs ?? 0, encodeNewRecord(task));
     }
-    return (await this.scripts.run('enqueue', [this.keys.priorities, this.keys.delayed, this.keys.marker], args)) as string[];
+    try {
+      return (await this.scripts.run('enqueue', [this.keys.priorities, this.keys.delayed, this.keys.marker], args)) as string[];
+    } catch (error) {
+      throw this.storage.connection.unavailable(error);
+    }
   }
 
   async claim(workerId: string, max: number, leaseMs: number, retention: Retention): Promise<ClaimBatch> {
@@ -126,12 +130,11 @@ export class RedisBroker extends Broker {
   }
 
   async cancel(uuid: string, reason: string, retention: Retention): Promise<TaskRecord | null> {
-    const raw = (await this.scripts.run('cancel', [this.keys.delayed], [
-      this.keys.prefix,
-      uuid,
-      reason,
-      ...retentionArgs(retention),
-    ])) as string | null;
+    const raw = (await this.scripts
+      .run('cancel', [this.keys.delayed], [this.keys.prefix, uuid, reason, ...retentionArgs(retention)])
+      .catch((error: unknown) => {
+        throw this.storage.connection.unavailable(error);
+      })) as string | null;
     return raw ? decodeRecord(uuid, raw) : null;
   }
 
@@ -148,8 +151,9 @@ export class RedisBroker extends Broker {
   }
 }
 
-function retentionArgs(retention: Retention): [string, number] {
-  return [retention.deleteFinishedTasks ? '1' : '0', retention.resultTtlMs];
+/** The three retention values every finishing script reads with readRetention (common.lua). */
+function retentionArgs(retention: Retention): [string, number, number] {
+  return [retention.deleteFinishedTasks ? '1' : '0', retention.resultTtlMs, retention.keepFinishedTasks];
 }
 
 function leaseArgs(leases: Lease[]): string[] {

@@ -31,6 +31,8 @@ export class MemoryStorage extends Storage {
   readonly globalConfig: GlobalConfig | null;
   private readonly entries = new Map<string, Entry>();
   private readonly expiring = new Set<string>();
+  /** With keepFinishedTasks: finished uuids per status, oldest first (as the f:<status> sets in Redis). */
+  private readonly finishedByStatus = new Map<string, Set<string>>();
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly timers = new TimerSet();
 
@@ -113,8 +115,22 @@ export class MemoryStorage extends Storage {
     } else {
       this.write(uuid, record);
     }
+    if (retention.keepFinishedTasks > 0 && !retention.deleteFinishedTasks) this.keepNewest(uuid, record.s, retention.keepFinishedTasks);
     for (const waiter of [...(this.waiters.get(uuid) ?? [])]) waiter.finished(decodeRecord(uuid, raw));
     return raw;
+  }
+
+  /** Keeps the records of only the newest `keep` finished tasks of one status. */
+  private keepNewest(uuid: string, status: string, keep: number): void {
+    let finished = this.finishedByStatus.get(status);
+    if (!finished) this.finishedByStatus.set(status, (finished = new Set()));
+    finished.add(uuid);
+    for (const oldest of finished) {
+      if (finished.size <= keep) break;
+      finished.delete(oldest);
+      this.entries.delete(oldest);
+      this.expiring.delete(oldest);
+    }
   }
 
   /** Drops every finished record whose time to live has passed. */

@@ -68,7 +68,9 @@ export class RedisStorage extends Storage {
   }
 
   async get(uuid: string): Promise<TaskRecord | null> {
-    const raw = await this.client.get(this.keys.record(uuid));
+    const raw = await this.client.get(this.keys.record(uuid)).catch((error: unknown) => {
+      throw this.connection.unavailable(error);
+    });
     return raw === null ? null : decodeRecord(uuid, raw);
   }
 
@@ -101,7 +103,7 @@ export class RedisStorage extends Storage {
       ]);
     } catch (error) {
       waiter.cancel();
-      throw error;
+      throw this.connection.unavailable(error);
     }
     // A stop may reject it before its owner awaits it; that must not count as unhandled.
     finished.catch(() => undefined);
@@ -116,7 +118,10 @@ export class RedisStorage extends Storage {
       subscriber.on('ready', () => this.recheckWaiters());
       await subscriber.subscribe(this.keys.doneChannel);
       return subscriber;
-    })();
+    })().catch((error: unknown) => {
+      this.subscriber = undefined; // the next watch tries again
+      throw this.connection.unavailable(error);
+    });
     return this.subscriber;
   }
 
