@@ -63,7 +63,7 @@ try {
       const order = (run + index) % 2 === 0 ? CONTENDER_IDS : [...CONTENDER_IDS].reverse();
       for (const id of order) {
         await admin.flushall();
-        const queue = `bench-${scenario.key.replace(/\./g, '-')}-${sequence++}`;
+        const queue = `bench${sequence++}`;
         const metrics = await measure(id, scenario, queue);
         ((runs[scenario.key] ??= { qtasks: [], bullmq: [] })[id]).push(metrics);
         process.stdout.write(`run ${run + 1}/${RUNS} ${scenario.key} ${id}: ${brief(metrics)}\n`);

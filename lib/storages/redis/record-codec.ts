@@ -8,11 +8,11 @@ import { TASK_STATUSES, type NewTask, type TaskRecord, type TaskStatus } from '.
 interface StoredRecord {
   n: string;
   s: string;
-  p: number;
+  p?: number;
   a: string;
   c: number;
-  u: number;
-  t: number;
+  u?: number;
+  t?: number;
   b?: number;
   f?: number;
   r?: string;
@@ -25,16 +25,13 @@ interface StoredRecord {
   h?: string[];
 }
 
+/**
+ * A new record leaves out what its defaults say (priority 0, updated = created, attempt 1): queued
+ * tasks are the ones that pile up, so their bytes count most. Scripts add `u` on the first change.
+ */
 export function encodeNewRecord(task: NewTask): string {
-  const stored: StoredRecord = {
-    n: task.taskName,
-    s: 'new',
-    p: task.priority,
-    a: task.argsJson,
-    c: task.createdAt,
-    u: task.createdAt,
-    t: 1,
-  };
+  const stored: StoredRecord = { n: task.taskName, s: 'new', a: task.argsJson, c: task.createdAt };
+  if (task.priority !== 0) stored.p = task.priority;
   if (task.delayMs > 0) stored.d = task.createdAt + task.delayMs;
   return JSON.stringify(stored);
 }

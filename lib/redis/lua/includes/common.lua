@@ -21,7 +21,9 @@ local function decodeRecord(raw)
 end
 
 -- Puts a task in its priority's list: at the tail for new work, at the head for work given back.
+-- A record leaves out priority 0 (record-codec.ts), hence the default.
 local function pushQueued(prefix, prioritiesKey, priority, uuid, atHead)
+  priority = priority or 0
   local listKey = prefix .. 'q:' .. priority
   if atHead then
     redis.call('LPUSH', listKey, uuid)
