@@ -144,18 +144,20 @@ export class QueueTasks {
 
   /** Resolves when the task finishes (pushed by Redis, not polled). */
   async wait(uuid: string, options: WaitOptions = {}): Promise<TaskRecord> {
-    const record = await this.storage.waitFinished(uuid, options.timeout);
-    if (record === null) throw new TaskNotFoundError(uuid);
-    if (!isFinal(record.status) && !options.returnOnTimeout) {
-      throw new WaitTimeoutError(uuid, options.timeout ?? 0, record);
-    }
-    return record;
+    return checkWaited(uuid, await this.storage.waitFinished(uuid, options.timeout), options);
   }
 
-  /** Enqueues, then waits for the final record. */
+  /** Enqueues, then waits for the final record (watching from before the enqueue). */
   async run(name: string, args: unknown[] = [], options: AddOptions & WaitOptions = {}): Promise<TaskRecord> {
-    const record = await this.add(name, args, options);
-    return this.wait(record.uuid, options);
+    const task = this.prepare({ name, args, ...options });
+    const watch = await this.storage.watch(task.uuid, options.timeout);
+    try {
+      await this.broker.enqueue([task]);
+    } catch (error) {
+      watch.cancel();
+      throw error;
+    }
+    return checkWaited(task.uuid, await watch.finished, options);
   }
 
   /** Cancels a task that has not started: it never runs and its status becomes `cancel`. */
@@ -184,6 +186,14 @@ export class QueueTasks {
     if (bytes > this.config.maxPayloadBytes) throw new PayloadTooLargeError(item.name, bytes, this.config.maxPayloadBytes);
     return { uuid: randomUUID(), taskName: item.name, priority, argsJson, createdAt: Date.now(), delayMs: Math.round(delayMs) };
   }
+}
+
+function checkWaited(uuid: string, record: TaskRecord | null, options: WaitOptions): TaskRecord {
+  if (record === null) throw new TaskNotFoundError(uuid);
+  if (!isFinal(record.status) && !options.returnOnTimeout) {
+    throw new WaitTimeoutError(uuid, options.timeout ?? 0, record);
+  }
+  return record;
 }
 
 function newRecord(task: NewTask): TaskRecord {

@@ -20,6 +20,8 @@ export class RedisConnection {
   private readonly ownsClient: boolean;
   private readonly extras = new Set<RedisClient>();
   private connecting?: Promise<void>;
+  /** The latest connection error: it names the real cause (ECONNREFUSED, auth...) in our errors. */
+  private lastError?: Error;
 
   constructor(options: RedisConnectionOptions) {
     if (options.client) {
@@ -29,6 +31,8 @@ export class RedisConnection {
       const base: RedisOptions = { lazyConnect: true, ...options.redis };
       this.client = options.url ? new Redis(options.url, base) : new Redis(base);
       this.ownsClient = true;
+      // Handled here (ioredis reconnects by itself); callers see the cause in typed errors.
+      this.client.on('error', (error: Error) => (this.lastError = error));
     }
   }
 
@@ -82,7 +86,7 @@ export class RedisConnection {
         await this.client.connect();
       } catch (error) {
         this.client.disconnect();
-        throw new RedisUnavailableError(this.describe(), error);
+        throw new RedisUnavailableError(this.describe(), this.lastError ?? error);
       }
       return;
     }

@@ -1,4 +1,4 @@
-import type { INestApplicationContext, Type } from '@nestjs/common';
+import type { DynamicModule, INestApplicationContext, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 
 export interface RunForeverOptions {
@@ -11,15 +11,15 @@ export interface RunForeverOptions {
  * application context with no HTTP server, running until a signal, then closed cleanly.
  */
 export class QTasksStarter {
-  static async runForever(module: Type<unknown>, options: RunForeverOptions = {}): Promise<INestApplicationContext> {
+  static async runForever(module: Type<unknown> | DynamicModule, options: RunForeverOptions = {}): Promise<INestApplicationContext> {
     const app = await NestFactory.createApplicationContext(module);
     const signals = options.signals ?? ['SIGINT', 'SIGTERM'];
     const onSignal = () => {
       for (const signal of signals) process.off(signal, onSignal);
       // Closing runs the Starter's stop: no new claims, running tasks finish, connections close,
-      // so the event loop empties and the process exits with code 0.
+      // so the event loop empties and the process exits by itself with code 0.
       void app.close().then(
-        () => void setTimeout(() => process.exit(0), 5_000).unref(),
+        () => void setTimeout(() => exitWithOpenHandles(), 5_000).unref(),
         (error: unknown) => {
           console.error(error);
           process.exit(1);
@@ -29,4 +29,10 @@ export class QTasksStarter {
     for (const signal of signals) process.on(signal, onSignal);
     return app;
   }
+}
+
+/** Only runs when something still holds the event loop 5 s after close: name it, and fail. */
+function exitWithOpenHandles(): void {
+  console.error(`qtasks: the process did not exit after shutdown; open: ${process.getActiveResourcesInfo().join(', ')}`);
+  process.exit(70);
 }

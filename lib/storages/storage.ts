@@ -1,5 +1,16 @@
 import type { GlobalConfig } from '../configs/global-config.js';
-import type { TaskRecord } from '../core/task-record.js';
+import { isFinal, type TaskRecord } from '../core/task-record.js';
+
+/** A watch on one task, in place before the task can finish. */
+export interface TaskWatch {
+  /**
+   * The final record once the task finishes (pushed, not polled); when the timeout passes first,
+   * the current record (null if none).
+   */
+  finished: Promise<TaskRecord | null>;
+  /** Ends the watch early; `finished` then never settles. */
+  cancel(): void;
+}
 
 /**
  * Storage: task records (status, result, error, timings). Holds the link to GlobalConfig,
@@ -15,10 +26,28 @@ export abstract class Storage {
   abstract get(uuid: string): Promise<TaskRecord | null>;
 
   /**
-   * Resolves with the record once it reaches a final status (pushed, not polled), or with the
-   * current record (null if none) when `timeoutMs` passes first.
+   * Starts watching a task, which may not exist yet (`run` watches before it enqueues, so even a
+   * task whose record is deleted the moment it finishes is seen finishing).
    */
-  abstract waitFinished(uuid: string, timeoutMs?: number): Promise<TaskRecord | null>;
+  abstract watch(uuid: string, timeoutMs?: number): Promise<TaskWatch>;
+
+  /**
+   * Resolves with the record once it reaches a final status, or with the current record (null if
+   * none) when `timeoutMs` passes first.
+   */
+  async waitFinished(uuid: string, timeoutMs?: number): Promise<TaskRecord | null> {
+    const watch = await this.watch(uuid, timeoutMs);
+    // Watch first, then read: a task finishing in between is either seen here or notified.
+    const current = await this.get(uuid).catch((error: unknown) => {
+      watch.cancel();
+      throw error;
+    });
+    if (current === null || isFinal(current.status)) {
+      watch.cancel();
+      return current;
+    }
+    return watch.finished;
+  }
 
   /** Deletes one record; true when there was one. */
   abstract remove(uuid: string): Promise<boolean>;

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { QTasksClient, Task, type TaskRecord } from '../../lib/index.js';
 import { startChildApp, type ChildApp } from '../helpers/child-app.js';
 import { uniqueAppName } from '../helpers/names.js';

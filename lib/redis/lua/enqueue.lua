@@ -7,7 +7,7 @@
 local prefix = ARGV[1]
 local now = nowMs()
 local out = {}
-local queued = 0
+local created = 0
 for i = 2, #ARGV, 6 do
   local uuid, priority, delay, unique = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
   local holder = nil
@@ -25,12 +25,13 @@ for i = 2, #ARGV, 6 do
       redis.call('ZADD', KEYS[2], now + delay, uuid)
     else
       pushQueued(prefix, KEYS[1], priority, uuid, false)
-      queued = queued + 1
     end
+    created = created + 1
     out[#out + 1] = uuid
   end
 end
-if queued > 0 then
+-- Delayed tasks wake a worker too: an idle one then sleeps only until the new task is due.
+if created > 0 then
   wake(KEYS[3])
 end
 return out

@@ -4,7 +4,7 @@ import { isFinal, type TaskRecord } from '../../core/task-record.js';
 import { RedisConnection, type RedisClient, type RedisConnectionOptions } from '../../redis/connection.js';
 import { RedisKeys } from '../../redis/keys.js';
 import { ScriptRunner } from '../../redis/scripts.js';
-import { Storage } from '../storage.js';
+import { Storage, type TaskWatch } from '../storage.js';
 import { decodeRecord } from './record-codec.js';
 
 export interface RedisStorageOptions extends RedisConnectionOptions {
@@ -19,8 +19,9 @@ export interface RedisStorageOptions extends RedisConnectionOptions {
 const OPEN_WAIT_MARK_MS = 60_000;
 
 interface Waiter {
-  finished(record: TaskRecord): void;
-  abort(error: Error): void;
+  finished(record: TaskRecord | null): void;
+  abort(error: unknown): void;
+  cancel(): void;
 }
 
 /**
@@ -75,37 +76,34 @@ export class RedisStorage extends Storage {
     return (await this.client.del(this.keys.record(uuid))) > 0;
   }
 
-  async waitFinished(uuid: string, timeoutMs?: number): Promise<TaskRecord | null> {
+  async watch(uuid: string, timeoutMs?: number): Promise<TaskWatch> {
     await this.subscribe();
-    return new Promise<TaskRecord | null>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const waiter: Waiter = {
-        finished: (record) => settle(record),
-        abort: (error) => fail(error),
-      };
-      const settle = (record: TaskRecord | null) => {
+    let waiter!: Waiter;
+    let timer: NodeJS.Timeout | undefined;
+    const finished = new Promise<TaskRecord | null>((resolve, reject) => {
+      const end = () => {
         clearTimeout(timer);
         this.removeWaiter(uuid, waiter);
-        resolve(record);
       };
-      const fail = (error: unknown) => {
-        clearTimeout(timer);
-        this.removeWaiter(uuid, waiter);
-        reject(error);
+      waiter = {
+        finished: (record) => (end(), resolve(record)),
+        abort: (error) => (end(), reject(error)),
+        cancel: end,
       };
-      this.addWaiter(uuid, waiter);
       if (timeoutMs !== undefined) {
-        timer = setTimeout(() => this.get(uuid).then(settle, fail), timeoutMs);
+        timer = setTimeout(() => this.get(uuid).then(waiter.finished, waiter.abort), timeoutMs);
       }
-      // Mark first, then read: a task finishing in between is either seen by the read or published.
-      this.scripts
-        .run('watch', [this.keys.waiter(uuid)], [timeoutMs === undefined ? OPEN_WAIT_MARK_MS : timeoutMs + 1000])
-        .then(() => this.get(uuid))
-        .then((record) => {
-          if (record === null || isFinal(record.status)) settle(record);
-        })
-        .catch(fail);
     });
+    this.addWaiter(uuid, waiter);
+    try {
+      await this.scripts.run('watch', [this.keys.waiter(uuid)], [
+        timeoutMs === undefined ? OPEN_WAIT_MARK_MS : timeoutMs + 1000,
+      ]);
+    } catch (error) {
+      waiter.cancel();
+      throw error;
+    }
+    return { finished, cancel: waiter.cancel };
   }
 
   private subscribe(): Promise<RedisClient> {

@@ -1,0 +1,24 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { QTasksModule, type QTasksModuleOptions } from '../lib/index.js';
+import { UsersController } from './users/users.controller.js';
+import { UsersRepository } from './users/users.repository.js';
+import { UsersService } from './users/users.service.js';
+
+/** The whole sample app; `qtasks` holds the connection and settings (see main.ts and worker.ts). */
+@Module({})
+export class AppModule {
+  static register(qtasks: QTasksModuleOptions, withHttp = true): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        QTasksModule.forRoot({
+          name: 'QueueTasksSample',
+          config: { maxTasksProcess: 10, runningOlderTasks: true, deleteFinishedTasks: false },
+          ...qtasks,
+        }),
+      ],
+      controllers: withHttp ? [UsersController] : [],
+      providers: [UsersRepository, UsersService],
+    };
+  }
+}

@@ -1,0 +1,64 @@
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { QueueTasks, RedisGlobalConfig } from '../../lib/index.js';
+import { uniqueAppName } from '../helpers/names.js';
+import { assertRedisInstalled } from '../helpers/redis-server.js';
+
+describe('components without Nest', () => {
+  const url = inject('redisUrl');
+  const redis = new Redis(url);
+  afterAll(async () => redis.quit());
+
+  it('uses a client the app passes in, and leaves it open at stop', async () => {
+    const own = new Redis(url);
+    const qtasks = new QueueTasks({ name: uniqueAppName('client'), client: own });
+    qtasks.task('double', async (n: number) => n * 2);
+    await qtasks.start();
+    expect((await qtasks.run('double', [21], { timeout: 5000 })).returning).toBe(42);
+    await qtasks.stop();
+    expect(await own.ping()).toBe('PONG');
+    await own.quit();
+  });
+
+  it('GlobalConfig stores settings readable by another process with no app running', async () => {
+    const name = uniqueAppName('settings');
+    const writer = new RedisGlobalConfig({ name, url });
+    await writer.start();
+    await writer.set('maintenance', { until: '2026-12-01' });
+    await writer.set('limit', 5);
+    await writer.stop();
+    const reader = new RedisGlobalConfig({ name, url });
+    await reader.start();
+    try {
+      expect(await reader.get('limit')).toBe(5);
+      expect(await reader.get('missing')).toBeUndefined();
+      expect(await reader.getAll()).toEqual({ maintenance: { until: '2026-12-01' }, limit: 5 });
+      expect(await redis.exists(`qtasks:{${name}}:gc`)).toBe(1);
+    } finally {
+      await reader.stop();
+    }
+  });
+
+  it('keys of one app share one hash tag', async () => {
+    const name = uniqueAppName('tag');
+    const qtasks = new QueueTasks({ name, url });
+    qtasks.task('noop', async () => null);
+    await qtasks.start();
+    await qtasks.run('noop', [], { timeout: 5000 });
+    await qtasks.stop();
+    const keys = await redis.keys(`*${name}*`);
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.every((key) => key.startsWith(`qtasks:{${name}}:`))).toBe(true);
+  });
+
+  it('refuses priorities outside the supported range, naming the task', async () => {
+    const qtasks = new QueueTasks({ name: uniqueAppName('prio'), url, worker: false });
+    qtasks.task('noop', async () => null);
+    await expect(qtasks.add('noop', [], { priority: 1.5 })).rejects.toThrow(/priority of task "noop" must be an integer/);
+    await expect(qtasks.add('noop', [], { delay: -1 })).rejects.toThrow(/delay of task "noop"/);
+  });
+
+  it('the test setup names the package to install when redis-server is missing', () => {
+    expect(() => assertRedisInstalled('redis-server-not-installed')).toThrow(/apt-get install -y redis-server/);
+  });
+});

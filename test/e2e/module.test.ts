@@ -1,0 +1,270 @@
+import { Injectable, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import {
+  AsyncWorker,
+  Broker,
+  DuplicateTaskError,
+  GlobalConfig,
+  QTasksClient,
+  QTasksModule,
+  QueueTasks,
+  RedisBroker,
+  RedisUnavailableError,
+  RedisGlobalConfig,
+  RedisStorage,
+  Starter,
+  Storage,
+  Task,
+  TaskFailedError,
+  Worker,
+  WaitTimeoutError,
+} from '../../lib/index.js';
+import { Gate } from '../helpers/gate.js';
+import { uniqueAppName } from '../helpers/names.js';
+import { startNestApp } from '../helpers/nest-app.js';
+
+let gate = new Gate();
+
+@Injectable()
+class MathService {
+  @Task({ name: 'sum', description: 'adds numbers', tags: ['math'] })
+  async sum(a: number, b: number): Promise<number> {
+    return a + b;
+  }
+
+  @Task()
+  async hold(): Promise<string> {
+    await gate.pass();
+    return 'released';
+  }
+
+  @Task()
+  fail(): number {
+    throw new RangeError('out of range');
+  }
+}
+
+@Injectable()
+class OtherService {
+  @Task('sum')
+  add(a: number, b: number) {
+    return a + b;
+  }
+}
+
+describe('QTasksModule', () => {
+  const url = inject('redisUrl');
+  const redis = new Redis(url);
+  afterAll(async () => redis.quit());
+
+  it('exposes every component under its abstract class, and the manual assembly works', async () => {
+    const name = uniqueAppName('manual');
+    const globalConfig = new RedisGlobalConfig({ name, url });
+    const storage = new RedisStorage({ name, url, globalConfig });
+    const broker = new RedisBroker({ name, url, storage });
+    const worker = new AsyncWorker({ broker });
+    const app = await startNestApp(
+      { name, broker, worker, config: { maxTasksProcess: 3, runningOlderTasks: true, deleteFinishedTasks: false } },
+      [MathService],
+    );
+    try {
+      expect(app.get(Broker)).toBe(broker);
+      expect(app.get(Storage)).toBe(storage);
+      expect(app.get(GlobalConfig)).toBe(globalConfig);
+      expect(app.get(Worker)).toBe(worker);
+      expect(app.get(Starter)).toBeInstanceOf(Starter);
+      expect(broker.storage.globalConfig).toBe(globalConfig);
+      const done = await app.get(QTasksClient).run('sum', [2, 3], { timeout: 5000 });
+      expect(done.returning).toBe(5);
+      expect(app.get(QueueTasks).config.maxTasksProcess).toBe(3);
+      const [heartbeat] = await globalConfig.workers();
+      expect(heartbeat).toMatchObject({ id: worker.id, pid: process.pid, maxTasksProcess: 3 });
+      expect(await globalConfig.catalog()).toContainEqual(
+        expect.objectContaining({ name: 'sum', description: 'adds numbers', tags: ['math'], source: 'MathService.sum' }),
+      );
+    } finally {
+      await app.close();
+    }
+    // Everything closed: its own connections too, and the heartbeat is gone.
+    const reader = new RedisGlobalConfig({ name, url });
+    await reader.start();
+    expect(await reader.workers()).toEqual([]);
+    await reader.stop();
+  });
+
+  it('forRootAsync builds the options from injected providers', async () => {
+    const name = uniqueAppName('async');
+    @Injectable()
+    class Settings {
+      readonly redisUrl = url;
+    }
+    @Module({ providers: [Settings], exports: [Settings] })
+    class SettingsModule {}
+    @Module({
+      imports: [
+        QTasksModule.forRootAsync({
+          imports: [SettingsModule],
+          inject: [Settings],
+          useFactory: (settings: Settings) => ({ name, url: settings.redisUrl }),
+        }),
+      ],
+      providers: [MathService],
+    })
+    class AsyncAppModule {}
+    const app = await Test.createTestingModule({ imports: [AsyncAppModule] }).compile();
+    await app.init();
+    try {
+      expect((await app.get(QTasksClient).run('sum', [1, 1], { timeout: 5000 })).returning).toBe(2);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('fails bootstrap when two methods use one task name, naming both', async () => {
+    const attempt = startNestApp({ name: uniqueAppName('dup'), url }, [MathService, OtherService]);
+    await expect(attempt).rejects.toThrow(DuplicateTaskError);
+    await expect(startNestApp({ name: uniqueAppName('dup'), url }, [MathService, OtherService])).rejects.toThrow(
+      'Task name "sum" is used twice: by MathService.sum and by OtherService.add.',
+    );
+  });
+
+  it('with worker: false the app only enqueues; a worker app runs its tasks later', async () => {
+    const name = uniqueAppName('producer');
+    const producer = await startNestApp({ name, url, worker: false }, [MathService]);
+    try {
+      expect(producer.get(Worker)).toBeNull();
+      const client = producer.get(QTasksClient);
+      const record = await client.add('sum', [20, 22]);
+      const pending = await client.wait(record.uuid, { timeout: 300, returnOnTimeout: true });
+      expect(pending.status).toBe('new');
+      const worker = await startNestApp({ name, url }, [MathService]);
+      try {
+        expect((await client.wait(record.uuid, { timeout: 5000 })).returning).toBe(42);
+      } finally {
+        await worker.close();
+      }
+    } finally {
+      await producer.close();
+    }
+  });
+
+  it('wait with a timeout throws WaitTimeoutError carrying the current record, and leaves no timer behind', async () => {
+    const app = await startNestApp({ name: uniqueAppName('timeout'), url }, [MathService]);
+    try {
+      gate = new Gate();
+      const client = app.get(QTasksClient);
+      const record = await client.add('hold');
+      await gate.reached;
+      const timersBefore = countTimers();
+      const error = await client.wait(record.uuid, { timeout: 100 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WaitTimeoutError);
+      expect((error as WaitTimeoutError).record?.status).toBe('process');
+      const current = await client.wait(record.uuid, { timeout: 50, returnOnTimeout: true });
+      expect(current.status).toBe('process');
+      expect(countTimers()).toBeLessThanOrEqual(timersBefore);
+      gate.open();
+      expect((await client.wait(record.uuid, { timeout: 5000 })).returning).toBe('released');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('closing the app lets a running task finish before the worker stops', async () => {
+    const name = uniqueAppName('grace');
+    const app = await startNestApp({ name, url, config: { shutdownGraceMs: 5000 } }, [MathService]);
+    gate = new Gate();
+    const record = await app.get(QTasksClient).add('hold');
+    await gate.reached;
+    const closing = app.close();
+    setTimeout(() => gate.open(), 200);
+    await closing;
+    const reader = new RedisStorage({ name, url });
+    await reader.start();
+    try {
+      const stored = await reader.get(record.uuid);
+      expect(stored?.status).toBe('success');
+      expect(stored?.returning).toBe('released');
+    } finally {
+      await reader.stop();
+    }
+  });
+
+  it('hands a task that outlives the grace time back to the queue, and another worker runs it', async () => {
+    const name = uniqueAppName('handback');
+    const first = await startNestApp({ name, url, config: { shutdownGraceMs: 100 } }, [MathService]);
+    const abandoned = (gate = new Gate());
+    const record = await first.get(QTasksClient).add('hold');
+    await abandoned.reached;
+    await first.close();
+    gate = new Gate();
+    const second = await startNestApp({ name, url }, [MathService]);
+    try {
+      await gate.reached;
+      gate.open();
+      abandoned.open();
+      const done = await second.get(QTasksClient).wait(record.uuid, { timeout: 5000 });
+      expect(done.status).toBe('success');
+      expect(done.stalls).toBe(0);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('typed handles take the method parameters and resolve with its result', async () => {
+    const app = await startNestApp({ name: uniqueAppName('typed'), url }, [MathService]);
+    try {
+      const client = app.get(QTasksClient);
+      const sum = client.task(MathService, 'sum');
+      const result: number = await sum.run(4, 5);
+      expect(result).toBe(9);
+      const record = await sum.with({ priority: 2 }).add(1, 2);
+      expect(record.priority).toBe(2);
+      await expect(client.task(MathService, 'fail').run()).rejects.toThrow(TaskFailedError);
+      expect(() => client.task(OtherService, 'add')).toThrow(/OtherService.add is not a task/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('deleteFinishedTasks drops the record, yet wait still gets the final one', async () => {
+    const name = uniqueAppName('delete');
+    const app = await startNestApp({ name, url, config: { deleteFinishedTasks: true } }, [MathService]);
+    try {
+      const client = app.get(QTasksClient);
+      const done = await client.run('sum', [7, 8], { timeout: 5000 });
+      expect(done.returning).toBe(15);
+      expect(await client.get(done.uuid)).toBeNull();
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('resultTtlMs makes finished records expire', async () => {
+    const name = uniqueAppName('ttl');
+    const app = await startNestApp({ name, url, config: { resultTtlMs: 60_000 } }, [MathService]);
+    try {
+      const done = await app.get(QTasksClient).run('sum', [1, 2], { timeout: 5000 });
+      const ttl = await redis.pttl(`qtasks:{${name}}:t:${done.uuid}`);
+      expect(ttl).toBeGreaterThan(50_000);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+function countTimers(): number {
+  return process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+}
+
+describe('bootstrap against an unreachable Redis', () => {
+  it('fails at once with RedisUnavailableError naming the cause, instead of hanging', async () => {
+    const attempt = startNestApp({ name: uniqueAppName('down'), url: 'redis://127.0.0.1:1' }, [MathService]);
+    await expect(attempt).rejects.toThrow(RedisUnavailableError);
+    await expect(startNestApp({ name: uniqueAppName('down'), url: 'redis://127.0.0.1:1' }, [MathService])).rejects.toThrow(
+      /Redis at 127.0.0.1:1\/0 is not reachable: connect ECONNREFUSED/,
+    );
+  });
+});

@@ -1,0 +1,116 @@
+import { Injectable } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { QTasksClient, Task, TaskNotFoundError } from '../../lib/index.js';
+import { Gate } from '../helpers/gate.js';
+import { uniqueAppName } from '../helpers/names.js';
+import { startNestApp } from '../helpers/nest-app.js';
+
+let gate = new Gate();
+const ran: string[] = [];
+
+@Injectable()
+class OrderedService {
+  @Task()
+  async hold() {
+    await gate.pass();
+  }
+
+  @Task()
+  note(label: string) {
+    ran.push(label);
+    return label;
+  }
+}
+
+describe('one worker slot', () => {
+  let app: Awaited<ReturnType<typeof startNestApp>>;
+  let client: QTasksClient;
+
+  beforeAll(async () => {
+    app = await startNestApp(
+      { name: uniqueAppName('order'), url: inject('redisUrl'), config: { maxTasksProcess: 1 } },
+      [OrderedService],
+    );
+    client = app.get(QTasksClient);
+  });
+  afterAll(async () => app?.close());
+
+  it('runs a burst of mixed priorities in priority order, FIFO within one priority', async () => {
+    gate = new Gate();
+    ran.length = 0;
+    const holder = await client.add('hold');
+    await gate.reached;
+    const burst: [string, number][] = [
+      ['p5-a', 5], ['p0-a', 0], ['p-3', -3], ['p5-b', 5], ['p0-b', 0], ['p9', 9], ['p0-c', 0], ['p1', 1],
+    ];
+    const added = await Promise.all(burst.map(([label, priority]) => client.add('note', [label], { priority })));
+    gate.open();
+    await client.wait(holder.uuid, { timeout: 5000 });
+    await Promise.all(added.map((r) => client.wait(r.uuid, { timeout: 5000 })));
+    expect(ran).toEqual(['p-3', 'p0-a', 'p0-b', 'p0-c', 'p1', 'p5-a', 'p5-b', 'p9']);
+  });
+
+  it('addBulk queues many tasks in one call, each with its priority', async () => {
+    gate = new Gate();
+    ran.length = 0;
+    const holder = await client.add('hold');
+    await gate.reached;
+    const records = await client.addBulk([
+      { name: 'note', args: ['bulk-late'], priority: 3 },
+      { name: 'note', args: ['bulk-early'], priority: 1 },
+    ]);
+    expect(records.map((r) => [r.status, r.priority])).toEqual([['new', 3], ['new', 1]]);
+    gate.open();
+    await client.wait(holder.uuid);
+    await Promise.all(records.map((r) => client.wait(r.uuid, { timeout: 5000 })));
+    expect(ran).toEqual(['bulk-early', 'bulk-late']);
+  });
+
+  it('a cancelled queued task never runs and ends cancel with its reason', async () => {
+    gate = new Gate();
+    ran.length = 0;
+    const holder = await client.add('hold');
+    await gate.reached;
+    const doomed = await client.add('note', ['doomed']);
+    const kept = await client.add('note', ['kept']);
+    const cancelled = await client.cancel(doomed.uuid, 'not needed');
+    expect(cancelled.status).toBe('cancel');
+    expect(cancelled.cancelReason).toBe('not needed');
+    gate.open();
+    await client.wait(holder.uuid);
+    expect((await client.wait(kept.uuid, { timeout: 5000 })).status).toBe('success');
+    expect((await client.wait(doomed.uuid, { timeout: 5000 })).status).toBe('cancel');
+    expect(ran).toEqual(['kept']);
+  });
+
+  it('cancel of a finished task leaves it as it was; of an unknown uuid, a typed error', async () => {
+    const done = await client.run('note', ['finished'], { timeout: 5000 });
+    expect((await client.cancel(done.uuid)).status).toBe('success');
+    await expect(client.cancel('00000000-0000-0000-0000-000000000000')).rejects.toThrow(TaskNotFoundError);
+  });
+
+  it('a delayed task does not run before its delay', async () => {
+    const start = Date.now();
+    const record = await client.add('note', ['later'], { delay: 300 });
+    expect(record.runAt!.getTime()).toBe(record.createdAt.getTime() + 300);
+    const done = await client.wait(record.uuid, { timeout: 5000 });
+    expect(done.status).toBe('success');
+    expect(done.startedAt!.getTime() - start).toBeGreaterThanOrEqual(290);
+  });
+});
+
+describe('an idle worker', () => {
+  it('wakes for a delayed task enqueued while it sleeps, and runs it when due', async () => {
+    const app = await startNestApp({ name: uniqueAppName('idle-delay'), url: inject('redisUrl') }, [OrderedService]);
+    try {
+      const client = app.get(QTasksClient);
+      // Give the worker time to find the queue empty and block on the wake-up marker.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const record = await client.add('note', ['delayed-while-idle'], { delay: 200 });
+      const done = await client.wait(record.uuid, { timeout: 5000 });
+      expect(done.status).toBe('success');
+    } finally {
+      await app.close();
+    }
+  });
+});

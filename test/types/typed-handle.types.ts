@@ -1,0 +1,38 @@
+// Compiled by `npm test` (tsc --noEmit) and never run: each @ts-expect-error line must be a type
+// error, or the compile fails. It proves typed handles check arguments and results.
+import { Injectable } from '@nestjs/common';
+import { QTasksClient, Task, type TaskRecord } from '../../lib/index.js';
+
+@Injectable()
+class UsersService {
+  @Task({ name: 'test' })
+  async record(id: number, note?: string): Promise<string> {
+    return `User ${id} recorded${note ?? ''}`;
+  }
+
+  helper = 42;
+}
+
+export async function typedHandles(client: QTasksClient): Promise<void> {
+  const handle = client.task(UsersService, 'record');
+
+  const result: string = await handle.run(5);
+  const withNote: string = await handle.run(5, 'x');
+  const record: TaskRecord<string, [id: number, note?: string]> = await handle.add(6);
+  const returning: string | undefined = record.returning;
+
+  // @ts-expect-error the argument must be a number
+  await handle.run('5');
+  // @ts-expect-error the id is required
+  await handle.add();
+  // @ts-expect-error too many arguments
+  await handle.add(1, 'a', 'b');
+  // @ts-expect-error the result is a string, not a number
+  const wrong: number = await handle.run(1);
+  // @ts-expect-error not a method of the class
+  client.task(UsersService, 'missing');
+  // @ts-expect-error a property, not a method
+  client.task(UsersService, 'helper');
+
+  void [result, withNote, returning, wrong];
+}

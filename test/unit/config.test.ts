@@ -1,0 +1,18 @@
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../lib/core/config.js';
+import { DEFAULT_CONFIG, InvalidOptionError } from '../../lib/index.js';
+
+describe('settings', () => {
+  it('take QTASKS_* environment values over defaults, and code over both', () => {
+    const env = { QTASKS_MAX_TASKS_PROCESS: '4', QTASKS_DELETE_FINISHED_TASKS: 'true', QTASKS_LEASE_MS: '2500' };
+    const config = resolveConfig({ leaseMs: 3000 }, env);
+    expect(config).toEqual({ ...DEFAULT_CONFIG, maxTasksProcess: 4, deleteFinishedTasks: true, leaseMs: 3000 });
+  });
+
+  it('refuse bad values with a message naming the setting', () => {
+    expect(() => resolveConfig({ maxTasksProcess: 0 }, {})).toThrow(InvalidOptionError);
+    expect(() => resolveConfig({ maxTasksProcess: 0 }, {})).toThrow('config.maxTasksProcess must be a positive integer, got 0.');
+    expect(() => resolveConfig({}, { QTASKS_RUNNING_OLDER_TASKS: 'maybe' })).toThrow(/runningOlderTasks must be true or false/);
+    expect(() => resolveConfig({}, { QTASKS_LEASE_MS: 'soon' })).toThrow(/leaseMs must be a number/);
+  });
+});
