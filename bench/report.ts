@@ -25,6 +25,8 @@ export interface Row extends RowSpec {
   qtasks: number;
   bullmq: number;
   ratio: number;
+  /** Throughput rows: (Redis + Node CPU per task) ours / BullMQ. Steadier than throughput on a busy machine. */
+  cpuRatio?: number;
   met?: boolean;
 }
 
@@ -65,14 +67,15 @@ export function buildRows(summary: Summary): Row[] {
     const ratio = qtasks / bullmq;
     const { min, max } = spec.target ?? {};
     const met = spec.target ? (min === undefined || ratio >= min) && (max === undefined || ratio <= max) : undefined;
-    return { ...spec, qtasks, bullmq, ratio, met };
+    const cpuRatio = spec.withCost ? cpuPerTask(summary[spec.scenario]!.qtasks) / cpuPerTask(summary[spec.scenario]!.bullmq) : undefined;
+    return { ...spec, qtasks, bullmq, ratio, cpuRatio, met };
   });
 }
 
 export function renderTable(rows: Row[], summary: Summary): string {
   const lines = [
-    '| scenario | nestjs-qtasks | BullMQ | ours/BullMQ | target |',
-    '|---|---:|---:|---:|---|',
+    '| scenario | nestjs-qtasks | BullMQ | ours/BullMQ | target | CPU per task ours/BullMQ |',
+    '|---|---:|---:|---:|---|---:|',
   ];
   for (const row of rows) {
     const cell = (id: ContenderId) => {
@@ -80,7 +83,8 @@ export function renderTable(rows: Row[], summary: Summary): string {
       const value = formatValue(metrics[row.metric]!, row.unit);
       return row.withCost ? `${value} (R ${fixed(metrics.redisUs!)} µs, N ${fixed(metrics.nodeUs!)} µs)` : value;
     };
-    lines.push(`| ${row.label} | ${cell('qtasks')} | ${cell('bullmq')} | ${row.ratio.toFixed(2)}× | ${formatTarget(row)} |`);
+    const cpu = row.cpuRatio === undefined ? '' : `${row.cpuRatio.toFixed(2)}×`;
+    lines.push(`| ${row.label} | ${cell('qtasks')} | ${cell('bullmq')} | ${row.ratio.toFixed(2)}× | ${formatTarget(row)} | ${cpu} |`);
   }
   return lines.join('\n');
 }
@@ -117,6 +121,10 @@ export function renderCeiling(ceiling: Ceiling | null, summary: Summary): string
     }
   }
   return lines.join('\n');
+}
+
+function cpuPerTask(metrics: Metrics): number {
+  return metrics.redisUs! + metrics.nodeUs!;
 }
 
 function formatTarget(row: Row): string {
