@@ -1,11 +1,23 @@
 // The public API of nestjs-qtasks, and nothing else.
-export { QueueTasks, type QueueTasksOptions, type AddOptions, type BulkItem, type WaitOptions } from './core/queue-tasks.js';
+export {
+  QueueTasks,
+  type QueueTasksOptions,
+  type AddOptions,
+  type AddOnceOptions,
+  type AddOnceResult,
+  type BulkItem,
+  type WaitOptions,
+} from './core/queue-tasks.js';
 export { DEFAULT_CONFIG, type QTasksConfig } from './core/config.js';
 export * from './core/errors.js';
 export { TASK_STATUSES, type TaskRecord, type TaskStatus, type NewTask, type ClaimedTask, type TaskOutcome } from './core/task-record.js';
 export { TaskRegistry, type TaskOptions, type TaskDefinition, type TaskCatalogEntry } from './core/task-registry.js';
-export { TaskExecutor, type ExecutionResult } from './core/executor.js';
+export { TaskExecutor, type ExecutionResult, type ExecutionControls } from './core/executor.js';
+export { TaskContext, type TaskClient } from './core/task-context.js';
+export { TaskExecutionContext, type TaskInterceptor, type CallHandler } from './core/interceptor.js';
+export type { ErrorClass } from './core/task-registry.js';
 export type { QTasksLogger } from './core/logger.js';
+export type { ScheduleTiming, ScheduleOptions, ScheduleDefinition, ScheduleRun, ScheduleState } from './core/schedule.js';
 
 export { Broker, type Lease, type ClaimBatch, type Retention } from './brokers/broker.js';
 export { RedisBroker, type RedisBrokerOptions } from './brokers/redis/redis-broker.js';
@@ -18,8 +30,26 @@ export { Worker, type WorkerContext } from './workers/worker.js';
 export { AsyncWorker, type AsyncWorkerOptions } from './workers/async-worker.js';
 export { Starter, type StartHook, type StartableApp } from './starters/starter.js';
 export { QTasksStarter, type RunForeverOptions } from './starters/run-forever.js';
+export { QTasksTimer, type TimerOptions, type TickEvent } from './timers/timer.js';
+
+export { PluginRunner } from './plugins/plugin-runner.js';
+export type { TaskPlugin, TriggerHandler, TriggerHandlers, AddPluginOptions } from './plugins/plugin.js';
+export {
+  TRIGGERS,
+  type TriggerEvents,
+  type TriggerName,
+  type TriggerEvent,
+  type TriggerAnswer,
+  type PluginComponent,
+  type ArgsReplaceEvent,
+} from './plugins/triggers.js';
+export { RetryPlugin } from './plugins/retry/retry.plugin.js';
+export { backoffDelay, type Backoff } from './plugins/retry/backoff.js';
+export { ValidationPlugin } from './plugins/validation/validation.plugin.js';
 
 export { QTasksModule, type QTasksModuleOptions, type QTasksModuleAsyncOptions } from './nest/qtasks.module.js';
-export { Task } from './nest/task.decorator.js';
+export { Task, type NestTaskOptions } from './nest/task.decorator.js';
+export { QTasksPlugin, OnTrigger, type QTasksPluginOptions } from './nest/plugin.decorators.js';
+export { TaskCtx, UseTaskInterceptors, type InterceptorRef } from './nest/task-context.decorators.js';
 export { QTasksClient, TaskHandle, type MethodKeys, type TaskArgs, type TaskResult } from './nest/qtasks-client.js';
 export { QTASKS_OPTIONS } from './nest/tokens.js';

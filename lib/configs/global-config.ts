@@ -1,4 +1,6 @@
+import type { ScheduleDefinition, ScheduleState } from '../core/schedule.js';
 import type { TaskCatalogEntry } from '../core/task-registry.js';
+import { PluginRunner } from '../plugins/plugin-runner.js';
 
 /** A live worker's heartbeat. */
 export interface WorkerStatus {
@@ -17,6 +19,9 @@ export interface WorkerStatus {
  * heartbeats, stored where a dashboard or the CLI can read them with no app running.
  */
 export abstract class GlobalConfig {
+  /** The app's plugins (set by QueueTasks): set, get, get_all and set_status fire triggers. */
+  plugins = new PluginRunner();
+
   abstract start(): Promise<void>;
   abstract stop(): Promise<void>;
 
@@ -32,4 +37,15 @@ export abstract class GlobalConfig {
 
   abstract publishCatalog(entries: TaskCatalogEntry[]): Promise<void>;
   abstract catalog(): Promise<TaskCatalogEntry[]>;
+
+  /** Stores a timer's schedule (replacing one of the same name) and when it runs next. */
+  abstract publishSchedule(schedule: ScheduleDefinition, nextRun: Date): Promise<void>;
+  /**
+   * Records the task enqueued for a tick, unless a later tick is already recorded (instances
+   * report the same tick, possibly out of order). Returns whether it was recorded.
+   */
+  abstract recordScheduleRun(name: string, tick: Date, taskUuid: string, nextRun: Date): Promise<boolean>;
+  abstract removeSchedule(name: string): Promise<void>;
+  abstract schedule(name: string): Promise<ScheduleState | undefined>;
+  abstract schedules(): Promise<ScheduleState[]>;
 }

@@ -90,3 +90,69 @@ export class RedisUnavailableError extends QTasksError {
 function firstLine(text: string | undefined): string {
   return (text ?? 'no error text').split('\n')[0] ?? '';
 }
+
+/** A plugin handler threw: names the plugin and the trigger; the original error is the cause. */
+export class PluginError extends QTasksError {
+  constructor(readonly plugin: string, readonly trigger: string, cause: unknown) {
+    super('PLUGIN_FAILED', `Plugin "${plugin}" failed on trigger "${trigger}": ${describeCause(cause)}`, { cause });
+    if (cause instanceof Error && cause.stack) this.stack = `${this.stack ?? this.message}\nCaused by: ${cause.stack}`;
+  }
+}
+
+/** A plugin handler answered something other than nothing or an object of replaceable fields. */
+export class PluginAnswerError extends QTasksError {
+  constructor(readonly plugin: string, readonly trigger: string, problem: string, replaceable: readonly string[]) {
+    super(
+      'PLUGIN_BAD_ANSWER',
+      `Plugin "${plugin}" answered trigger "${trigger}" with ${problem}; an answer is nothing or an object ` +
+        `with some of: ${replaceable.length ? replaceable.join(', ') : '(none: this trigger only informs)'}.`,
+    );
+  }
+}
+
+/** A task's arguments failed their DTO validation (at enqueue, or again before it ran). */
+export class TaskValidationError extends QTasksError {
+  constructor(readonly taskName: string, readonly problems: string[]) {
+    super('INVALID_ARGUMENTS', `Arguments of task "${taskName}" are invalid: ${problems.join('; ')}.`);
+  }
+}
+
+/** Thrown by a task to end it `error` at once, whatever its retry settings. */
+export class NonRetryableError extends QTasksError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NON_RETRYABLE', message, options);
+  }
+}
+
+/** The reason a task's signal aborts when it runs longer than its `maxTime`. */
+export class TaskTimeoutError extends QTasksError {
+  constructor(readonly taskName: string, readonly maxTimeMs: number) {
+    super('TASK_TIMEOUT', `Task "${taskName}" timed out after ${maxTimeMs} ms.`);
+  }
+}
+
+/** The reason a task's signal aborts when it is cancelled while running. */
+export class TaskCancelledError extends QTasksError {
+  constructor(readonly reason: string) {
+    super('TASK_CANCELLED', `Task cancelled: ${reason}`);
+  }
+}
+
+function describeCause(cause: unknown): string {
+  return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+}
+/** A timer schedule that cannot run: bad cron expression, time zone or interval, unknown task. */
+export class InvalidScheduleError extends QTasksError {
+  constructor(readonly scheduleName: string, where: string, reason: string, options?: { cause?: unknown }) {
+    super('INVALID_SCHEDULE', `Schedule "${scheduleName}" (${where}) is invalid: ${reason}`, options);
+  }
+}
+
+export class DuplicateScheduleError extends QTasksError {
+  constructor(readonly scheduleName: string) {
+    super(
+      'DUPLICATE_SCHEDULE',
+      `Schedule "${scheduleName}" is added twice; give the second one its own \`name\` option.`,
+    );
+  }
+}

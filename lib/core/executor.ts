@@ -1,18 +1,57 @@
+import type { Broker } from '../brokers/broker.js';
+import { PluginRunner } from '../plugins/plugin-runner.js';
+import { timeLimit } from '../plugins/time-limit.interceptor.js';
+import { PluginError, TaskCancelledError } from './errors.js';
+import { runInterceptors, TaskExecutionContext, type TaskInterceptor } from './interceptor.js';
 import { toJson } from './json.js';
+import type { QTasksLogger } from './logger.js';
+import { TaskContext, type TaskClient } from './task-context.js';
+import { collectGenerated, isGenerator } from './task-generator.js';
 import type { TaskRecord } from './task-record.js';
-import type { TaskRegistry } from './task-registry.js';
+import type { TaskDefinition, TaskRegistry } from './task-registry.js';
 
 export interface ExecutionResult {
-  status: 'success' | 'error';
-  /** Result JSON on success, traceback text on error. */
+  status: 'success' | 'error' | 'cancel';
+  /** Result JSON on success, traceback text on error, reason on cancel. */
   payload: string;
+  /** What the task (or a plugin) threw, for the retry decision. */
+  error?: unknown;
 }
 
-/** Runs one claimed task: finds its handler, calls it with its arguments, encodes the outcome. */
-export class TaskExecutor {
-  constructor(private readonly registry: TaskRegistry) {}
+/** What the worker hands the executor with each task it holds. */
+export interface ExecutionControls {
+  /** Lease token, which progress reports must show. */
+  token: string;
+  /** Aborted on cancel or time limit: the task then ends at once, whether it listens or not. */
+  controller: AbortController;
+}
 
-  async execute(record: TaskRecord): Promise<ExecutionResult> {
+export interface ExecutorDependencies {
+  broker: Broker;
+  plugins: PluginRunner;
+  client: TaskClient;
+  /** The logger a task's context gets, tagged with its uuid. */
+  taskLogger: (uuid: string, taskName: string) => QTasksLogger;
+}
+
+/**
+ * Runs one claimed task: executor triggers, arguments (validated, replaced), interceptors around
+ * the handler (time limit first), generator tasks collected, result encoded.
+ */
+export class TaskExecutor {
+  private readonly interceptors: TaskInterceptor[] = [];
+
+  constructor(
+    readonly registry: TaskRegistry,
+    private readonly deps: ExecutorDependencies,
+  ) {}
+
+  /** Adds interceptors around every task, outermost first. */
+  useInterceptors(...interceptors: TaskInterceptor[]): void {
+    this.interceptors.push(...interceptors);
+  }
+
+  async execute(record: TaskRecord, controls: ExecutionControls): Promise<ExecutionResult> {
     const definition = this.registry.get(record.taskName);
     if (!definition) {
       return {
@@ -22,13 +61,111 @@ export class TaskExecutor {
           `(it knows: ${this.registry.names().join(', ') || 'none'}); was it enqueued by another app version?`,
       };
     }
+    let result: ExecutionResult;
     try {
-      const result = await definition.handler(...record.args);
-      return { status: 'success', payload: toJson(result ?? null, `The result of task "${record.taskName}"`) };
+      result = await this.encode(record, await this.run(record, definition, controls));
     } catch (error) {
-      return { status: 'error', payload: traceback(error) };
+      result = await this.failure(record, error, controls.controller.signal);
     }
+    await this.deps.plugins.trigger('task_executor_task_close', { record, status: result.status }).catch((error: unknown) => {
+      this.deps.taskLogger(record.uuid, record.taskName).error(traceback(error));
+    });
+    return result;
   }
+
+  private async run(record: TaskRecord, definition: TaskDefinition, { token, controller }: ExecutionControls): Promise<unknown> {
+    const { plugins, broker } = this.deps;
+    await plugins.trigger('task_executor_before_execute', { record });
+    const { args } = await plugins.trigger('task_executor_args_replace', {
+      record,
+      args: record.args,
+      options: definition.options,
+      paramTypes: definition.paramTypes ?? [],
+    });
+    const { interceptors } = await plugins.trigger('task_executor_middlewares_execute', {
+      record,
+      interceptors: this.interceptorsOf(definition),
+    });
+    const abort = (reason: Error) => controller.abort(reason);
+    const context = new TaskContext(
+      record.uuid,
+      record.taskName,
+      record.attempt,
+      this.deps.taskLogger(record.uuid, record.taskName),
+      controller.signal,
+      this.deps.client,
+      { progress: (json) => broker.progress({ uuid: record.uuid, token }, json), abort },
+    );
+    const call = async (callArgs: unknown[]) => {
+      await plugins.trigger('task_executor_run_task', { record, args: callArgs });
+      const returned = await definition.handler(...withContext(callArgs, definition.contextIndex, context));
+      return isGenerator(returned) ? collectGenerated(returned, record, definition, context, plugins) : returned;
+    };
+    const execution = new TaskExecutionContext(context, args, definition, abort);
+    const result = await untilAborted(runInterceptors(interceptors, execution, call), controller.signal);
+    await plugins.trigger('task_executor_after_execute', { record, result });
+    return (await plugins.trigger('task_executor_after_execute_result_replace', { record, result })).result;
+  }
+
+  private interceptorsOf(definition: TaskDefinition): TaskInterceptor[] {
+    return [...(definition.options.maxTime ? [timeLimit] : []), ...this.interceptors, ...(definition.options.interceptors ?? [])];
+  }
+
+  private async encode(record: TaskRecord, result: unknown): Promise<ExecutionResult> {
+    const payload = toJson(result ?? null, `The result of task "${record.taskName}"`);
+    const decoded = await this.deps.plugins.trigger('task_executor_decode', { record, result, payload });
+    return { status: 'success', payload: decoded.payload };
+  }
+
+  private async failure(record: TaskRecord, error: unknown, signal: AbortSignal): Promise<ExecutionResult> {
+    if (signal.aborted && signal.reason instanceof TaskCancelledError) {
+      return { status: 'cancel', payload: signal.reason.reason };
+    }
+    if (error instanceof PluginError) {
+      // Another plugin may supply a result for what a plugin broke (the original's run_task_trigger_error).
+      try {
+        const answer = await this.deps.plugins.trigger('task_executor_run_task_trigger_error', { record, error });
+        if ('result' in answer) return await this.encode(record, answer.result);
+      } catch (second) {
+        return { status: 'error', payload: traceback(second), error: second };
+      }
+    }
+    return { status: 'error', payload: traceback(error), error };
+  }
+}
+
+/** The handler's arguments with the context put in its place. */
+function withContext(args: unknown[], index: number | undefined, context: TaskContext): unknown[] {
+  if (index === undefined) return args;
+  const full = [...args];
+  while (full.length < index) full.push(undefined);
+  full.splice(index, 0, context);
+  return full;
+}
+
+/**
+ * Settles with `work`, or rejects with the signal's reason as soon as it aborts: the slot is freed
+ * even when the task ignores its signal (its late outcome is dropped).
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(signal.reason as Error);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** Message and stack of anything a task threw, Error or not. */

@@ -5,8 +5,17 @@ export interface QTasksLogger {
   error(message: string, stack?: string): void;
 }
 
-export const consoleLogger: QTasksLogger = {
-  log: (message) => console.log(`[qtasks] ${message}`),
-  warn: (message) => console.warn(`[qtasks] ${message}`),
-  error: (message, stack) => console.error(`[qtasks] ${message}${stack ? `\n${stack}` : ''}`),
-};
+function taggedConsole(tag: string): QTasksLogger {
+  return {
+    log: (message) => console.log(`${tag} ${message}`),
+    warn: (message) => console.warn(`${tag} ${message}`),
+    error: (message, stack) => console.error(`${tag} ${message}${stack ? `\n${stack}` : ''}`),
+  };
+}
+
+export const consoleLogger: QTasksLogger = taggedConsole('[qtasks]');
+
+/** The default logger of a running task's context: the console, tagged with task name and uuid. */
+export function taggedConsoleLogger(uuid: string, taskName: string): QTasksLogger {
+  return taggedConsole(`[qtasks ${taskName} ${uuid}]`);
+}

@@ -4,6 +4,10 @@ import { RedisBroker } from '../brokers/redis/redis-broker.js';
 import type { GlobalConfig } from '../configs/global-config.js';
 import { RedisGlobalConfig } from '../configs/redis/redis-global-config.js';
 import { RedisConnection, type RedisConnectionOptions } from '../redis/connection.js';
+import type { AddPluginOptions, TaskPlugin } from '../plugins/plugin.js';
+import { PluginRunner } from '../plugins/plugin-runner.js';
+import { RetryPlugin } from '../plugins/retry/retry.plugin.js';
+import { ValidationPlugin } from '../plugins/validation/validation.plugin.js';
 import { Starter } from '../starters/starter.js';
 import { RedisStorage } from '../storages/redis/redis-storage.js';
 import type { Storage } from '../storages/storage.js';
@@ -11,9 +15,10 @@ import { AsyncWorker } from '../workers/async-worker.js';
 import type { Worker } from '../workers/worker.js';
 import { assertPriority, resolveConfig, type QTasksConfig } from './config.js';
 import { InvalidOptionError, PayloadTooLargeError, TaskNotFoundError, WaitTimeoutError } from './errors.js';
-import { TaskExecutor } from './executor.js';
+import { TaskExecutor, traceback } from './executor.js';
+import type { TaskInterceptor } from './interceptor.js';
 import { toJson } from './json.js';
-import { consoleLogger, type QTasksLogger } from './logger.js';
+import { consoleLogger, taggedConsoleLogger, type QTasksLogger } from './logger.js';
 import { isFinal, type NewTask, type TaskRecord } from './task-record.js';
 import { TaskRegistry, type TaskHandler, type TaskOptions } from './task-registry.js';
 
@@ -29,6 +34,12 @@ export interface QueueTasksOptions extends RedisConnectionOptions {
   worker?: Worker | false;
   starter?: Starter;
   logger?: QTasksLogger;
+  /** The logger a running task's context gets; default: the console, tagged with the uuid. */
+  taskLogger?: (uuid: string, taskName: string) => QTasksLogger;
+  /** Plugins added at construction (global: each handler runs after the trigger-specific ones). */
+  plugins?: TaskPlugin[];
+  /** Interceptors around every task, outermost first. */
+  interceptors?: TaskInterceptor[];
 }
 
 export interface AddOptions {
@@ -36,6 +47,20 @@ export interface AddOptions {
   priority?: number;
   /** Milliseconds to wait before the task may run. */
   delay?: number;
+}
+
+export interface AddOnceOptions extends AddOptions {
+  /** Idempotency key: while a task holds it, adding again with the same key enqueues nothing. */
+  uniqueKey: string;
+  /** How long the key is held, in milliseconds. */
+  uniqueTtlMs: number;
+}
+
+export interface AddOnceResult {
+  /** The task that holds the key: the new one, or the one enqueued earlier with that key. */
+  uuid: string;
+  /** False when the key was already held and nothing was enqueued. */
+  added: boolean;
 }
 
 export interface BulkItem extends AddOptions {
@@ -65,6 +90,7 @@ export class QueueTasks {
   readonly starter: Starter;
   readonly logger: QTasksLogger;
   readonly executor: TaskExecutor;
+  readonly plugins = new PluginRunner();
   private readonly ownConnection?: RedisConnection;
 
   constructor(options: QueueTasksOptions = {}) {
@@ -92,14 +118,40 @@ export class QueueTasks {
     this.storage = this.broker.storage;
     this.globalConfig = this.storage.globalConfig;
     this.starter = options.starter ?? new Starter();
-    this.executor = new TaskExecutor(this.registry);
+    if (this.globalConfig) this.globalConfig.plugins = this.plugins;
+    this.executor = new TaskExecutor(this.registry, {
+      broker: this.broker,
+      plugins: this.plugins,
+      client: this,
+      taskLogger: options.taskLogger ?? taggedConsoleLogger,
+    });
+    this.executor.useInterceptors(...(options.interceptors ?? []));
+    this.plugins.add(new ValidationPlugin(this.registry));
+    this.plugins.add(new RetryPlugin());
+    for (const plugin of options.plugins ?? []) this.plugins.add(plugin);
+  }
+
+  /**
+   * Adds a plugin at run time (the original's `app.add_plugin(plugin, trigger_names, component)`).
+   * With `triggers` its handlers for them run before the global ones; without, it is global.
+   */
+  addPlugin(plugin: TaskPlugin, options: AddPluginOptions = {}): this {
+    this.plugins.add(plugin, options);
+    return this;
+  }
+
+  /** Adds interceptors around every task, after those already added. */
+  useInterceptors(...interceptors: TaskInterceptor[]): this {
+    this.executor.useInterceptors(...interceptors);
+    return this;
   }
 
   /** Registers a plain function as a task (the Nest layer registers decorated methods). */
   task(nameOrOptions: string | (TaskOptions & { name: string }), handler: TaskHandler): this {
     const options = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions;
     if (options.priority !== undefined) assertPriority(options.priority, `priority of task "${options.name}"`);
-    this.registry.register({ name: options.name, handler, options, source: `function ${handler.name || options.name}` });
+    const source = `function ${handler.name || options.name}`;
+    this.registry.register({ name: options.name, handler, options, source, contextIndex: options.echo ? 0 : undefined });
     return this;
   }
 
@@ -111,6 +163,7 @@ export class QueueTasks {
       globalConfig: this.globalConfig,
       taskNames: this.registry.names(),
       logger: this.logger,
+      plugins: this.plugins,
     });
     try {
       await this.starter.start(this);
@@ -121,6 +174,7 @@ export class QueueTasks {
   }
 
   async stop(): Promise<void> {
+    await this.plugins.trigger('app_stop', { appName: this.name }).catch((error: unknown) => this.logger.error(traceback(error)));
     await this.starter.stop(this);
     await this.ownConnection?.close();
   }
@@ -131,15 +185,31 @@ export class QueueTasks {
     return record!;
   }
 
-  /** Enqueues many tasks in one round trip, all or none. */
-  async addBulk(items: BulkItem[]): Promise<TaskRecord[]> {
-    const tasks = items.map((item) => this.prepare(item));
-    await this.broker.enqueue(tasks);
-    return tasks.map(newRecord);
+  /**
+   * Enqueues a task unless another task holds `uniqueKey` (checked and taken atomically in Redis,
+   * so racing processes enqueue one task between them). Timers use it to enqueue once per tick.
+   */
+  async addOnce(name: string, args: unknown[], options: AddOnceOptions): Promise<AddOnceResult> {
+    const { uniqueKey, uniqueTtlMs } = options;
+    if (typeof uniqueKey !== 'string' || uniqueKey === '') {
+      throw new InvalidOptionError(`uniqueKey of task "${name}" must be a non-empty string.`);
+    }
+    if (!Number.isInteger(uniqueTtlMs) || uniqueTtlMs <= 0) {
+      throw new InvalidOptionError(`uniqueTtlMs of task "${name}" must be a positive whole number of milliseconds, got ${uniqueTtlMs}.`);
+    }
+    const task: NewTask = { ...this.prepare({ name, args, ...options }), uniqueKey, uniqueTtlMs };
+    const [uuid] = await this.broker.enqueue([task]);
+    return { uuid: uuid!, added: uuid === task.uuid };
   }
 
-  get(uuid: string): Promise<TaskRecord | null> {
-    return this.storage.get(uuid);
+  /** Enqueues many tasks in one round trip, all or none. */
+  async addBulk(items: BulkItem[]): Promise<TaskRecord[]> {
+    return this.enqueue(await this.prepareAll(items));
+  }
+
+  async get(uuid: string): Promise<TaskRecord | null> {
+    const stored = await this.plugins.trigger('storage_get', { uuid, record: await this.storage.get(uuid) });
+    return (await this.plugins.trigger('app_get', { uuid, record: stored.record })).record;
   }
 
   /** Resolves when the task finishes (pushed by Redis, not polled). */
@@ -149,18 +219,21 @@ export class QueueTasks {
 
   /** Enqueues, then waits for the final record (watching from before the enqueue). */
   async run(name: string, args: unknown[] = [], options: AddOptions & WaitOptions = {}): Promise<TaskRecord> {
-    const task = this.prepare({ name, args, ...options });
-    const watch = await this.storage.watch(task.uuid, options.timeout);
+    const [task] = await this.prepareAll([{ name, args, ...options }]);
+    const watch = await this.storage.watch(task!.uuid, options.timeout);
     try {
-      await this.broker.enqueue([task]);
+      await this.enqueue([task!]);
     } catch (error) {
       watch.cancel();
       throw error;
     }
-    return checkWaited(task.uuid, await watch.finished, options);
+    return checkWaited(task!.uuid, await watch.finished, options);
   }
 
-  /** Cancels a task that has not started: it never runs and its status becomes `cancel`. */
+  /**
+   * Cancels a task: one not started never runs; a running one has its signal aborted on whichever
+   * worker holds it and ends `cancel` with the reason.
+   */
   async cancel(uuid: string, reason = 'cancelled'): Promise<TaskRecord> {
     const record = await this.broker.cancel(uuid, reason, this.retention);
     if (record === null) throw new TaskNotFoundError(uuid);
@@ -169,6 +242,33 @@ export class QueueTasks {
 
   private get retention(): Retention {
     return this.config;
+  }
+
+  /** New tasks from the caller's items, through the enqueue-side triggers (validation hooks here). */
+  private async prepareAll(items: BulkItem[]): Promise<NewTask[]> {
+    const tasks: NewTask[] = [];
+    for (const item of items) {
+      const { name, args, priority, delay } = await this.plugins.trigger('app_add_task_before_broker', {
+        name: item.name,
+        args: item.args ?? [],
+        priority: item.priority,
+        delay: item.delay,
+      });
+      const { task } = await this.plugins.trigger('broker_add_before', { task: this.prepare({ name, args, priority, delay }) });
+      tasks.push(task);
+    }
+    return tasks;
+  }
+
+  private async enqueue(tasks: NewTask[]): Promise<TaskRecord[]> {
+    const uuids = await this.broker.enqueue(tasks);
+    await this.plugins.trigger('broker_add_after', { tasks, uuids });
+    const records = tasks.map(newRecord);
+    for (const record of records) {
+      await this.plugins.trigger('storage_add', { record });
+      await this.plugins.trigger('app_add_task_after_broker', { record });
+    }
+    return records;
   }
 
   private prepare(item: BulkItem): NewTask {

@@ -1,15 +1,42 @@
+import { assertBackoff, type Backoff } from '../plugins/retry/backoff.js';
 import { DuplicateTaskError, InvalidOptionError, UnknownTaskError } from './errors.js';
+import type { TaskInterceptor } from './interceptor.js';
+import type { ScheduleTiming } from './schedule.js';
 
 export type TaskHandler = (...args: any[]) => unknown;
+export type ErrorClass = abstract new (...args: any[]) => Error;
 
-/** Options of one task, given to `@Task()` or `QueueTasks.task()`. */
-export interface TaskOptions {
+/**
+ * Options of one task, given to `@Task()` or `QueueTasks.task()`. With `cron` or `every` the task
+ * also runs on that schedule (the timer enqueues it, with `args`).
+ */
+export interface TaskOptions extends ScheduleTiming {
   /** Unique name; defaults to the method's name. */
   name?: string;
   /** Lower runs first. */
   priority?: number;
   description?: string;
   tags?: string[];
+  /** The task gets its TaskContext as first argument (the original's `echo`). */
+  echo?: boolean;
+  /** Times a failed task runs again (same uuid, attempt + 1). */
+  retry?: number;
+  /** Only errors of these classes are retried; default: every error but NonRetryableError. */
+  retryOn?: ErrorClass[];
+  /** Delay before each retry; default none. */
+  backoff?: Backoff;
+  /** Time limit in ms: the task's signal aborts and it ends `error` (timed out). */
+  maxTime?: number;
+  /** Interceptors around this task only, after the global ones. */
+  interceptors?: TaskInterceptor[];
+  /** Classes of the enqueue arguments, for validation; Nest tasks default to the emitted types. */
+  paramTypes?: Function[];
+  /** Set false to skip the DTO validation of the arguments. */
+  validate?: boolean;
+  /** Generator tasks: maps each yielded value before it is stored as progress and kept. */
+  generateHandler?: (value: unknown, index: number) => unknown;
+  /** Arguments of the scheduled runs (with `cron` or `every`). */
+  args?: unknown[];
 }
 
 export interface TaskDefinition {
@@ -20,6 +47,10 @@ export interface TaskDefinition {
   source: string;
   /** Class and method it came from, when it came from a decorated method. */
   owner?: { type: Function; method: string | symbol };
+  /** Types of the enqueue arguments (the context parameter left out). */
+  paramTypes?: readonly unknown[];
+  /** Position of the TaskContext among the handler's parameters, when it takes one. */
+  contextIndex?: number;
 }
 
 /** Public facts about a task, as published in GlobalConfig for the dashboard and CLI. */
@@ -38,6 +69,7 @@ export class TaskRegistry {
     if (!definition.name) throw new InvalidOptionError(`Task at ${definition.source} has an empty name.`);
     const existing = this.byName.get(definition.name);
     if (existing) throw new DuplicateTaskError(definition.name, existing.source, definition.source);
+    assertTaskOptions(definition);
     this.byName.set(definition.name, definition);
   }
 
@@ -54,6 +86,10 @@ export class TaskRegistry {
 
   names(): string[] {
     return [...this.byName.keys()];
+  }
+
+  definitions(): TaskDefinition[] {
+    return [...this.byName.values()];
   }
 
   findByMethod(type: Function, method: string | symbol): TaskDefinition | undefined {
@@ -78,4 +114,18 @@ export class TaskRegistry {
 
 function isSameOrSubclass(type: Function, base: Function): boolean {
   return type === base || type.prototype instanceof base;
+}
+
+function assertTaskOptions({ options, source }: TaskDefinition): void {
+  const where = `of task at ${source}`;
+  if (options.retry !== undefined && (!Number.isInteger(options.retry) || options.retry < 0)) {
+    throw new InvalidOptionError(`retry ${where} must be a whole number of 0 or more, got ${String(options.retry)}.`);
+  }
+  if (options.maxTime !== undefined && (!Number.isFinite(options.maxTime) || options.maxTime <= 0)) {
+    throw new InvalidOptionError(`maxTime ${where} must be a positive number of milliseconds, got ${String(options.maxTime)}.`);
+  }
+  if (options.retryOn !== undefined && (!Array.isArray(options.retryOn) || options.retryOn.some((c) => typeof c !== 'function'))) {
+    throw new InvalidOptionError(`retryOn ${where} must be a list of error classes.`);
+  }
+  assertBackoff(options.backoff, `backoff ${where}`);
 }

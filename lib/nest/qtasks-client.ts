@@ -1,14 +1,35 @@
 import { Injectable, type Type } from '@nestjs/common';
 import { InvalidOptionError, TaskFailedError } from '../core/errors.js';
-import { QueueTasks, type AddOptions, type BulkItem, type WaitOptions } from '../core/queue-tasks.js';
+import {
+  QueueTasks,
+  type AddOnceOptions,
+  type AddOnceResult,
+  type AddOptions,
+  type BulkItem,
+  type WaitOptions,
+} from '../core/queue-tasks.js';
+import type { TaskContext } from '../core/task-context.js';
 import type { TaskRecord } from '../core/task-record.js';
 
 type AnyMethod = (...args: any[]) => any;
 
 /** Names of T's methods. */
 export type MethodKeys<T> = { [K in keyof T]: T[K] extends AnyMethod ? K : never }[keyof T] & string;
-export type TaskArgs<M> = M extends (...args: infer A) => any ? A : never;
-export type TaskResult<M> = M extends (...args: any[]) => infer R ? Awaited<R> : never;
+/** A method's enqueue arguments: its parameters without the TaskContext (echo / @TaskCtx()). */
+export type TaskArgs<M> = M extends (...args: infer A) => any ? WithoutContext<A> : never;
+/** What a run resolves with; a generator task's result is the list of its values. */
+export type TaskResult<M> = M extends (...args: any[]) => infer R
+  ? R extends AsyncGenerator<infer Y> | Generator<infer Y>
+    ? Y[]
+    : Awaited<R>
+  : never;
+
+type IsContext<T> = 0 extends 1 & T ? false : [T] extends [TaskContext] ? true : false;
+type WithoutContext<A extends unknown[]> = A extends [infer Head, ...infer Rest]
+  ? IsContext<Head> extends true
+    ? WithoutContext<Rest>
+    : [Head, ...WithoutContext<Rest>]
+  : A;
 
 /** A task bound to its method's types: arguments and result are checked by the compiler. */
 export class TaskHandle<A extends unknown[], R> {
@@ -42,6 +63,11 @@ export class QTasksClient {
 
   add(name: string, args: unknown[] = [], options: AddOptions = {}): Promise<TaskRecord> {
     return this.queueTasks.add(name, args, options);
+  }
+
+  /** Enqueues unless a task holds `uniqueKey` (see QueueTasks.addOnce). */
+  addOnce(name: string, args: unknown[], options: AddOnceOptions): Promise<AddOnceResult> {
+    return this.queueTasks.addOnce(name, args, options);
   }
 
   addBulk(items: BulkItem[]): Promise<TaskRecord[]> {

@@ -1,18 +1,32 @@
 import { Logger, Module, type DynamicModule, type ModuleMetadata, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { Broker } from '../brokers/broker.js';
 import { GlobalConfig } from '../configs/global-config.js';
 import { QueueTasks, type QueueTasksOptions } from '../core/queue-tasks.js';
 import { Starter } from '../starters/starter.js';
 import { Storage } from '../storages/storage.js';
+import { QTasksTimer } from '../timers/timer.js';
 import { Worker } from '../workers/worker.js';
+import type { InterceptorRef } from './task-context.decorators.js';
+import { InterceptorResolver } from './interceptor-resolver.js';
+import { PluginExplorer } from './plugin-explorer.js';
 import { QTasksClient } from './qtasks-client.js';
 import { QTasksLifecycle } from './qtasks-lifecycle.js';
 import { TaskExplorer } from './task-explorer.js';
 import { TaskMetadataAccessor } from './task-metadata.accessor.js';
-import { QTASKS_OPTIONS } from './tokens.js';
+import type { ProcessDefaults } from './process-defaults.js';
+import { QTASKS_OPTIONS, QTASKS_PROCESS_DEFAULTS } from './tokens.js';
 
-export type QTasksModuleOptions = QueueTasksOptions;
+export interface QTasksModuleOptions extends Omit<QueueTasksOptions, 'interceptors'> {
+  /** Interceptors around every task (instances, or classes Nest resolves with their dependencies). */
+  interceptors?: InterceptorRef[];
+  /**
+   * Whether this process fires timer schedules. Default: yes, except in a process started with
+   * `QTasksStarter.runForever` (the worker-only entry), which fires none unless asked.
+   */
+  timers?: boolean;
+}
 
 export interface QTasksModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
   inject?: any[];
@@ -24,20 +38,35 @@ const componentProviders: Provider[] = [
   {
     provide: QueueTasks,
     inject: [QTASKS_OPTIONS],
-    useFactory: (options: QTasksModuleOptions) => new QueueTasks({ logger: new Logger('QTasks'), ...options }),
+    // Interceptors are resolved by PluginExplorer, once Nest can build the classes among them.
+    useFactory: (options: QTasksModuleOptions) =>
+      new QueueTasks({ logger: new Logger('QTasks'), taskLogger: nestTaskLogger, ...options, interceptors: [] }),
   },
   { provide: Broker, inject: [QueueTasks], useFactory: (app: QueueTasks) => app.broker },
   { provide: Storage, inject: [QueueTasks], useFactory: (app: QueueTasks) => app.storage },
   { provide: GlobalConfig, inject: [QueueTasks], useFactory: (app: QueueTasks) => app.globalConfig },
   { provide: Worker, inject: [QueueTasks], useFactory: (app: QueueTasks) => app.worker },
   { provide: Starter, inject: [QueueTasks], useFactory: (app: QueueTasks) => app.starter },
+  {
+    provide: QTasksTimer,
+    inject: [QueueTasks, SchedulerRegistry, QTASKS_OPTIONS, { token: QTASKS_PROCESS_DEFAULTS, optional: true }],
+    useFactory: (app: QueueTasks, registry: SchedulerRegistry, options: QTasksModuleOptions, defaults?: ProcessDefaults) =>
+      new QTasksTimer(app, { registry, enabled: options.timers ?? defaults?.timers ?? true }),
+  },
   TaskMetadataAccessor,
   TaskExplorer,
+  InterceptorResolver,
+  PluginExplorer,
   QTasksLifecycle,
   QTasksClient,
 ];
 
-const exported = [QueueTasks, Broker, Storage, GlobalConfig, Worker, Starter, QTasksClient];
+const exported = [QueueTasks, Broker, Storage, GlobalConfig, Worker, Starter, QTasksClient, QTasksTimer];
+
+/** A running task's logger: a Nest Logger whose context names the task and its uuid. */
+function nestTaskLogger(uuid: string, taskName: string): Logger {
+  return new Logger(`${taskName} ${uuid}`);
+}
 
 @Module({})
 export class QTasksModule {
@@ -45,7 +74,7 @@ export class QTasksModule {
     return {
       module: QTasksModule,
       global: true,
-      imports: [DiscoveryModule],
+      imports: [DiscoveryModule, ScheduleModule.forRoot()],
       providers: [{ provide: QTASKS_OPTIONS, useValue: options }, ...componentProviders],
       exports: exported,
     };
@@ -55,7 +84,7 @@ export class QTasksModule {
     return {
       module: QTasksModule,
       global: true,
-      imports: [DiscoveryModule, ...(options.imports ?? [])],
+      imports: [DiscoveryModule, ScheduleModule.forRoot(), ...(options.imports ?? [])],
       providers: [
         { provide: QTASKS_OPTIONS, inject: options.inject ?? [], useFactory: options.useFactory },
         ...componentProviders,

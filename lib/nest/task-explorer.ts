@@ -3,6 +3,7 @@ import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { assertPriority } from '../core/config.js';
 import { QueueTasks } from '../core/queue-tasks.js';
+import { InterceptorResolver } from './interceptor-resolver.js';
 import { TaskMetadataAccessor } from './task-metadata.accessor.js';
 
 /** Finds every `@Task()` method at bootstrap and registers it with the app's registry. */
@@ -15,13 +16,14 @@ export class TaskExplorer implements OnModuleInit {
     private readonly scanner: MetadataScanner,
     private readonly metadata: TaskMetadataAccessor,
     private readonly queueTasks: QueueTasks,
+    private readonly interceptors: InterceptorResolver,
   ) {}
 
-  onModuleInit(): void {
-    for (const wrapper of this.discovery.getProviders()) this.explore(wrapper);
+  async onModuleInit(): Promise<void> {
+    for (const wrapper of this.discovery.getProviders()) await this.explore(wrapper);
   }
 
-  private explore(wrapper: InstanceWrapper): void {
+  private async explore(wrapper: InstanceWrapper): Promise<void> {
     const { instance } = wrapper;
     if (!instance || typeof instance !== 'object') return;
     const prototype = Object.getPrototypeOf(instance) as object;
@@ -37,12 +39,16 @@ export class TaskExplorer implements OnModuleInit {
       }
       const name = options.name ?? methodName;
       if (options.priority !== undefined) assertPriority(options.priority, `priority of task "${name}" (${source})`);
+      const contextIndex = this.metadata.getContextIndex(prototype, methodName, options);
+      const interceptors = await this.interceptors.resolve(this.metadata.getInterceptors(method, options));
       this.queueTasks.registry.register({
         name,
         handler: method.bind(instance) as (...args: unknown[]) => unknown,
-        options: { ...options, name },
+        options: { ...options, name, interceptors },
         source,
         owner: { type, method: methodName },
+        contextIndex,
+        paramTypes: this.metadata.getParamTypes(prototype, methodName, contextIndex),
       });
     }
   }

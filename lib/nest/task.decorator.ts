@@ -1,13 +1,17 @@
 import type { TaskOptions } from '../core/task-registry.js';
+import type { InterceptorRef } from './task-context.decorators.js';
 import { TASK_METADATA } from './tokens.js';
+
+/** `@Task()` options: the core ones, with interceptors that may be classes resolved by Nest. */
+export type NestTaskOptions = Omit<TaskOptions, 'interceptors'> & { interceptors?: InterceptorRef[] };
 
 /**
  * Marks a provider method as a task. `@Task()` names it after the method, `@Task('name')` or
- * `@Task({ name, priority, description, tags })` sets it. The method runs on its own instance,
- * so injected dependencies work.
+ * `@Task({ name, priority, retry, maxTime, echo, ... })` sets options. The method runs on its own
+ * instance, so injected dependencies work.
  */
-export function Task(nameOrOptions: string | TaskOptions = {}): MethodDecorator {
-  const options: TaskOptions = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions;
+export function Task(nameOrOptions: string | NestTaskOptions = {}): MethodDecorator {
+  const options: NestTaskOptions = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions;
   return (_target, _key, descriptor) => {
     Reflect.defineMetadata(TASK_METADATA, options, descriptor.value as object);
     return descriptor;

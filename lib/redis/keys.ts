@@ -17,6 +17,7 @@ export class RedisKeys {
   readonly catalog: string;
   readonly workers: string;
   readonly workerInfo: string;
+  readonly schedules: string;
 
   constructor(readonly appName: string) {
     if (!appName || /[{}]/.test(appName)) {
@@ -35,10 +36,16 @@ export class RedisKeys {
     this.catalog = `${this.prefix}catalog`;
     this.workers = `${this.prefix}workers`;
     this.workerInfo = `${this.prefix}wi`;
+    this.schedules = `${this.prefix}tm`;
   }
 
   record(uuid: string): string {
     return `${this.prefix}t:${uuid}`;
+  }
+
+  /** Run state of one timer schedule (hash: last tick, its task, next run). */
+  scheduleRun(name: string): string {
+    return `${this.prefix}tr:${name}`;
   }
 
   waiter(uuid: string): string {

@@ -17,6 +17,7 @@ const SCRIPT_KEYS = {
   cancel: 1,
   watch: 2,
   progress: 1,
+  'schedule-run': 1,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_KEYS;

@@ -1,9 +1,15 @@
 import type { DynamicModule, INestApplicationContext, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { withProcessDefaults } from '../nest/process-defaults.js';
 
 export interface RunForeverOptions {
   /** Signals that stop the process; default SIGINT and SIGTERM. */
   signals?: NodeJS.Signals[];
+  /**
+   * Fire timer schedules here too. Default false: a worker-only process leaves schedules to the
+   * other processes (QTasksModule's own `timers` option, when set, wins over this).
+   */
+  timers?: boolean;
 }
 
 /**
@@ -12,7 +18,7 @@ export interface RunForeverOptions {
  */
 export class QTasksStarter {
   static async runForever(module: Type<unknown> | DynamicModule, options: RunForeverOptions = {}): Promise<INestApplicationContext> {
-    const app = await NestFactory.createApplicationContext(module);
+    const app = await NestFactory.createApplicationContext(withProcessDefaults(module, { timers: options.timers ?? false }));
     const signals = options.signals ?? ['SIGINT', 'SIGTERM'];
     const onSignal = () => {
       for (const signal of signals) process.off(signal, onSignal);

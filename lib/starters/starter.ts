@@ -2,7 +2,9 @@ import type { Broker } from '../brokers/broker.js';
 import type { GlobalConfig } from '../configs/global-config.js';
 import type { QTasksConfig } from '../core/config.js';
 import type { QTasksLogger } from '../core/logger.js';
+import { traceback } from '../core/executor.js';
 import type { TaskRegistry } from '../core/task-registry.js';
+import type { PluginRunner } from '../plugins/plugin-runner.js';
 import type { Storage } from '../storages/storage.js';
 import type { Worker } from '../workers/worker.js';
 
@@ -16,6 +18,7 @@ export interface StartableApp {
   readonly globalConfig: GlobalConfig | null;
   readonly worker: Worker | null;
   readonly logger: QTasksLogger;
+  readonly plugins: PluginRunner;
 }
 
 /** A part that starts after the core components and stops before them (timers, for one). */
@@ -47,6 +50,7 @@ export class Starter {
       await app.globalConfig?.publishCatalog(app.registry.catalog());
       await app.worker?.start();
       for (const hook of this.hooks) await hook.start();
+      await this.fire(app, 'start');
     } catch (error) {
       // Close whatever did open, so a failed bootstrap leaves no handle behind.
       await this.stop(app).catch(() => undefined);
@@ -65,5 +69,16 @@ export class Starter {
     await app.broker.stop();
     await app.storage.stop();
     await app.globalConfig?.stop();
+    await this.fire(app, 'stop').catch((error: unknown) => app.logger.error(traceback(error)));
+  }
+
+  /** The components' start (or stop) triggers, in start order, then the starter's own. */
+  private async fire(app: StartableApp, phase: 'start' | 'stop'): Promise<void> {
+    const { plugins, name: appName } = app;
+    if (app.globalConfig) await plugins.trigger(`global_config_${phase}`, { appName });
+    await plugins.trigger(`storage_${phase}`, { appName });
+    await plugins.trigger(`broker_${phase}`, { appName });
+    if (app.worker) await plugins.trigger(`worker_${phase}`, { workerId: app.worker.id });
+    await plugins.trigger(`starter_${phase}`, { appName });
   }
 }

@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Broker, Lease, Retention } from '../brokers/broker.js';
+import { TaskCancelledError } from '../core/errors.js';
+import { traceback } from '../core/executor.js';
 import type { ClaimedTask, TaskOutcome } from '../core/task-record.js';
+import type { TriggerEvent, TriggerName } from '../plugins/triggers.js';
+import { runClaimed } from './run-claimed.js';
 import { Worker, type WorkerContext } from './worker.js';
 
 export interface AsyncWorkerOptions {
@@ -12,6 +16,8 @@ export interface AsyncWorkerOptions {
 
 /** Longest idle block on the wake-up marker; a safety net, not a polling period. */
 const IDLE_BLOCK_MS = 30_000;
+/** How long a cancel for a task not (yet) held here is remembered. */
+const EARLY_CANCEL_MEMORY_MS = 10_000;
 /** Pause after a failed Redis call before the next try. */
 const RETRY_PAUSE_MS = 250;
 
@@ -27,6 +33,11 @@ export class AsyncWorker extends Worker {
   private readonly maxOverride?: number;
   /** Tasks executing now, by uuid. */
   private readonly executing = new Map<string, Promise<void>>();
+  /** Abort controllers of the running tasks: cancel and time limit abort them. */
+  private readonly controllers = new Map<string, AbortController>();
+  private stopCancelListener?: () => Promise<void>;
+  /** Cancels that arrived before their task's claim reply (uuid -> when). */
+  private readonly earlyCancels = new Map<string, number>();
   /** Leases held until the outcome is stored. */
   private readonly leases = new Map<string, Lease>();
   private outbox: TaskOutcome[] = [];
@@ -71,6 +82,8 @@ export class AsyncWorker extends Worker {
     this.stopping = new AbortController();
     this.closed = false;
     this.startedAt = Date.now();
+    this.stopCancelListener = await this.ctx.broker.onCancelRequested((uuid) => void this.abortCancelled(uuid));
+    await this.ctx.plugins.trigger('broker_listen_start', { workerId: this.id });
     this.claimLoop = this.runClaimLoop();
     this.every(config.leaseMs / 3, () => this.renewLeases());
     if (config.runningOlderTasks) {
@@ -93,6 +106,8 @@ export class AsyncWorker extends Worker {
     await settleWithin([...this.executing.values()], graceMs);
     await settleWithin([this.flush()], Math.max(deadline - Date.now(), RETRY_PAUSE_MS * 4));
     this.closed = true;
+    await this.stopCancelListener?.();
+    this.stopCancelListener = undefined;
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     const unfinished = [...this.leases.values()];
@@ -132,15 +147,36 @@ export class AsyncWorker extends Worker {
     }
   }
 
-  private execute({ record, token }: ClaimedTask): void {
-    this.leases.set(record.uuid, { uuid: record.uuid, token });
-    const run = this.ctx.executor.execute(record).then((result) => {
-      this.executing.delete(record.uuid);
+  private execute(task: ClaimedTask): void {
+    const { uuid } = task.record;
+    this.leases.set(uuid, { uuid, token: task.token });
+    const controller = new AbortController();
+    this.controllers.set(uuid, controller);
+    if (this.earlyCancels.delete(uuid)) void this.abortCancelled(uuid);
+    const run = runClaimed(this.ctx, this.id, task, controller).then((outcome) => {
+      this.executing.delete(uuid);
+      this.controllers.delete(uuid);
       this.slotFreed?.();
-      this.outbox.push({ uuid: record.uuid, token, ...result });
+      this.outbox.push(outcome);
       void this.flush();
     });
-    this.executing.set(record.uuid, run);
+    this.executing.set(uuid, run);
+  }
+
+  /**
+   * A cancel for a running task was published: abort it if this worker holds it. The message
+   * travels on another connection than the claim's reply, so it may come first: remember it a
+   * while, and `execute` honours it when the claimed task shows up.
+   */
+  private async abortCancelled(uuid: string): Promise<void> {
+    const controller = this.controllers.get(uuid);
+    if (!controller) {
+      this.earlyCancels.set(uuid, Date.now());
+      for (const [old, at] of this.earlyCancels) if (Date.now() - at > EARLY_CANCEL_MEMORY_MS) this.earlyCancels.delete(old);
+      return;
+    }
+    const record = await this.ctx.broker.storage.get(uuid).catch(() => null);
+    controller.abort(new TaskCancelledError(record?.cancelReason ?? 'cancelled'));
   }
 
   /** Stores every pending outcome; outcomes that arrive meanwhile go in the next batch. */
@@ -157,7 +193,8 @@ export class AsyncWorker extends Worker {
         const stored = await this.ctx.broker.complete(batch, this.retention);
         batch.forEach((outcome, index) => {
           this.leases.delete(outcome.uuid);
-          if (!stored[index]) {
+          if (stored[index]) this.notify('storage_update', { uuid: outcome.uuid, status: outcome.status });
+          else {
             this.ctx.logger.warn(
               `task ${outcome.uuid}: its lease expired before it finished and another worker took it; this result was discarded`,
             );
@@ -184,6 +221,8 @@ export class AsyncWorker extends Worker {
 
   private async recoverExpired(): Promise<void> {
     const { requeued, failed } = await this.ctx.broker.recover(this.ctx.config.maxStalls, this.retention);
+    this.notify('broker_running_older_tasks', { requeued, failed });
+    this.notify('storage_running_older_tasks', { requeued, failed });
     if (requeued + failed > 0) {
       this.ctx.logger.warn(`recovered tasks of dead workers: ${requeued} queued again, ${failed} failed after too many stalls`);
     }
@@ -202,6 +241,12 @@ export class AsyncWorker extends Worker {
       },
       this.ctx.config.globalConfigStatusTtlMs,
     );
+  }
+
+  /** Fires an informing trigger without waiting for it; a failing plugin is logged. */
+  private notify<T extends TriggerName>(trigger: T, event: TriggerEvent<T>): void {
+    if (!this.ctx.plugins.has(trigger)) return;
+    this.ctx.plugins.trigger(trigger, event).catch((error: unknown) => this.ctx.logger.error(traceback(error)));
   }
 
   /** A periodic job whose failures are logged, never thrown (Redis may be restarting). */

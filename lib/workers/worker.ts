@@ -3,6 +3,7 @@ import type { GlobalConfig } from '../configs/global-config.js';
 import type { QTasksConfig } from '../core/config.js';
 import type { TaskExecutor } from '../core/executor.js';
 import type { QTasksLogger } from '../core/logger.js';
+import type { PluginRunner } from '../plugins/plugin-runner.js';
 
 /** What the app hands a worker before it starts. */
 export interface WorkerContext {
@@ -12,6 +13,7 @@ export interface WorkerContext {
   globalConfig: GlobalConfig | null;
   taskNames: string[];
   logger: QTasksLogger;
+  plugins: PluginRunner;
 }
 
 /** Worker: claims tasks from the broker and runs them. */

@@ -70,6 +70,9 @@ export class RedisBroker extends Broker {
     if (signal.aborted) return;
     this.blocking ??= this.storage.connection.duplicate();
     const client = await this.blocking;
+    // Stopped while the connection was opening: the abort event has fired already, so BLPOP would
+    // hold the stop for its whole timeout.
+    if (signal.aborted) return;
     const onAbort = () => {
       // BLPOP cannot be interrupted; dropping its connection is the only way to stop at once.
       this.blocking = undefined;

@@ -1,6 +1,8 @@
+import type { ScheduleDefinition, ScheduleState } from '../../core/schedule.js';
 import type { TaskCatalogEntry } from '../../core/task-registry.js';
 import { RedisConnection, type RedisConnectionOptions } from '../../redis/connection.js';
 import { RedisKeys } from '../../redis/keys.js';
+import { ScriptRunner } from '../../redis/scripts.js';
 import { GlobalConfig, type WorkerStatus } from '../global-config.js';
 
 export interface RedisGlobalConfigOptions extends RedisConnectionOptions {
@@ -9,19 +11,22 @@ export interface RedisGlobalConfigOptions extends RedisConnectionOptions {
 }
 
 /**
- * GlobalConfig in Redis: a hash of settings, a hash for the task catalogue, and heartbeats as a
- * sorted set of expiry times beside a hash of worker details (Redis 7.0 has no per-field TTL).
+ * GlobalConfig in Redis: a hash of settings, a hash for the task catalogue, heartbeats as a
+ * sorted set of expiry times beside a hash of worker details (Redis 7.0 has no per-field TTL),
+ * and timer schedules as a hash of definitions plus one small hash of run state per schedule.
  */
 export class RedisGlobalConfig extends GlobalConfig {
   readonly keys: RedisKeys;
   readonly connection: RedisConnection;
   private readonly ownsConnection: boolean;
+  private readonly scripts: ScriptRunner;
 
   constructor(options: RedisGlobalConfigOptions = {}) {
     super();
     this.keys = new RedisKeys(options.name ?? 'QueueTasks');
     this.ownsConnection = !options.connection;
     this.connection = options.connection ?? new RedisConnection(options);
+    this.scripts = new ScriptRunner(this.connection.client);
   }
 
   private get client() {
@@ -37,20 +42,24 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   async set(key: string, value: unknown): Promise<void> {
+    ({ value } = await this.plugins.trigger('global_config_set', { key, value }));
     await this.client.hset(this.keys.settings, key, JSON.stringify(value));
   }
 
   async get<T = unknown>(key: string): Promise<T | undefined> {
     const raw = await this.client.hget(this.keys.settings, key);
-    return raw === null ? undefined : (JSON.parse(raw) as T);
+    const { value } = await this.plugins.trigger('global_config_get', { key, value: raw === null ? undefined : JSON.parse(raw) });
+    return value as T | undefined;
   }
 
   async getAll(): Promise<Record<string, unknown>> {
     const all = await this.client.hgetall(this.keys.settings);
-    return Object.fromEntries(Object.entries(all).map(([key, raw]) => [key, JSON.parse(raw)]));
+    const values = Object.fromEntries(Object.entries(all).map(([key, raw]) => [key, JSON.parse(raw)]));
+    return (await this.plugins.trigger('global_config_get_all', { values })).values;
   }
 
-  async setStatus(status: WorkerStatus, ttlMs: number): Promise<void> {
+  async setStatus(given: WorkerStatus, ttlMs: number): Promise<void> {
+    const { status } = await this.plugins.trigger('global_config_set_status', { status: given, ttlMs });
     await this.client
       .multi()
       .zadd(this.keys.workers, Date.now() + ttlMs, status.id)
@@ -85,5 +94,51 @@ export class RedisGlobalConfig extends GlobalConfig {
   async catalog(): Promise<TaskCatalogEntry[]> {
     const all = await this.client.hgetall(this.keys.catalog);
     return Object.values(all).map((raw) => JSON.parse(raw) as TaskCatalogEntry);
+  }
+
+  async publishSchedule(schedule: ScheduleDefinition, nextRun: Date): Promise<void> {
+    await this.client
+      .multi()
+      .hset(this.keys.schedules, schedule.name, JSON.stringify(schedule))
+      .hset(this.keys.scheduleRun(schedule.name), 'n', nextRun.getTime())
+      .exec();
+  }
+
+  async recordScheduleRun(name: string, tick: Date, taskUuid: string, nextRun: Date): Promise<boolean> {
+    const recorded = await this.scripts.run('schedule-run', [this.keys.scheduleRun(name)], [
+      tick.getTime(),
+      taskUuid,
+      nextRun.getTime(),
+    ]);
+    return recorded === 1;
+  }
+
+  async removeSchedule(name: string): Promise<void> {
+    await this.client.multi().hdel(this.keys.schedules, name).del(this.keys.scheduleRun(name)).exec();
+  }
+
+  async schedule(name: string): Promise<ScheduleState | undefined> {
+    const raw = await this.client.hget(this.keys.schedules, name);
+    if (raw === null) return undefined;
+    return this.withRun(JSON.parse(raw) as ScheduleDefinition, await this.runFields(name));
+  }
+
+  async schedules(): Promise<ScheduleState[]> {
+    const definitions = Object.values(await this.client.hgetall(this.keys.schedules)).map(
+      (raw) => JSON.parse(raw) as ScheduleDefinition,
+    );
+    return Promise.all(definitions.map(async (definition) => this.withRun(definition, await this.runFields(definition.name))));
+  }
+
+  private runFields(name: string): Promise<(string | null)[]> {
+    return this.client.hmget(this.keys.scheduleRun(name), 'l', 'u', 'n');
+  }
+
+  private withRun(definition: ScheduleDefinition, [lastRun, lastTaskUuid, nextRun]: (string | null)[]): ScheduleState {
+    const state: ScheduleState = { ...definition };
+    if (lastRun) state.lastRun = new Date(Number(lastRun));
+    if (lastTaskUuid) state.lastTaskUuid = lastTaskUuid;
+    if (nextRun) state.nextRun = new Date(Number(nextRun));
+    return state;
   }
 }

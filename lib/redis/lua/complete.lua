@@ -40,8 +40,9 @@ for i = 4, #ARGV, 5 do
         else
           rec.d = nil
           pushQueued(prefix, KEYS[2], rec.p, uuid, false)
-          requeued = requeued + 1
         end
+        -- Woken for a delayed retry too: the next claim tells an idle worker when it is due.
+        requeued = requeued + 1
         redis.call('SET', prefix .. 't:' .. uuid, cjson.encode(rec))
       else
         rec.s = status

@@ -1,0 +1,34 @@
+import { Injectable } from '@nestjs/common';
+import type { PluginComponent, TriggerName } from '../plugins/triggers.js';
+import { PLUGIN_METADATA, TRIGGER_METADATA } from './tokens.js';
+
+export interface QTasksPluginOptions {
+  /** Limits the plugin to the triggers of one component. */
+  component?: PluginComponent;
+  /** Registers it as a global plugin: its handlers run after the trigger-specific ones. */
+  global?: boolean;
+}
+
+/**
+ * Marks an injectable class as a plugin: its `@OnTrigger()` methods are registered at bootstrap,
+ * on the instance Nest built (so injected dependencies work).
+ */
+export function QTasksPlugin(options: QTasksPluginOptions = {}): ClassDecorator {
+  return (target) => {
+    Reflect.defineMetadata(PLUGIN_METADATA, options, target);
+    Injectable()(target);
+  };
+}
+
+/**
+ * Binds a plugin method to triggers. It gets the trigger's event and returns nothing (no change)
+ * or an object with the fields to replace.
+ */
+export function OnTrigger(...triggers: TriggerName[]): MethodDecorator {
+  return (_target, _key, descriptor) => {
+    const method = descriptor.value as object;
+    const existing = (Reflect.getMetadata(TRIGGER_METADATA, method) as TriggerName[] | undefined) ?? [];
+    Reflect.defineMetadata(TRIGGER_METADATA, [...existing, ...triggers], method);
+    return descriptor;
+  };
+}

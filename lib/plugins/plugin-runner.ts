@@ -1,0 +1,87 @@
+import { InvalidOptionError, PluginAnswerError, PluginError, QTasksError } from '../core/errors.js';
+import type { AddPluginOptions, TaskPlugin } from './plugin.js';
+import { TRIGGERS, isTriggerName, type TriggerEvent, type TriggerName } from './triggers.js';
+
+interface Registration {
+  plugin: string;
+  handler: (event: never) => unknown;
+}
+
+/**
+ * Runs the plugins of one app. The contract is the same for every trigger: the handlers registered
+ * for the trigger run first, then the global ones, each in registration order; each sees the event
+ * with the answers before it applied. A handler returns nothing (no change) or an object whose
+ * fields replace only those fields of the event.
+ */
+export class PluginRunner {
+  private readonly specific = new Map<TriggerName, Registration[]>();
+  private readonly global = new Map<TriggerName, Registration[]>();
+  /** Specific then global, per trigger: what `trigger` walks. */
+  private readonly ordered = new Map<TriggerName, Registration[]>();
+
+  add(plugin: TaskPlugin, options: AddPluginOptions = {}): void {
+    const name = plugin.name ?? plugin.constructor?.name ?? 'anonymous plugin';
+    const handled = Object.keys(plugin.handlers ?? {});
+    for (const trigger of [...handled, ...(options.triggers ?? [])]) {
+      if (!isTriggerName(trigger)) throw new InvalidOptionError(`Plugin "${name}" names unknown trigger "${trigger}".`);
+      if (options.component && TRIGGERS[trigger].component !== options.component) {
+        if (options.triggers?.includes(trigger)) {
+          throw new InvalidOptionError(
+            `Plugin "${name}": trigger "${trigger}" belongs to component "${TRIGGERS[trigger].component}", not "${options.component}".`,
+          );
+        }
+      }
+    }
+    const triggers = options.triggers ?? (handled as TriggerName[]).filter(
+      (trigger) => !options.component || TRIGGERS[trigger].component === options.component,
+    );
+    const target = options.triggers ? this.specific : this.global;
+    for (const trigger of triggers) {
+      const handler = plugin.handlers[trigger] as Registration['handler'] | undefined;
+      if (typeof handler !== 'function') {
+        throw new InvalidOptionError(`Plugin "${name}" is registered for trigger "${trigger}" but has no handler for it.`);
+      }
+      const list = target.get(trigger) ?? [];
+      list.push({ plugin: name, handler: handler.bind(plugin.handlers) });
+      target.set(trigger, list);
+      this.ordered.set(trigger, [...(this.specific.get(trigger) ?? []), ...(this.global.get(trigger) ?? [])]);
+    }
+  }
+
+  /** True when some plugin handles the trigger (lets callers skip building costly events). */
+  has(trigger: TriggerName): boolean {
+    return this.ordered.has(trigger);
+  }
+
+  /**
+   * Runs the trigger's handlers and resolves with the event as they left it. A handler that
+   * throws rejects with PluginError naming plugin and trigger, except a QTasksError, which is a
+   * deliberate refusal (a failed validation, say) and passes through as it is.
+   */
+  async trigger<T extends TriggerName>(trigger: T, event: TriggerEvent<T>): Promise<TriggerEvent<T>> {
+    const registrations = this.ordered.get(trigger);
+    if (!registrations) return event;
+    let current = event;
+    for (const { plugin, handler } of registrations) {
+      let answer: unknown;
+      try {
+        answer = await (handler as (event: TriggerEvent<T>) => unknown)(current);
+      } catch (error) {
+        throw error instanceof QTasksError ? error : new PluginError(plugin, trigger, error);
+      }
+      if (answer === undefined || answer === null) continue;
+      current = { ...current, ...checkedAnswer(plugin, trigger, answer as object) };
+    }
+    return current;
+  }
+}
+
+function checkedAnswer(plugin: string, trigger: TriggerName, answer: object): object {
+  const replaceable: readonly string[] = TRIGGERS[trigger].replaces;
+  if (typeof answer !== 'object' || Array.isArray(answer)) {
+    throw new PluginAnswerError(plugin, trigger, `a ${Array.isArray(answer) ? 'list' : typeof answer}`, replaceable);
+  }
+  const extra = Object.keys(answer).filter((key) => !replaceable.includes(key));
+  if (extra.length > 0) throw new PluginAnswerError(plugin, trigger, `field(s) it may not replace: ${extra.join(', ')}`, replaceable);
+  return answer;
+}

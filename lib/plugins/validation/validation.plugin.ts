@@ -1,0 +1,63 @@
+import { plainToInstance } from 'class-transformer';
+import { validate, type ValidationError } from 'class-validator';
+import { TaskValidationError } from '../../core/errors.js';
+import type { TaskOptions, TaskRegistry } from '../../core/task-registry.js';
+import type { TaskPlugin } from '../plugin.js';
+import type { TriggerEvent } from '../triggers.js';
+
+/** Parameter types that are not DTOs: left as they are. */
+const PLAIN_TYPES: unknown[] = [Object, String, Number, Boolean, Array, Function, Symbol, BigInt, Date, Promise, Map, Set];
+
+/**
+ * Validation with class-validator: each argument whose parameter type is a class is turned into
+ * that class (class-transformer) and validated, at enqueue (a failure rejects the add, nothing
+ * is enqueued) and again before the task runs (the task gets the class instances).
+ */
+export class ValidationPlugin implements TaskPlugin {
+  readonly name = 'ValidationPlugin';
+  readonly handlers = {
+    app_add_task_before_broker: async ({ name, args }: TriggerEvent<'app_add_task_before_broker'>) => {
+      const definition = this.registry.get(name);
+      if (!definition) return; // the add itself reports the unknown task
+      return { args: await validatedArgs(name, definition.options, definition.paramTypes, args) };
+    },
+    task_executor_args_replace: async ({ record, args, options, paramTypes }: TriggerEvent<'task_executor_args_replace'>) => ({
+      args: await validatedArgs(record.taskName, options, paramTypes, args),
+    }),
+  };
+
+  constructor(private readonly registry: TaskRegistry) {}
+}
+
+async function validatedArgs(
+  taskName: string,
+  options: TaskOptions,
+  paramTypes: readonly unknown[] | undefined,
+  args: unknown[],
+): Promise<unknown[]> {
+  const types = options.paramTypes ?? paramTypes;
+  if (!types || options.validate === false) return args;
+  const problems: string[] = [];
+  const converted = await Promise.all(
+    args.map(async (arg, index) => {
+      const type = types[index];
+      if (typeof type !== 'function' || PLAIN_TYPES.includes(type)) return arg;
+      const label = `argument ${index + 1} (${type.name})`;
+      if (typeof arg !== 'object' || arg === null || Array.isArray(arg)) {
+        problems.push(`${label} must be an object, got ${arg === null ? 'null' : Array.isArray(arg) ? 'a list' : typeof arg}`);
+        return arg;
+      }
+      const instance = arg instanceof type ? arg : plainToInstance(type as new () => object, arg);
+      for (const error of await validate(instance as object)) problems.push(...describe(label, error));
+      return instance;
+    }),
+  );
+  if (problems.length > 0) throw new TaskValidationError(taskName, problems);
+  return converted;
+}
+
+function describe(path: string, error: ValidationError): string[] {
+  const here = `${path}.${error.property}`;
+  const own = Object.values(error.constraints ?? {}).map((message) => `${here}: ${message}`);
+  return [...own, ...(error.children ?? []).flatMap((child) => describe(here, child))];
+}

@@ -1,0 +1,11 @@
+-- Schedule run: records the task a timer enqueued for a tick. Every running instance reports
+-- each tick, possibly late and out of order, so an older tick never overwrites a newer one.
+-- KEYS[1] the schedule's run hash (<prefix>tr:<name>): l last tick ms, u its task uuid, n next run ms
+-- ARGV[1] tick ms, ARGV[2] task uuid, ARGV[3] next run ms
+-- Returns 1 when recorded, 0 when this or a later tick is already recorded.
+local last = tonumber(redis.call('HGET', KEYS[1], 'l') or '-1')
+if tonumber(ARGV[1]) <= last then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'l', ARGV[1], 'u', ARGV[2], 'n', ARGV[3])
+return 1

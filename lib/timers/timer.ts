@@ -1,0 +1,234 @@
+import { SchedulerRegistry } from '@nestjs/schedule';
+import type { CronJob } from 'cron';
+import { DuplicateScheduleError, InvalidScheduleError, UnknownTaskError } from '../core/errors.js';
+import type { QueueTasks } from '../core/queue-tasks.js';
+import type { ScheduleDefinition, ScheduleOptions, ScheduleState } from '../core/schedule.js';
+import type { StartHook } from '../starters/starter.js';
+import { buildSchedule, type BuiltSchedule } from './build-schedule.js';
+import { createTickJob } from './tick-job.js';
+
+export interface TimerOptions {
+  /** Where the cron jobs are registered; the Nest module passes the app's own. */
+  registry?: SchedulerRegistry;
+  /**
+   * `false`: schedules are still checked at start and listed, but this process fires none
+   * (a worker-only process). Default true.
+   */
+  enabled?: boolean;
+}
+
+/** What one instance did at one tick of a schedule. */
+export interface TickEvent {
+  schedule: string;
+  taskName: string;
+  /** The tick's own time (the same in every instance). */
+  tick: Date;
+  /** The tick's task: enqueued here (`added`) or by another instance first. */
+  uuid: string;
+  added: boolean;
+  /** The task stands for ticks missed while no instance was running. */
+  catchUp: boolean;
+}
+
+interface Schedule extends BuiltSchedule {
+  /** Latest tick handled here; a fire never handles a tick twice. */
+  lastTick: number;
+  job?: CronJob;
+}
+
+/** Shortest life of a tick's idempotency key: covers clock skew between instances and late fires. */
+const MIN_KEY_TTL_MS = 60_000;
+
+/**
+ * The timer (the original's `AsyncTimer`): enqueues tasks on cron or fixed-interval schedules.
+ * Started and stopped by the app's Starter (it adds itself as a hook). Each tick's enqueue carries
+ * an idempotency key made of the schedule and the tick's time, taken atomically by the enqueue
+ * script, so any number of instances running the same schedule enqueue one task per tick.
+ */
+export class QTasksTimer implements StartHook {
+  readonly registry: SchedulerRegistry;
+  readonly enabled: boolean;
+  private readonly added = new Map<string, { schedule: Schedule; where: string }>();
+  private readonly schedules = new Map<string, Schedule>();
+  private readonly listeners = new Set<(event: TickEvent) => void>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private started = false;
+
+  constructor(
+    private readonly app: QueueTasks,
+    options: TimerOptions = {},
+  ) {
+    this.registry = options.registry ?? new SchedulerRegistry();
+    this.enabled = options.enabled ?? true;
+    app.starter.addHook(this);
+  }
+
+  /** True while this process fires schedules. */
+  get running(): boolean {
+    return this.started && this.enabled;
+  }
+
+  /**
+   * Adds a schedule of `taskName` (the original's `timer.add_task("test", trigger=...)`). Before
+   * the app starts it is kept until start; after, it runs at once. A bad schedule is refused here.
+   */
+  async add(taskName: string, options: ScheduleOptions): Promise<ScheduleDefinition> {
+    const where = `timer.add("${taskName}")`;
+    const schedule: Schedule = { ...buildSchedule(taskName, options, where), lastTick: 0 };
+    const { name } = schedule.definition;
+    if (this.added.has(name) || this.schedules.has(name)) throw new DuplicateScheduleError(name);
+    if (this.started) this.checkTask(schedule, where);
+    this.added.set(name, { schedule, where });
+    if (this.started) {
+      this.schedules.set(name, schedule);
+      if (this.enabled) await this.arm(schedule);
+    }
+    return schedule.definition;
+  }
+
+  /**
+   * Stops a schedule (waiting for an enqueue under way) and removes it from GlobalConfig; false
+   * when there is none of that name. A declared schedule comes back at the next start.
+   */
+  async remove(name: string): Promise<boolean> {
+    const schedule = this.schedules.get(name) ?? this.added.get(name)?.schedule;
+    if (!schedule) return false;
+    this.disarm(schedule);
+    this.schedules.delete(name);
+    this.added.delete(name);
+    await Promise.allSettled([...this.inFlight]);
+    if (this.running) await this.app.globalConfig?.removeSchedule(name);
+    return true;
+  }
+
+  /** The schedules of this process (declared ones once the app started), with their run state. */
+  async list(): Promise<ScheduleState[]> {
+    const all = this.started ? [...this.schedules.values()] : [...this.added.values()].map((entry) => entry.schedule);
+    return Promise.all(
+      all.map(async ({ definition, trigger }) => {
+        const stored = this.started ? await this.app.globalConfig?.schedule(definition.name) : undefined;
+        return {
+          ...definition,
+          lastRun: stored?.lastRun,
+          lastTaskUuid: stored?.lastTaskUuid,
+          nextRun: new Date(trigger.nextAfter(Date.now())),
+        };
+      }),
+    );
+  }
+
+  /** Calls `listener` after each tick this instance handled; returns the unsubscribe. */
+  onTick(listener: (event: TickEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Checks every schedule (a bad one fails the app's start), then arms them when enabled. */
+  async start(): Promise<void> {
+    this.schedules.clear();
+    const declared = this.app.registry
+      .definitions()
+      .filter(({ options }) => options.cron !== undefined || options.every !== undefined)
+      .map(({ name, options, source }) => ({ schedule: { ...buildSchedule(name, options, source), lastTick: 0 }, where: source }));
+    for (const { schedule, where } of [...declared, ...this.added.values()]) {
+      const { name } = schedule.definition;
+      if (this.schedules.has(name)) throw new DuplicateScheduleError(name);
+      this.checkTask(schedule, where);
+      this.schedules.set(name, schedule);
+    }
+    this.started = true;
+    if (!this.enabled) {
+      this.app.logger.log(`timer off in this process (${this.schedules.size} schedule(s) known)`);
+      return;
+    }
+    for (const schedule of this.schedules.values()) await this.arm(schedule);
+    this.app.logger.log(`timer started: ${this.schedules.size} schedule(s)`);
+  }
+
+  /** Stops every job, then waits for the enqueues already under way. */
+  async stop(): Promise<void> {
+    this.started = false;
+    for (const schedule of this.schedules.values()) this.disarm(schedule);
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private checkTask({ definition }: Schedule, where: string): void {
+    if (!this.app.registry.get(definition.taskName)) {
+      const unknown = new UnknownTaskError(definition.taskName, this.app.registry.names());
+      throw new InvalidScheduleError(definition.name, where, unknown.message, { cause: unknown });
+    }
+    if (definition.catchUp && !this.app.globalConfig) {
+      throw new InvalidScheduleError(definition.name, where, '`catchUp` needs a GlobalConfig, where the last run is kept.');
+    }
+  }
+
+  private async arm(schedule: Schedule): Promise<void> {
+    const { definition, trigger } = schedule;
+    const now = Date.now();
+    schedule.lastTick = now;
+    await this.app.globalConfig?.publishSchedule(definition, new Date(trigger.nextAfter(now)));
+    if (definition.catchUp) await this.catchUp(schedule);
+    schedule.job = createTickJob(definition, trigger, () => this.fire(schedule));
+    this.registry.addCronJob(this.jobName(definition.name), schedule.job);
+    schedule.job.start();
+  }
+
+  private disarm(schedule: Schedule): void {
+    const jobName = this.jobName(schedule.definition.name);
+    // ScheduleModule deletes every registered job at shutdown, possibly before this runs.
+    if (this.registry.doesExist('cron', jobName)) this.registry.deleteCronJob(jobName);
+    void schedule.job?.stop();
+    schedule.job = undefined;
+  }
+
+  /** Enqueues one task for the ticks missed since the last recorded run, keyed by the latest of them. */
+  private async catchUp(schedule: Schedule): Promise<void> {
+    const lastRun = (await this.app.globalConfig!.schedule(schedule.definition.name))?.lastRun;
+    if (!lastRun) return;
+    const missed = schedule.trigger.latestBetween(lastRun.getTime(), Date.now());
+    if (missed === null) return;
+    schedule.lastTick = missed;
+    this.app.logger.log(`timer: schedule "${schedule.definition.name}" catches up on ticks missed since ${lastRun.toISOString()}`);
+    await this.track(this.enqueueTick(schedule, missed, true));
+  }
+
+  private fire(schedule: Schedule): void {
+    const tick = schedule.trigger.latestBetween(schedule.lastTick, Date.now());
+    if (tick === null) return;
+    schedule.lastTick = tick;
+    void this.track(this.enqueueTick(schedule, tick, false));
+  }
+
+  private async enqueueTick(schedule: Schedule, tick: number, catchUp: boolean): Promise<void> {
+    const { definition, trigger } = schedule;
+    try {
+      const { uuid, added } = await this.app.addOnce(definition.taskName, definition.args, {
+        priority: definition.priority,
+        uniqueKey: `timer:${definition.name}:${tick}`,
+        uniqueTtlMs: Math.max(MIN_KEY_TTL_MS, 3 * (trigger.nextAfter(tick) - tick)),
+      });
+      await this.app.globalConfig?.recordScheduleRun(definition.name, new Date(tick), uuid, new Date(trigger.nextAfter(Date.now())));
+      const event: TickEvent = { schedule: definition.name, taskName: definition.taskName, tick: new Date(tick), uuid, added, catchUp };
+      for (const listener of this.listeners) listener(event);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.app.logger.error(
+        `timer: schedule "${definition.name}" could not enqueue its tick of ${new Date(tick).toISOString()}: ${reason}`,
+        error instanceof Error ? error.stack : undefined,
+      );
+    }
+  }
+
+  private async track(work: Promise<void>): Promise<void> {
+    this.inFlight.add(work);
+    try {
+      await work;
+    } finally {
+      this.inFlight.delete(work);
+    }
+  }
+
+  private jobName(schedule: string): string {
+    return `qtasks:${this.app.name}:${schedule}`;
+  }
+}

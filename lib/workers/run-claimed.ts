@@ -1,0 +1,36 @@
+import { traceback } from '../core/executor.js';
+import type { ClaimedTask, TaskOutcome } from '../core/task-record.js';
+import type { WorkerContext } from './worker.js';
+
+/**
+ * One claimed task through the worker's triggers and the executor, to the outcome to store. A
+ * failed task becomes `retry` when a `worker_task_error_retry` handler (the retry plugin) says so;
+ * a throwing plugin ends the task `error`, never the worker.
+ */
+export async function runClaimed(
+  ctx: WorkerContext,
+  workerId: string,
+  { record: claimed, token }: ClaimedTask,
+  controller: AbortController,
+): Promise<TaskOutcome> {
+  const { plugins, executor } = ctx;
+  const uuid = claimed.uuid;
+  try {
+    let { record } = await plugins.trigger('broker_add_worker', { record: claimed, workerId });
+    await plugins.trigger('storage_add_process', { record });
+    await plugins.trigger('worker_add', { record, workerId });
+    ({ record } = await plugins.trigger('worker_execute_before', { record }));
+    await plugins.trigger('worker_run_task_before', { record });
+    const { status, payload, error } = await executor.execute(record, { token, controller });
+    let outcome: TaskOutcome = { uuid, token, status, payload };
+    if (status === 'error') {
+      const options = executor.registry.get(record.taskName)?.options ?? {};
+      const decision = await plugins.trigger('worker_task_error_retry', { record, options, error, retry: false, delayMs: 0 });
+      if (decision.retry) outcome = { ...outcome, status: 'retry', retryDelayMs: decision.delayMs };
+    }
+    await plugins.trigger('worker_execute_after', { record, outcome });
+    return (await plugins.trigger('broker_update', { record, outcome })).outcome;
+  } catch (error) {
+    return { uuid, token, status: 'error', payload: traceback(error) };
+  }
+}

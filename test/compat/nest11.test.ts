@@ -1,0 +1,40 @@
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { uniqueAppName } from '../helpers/names.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * Packs the library as it would be published and installs it beside Nest 11 in a scratch app
+ * (from the npm registry), so the library resolves Nest 11, not the Nest 12 it is developed with.
+ */
+describe('a Nest 11 app', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'qtasks-nest11-'));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it('loads the packed library and runs a task', { timeout: 180_000 }, () => {
+    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe' });
+    execFileSync('npm', ['pack', '--pack-destination', scratch], { cwd: root, stdio: 'pipe' });
+    const tarball = readdirSync(scratch).find((file) => file.endsWith('.tgz'))!;
+    writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'nest11-app', private: true }));
+    execFileSync(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '@nestjs/common@11', '@nestjs/core@11', 'reflect-metadata', 'rxjs', `./${tarball}`],
+      { cwd: scratch, stdio: 'pipe' },
+    );
+    copyFileSync(join(root, 'test/fixtures/nest11-app.cjs'), join(scratch, 'app.cjs'));
+    const output = execFileSync(process.execPath, ['app.cjs'], {
+      cwd: scratch,
+      env: { ...process.env, URL: inject('redisUrl'), APP_NAME: uniqueAppName('nest11') },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    const result = JSON.parse(output.trim().split('\n').pop()!) as { status: string; returning: string; nest: string };
+    expect(result.nest).toMatch(/^11\./);
+    expect(result).toMatchObject({ status: 'success', returning: 'hello nest 11' });
+  });
+});

@@ -1,0 +1,39 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { InvalidOptionError, QueueTasks } from '../../lib/index.js';
+import { uniqueAppName } from '../helpers/names.js';
+import { taskUuids } from '../helpers/ticks.js';
+
+describe('addOnce (idempotent enqueue)', () => {
+  const url = inject('redisUrl');
+  const name = uniqueAppName('add-once');
+  const redis = new Redis(url);
+  const app = new QueueTasks({ name, url, worker: false });
+  app.task('mail', (to: string) => to);
+  beforeAll(async () => app.start());
+  afterAll(async () => {
+    await app.stop();
+    await redis.quit();
+  });
+
+  it('racing adds with one key enqueue one task; the others get its uuid back', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => app.addOnce('mail', [`user${i}`], { uniqueKey: 'welcome:42', uniqueTtlMs: 60_000 })),
+    );
+    const winners = results.filter((result) => result.added);
+    expect(winners).toHaveLength(1);
+    expect(new Set(results.map((result) => result.uuid))).toEqual(new Set([winners[0]!.uuid]));
+    expect(await taskUuids(redis, name)).toEqual([winners[0]!.uuid]);
+    const ttl = await redis.pttl(`qtasks:{${name}}:u:welcome:42`);
+    expect(ttl).toBeGreaterThan(50_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    const other = await app.addOnce('mail', ['x'], { uniqueKey: 'welcome:43', uniqueTtlMs: 60_000 });
+    expect(other.added).toBe(true);
+  });
+
+  it('refuses an empty key or a TTL that is not a positive whole number', async () => {
+    await expect(app.addOnce('mail', [], { uniqueKey: '', uniqueTtlMs: 1000 })).rejects.toThrow(InvalidOptionError);
+    await expect(app.addOnce('mail', [], { uniqueKey: 'k', uniqueTtlMs: 0 })).rejects.toThrow(/uniqueTtlMs of task "mail"/);
+    await expect(app.addOnce('mail', [], { uniqueKey: 'k', uniqueTtlMs: 1.5 })).rejects.toThrow(InvalidOptionError);
+  });
+});

@@ -1,0 +1,292 @@
+import { Injectable, Module, type OnModuleInit } from '@nestjs/common';
+import { Cron, ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
+import { Test } from '@nestjs/testing';
+import { Redis } from 'ioredis';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  DuplicateScheduleError,
+  InvalidScheduleError,
+  QTasksClient,
+  QTasksModule,
+  QTasksTimer,
+  QueueTasks,
+  RedisGlobalConfig,
+  Task,
+  Worker,
+  type TickEvent,
+} from '../../lib/index.js';
+import { uniqueAppName } from '../helpers/names.js';
+import { startNestApp } from '../helpers/nest-app.js';
+import { nextTickEvent, tickKeys } from '../helpers/ticks.js';
+
+@Injectable()
+class ReportService {
+  @Task({ name: 'report', cron: '* * * * * *', timezone: 'Europe/Paris', args: ['daily', 3], priority: 4 })
+  report(kind: string, count: number) {
+    return `${kind}:${count}`;
+  }
+}
+
+@Injectable()
+class BeatService {
+  @Task()
+  beat(value: number) {
+    return value * 2;
+  }
+}
+
+/** Catches the tick events of a whole app's life, start-up included (catch-up happens there). */
+const recorded: TickEvent[] = [];
+@Injectable()
+class TickRecorder {
+  constructor(timer: QTasksTimer) {
+    timer.onTick((event) => recorded.push(event));
+  }
+}
+
+describe('timer in one process', () => {
+  const url = inject('redisUrl');
+  const redis = new Redis(url);
+  afterAll(async () => redis.quit());
+
+  const readGlobalConfig = async (name: string) => {
+    const config = new RedisGlobalConfig({ name, url });
+    await config.start();
+    try {
+      return await config.schedules();
+    } finally {
+      await config.stop();
+    }
+  };
+
+  it('a declared schedule enqueues its task with its args and priority; GlobalConfig shows it with no app running', async () => {
+    const name = uniqueAppName('timer-declared');
+    const app = await startNestApp({ name, url }, [ReportService]);
+    const timer = app.get(QTasksTimer);
+    let event: TickEvent;
+    try {
+      expect(timer.running).toBe(true);
+      event = await nextTickEvent(timer);
+      expect(event).toMatchObject({ schedule: 'report', taskName: 'report', added: true, catchUp: false });
+      expect(event.tick.getTime() % 1000).toBe(0);
+      const done = await app.get(QTasksClient).wait(event.uuid, { timeout: 10_000 });
+      expect(done).toMatchObject({ status: 'success', returning: 'daily:3', args: ['daily', 3], priority: 4 });
+    } finally {
+      await app.close();
+    }
+
+    const [state, ...others] = await readGlobalConfig(name);
+    expect(others).toEqual([]);
+    expect(state).toMatchObject({
+      name: 'report',
+      taskName: 'report',
+      cron: '* * * * * *',
+      timezone: 'Europe/Paris',
+      args: ['daily', 3],
+      priority: 4,
+      catchUp: false,
+    });
+    expect(state!.lastRun!.getTime()).toBeGreaterThanOrEqual(event.tick.getTime());
+    expect(state!.nextRun!.getTime()).toBeGreaterThan(state!.lastRun!.getTime());
+    const keys = await tickKeys(redis, name, 'report');
+    expect(state!.lastTaskUuid).toBe(keys.get(state!.lastRun!.getTime()));
+  });
+
+  it('timer.add / list / remove at run time, with a fixed interval and its own schedule name', async () => {
+    const name = uniqueAppName('timer-api');
+    const app = await startNestApp({ name, url }, [BeatService]);
+    const timer = app.get(QTasksTimer);
+    const registry = app.get(SchedulerRegistry);
+    try {
+      const added = await timer.add('beat', { every: 1000, name: 'beat-fast', args: [21] });
+      expect(added).toEqual({ name: 'beat-fast', taskName: 'beat', every: 1000, args: [21], catchUp: false });
+      await expect(timer.add('beat', { every: 2000, name: 'beat-fast' })).rejects.toThrow(DuplicateScheduleError);
+      expect(registry.doesExist('cron', `qtasks:${name}:beat-fast`)).toBe(true);
+
+      const event = await nextTickEvent(timer, (e) => e.schedule === 'beat-fast');
+      expect(event.tick.getTime() % 1000).toBe(0);
+      const done = await app.get(QTasksClient).wait(event.uuid, { timeout: 10_000 });
+      expect(done.returning).toBe(42);
+
+      const [listed] = await timer.list();
+      expect(listed).toMatchObject({ name: 'beat-fast', taskName: 'beat', every: 1000 });
+      expect(listed!.lastRun!.getTime()).toBeGreaterThanOrEqual(event.tick.getTime());
+      expect(listed!.nextRun!.getTime()).toBeGreaterThan(Date.now() - 1000);
+
+      expect(await timer.remove('beat-fast')).toBe(true);
+      expect(await timer.remove('beat-fast')).toBe(false);
+      expect(registry.doesExist('cron', `qtasks:${name}:beat-fast`)).toBe(false);
+      expect(await timer.list()).toEqual([]);
+      expect(await readGlobalConfig(name)).toEqual([]);
+      const keysAtRemove = (await tickKeys(redis, name, 'beat-fast')).size;
+      await sleep(2200);
+      expect((await tickKeys(redis, name, 'beat-fast')).size).toBe(keysAtRemove);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('an invalid cron expression fails bootstrap with a typed error naming the task and where it is declared', async () => {
+    @Injectable()
+    class BrokenService {
+      @Task({ name: 'broken', cron: '61 * * * * *' })
+      run() {}
+    }
+    const failed = startNestApp({ name: uniqueAppName('timer-broken'), url }, [BrokenService]);
+    await expect(failed).rejects.toThrow(InvalidScheduleError);
+    await expect(failed).rejects.toThrow(
+      'Schedule "broken" (BrokenService.run) is invalid: cron expression "61 * * * * *": Field value (61) is out of range',
+    );
+  });
+
+  it('a schedule added before start for an unknown task fails bootstrap, naming both', async () => {
+    @Injectable()
+    class GhostScheduler implements OnModuleInit {
+      constructor(private readonly timer: QTasksTimer) {}
+      async onModuleInit() {
+        await this.timer.add('ghost', { every: 1000 });
+      }
+    }
+    const failed = startNestApp({ name: uniqueAppName('timer-ghost'), url }, [BeatService, GhostScheduler]);
+    await expect(failed).rejects.toThrow(
+      /^Schedule "ghost" \(timer\.add\("ghost"\)\) is invalid: Unknown task "ghost"\. Registered tasks: "beat"\.$/,
+    );
+  });
+
+  it('catchUp needs a GlobalConfig to remember the last run', async () => {
+    @Injectable()
+    class CatchUpService {
+      @Task({ every: 1000, catchUp: true })
+      nightly() {}
+    }
+    const failed = startNestApp({ name: uniqueAppName('timer-nogc'), url, globalConfig: null }, [CatchUpService]);
+    await expect(failed).rejects.toThrow(/Schedule "nightly" \(CatchUpService\.nightly\) is invalid: `catchUp` needs a GlobalConfig/);
+  });
+
+  it('a timer-only process (worker: false) enqueues on schedule; the tasks wait for a worker', async () => {
+    const app = await startNestApp({ name: uniqueAppName('timer-only'), url, worker: false }, [ReportService]);
+    try {
+      expect(app.get(Worker, { strict: false })).toBeNull();
+      const event = await nextTickEvent(app.get(QTasksTimer));
+      expect((await app.get(QTasksClient).get(event.uuid))?.status).toBe('new');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('works without Nest: a schedule in the core task options, a timer built on the app', async () => {
+    const app = new QueueTasks({ name: uniqueAppName('timer-core'), url });
+    app.task({ name: 'sum', every: 1000, args: [1, 2] }, (a: number, b: number) => a + b);
+    const timer = new QTasksTimer(app);
+    await app.start();
+    try {
+      const event = await nextTickEvent(timer);
+      expect((await app.wait(event.uuid, { timeout: 10_000 })).returning).toBe(3);
+    } finally {
+      await app.stop();
+    }
+    expect(timer.running).toBe(false);
+  });
+
+  it("lives beside the app's own ScheduleModule: one SchedulerRegistry holds the app's @Cron jobs and the timer's", async () => {
+    let appCronRuns = 0;
+    @Injectable()
+    class Housekeeping {
+      @Cron('* * * * * *', { name: 'housekeeping' })
+      sweep() {
+        appCronRuns++;
+      }
+    }
+    const name = uniqueAppName('timer-beside');
+    @Module({ imports: [ScheduleModule.forRoot(), QTasksModule.forRoot({ name, url })], providers: [ReportService, Housekeeping] })
+    class BesideModule {}
+    const app = await Test.createTestingModule({ imports: [BesideModule] }).compile();
+    await app.init();
+    try {
+      const registry = app.get(SchedulerRegistry);
+      expect([...registry.getCronJobs().keys()].sort()).toEqual(['housekeeping', `qtasks:${name}:report`]);
+      await nextTickEvent(app.get(QTasksTimer));
+      await nextTickEvent(app.get(QTasksTimer));
+      expect(appCronRuns).toBeGreaterThan(0);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('timers: false keeps the schedules known but fires none', async () => {
+    const name = uniqueAppName('timer-off');
+    const app = await startNestApp({ name, url, timers: false }, [ReportService]);
+    try {
+      const timer = app.get(QTasksTimer);
+      expect(timer.running).toBe(false);
+      expect(app.get(SchedulerRegistry).getCronJobs().size).toBe(0);
+      expect((await timer.list()).map((s) => s.name)).toEqual(['report']);
+      await sleep(2200);
+      expect((await tickKeys(redis, name, 'report')).size).toBe(0);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('ticks missed while no instance ran', () => {
+  const url = inject('redisUrl');
+  const redis = new Redis(url);
+  const config = { url, globalConfig: undefined };
+  let lastRunAtStop = 0;
+  afterAll(async () => redis.quit());
+
+  /** Runs a first instance until it enqueued a tick, stops it, lets 2+ ticks pass, starts a second one. */
+  const restartAfterDowntime = async (service: Function, name: string) => {
+    const first = await startNestApp({ ...config, name }, [service as never]);
+    await nextTickEvent(first.get(QTasksTimer));
+    await first.close();
+    const globalConfig = new RedisGlobalConfig({ name, url });
+    await globalConfig.start();
+    lastRunAtStop = (await globalConfig.schedule('tick'))!.lastRun!.getTime();
+    await globalConfig.stop();
+    await sleep(2500);
+    recorded.length = 0;
+    const restartedAt = Date.now();
+    const second = await startNestApp({ ...config, name }, [service as never, TickRecorder]);
+    const startedAt = Date.now();
+    await second.close();
+    return { restartedAt, startedAt, keys: await tickKeys(redis, name, 'tick') };
+  };
+
+  beforeAll(() => {
+    recorded.length = 0;
+  });
+
+  it('catchUp: true enqueues one task standing for all missed ticks, keyed by the latest', async () => {
+    @Injectable()
+    class CatchingUp {
+      @Task({ every: 1000, catchUp: true })
+      tick() {}
+    }
+    const { restartedAt, startedAt, keys } = await restartAfterDowntime(CatchingUp, uniqueAppName('catch-up'));
+    const catchUps = recorded.filter((event) => event.catchUp);
+    expect(catchUps).toHaveLength(1);
+    const [catchUp] = catchUps;
+    expect(catchUp!.added).toBe(true);
+    const tick = catchUp!.tick.getTime();
+    expect(tick).toBeGreaterThan(lastRunAtStop + 1000);
+    expect(tick).toBeGreaterThanOrEqual(restartedAt - 1000);
+    expect(tick).toBeLessThanOrEqual(startedAt);
+    const missedWithTasks = [...keys.keys()].filter((t) => t > lastRunAtStop && t <= tick);
+    expect(missedWithTasks).toEqual([tick]);
+    expect(keys.get(tick)).toBe(catchUp!.uuid);
+  });
+
+  it('catchUp: false (the default) skips them', async () => {
+    @Injectable()
+    class Skipping {
+      @Task({ every: 1000 })
+      tick() {}
+    }
+    const { restartedAt, keys } = await restartAfterDowntime(Skipping, uniqueAppName('skip'));
+    expect(recorded.filter((event) => event.catchUp)).toEqual([]);
+    expect([...keys.keys()].filter((t) => t > lastRunAtStop && t <= restartedAt)).toEqual([]);
+  });
+});

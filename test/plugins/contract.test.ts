@@ -1,0 +1,151 @@
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import {
+  InvalidOptionError,
+  PluginAnswerError,
+  PluginError,
+  QueueTasks,
+  type TaskPlugin,
+  type TriggerHandlers,
+} from '../../lib/index.js';
+import { plainApps } from '../helpers/plain-app.js';
+
+const apps = plainApps(inject('redisUrl'));
+afterAll(() => apps.stopAll());
+
+function plugin(name: string, handlers: TriggerHandlers): TaskPlugin {
+  return { name, handlers };
+}
+
+const echoArgs = (app: QueueTasks) => app.task('echo', (...args: unknown[]) => args);
+
+describe('plugin contract', () => {
+  it('a partial answer replaces only its fields; specific handlers run before global ones, each in order', async () => {
+    const seen: string[] = [];
+    const app = await apps.start('contract', echoArgs, { worker: false });
+    app.addPlugin(
+      plugin('global-1', {
+        app_add_task_before_broker: (event) => {
+          seen.push(`global-1 saw priority ${event.priority}`);
+          return { priority: 7 };
+        },
+      }),
+    );
+    app.addPlugin(
+      plugin('specific', {
+        app_add_task_before_broker: (event) => {
+          seen.push(`specific saw priority ${event.priority}`);
+          return { priority: 3 };
+        },
+      }),
+      { triggers: ['app_add_task_before_broker'], component: 'app' },
+    );
+    app.addPlugin(plugin('global-2', { app_add_task_before_broker: (event) => void seen.push(`global-2 saw priority ${event.priority}`) }));
+    const record = await app.add('echo', ['a', 1], { priority: 1, delay: 0 });
+    expect(seen).toEqual(['specific saw priority 1', 'global-1 saw priority 3', 'global-2 saw priority 7']);
+    expect(record.priority).toBe(7);
+    expect(record.args).toEqual(['a', 1]);
+    expect(record.taskName).toBe('echo');
+    expect((await app.get(record.uuid))!.args).toEqual(['a', 1]);
+  });
+
+  it('an answer with a field the trigger does not let replace is refused, naming plugin and trigger', async () => {
+    const app = await apps.start('contract', echoArgs, { worker: false });
+    app.addPlugin(plugin('Sneaky', { app_add_task_after_broker: () => ({ record: null }) as never }));
+    await expect(app.add('echo', [])).rejects.toThrow(PluginAnswerError);
+    await expect(app.add('echo', [])).rejects.toThrow(/Plugin "Sneaky" answered trigger "app_add_task_after_broker" with field\(s\) it may not replace: record/);
+    app.addPlugin(plugin('Listy', { app_get: () => [1] as never }));
+    await expect(app.get('x')).rejects.toThrow(/Plugin "Listy" answered trigger "app_get" with a list; an answer is nothing or an object with some of: record/);
+  });
+
+  it('addPlugin refuses unknown triggers, missing handlers and triggers of another component', () => {
+    const app = new QueueTasks({ worker: false, url: inject('redisUrl') });
+    expect(() => app.addPlugin(plugin('A', {}), { triggers: ['no_such' as never] })).toThrow(/Plugin "A" names unknown trigger "no_such"/);
+    expect(() => app.addPlugin(plugin('B', {}), { triggers: ['app_get'] })).toThrow(/registered for trigger "app_get" but has no handler/);
+    expect(() => app.addPlugin(plugin('C', { app_get: () => undefined }), { triggers: ['app_get'], component: 'worker' })).toThrow(
+      InvalidOptionError,
+    );
+  });
+
+  it('a component filter keeps a global plugin to that component', async () => {
+    const seen: string[] = [];
+    const app = await apps.start('contract', echoArgs);
+    app.addPlugin(
+      plugin('Scoped', {
+        app_add_task_after_broker: () => void seen.push('app'),
+        worker_execute_before: () => void seen.push('worker'),
+      }),
+      { component: 'worker' },
+    );
+    await app.run('echo', [1], { timeout: 5000 });
+    expect(seen).toEqual(['worker']);
+  });
+
+  it('a plugin throwing at enqueue rejects the add with PluginError and nothing is enqueued', async () => {
+    const app = await apps.start('contract', echoArgs, { worker: false });
+    let stored = 0;
+    app.addPlugin(plugin('Counter', { broker_add_after: ({ uuids }) => void (stored += uuids.length) }));
+    app.addPlugin(
+      plugin('Broken', {
+        broker_add_before: () => {
+          throw new RangeError('no room');
+        },
+      }),
+    );
+    const error = await app.addBulk([{ name: 'echo' }, { name: 'echo' }]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PluginError);
+    expect(error).toMatchObject({ code: 'PLUGIN_FAILED', plugin: 'Broken', trigger: 'broker_add_before' });
+    expect((error as Error).message).toBe('Plugin "Broken" failed on trigger "broker_add_before": RangeError: no room');
+    expect(stored).toBe(0);
+  });
+
+  it('a plugin throwing while a task runs ends that task error; the worker keeps running', async () => {
+    const app = await apps.start('contract', echoArgs, { config: { maxTasksProcess: 1 } });
+    app.addPlugin(
+      plugin('Flaky', {
+        task_executor_before_execute: ({ record }) => {
+          if (record.args[0] === 'bad') throw new Error('plugin broke');
+        },
+      }),
+    );
+    const bad = await app.run('echo', ['bad'], { timeout: 5000 });
+    expect(bad.status).toBe('error');
+    expect(bad.traceback).toMatch(/^PluginError: Plugin "Flaky" failed on trigger "task_executor_before_execute": Error: plugin broke/);
+    expect(bad.traceback).toMatch(/Caused by: Error: plugin broke\n\s+at /);
+    const good = await app.run('echo', ['good'], { timeout: 5000 });
+    expect(good.status).toBe('success');
+    expect(good.returning).toEqual(['good']);
+  });
+
+  it('a worker-trigger plugin that throws ends the task error too', async () => {
+    const app = await apps.start('contract', echoArgs);
+    app.addPlugin(
+      plugin('WorkerBreaker', {
+        worker_execute_before: () => {
+          throw new TypeError('nope');
+        },
+      }),
+    );
+    const record = await app.run('echo', [], { timeout: 5000 });
+    expect(record.status).toBe('error');
+    expect(record.traceback).toMatch(/Plugin "WorkerBreaker" failed on trigger "worker_execute_before": TypeError: nope/);
+  });
+
+  it('task_executor_run_task_trigger_error may supply a result for a plugin-raised error', async () => {
+    const app = await apps.start('contract', echoArgs);
+    app.addPlugin(
+      plugin('Breaker', {
+        task_executor_args_replace: () => {
+          throw new Error('cannot inject');
+        },
+      }),
+    );
+    app.addPlugin(
+      plugin('Rescuer', {
+        task_executor_run_task_trigger_error: ({ error }) => ({ result: `rescued: ${(error as PluginError).plugin}` }),
+      }),
+    );
+    const record = await app.run('echo', [], { timeout: 5000 });
+    expect(record.status).toBe('success');
+    expect(record.returning).toBe('rescued: Breaker');
+  });
+});

@@ -1,0 +1,123 @@
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { backoffDelay, NonRetryableError, type QueueTasks } from '../../lib/index.js';
+import { plainApps } from '../helpers/plain-app.js';
+
+const apps = plainApps(inject('redisUrl'));
+afterAll(() => apps.stopAll());
+
+class TransientError extends Error {}
+
+describe('retry plugin', () => {
+  it('runs a failing task again under the same uuid, attempt + 1, keeping every error, until it succeeds', async () => {
+    const attempts: number[] = [];
+    const app = await apps.start('retry', (a: QueueTasks) =>
+      a.task({ name: 'flaky', retry: 3, echo: true }, (ctx: { attempt: number }) => {
+        attempts.push(ctx.attempt);
+        if (ctx.attempt < 3) throw new TransientError(`attempt ${ctx.attempt} failed`);
+        return 'third time lucky';
+      }),
+    );
+    const added = await app.add('flaky');
+    const record = await app.wait(added.uuid, { timeout: 10_000 });
+    expect(record.uuid).toBe(added.uuid);
+    expect(record.status).toBe('success');
+    expect(record.returning).toBe('third time lucky');
+    expect(record.attempt).toBe(3);
+    expect(attempts).toEqual([1, 2, 3]);
+    expect(record.errors).toHaveLength(2);
+    expect(record.errors![0]).toMatch(/^Error: attempt 1 failed/);
+    expect(record.errors![1]).toMatch(/^Error: attempt 2 failed/);
+  });
+
+  it('stops after `retry` extra runs and ends error with the history of every attempt', async () => {
+    const app = await apps.start('retry', (a: QueueTasks) =>
+      a.task({ name: 'always', retry: 2 }, () => {
+        throw new TransientError('still broken');
+      }),
+    );
+    const record = await app.run('always', [], { timeout: 10_000 });
+    expect(record.status).toBe('error');
+    expect(record.attempt).toBe(3);
+    expect(record.errors).toHaveLength(3);
+    expect(record.traceback).toMatch(/still broken/);
+  });
+
+  it('a NonRetryableError ends the task at once; retryOn limits which errors retry', async () => {
+    const app = await apps.start('retry', (a: QueueTasks) => {
+      a.task({ name: 'fatal', retry: 5 }, () => {
+        throw new NonRetryableError('bad input, do not retry');
+      });
+      a.task({ name: 'picky', retry: 5, retryOn: [TransientError] }, (kind: string) => {
+        throw kind === 'transient' ? new TransientError('transient') : new RangeError('other');
+      });
+    });
+    const fatal = await app.run('fatal', [], { timeout: 5000 });
+    expect(fatal.status).toBe('error');
+    expect(fatal.attempt).toBe(1);
+    expect(fatal.traceback).toMatch(/^NonRetryableError: bad input, do not retry/);
+    const other = await app.run('picky', ['other'], { timeout: 5000 });
+    expect(other.attempt).toBe(1);
+    expect(other.status).toBe('error');
+    const transient = await app.run('picky', ['transient'], { timeout: 10_000 });
+    expect(transient.attempt).toBe(6);
+    expect(transient.errors).toHaveLength(6);
+  });
+
+  it('honours the backoff delay between attempts (a fixed delay here, and a custom function)', async () => {
+    const startedAt: number[] = [];
+    const seenByBackoff: number[] = [];
+    const app = await apps.start('retry', (a: QueueTasks) => {
+      a.task({ name: 'slow-retry', retry: 1, backoff: { type: 'fixed', delay: 300 } }, () => {
+        startedAt.push(Date.now());
+        throw new TransientError('again');
+      });
+      a.task(
+        {
+          name: 'custom-retry',
+          retry: 2,
+          backoff: (attempt) => {
+            seenByBackoff.push(attempt);
+            return 10;
+          },
+        },
+        () => {
+          throw new TransientError('again');
+        },
+      );
+    });
+    const added = await app.add('slow-retry');
+    const record = await app.wait(added.uuid, { timeout: 10_000 });
+    expect(record.attempt).toBe(2);
+    expect(startedAt).toHaveLength(2);
+    // Lower bound only: the retry must not run before its delay (Redis TIME and Date.now may differ by a few ms).
+    expect(startedAt[1]! - startedAt[0]!).toBeGreaterThanOrEqual(280);
+    const custom = await app.run('custom-retry', [], { timeout: 10_000 });
+    expect(custom.attempt).toBe(3);
+    expect(seenByBackoff).toEqual([1, 2]);
+  });
+
+  it('a bad retry option is refused when the task is registered', async () => {
+    const app = await apps.start('retry', () => undefined, { worker: false });
+    expect(() => app.task({ name: 'x', retry: -1 }, () => 1)).toThrow(/retry of task at function x must be a whole number of 0 or more, got -1/);
+    expect(() => app.task({ name: 'y', backoff: { type: 'linear', delay: 1 } as never }, () => 1)).toThrow(/backoff of task at function y must be/);
+    expect(() => app.task({ name: 'z', maxTime: 0 }, () => 1)).toThrow(/maxTime of task at function z must be a positive number/);
+  });
+});
+
+describe('backoff delays', () => {
+  it('fixed, exponential (capped, with and without jitter) and custom', () => {
+    expect(backoffDelay(undefined, 1, null)).toBe(0);
+    expect(backoffDelay(250, 4, null)).toBe(250);
+    expect(backoffDelay({ type: 'fixed', delay: 100 }, 3, null)).toBe(100);
+    const exact = { type: 'exponential', delay: 100, jitter: false } as const;
+    expect([1, 2, 3, 4].map((attempt) => backoffDelay(exact, attempt, null))).toEqual([100, 200, 400, 800]);
+    expect(backoffDelay({ ...exact, maxDelay: 300 }, 4, null)).toBe(300);
+    for (let i = 0; i < 50; i++) {
+      const delay = backoffDelay({ type: 'exponential', delay: 100 }, 3, null);
+      expect(delay).toBeGreaterThanOrEqual(200);
+      expect(delay).toBeLessThanOrEqual(400);
+    }
+    expect(backoffDelay((attempt, error) => attempt * (error as number), 3, 7)).toBe(21);
+    expect(() => backoffDelay(() => -1, 1, null)).toThrow(/custom backoff returned -1/);
+  });
+});

@@ -1,0 +1,114 @@
+import { Injectable } from '@nestjs/common';
+import { Type } from 'class-transformer';
+import { IsEmail, IsInt, Min, ValidateNested } from 'class-validator';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { QTasksClient, Task, TaskCtx, TaskValidationError, type QueueTasks, type TaskContext } from '../../lib/index.js';
+import { startNestApp } from '../helpers/nest-app.js';
+import { uniqueAppName } from '../helpers/names.js';
+import { plainApps } from '../helpers/plain-app.js';
+
+class Address {
+  @IsInt()
+  zip!: number;
+}
+
+class CreateUserDto {
+  @IsEmail()
+  email!: string;
+
+  @IsInt()
+  @Min(18)
+  age!: number;
+
+  @ValidateNested()
+  @Type(() => Address)
+  address!: Address;
+}
+
+function describeUser(user: CreateUserDto): string {
+  return `${user.email} (${user.age}) at ${user.address.zip}`;
+}
+
+@Injectable()
+class UsersTasks {
+  @Task()
+  createUser(user: CreateUserDto, note: string) {
+    return { isDto: user instanceof CreateUserDto, isAddress: user.address instanceof Address, text: describeUser(user), note };
+  }
+
+  @Task()
+  withContext(@TaskCtx() ctx: TaskContext, user: CreateUserDto) {
+    return `${ctx.taskName}: ${describeUser(user)}`;
+  }
+}
+
+const valid = { email: 'ann@example.com', age: 30, address: { zip: 12345 } };
+
+describe('validation (class-validator) of DTO-typed parameters', () => {
+  const name = uniqueAppName('validation');
+  let app: Awaited<ReturnType<typeof startNestApp>>;
+  let client: QTasksClient;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    app = await startNestApp({ name, url: inject('redisUrl') }, [UsersTasks]);
+    client = app.get(QTasksClient);
+    redis = new Redis(inject('redisUrl'));
+  });
+  afterAll(async () => {
+    await app?.close();
+    redis?.disconnect();
+  });
+
+  it('the task receives DTO instances built from the emitted parameter types', async () => {
+    const result = await client.task(UsersTasks, 'createUser').run(valid, 'hi');
+    expect(result).toEqual({ isDto: true, isAddress: true, text: 'ann@example.com (30) at 12345', note: 'hi' });
+  });
+
+  it('invalid arguments are refused at enqueue with a clear error, and nothing is enqueued', async () => {
+    const recordsBefore = (await redis.keys(`qtasks:{${name}}:t:*`)).length;
+    const error = await client.add('createUser', [{ email: 'nope', age: 12, address: { zip: 'x' } }, 'hi']).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TaskValidationError);
+    expect((error as Error).message).toBe(
+      'Arguments of task "createUser" are invalid: argument 1 (CreateUserDto).email: email must be an email; ' +
+        'argument 1 (CreateUserDto).age: age must not be less than 18; ' +
+        'argument 1 (CreateUserDto).address.zip: zip must be an integer number.',
+    );
+    await expect(client.add('createUser', ['not an object', 'hi'])).rejects.toThrow(/argument 1 \(CreateUserDto\) must be an object, got string/);
+    expect(await redis.keys(`qtasks:{${name}}:t:*`)).toHaveLength(recordsBefore);
+    expect(await redis.zcard(`qtasks:{${name}}:qp`)).toBe(0);
+  });
+
+  it('the context parameter is skipped: the DTO is the first enqueue argument', async () => {
+    expect(await client.task(UsersTasks, 'withContext').run(valid)).toBe('withContext: ann@example.com (30) at 12345');
+    await expect(client.task(UsersTasks, 'withContext').add({ ...valid, age: 1 })).rejects.toThrow(TaskValidationError);
+  });
+});
+
+describe('validation before execution, and explicit parameter types', () => {
+  const apps = plainApps(inject('redisUrl'));
+  afterAll(() => apps.stopAll());
+
+  it('arguments changed after the enqueue check are validated again before the task runs', async () => {
+    const app = await apps.start('validation', (a: QueueTasks) =>
+      a.task({ name: 'save', paramTypes: [CreateUserDto] }, (user: CreateUserDto) => describeUser(user)),
+    );
+    expect((await app.run('save', [valid], { timeout: 5000 })).returning).toBe('ann@example.com (30) at 12345');
+    // A plugin after validation corrupts the stored arguments: the worker-side check catches it.
+    app.addPlugin({
+      name: 'Corrupter',
+      handlers: { broker_add_before: ({ task }) => ({ task: { ...task, argsJson: JSON.stringify([{ ...valid, email: 'broken' }]) } }) },
+    });
+    const record = await app.run('save', [valid], { timeout: 5000 });
+    expect(record.status).toBe('error');
+    expect(record.traceback).toMatch(/^TaskValidationError: Arguments of task "save" are invalid: argument 1 \(CreateUserDto\)\.email: email must be an email/);
+  });
+
+  it('validate: false skips the check', async () => {
+    const app = await apps.start('validation', (a: QueueTasks) =>
+      a.task({ name: 'raw', paramTypes: [CreateUserDto], validate: false }, (user: { email: string }) => user.email),
+    );
+    expect((await app.run('raw', [{ email: 'whatever' }], { timeout: 5000 })).returning).toBe('whatever');
+  });
+});
