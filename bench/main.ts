@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { Redis } from 'ioredis';
-import { startRedisServer } from '../test/helpers/redis-server.js';
+import { startRedisServer } from '../lib/testing/redis-server.js';
 import { measureCeiling } from './ceiling.js';
 import { CONTENDER_IDS, type ContenderId } from './contenders/contender.js';
 import { buildRows, processKey, renderCeiling, renderCommands, renderTable, type Summary } from './report.js';

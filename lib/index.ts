@@ -2,6 +2,7 @@
 export {
   QueueTasks,
   type QueueTasksOptions,
+  type QTasksBackend,
   type AddOptions,
   type AddOnceOptions,
   type AddOnceResult,
@@ -21,11 +22,20 @@ export type { ScheduleTiming, ScheduleOptions, ScheduleDefinition, ScheduleRun, 
 
 export { Broker, type Lease, type ClaimBatch, type Retention } from './brokers/broker.js';
 export { RedisBroker, type RedisBrokerOptions } from './brokers/redis/redis-broker.js';
+export { MemoryBroker, type MemoryBrokerOptions } from './brokers/memory/memory-broker.js';
 export { Storage } from './storages/storage.js';
+export { MemoryStorage, type MemoryStorageOptions } from './storages/memory/memory-storage.js';
 export { RedisStorage, type RedisStorageOptions } from './storages/redis/redis-storage.js';
 export { GlobalConfig, type WorkerStatus } from './configs/global-config.js';
 export { RedisGlobalConfig, type RedisGlobalConfigOptions } from './configs/redis/redis-global-config.js';
-export { RedisConnection, type RedisConnectionOptions, type RedisClient } from './redis/connection.js';
+export { MemoryGlobalConfig } from './configs/memory/memory-global-config.js';
+export {
+  RedisConnection,
+  type RedisConnectionOptions,
+  type RedisClient,
+  type RedisClusterConnection,
+  type WhenRedisDown,
+} from './redis/connection.js';
 export { Worker, type WorkerContext } from './workers/worker.js';
 export { AsyncWorker, type AsyncWorkerOptions } from './workers/async-worker.js';
 export { Starter, type StartHook, type StartableApp } from './starters/starter.js';

@@ -2,15 +2,17 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
+import { chooseBackend, EmbeddedBackendHost } from './embedded-backend.js';
 import { QTasksErrorFilter } from './qtasks-error.filter.js';
 
 const logger = new Logger('Sample');
-const url = process.env.QTASKS_URL ?? 'redis://127.0.0.1:6379';
 const port = Number(process.env.PORT ?? 3000);
 
-const app = await NestFactory.create(AppModule.register({ url }));
+// QTASKS_URL if set, else a private redis-server (when installed), else the memory backend.
+const backend = await chooseBackend({ logger });
+const app = await NestFactory.create(EmbeddedBackendHost.wrap(AppModule.register(backend.options), backend));
 app.useGlobalFilters(new QTasksErrorFilter());
 app.enableShutdownHooks();
 await app.listen(port, '127.0.0.1');
-logger.log(`listening on http://127.0.0.1:${port} with Redis at ${url}`);
+logger.log(`listening on http://127.0.0.1:${port} (tasks: ${backend.kind})`);
 logger.log(`try: curl -X POST http://127.0.0.1:${port}/users/5/record, then curl http://127.0.0.1:${port}/tasks/<uuid>`);

@@ -16,6 +16,7 @@ export interface ClaimBatch {
 export interface Retention {
   deleteFinishedTasks: boolean;
   resultTtlMs: number;
+  keepFinishedTasks: number;
 }
 
 /**

@@ -10,6 +10,11 @@ export interface QTasksConfig {
   deleteFinishedTasks: boolean;
   /** Expiry of finished records in ms; 0 keeps them. */
   resultTtlMs: number;
+  /**
+   * Keep only the newest N finished records per final status (success, error, cancel); older ones
+   * are deleted as new ones finish. 0 keeps all. Bounds Redis memory over a long run.
+   */
+  keepFinishedTasks: number;
   taskDefaultPriority: number;
   /** How long a claim lasts without renewal; a dead worker's tasks run again after it. */
   leaseMs: number;
@@ -28,6 +33,7 @@ export const DEFAULT_CONFIG: Readonly<QTasksConfig> = Object.freeze({
   runningOlderTasks: true,
   deleteFinishedTasks: false,
   resultTtlMs: 0,
+  keepFinishedTasks: 0,
   taskDefaultPriority: 0,
   leaseMs: 10_000,
   maxStalls: 3,
@@ -75,7 +81,7 @@ function validate(config: QTasksConfig): void {
       throw new InvalidOptionError(`config.${key} must be a positive integer, got ${String(value)}.`);
     }
   }
-  for (const key of ['resultTtlMs', 'maxStalls', 'shutdownGraceMs'] as const) {
+  for (const key of ['resultTtlMs', 'keepFinishedTasks', 'maxStalls', 'shutdownGraceMs'] as const) {
     if (!Number.isInteger(config[key]) || config[key] < 0) {
       throw new InvalidOptionError(`config.${key} must be a whole number of 0 or more, got ${String(config[key])}.`);
     }

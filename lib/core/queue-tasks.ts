@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Broker, Retention } from '../brokers/broker.js';
+import { MemoryBroker } from '../brokers/memory/memory-broker.js';
 import { RedisBroker } from '../brokers/redis/redis-broker.js';
 import type { GlobalConfig } from '../configs/global-config.js';
+import { MemoryGlobalConfig } from '../configs/memory/memory-global-config.js';
 import { RedisGlobalConfig } from '../configs/redis/redis-global-config.js';
 import { RedisConnection, type RedisConnectionOptions } from '../redis/connection.js';
 import type { AddPluginOptions, TaskPlugin } from '../plugins/plugin.js';
@@ -9,6 +11,7 @@ import { PluginRunner } from '../plugins/plugin-runner.js';
 import { RetryPlugin } from '../plugins/retry/retry.plugin.js';
 import { ValidationPlugin } from '../plugins/validation/validation.plugin.js';
 import { Starter } from '../starters/starter.js';
+import { MemoryStorage } from '../storages/memory/memory-storage.js';
 import { RedisStorage } from '../storages/redis/redis-storage.js';
 import type { Storage } from '../storages/storage.js';
 import { AsyncWorker } from '../workers/async-worker.js';
@@ -22,9 +25,18 @@ import { consoleLogger, taggedConsoleLogger, type QTasksLogger } from './logger.
 import { isFinal, type NewTask, type TaskRecord } from './task-record.js';
 import { TaskRegistry, type TaskHandler, type TaskOptions } from './task-registry.js';
 
+/** Where tasks live when no components are given: Redis (default), or this process's memory. */
+export type QTasksBackend = 'redis' | 'memory';
+const BACKENDS: readonly QTasksBackend[] = ['redis', 'memory'];
+
 export interface QueueTasksOptions extends RedisConnectionOptions {
   /** App name: every process sharing it shares tasks. Default "QueueTasks". */
   name?: string;
+  /**
+   * `memory` keeps tasks in this process (tests, running without Redis; nothing is shared with
+   * other processes and nothing survives a restart). Default `redis`.
+   */
+  backend?: QTasksBackend;
   config?: Partial<QTasksConfig>;
   broker?: Broker;
   storage?: Storage;
@@ -77,7 +89,8 @@ export interface WaitOptions {
 
 /**
  * The central object: the task registry plus the components, wired. Without custom components it
- * builds the Redis ones on one shared connection: GlobalConfig -> Storage -> Broker, and an AsyncWorker.
+ * builds the Redis ones on one shared connection (or the memory ones, with `backend: 'memory'`):
+ * GlobalConfig -> Storage -> Broker, and an AsyncWorker.
  */
 export class QueueTasks {
   readonly name: string;
@@ -91,30 +104,17 @@ export class QueueTasks {
   readonly logger: QTasksLogger;
   readonly executor: TaskExecutor;
   readonly plugins = new PluginRunner();
-  private readonly ownConnection?: RedisConnection;
+  private ownConnection?: RedisConnection;
 
   constructor(options: QueueTasksOptions = {}) {
     this.name = options.name ?? 'QueueTasks';
+    if (options.backend !== undefined && !BACKENDS.includes(options.backend)) {
+      throw new InvalidOptionError(`backend must be one of ${BACKENDS.map((b) => `"${b}"`).join(', ')}, got "${String(options.backend)}".`);
+    }
     this.config = resolveConfig(options.config);
     this.logger = options.logger ?? consoleLogger;
     this.worker = options.worker === false ? null : (options.worker ?? new AsyncWorker());
-    const broker = options.broker ?? this.worker?.broker;
-    if (broker) {
-      this.broker = broker;
-    } else if (options.storage) {
-      if (!(options.storage instanceof RedisStorage)) {
-        throw new InvalidOptionError('A custom Storage needs a Broker built for it: pass `broker` as well.');
-      }
-      this.broker = new RedisBroker({ storage: options.storage });
-    } else {
-      this.ownConnection = new RedisConnection(options);
-      const globalConfig =
-        options.globalConfig === undefined
-          ? new RedisGlobalConfig({ name: this.name, connection: this.ownConnection })
-          : options.globalConfig;
-      const storage = new RedisStorage({ name: this.name, connection: this.ownConnection, globalConfig });
-      this.broker = new RedisBroker({ storage });
-    }
+    this.broker = options.broker ?? this.worker?.broker ?? this.buildBroker(options);
     this.storage = this.broker.storage;
     this.globalConfig = this.storage.globalConfig;
     this.starter = options.starter ?? new Starter();
@@ -144,6 +144,26 @@ export class QueueTasks {
   useInterceptors(...interceptors: TaskInterceptor[]): this {
     this.executor.useInterceptors(...interceptors);
     return this;
+  }
+
+  /** The default components of the chosen backend, or a broker for the given storage. */
+  private buildBroker(options: QueueTasksOptions): Broker {
+    if (options.storage instanceof RedisStorage) return new RedisBroker({ storage: options.storage });
+    if (options.storage instanceof MemoryStorage) return new MemoryBroker({ storage: options.storage });
+    if (options.storage) throw new InvalidOptionError('A custom Storage needs a Broker built for it: pass `broker` as well.');
+    if (options.backend === 'memory') {
+      const given = (['url', 'redis', 'client'] as const).filter((key) => options[key] !== undefined);
+      if (given.length > 0) {
+        throw new InvalidOptionError(`backend "memory" uses no Redis, but ${given.join(', ')} was given: drop it or use backend "redis".`);
+      }
+      const globalConfig = options.globalConfig === undefined ? new MemoryGlobalConfig() : options.globalConfig;
+      return new MemoryBroker({ storage: new MemoryStorage({ globalConfig }) });
+    }
+    const connection = new RedisConnection(options);
+    this.ownConnection = connection;
+    const globalConfig =
+      options.globalConfig === undefined ? new RedisGlobalConfig({ name: this.name, connection }) : options.globalConfig;
+    return new RedisBroker({ storage: new RedisStorage({ name: this.name, connection, globalConfig }) });
   }
 
   /** Registers a plain function as a task (the Nest layer registers decorated methods). */

@@ -1,14 +1,38 @@
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { RedisUnavailableError } from '../core/errors.js';
+import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { InvalidOptionError, RedisUnavailableError } from '../core/errors.js';
 
 export type RedisClient = Redis | Cluster;
 
-/** How a Redis component reaches Redis: a URL, ioredis options, or a client the app already has. */
+/**
+ * What a command does while Redis is unreachable (restarting, failing over):
+ * - `'wait'` (default): it is queued and sent once the connection is back, however long that takes;
+ * - `'fail'`: it fails at once with RedisUnavailableError (for producers that must not block).
+ * Workers behave the same either way: they retry, and reconnect by themselves.
+ */
+export type WhenRedisDown = 'wait' | 'fail';
+
+/** A Redis Cluster to connect to: some of its nodes (the rest are discovered) and ioredis options. */
+export interface RedisClusterConnection {
+  nodes: ClusterNode[];
+  options?: ClusterOptions;
+}
+
+/**
+ * How a Redis component reaches Redis: a URL, ioredis options, a cluster, or a client the app
+ * already has (a `Redis` or a `Cluster`; its own settings then decide what happens while it is down).
+ */
 export interface RedisConnectionOptions {
   url?: string;
   redis?: RedisOptions;
+  cluster?: RedisClusterConnection;
   client?: RedisClient;
+  whenRedisDown?: WhenRedisDown;
 }
+
+const WHEN_DOWN: Record<WhenRedisDown, { enableOfflineQueue: boolean; maxRetriesPerRequest: number | null }> = {
+  wait: { enableOfflineQueue: true, maxRetriesPerRequest: null },
+  fail: { enableOfflineQueue: false, maxRetriesPerRequest: 0 },
+};
 
 /**
  * Owns the clients of one or more Redis components: the main client, plus duplicates for
@@ -19,6 +43,7 @@ export class RedisConnection {
   readonly client: RedisClient;
   private readonly ownsClient: boolean;
   private readonly extras = new Set<RedisClient>();
+  private readonly closing = new Set<Promise<void>>();
   private connecting?: Promise<void>;
   /** The latest connection error: it names the real cause (ECONNREFUSED, auth...) in our errors. */
   private lastError?: Error;
@@ -27,13 +52,42 @@ export class RedisConnection {
     if (options.client) {
       this.client = options.client;
       this.ownsClient = false;
-    } else {
-      const base: RedisOptions = { lazyConnect: true, ...options.redis };
-      this.client = options.url ? new Redis(options.url, base) : new Redis(base);
-      this.ownsClient = true;
-      // Handled here (ioredis reconnects by itself); callers see the cause in typed errors.
-      this.client.on('error', (error: Error) => (this.lastError = error));
+      return;
     }
+    const whenDown = options.whenRedisDown ?? 'wait';
+    if (!(whenDown in WHEN_DOWN)) {
+      throw new InvalidOptionError(`whenRedisDown must be 'wait' or 'fail', got ${JSON.stringify(whenDown)}.`);
+    }
+    const { enableOfflineQueue, maxRetriesPerRequest } = WHEN_DOWN[whenDown];
+    if (options.cluster) {
+      const given = options.cluster.options ?? {};
+      this.client = new Cluster(options.cluster.nodes, {
+        lazyConnect: true,
+        enableOfflineQueue,
+        ...given,
+        redisOptions: { maxRetriesPerRequest, ...given.redisOptions },
+      });
+    } else {
+      const base: RedisOptions = { lazyConnect: true, enableOfflineQueue, maxRetriesPerRequest, ...options.redis };
+      this.client = options.url ? new Redis(options.url, base) : new Redis(base);
+    }
+    this.ownsClient = true;
+    // Handled here (ioredis reconnects by itself); callers see the cause in typed errors.
+    this.client.on('error', (error: Error) => (this.lastError = error));
+  }
+
+  /**
+   * The error to throw for a failed command: a RedisUnavailableError when Redis could not be
+   * reached (including commands refused while it is down with whenRedisDown 'fail'), else `error`.
+   */
+  unavailable(error: unknown): unknown {
+    if (error instanceof RedisUnavailableError) return error;
+    // ioredis may still say 'ready' for a moment after the socket closed; its errors tell.
+    const lost =
+      this.client.status !== 'ready' ||
+      (error instanceof Error &&
+        (error.name === 'MaxRetriesPerRequestError' || error.message.includes('enableOfflineQueue options is false')));
+    return lost ? new RedisUnavailableError(this.describe(), this.lastError ?? error) : error;
   }
 
   static from(options: RedisConnectionOptions | RedisConnection): RedisConnection {
@@ -53,23 +107,40 @@ export class RedisConnection {
   async duplicate(): Promise<RedisClient> {
     // The union's two duplicate() signatures are not callable as one.
     const copy: RedisClient = this.client instanceof Cluster ? this.client.duplicate() : this.client.duplicate();
+    copy.on('error', (error: Error) => (this.lastError = error));
     this.extras.add(copy);
-    if (copy.status === 'wait') await copy.connect();
+    if (copy.status === 'wait') {
+      // A copy that cannot connect is closed, or it would keep reconnecting in the background.
+      await copy.connect().catch((error: unknown) => {
+        this.drop(copy);
+        throw this.unavailable(error);
+      });
+    }
     return copy;
   }
 
-  /** Closes a duplicate at once, failing its pending blocking command. */
-  drop(copy: RedisClient): void {
+  /**
+   * Closes a duplicate at once, failing its pending blocking command; resolves when its socket
+   * is closed. `close()` also waits for drops still in progress.
+   */
+  drop(copy: RedisClient): Promise<void> {
     this.extras.delete(copy);
+    const closed = ended(copy);
     copy.disconnect();
+    this.closing.add(closed);
+    void closed.then(() => this.closing.delete(closed));
+    return closed;
   }
 
+  /** Closes every connection made here; resolves once their sockets are closed. */
   async close(): Promise<void> {
-    for (const copy of this.extras) copy.disconnect();
-    this.extras.clear();
+    const drops = [...this.extras].map((copy) => this.drop(copy));
     if (this.ownsClient && this.client.status !== 'end') {
+      const closed = ended(this.client);
       await this.client.quit().catch(() => this.client.disconnect());
+      drops.push(closed);
     }
+    await Promise.all([...drops, ...this.closing]);
     this.connecting = undefined;
   }
 
@@ -96,4 +167,19 @@ export class RedisConnection {
       this.client.once('error', (error) => reject(new RedisUnavailableError(this.describe(), error)));
     });
   }
+}
+
+/** Longest wait for a closing socket; ioredis destroys a stuck one itself after a while. */
+const CLOSE_WAIT_MS = 2_000;
+
+/** Resolves when the client's connection is gone for good ('end'). */
+function ended(client: RedisClient): Promise<void> {
+  if (client.status === 'end') return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, CLOSE_WAIT_MS).unref();
+    client.once('end', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }

@@ -43,6 +43,11 @@ export class RedisKeys {
     return `${this.prefix}t:${uuid}`;
   }
 
+  /** Uuids of finished tasks of one status by finish time, kept only with config.keepFinishedTasks. */
+  finished(status: string): string {
+    return `${this.prefix}f:${status}`;
+  }
+
   /** Run state of one timer schedule (hash: last tick, its task, next run). */
   scheduleRun(name: string): string {
     return `${this.prefix}tr:${name}`;

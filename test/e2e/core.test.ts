@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QTasksClient, Task, UnknownTaskError, NotSerializableError } from '../../lib/index.js';
+import { BACKENDS } from '../helpers/backends.js';
 import { startNestApp } from '../helpers/nest-app.js';
 import { uniqueAppName } from '../helpers/names.js';
 
@@ -24,12 +25,12 @@ class UsersService {
   }
 }
 
-describe('core path', () => {
+describe.each(BACKENDS)('core path on $name', (backend) => {
   let app: Awaited<ReturnType<typeof startNestApp>>;
   let client: QTasksClient;
 
   beforeAll(async () => {
-    app = await startNestApp({ name: uniqueAppName('core'), url: inject('redisUrl') }, [Greeter, UsersService]);
+    app = await startNestApp({ name: uniqueAppName('core'), ...backend.connection() }, [Greeter, UsersService]);
     client = app.get(QTasksClient);
   });
   afterAll(async () => app?.close());

@@ -5,7 +5,7 @@ import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { RedisBroker, type NewTask, type Retention } from '../../lib/index.js';
 import { uniqueAppName } from '../helpers/names.js';
 
-const keep: Retention = { deleteFinishedTasks: false, resultTtlMs: 0 };
+const keep: Retention = { deleteFinishedTasks: false, resultTtlMs: 0, keepFinishedTasks: 0 };
 
 function newTask(): NewTask {
   return { uuid: randomUUID(), taskName: 'job', priority: 0, argsJson: '[1]', createdAt: Date.now(), delayMs: 0 };

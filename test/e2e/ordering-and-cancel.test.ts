@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QTasksClient, Task, TaskNotFoundError } from '../../lib/index.js';
 import { Gate } from '../helpers/gate.js';
+import { BACKENDS } from '../helpers/backends.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startNestApp } from '../helpers/nest-app.js';
 
@@ -22,13 +23,13 @@ class OrderedService {
   }
 }
 
-describe('one worker slot', () => {
+describe.each(BACKENDS)('one worker slot on $name', (backend) => {
   let app: Awaited<ReturnType<typeof startNestApp>>;
   let client: QTasksClient;
 
   beforeAll(async () => {
     app = await startNestApp(
-      { name: uniqueAppName('order'), url: inject('redisUrl'), config: { maxTasksProcess: 1 } },
+      { name: uniqueAppName('order'), ...backend.connection(), config: { maxTasksProcess: 1 } },
       [OrderedService],
     );
     client = app.get(QTasksClient);
@@ -99,9 +100,9 @@ describe('one worker slot', () => {
   });
 });
 
-describe('an idle worker', () => {
+describe.each(BACKENDS)('an idle worker on $name', (backend) => {
   it('wakes for a delayed task enqueued while it sleeps, and runs it when due', async () => {
-    const app = await startNestApp({ name: uniqueAppName('idle-delay'), url: inject('redisUrl') }, [OrderedService]);
+    const app = await startNestApp({ name: uniqueAppName('idle-delay'), ...backend.connection() }, [OrderedService]);
     try {
       const client = app.get(QTasksClient);
       // Give the worker time to find the queue empty and block on the wake-up marker.

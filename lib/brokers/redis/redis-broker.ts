@@ -1,7 +1,7 @@
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/task-record.js';
 import type { RedisClient } from '../../redis/connection.js';
 import { ScriptRunner } from '../../redis/scripts.js';
-import { encodeNewRecord, decodeRecord } from '../../storages/redis/record-codec.js';
+import { encodeNewRecord, decodeRecord } from '../../storages/record-codec.js';
 import { RedisStorage, type RedisStorageOptions } from '../../storages/redis/redis-storage.js';
 import { Broker, type ClaimBatch, type Lease, type Retention } from '../broker.js';
 
@@ -39,7 +39,7 @@ export class RedisBroker extends Broker {
   async stop(): Promise<void> {
     const blocking = await this.blocking?.catch(() => undefined);
     this.blocking = undefined;
-    if (blocking) this.storage.connection.drop(blocking);
+    if (blocking) await this.storage.connection.drop(blocking);
     if (this.ownsStorage) await this.storage.stop();
   }
 
@@ -49,7 +49,11 @@ export class RedisBroker extends Broker {
     for (const task of tasks) {
       args.push(task.uuid, task.priority, task.delayMs, task.uniqueKey ?? '', task.uniqueTtlMs ?? 0, encodeNewRecord(task));
     }
-    return (await this.scripts.run('enqueue', [this.keys.priorities, this.keys.delayed, this.keys.marker], args)) as string[];
+    try {
+      return (await this.scripts.run('enqueue', [this.keys.priorities, this.keys.delayed, this.keys.marker], args)) as string[];
+    } catch (error) {
+      throw this.storage.connection.unavailable(error);
+    }
   }
 
   async claim(workerId: string, max: number, leaseMs: number, retention: Retention): Promise<ClaimBatch> {
@@ -76,7 +80,7 @@ export class RedisBroker extends Broker {
     const onAbort = () => {
       // BLPOP cannot be interrupted; dropping its connection is the only way to stop at once.
       this.blocking = undefined;
-      this.storage.connection.drop(client);
+      void this.storage.connection.drop(client);
     };
     signal.addEventListener('abort', onAbort, { once: true });
     try {
@@ -126,12 +130,11 @@ export class RedisBroker extends Broker {
   }
 
   async cancel(uuid: string, reason: string, retention: Retention): Promise<TaskRecord | null> {
-    const raw = (await this.scripts.run('cancel', [this.keys.delayed], [
-      this.keys.prefix,
-      uuid,
-      reason,
-      ...retentionArgs(retention),
-    ])) as string | null;
+    const raw = (await this.scripts
+      .run('cancel', [this.keys.delayed], [this.keys.prefix, uuid, reason, ...retentionArgs(retention)])
+      .catch((error: unknown) => {
+        throw this.storage.connection.unavailable(error);
+      })) as string | null;
     return raw ? decodeRecord(uuid, raw) : null;
   }
 
@@ -139,7 +142,7 @@ export class RedisBroker extends Broker {
     const subscriber = await this.storage.connection.duplicate();
     subscriber.on('message', (_channel: string, uuid: string) => listener(uuid));
     await subscriber.subscribe(this.keys.cancelChannel);
-    return async () => this.storage.connection.drop(subscriber);
+    return () => this.storage.connection.drop(subscriber);
   }
 
   async progress(lease: Lease, progressJson: string): Promise<boolean> {
@@ -148,8 +151,9 @@ export class RedisBroker extends Broker {
   }
 }
 
-function retentionArgs(retention: Retention): [string, number] {
-  return [retention.deleteFinishedTasks ? '1' : '0', retention.resultTtlMs];
+/** The three retention values every finishing script reads with readRetention (common.lua). */
+function retentionArgs(retention: Retention): [string, number, number] {
+  return [retention.deleteFinishedTasks ? '1' : '0', retention.resultTtlMs, retention.keepFinishedTasks];
 }
 
 function leaseArgs(leases: Lease[]): string[] {

@@ -3,7 +3,7 @@
 -- cancel channel, so the worker holding it aborts it and stores 'cancel' itself. A finished task
 -- is left as it is.
 -- KEYS[1] delayed zset
--- ARGV[1] key prefix, ARGV[2] uuid, ARGV[3] reason, ARGV[4] delete finished, ARGV[5] result TTL ms
+-- ARGV[1] key prefix, ARGV[2] uuid, ARGV[3] reason, ARGV[4..6] retention (see readRetention)
 -- Returns the record after the call, or false when there is no such task.
 --@include common
 local prefix = ARGV[1]
@@ -29,6 +29,6 @@ rec.x = ARGV[3]
 rec.u = now
 rec.f = now
 redis.call('ZREM', KEYS[1], uuid)
-raw = finish(prefix, uuid, rec, ARGV[4], ARGV[5], notices)
+raw = finish(prefix, uuid, rec, readRetention(4), notices)
 notify(prefix, notices)
 return raw

@@ -3,11 +3,12 @@
 -- KEYS[1] priorities zset, KEYS[2] delayed zset, KEYS[3] wake-up marker list,
 -- KEYS[4] active zset (uuid -> lease deadline)
 -- ARGV[1] key prefix, ARGV[2] worker id, ARGV[3] max tasks, ARGV[4] lease ms, ARGV[5] token prefix,
--- ARGV[6] delete finished ('1'/'0'), ARGV[7] result TTL ms (for malformed records failed here)
+-- ARGV[6..8] retention (see readRetention; for malformed records failed here)
 -- Returns { ms until the next delayed task (-1 = none), uuid, token, record, uuid, token, record, ... }
 --@include common
 local prefix = ARGV[1]
 local now = nowMs()
+local retention = readRetention(6)
 local notices = {}
 
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
@@ -17,7 +18,7 @@ for _, uuid in ipairs(due) do
   if raw then
     local rec = decodeRecord(raw)
     if rec == nil then
-      failMalformed(prefix, uuid, raw, now, ARGV[6], ARGV[7], notices)
+      failMalformed(prefix, uuid, raw, now, retention, notices)
     elseif rec.s == 'new' then
       pushQueued(prefix, KEYS[1], rec.p, uuid, false)
     end
@@ -45,7 +46,7 @@ while claimed < max do
     if raw then
       local rec = decodeRecord(raw)
       if rec == nil then
-        failMalformed(prefix, uuid, raw, now, ARGV[6], ARGV[7], notices)
+        failMalformed(prefix, uuid, raw, now, retention, notices)
       elseif rec.s == 'new' then
         claimed = claimed + 1
         local token = ARGV[5] .. claimed

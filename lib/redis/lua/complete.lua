@@ -4,16 +4,17 @@
 -- reason), 'retry' (payload = traceback; the task goes back under the same uuid with attempt + 1,
 -- after the delay, and the traceback joins the record's error history).
 -- KEYS[1] active zset, KEYS[2] priorities zset, KEYS[3] delayed zset, KEYS[4] wake-up marker list
--- ARGV[1] key prefix, ARGV[2] delete finished ('1'/'0'), ARGV[3] result TTL ms (0 = keep);
+-- ARGV[1] key prefix, ARGV[2..4] retention (see readRetention);
 -- then 5 per outcome: uuid, token, status, payload, retry delay ms
 -- Returns one 1 (stored) or 0 (lease lost) per outcome.
 --@include common
 local prefix = ARGV[1]
 local now = nowMs()
+local retention = readRetention(2)
 local notices = {}
 local out = {}
 local requeued = 0
-for i = 4, #ARGV, 5 do
+for i = 5, #ARGV, 5 do
   local uuid, token, status, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local raw = redis.call('GET', prefix .. 't:' .. uuid)
   local rec = raw and decodeRecord(raw)
@@ -57,7 +58,7 @@ for i = 4, #ARGV, 5 do
             rec.h[#rec.h + 1] = payload
           end
         end
-        finish(prefix, uuid, rec, ARGV[2], ARGV[3], notices)
+        finish(prefix, uuid, rec, retention, notices)
       end
     end
     out[#out + 1] = 1

@@ -3,11 +3,12 @@
 -- and one whose cancel was asked for ends 'cancel'.
 -- (Both count as 'failed' in the reply: they will not run again.)
 -- KEYS[1] active zset, KEYS[2] priorities zset, KEYS[3] wake-up marker list
--- ARGV[1] key prefix, ARGV[2] max stalls, ARGV[3] delete finished ('1'/'0'), ARGV[4] result TTL ms
+-- ARGV[1] key prefix, ARGV[2] max stalls, ARGV[3..5] retention (see readRetention)
 -- Returns { requeued, failed }.
 --@include common
 local prefix = ARGV[1]
 local now = nowMs()
+local retention = readRetention(3)
 local maxStalls = tonumber(ARGV[2])
 local notices = {}
 local requeued, failed = 0, 0
@@ -18,7 +19,7 @@ for _, uuid in ipairs(expired) do
   if raw then
     local rec = decodeRecord(raw)
     if rec == nil then
-      failMalformed(prefix, uuid, raw, now, ARGV[3], ARGV[4], notices)
+      failMalformed(prefix, uuid, raw, now, retention, notices)
       failed = failed + 1
     elseif rec.s == 'process' then
       rec.k = nil
@@ -28,14 +29,14 @@ for _, uuid in ipairs(expired) do
         -- Cancel was asked for while its worker was gone: honour it rather than run it again.
         rec.s = 'cancel'
         rec.f = now
-        finish(prefix, uuid, rec, ARGV[3], ARGV[4], notices)
+        finish(prefix, uuid, rec, retention, notices)
         failed = failed + 1
       elseif rec.l > maxStalls then
         rec.s = 'error'
         rec.f = now
         rec.e = 'StalledError: the worker running this task stopped answering ' .. rec.l ..
           ' times (more than maxStalls = ' .. maxStalls .. '); it is not run again'
-        finish(prefix, uuid, rec, ARGV[3], ARGV[4], notices)
+        finish(prefix, uuid, rec, retention, notices)
         failed = failed + 1
       else
         rec.s = 'new'

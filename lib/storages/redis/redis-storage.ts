@@ -5,7 +5,7 @@ import { RedisConnection, type RedisClient, type RedisConnectionOptions } from '
 import { RedisKeys } from '../../redis/keys.js';
 import { ScriptRunner } from '../../redis/scripts.js';
 import { Storage, type TaskWatch } from '../storage.js';
-import { decodeRecord } from './record-codec.js';
+import { decodeRecord } from '../record-codec.js';
 
 export interface RedisStorageOptions extends RedisConnectionOptions {
   /** App name; all keys live under `qtasks:{name}:`. */
@@ -63,12 +63,14 @@ export class RedisStorage extends Storage {
     }
     const subscriber = await this.subscriber?.catch(() => undefined);
     this.subscriber = undefined;
-    if (subscriber) this.connection.drop(subscriber);
+    if (subscriber) await this.connection.drop(subscriber);
     if (this.ownsConnection) await this.connection.close();
   }
 
   async get(uuid: string): Promise<TaskRecord | null> {
-    const raw = await this.client.get(this.keys.record(uuid));
+    const raw = await this.client.get(this.keys.record(uuid)).catch((error: unknown) => {
+      throw this.connection.unavailable(error);
+    });
     return raw === null ? null : decodeRecord(uuid, raw);
   }
 
@@ -101,8 +103,10 @@ export class RedisStorage extends Storage {
       ]);
     } catch (error) {
       waiter.cancel();
-      throw error;
+      throw this.connection.unavailable(error);
     }
+    // A stop may reject it before its owner awaits it; that must not count as unhandled.
+    finished.catch(() => undefined);
     return { finished, cancel: waiter.cancel };
   }
 
@@ -114,7 +118,10 @@ export class RedisStorage extends Storage {
       subscriber.on('ready', () => this.recheckWaiters());
       await subscriber.subscribe(this.keys.doneChannel);
       return subscriber;
-    })();
+    })().catch((error: unknown) => {
+      this.subscriber = undefined; // the next watch tries again
+      throw this.connection.unavailable(error);
+    });
     return this.subscriber;
   }
 

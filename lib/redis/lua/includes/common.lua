@@ -51,17 +51,38 @@ local function isWatched(prefix, uuid, notices)
   return notices.anyWaiter and redis.call('EXISTS', prefix .. 'w:' .. uuid) == 1
 end
 
+-- Retention settings: every script that can finish a task takes them as three ARGV values from
+-- `at`: delete finished ('1'/'0'), result TTL ms (0 = keep), newest finished kept per status (0 = all).
+local function readRetention(at)
+  return { delete = ARGV[at] == '1', ttlMs = tonumber(ARGV[at + 1]), keep = tonumber(ARGV[at + 2]) }
+end
+
 -- Stores a record that reached a final status, honouring the retention settings, and collects
--- a completion notice when a client waits for this task.
-local function finish(prefix, uuid, rec, deleteFinished, resultTtlMs, notices)
+-- a completion notice when a client waits for this task. With a `keep` limit, finished uuids of
+-- each status sit in a sorted set in finishing order (<prefix>f:<status>, score = sequence, since
+-- many tasks finish within one millisecond); the oldest beyond the limit lose their record here,
+-- in the same atomic step, so memory stays bounded however long the run.
+local function finish(prefix, uuid, rec, retention, notices)
   local raw = cjson.encode(rec)
   local key = prefix .. 't:' .. uuid
-  if deleteFinished == '1' then
+  if retention.delete then
     redis.call('DEL', key)
-  elseif tonumber(resultTtlMs) > 0 then
-    redis.call('SET', key, raw, 'PX', resultTtlMs)
+  elseif retention.ttlMs > 0 then
+    redis.call('SET', key, raw, 'PX', retention.ttlMs)
   else
     redis.call('SET', key, raw)
+  end
+  if retention.keep > 0 and not retention.delete then
+    local finishedKey = prefix .. 'f:' .. rec.s
+    local newest = redis.call('ZRANGE', finishedKey, -1, -1, 'WITHSCORES')
+    redis.call('ZADD', finishedKey, (tonumber(newest[2]) or 0) + 1, uuid)
+    local excess = redis.call('ZCARD', finishedKey) - retention.keep
+    if excess > 0 then
+      local dropped = redis.call('ZPOPMIN', finishedKey, excess)
+      for i = 1, #dropped, 2 do
+        redis.call('DEL', prefix .. 't:' .. dropped[i])
+      end
+    end
   end
   if isWatched(prefix, uuid, notices) then
     notices[#notices + 1] = uuid
@@ -78,10 +99,10 @@ local function notify(prefix, notices)
 end
 
 -- A record that is not valid JSON fails alone: it is replaced by an error record keeping its text.
-local function failMalformed(prefix, uuid, raw, now, deleteFinished, resultTtlMs, notices)
+local function failMalformed(prefix, uuid, raw, now, retention, notices)
   local rec = {
     n = '?', s = 'error', p = 0, a = '[]', c = now, u = now, f = now, t = 1, l = 0,
     e = 'MalformedRecordError: the stored record is not a valid task record: ' .. string.sub(raw, 1, 200),
   }
-  finish(prefix, uuid, rec, deleteFinished, resultTtlMs, notices)
+  finish(prefix, uuid, rec, retention, notices)
 end

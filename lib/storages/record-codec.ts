@@ -1,39 +1,70 @@
-import { MalformedRecordError } from '../../core/errors.js';
-import { TASK_STATUSES, type NewTask, type TaskRecord, type TaskStatus } from '../../core/task-record.js';
+import { MalformedRecordError } from '../core/errors.js';
+import { TASK_STATUSES, type NewTask, type TaskRecord, type TaskStatus } from '../core/task-record.js';
 
 /**
- * The stored form of a record: one JSON object with one-letter keys (see lua/includes/common.lua).
- * Arguments and result stay JSON text inside it, so the Lua scripts never re-encode user data.
+ * The stored form of a record, shared by the Redis backend (its Lua scripts edit it) and the memory
+ * backend (which keeps the same JSON text, so callers never hold a reference to stored state).
+ * One-letter keys keep it small (see lua/includes/common.lua). Arguments, result and progress stay
+ * JSON text inside it, so the scripts never re-encode user data. Times are Unix milliseconds.
  */
-interface StoredRecord {
+export interface StoredRecord {
+  /** task name */
   n: string;
+  /** status */
   s: string;
-  p?: number;
+  /** priority */
+  p: number;
+  /** arguments (JSON text) */
   a: string;
+  /** created, updated */
   c: number;
-  u?: number;
-  t?: number;
+  u: number;
+  /** attempt */
+  t: number;
+  /** started, finished */
   b?: number;
   f?: number;
+  /** result (JSON text) */
   r?: string;
+  /** traceback */
   e?: string;
+  /** cancel reason */
   x?: string;
+  /** worker id */
   w?: string;
+  /** stalls */
   l?: number;
+  /** run-at of a delayed task */
   d?: number;
+  /** progress (JSON text) */
   g?: string;
+  /** tracebacks of earlier attempts */
   h?: string[];
 }
 
+/** The stored form of a task just enqueued. */
+export function newStoredRecord(task: NewTask): StoredRecord {
+  const stored: StoredRecord = {
+    n: task.taskName,
+    s: 'new',
+    p: task.priority,
+    a: task.argsJson,
+    c: task.createdAt,
+    u: task.createdAt,
+    t: 1,
+  };
+  if (task.delayMs > 0) stored.d = task.createdAt + task.delayMs;
+  return stored;
+}
+
 /**
- * A new record leaves out what its defaults say (priority 0, updated = created, attempt 1): queued
- * tasks are the ones that pile up, so their bytes count most. Scripts add `u` on the first change.
+ * The Redis form of a new record leaves out what its defaults say (priority 0, updated = created,
+ * attempt 1): queued tasks are what piles up in Redis, so their bytes count most. `decodeRecord` and
+ * the scripts read the defaults back; the scripts add `u` on the first change.
  */
 export function encodeNewRecord(task: NewTask): string {
-  const stored: StoredRecord = { n: task.taskName, s: 'new', a: task.argsJson, c: task.createdAt };
-  if (task.priority !== 0) stored.p = task.priority;
-  if (task.delayMs > 0) stored.d = task.createdAt + task.delayMs;
-  return JSON.stringify(stored);
+  const { p, u: _u, t: _t, ...compact } = newStoredRecord(task);
+  return JSON.stringify(p === 0 ? compact : { ...compact, p });
 }
 
 export function decodeRecord(uuid: string, raw: string): TaskRecord {

@@ -1,0 +1,329 @@
+import type { GlobalConfig } from '../../configs/global-config.js';
+import { TimerSet } from '../../core/timer-set.js';
+import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/task-record.js';
+import { MemoryStorage } from '../../storages/memory/memory-storage.js';
+import { decodeRecord, newStoredRecord, type StoredRecord } from '../../storages/record-codec.js';
+import { Broker, type ClaimBatch, type Lease, type Retention } from '../broker.js';
+
+export interface MemoryBrokerOptions {
+  /** The storage whose records this broker changes; a new one when absent. */
+  storage?: MemoryStorage;
+  /** GlobalConfig of the storage built when `storage` is absent. */
+  globalConfig?: GlobalConfig | null;
+}
+
+interface HeldLease {
+  token: string;
+  deadline: number;
+}
+
+/**
+ * An in-process broker with the Redis broker's semantics (see lib/redis/lua: each method here does
+ * what the script of the same name does), for tests and for running without Redis. Every method
+ * runs to completion without awaiting, so each change is atomic like a script. Only tasks of this
+ * process are seen: it is not shared between processes.
+ */
+export class MemoryBroker extends Broker {
+  readonly storage: MemoryStorage;
+  private readonly ownsStorage: boolean;
+  /** Queued uuids per priority; a priority leaves the map when its list empties. */
+  private readonly queues = new Map<number, string[]>();
+  /** Delayed tasks: uuid -> due time. */
+  private readonly delayed = new Map<string, number>();
+  private readonly leases = new Map<string, HeldLease>();
+  private readonly uniqueKeys = new Map<string, { uuid: string; expiresAt: number }>();
+  private readonly cancelListeners = new Set<(uuid: string) => void>();
+  /** Idle workers in waitForWork; a wake-up with none waiting is kept for the next (the Redis marker). */
+  private readonly workWaiters: (() => void)[] = [];
+  private marker = false;
+  private readonly idleWaiters = new Set<() => void>();
+  private readonly timers = new TimerSet();
+  private claimCount = 0;
+
+  constructor(options: MemoryBrokerOptions = {}) {
+    super();
+    this.ownsStorage = !options.storage;
+    this.storage = options.storage ?? new MemoryStorage({ globalConfig: options.globalConfig });
+  }
+
+  async start(): Promise<void> {}
+
+  async stop(): Promise<void> {
+    for (const wake of [...this.workWaiters]) wake();
+    this.timers.clearAll();
+    if (this.ownsStorage) await this.storage.stop();
+  }
+
+  async enqueue(tasks: NewTask[]): Promise<string[]> {
+    const now = Date.now();
+    let created = 0;
+    const out = tasks.map((task) => {
+      if (task.uniqueKey) {
+        const holder = this.uniqueKeys.get(task.uniqueKey);
+        if (holder && holder.expiresAt > now) return holder.uuid;
+        this.uniqueKeys.set(task.uniqueKey, { uuid: task.uuid, expiresAt: now + (task.uniqueTtlMs ?? 0) });
+      }
+      this.storage.write(task.uuid, newStoredRecord(task));
+      if (task.delayMs > 0) {
+        this.delayed.set(task.uuid, now + task.delayMs);
+      } else {
+        this.pushQueued(task.priority, task.uuid, 'tail');
+      }
+      created++;
+      return task.uuid;
+    });
+    // Delayed tasks wake a worker too: an idle one then sleeps only until the new task is due.
+    if (created > 0) this.wake();
+    this.changed();
+    return out;
+  }
+
+  async claim(workerId: string, max: number, leaseMs: number, _retention: Retention): Promise<ClaimBatch> {
+    const now = Date.now();
+    this.sweepExpired(now);
+    const due = [...this.delayed].filter(([, at]) => at <= now).sort((a, b) => a[1] - b[1]);
+    for (const [uuid] of due) {
+      this.delayed.delete(uuid);
+      const record = this.storage.read(uuid);
+      if (record?.s === 'new') this.pushQueued(record.p, uuid, 'tail');
+    }
+    const tokenPrefix = `${workerId}:${++this.claimCount}:`;
+    const tasks: ClaimedTask[] = [];
+    while (tasks.length < max && this.queues.size > 0) {
+      const uuid = this.popLowest();
+      const record = this.storage.read(uuid);
+      // A missing record was deleted, a non-'new' one cancelled: both leave the queue silently.
+      if (record?.s !== 'new') continue;
+      Object.assign(record, { s: 'process', b: now, u: now, w: workerId });
+      const raw = this.storage.write(uuid, record);
+      const token = tokenPrefix + (tasks.length + 1);
+      this.leases.set(uuid, { token, deadline: now + leaseMs });
+      tasks.push({ token, record: decodeRecord(uuid, raw) });
+    }
+    if (this.queues.size > 0) this.wake();
+    let nextDue = Infinity;
+    for (const at of this.delayed.values()) nextDue = Math.min(nextDue, at);
+    this.changed();
+    return { tasks, nextDueInMs: Number.isFinite(nextDue) ? Math.max(0, nextDue - now) : null };
+  }
+
+  waitForWork(timeoutMs: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.resolve();
+    if (this.marker) {
+      this.marker = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        this.timers.clear(timer);
+        signal.removeEventListener('abort', done);
+        const index = this.workWaiters.indexOf(done);
+        if (index >= 0) this.workWaiters.splice(index, 1);
+        resolve();
+      };
+      const timer = this.timers.start(done, Math.max(timeoutMs, 1));
+      signal.addEventListener('abort', done, { once: true });
+      this.workWaiters.push(done);
+    });
+  }
+
+  async complete(outcomes: TaskOutcome[], retention: Retention): Promise<boolean[]> {
+    const now = Date.now();
+    let requeued = 0;
+    const stored = outcomes.map(({ uuid, token, status, payload, retryDelayMs }) => {
+      if (!this.takeLease(uuid, token)) return false;
+      const record = this.storage.read(uuid);
+      if (!record) return true;
+      record.u = now;
+      if (status === 'retry') {
+        record.h = [...(record.h ?? []), payload];
+        Object.assign(record, { e: payload, t: (record.t ?? 1) + 1, s: 'new' });
+        delete record.w;
+        delete record.b;
+        delete record.d;
+        if (retryDelayMs && retryDelayMs > 0) {
+          record.d = now + retryDelayMs;
+          this.delayed.set(uuid, record.d);
+        } else {
+          this.pushQueued(record.p, uuid, 'tail');
+        }
+        // Woken for a delayed retry too: the next claim tells an idle worker when it is due.
+        requeued++;
+        this.storage.write(uuid, record);
+        return true;
+      }
+      record.s = status;
+      record.f = now;
+      if (status === 'success') record.r = payload;
+      else if (status === 'cancel') record.x = payload;
+      else {
+        record.e = payload;
+        record.h?.push(payload);
+      }
+      this.storage.finish(uuid, record, retention);
+      return true;
+    });
+    if (requeued > 0) this.wake();
+    this.changed();
+    return stored;
+  }
+
+  async renew(leases: Lease[], leaseMs: number): Promise<string[]> {
+    const deadline = Date.now() + leaseMs;
+    const lost: string[] = [];
+    for (const { uuid, token } of leases) {
+      const held = this.leases.get(uuid);
+      if (held?.token === token) held.deadline = deadline;
+      else lost.push(uuid);
+    }
+    return lost;
+  }
+
+  async release(leases: Lease[]): Promise<number> {
+    const now = Date.now();
+    let released = 0;
+    for (const { uuid, token } of leases) {
+      if (!this.takeLease(uuid, token)) continue;
+      const record = this.storage.read(uuid);
+      if (!record) continue;
+      this.requeueAtHead(uuid, record, now);
+      released++;
+    }
+    if (released > 0) this.wake();
+    this.changed();
+    return released;
+  }
+
+  async recover(maxStalls: number, retention: Retention): Promise<{ requeued: number; failed: number }> {
+    const now = Date.now();
+    let requeued = 0;
+    let failed = 0;
+    const expired = [...this.leases].filter(([, lease]) => lease.deadline <= now).sort((a, b) => a[1].deadline - b[1].deadline);
+    for (const [uuid] of expired) {
+      this.leases.delete(uuid);
+      const record = this.storage.read(uuid);
+      if (record?.s !== 'process') continue;
+      record.l = (record.l ?? 0) + 1;
+      record.u = now;
+      if (record.x !== undefined) {
+        // Cancel was asked for while its worker was gone: honour it rather than run it again.
+        Object.assign(record, { s: 'cancel', f: now });
+        this.storage.finish(uuid, record, retention);
+        failed++;
+      } else if (record.l > maxStalls) {
+        Object.assign(record, {
+          s: 'error',
+          f: now,
+          e: `StalledError: the worker running this task stopped answering ${record.l} times (more than maxStalls = ${maxStalls}); it is not run again`,
+        });
+        this.storage.finish(uuid, record, retention);
+        failed++;
+      } else {
+        this.requeueAtHead(uuid, record, now);
+        requeued++;
+      }
+    }
+    if (requeued > 0) this.wake();
+    this.changed();
+    return { requeued, failed };
+  }
+
+  async cancel(uuid: string, reason: string, retention: Retention): Promise<TaskRecord | null> {
+    const record = this.storage.read(uuid);
+    if (!record) return null;
+    if (record.s === 'process' && record.x === undefined) {
+      record.x = reason;
+      this.storage.write(uuid, record);
+      // Delivered later, as a published message would be, so a listener never runs inside cancel.
+      for (const listener of this.cancelListeners) queueMicrotask(() => listener(uuid));
+    }
+    if (record.s !== 'new') return decodeRecord(uuid, JSON.stringify(record));
+    const now = Date.now();
+    Object.assign(record, { s: 'cancel', x: reason, u: now, f: now });
+    this.delayed.delete(uuid);
+    const raw = this.storage.finish(uuid, record, retention);
+    this.changed();
+    return decodeRecord(uuid, raw);
+  }
+
+  async onCancelRequested(listener: (uuid: string) => void): Promise<() => Promise<void>> {
+    const own = (uuid: string) => listener(uuid);
+    this.cancelListeners.add(own);
+    return async () => void this.cancelListeners.delete(own);
+  }
+
+  async progress(lease: Lease, progressJson: string): Promise<boolean> {
+    if (this.leases.get(lease.uuid)?.token !== lease.token) return false;
+    const record = this.storage.read(lease.uuid);
+    if (!record) return false;
+    Object.assign(record, { g: progressJson, u: Date.now() });
+    this.storage.write(lease.uuid, record);
+    return true;
+  }
+
+  /**
+   * Resolves once nothing is queued and no task is held by a worker (delayed tasks are not waited
+   * for). Used by the testing helpers' `drain()`; needs no timer, so fake timers cannot stall it.
+   */
+  whenIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.add(resolve));
+  }
+
+  /** Drops expired results and unique keys, so a long-running process does not pile them up. */
+  private sweepExpired(now: number): void {
+    this.storage.sweepExpired(now);
+    for (const [key, holder] of this.uniqueKeys) if (holder.expiresAt <= now) this.uniqueKeys.delete(key);
+  }
+
+  private isIdle(): boolean {
+    if (this.leases.size > 0) return false;
+    // Cancelled tasks stay in their list until a claim drops them; they are not work.
+    return ![...this.queues.values()].some((list) => list.some((uuid) => this.storage.read(uuid)?.s === 'new'));
+  }
+
+  private changed(): void {
+    if (this.idleWaiters.size === 0 || !this.isIdle()) return;
+    for (const resolve of this.idleWaiters) resolve();
+    this.idleWaiters.clear();
+  }
+
+  private pushQueued(priority: number, uuid: string, end: 'head' | 'tail'): void {
+    let list = this.queues.get(priority);
+    if (!list) this.queues.set(priority, (list = []));
+    if (end === 'head') list.unshift(uuid);
+    else list.push(uuid);
+  }
+
+  /** Takes the first uuid of the lowest priority (call only while a queue is not empty). */
+  private popLowest(): string {
+    const priority = Math.min(...this.queues.keys());
+    const list = this.queues.get(priority)!;
+    const uuid = list.shift()!;
+    if (list.length === 0) this.queues.delete(priority);
+    return uuid;
+  }
+
+  /** Ends a lease when `token` still holds it. */
+  private takeLease(uuid: string, token: string): boolean {
+    if (this.leases.get(uuid)?.token !== token) return false;
+    this.leases.delete(uuid);
+    return true;
+  }
+
+  /** Given-back work goes first in its priority, as it was taken before the rest. */
+  private requeueAtHead(uuid: string, record: StoredRecord, now: number): void {
+    Object.assign(record, { s: 'new', u: now });
+    delete record.w;
+    delete record.b;
+    this.storage.write(uuid, record);
+    this.pushQueued(record.p, uuid, 'head');
+  }
+
+  /** One wake-up reaches one idle worker; with none idle it waits for the next. */
+  private wake(): void {
+    const waiter = this.workWaiters.shift();
+    if (waiter) waiter();
+    else this.marker = true;
+  }
+}

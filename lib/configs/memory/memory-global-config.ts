@@ -1,0 +1,99 @@
+import type { ScheduleDefinition, ScheduleState } from '../../core/schedule.js';
+import type { TaskCatalogEntry } from '../../core/task-registry.js';
+import { GlobalConfig, type WorkerStatus } from '../global-config.js';
+
+/**
+ * GlobalConfig in process memory. Values are kept as JSON text, as in Redis, so what a caller
+ * reads back is a copy; heartbeats expire when read after their time to live.
+ */
+export class MemoryGlobalConfig extends GlobalConfig {
+  private readonly settings = new Map<string, string>();
+  private readonly catalogEntries = new Map<string, string>();
+  private readonly statuses = new Map<string, { raw: string; expiresAt: number }>();
+  /** Schedule definitions as JSON text, and their run state (times in ms), by schedule name. */
+  private readonly scheduleDefinitions = new Map<string, string>();
+  private readonly scheduleRuns = new Map<string, { lastRun?: number; lastTaskUuid?: string; nextRun?: number }>();
+
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+
+  // The same plugin triggers as the Redis GlobalConfig, at the same points.
+  async set(key: string, value: unknown): Promise<void> {
+    ({ value } = await this.plugins.trigger('global_config_set', { key, value }));
+    this.settings.set(key, JSON.stringify(value));
+  }
+
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    const raw = this.settings.get(key);
+    const { value } = await this.plugins.trigger('global_config_get', { key, value: raw === undefined ? undefined : JSON.parse(raw) });
+    return value as T | undefined;
+  }
+
+  async getAll(): Promise<Record<string, unknown>> {
+    const values = Object.fromEntries([...this.settings].map(([key, raw]) => [key, JSON.parse(raw)]));
+    return (await this.plugins.trigger('global_config_get_all', { values })).values;
+  }
+
+  async setStatus(given: WorkerStatus, ttlMs: number): Promise<void> {
+    const { status } = await this.plugins.trigger('global_config_set_status', { status: given, ttlMs });
+    this.statuses.set(status.id, { raw: JSON.stringify(status), expiresAt: Date.now() + ttlMs });
+  }
+
+  async removeStatus(workerId: string): Promise<void> {
+    this.statuses.delete(workerId);
+  }
+
+  async workers(): Promise<WorkerStatus[]> {
+    const now = Date.now();
+    const live: WorkerStatus[] = [];
+    for (const [id, { raw, expiresAt }] of this.statuses) {
+      if (expiresAt <= now) this.statuses.delete(id);
+      else live.push(JSON.parse(raw) as WorkerStatus);
+    }
+    return live;
+  }
+
+  async publishCatalog(entries: TaskCatalogEntry[]): Promise<void> {
+    for (const entry of entries) this.catalogEntries.set(entry.name, JSON.stringify(entry));
+  }
+
+  async catalog(): Promise<TaskCatalogEntry[]> {
+    return [...this.catalogEntries.values()].map((raw) => JSON.parse(raw) as TaskCatalogEntry);
+  }
+
+  async publishSchedule(schedule: ScheduleDefinition, nextRun: Date): Promise<void> {
+    this.scheduleDefinitions.set(schedule.name, JSON.stringify(schedule));
+    this.scheduleRuns.set(schedule.name, { ...this.scheduleRuns.get(schedule.name), nextRun: nextRun.getTime() });
+  }
+
+  // As schedule-run.lua: an older tick, reported late, never overwrites a newer one.
+  async recordScheduleRun(name: string, tick: Date, taskUuid: string, nextRun: Date): Promise<boolean> {
+    const run = this.scheduleRuns.get(name) ?? {};
+    if (run.lastRun !== undefined && tick.getTime() <= run.lastRun) return false;
+    this.scheduleRuns.set(name, { lastRun: tick.getTime(), lastTaskUuid: taskUuid, nextRun: nextRun.getTime() });
+    return true;
+  }
+
+  async removeSchedule(name: string): Promise<void> {
+    this.scheduleDefinitions.delete(name);
+    this.scheduleRuns.delete(name);
+  }
+
+  async schedule(name: string): Promise<ScheduleState | undefined> {
+    const raw = this.scheduleDefinitions.get(name);
+    return raw === undefined ? undefined : this.withRun(raw);
+  }
+
+  async schedules(): Promise<ScheduleState[]> {
+    return [...this.scheduleDefinitions.values()].map((raw) => this.withRun(raw));
+  }
+
+  private withRun(raw: string): ScheduleState {
+    const state: ScheduleState = JSON.parse(raw) as ScheduleDefinition;
+    const run = this.scheduleRuns.get(state.name) ?? {};
+    if (run.lastRun !== undefined) state.lastRun = new Date(run.lastRun);
+    if (run.lastTaskUuid !== undefined) state.lastTaskUuid = run.lastTaskUuid;
+    if (run.nextRun !== undefined) state.nextRun = new Date(run.nextRun);
+    return state;
+  }
+}

@@ -1,0 +1,121 @@
+import { Injectable } from '@nestjs/common';
+import { MemoryBroker } from '../brokers/memory/memory-broker.js';
+import { InvalidOptionError, QTasksError } from '../core/errors.js';
+import { toJson } from '../core/json.js';
+import { QueueTasks } from '../core/queue-tasks.js';
+import type { TaskRecord, TaskStatus } from '../core/task-record.js';
+import { MemoryStorage } from '../storages/memory/memory-storage.js';
+
+export interface DrainOptions {
+  /** Milliseconds before drain() gives up with DrainTimeoutError; default 10 000. */
+  timeout?: number;
+}
+
+export interface RecordFilter {
+  taskName?: string;
+  status?: TaskStatus;
+}
+
+/** drain() waited longer than its timeout: a task never finished, or no worker is running. */
+export class DrainTimeoutError extends QTasksError {
+  constructor(readonly timeoutMs: number, readonly pending: TaskRecord[]) {
+    super(
+      'DRAIN_TIMEOUT',
+      `The queue did not drain within ${timeoutMs} ms; still pending: ` +
+        (pending.map((r) => `${r.taskName} (${r.uuid}, ${r.status})`).join(', ') || 'nothing visible'),
+    );
+  }
+}
+
+/**
+ * Helpers for tests of an app on the memory backend: run a task inline, wait until the queue is
+ * drained, read what was enqueued. Inject it from QTasksTestingModule, or build it around a
+ * QueueTasks with `new QTasksTesting(app)`.
+ */
+@Injectable()
+export class QTasksTesting {
+  constructor(readonly queueTasks: QueueTasks) {}
+
+  /**
+   * Resolves once nothing is queued and nothing is running (tasks enqueued by running tasks are
+   * waited for too; delayed tasks are not). Uses no timer but its timeout, so it works under fake
+   * timers.
+   */
+  async drain(options: DrainOptions = {}): Promise<void> {
+    const broker = this.memoryBroker('drain()');
+    if (!this.queueTasks.worker) throw new InvalidOptionError('drain() needs a worker, but this app runs with `worker: false`.');
+    const timeoutMs = options.timeout ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DrainTimeoutError(timeoutMs, this.pending())), timeoutMs);
+      timer.unref?.();
+    });
+    try {
+      await Promise.race([broker.whenIdle(), timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Tasks enqueued and not started yet (queued or delayed), oldest first. */
+  enqueued(taskName?: string): TaskRecord[] {
+    return this.records({ taskName, status: 'new' });
+  }
+
+  /** Every stored record matching the filter, oldest first (copies: changing them changes nothing). */
+  records(filter: RecordFilter = {}): TaskRecord[] {
+    return this.memoryStorage('records()')
+      .all()
+      .filter((r) => (filter.taskName === undefined || r.taskName === filter.taskName) && (filter.status === undefined || r.status === filter.status));
+  }
+
+  /**
+   * Runs a task's handler now, through the executor, without a queue or a worker: its arguments go
+   * through JSON as they would in a queue, and the executor's plugins and interceptors apply (the
+   * worker's, such as retry, do not). Resolves with the record it would have stored (`success` with
+   * `returning`, or `error` with `traceback`, a time limit included); nothing is stored.
+   */
+  async runInline(name: string, args: unknown[] = []): Promise<TaskRecord> {
+    const definition = this.queueTasks.registry.require(name);
+    const now = new Date();
+    const record: TaskRecord = {
+      uuid: `inline-${name}`,
+      taskName: definition.name,
+      status: 'process',
+      priority: definition.options.priority ?? this.queueTasks.config.taskDefaultPriority,
+      args: JSON.parse(toJson(args, `Arguments of task "${name}"`)) as unknown[],
+      createdAt: now,
+      updatedAt: now,
+      startedAt: now,
+      attempt: 1,
+      stalls: 0,
+    };
+    // No lease: progress the task reports is not stored (the broker answers that the lease is lost).
+    const result = await this.queueTasks.executor.execute(record, { token: 'inline', controller: new AbortController() });
+    const finishedAt = new Date();
+    const done: TaskRecord = { ...record, status: result.status, updatedAt: finishedAt, finishedAt };
+    if (result.status === 'success') done.returning = JSON.parse(result.payload) as unknown;
+    else done.traceback = result.payload; // 'cancel' needs a worker's cancel request: never here
+    return done;
+  }
+
+  private pending(): TaskRecord[] {
+    return this.records().filter((r) => r.status === 'new' || r.status === 'process');
+  }
+
+  private memoryBroker(what: string): MemoryBroker {
+    const { broker } = this.queueTasks;
+    if (!(broker instanceof MemoryBroker)) throw notMemory(what);
+    return broker;
+  }
+
+  private memoryStorage(what: string): MemoryStorage {
+    const { storage } = this.queueTasks;
+    if (!(storage instanceof MemoryStorage)) throw notMemory(what);
+    return storage;
+  }
+}
+
+function notMemory(what: string): InvalidOptionError {
+  return new InvalidOptionError(`${what} reads the memory backend: build the app with \`backend: 'memory'\` (QTasksTestingModule does).`);
+}

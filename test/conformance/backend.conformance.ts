@@ -1,0 +1,400 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { QueueTasks, type Broker, type NewTask, type QueueTasksOptions, type Retention } from '../../lib/index.js';
+
+/** How the suite gets a fresh, empty backend for each test. */
+export interface BackendFactory {
+  /** A started broker (with its storage) that shares nothing with any other. */
+  broker(): Promise<Broker>;
+  /** QueueTasks options that build this backend with nothing shared. */
+  appOptions(): QueueTasksOptions;
+}
+
+const KEEP: Retention = { deleteFinishedTasks: false, resultTtlMs: 0, keepFinishedTasks: 0 };
+
+function task(overrides: Partial<NewTask> & { args?: unknown[] } = {}): NewTask {
+  const { args = [], ...rest } = overrides;
+  return { uuid: randomUUID(), taskName: 'job', priority: 0, argsJson: JSON.stringify(args), createdAt: Date.now(), delayMs: 0, ...rest };
+}
+
+/** 'done' when the promise settles within `ms`, else 'timed out' (the guard timer is cleared either way). */
+async function within(promise: Promise<unknown>, ms: number): Promise<'done' | 'timed out'> {
+  let timer: NodeJS.Timeout | undefined;
+  const guard = new Promise<'timed out'>((resolve) => (timer = setTimeout(() => resolve('timed out'), ms)));
+  const outcome = await Promise.race([promise.then(() => 'done' as const), guard]);
+  clearTimeout(timer);
+  return outcome;
+}
+
+/**
+ * The behaviour every backend must share, driven through the Broker API (and QueueTasks at the
+ * end). Each backend's *.test.ts calls this with its factory; both must pass it unchanged.
+ */
+export function describeBackendConformance(label: string, factory: BackendFactory): void {
+  describe(`backend conformance: ${label}`, () => {
+    let broker: Broker;
+    const claimUuids = async (max: number, leaseMs = 10_000) =>
+      (await broker.claim('w1', max, leaseMs, KEEP)).tasks.map((t) => t.record.uuid);
+
+    beforeEach(async () => {
+      broker = await factory.broker();
+    });
+    afterEach(async () => broker.stop());
+
+    it('stores new tasks and hands out copies that callers cannot change', async () => {
+      const t = task({ args: [{ id: 1, tags: ['a'] }] });
+      expect(await broker.enqueue([t])).toEqual([t.uuid]);
+      const record = (await broker.storage.get(t.uuid))!;
+      expect(record).toMatchObject({ status: 'new', taskName: 'job', priority: 0, attempt: 1, stalls: 0, args: [{ id: 1, tags: ['a'] }] });
+      (record.args as [{ id: number; tags: string[] }])[0].tags.push('changed');
+      record.status = 'success';
+      expect((await broker.storage.get(t.uuid))!.args).toEqual([{ id: 1, tags: ['a'] }]);
+      const [claimed] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      claimed!.record.args.push('extra');
+      expect((await broker.storage.get(t.uuid))!).toMatchObject({ status: 'process', args: [{ id: 1, tags: ['a'] }] });
+    });
+
+    it('claims lowest priority first and FIFO within a priority, at most `max` at a time', async () => {
+      const tasks = [task({ priority: 5 }), task({ priority: 1 }), task({ priority: 5 }), task({ priority: -2 }), task({ priority: 1 })];
+      await broker.enqueue(tasks);
+      const [p5a, p1a, p5b, pm2, p1b] = tasks.map((t) => t.uuid);
+      expect(await claimUuids(2)).toEqual([pm2, p1a]);
+      await broker.enqueue([task({ priority: 1, uuid: 'late-p1' })]);
+      expect(await claimUuids(10)).toEqual([p1b, 'late-p1', p5a, p5b]);
+      expect(await claimUuids(10)).toEqual([]);
+    });
+
+    it('a claim marks the task running under a lease for that worker', async () => {
+      const t = task();
+      await broker.enqueue([t]);
+      const batch = await broker.claim('worker-a', 5, 10_000, KEEP);
+      expect(batch.nextDueInMs).toBeNull();
+      expect(batch.tasks).toHaveLength(1);
+      expect(batch.tasks[0]!.token).toEqual(expect.any(String));
+      expect(batch.tasks[0]!.record).toMatchObject({ uuid: t.uuid, status: 'process', worker: 'worker-a' });
+      expect(batch.tasks[0]!.record.startedAt).toBeInstanceOf(Date);
+    });
+
+    it('delayed tasks wait for their time, and the claim says when the next is due', async () => {
+      const soon = task({ delayMs: 150 });
+      const later = task({ delayMs: 60_000 });
+      await broker.enqueue([soon, later]);
+      expect((await broker.storage.get(soon.uuid))!.runAt!.getTime()).toBe(soon.createdAt + 150);
+      const first = await broker.claim('w1', 5, 10_000, KEEP);
+      expect(first.tasks).toEqual([]);
+      expect(first.nextDueInMs).toBeGreaterThan(0);
+      expect(first.nextDueInMs).toBeLessThanOrEqual(150);
+      await sleep(first.nextDueInMs! + 50);
+      const second = await broker.claim('w1', 5, 10_000, KEEP);
+      expect(second.tasks.map((t) => t.record.uuid)).toEqual([soon.uuid]);
+      expect(second.nextDueInMs).toBeGreaterThan(50_000);
+    });
+
+    it('an expired lease is recovered, runs again, and the stale holder cannot complete it', async () => {
+      const t = task();
+      await broker.enqueue([t]);
+      const [stale] = (await broker.claim('dead-worker', 1, 40, KEEP)).tasks;
+      await sleep(100);
+      expect(await broker.recover(3, KEEP)).toEqual({ requeued: 1, failed: 0 });
+      const requeued = (await broker.storage.get(t.uuid))!;
+      expect(requeued).toMatchObject({ status: 'new', stalls: 1 });
+      expect(requeued.worker).toBeUndefined();
+      const [fresh] = (await broker.claim('live-worker', 1, 10_000, KEEP)).tasks;
+      expect(fresh!.record).toMatchObject({ uuid: t.uuid, worker: 'live-worker' });
+      expect(fresh!.token).not.toBe(stale!.token);
+      expect(await broker.complete([{ uuid: t.uuid, token: stale!.token, status: 'success', payload: '"stale"' }], KEEP)).toEqual([false]);
+      expect((await broker.storage.get(t.uuid))!.status).toBe('process');
+      expect(await broker.complete([{ uuid: t.uuid, token: fresh!.token, status: 'success', payload: '"fresh"' }], KEEP)).toEqual([true]);
+      expect((await broker.storage.get(t.uuid))!).toMatchObject({ status: 'success', returning: 'fresh' });
+    });
+
+    it('a task that stalls more than maxStalls times ends in error', async () => {
+      const t = task();
+      await broker.enqueue([t]);
+      for (const expected of [{ requeued: 1, failed: 0 }, { requeued: 0, failed: 1 }]) {
+        expect(await claimUuids(1, 30)).toEqual([t.uuid]);
+        await sleep(80);
+        expect(await broker.recover(1, KEEP)).toEqual(expected);
+      }
+      const record = (await broker.storage.get(t.uuid))!;
+      expect(record).toMatchObject({ status: 'error', stalls: 2 });
+      expect(record.traceback).toMatch(/^StalledError: .*2 times \(more than maxStalls = 1\)/);
+      expect(await claimUuids(1)).toEqual([]);
+    });
+
+    it('recover leaves live leases alone', async () => {
+      await broker.enqueue([task()]);
+      await claimUuids(1, 10_000);
+      expect(await broker.recover(0, KEEP)).toEqual({ requeued: 0, failed: 0 });
+    });
+
+    it('renew keeps a lease alive and reports leases that are not held', async () => {
+      const t = task();
+      await broker.enqueue([t]);
+      const [claimed] = (await broker.claim('w1', 1, 50, KEEP)).tasks;
+      expect(await broker.renew([{ uuid: t.uuid, token: claimed!.token }, { uuid: t.uuid, token: 'forged' }], 10_000)).toEqual([t.uuid]);
+      await sleep(120);
+      expect(await broker.recover(3, KEEP)).toEqual({ requeued: 0, failed: 0 });
+      expect(await broker.renew([{ uuid: 'no-such-task', token: 'x' }], 10_000)).toEqual(['no-such-task']);
+    });
+
+    it('release gives a task back to the head of its queue without counting a stall', async () => {
+      const [a, b] = [task(), task()];
+      await broker.enqueue([a, b]);
+      const [claimedA] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      expect(await broker.release([{ uuid: a.uuid, token: 'forged' }])).toBe(0);
+      expect(await broker.release([{ uuid: a.uuid, token: claimedA!.token }])).toBe(1);
+      expect((await broker.storage.get(a.uuid))!).toMatchObject({ status: 'new', stalls: 0 });
+      expect(await claimUuids(5)).toEqual([a.uuid, b.uuid]);
+    });
+
+    it('complete stores success and error outcomes', async () => {
+      const [ok, bad] = [task(), task()];
+      await broker.enqueue([ok, bad]);
+      const tasks = (await broker.claim('w1', 2, 10_000, KEEP)).tasks;
+      const stored = await broker.complete(
+        [
+          { uuid: ok.uuid, token: tasks[0]!.token, status: 'success', payload: '{"n":1}' },
+          { uuid: bad.uuid, token: tasks[1]!.token, status: 'error', payload: 'Error: boom' },
+        ],
+        KEEP,
+      );
+      expect(stored).toEqual([true, true]);
+      const done = (await broker.storage.get(ok.uuid))!;
+      expect(done).toMatchObject({ status: 'success', returning: { n: 1 } });
+      expect(done.finishedAt!.getTime()).toBeGreaterThanOrEqual(done.startedAt!.getTime());
+      expect((await broker.storage.get(bad.uuid))!).toMatchObject({ status: 'error', traceback: 'Error: boom' });
+    });
+
+    it('a retry outcome sends the same uuid back with attempt + 1 and keeps the error history', async () => {
+      const t = task();
+      await broker.enqueue([t]);
+      const [first] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      await broker.complete([{ uuid: t.uuid, token: first!.token, status: 'retry', payload: 'Error: first' }], KEEP);
+      expect((await broker.storage.get(t.uuid))!).toMatchObject({ status: 'new', attempt: 2, errors: ['Error: first'] });
+      const [second] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      expect(second!.record).toMatchObject({ uuid: t.uuid, attempt: 2 });
+      const idle = broker.waitForWork(20_000, new AbortController().signal);
+      await broker.complete([{ uuid: t.uuid, token: second!.token, status: 'retry', payload: 'Error: second', retryDelayMs: 60_000 }], KEEP);
+      expect(await within(idle, 10_000)).toBe('done'); // a delayed retry wakes an idle worker too
+      const delayed = (await broker.storage.get(t.uuid))!;
+      expect(delayed).toMatchObject({ status: 'new', attempt: 3 });
+      expect(delayed.runAt).toBeInstanceOf(Date);
+      const batch = await broker.claim('w1', 1, 10_000, KEEP);
+      expect(batch.tasks).toEqual([]);
+      expect(batch.nextDueInMs).toBeGreaterThan(50_000);
+    });
+
+    it('an error after retries adds its traceback to the history', async () => {
+      const t = task();
+      await broker.enqueue([t]);
+      const [first] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      await broker.complete([{ uuid: t.uuid, token: first!.token, status: 'retry', payload: 'Error: first' }], KEEP);
+      const [second] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      await broker.complete([{ uuid: t.uuid, token: second!.token, status: 'error', payload: 'Error: last' }], KEEP);
+      expect((await broker.storage.get(t.uuid))!).toMatchObject({
+        status: 'error',
+        attempt: 2,
+        traceback: 'Error: last',
+        errors: ['Error: first', 'Error: last'],
+      });
+    });
+
+    it('cancel of a task not started: it never runs, queued or delayed', async () => {
+      const [queued, delayed, next] = [task(), task({ delayMs: 60_000 }), task()];
+      await broker.enqueue([queued, delayed, next]);
+      expect(await broker.cancel(queued.uuid, 'not needed', KEEP)).toMatchObject({ status: 'cancel', cancelReason: 'not needed' });
+      expect((await broker.cancel(delayed.uuid, 'later', KEEP))!.status).toBe('cancel');
+      const batch = await broker.claim('w1', 5, 10_000, KEEP);
+      expect(batch.tasks.map((t) => t.record.uuid)).toEqual([next.uuid]);
+      expect(batch.nextDueInMs).toBeNull();
+      expect(await broker.cancel('no-such-task', 'x', KEEP)).toBeNull();
+      await broker.complete([{ uuid: next.uuid, token: batch.tasks[0]!.token, status: 'success', payload: '1' }], KEEP);
+      expect((await broker.cancel(next.uuid, 'too late', KEEP))!).toMatchObject({ status: 'success', returning: 1 });
+    });
+
+    it('cancel of a running task reaches the worker, which stores the cancel outcome', async () => {
+      const t = task();
+      await broker.enqueue([t]);
+      const [claimed] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      let heard!: (uuid: string) => void;
+      const requested = new Promise<string>((resolve) => (heard = resolve));
+      const unsubscribe = await broker.onCancelRequested((uuid) => heard(uuid));
+      try {
+        expect(await broker.cancel(t.uuid, 'user asked', KEEP)).toMatchObject({ status: 'process', cancelReason: 'user asked' });
+        expect(await requested).toBe(t.uuid);
+      } finally {
+        await unsubscribe();
+      }
+      await broker.complete([{ uuid: t.uuid, token: claimed!.token, status: 'cancel', payload: 'user asked' }], KEEP);
+      expect((await broker.storage.get(t.uuid))!).toMatchObject({ status: 'cancel', cancelReason: 'user asked' });
+    });
+
+    it('a running task whose cancel was asked ends cancel when its worker dies', async () => {
+      const t = task();
+      await broker.enqueue([t]);
+      await broker.claim('dying', 1, 30, KEEP);
+      await broker.cancel(t.uuid, 'stop it', KEEP);
+      await sleep(80);
+      expect(await broker.recover(3, KEEP)).toEqual({ requeued: 0, failed: 1 });
+      expect((await broker.storage.get(t.uuid))!).toMatchObject({ status: 'cancel', cancelReason: 'stop it', stalls: 1 });
+    });
+
+    it('progress is stored while the lease is held', async () => {
+      const t = task();
+      await broker.enqueue([t]);
+      const [claimed] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      expect(await broker.progress({ uuid: t.uuid, token: claimed!.token }, '{"done":3,"of":10}')).toBe(true);
+      expect((await broker.storage.get(t.uuid))!.progress).toEqual({ done: 3, of: 10 });
+      expect(await broker.progress({ uuid: t.uuid, token: 'forged' }, '{"done":9}')).toBe(false);
+      expect((await broker.storage.get(t.uuid))!.progress).toEqual({ done: 3, of: 10 });
+    });
+
+    it('a unique key drops duplicates until it expires', async () => {
+      const first = task({ uniqueKey: 'tick:1', uniqueTtlMs: 80 });
+      const duplicate = task({ uniqueKey: 'tick:1', uniqueTtlMs: 80 });
+      const other = task({ uniqueKey: 'tick:2', uniqueTtlMs: 80 });
+      expect(await broker.enqueue([first, duplicate, other])).toEqual([first.uuid, first.uuid, other.uuid]);
+      expect(await broker.storage.get(duplicate.uuid)).toBeNull();
+      await sleep(150);
+      const afterExpiry = task({ uniqueKey: 'tick:1', uniqueTtlMs: 80 });
+      expect(await broker.enqueue([afterExpiry])).toEqual([afterExpiry.uuid]);
+      expect(await claimUuids(10)).toEqual([first.uuid, other.uuid, afterExpiry.uuid]);
+    });
+
+    it('retention: deleteFinishedTasks drops the record yet still tells a watcher', async () => {
+      const t = task();
+      await broker.enqueue([t]);
+      const [claimed] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      const watch = await broker.storage.watch(t.uuid);
+      await broker.complete([{ uuid: t.uuid, token: claimed!.token, status: 'success', payload: '"gone"' }], {
+        ...KEEP,
+        deleteFinishedTasks: true,
+      });
+      expect(await watch.finished).toMatchObject({ uuid: t.uuid, status: 'success', returning: 'gone' });
+      expect(await broker.storage.get(t.uuid)).toBeNull();
+    });
+
+    it('retention: resultTtlMs expires finished records, not running ones', async () => {
+      const [finished, running] = [task(), task()];
+      await broker.enqueue([finished, running]);
+      const tasks = (await broker.claim('w1', 2, 10_000, KEEP)).tasks;
+      await broker.complete([{ uuid: finished.uuid, token: tasks[0]!.token, status: 'success', payload: '1' }], {
+        ...KEEP,
+        resultTtlMs: 1000,
+      });
+      // Generous TTL: the read right after must come before expiry even on a loaded machine.
+      expect((await broker.storage.get(finished.uuid))!.status).toBe('success');
+      await sleep(1200);
+      expect(await broker.storage.get(finished.uuid)).toBeNull();
+      expect((await broker.storage.get(running.uuid))!.status).toBe('process');
+    });
+
+    it('retention: keepFinishedTasks keeps the records of only the newest N per status', async () => {
+      const tasks = Array.from({ length: 7 }, () => task());
+      await broker.enqueue(tasks);
+      const claimed = (await broker.claim('w1', 7, 10_000, KEEP)).tasks;
+      const keepThree = { ...KEEP, keepFinishedTasks: 3 };
+      // One by one, so "newest" is well defined: 5 successes, then 2 errors.
+      for (const [index, { record, token }] of claimed.entries()) {
+        const status = index < 5 ? 'success' : 'error';
+        await broker.complete([{ uuid: record.uuid, token, status, payload: status === 'success' ? '1' : 'boom' }], keepThree);
+      }
+      const stored = await Promise.all(tasks.map((t) => broker.storage.get(t.uuid)));
+      expect(stored.map((record) => record?.status ?? null)).toEqual([null, null, 'success', 'success', 'success', 'error', 'error']);
+    });
+
+    it('waitFinished is pushed the final record, returns the current one on timeout, null for none', async () => {
+      const t = task();
+      await broker.enqueue([t]);
+      const timedOut = await broker.storage.waitFinished(t.uuid, 50);
+      expect(timedOut).toMatchObject({ uuid: t.uuid, status: 'new' });
+      const waiting = broker.storage.waitFinished(t.uuid);
+      const [claimed] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      expect(await within(waiting, 100)).toBe('timed out');
+      await broker.complete([{ uuid: t.uuid, token: claimed!.token, status: 'success', payload: '42' }], KEEP);
+      expect(await waiting).toMatchObject({ status: 'success', returning: 42 });
+      expect(await broker.storage.waitFinished(t.uuid, 50)).toMatchObject({ status: 'success' });
+      expect(await broker.storage.waitFinished('no-such-task', 50)).toBeNull();
+    });
+
+    it('waitForWork wakes on enqueue, on abort, and after its timeout', async () => {
+      const never = new AbortController().signal;
+      const idle = broker.waitForWork(20_000, never);
+      expect(await within(idle, 100)).toBe('timed out');
+      await broker.enqueue([task()]);
+      expect(await within(idle, 10_000)).toBe('done');
+
+      await claimUuids(10);
+      const stopping = new AbortController();
+      const aborted = broker.waitForWork(20_000, stopping.signal);
+      expect(await within(aborted, 100)).toBe('timed out');
+      stopping.abort();
+      expect(await within(aborted, 10_000)).toBe('done');
+
+      expect(await within(broker.waitForWork(50, never), 10_000)).toBe('done');
+    });
+
+    it('a delayed task wakes an idle worker too, so it can sleep until that task is due', async () => {
+      const idle = broker.waitForWork(20_000, new AbortController().signal);
+      await broker.enqueue([task({ delayMs: 60_000 })]);
+      expect(await within(idle, 10_000)).toBe('done');
+    });
+
+    it('a watch set before the task exists sees it finish; a cancelled watch never settles', async () => {
+      const t = task();
+      const watch = await broker.storage.watch(t.uuid);
+      await broker.enqueue([t]);
+      const [claimed] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      await broker.complete([{ uuid: t.uuid, token: claimed!.token, status: 'success', payload: '7' }], KEEP);
+      expect(await watch.finished).toMatchObject({ uuid: t.uuid, status: 'success', returning: 7 });
+      const cancelled = await broker.storage.watch('never-enqueued', 20);
+      cancelled.cancel();
+      expect(await within(cancelled.finished, 200)).toBe('timed out');
+    });
+
+    it('a wake-up with no idle worker is kept for the next wait', async () => {
+      await broker.enqueue([task()]);
+      expect(await within(broker.waitForWork(20_000, new AbortController().signal), 10_000)).toBe('done');
+    });
+
+    it('runs tasks end to end through QueueTasks: result, error, wait', async () => {
+      const app = new QueueTasks({ ...factory.appOptions(), config: { maxTasksProcess: 2 } });
+      app.task('double', async (n: number) => n * 2);
+      app.task('fail', async () => {
+        throw new RangeError('out of range');
+      });
+      await app.start();
+      try {
+        expect(await app.run('double', [21], { timeout: 10_000 })).toMatchObject({ status: 'success', returning: 42 });
+        const failed = await app.run('fail', [], { timeout: 10_000 });
+        expect(failed.status).toBe('error');
+        expect(failed.traceback).toMatch(/^RangeError: out of range/);
+        const records = await Promise.all([3, 1, 2].map((n) => app.run('double', [n], { timeout: 10_000 })));
+        expect(records.map((r) => r.returning)).toEqual([6, 2, 4]);
+      } finally {
+        await app.stop();
+      }
+    });
+
+    it('cancels a running task through QueueTasks: its worker hears it and stores cancel', async () => {
+      const app = new QueueTasks(factory.appOptions());
+      let started!: () => void;
+      const running = new Promise<void>((resolve) => (started = resolve));
+      app.task('forever', () => {
+        started();
+        return new Promise(() => undefined);
+      });
+      await app.start();
+      try {
+        const record = await app.add('forever');
+        await running;
+        expect(await app.cancel(record.uuid, 'enough')).toMatchObject({ status: 'process', cancelReason: 'enough' });
+        expect(await app.wait(record.uuid, { timeout: 10_000 })).toMatchObject({ status: 'cancel', cancelReason: 'enough' });
+      } finally {
+        await app.stop();
+      }
+    });
+  });
+}

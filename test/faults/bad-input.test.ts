@@ -1,0 +1,182 @@
+import { Injectable } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  NotSerializableError,
+  PayloadTooLargeError,
+  QTasksClient,
+  QTasksError,
+  RedisUnavailableError,
+  Task,
+  InvalidOptionError,
+  QueueTasks,
+  UnknownTaskError,
+  type WhenRedisDown,
+} from '../../lib/index.js';
+import { RedisKeys } from '../../lib/redis/keys.js';
+import { uniqueAppName } from '../helpers/names.js';
+import { startNestApp } from '../helpers/nest-app.js';
+import { freePort } from '../helpers/redis-server.js';
+import { startProducer } from './support.js';
+
+@Injectable()
+class OddTasks {
+  @Task()
+  double(n: number) {
+    return n * 2;
+  }
+
+  @Task()
+  throwValue(value: unknown) {
+    throw value;
+  }
+
+  @Task()
+  returnNothing() {
+    return undefined;
+  }
+
+  @Task()
+  returnBigInt() {
+    return { total: 10n };
+  }
+
+  @Task()
+  returnFunction() {
+    return () => 1;
+  }
+}
+
+describe('bad input: a clear typed error, nothing else lost, the worker keeps running', () => {
+  const url = inject('redisUrl');
+  const name = uniqueAppName('bad-input');
+  const keys = new RedisKeys(name);
+  const redis = new Redis(url);
+  let app: Awaited<ReturnType<typeof startNestApp>>;
+  let client: QTasksClient;
+
+  beforeAll(async () => {
+    app = await startNestApp({ name, url, config: { maxPayloadBytes: 1024 } }, [OddTasks]);
+    client = app.get(QTasksClient);
+  });
+  // The proof that the worker survived each case: an ordinary task still runs.
+  afterEach(async () => {
+    const record = await client.run('double', [21], { timeout: 10_000 });
+    expect(record.status).toBe('success');
+    expect(record.returning).toBe(42);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await redis.quit();
+  });
+
+  it('an unknown task name at enqueue throws UnknownTaskError and stores nothing', async () => {
+    const error = await client.add('nope', [1]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnknownTaskError);
+    expect((error as QTasksError).code).toBe('UNKNOWN_TASK');
+    expect((error as Error).message).toMatch(/^Unknown task "nope"\. Registered tasks: "double", /);
+  });
+
+  it('a task no live worker knows (enqueued by another app version) ends error saying there is no handler', async () => {
+    let producer: QueueTasks | undefined;
+    try {
+      producer = await startProducer({ name, url }, ['double', 'ghost']);
+      const record = await producer.run('ghost', [1], { timeout: 10_000 });
+      expect(record.status).toBe('error');
+      expect(record.traceback).toMatch(/^NoHandlerError: no handler for task "ghost" in this worker \(it knows: double, /);
+    } finally {
+      await producer?.stop();
+    }
+  });
+
+  it('arguments that are not JSON are refused with NotSerializableError naming the path', async () => {
+    const cycle: Record<string, unknown> = { name: 'loop' };
+    cycle.self = cycle;
+    const cases: [unknown[], RegExp][] = [
+      [[1n], /\$\[0\] is a BigInt/],
+      [[{ callback: () => 1 }], /\$\[0\]\.callback is a function/],
+      [[cycle], /\$\[0\]\.self is a circular reference/],
+      [[new Map([[1, 2]])], /\$\[0\] is a Map/],
+    ];
+    for (const [args, message] of cases) {
+      const error = await client.add('double', args).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NotSerializableError);
+      expect((error as QTasksError).code).toBe('NOT_SERIALIZABLE');
+      expect((error as Error).message).toMatch(message);
+    }
+    expect(await redis.llen(`${keys.prefix}q:0`)).toBe(0);
+  });
+
+  it('arguments over maxPayloadBytes are refused with PayloadTooLargeError', async () => {
+    const error = await client.add('double', ['x'.repeat(2000)]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PayloadTooLargeError);
+    expect((error as QTasksError).code).toBe('PAYLOAD_TOO_LARGE');
+    expect((error as Error).message).toBe('Arguments of task "double" take 2004 bytes, over the limit of 1024.');
+  });
+
+  it('a malformed record written by hand into Redis fails that task only', async () => {
+    const before = await client.add('double', [1]);
+    const broken = ['not json {', '{"s":"new"}', '[1,2]'].map((raw, i) => ({ uuid: `hand-written-${i}`, raw }));
+    for (const { uuid, raw } of broken) {
+      await redis.set(keys.record(uuid), raw);
+      await redis.rpush(`${keys.prefix}q:0`, uuid);
+    }
+    await redis.zadd(keys.priorities, 0, 0);
+    const after = await client.add('double', [2]);
+    for (const { uuid, raw } of broken) {
+      const record = await client.wait(uuid, { timeout: 10_000 });
+      expect(record.status).toBe('error');
+      expect(record.traceback).toBe(`MalformedRecordError: the stored record is not a valid task record: ${raw}`);
+    }
+    expect((await client.wait(before.uuid, { timeout: 10_000 })).returning).toBe(2);
+    expect((await client.wait(after.uuid, { timeout: 10_000 })).returning).toBe(4);
+  });
+
+  it('a task that throws a non-Error value ends error showing that value', async () => {
+    const text = await client.run('throwValue', ['plain text'], { timeout: 10_000 });
+    expect(text.status).toBe('error');
+    expect(text.traceback).toBe('Error: task threw a non-Error value: "plain text"');
+    const object = await client.run('throwValue', [{ code: 7 }], { timeout: 10_000 });
+    expect(object.traceback).toBe('Error: task threw a non-Error value: {"code":7}');
+  });
+
+  it('a task returning undefined ends success with null; a non-JSON result ends error', async () => {
+    const nothing = await client.run('returnNothing', [], { timeout: 10_000 });
+    expect(nothing.status).toBe('success');
+    expect(nothing.returning).toBeNull();
+    const big = await client.run('returnBigInt', [], { timeout: 10_000 });
+    expect(big.status).toBe('error');
+    expect(big.traceback).toMatch(/^NotSerializableError: The result of task "returnBigInt" cannot be stored as JSON: \$\.total is a BigInt/);
+    const fn = await client.run('returnFunction', [], { timeout: 10_000 });
+    expect(fn.status).toBe('error');
+    expect(fn.traceback).toMatch(/^NotSerializableError: .*\$ is a function/);
+  });
+});
+
+describe('reliability options', () => {
+  it('refuses a bad whenRedisDown or keepFinishedTasks with InvalidOptionError', () => {
+    const url = inject('redisUrl');
+    expect(() => new QueueTasks({ url, whenRedisDown: 'never' as WhenRedisDown })).toThrow(
+      new InvalidOptionError(`whenRedisDown must be 'wait' or 'fail', got "never".`),
+    );
+    expect(() => new QueueTasks({ url, config: { keepFinishedTasks: -1 } })).toThrow(
+      new InvalidOptionError('config.keepFinishedTasks must be a whole number of 0 or more, got -1.'),
+    );
+  });
+});
+
+describe('bootstrap with an unreachable Redis', () => {
+  it('rejects with RedisUnavailableError in either whenRedisDown mode, for a URL and for a cluster', async () => {
+    const port = await freePort();
+    const cases = [
+      { url: `redis://127.0.0.1:${port}` },
+      { url: `redis://127.0.0.1:${port}`, whenRedisDown: 'fail' as const },
+      { cluster: { nodes: [{ host: '127.0.0.1', port }] } },
+    ];
+    for (const connection of cases) {
+      const error = await startNestApp({ name: uniqueAppName('down'), ...connection }, [OddTasks]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RedisUnavailableError);
+      expect((error as Error).message).toMatch(/is not reachable: /);
+    }
+  });
+});

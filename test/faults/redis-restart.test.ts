@@ -1,0 +1,102 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisKeys } from '../../lib/redis/keys.js';
+import { RedisUnavailableError, type QueueTasks, type TaskRecord } from '../../lib/index.js';
+import { uniqueAppName } from '../helpers/names.js';
+import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+import type { ChildApp } from '../helpers/child-app.js';
+import { runsOf, startProducer, startWorkerApp, stopChild } from './support.js';
+
+const TOTAL = 2000;
+const BATCH = 50;
+
+describe('Redis restart in the middle of a load', () => {
+  let server: RedisServerHandle;
+  const workers: ChildApp[] = [];
+  const producers: QueueTasks[] = [];
+  let reader: Redis;
+
+  beforeAll(async () => {
+    server = await startRedisServer({ appendOnly: true });
+    reader = new Redis(server.url);
+    reader.on('error', () => undefined); // it reconnects by itself after the restart
+  });
+  afterAll(async () => {
+    await Promise.all(workers.map(stopChild));
+    await Promise.all(producers.map((producer) => producer.stop()));
+    reader?.disconnect();
+    await server?.destroy();
+  });
+
+  it('producers fail fast or wait as chosen, workers reconnect, every accepted task ends once', async () => {
+    const name = uniqueAppName('restart');
+    const options = { name, url: server.url, config: { maxTasksProcess: 20 } };
+    // One worker in each mode: workers recover by themselves either way.
+    workers.push(await startWorkerApp({ ...options, whenRedisDown: 'wait' }, 'A'));
+    workers.push(await startWorkerApp({ ...options, whenRedisDown: 'fail' }, 'B'));
+    const failing = await startProducer({ ...options, whenRedisDown: 'fail' });
+    const waiting = await startProducer({ ...options, whenRedisDown: 'wait' });
+    producers.push(failing, waiting);
+    const batch = (from: number) =>
+      Array.from({ length: BATCH }, (_, i) => ({ name: 'work', args: [`w${from + i}`, 2] }));
+
+    const accepted: TaskRecord[] = [];
+    let next = 0;
+    while (next < TOTAL / 2) {
+      accepted.push(...(await failing.addBulk(batch(next))));
+      next += BATCH;
+    }
+
+    await server.stop();
+    // 'fail': refused at once with a typed error, and nothing of that batch is stored.
+    const refused = await failing.addBulk(batch(next)).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(RedisUnavailableError);
+    expect((refused as RedisUnavailableError).code).toBe('REDIS_UNAVAILABLE');
+    expect((refused as Error).message).toMatch(/^Redis at 127\.0\.0\.1:\d+\/0 is not reachable: /);
+    // So are reads, waits and cancels (this producer has not subscribed yet: that fails cleanly too).
+    const known = accepted[0]!.uuid;
+    const calls = [() => failing.get(known), () => failing.wait(known, { timeout: 1000 }), () => failing.cancel(known)];
+    for (const call of calls) expect(await call().catch((error: unknown) => error)).toBeInstanceOf(RedisUnavailableError);
+    // 'wait': held until Redis is back, then accepted.
+    const held = waiting.addBulk(batch(next));
+    next += BATCH;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await server.restart();
+    accepted.push(...(await held));
+
+    // A 'fail' producer retries on its own schedule; its client reconnects in the background.
+    const retryDeadline = Date.now() + 30_000;
+    while (next < TOTAL) {
+      try {
+        accepted.push(...(await failing.addBulk(batch(next))));
+        next += BATCH;
+      } catch (error) {
+        if (!(error instanceof RedisUnavailableError) || Date.now() > retryDeadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    expect(accepted).toHaveLength(TOTAL);
+
+    const keys = new RedisKeys(name);
+    const finals = await untilAllFinal(reader, accepted.map((task) => keys.record(task.uuid)), 60_000);
+    expect(finals.filter((status) => status !== 'success')).toEqual([]);
+
+    const runs = new Map<string, number>();
+    for (const id of workers.flatMap((worker) => runsOf(worker, 'finished'))) runs.set(id, (runs.get(id) ?? 0) + 1);
+    expect(runs.size).toBe(TOTAL);
+    expect([...runs.entries()].filter(([, count]) => count !== 1)).toEqual([]);
+    // Both workers ran tasks enqueued after the restart, so each reconnected by itself.
+    const lateIds = new Set(accepted.slice(TOTAL / 2 + BATCH).map((task) => task.args[0] as string));
+    for (const worker of workers) expect(runsOf(worker, 'finished').some((id) => lateIds.has(id))).toBe(true);
+  }, 120_000);
+});
+
+/** Reads the statuses of all records until none is pending, bounded by timeoutMs. */
+async function untilAllFinal(reader: Redis, keys: string[], timeoutMs: number): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const statuses = (await reader.mget(...keys)).map((raw) => (raw ? (JSON.parse(raw) as { s: string }).s : 'missing'));
+    if (statuses.every((status) => status !== 'new' && status !== 'process') || Date.now() > deadline) return statuses;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}

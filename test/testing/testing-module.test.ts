@@ -1,0 +1,138 @@
+import { Injectable, Module } from '@nestjs/common';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { InvalidOptionError, QTasksClient, QueueTasks, Task, UnknownTaskError } from '../../lib/index.js';
+import { DrainTimeoutError, QTasksTesting, QTasksTestingModule, type QTasksTestingModuleOptions } from '../../lib/testing/index.js';
+
+@Injectable()
+class Mailer {
+  readonly sent: string[] = [];
+}
+
+@Injectable()
+class Signup {
+  constructor(
+    private readonly mailer: Mailer,
+    private readonly client: QTasksClient,
+  ) {}
+
+  @Task()
+  async register(email: string, at: Date | string) {
+    await this.client.add('welcome', [email]);
+    return { email, at: typeof at };
+  }
+
+  @Task()
+  welcome(email: string) {
+    this.mailer.sent.push(email);
+    return `sent to ${email}`;
+  }
+
+  @Task()
+  reject(reason: string): never {
+    throw new Error(reason);
+  }
+}
+
+@Injectable()
+class Stuck {
+  release!: () => void;
+
+  @Task()
+  hang() {
+    return new Promise<void>((resolve) => (this.release = resolve));
+  }
+}
+
+async function boot(options: QTasksTestingModuleOptions = {}): Promise<TestingModule> {
+  @Module({ imports: [QTasksTestingModule.forRoot(options)], providers: [Mailer, Signup, Stuck] })
+  class AppUnderTest {}
+  const app = await Test.createTestingModule({ imports: [AppUnderTest] }).compile();
+  await app.init();
+  return app;
+}
+
+describe('QTasksTestingModule', () => {
+  let app: TestingModule | undefined;
+  afterEach(async () => {
+    vi.useRealTimers();
+    await app?.close();
+    app = undefined;
+  });
+
+  it('runs on the memory backend: drain() waits for tasks and the tasks they enqueue', async () => {
+    app = await boot();
+    const client = app.get(QTasksClient);
+    const testing = app.get(QTasksTesting);
+    await client.addBulk([
+      { name: 'register', args: ['a@x.io', new Date()] },
+      { name: 'register', args: ['b@x.io', new Date()] },
+    ]);
+    await testing.drain();
+    expect(app.get(Mailer).sent.sort()).toEqual(['a@x.io', 'b@x.io']);
+    const registered = testing.records({ taskName: 'register' });
+    expect(registered.map((r) => r.status)).toEqual(['success', 'success']);
+    // Arguments went through JSON, as with Redis: the Date arrived as a string.
+    expect(registered[0]!.returning).toEqual({ email: 'a@x.io', at: 'string' });
+    expect(testing.records({ status: 'success' })).toHaveLength(4);
+  });
+
+  it('enqueued() lists tasks not started, and its records are copies', async () => {
+    app = await boot();
+    const testing = app.get(QTasksTesting);
+    const record = await app.get(QTasksClient).add('welcome', ['later@x.io'], { delay: 60_000 });
+    const [listed] = testing.enqueued('welcome');
+    expect(listed).toMatchObject({ uuid: record.uuid, status: 'new', args: ['later@x.io'] });
+    listed!.args.push('changed');
+    expect(testing.enqueued('welcome')[0]!.args).toEqual(['later@x.io']);
+    expect(testing.enqueued('register')).toEqual([]);
+    await testing.drain(); // delayed tasks are not waited for
+  });
+
+  it('runInline calls the handler through the executor without a queue', async () => {
+    app = await boot();
+    const testing = app.get(QTasksTesting);
+    const done = await testing.runInline('welcome', ['inline@x.io']);
+    expect(done).toMatchObject({ status: 'success', returning: 'sent to inline@x.io', taskName: 'welcome' });
+    expect(app.get(Mailer).sent).toEqual(['inline@x.io']);
+    const failed = await testing.runInline('reject', ['nope']);
+    expect(failed.status).toBe('error');
+    expect(failed.traceback).toMatch(/^Error: nope\n/);
+    await expect(testing.runInline('missing')).rejects.toThrow(UnknownTaskError);
+    await expect(testing.runInline('welcome', [() => 1])).rejects.toThrow(/is a function/);
+    expect(testing.records()).toEqual([]);
+  });
+
+  it('drain() fails with the pending tasks when they do not finish in time', async () => {
+    app = await boot();
+    const testing = app.get(QTasksTesting);
+    const record = await app.get(QTasksClient).add('hang');
+    const failure = await testing.drain({ timeout: 300 }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(DrainTimeoutError);
+    expect((failure as DrainTimeoutError).message).toMatch(new RegExp(`still pending: hang \\(${record.uuid}, (new|process)\\)$`));
+    app.get(Stuck).release();
+    await testing.drain();
+  });
+
+  it('drain() refuses an app without a worker, and the helpers refuse a Redis app', async () => {
+    app = await boot({ worker: false });
+    await expect(app.get(QTasksTesting).drain()).rejects.toThrow(/needs a worker/);
+    const onRedis = new QTasksTesting(new QueueTasks({ url: 'redis://127.0.0.1:1' }));
+    expect(() => onRedis.records()).toThrow(InvalidOptionError);
+    await expect(onRedis.drain()).rejects.toThrow(/backend: 'memory'/);
+  });
+
+  it('works under vitest fake timers: delayed tasks run when the clock is advanced', async () => {
+    vi.useFakeTimers();
+    app = await boot();
+    const client = app.get(QTasksClient);
+    const testing = app.get(QTasksTesting);
+    expect((await client.run('welcome', ['now@x.io'])).returning).toBe('sent to now@x.io');
+    const later = await client.add('welcome', ['later@x.io'], { delay: 60_000 });
+    await testing.drain();
+    expect((await client.get(later.uuid))!.status).toBe('new');
+    await vi.advanceTimersByTimeAsync(60_000);
+    await testing.drain();
+    expect((await client.get(later.uuid))!).toMatchObject({ status: 'success', returning: 'sent to later@x.io' });
+  });
+});
