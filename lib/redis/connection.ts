@@ -137,7 +137,9 @@ export class RedisConnection {
     const drops = [...this.extras].map((copy) => this.drop(copy));
     if (this.ownsClient && this.client.status !== 'end') {
       const closed = ended(this.client);
-      await this.client.quit().catch(() => this.client.disconnect());
+      // QUIT lets queued replies arrive first; with Redis gone it would wait for a reconnect.
+      if (this.client.status === 'ready') await this.client.quit().catch(() => this.client.disconnect());
+      else this.client.disconnect();
       drops.push(closed);
     }
     await Promise.all([...drops, ...this.closing]);
@@ -172,9 +174,12 @@ export class RedisConnection {
 /** Longest wait for a closing socket; ioredis destroys a stuck one itself after a while. */
 const CLOSE_WAIT_MS = 2_000;
 
-/** Resolves when the client's connection is gone for good ('end'). */
+/** Statuses in which a client has a socket that closing must wait for. */
+const OPEN_STATUSES = new Set(['connecting', 'connect', 'ready']);
+
+/** Resolves when the client's connection is gone for good ('end'); at once when it has no socket. */
 function ended(client: RedisClient): Promise<void> {
-  if (client.status === 'end') return Promise.resolve();
+  if (!OPEN_STATUSES.has(client.status)) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, CLOSE_WAIT_MS).unref();
     client.once('end', () => {

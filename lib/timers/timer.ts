@@ -3,6 +3,7 @@ import type { CronJob } from 'cron';
 import { DuplicateScheduleError, InvalidScheduleError, UnknownTaskError } from '../core/errors.js';
 import type { QueueTasks } from '../core/queue-tasks.js';
 import type { ScheduleDefinition, ScheduleOptions, ScheduleState } from '../core/schedule.js';
+import { settleWithin } from '../core/timing.js';
 import type { StartHook } from '../starters/starter.js';
 import { buildSchedule, type BuiltSchedule } from './build-schedule.js';
 import { createTickJob } from './tick-job.js';
@@ -38,6 +39,8 @@ interface Schedule extends BuiltSchedule {
 
 /** Shortest life of a tick's idempotency key: covers clock skew between instances and late fires. */
 const MIN_KEY_TTL_MS = 60_000;
+/** Longest wait at stop for ticks still being enqueued. */
+const STOP_WAIT_MS = 2_000;
 
 /**
  * The timer (the original's `AsyncTimer`): enqueues tasks on cron or fixed-interval schedules.
@@ -149,7 +152,8 @@ export class QTasksTimer implements StartHook {
   async stop(): Promise<void> {
     this.started = false;
     for (const schedule of this.schedules.values()) this.disarm(schedule);
-    await Promise.allSettled([...this.inFlight]);
+    // A tick still enqueuing finishes, but a Redis that is gone cannot hold the stop.
+    await settleWithin([...this.inFlight], STOP_WAIT_MS);
   }
 
   private checkTask({ definition }: Schedule, where: string): void {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Broker, Lease, Retention } from '../brokers/broker.js';
 import { TaskCancelledError } from '../core/errors.js';
+import { pause, settleWithin } from '../core/timing.js';
 import { traceback } from '../core/executor.js';
 import type { ClaimedTask, TaskOutcome } from '../core/task-record.js';
 import type { TriggerEvent, TriggerName } from '../plugins/triggers.js';
@@ -18,6 +19,8 @@ export interface AsyncWorkerOptions {
 const IDLE_BLOCK_MS = 30_000;
 /** How long a cancel for a task not (yet) held here is remembered. */
 const EARLY_CANCEL_MEMORY_MS = 10_000;
+/** Longest wait for one last Redis call at shutdown (Redis may be gone). */
+const SHUTDOWN_STEP_MS = 2_000;
 /** Pause after a failed Redis call before the next try. */
 const RETRY_PAUSE_MS = 250;
 
@@ -100,7 +103,8 @@ export class AsyncWorker extends Worker {
     if (!this.claimLoop) return;
     this.stopping.abort();
     this.slotFreed?.();
-    await this.claimLoop;
+    // A claim queued while Redis is gone never answers; closing the connection later drops it.
+    await settleWithin([this.claimLoop], SHUTDOWN_STEP_MS);
     this.claimLoop = undefined;
     const deadline = Date.now() + graceMs;
     await settleWithin([...this.executing.values()], graceMs);
@@ -112,11 +116,17 @@ export class AsyncWorker extends Worker {
     this.timers = [];
     const unfinished = [...this.leases.values()];
     this.leases.clear();
+    let released = 0;
+    await settleWithin(
+      [
+        unfinished.length > 0 ? this.ctx.broker.release(unfinished).then((count) => (released = count)) : Promise.resolve(),
+        this.ctx.globalConfig?.removeStatus(this.id) ?? Promise.resolve(),
+      ],
+      SHUTDOWN_STEP_MS,
+    );
     if (unfinished.length > 0) {
-      const released = await this.ctx.broker.release(unfinished).catch(() => 0);
       this.ctx.logger.warn(`worker ${this.id} stopped with ${unfinished.length} unfinished task(s); ${released} handed back to the queue`);
     }
-    await this.ctx.globalConfig?.removeStatus(this.id).catch(() => undefined);
   }
 
   private async runClaimLoop(): Promise<void> {
@@ -261,25 +271,4 @@ export class AsyncWorker extends Worker {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
-async function settleWithin(runs: Promise<void>[], ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    Promise.allSettled(runs),
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
-  ]);
-  clearTimeout(timer);
 }

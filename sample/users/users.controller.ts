@@ -1,10 +1,22 @@
 import { Body, Controller, Get, NotFoundException, Param, ParseIntPipe, Post } from '@nestjs/common';
-import { QTasksClient, type TaskRecord } from '../../lib/index.js';
+import {
+  GlobalConfig,
+  QTasksClient,
+  type ScheduleState,
+  type TaskCatalogEntry,
+  type TaskRecord,
+  type WorkerStatus,
+} from '../../lib/index.js';
+import { OutcomeCounter } from '../plugins/audit.plugin.js';
 import { UsersService } from './users.service.js';
 
 @Controller()
 export class UsersController {
-  constructor(private readonly qtasks: QTasksClient) {}
+  constructor(
+    private readonly qtasks: QTasksClient,
+    private readonly globalConfig: GlobalConfig,
+    private readonly outcomes: OutcomeCounter,
+  ) {}
 
   /** Enqueues the `test` task through a typed handle; answers at once with the task's uuid. */
   @Post('users/:id/record')
@@ -30,5 +42,22 @@ export class UsersController {
   @Post('report')
   async report(): Promise<{ users: number }> {
     return this.qtasks.task(UsersService, 'report').with({ timeout: 5000 }).run();
+  }
+
+  /** Enqueues the `import` task: it fails once, is retried, and reports progress. */
+  @Post('users/import')
+  async importUsers(@Body() body: { ids: number[] }): Promise<TaskRecord> {
+    return this.qtasks.add('import', [body.ids]);
+  }
+
+  /** What GlobalConfig holds (readable with no app running) and what the audit plugin counted. */
+  @Get('status')
+  async status(): Promise<{ workers: WorkerStatus[]; tasks: TaskCatalogEntry[]; schedules: ScheduleState[]; outcomes: Record<string, number> }> {
+    const [workers, tasks, schedules] = await Promise.all([
+      this.globalConfig.workers(),
+      this.globalConfig.catalog(),
+      this.globalConfig.schedules(),
+    ]);
+    return { workers, tasks, schedules, outcomes: this.outcomes.snapshot() };
   }
 }

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { Task } from '../../lib/index.js';
+import { Task, TaskCtx, type TaskContext } from '../../lib/index.js';
 import { UsersRepository } from './users.repository.js';
 
 /** The sample's tasks: plain service methods tagged with @Task(). */
@@ -16,9 +16,26 @@ export class UsersService {
     return `User ${id} recorded`;
   }
 
-  @Task({ name: 'report', priority: -1, description: 'counts recorded users' })
+  /** On a schedule too: the timer enqueues it once a minute, once across all instances. */
+  @Task({ name: 'report', priority: -1, description: 'counts recorded users', cron: '0 * * * * *' })
   async report(): Promise<{ users: number }> {
     return { users: this.users.count() };
+  }
+
+  /**
+   * Uses its context (uuid, attempt, progress, logger, abort signal): fails on its first attempt,
+   * so the retry plugin runs it again under the same uuid; `maxTime` bounds each attempt.
+   */
+  @Task({ name: 'import', retry: 2, backoff: { type: 'fixed', delay: 200 }, maxTime: 5000 })
+  async importUsers(ids: number[], @TaskCtx() ctx: TaskContext): Promise<number> {
+    if (ctx.attempt === 1) throw new Error('the directory was busy, try again');
+    for (const [index, id] of ids.entries()) {
+      if (ctx.signal.aborted) break;
+      this.users.save(id);
+      await ctx.progress(Math.round(((index + 1) / ids.length) * 100));
+    }
+    ctx.logger.log(`imported ${ids.length} users on attempt ${ctx.attempt}`);
+    return ids.length;
   }
 
   @Task({ name: 'fail', description: 'always fails, to show an error record' })

@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { TaskRecord } from '../../lib/index.js';
+import { QTasksClient, type TaskRecord } from '../../lib/index.js';
 import { AppModule } from '../../sample/app.module.js';
 import { QTasksErrorFilter } from '../../sample/qtasks-error.filter.js';
 import { uniqueAppName } from '../helpers/names.js';
@@ -43,6 +43,25 @@ describe('the sample app over HTTP', () => {
     const report = await post('/report');
     expect(report.status).toBe(201);
     expect(((await report.json()) as { users: number }).users).toBeGreaterThanOrEqual(1);
+  });
+
+  it('retries the import task under the same uuid, with progress, and GET /status shows GlobalConfig and the plugin', async () => {
+    const created = (await (await post('/users/import', { ids: [1, 2, 3] })).json()) as TaskRecord;
+    const app2 = app.get(QTasksClient);
+    const done = await app2.wait(created.uuid, { timeout: 10_000 });
+    expect(done).toMatchObject({ status: 'success', returning: 3, attempt: 2, progress: 100 });
+    expect(done.errors?.[0]).toMatch(/the directory was busy/);
+    const status = (await (await fetch(`${base}/status`)).json()) as {
+      workers: { pid: number }[];
+      tasks: { name: string }[];
+      schedules: { name: string; cron?: string }[];
+      outcomes: Record<string, number>;
+    };
+    expect(status.workers.map((worker) => worker.pid)).toContain(process.pid);
+    expect(status.tasks.map((task) => task.name).sort()).toEqual(['fail', 'import', 'report', 'test']);
+    expect(status.schedules).toContainEqual(expect.objectContaining({ name: 'report', cron: '0 * * * * *' }));
+    expect(status.outcomes['import:retry']).toBe(1);
+    expect(status.outcomes['import:success']).toBe(1);
   });
 
   it('answers bad input with a 400 naming the problem, and unknown uuids with a 404', async () => {

@@ -1,0 +1,40 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { QueueTasks, type WhenRedisDown } from '../../lib/index.js';
+import { uniqueAppName } from '../helpers/names.js';
+import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+
+const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
+
+describe('shutting down while Redis is gone', () => {
+  const servers: RedisServerHandle[] = [];
+  afterAll(async () => Promise.all(servers.map((server) => server.destroy())));
+
+  for (const whenRedisDown of ['wait', 'fail'] as WhenRedisDown[]) {
+    it(`stop() finishes (whenRedisDown '${whenRedisDown}') instead of waiting for Redis forever`, async () => {
+      const server = await startRedisServer();
+      servers.push(server);
+      const app = new QueueTasks({
+        name: uniqueAppName('down-stop'),
+        url: server.url,
+        whenRedisDown,
+        logger: quiet,
+        config: { shutdownGraceMs: 500 },
+      });
+      let release!: () => void;
+      app.task('hold', () => new Promise<void>((resolve) => (release = resolve)));
+      await app.start();
+      const held = await app.add('hold');
+      while (!release) await new Promise((resolve) => setTimeout(resolve, 10));
+      const waiting = app.wait(held.uuid).catch((error: unknown) => error);
+      await server.stop();
+      const stopped = await Promise.race([
+        app.stop().then(() => 'stopped'),
+        new Promise((resolve) => setTimeout(() => resolve('still stopping after 10 s'), 10_000).unref()),
+      ]);
+      release();
+      expect(stopped).toBe('stopped');
+      // The pending wait ends too, with an error rather than silence.
+      expect(await waiting).toBeInstanceOf(Error);
+    });
+  }
+});
