@@ -10,7 +10,7 @@ export class RedisKeys {
   readonly delayed: string;
   readonly marker: string;
   readonly active: string;
-  readonly leases: string;
+  readonly waiting: string;
   readonly doneChannel: string;
   readonly cancelChannel: string;
   readonly settings: string;
@@ -28,7 +28,8 @@ export class RedisKeys {
     this.delayed = `${this.prefix}d`;
     this.marker = `${this.prefix}m`;
     this.active = `${this.prefix}a`;
-    this.leases = `${this.prefix}k`;
+    /** Set while any client waits for a task of this app (see watch.lua). */
+    this.waiting = `${this.prefix}wa`;
     this.doneChannel = `${this.prefix}done`;
     this.cancelChannel = `${this.prefix}cancel`;
     this.settings = `${this.prefix}gc`;

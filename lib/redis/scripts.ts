@@ -9,13 +9,13 @@ const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lua');
 /** Every state change of the engine, one Lua file each; the number is how many KEYS it takes. */
 const SCRIPT_KEYS = {
   enqueue: 3,
-  claim: 5,
-  complete: 5,
-  renew: 2,
-  release: 4,
-  recover: 4,
+  claim: 4,
+  complete: 4,
+  renew: 1,
+  release: 3,
+  recover: 3,
   cancel: 1,
-  watch: 1,
+  watch: 2,
   progress: 1,
   'schedule-run': 1,
 } as const;

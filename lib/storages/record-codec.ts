@@ -57,8 +57,14 @@ export function newStoredRecord(task: NewTask): StoredRecord {
   return stored;
 }
 
+/**
+ * The Redis form of a new record leaves out what its defaults say (priority 0, updated = created,
+ * attempt 1): queued tasks are what piles up in Redis, so their bytes count most. `decodeRecord` and
+ * the scripts read the defaults back; the scripts add `u` on the first change.
+ */
 export function encodeNewRecord(task: NewTask): string {
-  return JSON.stringify(newStoredRecord(task));
+  const { p, u: _u, t: _t, ...compact } = newStoredRecord(task);
+  return JSON.stringify(p === 0 ? compact : { ...compact, p });
 }
 
 export function decodeRecord(uuid: string, raw: string): TaskRecord {

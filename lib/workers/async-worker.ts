@@ -223,6 +223,8 @@ export class AsyncWorker extends Worker {
     if (leases.length === 0) return;
     const lost = await this.ctx.broker.renew(leases, this.ctx.config.leaseMs);
     for (const uuid of lost) {
+      // An outcome stored while the renewal was on its way ended that lease on purpose.
+      if (!this.leases.has(uuid)) continue;
       this.ctx.logger.warn(`task ${uuid}: lease lost (expired and recovered elsewhere, or the task was removed)`);
     }
   }

@@ -23,7 +23,7 @@ describe('apps on a Redis Cluster', () => {
         const record = keys.record(done.uuid);
         expect(await admin.exists(record)).toBe(1);
         const appSlots = new Set<number>();
-        for (const key of [record, keys.priorities, keys.active, keys.leases, keys.marker, keys.doneChannel]) {
+        for (const key of [record, keys.priorities, keys.active, keys.waiting, keys.marker, keys.doneChannel]) {
           appSlots.add((await admin.cluster('KEYSLOT', key)) as number);
         }
         expect(appSlots.size).toBe(1);

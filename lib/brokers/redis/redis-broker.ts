@@ -59,7 +59,7 @@ export class RedisBroker extends Broker {
   async claim(workerId: string, max: number, leaseMs: number, retention: Retention): Promise<ClaimBatch> {
     const reply = (await this.scripts.run(
       'claim',
-      [this.keys.priorities, this.keys.delayed, this.keys.marker, this.keys.active, this.keys.leases],
+      [this.keys.priorities, this.keys.delayed, this.keys.marker, this.keys.active],
       [this.keys.prefix, workerId, max, leaseMs, `${workerId}:${++this.claimCount}:`, ...retentionArgs(retention)],
     )) as [number, ...string[]];
     const tasks: ClaimedTask[] = [];
@@ -100,7 +100,7 @@ export class RedisBroker extends Broker {
     }
     const reply = (await this.scripts.run(
       'complete',
-      [this.keys.active, this.keys.leases, this.keys.priorities, this.keys.delayed, this.keys.marker],
+      [this.keys.active, this.keys.priorities, this.keys.delayed, this.keys.marker],
       args,
     )) as number[];
     return reply.map((stored) => stored === 1);
@@ -108,14 +108,14 @@ export class RedisBroker extends Broker {
 
   async renew(leases: Lease[], leaseMs: number): Promise<string[]> {
     if (leases.length === 0) return [];
-    return (await this.scripts.run('renew', [this.keys.active, this.keys.leases], [leaseMs, ...leaseArgs(leases)])) as string[];
+    return (await this.scripts.run('renew', [this.keys.active], [this.keys.prefix, leaseMs, ...leaseArgs(leases)])) as string[];
   }
 
   async release(leases: Lease[]): Promise<number> {
     if (leases.length === 0) return 0;
     return (await this.scripts.run(
       'release',
-      [this.keys.active, this.keys.leases, this.keys.priorities, this.keys.marker],
+      [this.keys.active, this.keys.priorities, this.keys.marker],
       [this.keys.prefix, ...leaseArgs(leases)],
     )) as number;
   }
@@ -123,7 +123,7 @@ export class RedisBroker extends Broker {
   async recover(maxStalls: number, retention: Retention): Promise<{ requeued: number; failed: number }> {
     const [requeued, failed] = (await this.scripts.run(
       'recover',
-      [this.keys.active, this.keys.leases, this.keys.priorities, this.keys.marker],
+      [this.keys.active, this.keys.priorities, this.keys.marker],
       [this.keys.prefix, maxStalls, ...retentionArgs(retention)],
     )) as [number, number];
     return { requeued, failed };
@@ -146,7 +146,7 @@ export class RedisBroker extends Broker {
   }
 
   async progress(lease: Lease, progressJson: string): Promise<boolean> {
-    const stored = await this.scripts.run('progress', [this.keys.leases], [this.keys.prefix, lease.uuid, lease.token, progressJson]);
+    const stored = await this.scripts.run('progress', [this.keys.record(lease.uuid)], [lease.token, progressJson]);
     return stored === 1;
   }
 }

@@ -1,7 +1,7 @@
 -- Claim: promotes due delayed tasks, then takes up to ARGV[3] queued tasks, lowest priority first,
--- turning each into 'process' under a lease (deadline in the active set, token in the lease hash).
+-- turning each into 'process' under a lease (deadline in the active set, token in the record).
 -- KEYS[1] priorities zset, KEYS[2] delayed zset, KEYS[3] wake-up marker list,
--- KEYS[4] active zset (uuid -> lease deadline), KEYS[5] lease hash (uuid -> token)
+-- KEYS[4] active zset (uuid -> lease deadline)
 -- ARGV[1] key prefix, ARGV[2] worker id, ARGV[3] max tasks, ARGV[4] lease ms, ARGV[5] token prefix,
 -- ARGV[6..8] retention (see readRetention; for malformed records failed here)
 -- Returns { ms until the next delayed task (-1 = none), uuid, token, record, uuid, token, record, ... }
@@ -54,10 +54,10 @@ while claimed < max do
         rec.b = now
         rec.u = now
         rec.w = ARGV[2]
+        rec.k = token
         raw = cjson.encode(rec)
         redis.call('SET', prefix .. 't:' .. uuid, raw)
         redis.call('ZADD', KEYS[4], leaseDeadline, uuid)
-        redis.call('HSET', KEYS[5], uuid, token)
         out[#out + 1] = uuid
         out[#out + 1] = token
         out[#out + 1] = raw

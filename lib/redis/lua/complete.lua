@@ -3,8 +3,7 @@
 -- Outcomes: 'success' (payload = result JSON), 'error' (payload = traceback), 'cancel' (payload =
 -- reason), 'retry' (payload = traceback; the task goes back under the same uuid with attempt + 1,
 -- after the delay, and the traceback joins the record's error history).
--- KEYS[1] active zset, KEYS[2] lease hash, KEYS[3] priorities zset, KEYS[4] delayed zset,
--- KEYS[5] wake-up marker list
+-- KEYS[1] active zset, KEYS[2] priorities zset, KEYS[3] delayed zset, KEYS[4] wake-up marker list
 -- ARGV[1] key prefix, ARGV[2..4] retention (see readRetention);
 -- then 5 per outcome: uuid, token, status, payload, retry delay ms
 -- Returns one 1 (stored) or 0 (lease lost) per outcome.
@@ -17,14 +16,15 @@ local out = {}
 local requeued = 0
 for i = 5, #ARGV, 5 do
   local uuid, token, status, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  if redis.call('HGET', KEYS[2], uuid) ~= token then
+  local raw = redis.call('GET', prefix .. 't:' .. uuid)
+  local rec = raw and decodeRecord(raw)
+  if rec and rec.k ~= token then
     out[#out + 1] = 0
   else
-    redis.call('HDEL', KEYS[2], uuid)
+    -- A record removed (or unreadable) while it ran has no token to check: just end the lease.
     redis.call('ZREM', KEYS[1], uuid)
-    local raw = redis.call('GET', prefix .. 't:' .. uuid)
-    local rec = raw and decodeRecord(raw)
     if rec then
+      rec.k = nil
       rec.u = now
       if status == 'retry' then
         rec.h = rec.h or {}
@@ -37,10 +37,10 @@ for i = 5, #ARGV, 5 do
         local delay = tonumber(ARGV[i + 4])
         if delay > 0 then
           rec.d = now + delay
-          redis.call('ZADD', KEYS[4], rec.d, uuid)
+          redis.call('ZADD', KEYS[3], rec.d, uuid)
         else
           rec.d = nil
-          pushQueued(prefix, KEYS[3], rec.p, uuid, false)
+          pushQueued(prefix, KEYS[2], rec.p, uuid, false)
         end
         -- Woken for a delayed retry too: the next claim tells an idle worker when it is due.
         requeued = requeued + 1
@@ -65,7 +65,7 @@ for i = 5, #ARGV, 5 do
   end
 end
 if requeued > 0 then
-  wake(KEYS[5])
+  wake(KEYS[4])
 end
 notify(prefix, notices)
 return out

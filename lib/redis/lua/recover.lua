@@ -2,7 +2,7 @@
 -- their queue; a task that stalled more than ARGV[2] times ends 'error' instead of looping forever,
 -- and one whose cancel was asked for ends 'cancel'.
 -- (Both count as 'failed' in the reply: they will not run again.)
--- KEYS[1] active zset, KEYS[2] lease hash, KEYS[3] priorities zset, KEYS[4] wake-up marker list
+-- KEYS[1] active zset, KEYS[2] priorities zset, KEYS[3] wake-up marker list
 -- ARGV[1] key prefix, ARGV[2] max stalls, ARGV[3..5] retention (see readRetention)
 -- Returns { requeued, failed }.
 --@include common
@@ -15,7 +15,6 @@ local requeued, failed = 0, 0
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 1000)
 for _, uuid in ipairs(expired) do
   redis.call('ZREM', KEYS[1], uuid)
-  redis.call('HDEL', KEYS[2], uuid)
   local raw = redis.call('GET', prefix .. 't:' .. uuid)
   if raw then
     local rec = decodeRecord(raw)
@@ -23,6 +22,7 @@ for _, uuid in ipairs(expired) do
       failMalformed(prefix, uuid, raw, now, retention, notices)
       failed = failed + 1
     elseif rec.s == 'process' then
+      rec.k = nil
       rec.l = (rec.l or 0) + 1
       rec.u = now
       if rec.x ~= nil then
@@ -43,14 +43,14 @@ for _, uuid in ipairs(expired) do
         rec.w = nil
         rec.b = nil
         redis.call('SET', prefix .. 't:' .. uuid, cjson.encode(rec))
-        pushQueued(prefix, KEYS[3], rec.p, uuid, true)
+        pushQueued(prefix, KEYS[2], rec.p, uuid, true)
         requeued = requeued + 1
       end
     end
   end
 end
 if requeued > 0 then
-  wake(KEYS[4])
+  wake(KEYS[3])
 end
 notify(prefix, notices)
 return { requeued, failed }

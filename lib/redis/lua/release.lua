@@ -1,6 +1,6 @@
 -- Release: a stopping worker gives back tasks it could not finish in its grace time; they go to
 -- the head of their queue, without counting as a stall.
--- KEYS[1] active zset, KEYS[2] lease hash, KEYS[3] priorities zset, KEYS[4] wake-up marker list
+-- KEYS[1] active zset, KEYS[2] priorities zset, KEYS[3] wake-up marker list
 -- ARGV[1] key prefix; then 2 per lease: uuid, token
 -- Returns how many tasks went back to the queue.
 --@include common
@@ -9,23 +9,21 @@ local now = nowMs()
 local released = 0
 for i = 2, #ARGV, 2 do
   local uuid = ARGV[i]
-  if redis.call('HGET', KEYS[2], uuid) == ARGV[i + 1] then
-    redis.call('HDEL', KEYS[2], uuid)
+  local raw = redis.call('GET', prefix .. 't:' .. uuid)
+  local rec = raw and decodeRecord(raw)
+  if rec and rec.k == ARGV[i + 1] then
     redis.call('ZREM', KEYS[1], uuid)
-    local raw = redis.call('GET', prefix .. 't:' .. uuid)
-    local rec = raw and decodeRecord(raw)
-    if rec then
-      rec.s = 'new'
-      rec.u = now
-      rec.w = nil
-      rec.b = nil
-      redis.call('SET', prefix .. 't:' .. uuid, cjson.encode(rec))
-      pushQueued(prefix, KEYS[3], rec.p, uuid, true)
-      released = released + 1
-    end
+    rec.s = 'new'
+    rec.u = now
+    rec.w = nil
+    rec.b = nil
+    rec.k = nil
+    redis.call('SET', prefix .. 't:' .. uuid, cjson.encode(rec))
+    pushQueued(prefix, KEYS[2], rec.p, uuid, true)
+    released = released + 1
   end
 end
 if released > 0 then
-  wake(KEYS[4])
+  wake(KEYS[3])
 end
 return released

@@ -98,7 +98,7 @@ export class RedisStorage extends Storage {
     });
     this.addWaiter(uuid, waiter);
     try {
-      await this.scripts.run('watch', [this.keys.waiter(uuid)], [
+      await this.scripts.run('watch', [this.keys.waiter(uuid), this.keys.waiting], [
         timeoutMs === undefined ? OPEN_WAIT_MARK_MS : timeoutMs + 1000,
       ]);
     } catch (error) {
@@ -171,7 +171,7 @@ export class RedisStorage extends Storage {
 
   private renewMarks(): void {
     for (const uuid of this.waiters.keys()) {
-      this.scripts.run('watch', [this.keys.waiter(uuid)], [OPEN_WAIT_MARK_MS]).catch(() => undefined);
+      this.scripts.run('watch', [this.keys.waiter(uuid), this.keys.waiting], [OPEN_WAIT_MARK_MS]).catch(() => undefined);
     }
   }
 }

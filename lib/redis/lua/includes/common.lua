@@ -2,7 +2,9 @@
 -- Task record: one JSON string per task at <prefix>t:<uuid>, short field names to keep it small:
 --   n task name, s status, p priority, a args (JSON text), c created, u updated, b started,
 --   f finished, r result (JSON text), e traceback, t attempt, x cancel reason, w worker id,
---   l stalls, d run-at (delayed), g progress (JSON text), h tracebacks of earlier attempts.
+--   l stalls, d run-at (delayed), g progress (JSON text), h tracebacks of earlier attempts,
+--   k lease token while a worker holds the task (checked by complete, renew, release, progress;
+--   kept in the record, which claim rewrites anyway, so a lease costs no key of its own).
 --   Times are Unix milliseconds.
 -- Queue: a list per priority (<prefix>q:<priority>) plus a sorted set of the non-empty priorities,
 -- so the lowest priority is first and FIFO holds within one priority.
@@ -21,7 +23,9 @@ local function decodeRecord(raw)
 end
 
 -- Puts a task in its priority's list: at the tail for new work, at the head for work given back.
+-- A record leaves out priority 0 (record-codec.ts), hence the default.
 local function pushQueued(prefix, prioritiesKey, priority, uuid, atHead)
+  priority = priority or 0
   local listKey = prefix .. 'q:' .. priority
   if atHead then
     redis.call('LPUSH', listKey, uuid)
@@ -36,6 +40,15 @@ local function wake(markerKey)
   if redis.call('LLEN', markerKey) == 0 then
     redis.call('RPUSH', markerKey, '1')
   end
+end
+
+-- Only tasks a client waits for get a completion notice. While no client of the app waits at all
+-- (watch.lua keeps the flag <prefix>wa alive as long as any mark), per-task marks are not looked up.
+local function isWatched(prefix, uuid, notices)
+  if notices.anyWaiter == nil then
+    notices.anyWaiter = redis.call('EXISTS', prefix .. 'wa') == 1
+  end
+  return notices.anyWaiter and redis.call('EXISTS', prefix .. 'w:' .. uuid) == 1
 end
 
 -- Retention settings: every script that can finish a task takes them as three ARGV values from
@@ -71,7 +84,7 @@ local function finish(prefix, uuid, rec, retention, notices)
       end
     end
   end
-  if redis.call('EXISTS', prefix .. 'w:' .. uuid) == 1 then
+  if isWatched(prefix, uuid, notices) then
     notices[#notices + 1] = uuid
     notices[#notices + 1] = raw
   end

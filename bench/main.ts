@@ -1,0 +1,138 @@
+// `npm run bench [-- --quick]`: nestjs-qtasks and BullMQ side by side on one private redis-server.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { Redis } from 'ioredis';
+import { startRedisServer } from '../lib/testing/redis-server.js';
+import { measureCeiling } from './ceiling.js';
+import { CONTENDER_IDS, type ContenderId } from './contenders/contender.js';
+import { buildRows, processKey, renderCeiling, renderCommands, renderTable, type Summary } from './report.js';
+import { RunnerProcess } from './runner-process.js';
+import type { Metrics, Request } from './scenarios.js';
+import { median } from './stats.js';
+
+const quick = process.argv.includes('--quick');
+const RUNS = 3;
+const SIZES = quick
+  ? { single: 500, concurrent: 2_000, bulk: 4_000, process: 2_000, latency: 250, memory: 10_000, rss: 2_000, ceiling: 20_000 }
+  : { single: 5_000, concurrent: 20_000, bulk: 20_000, process: 20_000, latency: 3_000, memory: 100_000, rss: 20_000, ceiling: 200_000 };
+const LATENCY = { ratePerSec: 500, concurrency: 10 };
+const RSS_CONCURRENCY = 10;
+const RESULTS_FILE = new URL('../../bench/results/latest.json', import.meta.url);
+
+interface Scenario {
+  key: string;
+  request(queue: string): Request;
+  /** Measured in a fresh process after the long-lived runner pre-filled the queue. */
+  fresh?: boolean;
+}
+
+const SCENARIOS: Scenario[] = [
+  ...(['single', 'concurrent', 'bulk'] as const).map((mode) => ({
+    key: `enqueue.${mode}`,
+    request: (queue: string): Request => ({ kind: 'enqueue', mode, tasks: SIZES[mode], queue }),
+  })),
+  ...[1, 10, 100].flatMap((concurrency) =>
+    [true, false].map((keepResults) => ({
+      key: processKey(concurrency, keepResults),
+      request: (queue: string): Request => ({ kind: 'process', tasks: SIZES.process, queue, concurrency, keepResults, prefilled: false }),
+    })),
+  ),
+  { key: 'latency', request: (queue) => ({ kind: 'latency', tasks: SIZES.latency, queue, ...LATENCY }) },
+  { key: 'memory', request: (queue) => ({ kind: 'memory', tasks: SIZES.memory, queue }) },
+  {
+    key: 'rss',
+    fresh: true,
+    request: (queue) => ({ kind: 'process', tasks: SIZES.rss, queue, concurrency: RSS_CONCURRENCY, keepResults: true, prefilled: true }),
+  },
+];
+
+const startedAt = Date.now();
+const server = await startRedisServer();
+const admin = new Redis(server.url);
+const runners = new Map<ContenderId, RunnerProcess>();
+try {
+  console.log(`redis-server on ${server.url}; ${quick ? 'quick' : 'full'} run, ${RUNS} runs per figure`);
+  const ceiling = await measureCeiling(server.url, SIZES.ceiling);
+  for (const id of CONTENDER_IDS) runners.set(id, await RunnerProcess.start(id, server.url));
+
+  const runs: Record<string, Record<ContenderId, Metrics[]>> = {};
+  let sequence = 0;
+  for (let run = 0; run < RUNS; run++) {
+    for (const [index, scenario] of SCENARIOS.entries()) {
+      // Alternate who goes first, so drift in the shared machine's load hits both sides alike.
+      const order = (run + index) % 2 === 0 ? CONTENDER_IDS : [...CONTENDER_IDS].reverse();
+      for (const id of order) {
+        await admin.flushall();
+        const queue = `bench${sequence++}`;
+        const metrics = await measure(id, scenario, queue);
+        ((runs[scenario.key] ??= { qtasks: [], bullmq: [] })[id]).push(metrics);
+        process.stdout.write(`run ${run + 1}/${RUNS} ${scenario.key} ${id}: ${brief(metrics)}\n`);
+      }
+    }
+  }
+
+  const summary = summarize(runs);
+  const rows = buildRows(summary);
+  const output = [renderTable(rows, summary), '', renderCommands(summary), '', renderCeiling(ceiling, summary)].join('\n');
+  console.log(`\n${output}\n\n(${((Date.now() - startedAt) / 1000).toFixed(0)} s; medians of ${RUNS} runs)`);
+  mkdirSync(new URL('.', RESULTS_FILE), { recursive: true });
+  writeFileSync(
+    RESULTS_FILE,
+    `${JSON.stringify(
+      {
+        generatedAt: new Date().toISOString(),
+        quick,
+        runsPerFigure: RUNS,
+        machine: { cpus: cpus().length, loadavg: loadavg(), node: process.version, redis: await redisVersion() },
+        sizes: SIZES,
+        ceiling,
+        rows,
+        summary,
+        runs,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  console.log(`JSON written to bench/results/latest.json`);
+} finally {
+  for (const runner of runners.values()) await runner.stop();
+  admin.disconnect();
+  await server.destroy();
+}
+
+async function measure(id: ContenderId, scenario: Scenario, queue: string): Promise<Metrics> {
+  const request = scenario.request(queue);
+  if (!scenario.fresh) return runners.get(id)!.ask(request);
+  if (request.kind !== 'process') throw new Error(`a fresh-process scenario must be a process one: ${scenario.key}`);
+  await runners.get(id)!.ask({ kind: 'prefill', tasks: request.tasks, queue, keepResults: request.keepResults });
+  const fresh = await RunnerProcess.start(id, server.url);
+  try {
+    return await fresh.ask(request);
+  } finally {
+    await fresh.stop();
+  }
+}
+
+function summarize(runs: Record<string, Record<ContenderId, Metrics[]>>): Summary {
+  const summary: Summary = {};
+  for (const [key, byId] of Object.entries(runs)) {
+    summary[key] = { qtasks: {}, bullmq: {} };
+    for (const id of CONTENDER_IDS) {
+      for (const metric of Object.keys(byId[id][0] ?? {})) {
+        summary[key][id][metric] = median(byId[id].map((metrics) => metrics[metric]!));
+      }
+    }
+  }
+  return summary;
+}
+
+function brief(metrics: Metrics): string {
+  return Object.entries(metrics)
+    .map(([name, value]) => `${name}=${value < 100 ? value.toFixed(2) : Math.round(value)}`)
+    .join(' ');
+}
+
+async function redisVersion(): Promise<string> {
+  return /redis_version:(\S+)/.exec(await admin.info('server'))?.[1] ?? 'unknown';
+}

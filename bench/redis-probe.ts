@@ -1,0 +1,91 @@
+import { Redis } from 'ioredis';
+
+/**
+ * Counters read before and after a measured window: Redis CPU and commands (INFO, all clients),
+ * this process's CPU, and the commands this process's clients sent (its round trips).
+ */
+export interface Counters {
+  redisCpuUs: number;
+  redisCommands: number;
+  clientCommands: number;
+  nodeCpuUs: number;
+}
+
+export interface WindowCost {
+  /** Redis CPU per task, µs. */
+  redisUs: number;
+  /** Node CPU of the measuring process per task, µs. */
+  nodeUs: number;
+  /** Commands Redis executed per task, including those run inside Lua scripts (INFO commandstats). */
+  commands: number;
+  /** Commands the library's clients sent per task: its round trips (pipelined ones count each). */
+  roundTrips: number;
+}
+
+let sentByLibraries = 0;
+const uncounted = new WeakSet<object>();
+
+/** Counts every command sent by any ioredis client of this process except the probe's own. */
+export function countClientCommands(): void {
+  const original = Redis.prototype.sendCommand;
+  Redis.prototype.sendCommand = function (this: Redis, ...args: Parameters<Redis['sendCommand']>) {
+    if (!uncounted.has(this)) sentByLibraries++;
+    return original.apply(this, args);
+  } as Redis['sendCommand'];
+}
+
+export class RedisProbe {
+  readonly admin: Redis;
+  /** Non-INFO commands the probe sent itself (progress polls), subtracted from Redis's count. */
+  private ownCommands = 0;
+
+  constructor(url: string) {
+    this.admin = new Redis(url);
+    uncounted.add(this.admin);
+  }
+
+  async counters(): Promise<Counters> {
+    const [cpu, stats] = await Promise.all([this.admin.info('cpu'), this.admin.info('commandstats')]);
+    const cpuSeconds = field(cpu, 'used_cpu_user') + field(cpu, 'used_cpu_sys');
+    let commands = 0;
+    for (const match of stats.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+      if (match[1] !== 'info') commands += Number(match[2]);
+    }
+    const node = process.cpuUsage();
+    return {
+      redisCpuUs: cpuSeconds * 1e6,
+      redisCommands: commands - this.ownCommands,
+      clientCommands: sentByLibraries,
+      nodeCpuUs: node.user + node.system,
+    };
+  }
+
+  cost(before: Counters, after: Counters, tasks: number): WindowCost {
+    return {
+      redisUs: (after.redisCpuUs - before.redisCpuUs) / tasks,
+      nodeUs: (after.nodeCpuUs - before.nodeCpuUs) / tasks,
+      commands: (after.redisCommands - before.redisCommands) / tasks,
+      roundTrips: (after.clientCommands - before.clientCommands) / tasks,
+    };
+  }
+
+  /** Runs one polling command, remembered so it is not charged to the library. */
+  async poll<T>(command: (admin: Redis) => Promise<T>): Promise<T> {
+    this.ownCommands++;
+    return command(this.admin);
+  }
+
+  async usedMemory(): Promise<number> {
+    return field(await this.admin.info('memory'), 'used_memory');
+  }
+
+  close(): void {
+    this.admin.disconnect();
+  }
+}
+
+function field(info: string, name: string): number {
+  const match = new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info);
+  if (!match) throw new Error(`INFO has no ${name}`);
+  return Number(match[1]);
+}

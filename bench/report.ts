@@ -1,0 +1,150 @@
+import type { ContenderId } from './contenders/contender.js';
+import type { Ceiling } from './ceiling.js';
+import type { Metrics } from './scenarios.js';
+
+/** Medians per scenario and library. */
+export type Summary = Record<string, Record<ContenderId, Metrics>>;
+
+interface Target {
+  /** The ratio ours/BullMQ must be at least (`min`) or at most (`max`) this. */
+  min?: number;
+  max?: number;
+}
+
+export interface RowSpec {
+  label: string;
+  scenario: string;
+  metric: string;
+  unit: string;
+  /** Throughput rows also show CPU per task on both sides. */
+  withCost?: boolean;
+  target?: Target;
+}
+
+export interface Row extends RowSpec {
+  qtasks: number;
+  bullmq: number;
+  ratio: number;
+  /** Throughput rows: (Redis + Node CPU per task) ours / BullMQ. Steadier than throughput on a busy machine. */
+  cpuRatio?: number;
+  met?: boolean;
+}
+
+export function processKey(concurrency: number, keepResults: boolean): string {
+  return `process.c${concurrency}.${keepResults ? 'keep' : 'delete'}`;
+}
+
+const THROUGHPUT = 'tasksPerSec';
+
+export const ROWS: RowSpec[] = [
+  { label: 'enqueue one at a time', scenario: 'enqueue.single', metric: THROUGHPUT, unit: '/s', withCost: true, target: { min: 1.5 } },
+  { label: 'enqueue concurrent (Promise.all)', scenario: 'enqueue.concurrent', metric: THROUGHPUT, unit: '/s', withCost: true },
+  { label: 'enqueue bulk (1,000 per call)', scenario: 'enqueue.bulk', metric: THROUGHPUT, unit: '/s', withCost: true, target: { min: 3 } },
+  ...[1, 10, 100].flatMap((concurrency) =>
+    [true, false].map((keep): RowSpec => ({
+      label: `process c=${concurrency}, results ${keep ? 'kept' : 'deleted'}`,
+      scenario: processKey(concurrency, keep),
+      metric: THROUGHPUT,
+      unit: '/s',
+      withCost: true,
+      target: concurrency === 100 ? { min: 4 } : concurrency === 10 ? { min: 3 } : undefined,
+    })),
+  ),
+  { label: 'enqueue→start p50', scenario: 'latency', metric: 'startP50', unit: 'ms', target: { max: 1 } },
+  { label: 'enqueue→start p95', scenario: 'latency', metric: 'startP95', unit: 'ms' },
+  { label: 'enqueue→start p99', scenario: 'latency', metric: 'startP99', unit: 'ms', target: { max: 0.5 } },
+  { label: 'enqueue→result p50', scenario: 'latency', metric: 'resultP50', unit: 'ms' },
+  { label: 'enqueue→result p95', scenario: 'latency', metric: 'resultP95', unit: 'ms' },
+  { label: 'enqueue→result p99', scenario: 'latency', metric: 'resultP99', unit: 'ms' },
+  { label: 'Redis bytes per queued task', scenario: 'memory', metric: 'bytesPerTask', unit: 'B', target: { max: 0.5 } },
+  { label: 'worker RSS after the run', scenario: 'rss', metric: 'rssMb', unit: 'MB' },
+];
+
+export function buildRows(summary: Summary): Row[] {
+  return ROWS.filter((spec) => summary[spec.scenario]).map((spec) => {
+    const qtasks = summary[spec.scenario]!.qtasks[spec.metric]!;
+    const bullmq = summary[spec.scenario]!.bullmq[spec.metric]!;
+    const ratio = qtasks / bullmq;
+    const { min, max } = spec.target ?? {};
+    const met = spec.target ? (min === undefined || ratio >= min) && (max === undefined || ratio <= max) : undefined;
+    const cpuRatio = spec.withCost ? cpuPerTask(summary[spec.scenario]!.qtasks) / cpuPerTask(summary[spec.scenario]!.bullmq) : undefined;
+    return { ...spec, qtasks, bullmq, ratio, cpuRatio, met };
+  });
+}
+
+export function renderTable(rows: Row[], summary: Summary): string {
+  const lines = [
+    '| scenario | nestjs-qtasks | BullMQ | ours/BullMQ | target | CPU per task ours/BullMQ |',
+    '|---|---:|---:|---:|---|---:|',
+  ];
+  for (const row of rows) {
+    const cell = (id: ContenderId) => {
+      const metrics = summary[row.scenario]![id];
+      const value = formatValue(metrics[row.metric]!, row.unit);
+      return row.withCost ? `${value} (R ${fixed(metrics.redisUs!)} µs, N ${fixed(metrics.nodeUs!)} µs)` : value;
+    };
+    const cpu = row.cpuRatio === undefined ? '' : `${row.cpuRatio.toFixed(2)}×`;
+    lines.push(`| ${row.label} | ${cell('qtasks')} | ${cell('bullmq')} | ${row.ratio.toFixed(2)}× | ${formatTarget(row)} | ${cpu} |`);
+  }
+  return lines.join('\n');
+}
+
+export function renderCommands(summary: Summary): string {
+  const lines = [
+    '| scenario | qtasks commands/task | qtasks round trips/task | BullMQ commands/task | BullMQ round trips/task |',
+    '|---|---:|---:|---:|---:|',
+  ];
+  for (const spec of ROWS.filter((row) => row.withCost && summary[row.scenario])) {
+    const { qtasks, bullmq } = summary[spec.scenario]!;
+    lines.push(
+      `| ${spec.label} | ${qtasks.commands!.toFixed(2)} | ${qtasks.roundTrips!.toFixed(3)} | ` +
+        `${bullmq.commands!.toFixed(2)} | ${bullmq.roundTrips!.toFixed(3)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function renderCeiling(ceiling: Ceiling | null, summary: Summary): string {
+  if (!ceiling) return 'Ceiling: redis-benchmark was not available.';
+  const fastest = summary[processKey(100, false)];
+  const lines = [
+    `Ceiling (redis-benchmark, one-key EVALSHA): ${whole(ceiling.evalshaPerSec)}/s with 50 clients, ` +
+      `${whole(ceiling.evalshaPipelinedPerSec)}/s pipelined ×16.`,
+  ];
+  if (fastest) {
+    for (const id of ['qtasks', 'bullmq'] as const) {
+      const m = fastest[id];
+      lines.push(
+        `  ${id} at c=100 (results deleted): ${whole(m.tasksPerSec! * m.roundTrips!)} calls/s to Redis, ` +
+          `Redis CPU ${whole(m.tasksPerSec! * m.redisUs! / 1e4)}% of one core.`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+function cpuPerTask(metrics: Metrics): number {
+  return metrics.redisUs! + metrics.nodeUs!;
+}
+
+function formatTarget(row: Row): string {
+  if (!row.target) return '';
+  const { min, max } = row.target;
+  const goal = min !== undefined ? `≥ ${min}×` : `≤ ${max}×`;
+  return `${goal} ${row.met ? 'met' : 'MISSED'}`;
+}
+
+function formatValue(value: number, unit: string): string {
+  if (unit === '/s') return `${whole(value)}/s`;
+  if (unit === 'ms') return `${value.toFixed(2)} ms`;
+  if (unit === 'B') return `${whole(value)} B`;
+  return `${value.toFixed(1)} ${unit}`;
+}
+
+function whole(value: number): string {
+  return Math.round(value).toLocaleString('en-US');
+}
+
+function fixed(value: number): string {
+  return value.toFixed(value < 10 ? 1 : 0);
+}
