@@ -7,6 +7,7 @@ import { toJson } from './json.js';
 import type { QTasksLogger } from './logger.js';
 import { TaskContext, type TaskClient } from './task-context.js';
 import { collectGenerated, isGenerator } from './task-generator.js';
+import { TaskAbort } from './task-abort.js';
 import type { TaskRecord } from './task-record.js';
 import type { TaskDefinition, TaskRegistry } from './task-registry.js';
 
@@ -22,8 +23,8 @@ export interface ExecutionResult {
 export interface ExecutionControls {
   /** Lease token, which progress reports must show. */
   token: string;
-  /** Aborted on cancel or time limit: the task then ends at once, whether it listens or not. */
-  controller: AbortController;
+  /** Flipped on cancel or time limit: the task then ends at once, whether it listens or not. */
+  abort: TaskAbort;
 }
 
 export interface ExecutorDependencies {
@@ -65,7 +66,7 @@ export class TaskExecutor {
     try {
       result = await this.encode(record, await this.run(record, definition, controls));
     } catch (error) {
-      result = await this.failure(record, error, controls.controller.signal);
+      result = await this.failure(record, error, controls.abort);
     }
     await this.deps.plugins.trigger('task_executor_task_close', { record, status: result.status }).catch((error: unknown) => {
       this.deps.taskLogger(record.uuid, record.taskName).error(traceback(error));
@@ -73,7 +74,7 @@ export class TaskExecutor {
     return result;
   }
 
-  private async run(record: TaskRecord, definition: TaskDefinition, { token, controller }: ExecutionControls): Promise<unknown> {
+  private async run(record: TaskRecord, definition: TaskDefinition, { token, abort: switched }: ExecutionControls): Promise<unknown> {
     const { plugins, broker } = this.deps;
     await plugins.trigger('task_executor_before_execute', { record });
     const { args } = await plugins.trigger('task_executor_args_replace', {
@@ -86,23 +87,30 @@ export class TaskExecutor {
       record,
       interceptors: this.interceptorsOf(definition),
     });
-    const abort = (reason: Error) => controller.abort(reason);
-    const context = new TaskContext(
-      record.uuid,
-      record.taskName,
-      record.attempt,
-      this.deps.taskLogger(record.uuid, record.taskName),
-      controller.signal,
-      this.deps.client,
-      { progress: (json) => broker.progress({ uuid: record.uuid, token }, json), abort },
-    );
+    const abort = (reason: Error) => switched.abort(reason);
+    // Built on first use: a plain task with no interceptor never needs its context.
+    let context: TaskContext | undefined;
+    const contextOf = () =>
+      (context ??= new TaskContext(
+        record.uuid,
+        record.taskName,
+        record.attempt,
+        this.deps.taskLogger(record.uuid, record.taskName),
+        switched.signal,
+        this.deps.client,
+        { progress: (json) => broker.progress({ uuid: record.uuid, token }, json), abort },
+      ));
     const call = async (callArgs: unknown[]) => {
       await plugins.trigger('task_executor_run_task', { record, args: callArgs });
-      const returned = await definition.handler(...withContext(callArgs, definition.contextIndex, context));
-      return isGenerator(returned) ? collectGenerated(returned, record, definition, context, plugins) : returned;
+      const handlerArgs = definition.contextIndex === undefined ? callArgs : withContext(callArgs, definition.contextIndex, contextOf());
+      const returned = await definition.handler(...handlerArgs);
+      return isGenerator(returned) ? collectGenerated(returned, record, definition, contextOf(), plugins) : returned;
     };
-    const execution = new TaskExecutionContext(context, args, definition, abort);
-    const result = await untilAborted(runInterceptors(interceptors, execution, call), controller.signal);
+    const work =
+      interceptors.length === 0
+        ? call(args)
+        : runInterceptors(interceptors, new TaskExecutionContext(contextOf(), args, definition, abort), call);
+    const result = await untilAborted(work, switched);
     await plugins.trigger('task_executor_after_execute', { record, result });
     return (await plugins.trigger('task_executor_after_execute_result_replace', { record, result })).result;
   }
@@ -117,9 +125,9 @@ export class TaskExecutor {
     return { status: 'success', payload: decoded.payload };
   }
 
-  private async failure(record: TaskRecord, error: unknown, signal: AbortSignal): Promise<ExecutionResult> {
-    if (signal.aborted && signal.reason instanceof TaskCancelledError) {
-      return { status: 'cancel', payload: signal.reason.reason };
+  private async failure(record: TaskRecord, error: unknown, abort: TaskAbort): Promise<ExecutionResult> {
+    if (abort.reason instanceof TaskCancelledError) {
+      return { status: 'cancel', payload: abort.reason.reason };
     }
     if (error instanceof PluginError) {
       // Another plugin may supply a result for what a plugin broke (the original's run_task_trigger_error).
@@ -135,8 +143,7 @@ export class TaskExecutor {
 }
 
 /** The handler's arguments with the context put in its place. */
-function withContext(args: unknown[], index: number | undefined, context: TaskContext): unknown[] {
-  if (index === undefined) return args;
+function withContext(args: unknown[], index: number, context: TaskContext): unknown[] {
   const full = [...args];
   while (full.length < index) full.push(undefined);
   full.splice(index, 0, context);
@@ -144,24 +151,23 @@ function withContext(args: unknown[], index: number | undefined, context: TaskCo
 }
 
 /**
- * Settles with `work`, or rejects with the signal's reason as soon as it aborts: the slot is freed
- * even when the task ignores its signal (its late outcome is dropped).
+ * Settles with `work`, or rejects with the abort reason as soon as the task is aborted: the slot
+ * is freed even when the task ignores its signal (its late outcome is dropped).
  */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
+function untilAborted<T>(work: Promise<T>, abort: TaskAbort): Promise<T> {
+  if (abort.reason) {
     work.catch(() => undefined);
-    return Promise.reject(signal.reason as Error);
+    return Promise.reject(abort.reason);
   }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
+    abort.onAbort(reject);
     work.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort);
+        abort.onAbort(undefined);
         resolve(value);
       },
       (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        abort.onAbort(undefined);
         reject(error);
       },
     );

@@ -3,6 +3,7 @@ import { MemoryBroker } from '../brokers/memory/memory-broker.js';
 import { InvalidOptionError, QTasksError } from '../core/errors.js';
 import { toJson } from '../core/json.js';
 import { QueueTasks } from '../core/queue-tasks.js';
+import { TaskAbort } from '../core/task-abort.js';
 import type { TaskRecord, TaskStatus } from '../core/task-record.js';
 import { MemoryStorage } from '../storages/memory/memory-storage.js';
 
@@ -91,7 +92,7 @@ export class QTasksTesting {
       stalls: 0,
     };
     // No lease: progress the task reports is not stored (the broker answers that the lease is lost).
-    const result = await this.queueTasks.executor.execute(record, { token: 'inline', controller: new AbortController() });
+    const result = await this.queueTasks.executor.execute(record, { token: 'inline', abort: new TaskAbort() });
     const finishedAt = new Date();
     const done: TaskRecord = { ...record, status: result.status, updatedAt: finishedAt, finishedAt };
     if (result.status === 'success') done.returning = JSON.parse(result.payload) as unknown;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Broker, Lease, Retention } from '../brokers/broker.js';
 import { TaskCancelledError } from '../core/errors.js';
+import { TaskAbort } from '../core/task-abort.js';
 import { pause, settleWithin } from '../core/timing.js';
 import { traceback } from '../core/executor.js';
 import type { ClaimedTask, TaskOutcome } from '../core/task-record.js';
@@ -36,8 +37,8 @@ export class AsyncWorker extends Worker {
   private readonly maxOverride?: number;
   /** Tasks executing now, by uuid. */
   private readonly executing = new Map<string, Promise<void>>();
-  /** Abort controllers of the running tasks: cancel and time limit abort them. */
-  private readonly controllers = new Map<string, AbortController>();
+  /** Abort switches of the running tasks: cancel and time limit flip them. */
+  private readonly aborts = new Map<string, TaskAbort>();
   private stopCancelListener?: () => Promise<void>;
   /** Cancels that arrived before their task's claim reply (uuid -> when). */
   private readonly earlyCancels = new Map<string, number>();
@@ -160,12 +161,12 @@ export class AsyncWorker extends Worker {
   private execute(task: ClaimedTask): void {
     const { uuid } = task.record;
     this.leases.set(uuid, { uuid, token: task.token });
-    const controller = new AbortController();
-    this.controllers.set(uuid, controller);
+    const abort = new TaskAbort();
+    this.aborts.set(uuid, abort);
     if (this.earlyCancels.delete(uuid)) void this.abortCancelled(uuid);
-    const run = runClaimed(this.ctx, this.id, task, controller).then((outcome) => {
+    const run = runClaimed(this.ctx, this.id, task, abort).then((outcome) => {
       this.executing.delete(uuid);
-      this.controllers.delete(uuid);
+      this.aborts.delete(uuid);
       this.slotFreed?.();
       this.outbox.push(outcome);
       void this.flush();
@@ -179,14 +180,14 @@ export class AsyncWorker extends Worker {
    * while, and `execute` honours it when the claimed task shows up.
    */
   private async abortCancelled(uuid: string): Promise<void> {
-    const controller = this.controllers.get(uuid);
-    if (!controller) {
+    const abort = this.aborts.get(uuid);
+    if (!abort) {
       this.earlyCancels.set(uuid, Date.now());
       for (const [old, at] of this.earlyCancels) if (Date.now() - at > EARLY_CANCEL_MEMORY_MS) this.earlyCancels.delete(old);
       return;
     }
     const record = await this.ctx.broker.storage.get(uuid).catch(() => null);
-    controller.abort(new TaskCancelledError(record?.cancelReason ?? 'cancelled'));
+    abort.abort(new TaskCancelledError(record?.cancelReason ?? 'cancelled'));
   }
 
   /** Stores every pending outcome; outcomes that arrive meanwhile go in the next batch. */

@@ -1,4 +1,5 @@
 import { traceback } from '../core/executor.js';
+import type { TaskAbort } from '../core/task-abort.js';
 import type { ClaimedTask, TaskOutcome } from '../core/task-record.js';
 import type { WorkerContext } from './worker.js';
 
@@ -11,7 +12,7 @@ export async function runClaimed(
   ctx: WorkerContext,
   workerId: string,
   { record: claimed, token }: ClaimedTask,
-  controller: AbortController,
+  abort: TaskAbort,
 ): Promise<TaskOutcome> {
   const { plugins, executor } = ctx;
   const uuid = claimed.uuid;
@@ -21,7 +22,7 @@ export async function runClaimed(
     await plugins.trigger('worker_add', { record, workerId });
     ({ record } = await plugins.trigger('worker_execute_before', { record }));
     await plugins.trigger('worker_run_task_before', { record });
-    const { status, payload, error } = await executor.execute(record, { token, controller });
+    const { status, payload, error } = await executor.execute(record, { token, abort });
     let outcome: TaskOutcome = { uuid, token, status, payload };
     if (status === 'error') {
       const options = executor.registry.get(record.taskName)?.options ?? {};
