@@ -14,14 +14,9 @@ local notices = {}
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
 for _, uuid in ipairs(due) do
   redis.call('ZREM', KEYS[2], uuid)
-  local raw = redis.call('GET', prefix .. 't:' .. uuid)
-  if raw then
-    local rec = decodeRecord(raw)
-    if rec == nil then
-      failMalformed(prefix, uuid, raw, now, retention, notices)
-    elseif rec.s == 'new' then
-      pushQueued(prefix, KEYS[1], rec.p, uuid, false)
-    end
+  local rec = loadRecord(prefix, uuid, now, retention, notices)
+  if rec and rec.s == 'new' then
+    pushQueued(prefix, KEYS[1], rec.p, uuid, false)
   end
 end
 
@@ -41,27 +36,22 @@ while claimed < max do
     redis.call('ZREM', KEYS[1], top[1])
   end
   for _, uuid in ipairs(uuids or {}) do
-    local raw = redis.call('GET', prefix .. 't:' .. uuid)
     -- A missing record was deleted, a non-'new' one cancelled: both leave the queue silently.
-    if raw then
-      local rec = decodeRecord(raw)
-      if rec == nil then
-        failMalformed(prefix, uuid, raw, now, retention, notices)
-      elseif rec.s == 'new' then
-        claimed = claimed + 1
-        local token = ARGV[5] .. claimed
-        rec.s = 'process'
-        rec.b = now
-        rec.u = now
-        rec.w = ARGV[2]
-        rec.k = token
-        raw = cjson.encode(rec)
-        redis.call('SET', prefix .. 't:' .. uuid, raw)
-        redis.call('ZADD', KEYS[4], leaseDeadline, uuid)
-        out[#out + 1] = uuid
-        out[#out + 1] = token
-        out[#out + 1] = raw
-      end
+    local rec = loadRecord(prefix, uuid, now, retention, notices)
+    if rec and rec.s == 'new' then
+      claimed = claimed + 1
+      local token = ARGV[5] .. claimed
+      rec.s = 'process'
+      rec.b = now
+      rec.u = now
+      rec.w = ARGV[2]
+      rec.k = token
+      local raw = cjson.encode(rec)
+      redis.call('SET', prefix .. 't:' .. uuid, raw)
+      redis.call('ZADD', KEYS[4], leaseDeadline, uuid)
+      out[#out + 1] = uuid
+      out[#out + 1] = token
+      out[#out + 1] = raw
     end
   end
 end

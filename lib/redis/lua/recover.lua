@@ -15,37 +15,29 @@ local requeued, failed = 0, 0
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 1000)
 for _, uuid in ipairs(expired) do
   redis.call('ZREM', KEYS[1], uuid)
-  local raw = redis.call('GET', prefix .. 't:' .. uuid)
-  if raw then
-    local rec = decodeRecord(raw)
-    if rec == nil then
-      failMalformed(prefix, uuid, raw, now, retention, notices)
+  local rec, malformed = loadRecord(prefix, uuid, now, retention, notices)
+  if malformed then
+    failed = failed + 1
+  elseif rec and rec.s == 'process' then
+    rec.k = nil
+    rec.l = (rec.l or 0) + 1
+    rec.u = now
+    if rec.x ~= nil then
+      -- Cancel was asked for while its worker was gone: honour it rather than run it again.
+      rec.s = 'cancel'
+      rec.f = now
+      finish(prefix, uuid, rec, retention, notices)
       failed = failed + 1
-    elseif rec.s == 'process' then
-      rec.k = nil
-      rec.l = (rec.l or 0) + 1
-      rec.u = now
-      if rec.x ~= nil then
-        -- Cancel was asked for while its worker was gone: honour it rather than run it again.
-        rec.s = 'cancel'
-        rec.f = now
-        finish(prefix, uuid, rec, retention, notices)
-        failed = failed + 1
-      elseif rec.l > maxStalls then
-        rec.s = 'error'
-        rec.f = now
-        rec.e = 'StalledError: the worker running this task stopped answering ' .. rec.l ..
-          ' times (more than maxStalls = ' .. maxStalls .. '); it is not run again'
-        finish(prefix, uuid, rec, retention, notices)
-        failed = failed + 1
-      else
-        rec.s = 'new'
-        rec.w = nil
-        rec.b = nil
-        redis.call('SET', prefix .. 't:' .. uuid, cjson.encode(rec))
-        pushQueued(prefix, KEYS[2], rec.p, uuid, true)
-        requeued = requeued + 1
-      end
+    elseif rec.l > maxStalls then
+      rec.s = 'error'
+      rec.f = now
+      rec.e = 'StalledError: the worker running this task stopped answering ' .. rec.l ..
+        ' times (more than maxStalls = ' .. maxStalls .. '); it is not run again'
+      finish(prefix, uuid, rec, retention, notices)
+      failed = failed + 1
+    else
+      requeueAtHead(prefix, KEYS[2], uuid, rec, now)
+      requeued = requeued + 1
     end
   end
 end

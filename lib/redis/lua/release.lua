@@ -13,13 +13,7 @@ for i = 2, #ARGV, 2 do
   local rec = raw and decodeRecord(raw)
   if rec and rec.k == ARGV[i + 1] then
     redis.call('ZREM', KEYS[1], uuid)
-    rec.s = 'new'
-    rec.u = now
-    rec.w = nil
-    rec.b = nil
-    rec.k = nil
-    redis.call('SET', prefix .. 't:' .. uuid, cjson.encode(rec))
-    pushQueued(prefix, KEYS[2], rec.p, uuid, true)
+    requeueAtHead(prefix, KEYS[2], uuid, rec, now)
     released = released + 1
   end
 end

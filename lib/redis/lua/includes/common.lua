@@ -106,3 +106,29 @@ local function failMalformed(prefix, uuid, raw, now, retention, notices)
   }
   finish(prefix, uuid, rec, retention, notices)
 end
+
+-- Reads a task's record. Returns it, or nil when there is none or it is malformed; a malformed
+-- one is failed on the spot, and the second result says so.
+local function loadRecord(prefix, uuid, now, retention, notices)
+  local raw = redis.call('GET', prefix .. 't:' .. uuid)
+  if not raw then
+    return nil, false
+  end
+  local rec = decodeRecord(raw)
+  if rec == nil then
+    failMalformed(prefix, uuid, raw, now, retention, notices)
+    return nil, true
+  end
+  return rec, false
+end
+
+-- Puts a held task back at the head of its queue as 'new' (its worker died, or is stopping).
+local function requeueAtHead(prefix, prioritiesKey, uuid, rec, now)
+  rec.s = 'new'
+  rec.u = now
+  rec.w = nil
+  rec.b = nil
+  rec.k = nil
+  redis.call('SET', prefix .. 't:' .. uuid, cjson.encode(rec))
+  pushQueued(prefix, prioritiesKey, rec.p, uuid, true)
+end
