@@ -44,22 +44,6 @@ export abstract class Broker {
   /** Stores outcomes; false for each task whose lease was lost (its outcome is discarded). */
   abstract complete(outcomes: TaskOutcome[], retention: Retention): Promise<boolean[]>;
 
-  /**
-   * Stores outcomes, then claims up to `max` tasks: what a worker does each time tasks finish.
-   * A backend that can do both in one round trip overrides this.
-   */
-  async completeAndClaim(
-    outcomes: TaskOutcome[],
-    workerId: string,
-    max: number,
-    leaseMs: number,
-    retention: Retention,
-  ): Promise<{ stored: boolean[]; batch: ClaimBatch }> {
-    const stored = await this.complete(outcomes, retention);
-    const batch = max > 0 ? await this.claim(workerId, max, leaseMs, retention) : { tasks: [], nextDueInMs: null };
-    return { stored, batch };
-  }
-
   /** Extends leases; returns the uuids whose lease is lost. */
   abstract renew(leases: Lease[], leaseMs: number): Promise<string[]>;
 

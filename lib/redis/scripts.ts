@@ -52,7 +52,10 @@ export class ScriptRunner {
   constructor(private readonly client: RedisClient) {}
 
   async run(name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
-    const script = loaded(name, keys);
+    const script = LOADED.get(name)!;
+    if (keys.length !== script.keyCount) {
+      throw new Error(`script ${name} takes ${script.keyCount} keys, got ${keys.length}`);
+    }
     try {
       return await this.client.evalsha(script.sha, script.keyCount, ...keys, ...args);
     } catch (error) {
@@ -60,39 +63,4 @@ export class ScriptRunner {
       return this.client.eval(script.source, script.keyCount, ...keys, ...args);
     }
   }
-
-  /**
-   * Runs several scripts in one write and one round trip (a pipeline), in order; each is atomic
-   * on its own. A call Redis answered NOSCRIPT is run again alone, which loads it.
-   */
-  async runPipelined(calls: readonly ScriptCall[]): Promise<unknown[]> {
-    const pipeline = this.client.pipeline();
-    for (const { name, keys, args } of calls) {
-      const script = loaded(name, keys);
-      pipeline.evalsha(script.sha, script.keyCount, ...keys, ...args);
-    }
-    const replies = (await pipeline.exec()) ?? [];
-    return Promise.all(
-      replies.map(async ([error, reply], index) => {
-        if (!error) return reply;
-        if (!error.message.startsWith('NOSCRIPT')) throw error;
-        const { name, keys, args } = calls[index]!;
-        return this.run(name, keys, args);
-      }),
-    );
-  }
-}
-
-export interface ScriptCall {
-  name: ScriptName;
-  keys: readonly string[];
-  args: readonly Arg[];
-}
-
-function loaded(name: ScriptName, keys: readonly string[]): LoadedScript {
-  const script = LOADED.get(name)!;
-  if (keys.length !== script.keyCount) {
-    throw new Error(`script ${name} takes ${script.keyCount} keys, got ${keys.length}`);
-  }
-  return script;
 }

@@ -49,8 +49,6 @@ export class AsyncWorker extends Worker {
   private stopping = new AbortController();
   private claimLoop?: Promise<void>;
   private slotFreed?: () => void;
-  /** What the claim loop is doing: it decides who stores a finished task's outcome. */
-  private loopState: 'parked' | 'claiming' | 'sleeping' | 'stopped' = 'stopped';
   private timers: NodeJS.Timeout[] = [];
   private startedAt = 0;
   /** Set once stopped: results still unsent are dropped, their leases expire and they run again. */
@@ -132,55 +130,32 @@ export class AsyncWorker extends Worker {
     }
   }
 
-  /**
-   * Claims while there are free slots, storing the outcomes gathered meanwhile in the same round
-   * trip; parks while every slot is busy; sleeps on the wake-up marker while the queue is empty.
-   */
   private async runClaimLoop(): Promise<void> {
     const signal = this.stopping.signal;
     while (!signal.aborted) {
       const free = this.capacity - this.executing.size;
-      if (free <= 0 && this.outbox.length === 0) {
-        this.loopState = 'parked';
+      if (free <= 0) {
         await new Promise<void>((resolve) => (this.slotFreed = resolve));
-        this.slotFreed = undefined;
         continue;
       }
-      this.loopState = 'claiming';
-      const outcomes = this.outbox;
-      this.outbox = [];
       try {
-        const { stored, batch } = await this.ctx.broker.completeAndClaim(
-          outcomes,
-          this.id,
-          Math.max(free, 0),
-          this.ctx.config.leaseMs,
-          this.retention,
-        );
-        this.settle(outcomes, stored);
+        const batch = await this.ctx.broker.claim(this.id, free, this.ctx.config.leaseMs, this.retention);
         if (signal.aborted) {
           // Claimed while stopping: hand them straight back.
           await this.ctx.broker.release(batch.tasks.map(({ record, token }) => ({ uuid: record.uuid, token })));
           break;
         }
         for (const task of batch.tasks) this.execute(task);
-        if (free > 0 && batch.tasks.length < free) {
-          // The queue is empty now: sleep until an enqueue wakes us or a delayed task is due;
-          // outcomes of tasks finishing meanwhile are stored without us.
-          this.loopState = 'sleeping';
-          void this.flush();
+        if (batch.tasks.length < free) {
+          // The queue is empty now: sleep until an enqueue wakes us or a delayed task is due.
           await this.ctx.broker.waitForWork(Math.min(batch.nextDueInMs ?? IDLE_BLOCK_MS, IDLE_BLOCK_MS), signal);
         }
       } catch (error) {
-        this.outbox.unshift(...outcomes);
         if (signal.aborted) break;
         this.ctx.logger.error(`worker ${this.id} could not claim tasks: ${describe(error)}`);
-        this.loopState = 'sleeping';
-        void this.flush();
         await pause(RETRY_PAUSE_MS, signal);
       }
     }
-    this.loopState = 'stopped';
   }
 
   private execute(task: ClaimedTask): void {
@@ -192,10 +167,9 @@ export class AsyncWorker extends Worker {
     const run = runClaimed(this.ctx, this.id, task, abort).then((outcome) => {
       this.executing.delete(uuid);
       this.aborts.delete(uuid);
+      this.slotFreed?.();
       this.outbox.push(outcome);
-      // A parked or claiming loop takes the outcome with its next claim; otherwise store it now.
-      if (this.loopState === 'parked') this.slotFreed?.();
-      else if (this.loopState !== 'claiming') void this.flush();
+      void this.flush();
     });
     this.executing.set(uuid, run);
   }
@@ -227,26 +201,22 @@ export class AsyncWorker extends Worker {
       const batch = this.outbox;
       this.outbox = [];
       try {
-        this.settle(batch, await this.ctx.broker.complete(batch, this.retention));
+        const stored = await this.ctx.broker.complete(batch, this.retention);
+        batch.forEach((outcome, index) => {
+          this.leases.delete(outcome.uuid);
+          if (stored[index]) this.notify('storage_update', { uuid: outcome.uuid, status: outcome.status });
+          else {
+            this.ctx.logger.warn(
+              `task ${outcome.uuid}: its lease expired before it finished and another worker took it; this result was discarded`,
+            );
+          }
+        });
       } catch (error) {
         this.ctx.logger.error(`worker ${this.id} could not store ${batch.length} result(s), retrying: ${describe(error)}`);
         this.outbox.unshift(...batch);
         await pause(RETRY_PAUSE_MS);
       }
     }
-  }
-
-  /** After outcomes were sent: their leases end here; a refused one lost its lease earlier. */
-  private settle(outcomes: TaskOutcome[], stored: boolean[]): void {
-    outcomes.forEach((outcome, index) => {
-      this.leases.delete(outcome.uuid);
-      if (stored[index]) this.notify('storage_update', { uuid: outcome.uuid, status: outcome.status });
-      else {
-        this.ctx.logger.warn(
-          `task ${outcome.uuid}: its lease expired before it finished and another worker took it; this result was discarded`,
-        );
-      }
-    });
   }
 
   private async renewLeases(): Promise<void> {

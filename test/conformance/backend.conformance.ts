@@ -291,25 +291,6 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect((await broker.storage.get(running.uuid))!.status).toBe('process');
     });
 
-    it('completeAndClaim stores the outcomes, then claims the next tasks, in one call', async () => {
-      const [first, second, third] = [task(), task(), task()];
-      await broker.enqueue([first, second, third]);
-      const [held] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
-      const stale = { uuid: second.uuid, token: 'not-a-lease', status: 'success' as const, payload: '0' };
-      const { stored, batch } = await broker.completeAndClaim(
-        [{ uuid: first.uuid, token: held!.token, status: 'success', payload: '"one"' }, stale],
-        'w1',
-        5,
-        10_000,
-        KEEP,
-      );
-      expect(stored).toEqual([true, false]);
-      expect(batch.tasks.map(({ record }) => record.uuid)).toEqual([second.uuid, third.uuid]);
-      expect(await broker.storage.get(first.uuid)).toMatchObject({ status: 'success', returning: 'one' });
-      const none = await broker.completeAndClaim([], 'w1', 0, 10_000, KEEP);
-      expect(none).toEqual({ stored: [], batch: { tasks: [], nextDueInMs: null } });
-    });
-
     it('retention: keepFinishedTasks keeps the records of only the newest N per status', async () => {
       const tasks = Array.from({ length: 7 }, () => task());
       await broker.enqueue(tasks);

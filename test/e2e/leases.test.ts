@@ -29,23 +29,6 @@ describe('leases', () => {
     await redis.quit();
   });
 
-  it('the pipelined complete-and-claim reloads its scripts after SCRIPT FLUSH (as after a Redis restart)', async () => {
-    const [first, second] = [newTask(), newTask()];
-    await broker.enqueue([first, second]);
-    const [held] = (await broker.claim('w1', 1, 10_000, keep)).tasks;
-    // Every script falls back to loading itself on NOSCRIPT, so other tests running meanwhile are safe.
-    await redis.script('FLUSH');
-    const { stored, batch } = await broker.completeAndClaim(
-      [{ uuid: first.uuid, token: held!.token, status: 'success', payload: '1' }],
-      'w1',
-      1,
-      10_000,
-      keep,
-    );
-    expect(stored).toEqual([true]);
-    expect(batch.tasks.map(({ record }) => record.uuid)).toEqual([second.uuid]);
-  });
-
   it('a completion stores once; the same token cannot finish the task twice', async () => {
     const task = newTask();
     await broker.enqueue([task]);

@@ -1,6 +1,6 @@
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/task-record.js';
 import type { RedisClient } from '../../redis/connection.js';
-import { ScriptRunner, type ScriptCall } from '../../redis/scripts.js';
+import { ScriptRunner } from '../../redis/scripts.js';
 import { encodeNewRecord, decodeRecord } from '../../storages/record-codec.js';
 import { RedisStorage, type RedisStorageOptions } from '../../storages/redis/redis-storage.js';
 import { Broker, type ClaimBatch, type Lease, type Retention } from '../broker.js';
@@ -57,40 +57,17 @@ export class RedisBroker extends Broker {
   }
 
   async claim(workerId: string, max: number, leaseMs: number, retention: Retention): Promise<ClaimBatch> {
-    const call = this.claimCall(workerId, max, leaseMs, retention);
-    return claimBatch((await this.scripts.run(call.name, call.keys, call.args)) as ClaimReply);
-  }
-
-  /** Both scripts in one write and one round trip: the worker's cycle costs a single trip. */
-  override async completeAndClaim(
-    outcomes: TaskOutcome[],
-    workerId: string,
-    max: number,
-    leaseMs: number,
-    retention: Retention,
-  ): Promise<{ stored: boolean[]; batch: ClaimBatch }> {
-    if (outcomes.length === 0 || max <= 0) return super.completeAndClaim(outcomes, workerId, max, leaseMs, retention);
-    const [completed, claimed] = await this.scripts.runPipelined([
-      this.completeCall(outcomes, retention),
-      this.claimCall(workerId, max, leaseMs, retention),
-    ]);
-    return { stored: (completed as number[]).map((flag) => flag === 1), batch: claimBatch(claimed as ClaimReply) };
-  }
-
-  private claimCall(workerId: string, max: number, leaseMs: number, retention: Retention): ScriptCall {
-    return {
-      name: 'claim',
-      keys: [this.keys.priorities, this.keys.delayed, this.keys.marker, this.keys.active],
-      args: [this.keys.prefix, workerId, max, leaseMs, `${workerId}:${++this.claimCount}:`, ...retentionArgs(retention)],
-    };
-  }
-
-  private completeCall(outcomes: TaskOutcome[], retention: Retention): ScriptCall {
-    const args: (string | number)[] = [this.keys.prefix, ...retentionArgs(retention)];
-    for (const outcome of outcomes) {
-      args.push(outcome.uuid, outcome.token, outcome.status, outcome.payload, outcome.retryDelayMs ?? 0);
+    const reply = (await this.scripts.run(
+      'claim',
+      [this.keys.priorities, this.keys.delayed, this.keys.marker, this.keys.active],
+      [this.keys.prefix, workerId, max, leaseMs, `${workerId}:${++this.claimCount}:`, ...retentionArgs(retention)],
+    )) as [number, ...string[]];
+    const tasks: ClaimedTask[] = [];
+    for (let i = 1; i + 2 < reply.length; i += 3) {
+      const uuid = reply[i] as string;
+      tasks.push({ token: reply[i + 1] as string, record: decodeRecord(uuid, reply[i + 2] as string) });
     }
-    return { name: 'complete', keys: [this.keys.active, this.keys.priorities, this.keys.delayed, this.keys.marker], args };
+    return { tasks, nextDueInMs: reply[0] < 0 ? null : Number(reply[0]) };
   }
 
   async waitForWork(timeoutMs: number, signal: AbortSignal): Promise<void> {
@@ -117,8 +94,15 @@ export class RedisBroker extends Broker {
 
   async complete(outcomes: TaskOutcome[], retention: Retention): Promise<boolean[]> {
     if (outcomes.length === 0) return [];
-    const call = this.completeCall(outcomes, retention);
-    const reply = (await this.scripts.run(call.name, call.keys, call.args)) as number[];
+    const args: (string | number)[] = [this.keys.prefix, ...retentionArgs(retention)];
+    for (const outcome of outcomes) {
+      args.push(outcome.uuid, outcome.token, outcome.status, outcome.payload, outcome.retryDelayMs ?? 0);
+    }
+    const reply = (await this.scripts.run(
+      'complete',
+      [this.keys.active, this.keys.priorities, this.keys.delayed, this.keys.marker],
+      args,
+    )) as number[];
     return reply.map((stored) => stored === 1);
   }
 
@@ -168,18 +152,6 @@ export class RedisBroker extends Broker {
 }
 
 /** The three retention values every finishing script reads with readRetention (common.lua). */
-/** claim.lua's reply: ms until the next delayed task (-1: none), then uuid, token, record per task. */
-type ClaimReply = [number, ...string[]];
-
-function claimBatch(reply: ClaimReply): ClaimBatch {
-  const tasks: ClaimedTask[] = [];
-  for (let i = 1; i + 2 < reply.length; i += 3) {
-    const uuid = reply[i] as string;
-    tasks.push({ token: reply[i + 1] as string, record: decodeRecord(uuid, reply[i + 2] as string) });
-  }
-  return { tasks, nextDueInMs: reply[0] < 0 ? null : Number(reply[0]) };
-}
-
 function retentionArgs(retention: Retention): [string, number, number] {
   return [retention.deleteFinishedTasks ? '1' : '0', retention.resultTtlMs, retention.keepFinishedTasks];
 }
