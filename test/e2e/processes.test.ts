@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { QTasksClient, Task, type TaskRecord } from '../../lib/index.js';
-import { startChildApp, type ChildApp } from '../helpers/child-app.js';
+import { startChildApp, stopChild, type ChildApp } from '../helpers/child-app.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startNestApp } from '../helpers/nest-app.js';
 
@@ -32,10 +32,7 @@ describe('worker processes', () => {
   };
 
   afterEach(async () => {
-    for (const child of children.splice(0)) {
-      child.kill('SIGKILL');
-      await child.exited;
-    }
+    await Promise.all(children.splice(0).map(stopChild));
   });
   afterAll(async () => redis.quit());
 

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
-import { startChildApp, type ChildApp } from '../helpers/child-app.js';
+import { startChildApp, stopChild, type ChildApp } from '../helpers/child-app.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { taskUuids, tickKeys } from '../helpers/ticks.js';
 
@@ -30,10 +30,7 @@ describe('timer across processes', () => {
   const lastRun = async (name: string) => Number(await redis.hget(`qtasks:{${name}}:tr:beat`, 'l'));
 
   afterEach(async () => {
-    for (const child of children.splice(0)) {
-      child.kill('SIGKILL');
-      await child.exited;
-    }
+    await Promise.all(children.splice(0).map(stopChild));
   });
   afterAll(async () => redis.quit());
 

@@ -5,8 +5,8 @@ import { afterAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import type { QueueTasks, RedisConnectionOptions } from '../../lib/index.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { uniqueAppName } from '../helpers/names.js';
-import type { ChildApp } from '../helpers/child-app.js';
-import { runLine, runsOf, startProducer, startWorkerApp, stopChild, waitAll } from './support.js';
+import { stopChild, type ChildApp } from '../helpers/child-app.js';
+import { runLine, runsOf, startProducer, startWorkerApp, waitAll } from './support.js';
 
 // Short leases keep these tests fast; recovery runs every leaseMs / 2 in each live worker.
 const LEASE_MS = 1500;

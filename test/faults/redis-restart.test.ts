@@ -4,8 +4,8 @@ import { RedisKeys } from '../../lib/redis/keys.js';
 import { RedisUnavailableError, type QueueTasks, type TaskRecord } from '../../lib/index.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
-import type { ChildApp } from '../helpers/child-app.js';
-import { runsOf, startProducer, startWorkerApp, stopChild } from './support.js';
+import { stopChild, type ChildApp } from '../helpers/child-app.js';
+import { runsOf, startProducer, startWorkerApp } from './support.js';
 
 const TOTAL = 2000;
 const BATCH = 50;

@@ -1,5 +1,5 @@
 import { QueueTasks, type QueueTasksOptions, type TaskRecord } from '../../lib/index.js';
-import { startChildApp, type ChildApp } from '../helpers/child-app.js';
+import { startChildApp, stopChild, type ChildApp } from '../helpers/child-app.js';
 
 /** Tasks of test/fixtures/fault-worker-app.ts. */
 export const FIXTURE_TASKS = ['work', 'hold', 'block', 'crash'];
@@ -30,11 +30,6 @@ export function runsOf(child: ChildApp, event: 'started' | 'finished'): string[]
 }
 
 /** SIGKILL, and waits for the exit. */
-export async function stopChild(child: ChildApp): Promise<void> {
-  child.kill('SIGKILL');
-  await child.exited;
-}
-
 /** A producer-only app (no worker) that knows the given task names; their bodies never run here. */
 export async function startProducer(options: QueueTasksOptions, taskNames = FIXTURE_TASKS): Promise<QueueTasks> {
   const app = new QueueTasks({ ...options, worker: false, globalConfig: null, logger: quietLogger });

@@ -65,3 +65,9 @@ export function startChildApp(fixture: string, env: Record<string, string>): Chi
       }),
   };
 }
+
+/** Kills a child app (SIGKILL) and waits for it to be gone. */
+export async function stopChild(child: ChildApp): Promise<void> {
+  child.kill('SIGKILL');
+  await child.exited;
+}
