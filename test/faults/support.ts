@@ -29,7 +29,6 @@ export function runsOf(child: ChildApp, event: 'started' | 'finished'): string[]
   return [...child.output().matchAll(new RegExp(`^\\[fixture\\] ${event} (\\S+)$`, 'gm'))].map((match) => match[1]!);
 }
 
-/** SIGKILL, and waits for the exit. */
 /** A producer-only app (no worker) that knows the given task names; their bodies never run here. */
 export async function startProducer(options: QueueTasksOptions, taskNames = FIXTURE_TASKS): Promise<QueueTasks> {
   const app = new QueueTasks({ ...options, worker: false, globalConfig: null, logger: quietLogger });
