@@ -25,12 +25,37 @@ export abstract class GlobalConfig {
   abstract start(): Promise<void>;
   abstract stop(): Promise<void>;
 
-  abstract set(key: string, value: unknown): Promise<void>;
-  abstract get<T = unknown>(key: string): Promise<T | undefined>;
-  abstract getAll(): Promise<Record<string, unknown>>;
+  // set, get, getAll and setStatus fire their triggers here, once for every backend; a backend
+  // only stores and reads the JSON text.
+
+  async set(key: string, value: unknown): Promise<void> {
+    const answer = await this.plugins.trigger('global_config_set', { key, value });
+    await this.writeSetting(key, JSON.stringify(answer.value));
+  }
+
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    const raw = await this.readSetting(key);
+    const { value } = await this.plugins.trigger('global_config_get', { key, value: raw === undefined ? undefined : JSON.parse(raw) });
+    return value as T | undefined;
+  }
+
+  async getAll(): Promise<Record<string, unknown>> {
+    const all = await this.readAllSettings();
+    const values = Object.fromEntries(Object.entries(all).map(([key, raw]) => [key, JSON.parse(raw)]));
+    return (await this.plugins.trigger('global_config_get_all', { values })).values;
+  }
 
   /** Records a heartbeat that expires after `ttlMs` unless renewed. */
-  abstract setStatus(status: WorkerStatus, ttlMs: number): Promise<void>;
+  async setStatus(given: WorkerStatus, ttlMs: number): Promise<void> {
+    const { status } = await this.plugins.trigger('global_config_set_status', { status: given, ttlMs });
+    await this.writeStatus(status, ttlMs);
+  }
+
+  protected abstract writeSetting(key: string, json: string): Promise<void>;
+  protected abstract readSetting(key: string): Promise<string | undefined>;
+  protected abstract readAllSettings(): Promise<Record<string, string>>;
+  protected abstract writeStatus(status: WorkerStatus, ttlMs: number): Promise<void>;
+
   abstract removeStatus(workerId: string): Promise<void>;
   /** Workers whose heartbeat has not expired. */
   abstract workers(): Promise<WorkerStatus[]>;

@@ -17,25 +17,19 @@ export class MemoryGlobalConfig extends GlobalConfig {
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
 
-  // The same plugin triggers as the Redis GlobalConfig, at the same points.
-  async set(key: string, value: unknown): Promise<void> {
-    ({ value } = await this.plugins.trigger('global_config_set', { key, value }));
-    this.settings.set(key, JSON.stringify(value));
+  protected async writeSetting(key: string, json: string): Promise<void> {
+    this.settings.set(key, json);
   }
 
-  async get<T = unknown>(key: string): Promise<T | undefined> {
-    const raw = this.settings.get(key);
-    const { value } = await this.plugins.trigger('global_config_get', { key, value: raw === undefined ? undefined : JSON.parse(raw) });
-    return value as T | undefined;
+  protected async readSetting(key: string): Promise<string | undefined> {
+    return this.settings.get(key);
   }
 
-  async getAll(): Promise<Record<string, unknown>> {
-    const values = Object.fromEntries([...this.settings].map(([key, raw]) => [key, JSON.parse(raw)]));
-    return (await this.plugins.trigger('global_config_get_all', { values })).values;
+  protected async readAllSettings(): Promise<Record<string, string>> {
+    return Object.fromEntries(this.settings);
   }
 
-  async setStatus(given: WorkerStatus, ttlMs: number): Promise<void> {
-    const { status } = await this.plugins.trigger('global_config_set_status', { status: given, ttlMs });
+  protected async writeStatus(status: WorkerStatus, ttlMs: number): Promise<void> {
     this.statuses.set(status.id, { raw: JSON.stringify(status), expiresAt: Date.now() + ttlMs });
   }
 

@@ -41,25 +41,19 @@ export class RedisGlobalConfig extends GlobalConfig {
     if (this.ownsConnection) await this.connection.close();
   }
 
-  async set(key: string, value: unknown): Promise<void> {
-    ({ value } = await this.plugins.trigger('global_config_set', { key, value }));
-    await this.client.hset(this.keys.settings, key, JSON.stringify(value));
+  protected async writeSetting(key: string, json: string): Promise<void> {
+    await this.client.hset(this.keys.settings, key, json);
   }
 
-  async get<T = unknown>(key: string): Promise<T | undefined> {
-    const raw = await this.client.hget(this.keys.settings, key);
-    const { value } = await this.plugins.trigger('global_config_get', { key, value: raw === null ? undefined : JSON.parse(raw) });
-    return value as T | undefined;
+  protected async readSetting(key: string): Promise<string | undefined> {
+    return (await this.client.hget(this.keys.settings, key)) ?? undefined;
   }
 
-  async getAll(): Promise<Record<string, unknown>> {
-    const all = await this.client.hgetall(this.keys.settings);
-    const values = Object.fromEntries(Object.entries(all).map(([key, raw]) => [key, JSON.parse(raw)]));
-    return (await this.plugins.trigger('global_config_get_all', { values })).values;
+  protected readAllSettings(): Promise<Record<string, string>> {
+    return this.client.hgetall(this.keys.settings);
   }
 
-  async setStatus(given: WorkerStatus, ttlMs: number): Promise<void> {
-    const { status } = await this.plugins.trigger('global_config_set_status', { status: given, ttlMs });
+  protected async writeStatus(status: WorkerStatus, ttlMs: number): Promise<void> {
     await this.client
       .multi()
       .zadd(this.keys.workers, Date.now() + ttlMs, status.id)
