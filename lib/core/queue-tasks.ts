@@ -217,7 +217,9 @@ export class QueueTasks {
     if (!Number.isInteger(uniqueTtlMs) || uniqueTtlMs <= 0) {
       throw new InvalidOptionError(`uniqueTtlMs of task "${name}" must be a positive whole number of milliseconds, got ${uniqueTtlMs}.`);
     }
-    const task: NewTask = { ...this.prepare({ name, args, ...options }), uniqueKey, uniqueTtlMs };
+    // Through the same enqueue triggers as add (validation hooks there), then keyed.
+    const [prepared] = await this.prepareAll([{ name, args, priority: options.priority, delay: options.delay }]);
+    const task: NewTask = { ...prepared!, uniqueKey, uniqueTtlMs };
     const [uuid] = await this.broker.enqueue([task]);
     return { uuid: uuid!, added: uuid === task.uuid };
   }
