@@ -81,10 +81,15 @@ export class RedisUnavailableError extends QTasksError {
   constructor(target: string, cause: unknown) {
     super(
       'REDIS_UNAVAILABLE',
-      `Redis at ${target} is not reachable: ${cause instanceof Error ? cause.message : String(cause)}`,
+      `Redis at ${target} is not reachable: ${errorMessage(cause)}`,
       { cause },
     );
   }
+}
+
+/** The message of anything thrown, Error or not. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function firstLine(text: string | undefined): string {

@@ -1,6 +1,6 @@
 import { SchedulerRegistry } from '@nestjs/schedule';
 import type { CronJob } from 'cron';
-import { DuplicateScheduleError, InvalidScheduleError, UnknownTaskError } from '../core/errors.js';
+import { DuplicateScheduleError, errorMessage, InvalidScheduleError, UnknownTaskError } from '../core/errors.js';
 import type { QueueTasks } from '../core/queue-tasks.js';
 import type { ScheduleDefinition, ScheduleOptions, ScheduleState } from '../core/schedule.js';
 import { settleWithin } from '../core/timing.js';
@@ -215,9 +215,8 @@ export class QTasksTimer implements StartHook {
       const event: TickEvent = { schedule: definition.name, taskName: definition.taskName, tick: new Date(tick), uuid, added, catchUp };
       for (const listener of this.listeners) listener(event);
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
       this.app.logger.error(
-        `timer: schedule "${definition.name}" could not enqueue its tick of ${new Date(tick).toISOString()}: ${reason}`,
+        `timer: schedule "${definition.name}" could not enqueue its tick of ${new Date(tick).toISOString()}: ${errorMessage(error)}`,
         error instanceof Error ? error.stack : undefined,
       );
     }

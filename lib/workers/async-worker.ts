@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Broker, Lease, Retention } from '../brokers/broker.js';
-import { TaskCancelledError } from '../core/errors.js';
+import { errorMessage, TaskCancelledError } from '../core/errors.js';
 import { TaskAbort } from '../core/task-abort.js';
 import { pause, settleWithin } from '../core/timing.js';
 import { traceback } from '../core/executor.js';
@@ -152,7 +152,7 @@ export class AsyncWorker extends Worker {
         }
       } catch (error) {
         if (signal.aborted) break;
-        this.ctx.logger.error(`worker ${this.id} could not claim tasks: ${describe(error)}`);
+        this.ctx.logger.error(`worker ${this.id} could not claim tasks: ${errorMessage(error)}`);
         await pause(RETRY_PAUSE_MS, signal);
       }
     }
@@ -212,7 +212,7 @@ export class AsyncWorker extends Worker {
           }
         });
       } catch (error) {
-        this.ctx.logger.error(`worker ${this.id} could not store ${batch.length} result(s), retrying: ${describe(error)}`);
+        this.ctx.logger.error(`worker ${this.id} could not store ${batch.length} result(s), retrying: ${errorMessage(error)}`);
         this.outbox.unshift(...batch);
         await pause(RETRY_PAUSE_MS);
       }
@@ -263,13 +263,10 @@ export class AsyncWorker extends Worker {
   /** A periodic job whose failures are logged, never thrown (Redis may be restarting). */
   private every(periodMs: number, job: () => Promise<void>): void {
     const timer = setInterval(() => {
-      job().catch((error) => this.ctx.logger.error(`worker ${this.id}: ${describe(error)}`));
+      job().catch((error) => this.ctx.logger.error(`worker ${this.id}: ${errorMessage(error)}`));
     }, periodMs);
     timer.unref();
     this.timers.push(timer);
   }
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
