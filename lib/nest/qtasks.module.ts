@@ -71,25 +71,24 @@ function nestTaskLogger(uuid: string, taskName: string): Logger {
 @Module({})
 export class QTasksModule {
   static forRoot(options: QTasksModuleOptions = {}): DynamicModule {
-    return {
-      module: QTasksModule,
-      global: true,
-      imports: [DiscoveryModule, ScheduleModule.forRoot()],
-      providers: [{ provide: QTASKS_OPTIONS, useValue: options }, ...componentProviders],
-      exports: exported,
-    };
+    return rootModule({ provide: QTASKS_OPTIONS, useValue: options });
   }
 
   static forRootAsync(options: QTasksModuleAsyncOptions): DynamicModule {
-    return {
-      module: QTasksModule,
-      global: true,
-      imports: [DiscoveryModule, ScheduleModule.forRoot(), ...(options.imports ?? [])],
-      providers: [
-        { provide: QTASKS_OPTIONS, inject: options.inject ?? [], useFactory: options.useFactory },
-        ...componentProviders,
-      ],
-      exports: exported,
-    };
+    return rootModule(
+      { provide: QTASKS_OPTIONS, inject: options.inject ?? [], useFactory: options.useFactory },
+      options.imports,
+    );
   }
+}
+
+/** The global module around the components; only where the options come from differs. */
+function rootModule(optionsProvider: Provider, imports: ModuleMetadata['imports'] = []): DynamicModule {
+  return {
+    module: QTasksModule,
+    global: true,
+    imports: [DiscoveryModule, ScheduleModule.forRoot(), ...imports],
+    providers: [optionsProvider, ...componentProviders],
+    exports: exported,
+  };
 }
