@@ -15,7 +15,7 @@ const SCRIPT_KEYS = {
   release: 3,
   recover: 3,
   cancel: 1,
-  watch: 2,
+  watch: 3,
   progress: 1,
   'schedule-run': 1,
 } as const;

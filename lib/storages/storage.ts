@@ -10,6 +10,11 @@ export interface TaskWatch {
   finished: Promise<TaskRecord | null>;
   /** Ends the watch early; `finished` then never settles. */
   cancel(): void;
+  /**
+   * The record when the watch was placed (null if none), read in the same step: a task finishing
+   * afterwards settles `finished`, one finished before is seen here.
+   */
+  current: TaskRecord | null;
 }
 
 /**
@@ -37,11 +42,7 @@ export abstract class Storage {
    */
   async waitFinished(uuid: string, timeoutMs?: number): Promise<TaskRecord | null> {
     const watch = await this.watch(uuid, timeoutMs);
-    // Watch first, then read: a task finishing in between is either seen here or notified.
-    const current = await this.get(uuid).catch((error: unknown) => {
-      watch.cancel();
-      throw error;
-    });
+    const { current } = watch;
     if (current === null || isFinal(current.status)) {
       watch.cancel();
       return current;

@@ -1,8 +1,10 @@
 -- Watch: marks that a client waits for a task, so finishing scripts publish its completion, and
 -- flags that the app has a waiter at all (finishing scripts skip the mark lookups without one).
 -- Only extends an existing mark or flag, so a short wait never cuts a longer one short.
--- KEYS[1] waiter mark (<prefix>w:<uuid>), KEYS[2] any-waiter flag (<prefix>wa)
+-- KEYS[1] waiter mark (<prefix>w:<uuid>), KEYS[2] any-waiter flag (<prefix>wa), KEYS[3] the record
 -- ARGV[1] mark TTL ms
+-- Returns the record as it is now (false when there is none), read in the same atomic step: a
+-- task finishing later is published to the waiter, one finished earlier is in this reply.
 local function mark(key)
   if redis.call('SET', key, '1', 'NX', 'PX', ARGV[1]) then
     return 1
@@ -11,4 +13,5 @@ local function mark(key)
   return 0
 end
 mark(KEYS[2])
-return mark(KEYS[1])
+mark(KEYS[1])
+return redis.call('GET', KEYS[3])

@@ -78,7 +78,7 @@ export class MemoryStorage extends Storage {
     set.add(waiter);
     // A stop may reject it before its owner awaits it; that must not count as unhandled.
     finished.catch(() => undefined);
-    return { finished, cancel: waiter.cancel };
+    return { finished, cancel: waiter.cancel, current: this.snapshot(uuid) };
   }
 
   /** Every record held now, decoded (copies), in the order they were enqueued. */

@@ -97,17 +97,22 @@ export class RedisStorage extends Storage {
       }
     });
     this.addWaiter(uuid, waiter);
+    let current: TaskRecord | null;
     try {
-      await this.scripts.run('watch', [this.keys.waiter(uuid), this.keys.waiting], [
-        timeoutMs === undefined ? OPEN_WAIT_MARK_MS : timeoutMs + 1000,
-      ]);
+      const raw = (await this.mark(uuid, timeoutMs === undefined ? OPEN_WAIT_MARK_MS : timeoutMs + 1000)) as string | null;
+      current = raw === null ? null : decodeRecord(uuid, raw);
     } catch (error) {
       waiter.cancel();
       throw this.connection.unavailable(error);
     }
     // A stop may reject it before its owner awaits it; that must not count as unhandled.
     finished.catch(() => undefined);
-    return { finished, cancel: waiter.cancel };
+    return { finished, cancel: waiter.cancel, current };
+  }
+
+  /** Sets or extends the waiter mark; replies with the record as it is now. */
+  private mark(uuid: string, ttlMs: number): Promise<unknown> {
+    return this.scripts.run('watch', [this.keys.waiter(uuid), this.keys.waiting, this.keys.record(uuid)], [ttlMs]);
   }
 
   private subscribe(): Promise<RedisClient> {
@@ -171,7 +176,7 @@ export class RedisStorage extends Storage {
 
   private renewMarks(): void {
     for (const uuid of this.waiters.keys()) {
-      this.scripts.run('watch', [this.keys.waiter(uuid), this.keys.waiting], [OPEN_WAIT_MARK_MS]).catch(() => undefined);
+      this.mark(uuid, OPEN_WAIT_MARK_MS).catch(() => undefined);
     }
   }
 }
