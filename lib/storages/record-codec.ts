@@ -42,11 +42,11 @@ export interface StoredRecord {
   h?: string[];
 }
 
-/** The stored form of a task just enqueued. */
+/** The stored form of a task just enqueued, status first (the key order of lua/includes/common.lua). */
 export function newStoredRecord(task: NewTask): StoredRecord {
   const stored: StoredRecord = {
-    n: task.taskName,
     s: 'new',
+    n: task.taskName,
     p: task.priority,
     a: task.argsJson,
     c: task.createdAt,

@@ -69,10 +69,34 @@ describe('leases', () => {
     const task = newTask();
     await broker.enqueue([task]);
     const [claimed] = (await broker.claim('w1', 1, 1_000, keep)).tasks;
-    const before = Number(await redis.zscore(`qtasks:{${name}}:a`, task.uuid));
+    // One lease entry per claimed batch: this claim's.
+    const deadline = async () => {
+      const entries = await redis.zrange(`qtasks:{${name}}:a`, '0', '-1', 'WITHSCORES');
+      expect(entries).toHaveLength(2);
+      return Number(entries[1]);
+    };
+    const before = await deadline();
     expect(await broker.renew([{ uuid: task.uuid, token: claimed!.token }], 60_000)).toEqual([]);
-    const after = Number(await redis.zscore(`qtasks:{${name}}:a`, task.uuid));
+    const after = await deadline();
     expect(after - before).toBeGreaterThan(50_000);
+  });
+
+  it('a claim whose reply never arrived is recovered on its own, whatever becomes of later batches', async () => {
+    const tasks = [newTask(), newTask(), newTask(), newTask()];
+    await broker.enqueue(tasks);
+    // Another client's claim (as if its reply was lost in a reconnect: the client library may even
+    // send it again), then a claim this broker completes in full, which ends its own batch lease.
+    const lostClaimer = new RedisBroker({ name, url });
+    await lostClaimer.start();
+    const lost = (await lostClaimer.claim('w1', 2, 30, keep)).tasks;
+    await lostClaimer.stop();
+    const mine = (await broker.claim('w2', 2, 30, keep)).tasks;
+    const outcomes = mine.map(({ record, token }) => ({ uuid: record.uuid, token, status: 'success' as const, payload: '1' }));
+    expect(await broker.complete(outcomes, keep)).toEqual([true, true]);
+    await sleep(60);
+    expect(await broker.recover(3, keep)).toEqual({ requeued: 2, failed: 0 });
+    const again = (await broker.claim('w3', 4, 10_000, keep)).tasks.map(({ record }) => record.uuid);
+    expect(again.sort()).toEqual(lost.map(({ record }) => record.uuid).sort());
   });
 
   it('release hands a held task back to the head of the queue, unclaimed', async () => {

@@ -19,7 +19,11 @@ export class RedisBroker extends Broker {
   private readonly ownsStorage: boolean;
   private readonly scripts: ScriptRunner;
   private blocking?: Promise<RedisClient>;
-  private claimCount = 0;
+  /**
+   * Tasks of each claimed batch whose outcome is not stored yet. The call that settles a batch's
+   * last task also ends its lease (see Leases in lua/includes/common.lua).
+   */
+  private readonly unsettled = new Map<string, number>();
 
   constructor(options: RedisBrokerOptions = {}) {
     super();
@@ -60,13 +64,15 @@ export class RedisBroker extends Broker {
     const reply = (await this.scripts.run(
       'claim',
       [this.keys.priorities, this.keys.delayed, this.keys.marker, this.keys.active],
-      [this.keys.prefix, workerId, max, leaseMs, `${workerId}:${++this.claimCount}:`, ...retentionArgs(retention)],
+      [this.keys.prefix, workerId, max, leaseMs, ...retentionArgs(retention)],
     )) as [number, ...string[]];
     const tasks: ClaimedTask[] = [];
     for (let i = 1; i + 2 < reply.length; i += 3) {
       const uuid = reply[i] as string;
       tasks.push({ token: reply[i + 1] as string, record: decodeRecord(uuid, reply[i + 2] as string) });
     }
+    // One claim is one batch (see Leases in lua/includes/common.lua); its id is in the tokens.
+    if (tasks.length > 0) this.unsettled.set(batchOf(tasks[0]!.token), tasks.length);
     return { tasks, nextDueInMs: reply[0] < 0 ? null : Number(reply[0]) };
   }
 
@@ -94,7 +100,8 @@ export class RedisBroker extends Broker {
 
   async complete(outcomes: TaskOutcome[], retention: Retention): Promise<boolean[]> {
     if (outcomes.length === 0) return [];
-    const args: (string | number)[] = [this.keys.prefix, ...retentionArgs(retention)];
+    const ended = this.batchesEndedBy(outcomes);
+    const args: (string | number)[] = [this.keys.prefix, ...retentionArgs(retention), ended.length, ...ended];
     for (const outcome of outcomes) {
       args.push(outcome.uuid, outcome.token, outcome.status, outcome.payload, outcome.retryDelayMs ?? 0);
     }
@@ -103,21 +110,47 @@ export class RedisBroker extends Broker {
       [this.keys.active, this.keys.priorities, this.keys.delayed, this.keys.marker],
       args,
     )) as number[];
+    this.settle(outcomes);
     return reply.map((stored) => stored === 1);
   }
 
   async renew(leases: Lease[], leaseMs: number): Promise<string[]> {
     if (leases.length === 0) return [];
-    return (await this.scripts.run('renew', [this.keys.active], [this.keys.prefix, leaseMs, ...leaseArgs(leases)])) as string[];
+    const batches = new Set(leases.map(({ token }) => batchOf(token)));
+    const lost = new Set((await this.scripts.run('renew', [this.keys.active], [leaseMs, ...batches])) as string[]);
+    return leases.filter(({ token }) => lost.has(batchOf(token))).map(({ uuid }) => uuid);
   }
 
   async release(leases: Lease[]): Promise<number> {
     if (leases.length === 0) return 0;
-    return (await this.scripts.run(
+    const ended = this.batchesEndedBy(leases);
+    const released = (await this.scripts.run(
       'release',
       [this.keys.active, this.keys.priorities, this.keys.marker],
-      [this.keys.prefix, ...leaseArgs(leases)],
+      [this.keys.prefix, ended.length, ...ended, ...leases.flatMap(({ uuid, token }) => [uuid, token])],
     )) as number;
+    this.settle(leases);
+    return released;
+  }
+
+  /** Batches whose last unsettled tasks are among these: their lease can end with this call. */
+  private batchesEndedBy(settling: { token: string }[]): string[] {
+    const counts = new Map<string, number>();
+    for (const { token } of settling) {
+      const batch = batchOf(token);
+      counts.set(batch, (counts.get(batch) ?? 0) + 1);
+    }
+    // A batch this broker did not claim is left to expire: recover() then sweeps what is left of it.
+    return [...counts].filter(([batch, count]) => (this.unsettled.get(batch) ?? Infinity) <= count).map(([batch]) => batch);
+  }
+
+  private settle(settled: { token: string }[]): void {
+    for (const { token } of settled) {
+      const batch = batchOf(token);
+      const left = (this.unsettled.get(batch) ?? 0) - 1;
+      if (left > 0) this.unsettled.set(batch, left);
+      else this.unsettled.delete(batch);
+    }
   }
 
   async recover(maxStalls: number, retention: Retention): Promise<{ requeued: number; failed: number }> {
@@ -156,6 +189,7 @@ function retentionArgs(retention: Retention): [string, number, number] {
   return [retention.deleteFinishedTasks ? '1' : '0', retention.resultTtlMs, retention.keepFinishedTasks];
 }
 
-function leaseArgs(leases: Lease[]): string[] {
-  return leases.flatMap(({ uuid, token }) => [uuid, token]);
+/** The batch a lease token belongs to: tokens are `<batch>:<n>`. */
+function batchOf(token: string): string {
+  return token.slice(0, token.lastIndexOf(':'));
 }

@@ -15,7 +15,7 @@ end
 local rec = decodeRecord(raw)
 if rec ~= nil and rec.s == 'process' and rec.x == nil then
   rec.x = ARGV[3]
-  raw = cjson.encode(rec)
+  raw = encodeRecord(rec)
   redis.call('SET', prefix .. 't:' .. uuid, raw)
   redis.call('PUBLISH', prefix .. 'cancel', uuid)
 end

@@ -1,14 +1,14 @@
 -- Claim: promotes due delayed tasks, then takes up to ARGV[3] queued tasks, lowest priority first,
--- turning each into 'process' under a lease (deadline in the active set, token in the record).
+-- turning each into 'process' under one lease for the whole batch (see Leases in common.lua).
 -- KEYS[1] priorities zset, KEYS[2] delayed zset, KEYS[3] wake-up marker list,
--- KEYS[4] active zset (uuid -> lease deadline)
--- ARGV[1] key prefix, ARGV[2] worker id, ARGV[3] max tasks, ARGV[4] lease ms, ARGV[5] token prefix,
--- ARGV[6..8] retention (see readRetention; for malformed records failed here)
+-- KEYS[4] active zset (batch -> lease deadline)
+-- ARGV[1] key prefix, ARGV[2] worker id, ARGV[3] max tasks, ARGV[4] lease ms,
+-- ARGV[5..7] retention (see readRetention; for malformed records failed here)
 -- Returns { ms until the next delayed task (-1 = none), uuid, token, record, uuid, token, record, ... }
 --@include common
 local prefix = ARGV[1]
 local now = nowMs()
-local retention = readRetention(6)
+local retention = readRetention(5)
 local notices = {}
 
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
@@ -20,9 +20,16 @@ for _, uuid in ipairs(due) do
   end
 end
 
+-- The batch id comes from a counter here, not from the caller: a claim the client library sends
+-- again after a reconnect must not reuse the id of a batch that the caller never heard of.
+local batch
+-- The head every claimed record gets in front of its rest (see the key order in common.lua).
+local heldHead
+local heldTail = '","b":' .. now .. ',"w":' .. cjson.encode(ARGV[2]) .. ','
+
 local out = { -1 }
+local claimedUuids = {}
 local max = tonumber(ARGV[3])
-local leaseDeadline = now + tonumber(ARGV[4])
 local claimed = 0
 while claimed < max do
   local top = redis.call('ZRANGE', KEYS[1], 0, 0)
@@ -36,26 +43,44 @@ while claimed < max do
     redis.call('ZREM', KEYS[1], top[1])
   end
   for _, uuid in ipairs(uuids or {}) do
+    local key = prefix .. 't:' .. uuid
     -- A missing record was deleted, a non-'new' one cancelled: both leave the queue silently.
-    local rec = loadRecord(prefix, uuid, now, retention, notices)
-    if rec and rec.s == 'new' then
+    local raw = redis.call('GET', key)
+    local rest = raw and queuedRest(raw)
+    if raw and not rest then
+      -- Not a queued record in the key order: decode it to tell a cancelled one from one to
+      -- re-encode in order, or from a malformed one (failed on the spot).
+      local rec = decodeRecord(raw)
+      if rec == nil then
+        failMalformed(prefix, uuid, raw, now, retention, notices)
+      elseif rec.s == 'new' then
+        raw = encodeRecord(rec)
+        rest = queuedRest(raw)
+      end
+    end
+    if rest then
+      if not batch then
+        batch = redis.call('INCR', prefix .. 'bn')
+        heldHead = '{"s":"process","u":' .. now .. ',"k":"' .. batch .. ':'
+      end
       claimed = claimed + 1
-      local token = ARGV[5] .. claimed
-      rec.s = 'process'
-      rec.b = now
-      rec.u = now
-      rec.w = ARGV[2]
-      rec.k = token
-      local raw = cjson.encode(rec)
-      redis.call('SET', prefix .. 't:' .. uuid, raw)
-      redis.call('ZADD', KEYS[4], leaseDeadline, uuid)
+      local token = batch .. ':' .. claimed
+      local held = heldHead .. claimed .. heldTail .. string.sub(raw, rest)
+      redis.call('SET', key, held)
+      claimedUuids[claimed] = uuid
       out[#out + 1] = uuid
       out[#out + 1] = token
-      out[#out + 1] = raw
+      out[#out + 1] = held
     end
   end
 end
 
+if claimed > 0 then
+  redis.call('ZADD', KEYS[4], now + tonumber(ARGV[4]), batch)
+  for i = 1, claimed, 1000 do
+    redis.call('RPUSH', prefix .. 'lb:' .. batch, unpack(claimedUuids, i, math.min(i + 999, claimed)))
+  end
+end
 if redis.call('ZCARD', KEYS[1]) > 0 then
   wake(KEYS[3])
 end

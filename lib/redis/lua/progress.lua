@@ -11,5 +11,5 @@ if not rec or rec.k ~= ARGV[1] then
 end
 rec.g = ARGV[2]
 rec.u = nowMs()
-redis.call('SET', KEYS[1], cjson.encode(rec))
+redis.call('SET', KEYS[1], encodeRecord(rec))
 return 1

@@ -1,7 +1,8 @@
--- Recover: tasks whose lease deadline passed (their worker died or froze) go back to the head of
--- their queue; a task that stalled more than ARGV[2] times ends 'error' instead of looping forever,
--- and one whose cancel was asked for ends 'cancel'.
--- (Both count as 'failed' in the reply: they will not run again.)
+-- Recover: tasks whose batch lease deadline passed (their worker died or froze) go back to the
+-- head of their queue; a task that stalled more than ARGV[2] times ends 'error' instead of
+-- looping forever, and one whose cancel was asked for ends 'cancel'.
+-- (Both count as 'failed' in the reply: they will not run again.) Tasks of the batch that were
+-- finished, or claimed again by another batch since, carry no token of it and are left alone.
 -- KEYS[1] active zset, KEYS[2] priorities zset, KEYS[3] wake-up marker list
 -- ARGV[1] key prefix, ARGV[2] max stalls, ARGV[3..5] retention (see readRetention)
 -- Returns { requeued, failed }.
@@ -12,13 +13,12 @@ local retention = readRetention(3)
 local maxStalls = tonumber(ARGV[2])
 local notices = {}
 local requeued, failed = 0, 0
-local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 1000)
-for _, uuid in ipairs(expired) do
-  redis.call('ZREM', KEYS[1], uuid)
+
+local function recoverTask(uuid, batch)
   local rec, malformed = loadRecord(prefix, uuid, now, retention, notices)
   if malformed then
     failed = failed + 1
-  elseif rec and rec.s == 'process' then
+  elseif rec and rec.s == 'process' and rec.k and batchOf(rec.k) == batch then
     rec.k = nil
     rec.l = (rec.l or 0) + 1
     rec.u = now
@@ -41,6 +41,14 @@ for _, uuid in ipairs(expired) do
     end
   end
 end
+
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100)
+for _, batch in ipairs(expired) do
+  for _, uuid in ipairs(redis.call('LRANGE', prefix .. 'lb:' .. batch, 0, -1)) do
+    recoverTask(uuid, batch)
+  end
+end
+dropBatches(prefix, KEYS[1], expired)
 if requeued > 0 then
   wake(KEYS[3])
 end

@@ -3,15 +3,67 @@
 --   n task name, s status, p priority, a args (JSON text), c created, u updated, b started,
 --   f finished, r result (JSON text), e traceback, t attempt, x cancel reason, w worker id,
 --   l stalls, d run-at (delayed), g progress (JSON text), h tracebacks of earlier attempts,
---   k lease token while a worker holds the task (checked by complete, renew, release, progress;
---   kept in the record, which claim rewrites anyway, so a lease costs no key of its own).
+--   k lease token while a worker holds the task (checked by complete, release, progress).
 --   Times are Unix milliseconds.
+-- Every writer keeps one key order, `{"s":<status>[,"u":<ms>][,"k":<token>],<the rest>}`, so the
+-- two hot scripts (claim, complete) read and rewrite that head with string operations instead of
+-- a JSON decode and encode per task, which cost more than all their Redis commands together.
 -- Queue: a list per priority (<prefix>q:<priority>) plus a sorted set of the non-empty priorities,
 -- so the lowest priority is first and FIFO holds within one priority.
+-- Leases: one per claim call (a batch), not per task. Batch ids come from the counter <prefix>bn;
+-- the active sorted set maps each batch id to its deadline, <prefix>lb:<batch> lists the batch's
+-- uuids, and each task's token is `<batch>:<n>`, so renewing or ending a lease is one command
+-- per batch.
 
 local function nowMs()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Encodes a record in the key order described above.
+local function encodeRecord(rec)
+  local s, u, k = rec.s, rec.u, rec.k
+  rec.s, rec.u, rec.k = nil, nil, nil
+  local rest = cjson.encode(rec)
+  rec.s, rec.u, rec.k = s, u, k
+  local head = '{"s":' .. cjson.encode(s)
+  if u then
+    head = head .. ',"u":' .. string.format('%d', u)
+  end
+  if k then
+    head = head .. ',"k":' .. cjson.encode(k)
+  end
+  -- Every record has a task name, so the rest is never empty.
+  return head .. ',' .. string.sub(rest, 2)
+end
+
+-- Where the rest of a queued record (`{"s":"new",` then maybe `"u":<ms>,`) starts; nil for any
+-- other status, or a record not in the key order (claim then decodes it).
+local function queuedRest(raw)
+  if string.sub(raw, 1, 11) ~= '{"s":"new",' then
+    return nil
+  end
+  local _, headEnd = string.find(raw, '^"u":%d+,', 12)
+  return (headEnd or 11) + 1
+end
+
+-- The token of a held record (`{"s":"process","u":<ms>,"k":"<token>",`) and where its rest
+-- starts; nil when the record is not held or not in the key order.
+local function heldRest(raw)
+  return string.match(raw, '^{"s":"process","u":%d+,"k":"([^"]*)",()')
+end
+
+-- The batch (lease) a token belongs to: tokens are `<batch>:<n>`.
+local function batchOf(token)
+  return string.match(token, '^(.*):%d+$')
+end
+
+-- Ends batch leases whose tasks are all settled: their deadline and their uuid list go.
+local function dropBatches(prefix, activeKey, batches)
+  for _, batch in ipairs(batches) do
+    redis.call('ZREM', activeKey, batch)
+    redis.call('DEL', prefix .. 'lb:' .. batch)
+  end
 end
 
 local function decodeRecord(raw)
@@ -62,8 +114,7 @@ end
 -- each status sit in a sorted set in finishing order (<prefix>f:<status>, score = sequence, since
 -- many tasks finish within one millisecond); the oldest beyond the limit lose their record here,
 -- in the same atomic step, so memory stays bounded however long the run.
-local function finish(prefix, uuid, rec, retention, notices)
-  local raw = cjson.encode(rec)
+local function finishEncoded(prefix, uuid, status, raw, retention, notices)
   local key = prefix .. 't:' .. uuid
   if retention.delete then
     redis.call('DEL', key)
@@ -73,7 +124,7 @@ local function finish(prefix, uuid, rec, retention, notices)
     redis.call('SET', key, raw)
   end
   if retention.keep > 0 and not retention.delete then
-    local finishedKey = prefix .. 'f:' .. rec.s
+    local finishedKey = prefix .. 'f:' .. status
     local newest = redis.call('ZRANGE', finishedKey, -1, -1, 'WITHSCORES')
     redis.call('ZADD', finishedKey, (tonumber(newest[2]) or 0) + 1, uuid)
     local excess = redis.call('ZCARD', finishedKey) - retention.keep
@@ -89,6 +140,10 @@ local function finish(prefix, uuid, rec, retention, notices)
     notices[#notices + 1] = raw
   end
   return raw
+end
+
+local function finish(prefix, uuid, rec, retention, notices)
+  return finishEncoded(prefix, uuid, rec.s, encodeRecord(rec), retention, notices)
 end
 
 -- One message per script call, whatever the number of finished tasks someone waits for.
@@ -129,6 +184,6 @@ local function requeueAtHead(prefix, prioritiesKey, uuid, rec, now)
   rec.w = nil
   rec.b = nil
   rec.k = nil
-  redis.call('SET', prefix .. 't:' .. uuid, cjson.encode(rec))
+  redis.call('SET', prefix .. 't:' .. uuid, encodeRecord(rec))
   pushQueued(prefix, prioritiesKey, rec.p, uuid, true)
 end
