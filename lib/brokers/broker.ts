@@ -8,6 +8,8 @@ export interface Lease {
 
 export interface ClaimBatch {
   tasks: ClaimedTask[];
+  /** One per outcome the claim settled first: false where the lease was lost (see `complete`). */
+  stored: boolean[];
   /** Milliseconds until the next delayed task is due, or null when none is scheduled. */
   nextDueInMs: number | null;
 }
@@ -35,8 +37,12 @@ export abstract class Broker {
    */
   abstract enqueue(tasks: NewTask[]): Promise<string[]>;
 
-  /** Takes up to `max` tasks for `workerId`, each under a lease of `leaseMs`. Never blocks. */
-  abstract claim(workerId: string, max: number, leaseMs: number, retention: Retention): Promise<ClaimBatch>;
+  /**
+   * Takes up to `max` tasks for `workerId`, each under a lease of `leaseMs`. Never blocks. Stores
+   * the `settle` outcomes first, in the same step, as `complete` would: a busy worker hands in one
+   * batch and takes the next in one round trip.
+   */
+  abstract claim(workerId: string, max: number, leaseMs: number, retention: Retention, settle?: TaskOutcome[]): Promise<ClaimBatch>;
 
   /** Resolves when work may have arrived, after `timeoutMs`, or when `signal` aborts. */
   abstract waitForWork(timeoutMs: number, signal: AbortSignal): Promise<void>;

@@ -68,25 +68,31 @@ export class TaskExecutor {
     } catch (error) {
       result = await this.failure(record, error, controls.abort);
     }
-    await this.deps.plugins.trigger('task_executor_task_close', { record, status: result.status }).catch((error: unknown) => {
-      this.deps.taskLogger(record.uuid, record.taskName).error(traceback(error));
-    });
+    if (this.deps.plugins.has('task_executor_task_close')) {
+      await this.deps.plugins.trigger('task_executor_task_close', { record, status: result.status }).catch((error: unknown) => {
+        this.deps.taskLogger(record.uuid, record.taskName).error(traceback(error));
+      });
+    }
     return result;
   }
 
   private async run(record: TaskRecord, definition: TaskDefinition, { token, abort: switched }: ExecutionControls): Promise<unknown> {
     const { plugins, broker } = this.deps;
-    await plugins.trigger('task_executor_before_execute', { record });
-    const { args } = await plugins.trigger('task_executor_args_replace', {
-      record,
-      args: record.args,
-      options: definition.options,
-      paramTypes: definition.paramTypes ?? [],
-    });
-    const { interceptors } = await plugins.trigger('task_executor_middlewares_execute', {
-      record,
-      interceptors: this.interceptorsOf(definition),
-    });
+    // A trigger nobody handles costs nothing here (no event, no await): this runs for every task.
+    if (plugins.has('task_executor_before_execute')) await plugins.trigger('task_executor_before_execute', { record });
+    let args = record.args;
+    if (plugins.has('task_executor_args_replace')) {
+      ({ args } = await plugins.trigger('task_executor_args_replace', {
+        record,
+        args,
+        options: definition.options,
+        paramTypes: definition.paramTypes ?? [],
+      }));
+    }
+    let interceptors = this.interceptorsOf(definition);
+    if (plugins.has('task_executor_middlewares_execute')) {
+      ({ interceptors } = await plugins.trigger('task_executor_middlewares_execute', { record, interceptors }));
+    }
     const abort = (reason: Error) => switched.abort(reason);
     // Built on first use: a plain task with no interceptor never needs its context.
     let context: TaskContext | undefined;
@@ -101,7 +107,7 @@ export class TaskExecutor {
         { progress: (json) => broker.progress({ uuid: record.uuid, token }, json), abort },
       ));
     const call = async (callArgs: unknown[]) => {
-      await plugins.trigger('task_executor_run_task', { record, args: callArgs });
+      if (plugins.has('task_executor_run_task')) await plugins.trigger('task_executor_run_task', { record, args: callArgs });
       const handlerArgs = definition.contextIndex === undefined ? callArgs : withContext(callArgs, definition.contextIndex, contextOf());
       const returned = await definition.handler(...handlerArgs);
       return isGenerator(returned) ? collectGenerated(returned, record, definition, contextOf(), plugins) : returned;
@@ -110,9 +116,12 @@ export class TaskExecutor {
       interceptors.length === 0
         ? call(args)
         : runInterceptors(interceptors, new TaskExecutionContext(contextOf(), args, definition, abort), call);
-    const result = await untilAborted(work, switched);
-    await plugins.trigger('task_executor_after_execute', { record, result });
-    return (await plugins.trigger('task_executor_after_execute_result_replace', { record, result })).result;
+    let result = await untilAborted(work, switched);
+    if (plugins.has('task_executor_after_execute')) await plugins.trigger('task_executor_after_execute', { record, result });
+    if (plugins.has('task_executor_after_execute_result_replace')) {
+      ({ result } = await plugins.trigger('task_executor_after_execute_result_replace', { record, result }));
+    }
+    return result;
   }
 
   private interceptorsOf(definition: TaskDefinition): TaskInterceptor[] {
@@ -120,9 +129,11 @@ export class TaskExecutor {
   }
 
   private async encode(record: TaskRecord, result: unknown): Promise<ExecutionResult> {
-    const payload = toJson(result ?? null, `The result of task "${record.taskName}"`);
-    const decoded = await this.deps.plugins.trigger('task_executor_decode', { record, result, payload });
-    return { status: 'success', payload: decoded.payload };
+    let payload = toJson(result ?? null, `The result of task "${record.taskName}"`);
+    if (this.deps.plugins.has('task_executor_decode')) {
+      ({ payload } = await this.deps.plugins.trigger('task_executor_decode', { record, result, payload }));
+    }
+    return { status: 'success', payload };
   }
 
   private async failure(record: TaskRecord, error: unknown, abort: TaskAbort): Promise<ExecutionResult> {

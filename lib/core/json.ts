@@ -9,11 +9,12 @@ import { NotSerializableError } from './errors.js';
 const LOSSY_TYPES: Function[] = [Map, Set, WeakMap, WeakSet, Promise, RegExp];
 
 export function toJson(value: unknown, what: string): string {
-  assertJsonSafe(value, what, '$', new Set());
+  assertJsonSafe(value, what, '$');
   return JSON.stringify(value);
 }
 
-function assertJsonSafe(value: unknown, what: string, path: string, ancestors: Set<object>): void {
+/** `ancestors` (for cycles) is made at the first object: most results are plain values. */
+function assertJsonSafe(value: unknown, what: string, path: string, ancestors?: Set<object>): void {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -33,6 +34,7 @@ function assertJsonSafe(value: unknown, what: string, path: string, ancestors: S
   if (value === null) return;
   const object = value as object;
   if (typeof (object as { toJSON?: unknown }).toJSON === 'function') return;
+  ancestors ??= new Set();
   if (ancestors.has(object)) throw new NotSerializableError(what, path, 'is a circular reference');
   const lossy = LOSSY_TYPES.find((type) => object instanceof type);
   if (lossy) throw new NotSerializableError(what, path, `is a ${lossy.name}, which JSON turns into {}`);

@@ -24,6 +24,11 @@ const EARLY_CANCEL_MEMORY_MS = 10_000;
 const SHUTDOWN_STEP_MS = 2_000;
 /** Pause after a failed Redis call before the next try. */
 const RETRY_PAUSE_MS = 250;
+/**
+ * Claims on their way at once, each for at most its share of the slots: while the broker serves
+ * one, the worker runs the tasks of the other, so neither side waits for the other.
+ */
+const CLAIMS_IN_FLIGHT = 2;
 
 /**
  * Runs tasks on the event loop, up to maxTasksProcess at once. It claims only as many tasks as it
@@ -44,11 +49,23 @@ export class AsyncWorker extends Worker {
   private readonly earlyCancels = new Map<string, number>();
   /** Leases held until the outcome is stored. */
   private readonly leases = new Map<string, Lease>();
+  /** Outcomes not yet on their way to the broker. */
   private outbox: TaskOutcome[] = [];
-  private flushing?: Promise<void>;
+  private flushing: Promise<void> = Promise.resolve();
+  /** True while drainOutbox loops: a flush then joins it instead of starting another. */
+  private draining = false;
+  /**
+   * What the claim loop is doing. While it is about to claim (or waits for a free slot to), new
+   * outcomes wait for that claim and ride along with it; otherwise they are stored on their own.
+   */
+  private loopState: 'claiming' | 'full' | 'idle' = 'idle';
   private stopping = new AbortController();
   private claimLoop?: Promise<void>;
-  private slotFreed?: () => void;
+  /** Wakes the claim loop: a slot was freed or a claim came back. */
+  private wakeLoop?: () => void;
+  /** Slots promised to claims on their way. */
+  private reserved = 0;
+  private nextDueInMs: number | null = null;
   private timers: NodeJS.Timeout[] = [];
   private startedAt = 0;
   /** Set once stopped: results still unsent are dropped, their leases expire and they run again. */
@@ -103,7 +120,7 @@ export class AsyncWorker extends Worker {
   async stop(graceMs: number): Promise<void> {
     if (!this.claimLoop) return;
     this.stopping.abort();
-    this.slotFreed?.();
+    this.wakeLoop?.();
     // A claim queued while Redis is gone never answers; closing the connection later drops it.
     await settleWithin([this.claimLoop], SHUTDOWN_STEP_MS);
     this.claimLoop = undefined;
@@ -132,29 +149,74 @@ export class AsyncWorker extends Worker {
 
   private async runClaimLoop(): Promise<void> {
     const signal = this.stopping.signal;
+    const claims = new Set<Promise<void>>();
+    // The last claim got fewer tasks than it asked for: the queue is empty.
+    let queueEmpty = false;
+    // The last claim got all it asked for: more may be waiting, so a second claim may go out
+    // before it comes back (after a wake-up one goes alone: most wake-ups are for a task or two).
+    let backlog = false;
     while (!signal.aborted) {
-      const free = this.capacity - this.executing.size;
-      if (free <= 0) {
-        await new Promise<void>((resolve) => (this.slotFreed = resolve));
+      if (queueEmpty && claims.size === 0) {
+        // Store what finished, then sleep until an enqueue wakes us or a delayed task is due.
+        queueEmpty = false;
+        backlog = false;
+        this.loopState = 'idle';
+        void this.flush();
+        try {
+          await this.ctx.broker.waitForWork(Math.min(this.nextDueInMs ?? IDLE_BLOCK_MS, IDLE_BLOCK_MS), signal);
+        } catch (error) {
+          if (signal.aborted) break;
+          this.ctx.logger.error(`worker ${this.id} could not wait for tasks: ${errorMessage(error)}`);
+          await pause(RETRY_PAUSE_MS, signal);
+        }
         continue;
       }
-      try {
-        const batch = await this.ctx.broker.claim(this.id, free, this.ctx.config.leaseMs, this.retention);
-        if (signal.aborted) {
-          // Claimed while stopping: hand them straight back.
-          await this.ctx.broker.release(batch.tasks.map(({ record, token }) => ({ uuid: record.uuid, token })));
-          break;
-        }
-        for (const task of batch.tasks) this.execute(task);
-        if (batch.tasks.length < free) {
-          // The queue is empty now: sleep until an enqueue wakes us or a delayed task is due.
-          await this.ctx.broker.waitForWork(Math.min(batch.nextDueInMs ?? IDLE_BLOCK_MS, IDLE_BLOCK_MS), signal);
-        }
-      } catch (error) {
-        if (signal.aborted) break;
-        this.ctx.logger.error(`worker ${this.id} could not claim tasks: ${errorMessage(error)}`);
-        await pause(RETRY_PAUSE_MS, signal);
+      const free = this.capacity - this.executing.size - this.reserved;
+      if (queueEmpty || free <= 0 || claims.size >= (backlog ? CLAIMS_IN_FLIGHT : 1)) {
+        this.loopState = queueEmpty ? 'idle' : claims.size > 0 ? 'claiming' : 'full';
+        await new Promise<void>((resolve) => (this.wakeLoop = resolve));
+        continue;
       }
+      const size = Math.min(free, Math.ceil(this.capacity / CLAIMS_IN_FLIGHT));
+      // Finished outcomes not already on their way are stored by the claim itself: one round trip.
+      const settle = this.outbox;
+      this.outbox = [];
+      this.reserved += size;
+      this.loopState = 'claiming';
+      const claim = this.claimBatch(size, settle, signal).then((short) => {
+        queueEmpty ||= short;
+        backlog = !short;
+        claims.delete(claim);
+        this.wakeLoop?.();
+      });
+      claims.add(claim);
+    }
+    this.loopState = 'idle';
+    await Promise.all(claims);
+  }
+
+  /** One claim call; resolves true when the queue had fewer tasks than asked (it is empty now). */
+  private async claimBatch(size: number, settle: TaskOutcome[], signal: AbortSignal): Promise<boolean> {
+    try {
+      const batch = await this.ctx.broker.claim(this.id, size, this.ctx.config.leaseMs, this.retention, settle);
+      this.settled(settle, batch.stored);
+      if (signal.aborted) {
+        // Claimed while stopping: hand them straight back.
+        await this.ctx.broker.release(batch.tasks.map(({ record, token }) => ({ uuid: record.uuid, token })));
+        return true;
+      }
+      for (const task of batch.tasks) this.execute(task);
+      this.nextDueInMs = batch.nextDueInMs;
+      return batch.tasks.length < size;
+    } catch (error) {
+      this.outbox.unshift(...settle);
+      if (signal.aborted) return true;
+      this.ctx.logger.error(`worker ${this.id} could not claim tasks: ${errorMessage(error)}`);
+      void this.flush();
+      await pause(RETRY_PAUSE_MS, signal);
+      return false;
+    } finally {
+      this.reserved -= size;
     }
   }
 
@@ -167,9 +229,9 @@ export class AsyncWorker extends Worker {
     const run = runClaimed(this.ctx, this.id, task, abort).then((outcome) => {
       this.executing.delete(uuid);
       this.aborts.delete(uuid);
-      this.slotFreed?.();
       this.outbox.push(outcome);
-      void this.flush();
+      if (this.loopState === 'idle') void this.flush();
+      this.wakeLoop?.();
     });
     this.executing.set(uuid, run);
   }
@@ -192,31 +254,46 @@ export class AsyncWorker extends Worker {
 
   /** Stores every pending outcome; outcomes that arrive meanwhile go in the next batch. */
   private flush(): Promise<void> {
-    this.flushing ??= this.drainOutbox().finally(() => (this.flushing = undefined));
+    if (!this.draining) {
+      this.draining = true;
+      this.flushing = this.drainOutbox();
+    }
     return this.flushing;
   }
 
   private async drainOutbox(): Promise<void> {
-    while (this.outbox.length > 0 && !this.closed) {
-      const batch = this.outbox;
-      this.outbox = [];
-      try {
-        const stored = await this.ctx.broker.complete(batch, this.retention);
-        batch.forEach((outcome, index) => {
-          this.leases.delete(outcome.uuid);
-          if (stored[index]) this.notify('storage_update', { uuid: outcome.uuid, status: outcome.status });
-          else {
-            this.ctx.logger.warn(
-              `task ${outcome.uuid}: its lease expired before it finished and another worker took it; this result was discarded`,
-            );
-          }
-        });
-      } catch (error) {
-        this.ctx.logger.error(`worker ${this.id} could not store ${batch.length} result(s), retrying: ${errorMessage(error)}`);
-        this.outbox.unshift(...batch);
-        await pause(RETRY_PAUSE_MS);
+    try {
+      while (this.outbox.length > 0 && !this.closed) {
+        const batch = this.outbox;
+        this.outbox = [];
+        try {
+          this.settled(batch, await this.ctx.broker.complete(batch, this.retention));
+        } catch (error) {
+          this.ctx.logger.error(`worker ${this.id} could not store ${batch.length} result(s), retrying: ${errorMessage(error)}`);
+          this.outbox.unshift(...batch);
+          await pause(RETRY_PAUSE_MS);
+        }
       }
+    } finally {
+      // Cleared in the same step as the last look at the outbox: an outcome pushed after it
+      // starts a new drain rather than joining one that is already over.
+      this.draining = false;
     }
+  }
+
+  /** Ends the leases of outcomes the broker has taken; `stored[i]` is false where a lease was lost. */
+  private settled(outcomes: TaskOutcome[], stored: boolean[]): void {
+    outcomes.forEach((outcome, index) => {
+      this.leases.delete(outcome.uuid);
+      if (stored[index]) {
+        // Checked here too: no event is built per task when nothing listens.
+        if (this.ctx.plugins.has('storage_update')) this.notify('storage_update', { uuid: outcome.uuid, status: outcome.status });
+      } else {
+        this.ctx.logger.warn(
+          `task ${outcome.uuid}: its lease expired before it finished and another worker took it; this result was discarded`,
+        );
+      }
+    });
   }
 
   private async renewLeases(): Promise<void> {

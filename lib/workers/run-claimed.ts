@@ -16,12 +16,14 @@ export async function runClaimed(
 ): Promise<TaskOutcome> {
   const { plugins, executor } = ctx;
   const uuid = claimed.uuid;
+  // A trigger nobody handles costs nothing here (no event, no await): this runs for every task.
   try {
-    let { record } = await plugins.trigger('broker_add_worker', { record: claimed, workerId });
-    await plugins.trigger('storage_add_process', { record });
-    await plugins.trigger('worker_add', { record, workerId });
-    ({ record } = await plugins.trigger('worker_execute_before', { record }));
-    await plugins.trigger('worker_run_task_before', { record });
+    let record = claimed;
+    if (plugins.has('broker_add_worker')) ({ record } = await plugins.trigger('broker_add_worker', { record, workerId }));
+    if (plugins.has('storage_add_process')) await plugins.trigger('storage_add_process', { record });
+    if (plugins.has('worker_add')) await plugins.trigger('worker_add', { record, workerId });
+    if (plugins.has('worker_execute_before')) ({ record } = await plugins.trigger('worker_execute_before', { record }));
+    if (plugins.has('worker_run_task_before')) await plugins.trigger('worker_run_task_before', { record });
     const { status, payload, error } = await executor.execute(record, { token, abort });
     let outcome: TaskOutcome = { uuid, token, status, payload };
     if (status === 'error') {
@@ -29,8 +31,9 @@ export async function runClaimed(
       const decision = await plugins.trigger('worker_task_error_retry', { record, options, error, retry: false, delayMs: 0 });
       if (decision.retry) outcome = { ...outcome, status: 'retry', retryDelayMs: decision.delayMs };
     }
-    await plugins.trigger('worker_execute_after', { record, outcome });
-    return (await plugins.trigger('broker_update', { record, outcome })).outcome;
+    if (plugins.has('worker_execute_after')) await plugins.trigger('worker_execute_after', { record, outcome });
+    if (plugins.has('broker_update')) ({ outcome } = await plugins.trigger('broker_update', { record, outcome }));
+    return outcome;
   } catch (error) {
     return { uuid, token, status: 'error', payload: traceback(error) };
   }

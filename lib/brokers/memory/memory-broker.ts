@@ -78,7 +78,8 @@ export class MemoryBroker extends Broker {
     return out;
   }
 
-  async claim(workerId: string, max: number, leaseMs: number, _retention: Retention): Promise<ClaimBatch> {
+  async claim(workerId: string, max: number, leaseMs: number, retention: Retention, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
+    const stored = await this.complete(settle, retention);
     const now = Date.now();
     this.sweepExpired(now);
     const due = [...this.delayed].filter(([, at]) => at <= now).sort((a, b) => a[1] - b[1]);
@@ -104,7 +105,7 @@ export class MemoryBroker extends Broker {
     let nextDue = Infinity;
     for (const at of this.delayed.values()) nextDue = Math.min(nextDue, at);
     this.changed();
-    return { tasks, nextDueInMs: Number.isFinite(nextDue) ? Math.max(0, nextDue - now) : null };
+    return { tasks, stored, nextDueInMs: Number.isFinite(nextDue) ? Math.max(0, nextDue - now) : null };
   }
 
   waitForWork(timeoutMs: number, signal: AbortSignal): Promise<void> {

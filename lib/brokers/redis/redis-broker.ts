@@ -49,31 +49,46 @@ export class RedisBroker extends Broker {
 
   async enqueue(tasks: NewTask[]): Promise<string[]> {
     if (tasks.length === 0) return [];
-    const args: (string | number)[] = [this.keys.prefix];
+    const args: string[] = [this.keys.prefix];
     for (const task of tasks) {
-      args.push(task.uuid, task.priority, task.delayMs, task.uniqueKey ?? '', task.uniqueTtlMs ?? 0, encodeNewRecord(task));
+      // One value per task, as enqueue.lua reads it.
+      const unique = task.uniqueKey ?? '';
+      args.push(
+        `${task.uuid} ${task.priority} ${task.delayMs} ${task.uniqueTtlMs ?? 0} ${Buffer.byteLength(unique)} ${unique}${encodeNewRecord(task)}`,
+      );
     }
     try {
-      return (await this.scripts.run('enqueue', [this.keys.priorities, this.keys.delayed, this.keys.marker], args)) as string[];
+      const uuids = (await this.scripts.run('enqueue', [this.keys.priorities, this.keys.delayed, this.keys.marker], args)) as string;
+      return uuids.split(' ');
     } catch (error) {
       throw this.storage.connection.unavailable(error);
     }
   }
 
-  async claim(workerId: string, max: number, leaseMs: number, retention: Retention): Promise<ClaimBatch> {
-    const reply = (await this.scripts.run(
-      'claim',
-      [this.keys.priorities, this.keys.delayed, this.keys.marker, this.keys.active],
-      [this.keys.prefix, workerId, max, leaseMs, ...retentionArgs(retention)],
-    )) as [number, ...string[]];
+  async claim(workerId: string, max: number, leaseMs: number, retention: Retention, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
+    const reply = (await this.scripts.run('claim', this.stateKeys, [
+      this.keys.prefix,
+      workerId,
+      max,
+      leaseMs,
+      ...retentionArgs(retention),
+      ...this.outcomeArgs(settle),
+    ])) as [number, string, string];
+    this.settle(settle);
+    const [nextDue, stored, claimed] = reply;
     const tasks: ClaimedTask[] = [];
-    for (let i = 1; i + 2 < reply.length; i += 3) {
-      const uuid = reply[i] as string;
-      tasks.push({ token: reply[i + 1] as string, record: decodeRecord(uuid, reply[i + 2] as string) });
+    if (claimed !== '') {
+      // Lines of `<uuid> <token> <record>` (see claim.lua).
+      for (const line of claimed.split('\n')) {
+        const afterUuid = line.indexOf(' ');
+        const afterToken = line.indexOf(' ', afterUuid + 1);
+        const uuid = line.slice(0, afterUuid);
+        tasks.push({ token: line.slice(afterUuid + 1, afterToken), record: decodeRecord(uuid, line.slice(afterToken + 1)) });
+      }
+      // One claim is one batch (see Leases in lua/includes/common.lua); its id is in the tokens.
+      this.unsettled.set(batchOf(tasks[0]!.token), tasks.length);
     }
-    // One claim is one batch (see Leases in lua/includes/common.lua); its id is in the tokens.
-    if (tasks.length > 0) this.unsettled.set(batchOf(tasks[0]!.token), tasks.length);
-    return { tasks, nextDueInMs: reply[0] < 0 ? null : Number(reply[0]) };
+    return { tasks, stored: storedFlags(stored), nextDueInMs: nextDue < 0 ? null : nextDue };
   }
 
   async waitForWork(timeoutMs: number, signal: AbortSignal): Promise<void> {
@@ -100,18 +115,28 @@ export class RedisBroker extends Broker {
 
   async complete(outcomes: TaskOutcome[], retention: Retention): Promise<boolean[]> {
     if (outcomes.length === 0) return [];
-    const ended = this.batchesEndedBy(outcomes);
-    const args: (string | number)[] = [this.keys.prefix, ...retentionArgs(retention), ended.length, ...ended];
-    for (const outcome of outcomes) {
-      args.push(outcome.uuid, outcome.token, outcome.status, outcome.payload, outcome.retryDelayMs ?? 0);
-    }
-    const reply = (await this.scripts.run(
-      'complete',
-      [this.keys.active, this.keys.priorities, this.keys.delayed, this.keys.marker],
-      args,
-    )) as number[];
+    const reply = (await this.scripts.run('complete', this.stateKeys, [
+      this.keys.prefix,
+      ...retentionArgs(retention),
+      ...this.outcomeArgs(outcomes),
+    ])) as string;
     this.settle(outcomes);
-    return reply.map((stored) => stored === 1);
+    return storedFlags(reply);
+  }
+
+  /** The keys of the queue and lease state, which claim and complete both change. */
+  private get stateKeys(): string[] {
+    return [this.keys.priorities, this.keys.delayed, this.keys.marker, this.keys.active];
+  }
+
+  /** Outcomes as includes/outcomes.lua reads them: the batches they end, then one value each. */
+  private outcomeArgs(outcomes: TaskOutcome[]): (string | number)[] {
+    const ended = this.batchesEndedBy(outcomes);
+    const args: (string | number)[] = [ended.length, ...ended];
+    for (const { uuid, token, status, retryDelayMs, payload } of outcomes) {
+      args.push(`${uuid} ${token} ${status} ${retryDelayMs ?? 0} ${payload}`);
+    }
+    return args;
   }
 
   async renew(leases: Lease[], leaseMs: number): Promise<string[]> {
@@ -187,6 +212,11 @@ export class RedisBroker extends Broker {
 /** The three retention values every finishing script reads with readRetention (common.lua). */
 function retentionArgs(retention: Retention): [string, number, number] {
   return [retention.deleteFinishedTasks ? '1' : '0', retention.resultTtlMs, retention.keepFinishedTasks];
+}
+
+/** Outcome flags as the scripts return them: one '1' (stored) or '0' (lease lost) each. */
+function storedFlags(flags: string): boolean[] {
+  return Array.from(flags, (flag) => flag === '1');
 }
 
 /** The batch a lease token belongs to: tokens are `<batch>:<n>`. */

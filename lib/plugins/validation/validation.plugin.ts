@@ -19,29 +19,35 @@ export class ValidationPlugin implements TaskPlugin {
     app_add_task_before_broker: async ({ name, args }: TriggerEvent<'app_add_task_before_broker'>) => {
       const definition = this.registry.get(name);
       if (!definition) return; // the add itself reports the unknown task
-      return { args: await validatedArgs(name, definition.options, definition.paramTypes, args) };
+      const types = dtoTypes(definition.options, definition.paramTypes);
+      if (types) return { args: await validatedArgs(name, types, args) };
     },
-    task_executor_args_replace: async ({ record, args, options, paramTypes }: TriggerEvent<'task_executor_args_replace'>) => ({
-      args: await validatedArgs(record.taskName, options, paramTypes, args),
-    }),
+    task_executor_args_replace: async ({ record, args, options, paramTypes }: TriggerEvent<'task_executor_args_replace'>) => {
+      const types = dtoTypes(options, paramTypes);
+      if (types) return { args: await validatedArgs(record.taskName, types, args) };
+    },
   };
 
   constructor(private readonly registry: TaskRegistry) {}
 }
 
-async function validatedArgs(
-  taskName: string,
-  options: TaskOptions,
-  paramTypes: readonly unknown[] | undefined,
-  args: unknown[],
-): Promise<unknown[]> {
+/** A task's parameter types when some of them are DTO classes to validate; undefined otherwise. */
+function dtoTypes(options: TaskOptions, paramTypes: readonly unknown[] | undefined): readonly unknown[] | undefined {
   const types = options.paramTypes ?? paramTypes;
-  if (!types || options.validate === false) return args;
+  if (!types || options.validate === false || !types.some(isDto)) return undefined;
+  return types;
+}
+
+function isDto(type: unknown): type is Function {
+  return typeof type === 'function' && !PLAIN_TYPES.includes(type);
+}
+
+async function validatedArgs(taskName: string, types: readonly unknown[], args: unknown[]): Promise<unknown[]> {
   const problems: string[] = [];
   const converted = await Promise.all(
     args.map(async (arg, index) => {
       const type = types[index];
-      if (typeof type !== 'function' || PLAIN_TYPES.includes(type)) return arg;
+      if (!isDto(type)) return arg;
       const label = `argument ${index + 1} (${type.name})`;
       if (typeof arg !== 'object' || arg === null || Array.isArray(arg)) {
         problems.push(`${label} must be an object, got ${arg === null ? 'null' : Array.isArray(arg) ? 'a list' : typeof arg}`);

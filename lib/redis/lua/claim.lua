@@ -1,15 +1,20 @@
--- Claim: promotes due delayed tasks, then takes up to ARGV[3] queued tasks, lowest priority first,
+-- Claim: first stores the outcomes the caller settles with this call (see includes/outcomes.lua),
+-- then promotes due delayed tasks and takes up to ARGV[3] queued tasks, lowest priority first,
 -- turning each into 'process' under one lease for the whole batch (see Leases in common.lua).
 -- KEYS[1] priorities zset, KEYS[2] delayed zset, KEYS[3] wake-up marker list,
 -- KEYS[4] active zset (batch -> lease deadline)
 -- ARGV[1] key prefix, ARGV[2] worker id, ARGV[3] max tasks, ARGV[4] lease ms,
--- ARGV[5..7] retention (see readRetention; for malformed records failed here)
--- Returns { ms until the next delayed task (-1 = none), uuid, token, record, uuid, token, record, ... }
+-- ARGV[5..7] retention (see readRetention), ARGV[8...] the outcomes (none: ARGV[8] = 0)
+-- Returns { ms until the next delayed task (-1 = none), one '1' or '0' per outcome (a string),
+-- the claimed tasks as one string of lines `<uuid> <token> <record>` } (a few long strings cost
+-- the client library far less to read than three values per task; JSON has no raw newline)
 --@include common
+--@include outcomes
 local prefix = ARGV[1]
 local now = nowMs()
 local retention = readRetention(5)
 local notices = {}
+local stored = storeOutcomes(prefix, 8, now, retention, notices)
 
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
 for _, uuid in ipairs(due) do
@@ -27,7 +32,7 @@ local batch
 local heldHead
 local heldTail = '","b":' .. now .. ',"w":' .. cjson.encode(ARGV[2]) .. ','
 
-local out = { -1 }
+local lines = {}
 local claimedUuids = {}
 local max = tonumber(ARGV[3])
 local claimed = 0
@@ -68,9 +73,7 @@ while claimed < max do
       local held = heldHead .. claimed .. heldTail .. string.sub(raw, rest)
       redis.call('SET', key, held)
       claimedUuids[claimed] = uuid
-      out[#out + 1] = uuid
-      out[#out + 1] = token
-      out[#out + 1] = held
+      lines[claimed] = uuid .. ' ' .. token .. ' ' .. held
     end
   end
 end
@@ -85,8 +88,9 @@ if redis.call('ZCARD', KEYS[1]) > 0 then
   wake(KEYS[3])
 end
 local nextDue = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+local dueIn = -1
 if #nextDue > 0 then
-  out[1] = math.max(0, tonumber(nextDue[2]) - now)
+  dueIn = math.max(0, tonumber(nextDue[2]) - now)
 end
 notify(prefix, notices)
-return out
+return { dueIn, stored, table.concat(lines, '\n') }

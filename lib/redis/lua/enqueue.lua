@@ -1,26 +1,32 @@
 -- Enqueue: stores new task records and queues them (or schedules them when delayed).
 -- KEYS[1] priorities zset, KEYS[2] delayed zset, KEYS[3] wake-up marker list
--- ARGV[1] key prefix; then 6 per task: uuid, priority, delay ms, unique key ('' = none),
---   unique key TTL ms, record JSON
--- Returns one uuid per task: its own, or for a duplicate unique key the uuid that holds the key.
+-- ARGV[1] key prefix; then one value per task (one, not six: the client library's cost is per
+-- value): `<uuid> <priority> <delay ms> <unique key TTL ms> <unique key length in bytes> `
+-- followed by the unique key (may be empty) and the record JSON.
+-- Returns one uuid per task, joined by spaces: its own, or for a duplicate unique key the uuid
+-- that holds the key.
 --@include common
 local prefix = ARGV[1]
 local now = nowMs()
 local out = {}
 local created = 0
-for i = 2, #ARGV, 6 do
-  local uuid, priority, delay, unique = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
+for i = 2, #ARGV do
+  local task = ARGV[i]
+  local uuid, priority, delay, uniqueTtl, uniqueLength, rest =
+    string.match(task, '^(%S+) (%S+) (%S+) (%S+) (%d+) ()')
+  delay = tonumber(delay)
+  local recordAt = rest + tonumber(uniqueLength)
   local holder = nil
-  if unique ~= '' then
-    local uniqueKey = prefix .. 'u:' .. unique
-    if not redis.call('SET', uniqueKey, uuid, 'NX', 'PX', ARGV[i + 4]) then
+  if recordAt > rest then
+    local uniqueKey = prefix .. 'u:' .. string.sub(task, rest, recordAt - 1)
+    if not redis.call('SET', uniqueKey, uuid, 'NX', 'PX', uniqueTtl) then
       holder = redis.call('GET', uniqueKey)
     end
   end
   if holder then
     out[#out + 1] = holder
   else
-    redis.call('SET', prefix .. 't:' .. uuid, ARGV[i + 5])
+    redis.call('SET', prefix .. 't:' .. uuid, string.sub(task, recordAt))
     if delay > 0 then
       redis.call('ZADD', KEYS[2], now + delay, uuid)
     else
@@ -34,4 +40,4 @@ end
 if created > 0 then
   wake(KEYS[3])
 end
-return out
+return table.concat(out, ' ')

@@ -1,0 +1,98 @@
+-- Outcomes: stores the outcomes of tasks whose lease the caller still holds (complete.lua, and
+-- claim.lua before it claims, so a busy worker settles a batch and takes the next in one call).
+-- A worker whose lease expired (and whose task went to another worker) gets 0 back and its
+-- outcome is dropped.
+-- Outcomes: 'success' (payload = result JSON), 'error' (payload = traceback), 'cancel' (payload =
+-- reason), 'retry' (payload = traceback; the task goes back under the same uuid with attempt + 1,
+-- after the delay, and the traceback joins the record's error history).
+-- Both scripts take the same KEYS: [1] priorities zset, [2] delayed zset, [3] wake-up marker list,
+-- [4] active zset. From ARGV[first]: the number of batches whose lease ends with this call, their
+-- ids, then one value per outcome, `<uuid> <token> <status> <retry delay ms> <payload>` (one
+-- value rather than five: the client library's cost is per value, and the payload goes last, so
+-- it may hold spaces).
+-- Returns a string of one '1' (stored) or '0' (lease lost) per outcome.
+local function storeOutcomes(prefix, first, now, retention, notices)
+  local out = {}
+  local requeued = 0
+
+  -- The usual outcome, success of a record in the key order, is a string edit of its head.
+  local function storeSuccess(uuid, raw, rest, payload)
+    local done = '{"s":"success","u":' .. now .. ',"f":' .. now .. ',"r":' .. cjson.encode(payload) .. ',' ..
+      string.sub(raw, rest)
+    finishEncoded(prefix, uuid, 'success', done, retention, notices)
+  end
+
+  local function storeOther(uuid, rec, status, payload, delay)
+    rec.k = nil
+    rec.u = now
+    if status == 'retry' then
+      rec.h = rec.h or {}
+      rec.h[#rec.h + 1] = payload
+      rec.e = payload
+      rec.t = (rec.t or 1) + 1
+      rec.s = 'new'
+      rec.w = nil
+      rec.b = nil
+      if delay > 0 then
+        rec.d = now + delay
+        redis.call('ZADD', KEYS[2], rec.d, uuid)
+      else
+        rec.d = nil
+        pushQueued(prefix, KEYS[1], rec.p, uuid, false)
+      end
+      -- Woken for a delayed retry too: the next claim tells an idle worker when it is due.
+      requeued = requeued + 1
+      redis.call('SET', prefix .. 't:' .. uuid, encodeRecord(rec))
+      return
+    end
+    rec.s = status
+    rec.f = now
+    if status == 'success' then
+      rec.r = payload
+    elseif status == 'cancel' then
+      rec.x = payload
+    else
+      rec.e = payload
+      if rec.h then
+        rec.h[#rec.h + 1] = payload
+      end
+    end
+    finish(prefix, uuid, rec, retention, notices)
+  end
+
+  local batchCount = tonumber(ARGV[first])
+  for i = first + 1 + batchCount, #ARGV do
+    local uuid, token, status, delay, payload = string.match(ARGV[i], '^(%S+) (%S+) (%S+) (%S+) (.*)$')
+    delay = tonumber(delay)
+    local raw = redis.call('GET', prefix .. 't:' .. uuid)
+    -- A record removed (or unreadable) while it ran has no token to check: its lease just ends.
+    local stored = '1'
+    if raw then
+      local holder, rest = heldRest(raw)
+      if holder == nil then
+        -- Not a held record in the key order: decode it to read its token, if any.
+        local rec = decodeRecord(raw)
+        if rec and rec.k == token then
+          storeOther(uuid, rec, status, payload, delay)
+        elseif rec then
+          stored = '0'
+        end
+      elseif holder ~= token then
+        stored = '0'
+      elseif status == 'success' then
+        storeSuccess(uuid, raw, rest, payload)
+      else
+        local rec = decodeRecord(raw)
+        if rec then
+          storeOther(uuid, rec, status, payload, delay)
+        end
+      end
+    end
+    out[#out + 1] = stored
+  end
+  dropBatches(prefix, KEYS[4], { unpack(ARGV, first + 1, first + batchCount) })
+  if requeued > 0 then
+    wake(KEYS[3])
+  end
+  return table.concat(out)
+end
