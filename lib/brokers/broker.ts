@@ -47,6 +47,23 @@ export abstract class Broker {
   /** Resolves when work may have arrived, after `timeoutMs`, or when `signal` aborts. */
   abstract waitForWork(timeoutMs: number, signal: AbortSignal): Promise<void>;
 
+  /**
+   * An idle worker's step: `waitForWork`, then `claim`. Resolves with null when `signal` aborted
+   * the wait. A backend may do both in one exchange (Redis sends the claim right behind the
+   * blocking read, so it runs the moment work arrives, without a round trip in between).
+   */
+  async claimAfterWait(
+    timeoutMs: number,
+    signal: AbortSignal,
+    workerId: string,
+    max: number,
+    leaseMs: number,
+    retention: Retention,
+  ): Promise<ClaimBatch | null> {
+    await this.waitForWork(timeoutMs, signal);
+    return signal.aborted ? null : this.claim(workerId, max, leaseMs, retention);
+  }
+
   /** Stores outcomes; false for each task whose lease was lost (its outcome is discarded). */
   abstract complete(outcomes: TaskOutcome[], retention: Retention): Promise<boolean[]>;
 

@@ -51,16 +51,17 @@ const LOADED = new Map<ScriptName, LoadedScript>(
 export class ScriptRunner {
   constructor(private readonly client: RedisClient) {}
 
-  async run(name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
+  /** Runs a script on this runner's client, or on `client` (another connection of the same Redis). */
+  async run(name: ScriptName, keys: readonly string[], args: readonly Arg[], client: RedisClient = this.client): Promise<unknown> {
     const script = LOADED.get(name)!;
     if (keys.length !== script.keyCount) {
       throw new Error(`script ${name} takes ${script.keyCount} keys, got ${keys.length}`);
     }
     try {
-      return await this.client.evalsha(script.sha, script.keyCount, ...keys, ...args);
+      return await client.evalsha(script.sha, script.keyCount, ...keys, ...args);
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return this.client.eval(script.source, script.keyCount, ...keys, ...args);
+      return client.eval(script.source, script.keyCount, ...keys, ...args);
     }
   }
 }

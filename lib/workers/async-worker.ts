@@ -156,32 +156,26 @@ export class AsyncWorker extends Worker {
     // before it comes back (after a wake-up one goes alone: most wake-ups are for a task or two).
     let backlog = false;
     while (!signal.aborted) {
-      if (queueEmpty && claims.size === 0) {
-        // Store what finished, then sleep until an enqueue wakes us or a delayed task is due.
-        queueEmpty = false;
-        backlog = false;
+      const free = this.capacity - this.executing.size - this.reserved;
+      const size = Math.min(free, Math.ceil(this.capacity / CLAIMS_IN_FLIGHT));
+      if (queueEmpty && claims.size === 0 && free > 0) {
+        // Idle: store what finished, sleep until an enqueue wakes us or a delayed task is due, and
+        // claim the moment it does.
         this.loopState = 'idle';
         void this.flush();
-        try {
-          await this.ctx.broker.waitForWork(Math.min(this.nextDueInMs ?? IDLE_BLOCK_MS, IDLE_BLOCK_MS), signal);
-        } catch (error) {
-          if (signal.aborted) break;
-          this.ctx.logger.error(`worker ${this.id} could not wait for tasks: ${errorMessage(error)}`);
-          await pause(RETRY_PAUSE_MS, signal);
-        }
+        const waitMs = Math.min(this.nextDueInMs ?? IDLE_BLOCK_MS, IDLE_BLOCK_MS);
+        queueEmpty = await this.claimBatch(size, [], signal, waitMs);
+        backlog = !queueEmpty;
         continue;
       }
-      const free = this.capacity - this.executing.size - this.reserved;
       if (queueEmpty || free <= 0 || claims.size >= (backlog ? CLAIMS_IN_FLIGHT : 1)) {
         this.loopState = queueEmpty ? 'idle' : claims.size > 0 ? 'claiming' : 'full';
         await new Promise<void>((resolve) => (this.wakeLoop = resolve));
         continue;
       }
-      const size = Math.min(free, Math.ceil(this.capacity / CLAIMS_IN_FLIGHT));
       // Finished outcomes not already on their way are stored by the claim itself: one round trip.
       const settle = this.outbox;
       this.outbox = [];
-      this.reserved += size;
       this.loopState = 'claiming';
       const claim = this.claimBatch(size, settle, signal).then((short) => {
         queueEmpty ||= short;
@@ -195,14 +189,23 @@ export class AsyncWorker extends Worker {
     await Promise.all(claims);
   }
 
-  /** One claim call; resolves true when the queue had fewer tasks than asked (it is empty now). */
-  private async claimBatch(size: number, settle: TaskOutcome[], signal: AbortSignal): Promise<boolean> {
+  /**
+   * One claim of up to `size` tasks (after a wait for work when `waitMs` is given); resolves true
+   * when the queue had fewer tasks than asked (it is empty now) or the worker is stopping.
+   */
+  private async claimBatch(size: number, settle: TaskOutcome[], signal: AbortSignal, waitMs?: number): Promise<boolean> {
+    const { broker, config } = this.ctx;
+    this.reserved += size;
     try {
-      const batch = await this.ctx.broker.claim(this.id, size, this.ctx.config.leaseMs, this.retention, settle);
+      const batch =
+        waitMs === undefined
+          ? await broker.claim(this.id, size, config.leaseMs, this.retention, settle)
+          : await broker.claimAfterWait(waitMs, signal, this.id, size, config.leaseMs, this.retention);
+      if (!batch) return true;
       this.settled(settle, batch.stored);
       if (signal.aborted) {
         // Claimed while stopping: hand them straight back.
-        await this.ctx.broker.release(batch.tasks.map(({ record, token }) => ({ uuid: record.uuid, token })));
+        await broker.release(batch.tasks.map(({ record, token }) => ({ uuid: record.uuid, token })));
         return true;
       }
       for (const task of batch.tasks) this.execute(task);

@@ -336,6 +336,32 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect(await within(broker.waitForWork(50, never), 10_000)).toBe('done');
     });
 
+    it('claimAfterWait claims what an enqueue brings, claims nothing after its timeout, and gives null when aborted', async () => {
+      const never = new AbortController().signal;
+      const idle = broker.claimAfterWait(20_000, never, 'w1', 5, 10_000, KEEP);
+      expect(await within(idle, 100)).toBe('timed out');
+      const [first, second] = [task(), task()];
+      await broker.enqueue([first, second]);
+      const woken = await idle;
+      expect(woken?.tasks.map((t) => [t.record.uuid, t.record.status, t.record.worker])).toEqual([
+        [first.uuid, 'process', 'w1'],
+        [second.uuid, 'process', 'w1'],
+      ]);
+
+      const empty = await broker.claimAfterWait(50, never, 'w1', 5, 10_000, KEEP);
+      expect(empty?.tasks).toEqual([]);
+
+      const stopping = new AbortController();
+      const aborted = broker.claimAfterWait(20_000, stopping.signal, 'w1', 5, 10_000, KEEP);
+      expect(await within(aborted, 100)).toBe('timed out');
+      stopping.abort();
+      expect(await aborted).toBeNull();
+      // Nothing was claimed by the aborted wait: a task enqueued now is there for the next claim.
+      const later = task();
+      await broker.enqueue([later]);
+      expect(await claimUuids(5)).toEqual([later.uuid]);
+    });
+
     it('a delayed task wakes an idle worker too, so it can sleep until that task is due', async () => {
       const idle = broker.waitForWork(20_000, new AbortController().signal);
       await broker.enqueue([task({ delayMs: 60_000 })]);

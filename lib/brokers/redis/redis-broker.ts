@@ -66,16 +66,20 @@ export class RedisBroker extends Broker {
   }
 
   async claim(workerId: string, max: number, leaseMs: number, retention: Retention, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
-    const reply = (await this.scripts.run('claim', this.stateKeys, [
-      this.keys.prefix,
-      workerId,
-      max,
-      leaseMs,
-      ...retentionArgs(retention),
-      ...this.outcomeArgs(settle),
-    ])) as [number, string, string];
+    return this.claimOn(this.storage.client, workerId, max, leaseMs, retention, settle);
+  }
+
+  private async claimOn(
+    client: RedisClient,
+    workerId: string,
+    max: number,
+    leaseMs: number,
+    retention: Retention,
+    settle: TaskOutcome[] = [],
+  ): Promise<ClaimBatch> {
+    const args = [this.keys.prefix, workerId, max, leaseMs, ...retentionArgs(retention), ...this.outcomeArgs(settle)];
+    const [nextDue, stored, claimed] = (await this.scripts.run('claim', this.stateKeys, args, client)) as [number, string, string];
     this.settle(settle);
-    const [nextDue, stored, claimed] = reply;
     const tasks: ClaimedTask[] = [];
     if (claimed !== '') {
       // Lines of `<uuid> <token> <record>` (see claim.lua).
@@ -92,6 +96,33 @@ export class RedisBroker extends Broker {
   }
 
   async waitForWork(timeoutMs: number, signal: AbortSignal): Promise<void> {
+    await this.blockOnMarker(timeoutMs, signal);
+  }
+
+  /**
+   * The claim goes out on the blocking connection right behind BLPOP, so Redis runs it as soon as
+   * the wake-up marker arrives, with no round trip to this process in between. (Should a stop
+   * drop the connection just after the claim ran, those tasks come back when their lease expires.)
+   */
+  override async claimAfterWait(
+    timeoutMs: number,
+    signal: AbortSignal,
+    workerId: string,
+    max: number,
+    leaseMs: number,
+    retention: Retention,
+  ): Promise<ClaimBatch | null> {
+    let claim: Promise<ClaimBatch> | undefined;
+    await this.blockOnMarker(timeoutMs, signal, (client) => {
+      claim = this.claimOn(client, workerId, max, leaseMs, retention);
+      // Awaited below unless the wait was aborted, in which case its failure is expected.
+      claim.catch(() => undefined);
+    });
+    return signal.aborted ? null : claim!;
+  }
+
+  /** BLPOP on the wake-up marker, on its own connection; `behind` sends more on it at once. */
+  private async blockOnMarker(timeoutMs: number, signal: AbortSignal, behind?: (client: RedisClient) => void): Promise<void> {
     if (signal.aborted) return;
     this.blocking ??= this.storage.connection.duplicate();
     const client = await this.blocking;
@@ -105,7 +136,9 @@ export class RedisBroker extends Broker {
     };
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      await client.blpop(this.keys.marker, Math.max(timeoutMs, 1) / 1000);
+      const woken = client.blpop(this.keys.marker, Math.max(timeoutMs, 1) / 1000);
+      behind?.(client);
+      await woken;
     } catch (error) {
       if (!signal.aborted) throw error;
     } finally {
