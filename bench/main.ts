@@ -1,4 +1,6 @@
-// `npm run bench [-- --quick]`: nestjs-qtasks and BullMQ side by side on one private redis-server.
+// `npm run bench [-- --quick] [--only=latency,process.c100]`: nestjs-qtasks and BullMQ side by side
+// on one private redis-server. `--only` runs the scenarios whose key starts with one of the given
+// prefixes and prints their rows without replacing bench/results/latest.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { Redis } from 'ioredis';
@@ -11,6 +13,7 @@ import type { Metrics, Request } from './scenarios.js';
 import { median } from './stats.js';
 
 const quick = process.argv.includes('--quick');
+const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',');
 const RUNS = 3;
 const SIZES = quick
   ? { single: 500, concurrent: 2_000, bulk: 4_000, process: 2_000, latency: 250, memory: 10_000, rss: 2_000, ceiling: 20_000 }
@@ -26,7 +29,7 @@ interface Scenario {
   fresh?: boolean;
 }
 
-const SCENARIOS: Scenario[] = [
+const ALL_SCENARIOS: Scenario[] = [
   ...(['single', 'concurrent', 'bulk'] as const).map((mode) => ({
     key: `enqueue.${mode}`,
     request: (queue: string): Request => ({ kind: 'enqueue', mode, tasks: SIZES[mode], queue }),
@@ -45,6 +48,9 @@ const SCENARIOS: Scenario[] = [
     request: (queue) => ({ kind: 'process', tasks: SIZES.rss, queue, concurrency: RSS_CONCURRENCY, keepResults: true, prefilled: true }),
   },
 ];
+
+const SCENARIOS = only ? ALL_SCENARIOS.filter(({ key }) => only.some((prefix) => key.startsWith(prefix))) : ALL_SCENARIOS;
+if (SCENARIOS.length === 0) throw new Error(`--only=${only!.join(',')} matches none of: ${ALL_SCENARIOS.map(({ key }) => key).join(', ')}`);
 
 const startedAt = Date.now();
 const server = await startRedisServer();
@@ -75,26 +81,28 @@ try {
   const rows = buildRows(summary);
   const output = [renderTable(rows, summary), '', renderCommands(summary), '', renderCeiling(ceiling, summary)].join('\n');
   console.log(`\n${output}\n\n(${((Date.now() - startedAt) / 1000).toFixed(0)} s; medians of ${RUNS} runs)`);
-  mkdirSync(new URL('.', RESULTS_FILE), { recursive: true });
-  writeFileSync(
-    RESULTS_FILE,
-    `${JSON.stringify(
-      {
-        generatedAt: new Date().toISOString(),
-        quick,
-        runsPerFigure: RUNS,
-        machine: { cpus: cpus().length, loadavg: loadavg(), node: process.version, redis: await redisVersion() },
-        sizes: SIZES,
-        ceiling,
-        rows,
-        summary,
-        runs,
-      },
-      null,
-      2,
-    )}\n`,
-  );
-  console.log(`JSON written to bench/results/latest.json`);
+  if (!only) {
+    mkdirSync(new URL('.', RESULTS_FILE), { recursive: true });
+    writeFileSync(
+      RESULTS_FILE,
+      `${JSON.stringify(
+        {
+          generatedAt: new Date().toISOString(),
+          quick,
+          runsPerFigure: RUNS,
+          machine: { cpus: cpus().length, loadavg: loadavg(), node: process.version, redis: await redisVersion() },
+          sizes: SIZES,
+          ceiling,
+          rows,
+          summary,
+          runs,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    console.log(`JSON written to bench/results/latest.json`);
+  }
 } finally {
   for (const runner of runners.values()) await runner.stop();
   admin.disconnect();
