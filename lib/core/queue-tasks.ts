@@ -266,29 +266,33 @@ export class QueueTasks {
     return this.config;
   }
 
-  /** New tasks from the caller's items, through the enqueue-side triggers (validation hooks here). */
+  /**
+   * New tasks from the caller's items, through the enqueue-side triggers (validation hooks here).
+   * A trigger nobody handles costs nothing (no event, no await): bulk adds run this per task.
+   */
   private async prepareAll(items: BulkItem[]): Promise<NewTask[]> {
+    const { plugins } = this;
     const tasks: NewTask[] = [];
     for (const item of items) {
-      const { name, args, priority, delay } = await this.plugins.trigger('app_add_task_before_broker', {
-        name: item.name,
-        args: item.args ?? [],
-        priority: item.priority,
-        delay: item.delay,
-      });
-      const { task } = await this.plugins.trigger('broker_add_before', { task: this.prepare({ name, args, priority, delay }) });
+      let event = { name: item.name, args: item.args ?? [], priority: item.priority, delay: item.delay };
+      if (plugins.has('app_add_task_before_broker')) event = await plugins.trigger('app_add_task_before_broker', event);
+      let task = this.prepare(event);
+      if (plugins.has('broker_add_before')) ({ task } = await plugins.trigger('broker_add_before', { task }));
       tasks.push(task);
     }
     return tasks;
   }
 
   private async enqueue(tasks: NewTask[]): Promise<TaskRecord[]> {
+    const { plugins } = this;
     const uuids = await this.broker.enqueue(tasks);
-    await this.plugins.trigger('broker_add_after', { tasks, uuids });
+    if (plugins.has('broker_add_after')) await plugins.trigger('broker_add_after', { tasks, uuids });
     const records = tasks.map(newRecord);
-    for (const record of records) {
-      await this.plugins.trigger('storage_add', { record });
-      await this.plugins.trigger('app_add_task_after_broker', { record });
+    if (plugins.has('storage_add') || plugins.has('app_add_task_after_broker')) {
+      for (const record of records) {
+        await plugins.trigger('storage_add', { record });
+        await plugins.trigger('app_add_task_after_broker', { record });
+      }
     }
     return records;
   }

@@ -7,7 +7,7 @@
 -- that holds the key.
 --@include common
 local prefix = ARGV[1]
-local now = nowMs()
+local now -- read only for delayed tasks: a call less for the usual enqueue
 local out = {}
 local created = 0
 for i = 2, #ARGV do
@@ -28,6 +28,7 @@ for i = 2, #ARGV do
   else
     redis.call('SET', prefix .. 't:' .. uuid, string.sub(task, recordAt))
     if delay > 0 then
+      now = now or nowMs()
       redis.call('ZADD', KEYS[2], now + delay, uuid)
     else
       pushQueued(prefix, KEYS[1], priority, uuid, false)

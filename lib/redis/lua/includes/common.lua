@@ -75,16 +75,20 @@ local function decodeRecord(raw)
 end
 
 -- Puts a task in its priority's list: at the tail for new work, at the head for work given back.
--- A record leaves out priority 0 (record-codec.ts), hence the default.
+-- A record leaves out priority 0 (record-codec.ts), hence the default. Only the first task of a
+-- list adds its priority to the sorted set (claim drops the priority when the list runs dry).
 local function pushQueued(prefix, prioritiesKey, priority, uuid, atHead)
   priority = priority or 0
   local listKey = prefix .. 'q:' .. priority
+  local length
   if atHead then
-    redis.call('LPUSH', listKey, uuid)
+    length = redis.call('LPUSH', listKey, uuid)
   else
-    redis.call('RPUSH', listKey, uuid)
+    length = redis.call('RPUSH', listKey, uuid)
   end
-  redis.call('ZADD', prioritiesKey, priority, priority)
+  if length == 1 then
+    redis.call('ZADD', prioritiesKey, priority, priority)
+  end
 end
 
 -- One marker wakes one blocked worker; a worker that leaves work behind pushes the next one.
