@@ -109,6 +109,20 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect((await broker.storage.get(t.uuid))!).toMatchObject({ status: 'success', returning: 'fresh' });
     });
 
+    it('with finished records deleted, a stale holder still cannot complete (or delete) a task run again', async () => {
+      const drop: Retention = { ...KEEP, deleteFinishedTasks: true };
+      const t = task();
+      await broker.enqueue([t]);
+      const [stale] = (await broker.claim('dead-worker', 1, 40, drop)).tasks;
+      await sleep(100);
+      expect(await broker.recover(3, drop)).toEqual({ requeued: 1, failed: 0 });
+      const [fresh] = (await broker.claim('live-worker', 1, 10_000, drop)).tasks;
+      expect(await broker.complete([{ uuid: t.uuid, token: stale!.token, status: 'success', payload: '1' }], drop)).toEqual([false]);
+      expect((await broker.storage.get(t.uuid))!).toMatchObject({ status: 'process', worker: 'live-worker' });
+      expect(await broker.complete([{ uuid: t.uuid, token: fresh!.token, status: 'success', payload: '2' }], drop)).toEqual([true]);
+      expect(await broker.storage.get(t.uuid)).toBeNull();
+    });
+
     it('a task that stalls more than maxStalls times ends in error', async () => {
       const t = task();
       await broker.enqueue([t]);

@@ -60,11 +60,31 @@ local function storeOutcomes(prefix, first, now, retention, notices)
     finish(prefix, uuid, rec, retention, notices)
   end
 
+  -- Whether a batch's lease is still in force, looked up once per batch. While it is, nobody else
+  -- was given its tasks (recovery ends the lease first), so its tokens need no record read.
+  local held = {}
+  local function leaseHeld(token)
+    local batch = batchOf(token)
+    if held[batch] == nil then
+      held[batch] = redis.call('ZSCORE', KEYS[4], batch) ~= false
+    end
+    return held[batch]
+  end
+
   local batchCount = tonumber(ARGV[first])
   for i = first + 1 + batchCount, #ARGV do
     local uuid, token, status, delay, payload = string.match(ARGV[i], '^(%S+) (%S+) (%S+) (%S+) (.*)$')
     delay = tonumber(delay)
-    local raw = redis.call('GET', prefix .. 't:' .. uuid)
+    local key = prefix .. 't:' .. uuid
+    local raw = nil
+    -- A success whose record goes anyway: deleted unread, unless a waiter needs its final form.
+    local deleteUnread = status == 'success' and retention.delete and leaseHeld(token) and
+      not isWatched(prefix, uuid, notices)
+    if deleteUnread then
+      redis.call('DEL', key)
+    else
+      raw = redis.call('GET', key)
+    end
     -- A record removed (or unreadable) while it ran has no token to check: its lease just ends.
     local stored = '1'
     if raw then
