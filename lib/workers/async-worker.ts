@@ -55,10 +55,10 @@ export class AsyncWorker extends Worker {
   /** True while drainOutbox loops: a flush then joins it instead of starting another. */
   private draining = false;
   /**
-   * What the claim loop is doing. While it is about to claim (or waits for a free slot to), new
-   * outcomes wait for that claim and ride along with it; otherwise they are stored on their own.
+   * True while the claim loop will claim again soon (a claim is on its way, or it waits for a slot
+   * to free): new outcomes then ride along with that claim. Otherwise they are stored on their own.
    */
-  private loopState: 'claiming' | 'full' | 'idle' = 'idle';
+  private claimingSoon = false;
   private stopping = new AbortController();
   private claimLoop?: Promise<void>;
   /** Wakes the claim loop: a slot was freed or a claim came back. */
@@ -161,7 +161,7 @@ export class AsyncWorker extends Worker {
       if (queueEmpty && claims.size === 0 && free > 0) {
         // Idle: store what finished, sleep until an enqueue wakes us or a delayed task is due, and
         // claim the moment it does.
-        this.loopState = 'idle';
+        this.claimingSoon = false;
         void this.flush();
         const waitMs = Math.min(this.nextDueInMs ?? IDLE_BLOCK_MS, IDLE_BLOCK_MS);
         queueEmpty = await this.claimBatch(size, [], signal, waitMs);
@@ -169,14 +169,14 @@ export class AsyncWorker extends Worker {
         continue;
       }
       if (queueEmpty || free <= 0 || claims.size >= (backlog ? CLAIMS_IN_FLIGHT : 1)) {
-        this.loopState = queueEmpty ? 'idle' : claims.size > 0 ? 'claiming' : 'full';
+        this.claimingSoon = !queueEmpty;
         await new Promise<void>((resolve) => (this.wakeLoop = resolve));
         continue;
       }
       // Finished outcomes not already on their way are stored by the claim itself: one round trip.
       const settle = this.outbox;
       this.outbox = [];
-      this.loopState = 'claiming';
+      this.claimingSoon = true;
       const claim = this.claimBatch(size, settle, signal).then((short) => {
         queueEmpty ||= short;
         backlog = !short;
@@ -185,7 +185,7 @@ export class AsyncWorker extends Worker {
       });
       claims.add(claim);
     }
-    this.loopState = 'idle';
+    this.claimingSoon = false;
     await Promise.all(claims);
   }
 
@@ -233,7 +233,7 @@ export class AsyncWorker extends Worker {
       this.executing.delete(uuid);
       this.aborts.delete(uuid);
       this.outbox.push(outcome);
-      if (this.loopState === 'idle') void this.flush();
+      if (!this.claimingSoon) void this.flush();
       this.wakeLoop?.();
     });
     this.executing.set(uuid, run);
