@@ -16,13 +16,21 @@ local retention = readRetention(5)
 local notices = {}
 local stored = storeOutcomes(prefix, 8, now, retention, notices)
 
-local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
-for _, uuid in ipairs(due) do
-  redis.call('ZREM', KEYS[2], uuid)
-  local rec = loadRecord(prefix, uuid, now, retention, notices)
-  if rec and rec.s == 'new' then
-    pushQueued(prefix, KEYS[1], rec.p, uuid, false)
+-- The first delayed task; when it is due, due ones are promoted and the first is read again.
+local function firstDelayed()
+  return redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+end
+local nextDelayed = firstDelayed()
+if #nextDelayed > 0 and tonumber(nextDelayed[2]) <= now then
+  local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
+  for _, uuid in ipairs(due) do
+    redis.call('ZREM', KEYS[2], uuid)
+    local rec = loadRecord(prefix, uuid, now, retention, notices)
+    if rec and rec.s == 'new' then
+      pushQueued(prefix, KEYS[1], rec.p, uuid, false)
+    end
   end
+  nextDelayed = firstDelayed()
 end
 
 -- The batch id comes from a counter here, not from the caller: a claim the client library sends
@@ -84,13 +92,14 @@ if claimed > 0 then
     redis.call('RPUSH', prefix .. 'lb:' .. batch, unpack(claimedUuids, i, math.min(i + 999, claimed)))
   end
 end
-if redis.call('ZCARD', KEYS[1]) > 0 then
+-- Work left behind wakes the next idle worker. (A claim that got fewer than it asked for
+-- emptied every list, so it has none to leave.)
+if claimed == max and redis.call('ZCARD', KEYS[1]) > 0 then
   wake(KEYS[3])
 end
-local nextDue = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 local dueIn = -1
-if #nextDue > 0 then
-  dueIn = math.max(0, tonumber(nextDue[2]) - now)
+if #nextDelayed > 0 then
+  dueIn = math.max(0, tonumber(nextDelayed[2]) - now)
 end
 notify(prefix, notices)
 return { dueIn, stored, table.concat(lines, '\n') }
