@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { startRedisServer } from '../lib/testing/redis-server.js';
 import { measureCeiling } from './ceiling.js';
 import { CONTENDER_IDS, type ContenderId } from './contenders/contender.js';
-import { buildRows, processKey, renderCeiling, renderCommands, renderTable, type Summary } from './report.js';
+import { buildRows, processKey, renderCeiling, renderCommands, renderTable, type Runs, type Summary } from './report.js';
 import { RunnerProcess } from './runner-process.js';
 import type { Metrics, Request } from './scenarios.js';
 import { median } from './stats.js';
@@ -15,8 +15,10 @@ import { median } from './stats.js';
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',');
 const RUNS = 3;
-const SIZES = quick
-  ? { single: 500, concurrent: 2_000, bulk: 4_000, process: 2_000, latency: 250, memory: 10_000, rss: 2_000, ceiling: 20_000 }
+const QUICK_SIZES = { single: 500, concurrent: 2_000, bulk: 4_000, process: 2_000, latency: 250, memory: 10_000, rss: 2_000, ceiling: 20_000 };
+type Sizes = typeof QUICK_SIZES;
+const SIZES: Sizes = quick
+  ? QUICK_SIZES
   : { single: 5_000, concurrent: 20_000, bulk: 20_000, process: 20_000, latency: 3_000, memory: 100_000, rss: 20_000, ceiling: 200_000 };
 const LATENCY = { ratePerSec: 500, concurrency: 10 };
 const RSS_CONCURRENCY = 10;
@@ -24,7 +26,7 @@ const RESULTS_FILE = new URL('../../bench/results/latest.json', import.meta.url)
 
 interface Scenario {
   key: string;
-  request(queue: string): Request;
+  request(queue: string, sizes: Sizes): Request;
   /** Measured in a fresh process after the long-lived runner pre-filled the queue. */
   fresh?: boolean;
 }
@@ -32,20 +34,20 @@ interface Scenario {
 const ALL_SCENARIOS: Scenario[] = [
   ...(['single', 'concurrent', 'bulk'] as const).map((mode) => ({
     key: `enqueue.${mode}`,
-    request: (queue: string): Request => ({ kind: 'enqueue', mode, tasks: SIZES[mode], queue }),
+    request: (queue: string, sizes: Sizes): Request => ({ kind: 'enqueue', mode, tasks: sizes[mode], queue }),
   })),
   ...[1, 10, 100].flatMap((concurrency) =>
     [true, false].map((keepResults) => ({
       key: processKey(concurrency, keepResults),
-      request: (queue: string): Request => ({ kind: 'process', tasks: SIZES.process, queue, concurrency, keepResults, prefilled: false }),
+      request: (queue: string, sizes: Sizes): Request => ({ kind: 'process', tasks: sizes.process, queue, concurrency, keepResults, prefilled: false }),
     })),
   ),
-  { key: 'latency', request: (queue) => ({ kind: 'latency', tasks: SIZES.latency, queue, ...LATENCY }) },
-  { key: 'memory', request: (queue) => ({ kind: 'memory', tasks: SIZES.memory, queue }) },
+  { key: 'latency', request: (queue, sizes) => ({ kind: 'latency', tasks: sizes.latency, queue, ...LATENCY }) },
+  { key: 'memory', request: (queue, sizes) => ({ kind: 'memory', tasks: sizes.memory, queue }) },
   {
     key: 'rss',
     fresh: true,
-    request: (queue) => ({ kind: 'process', tasks: SIZES.rss, queue, concurrency: RSS_CONCURRENCY, keepResults: true, prefilled: true }),
+    request: (queue, sizes) => ({ kind: 'process', tasks: sizes.rss, queue, concurrency: RSS_CONCURRENCY, keepResults: true, prefilled: true }),
   },
 ];
 
@@ -61,8 +63,20 @@ try {
   const ceiling = await measureCeiling(server.url, SIZES.ceiling);
   for (const id of CONTENDER_IDS) runners.set(id, await RunnerProcess.start(id, server.url));
 
-  const runs: Record<string, Record<ContenderId, Metrics[]>> = {};
   let sequence = 0;
+  if (!quick) {
+    // One unrecorded pass at the quick sizes first: the figures are for warm processes (a worker
+    // runs for long), not for the JIT compiling both libraries during the first run.
+    for (const scenario of SCENARIOS.filter(({ fresh }) => !fresh)) {
+      for (const id of CONTENDER_IDS) {
+        await admin.flushall();
+        await runners.get(id)!.ask(scenario.request(`warmup${sequence++}`, QUICK_SIZES));
+      }
+    }
+    console.log('warm-up pass done');
+  }
+
+  const runs: Runs = {};
   for (let run = 0; run < RUNS; run++) {
     for (const [index, scenario] of SCENARIOS.entries()) {
       // Alternate who goes first, so drift in the shared machine's load hits both sides alike.
@@ -78,7 +92,7 @@ try {
   }
 
   const summary = summarize(runs);
-  const rows = buildRows(summary);
+  const rows = buildRows(summary, runs);
   const output = [renderTable(rows, summary), '', renderCommands(summary), '', renderCeiling(ceiling, summary)].join('\n');
   console.log(`\n${output}\n\n(${((Date.now() - startedAt) / 1000).toFixed(0)} s; medians of ${RUNS} runs)`);
   if (!only) {
@@ -110,7 +124,7 @@ try {
 }
 
 async function measure(id: ContenderId, scenario: Scenario, queue: string): Promise<Metrics> {
-  const request = scenario.request(queue);
+  const request = scenario.request(queue, SIZES);
   if (!scenario.fresh) return runners.get(id)!.ask(request);
   if (request.kind !== 'process') throw new Error(`a fresh-process scenario must be a process one: ${scenario.key}`);
   await runners.get(id)!.ask({ kind: 'prefill', tasks: request.tasks, queue, keepResults: request.keepResults });
@@ -122,7 +136,7 @@ async function measure(id: ContenderId, scenario: Scenario, queue: string): Prom
   }
 }
 
-function summarize(runs: Record<string, Record<ContenderId, Metrics[]>>): Summary {
+function summarize(runs: Runs): Summary {
   const summary: Summary = {};
   for (const [key, byId] of Object.entries(runs)) {
     summary[key] = { qtasks: {}, bullmq: {} };

@@ -1,9 +1,13 @@
 import type { ContenderId } from './contenders/contender.js';
 import type { Ceiling } from './ceiling.js';
 import type { Metrics } from './scenarios.js';
+import { median } from './stats.js';
 
 /** Medians per scenario and library. */
 export type Summary = Record<string, Record<ContenderId, Metrics>>;
+
+/** Every measured run per scenario and library, in run order (run i of both sides ran back to back). */
+export type Runs = Record<string, Record<ContenderId, Metrics[]>>;
 
 interface Target {
   /** The ratio ours/BullMQ must be at least (`min`) or at most (`max`) this. */
@@ -24,6 +28,7 @@ export interface RowSpec {
 export interface Row extends RowSpec {
   qtasks: number;
   bullmq: number;
+  /** Median over the runs of ours/BullMQ within each run (see buildRows). */
   ratio: number;
   /** Throughput rows: (Redis + Node CPU per task) ours / BullMQ. Steadier than throughput on a busy machine. */
   cpuRatio?: number;
@@ -60,14 +65,23 @@ export const ROWS: RowSpec[] = [
   { label: 'worker RSS after the run', scenario: 'rss', metric: 'rssMb', unit: 'MB' },
 ];
 
-export function buildRows(summary: Summary): Row[] {
+/**
+ * Figures are medians per library; ratios are the median of the per-run ratios. Run i of the two
+ * libraries ran back to back, so its ratio compares them under the same machine load, which on a
+ * shared machine moves more between runs than the libraries differ within one.
+ */
+export function buildRows(summary: Summary, runs: Runs): Row[] {
   return ROWS.filter((spec) => summary[spec.scenario]).map((spec) => {
     const qtasks = summary[spec.scenario]!.qtasks[spec.metric]!;
     const bullmq = summary[spec.scenario]!.bullmq[spec.metric]!;
-    const ratio = qtasks / bullmq;
+    const paired = (value: (metrics: Metrics) => number) => {
+      const { qtasks: ours, bullmq: theirs } = runs[spec.scenario]!;
+      return median(ours.map((metrics, run) => value(metrics) / value(theirs[run]!)));
+    };
+    const ratio = paired((metrics) => metrics[spec.metric]!);
     const { min, max } = spec.target ?? {};
     const met = spec.target ? (min === undefined || ratio >= min) && (max === undefined || ratio <= max) : undefined;
-    const cpuRatio = spec.withCost ? cpuPerTask(summary[spec.scenario]!.qtasks) / cpuPerTask(summary[spec.scenario]!.bullmq) : undefined;
+    const cpuRatio = spec.withCost ? paired(cpuPerTask) : undefined;
     return { ...spec, qtasks, bullmq, ratio, cpuRatio, met };
   });
 }

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { buildRows, type Runs, type Summary } from '../../bench/report.js';
+
+const metrics = (perSec: number) => ({ tasksPerSec: perSec, redisUs: 10, nodeUs: 10 });
+
+/** One process scenario's runs: throughput plus the CPU figures a throughput row shows. */
+function runs(qtasks: number[], bullmq: number[]): Runs {
+  return { 'process.c100.keep': { qtasks: qtasks.map(metrics), bullmq: bullmq.map(metrics) } };
+}
+
+function summary(qtasks: number, bullmq: number): Summary {
+  return { 'process.c100.keep': { qtasks: metrics(qtasks), bullmq: metrics(bullmq) } };
+}
+
+describe('bench report', () => {
+  it('states each ratio as the median of the per-run ratios, each run pairing the two libraries back to back', () => {
+    // Run 2 ran on a busy machine for both sides: its paired ratio (4×) is as good as the others,
+    // while the ratio of the medians (60,000 / 20,000 = 3×) mixes runs of different loads.
+    const measured = runs([60_000, 40_000, 80_000], [15_000, 10_000, 20_000]);
+    const [row] = buildRows(summary(60_000, 20_000), measured);
+    expect(row).toMatchObject({ qtasks: 60_000, bullmq: 20_000, ratio: 4, met: true, cpuRatio: 1 });
+  });
+
+  it('marks a target missed when the paired ratio falls short', () => {
+    const measured = runs([30_000, 35_000, 20_000], [10_000, 10_000, 10_000]);
+    const [row] = buildRows(summary(30_000, 10_000), measured);
+    expect(row).toMatchObject({ ratio: 3, met: false });
+  });
+});
