@@ -14,6 +14,14 @@ export interface ClaimBatch {
   nextDueInMs: number | null;
 }
 
+/** What a worker asks for when it claims: up to `max` tasks, each under a lease of `leaseMs`. */
+export interface ClaimRequest {
+  workerId: string;
+  max: number;
+  leaseMs: number;
+  retention: Retention;
+}
+
 /** Retention of finished records, applied by every change that finishes a task. */
 export interface Retention {
   deleteFinishedTasks: boolean;
@@ -52,16 +60,11 @@ export abstract class Broker {
    * the wait. A backend may do both in one exchange (Redis sends the claim right behind the
    * blocking read, so it runs the moment work arrives, without a round trip in between).
    */
-  async claimAfterWait(
-    timeoutMs: number,
-    signal: AbortSignal,
-    workerId: string,
-    max: number,
-    leaseMs: number,
-    retention: Retention,
-  ): Promise<ClaimBatch | null> {
+  async claimAfterWait(timeoutMs: number, signal: AbortSignal, request: ClaimRequest): Promise<ClaimBatch | null> {
     await this.waitForWork(timeoutMs, signal);
-    return signal.aborted ? null : this.claim(workerId, max, leaseMs, retention);
+    if (signal.aborted) return null;
+    const { workerId, max, leaseMs, retention } = request;
+    return this.claim(workerId, max, leaseMs, retention);
   }
 
   /** Stores outcomes; false for each task whose lease was lost (its outcome is discarded). */

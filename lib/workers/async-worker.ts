@@ -200,7 +200,7 @@ export class AsyncWorker extends Worker {
       const batch =
         waitMs === undefined
           ? await broker.claim(this.id, size, config.leaseMs, this.retention, settle)
-          : await broker.claimAfterWait(waitMs, signal, this.id, size, config.leaseMs, this.retention);
+          : await broker.claimAfterWait(waitMs, signal, { workerId: this.id, max: size, leaseMs: config.leaseMs, retention: this.retention });
       if (!batch) return true;
       this.settled(settle, batch.stored);
       if (signal.aborted) {

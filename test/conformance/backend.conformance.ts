@@ -352,7 +352,8 @@ export function describeBackendConformance(label: string, factory: BackendFactor
 
     it('claimAfterWait claims what an enqueue brings, claims nothing after its timeout, and gives null when aborted', async () => {
       const never = new AbortController().signal;
-      const idle = broker.claimAfterWait(20_000, never, 'w1', 5, 10_000, KEEP);
+      const request = { workerId: 'w1', max: 5, leaseMs: 10_000, retention: KEEP };
+      const idle = broker.claimAfterWait(20_000, never, request);
       expect(await within(idle, 100)).toBe('timed out');
       const [first, second] = [task(), task()];
       await broker.enqueue([first, second]);
@@ -362,11 +363,11 @@ export function describeBackendConformance(label: string, factory: BackendFactor
         [second.uuid, 'process', 'w1'],
       ]);
 
-      const empty = await broker.claimAfterWait(50, never, 'w1', 5, 10_000, KEEP);
+      const empty = await broker.claimAfterWait(50, never, request);
       expect(empty?.tasks).toEqual([]);
 
       const stopping = new AbortController();
-      const aborted = broker.claimAfterWait(20_000, stopping.signal, 'w1', 5, 10_000, KEEP);
+      const aborted = broker.claimAfterWait(20_000, stopping.signal, request);
       expect(await within(aborted, 100)).toBe('timed out');
       stopping.abort();
       expect(await aborted).toBeNull();

@@ -3,7 +3,7 @@ import type { RedisClient } from '../../redis/connection.js';
 import { ScriptRunner } from '../../redis/scripts.js';
 import { encodeNewRecord, decodeRecord } from '../../storages/record-codec.js';
 import { RedisStorage, type RedisStorageOptions } from '../../storages/redis/redis-storage.js';
-import { Broker, type ClaimBatch, type Lease, type Retention } from '../broker.js';
+import { Broker, type ClaimBatch, type ClaimRequest, type Lease, type Retention } from '../broker.js';
 
 export interface RedisBrokerOptions extends RedisStorageOptions {
   /** The storage whose records this broker changes; built from the same options when absent. */
@@ -66,17 +66,12 @@ export class RedisBroker extends Broker {
   }
 
   async claim(workerId: string, max: number, leaseMs: number, retention: Retention, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
-    return this.claimOn(this.storage.client, workerId, max, leaseMs, retention, settle);
+    return this.claimOn(this.storage.client, { workerId, max, leaseMs, retention }, settle);
   }
 
-  private async claimOn(
-    client: RedisClient,
-    workerId: string,
-    max: number,
-    leaseMs: number,
-    retention: Retention,
-    settle: TaskOutcome[] = [],
-  ): Promise<ClaimBatch> {
+  /** A claim on `client`: the main connection, or the blocking one right behind BLPOP. */
+  private async claimOn(client: RedisClient, request: ClaimRequest, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
+    const { workerId, max, leaseMs, retention } = request;
     const args = [this.keys.prefix, workerId, max, leaseMs, ...retentionArgs(retention), ...this.outcomeArgs(settle)];
     const [nextDue, stored, claimed] = (await this.scripts.run('claim', this.stateKeys, args, client)) as [number, string, string];
     this.settle(settle);
@@ -104,17 +99,10 @@ export class RedisBroker extends Broker {
    * the wake-up marker arrives, with no round trip to this process in between. (Should a stop
    * drop the connection just after the claim ran, those tasks come back when their lease expires.)
    */
-  override async claimAfterWait(
-    timeoutMs: number,
-    signal: AbortSignal,
-    workerId: string,
-    max: number,
-    leaseMs: number,
-    retention: Retention,
-  ): Promise<ClaimBatch | null> {
+  override async claimAfterWait(timeoutMs: number, signal: AbortSignal, request: ClaimRequest): Promise<ClaimBatch | null> {
     let claim: Promise<ClaimBatch> | undefined;
     await this.blockOnMarker(timeoutMs, signal, (client) => {
-      claim = this.claimOn(client, workerId, max, leaseMs, retention);
+      claim = this.claimOn(client, request);
       // Awaited below unless the wait was aborted, in which case its failure is expected.
       claim.catch(() => undefined);
     });
