@@ -99,6 +99,12 @@ describe('leases', () => {
     expect(again.sort()).toEqual(lost.map(({ record }) => record.uuid).sort());
   });
 
+  it('a uuid that cannot be one field of the packed enqueue is refused, and nothing is stored', async () => {
+    const bad = { ...newTask(), uuid: 'two words' };
+    await expect(broker.enqueue([newTask(), bad])).rejects.toThrow(/Task uuid "two words" must be non-empty and hold no whitespace/);
+    expect(await redis.keys(`qtasks:{${name}}:t:*`)).toEqual([]);
+  });
+
   it('release hands a held task back to the head of the queue, unclaimed', async () => {
     const [a, b] = [newTask(), newTask()];
     await broker.enqueue([a, b]);

@@ -1,3 +1,4 @@
+import { InvalidOptionError } from '../../core/errors.js';
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/task-record.js';
 import type { RedisClient } from '../../redis/connection.js';
 import { ScriptRunner } from '../../redis/scripts.js';
@@ -51,7 +52,8 @@ export class RedisBroker extends Broker {
     if (tasks.length === 0) return [];
     const args: string[] = [this.keys.prefix];
     for (const task of tasks) {
-      // One value per task, as enqueue.lua reads it.
+      // One value per task, as enqueue.lua reads it: the uuid must hold no space to stay one field.
+      if (!/^\S+$/.test(task.uuid)) throw new InvalidOptionError(`Task uuid "${task.uuid}" must be non-empty and hold no whitespace.`);
       const unique = task.uniqueKey ?? '';
       args.push(
         `${task.uuid} ${task.priority} ${task.delayMs} ${task.uniqueTtlMs ?? 0} ${Buffer.byteLength(unique)} ${unique}${encodeNewRecord(task)}`,
