@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { QueueTasks, type WhenRedisDown } from '../../lib/index.js';
+import { CuttableLink } from '../helpers/cuttable-link.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 
@@ -37,4 +38,24 @@ describe('shutting down while Redis is gone', () => {
       expect(await waiting).toBeInstanceOf(Error);
     });
   }
+
+  it("stop() finishes when Redis went away while a wait's subscription was on its way", async () => {
+    const server = await startRedisServer();
+    servers.push(server);
+    const link = await CuttableLink.open({ host: '127.0.0.1', port: server.port });
+    const app = new QueueTasks({ name: uniqueAppName('down-sub'), url: link.url, whenRedisDown: 'wait', worker: false, logger: quiet });
+    app.task('never', () => undefined);
+    await app.start();
+    const queued = await app.add('never');
+    const cut = link.cutWhenSent('SUBSCRIBE');
+    const waiting = app.wait(queued.uuid).catch((error: unknown) => error);
+    await cut;
+    // With 'wait', ioredis keeps that SUBSCRIBE for a reconnect that never comes.
+    const stopped = await Promise.race([
+      app.stop().then(() => 'stopped'),
+      new Promise((resolve) => setTimeout(() => resolve('still stopping after 5 s'), 5_000).unref()),
+    ]);
+    expect(stopped).toBe('stopped');
+    expect(await waiting).toBeInstanceOf(Error);
+  });
 });

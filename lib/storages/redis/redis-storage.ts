@@ -35,6 +35,8 @@ export class RedisStorage extends Storage {
   private readonly ownsConnection: boolean;
   private readonly scripts: ScriptRunner;
   private readonly waiters = new Map<string, Set<Waiter>>();
+  /** The connection for completion messages once opened, and once subscribed (see subscribe). */
+  private subscriberOpened?: Promise<RedisClient>;
   private subscriber?: Promise<RedisClient>;
   private markRenewal?: NodeJS.Timeout;
 
@@ -61,7 +63,10 @@ export class RedisStorage extends Storage {
     for (const waiters of this.waiters.values()) {
       for (const waiter of [...waiters]) waiter.abort(new QTasksError('STOPPED', 'Storage stopped while a wait was pending.'));
     }
-    const subscriber = await this.subscriber?.catch(() => undefined);
+    // Not the subscribed promise: with Redis gone and whenRedisDown 'wait', a SUBSCRIBE already on
+    // its way waits for a reconnect forever. Opening always ends, in a connection or an error.
+    const subscriber = await this.subscriberOpened?.catch(() => undefined);
+    this.subscriberOpened = undefined;
     this.subscriber = undefined;
     if (subscriber) await this.connection.drop(subscriber);
     if (this.ownsConnection) await this.connection.close();
@@ -116,18 +121,26 @@ export class RedisStorage extends Storage {
   }
 
   private subscribe(): Promise<RedisClient> {
-    this.subscriber ??= (async () => {
-      const subscriber = await this.connection.duplicate();
-      subscriber.on('message', (_channel: string, message: string) => this.onFinished(message));
-      // After a reconnect, completions published while disconnected were missed: read them.
-      subscriber.on('ready', () => this.recheckWaiters());
-      await subscriber.subscribe(this.keys.doneChannel);
-      return subscriber;
-    })().catch((error: unknown) => {
-      this.subscriber = undefined; // the next watch tries again
+    this.subscriber ??= this.openSubscriber().catch((error: unknown) => {
+      this.subscriber = this.subscriberOpened = undefined; // the next watch tries again
       throw this.connection.unavailable(error);
     });
     return this.subscriber;
+  }
+
+  private async openSubscriber(): Promise<RedisClient> {
+    this.subscriberOpened = this.connection.duplicate();
+    const subscriber = await this.subscriberOpened;
+    subscriber.on('message', (_channel: string, message: string) => this.onFinished(message));
+    // After a reconnect, completions published while disconnected were missed: read them.
+    subscriber.on('ready', () => this.recheckWaiters());
+    try {
+      await subscriber.subscribe(this.keys.doneChannel);
+    } catch (error) {
+      void this.connection.drop(subscriber);
+      throw error;
+    }
+    return subscriber;
   }
 
   private onFinished(message: string): void {
