@@ -75,19 +75,22 @@ export class RedisBroker extends Broker {
   private async claimOn(client: RedisClient, request: ClaimRequest, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
     const { workerId, max, leaseMs, retention } = request;
     const args = [this.keys.prefix, workerId, max, leaseMs, ...retentionArgs(retention), ...this.outcomeArgs(settle)];
-    const [nextDue, stored, claimed] = (await this.scripts.run('claim', this.stateKeys, args, client)) as [number, string, string];
+    const [nextDue, stored, batch, claimed] = (await this.scripts.run('claim', this.stateKeys, args, client)) as [
+      number,
+      string,
+      string,
+      string,
+    ];
     this.settle(settle);
     const tasks: ClaimedTask[] = [];
     if (claimed !== '') {
-      // Lines of `<uuid> <token> <record>` (see claim.lua).
-      for (const line of claimed.split('\n')) {
-        const afterUuid = line.indexOf(' ');
-        const afterToken = line.indexOf(' ', afterUuid + 1);
-        const uuid = line.slice(0, afterUuid);
-        tasks.push({ token: line.slice(afterUuid + 1, afterToken), record: decodeRecord(uuid, line.slice(afterToken + 1)) });
+      // `<uuid>\n<record>` per task; the n-th task's token is `<batch>:<n>` (see claim.lua).
+      const parts = claimed.split('\n');
+      for (let i = 0; i < parts.length; i += 2) {
+        tasks.push({ token: `${batch}:${i / 2 + 1}`, record: decodeRecord(parts[i]!, parts[i + 1]!) });
       }
-      // One claim is one batch (see Leases in lua/includes/common.lua); its id is in the tokens.
-      this.unsettled.set(batchOf(tasks[0]!.token), tasks.length);
+      // One claim is one batch (see Leases in lua/includes/common.lua).
+      this.unsettled.set(batch, tasks.length);
     }
     return { tasks, stored: storedFlags(stored), nextDueInMs: nextDue < 0 ? null : nextDue };
   }

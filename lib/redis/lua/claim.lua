@@ -6,8 +6,9 @@
 -- ARGV[1] key prefix, ARGV[2] worker id, ARGV[3] max tasks, ARGV[4] lease ms,
 -- ARGV[5..7] retention (see readRetention), ARGV[8...] the outcomes (none: ARGV[8] = 0)
 -- Returns { ms until the next delayed task (-1 = none), one '1' or '0' per outcome (a string),
--- the claimed tasks as one string of lines `<uuid> <token> <record>` } (a few long strings cost
--- the client library far less to read than three values per task; JSON has no raw newline)
+-- the batch id ('' when nothing was claimed), the claimed tasks as one string of lines
+-- `<uuid>\n<record>\n...` } (a few long strings cost the client library far less to read than a
+-- value per task; JSON has no raw newline). The n-th task's token is `<batch>:<n>`.
 --@include common
 --@include outcomes
 local prefix = ARGV[1]
@@ -40,6 +41,7 @@ local batch
 local heldHead
 local heldTail = '","b":' .. now .. ',"w":' .. cjson.encode(ARGV[2]) .. ','
 
+-- Joined once at the end: a string built per task costs more than all its Redis commands.
 local lines = {}
 local claimedUuids = {}
 local max = tonumber(ARGV[3])
@@ -77,11 +79,11 @@ while claimed < max do
         heldHead = '{"s":"process","u":' .. now .. ',"k":"' .. batch .. ':'
       end
       claimed = claimed + 1
-      local token = batch .. ':' .. claimed
       local held = heldHead .. claimed .. heldTail .. string.sub(raw, rest)
       redis.call('SET', key, held)
       claimedUuids[claimed] = uuid
-      lines[claimed] = uuid .. ' ' .. token .. ' ' .. held
+      lines[#lines + 1] = uuid
+      lines[#lines + 1] = held
     end
   end
 end
@@ -102,4 +104,4 @@ if #nextDelayed > 0 then
   dueIn = math.max(0, tonumber(nextDelayed[2]) - now)
 end
 notify(prefix, notices)
-return { dueIn, stored, table.concat(lines, '\n') }
+return { dueIn, stored, tostring(batch or ''), table.concat(lines, '\n') }
