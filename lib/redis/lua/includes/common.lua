@@ -118,8 +118,9 @@ end
 -- each status sit in a sorted set in finishing order (<prefix>f:<status>, score = sequence, since
 -- many tasks finish within one millisecond); the oldest beyond the limit lose their record here,
 -- in the same atomic step, so memory stays bounded however long the run.
-local function finishEncoded(prefix, uuid, status, raw, retention, notices)
-  local key = prefix .. 't:' .. uuid
+-- (`key` is the record's key when the caller has it already.)
+local function finishEncoded(prefix, uuid, status, raw, retention, notices, key)
+  key = key or prefix .. 't:' .. uuid
   if retention.delete then
     redis.call('DEL', key)
   elseif retention.ttlMs > 0 then

@@ -15,11 +15,12 @@ local function storeOutcomes(prefix, first, now, retention, notices)
   local out = {}
   local requeued = 0
 
-  -- The usual outcome, success of a record in the key order, is a string edit of its head.
-  local function storeSuccess(uuid, raw, rest, payload)
-    local done = '{"s":"success","u":' .. now .. ',"f":' .. now .. ',"r":' .. cjson.encode(payload) .. ',' ..
-      string.sub(raw, rest)
-    finishEncoded(prefix, uuid, 'success', done, retention, notices)
+  -- The usual outcome, success of a record in the key order, is a string edit of its head (whose
+  -- start is the same for the whole call: numbers turned into text once, not per task).
+  local successHead = '{"s":"success","u":' .. now .. ',"f":' .. now .. ',"r":'
+  local function storeSuccess(uuid, key, raw, rest, payload)
+    local done = successHead .. cjson.encode(payload) .. ',' .. string.sub(raw, rest)
+    finishEncoded(prefix, uuid, 'success', done, retention, notices, key)
   end
 
   local function storeOther(uuid, rec, status, payload, delay)
@@ -100,7 +101,7 @@ local function storeOutcomes(prefix, first, now, retention, notices)
       elseif holder ~= token then
         stored = '0'
       elseif status == 'success' then
-        storeSuccess(uuid, raw, rest, payload)
+        storeSuccess(uuid, key, raw, rest, payload)
       else
         local rec = decodeRecord(raw)
         if rec then
