@@ -26,8 +26,10 @@ export class CuttableLink {
     return `redis://127.0.0.1:${address.port}`;
   }
 
-  /** Resolves once a command holding `marker` (e.g. 'SUBSCRIBE') was sent and the link cut instead. */
-  cutWhenSent(marker: string): Promise<void> {
+  /** Resolves once a `command` (e.g. 'SUBSCRIBE') was on its way and the link cut instead. */
+  cutWhenSent(command: string): Promise<void> {
+    // The command name as a RESP bulk string, so a script that merely mentions it does not match.
+    const marker = `$${command.length}\r\n${command.toUpperCase()}\r\n`;
     return new Promise((resolve) => (this.cutBefore = { marker, done: resolve }));
   }
 
