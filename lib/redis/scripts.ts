@@ -29,12 +29,20 @@ interface LoadedScript {
   keyCount: number;
 }
 
+/**
+ * A script's source with its `--@include x` lines replaced by lua/includes/x.lua, recursively, each
+ * include at most once per script: helpers live in one place, and a script defines only the ones
+ * it uses (every function defined costs Redis time on every call).
+ */
 function loadSource(name: string): string {
-  const text = readFileSync(join(LUA_DIR, `${name}.lua`), 'utf8');
-  // `--@include x` pulls in lua/includes/x.lua, so helpers live in one place.
-  return text.replace(/^--@include (\w+)$/gm, (_, include: string) =>
-    readFileSync(join(LUA_DIR, 'includes', `${include}.lua`), 'utf8'),
-  );
+  const included = new Set<string>();
+  const expand = (text: string): string =>
+    text.replace(/^--@include (\w+)\n/gm, (_, include: string) => {
+      if (included.has(include)) return '';
+      included.add(include);
+      return expand(readFileSync(join(LUA_DIR, 'includes', `${include}.lua`), 'utf8'));
+    });
+  return expand(readFileSync(join(LUA_DIR, `${name}.lua`), 'utf8'));
 }
 
 const LOADED = new Map<ScriptName, LoadedScript>(
@@ -43,6 +51,12 @@ const LOADED = new Map<ScriptName, LoadedScript>(
     return [name, { source, sha: createHash('sha1').update(source).digest('hex'), keyCount: SCRIPT_KEYS[name] }];
   }),
 );
+
+/** The engine's script names, and a script's full source as Redis runs it (includes expanded). */
+export const SCRIPT_NAMES = Object.keys(SCRIPT_KEYS) as ScriptName[];
+export function scriptSource(name: ScriptName): string {
+  return LOADED.get(name)!.source;
+}
 
 /**
  * Runs the engine's scripts by sha (EVALSHA), loading a script's source only when Redis answers

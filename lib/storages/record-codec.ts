@@ -4,7 +4,7 @@ import { TASK_STATUSES, type NewTask, type TaskRecord, type TaskStatus } from '.
 /**
  * The stored form of a record, shared by the Redis backend (its Lua scripts edit it) and the memory
  * backend (which keeps the same JSON text, so callers never hold a reference to stored state).
- * One-letter keys keep it small (see lua/includes/common.lua). Arguments, result and progress stay
+ * One-letter keys keep it small (see lua/includes/record.lua). Arguments, result and progress stay
  * JSON text inside it, so the scripts never re-encode user data. Times are Unix milliseconds.
  */
 export interface StoredRecord {
@@ -42,7 +42,7 @@ export interface StoredRecord {
   h?: string[];
 }
 
-/** The stored form of a task just enqueued, status first (the key order of lua/includes/common.lua). */
+/** The stored form of a task just enqueued, status first (the key order of lua/includes/record.lua). */
 export function newStoredRecord(task: NewTask): StoredRecord {
   const stored: StoredRecord = {
     s: 'new',

@@ -22,7 +22,7 @@ export class RedisBroker extends Broker {
   private blocking?: Promise<RedisClient>;
   /**
    * Tasks of each claimed batch whose outcome is not stored yet. The call that settles a batch's
-   * last task also ends its lease (see Leases in lua/includes/common.lua).
+   * last task also ends its lease (see lua/includes/leases.lua).
    */
   private readonly unsettled = new Map<string, number>();
 
@@ -89,7 +89,7 @@ export class RedisBroker extends Broker {
       for (let i = 0; i < parts.length; i += 2) {
         tasks.push({ token: `${batch}:${i / 2 + 1}`, record: decodeRecord(parts[i]!, parts[i + 1]!) });
       }
-      // One claim is one batch (see Leases in lua/includes/common.lua).
+      // One claim is one batch (see lua/includes/leases.lua).
       this.unsettled.set(batch, tasks.length);
     }
     return { tasks, stored: storedFlags(stored), nextDueInMs: nextDue < 0 ? null : nextDue };
@@ -235,7 +235,7 @@ export class RedisBroker extends Broker {
   }
 }
 
-/** The three retention values every finishing script reads with readRetention (common.lua). */
+/** The three retention values every finishing script reads with readRetention (lua/includes/finish.lua). */
 function retentionArgs(retention: Retention): [string, number, number] {
   return [retention.deleteFinishedTasks ? '1' : '0', retention.resultTtlMs, retention.keepFinishedTasks];
 }

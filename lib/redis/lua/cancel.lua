@@ -5,7 +5,8 @@
 -- KEYS[1] delayed zset
 -- ARGV[1] key prefix, ARGV[2] uuid, ARGV[3] reason, ARGV[4..6] retention (see readRetention)
 -- Returns the record after the call, or false when there is no such task.
---@include common
+--@include time
+--@include finish
 local prefix = ARGV[1]
 local uuid = ARGV[2]
 local raw = redis.call('GET', prefix .. 't:' .. uuid)

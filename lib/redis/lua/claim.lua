@@ -1,6 +1,6 @@
 -- Claim: first stores the outcomes the caller settles with this call (see includes/outcomes.lua),
 -- then promotes due delayed tasks and takes up to ARGV[3] queued tasks, lowest priority first,
--- turning each into 'process' under one lease for the whole batch (see Leases in common.lua).
+-- turning each into 'process' under one lease for the whole batch (see includes/leases.lua).
 -- KEYS[1] priorities zset, KEYS[2] delayed zset, KEYS[3] wake-up marker list,
 -- KEYS[4] active zset (batch -> lease deadline)
 -- ARGV[1] key prefix, ARGV[2] worker id, ARGV[3] max tasks, ARGV[4] lease ms,
@@ -9,7 +9,9 @@
 -- the batch id ('' when nothing was claimed), the claimed tasks as one string of lines
 -- `<uuid>\n<record>\n...` } (a few long strings cost the client library far less to read than a
 -- value per task; JSON has no raw newline). The n-th task's token is `<batch>:<n>`.
---@include common
+--@include time
+--@include finish
+--@include queue
 --@include outcomes
 local prefix = ARGV[1]
 local now = nowMs()
@@ -37,7 +39,7 @@ end
 -- The batch id comes from a counter here, not from the caller: a claim the client library sends
 -- again after a reconnect must not reuse the id of a batch that the caller never heard of.
 local batch
--- The head every claimed record gets in front of its rest (see the key order in common.lua).
+-- The head every claimed record gets in front of its rest (see the key order in includes/record.lua).
 local heldHead
 local heldTail = '","b":' .. now .. ',"w":' .. cjson.encode(ARGV[2]) .. ','
 

@@ -5,7 +5,8 @@
 -- followed by the unique key (may be empty) and the record JSON.
 -- Returns one uuid per task, joined by spaces: its own, or for a duplicate unique key the uuid
 -- that holds the key.
---@include common
+--@include time
+--@include queue
 local prefix = ARGV[1]
 local now -- read only for delayed tasks: a call less for the usual enqueue
 local out = {}

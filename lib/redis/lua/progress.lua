@@ -3,7 +3,8 @@
 -- KEYS[1] the task's record
 -- ARGV[1] lease token, ARGV[2] progress JSON
 -- Returns 1 when stored, 0 when the lease is lost.
---@include common
+--@include time
+--@include record
 local raw = redis.call('GET', KEYS[1])
 local rec = raw and decodeRecord(raw)
 if not rec or rec.k ~= ARGV[1] then

@@ -6,7 +6,9 @@
 -- KEYS[1] active zset, KEYS[2] priorities zset, KEYS[3] wake-up marker list
 -- ARGV[1] key prefix, ARGV[2] max stalls, ARGV[3..5] retention (see readRetention)
 -- Returns { requeued, failed }.
---@include common
+--@include time
+--@include finish
+--@include leases
 local prefix = ARGV[1]
 local now = nowMs()
 local retention = readRetention(3)

@@ -4,7 +4,9 @@
 -- ARGV[1] key prefix, ARGV[2] number of batches whose lease ends with this call, then their ids;
 -- then 2 per lease: uuid, token
 -- Returns how many tasks went back to the queue.
---@include common
+--@include time
+--@include finish
+--@include leases
 local prefix = ARGV[1]
 local now = nowMs()
 local batchCount = tonumber(ARGV[2])

@@ -2,7 +2,7 @@
 -- KEYS[1] active zset
 -- ARGV[1] lease ms; then the batch ids
 -- Returns the batch ids whose lease is lost (expired and recovered elsewhere).
---@include common
+--@include time
 local deadline = nowMs() + tonumber(ARGV[1])
 local lost = {}
 for i = 2, #ARGV do

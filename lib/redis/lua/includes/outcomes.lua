@@ -11,6 +11,10 @@
 -- value rather than five: the client library's cost is per value, and the payload goes last, so
 -- it may hold spaces).
 -- Returns a string of one '1' (stored) or '0' (lease lost) per outcome.
+--@include record
+--@include queue
+--@include leases
+--@include finish
 local function storeOutcomes(prefix, first, now, retention, notices)
   local out = {}
   local requeued = 0

@@ -1,0 +1,85 @@
+-- Final statuses: retention, completion notices, malformed records.
+--@include record
+-- Only tasks a client waits for get a completion notice. While no client of the app waits at all
+-- (watch.lua keeps the flag <prefix>wa alive as long as any mark), per-task marks are not looked up.
+local function isWatched(prefix, uuid, notices)
+  if notices.anyWaiter == nil then
+    notices.anyWaiter = redis.call('EXISTS', prefix .. 'wa') == 1
+  end
+  return notices.anyWaiter and redis.call('EXISTS', prefix .. 'w:' .. uuid) == 1
+end
+
+-- Retention settings: every script that can finish a task takes them as three ARGV values from
+-- `at`: delete finished ('1'/'0'), result TTL ms (0 = keep), newest finished kept per status (0 = all).
+local function readRetention(at)
+  return { delete = ARGV[at] == '1', ttlMs = tonumber(ARGV[at + 1]), keep = tonumber(ARGV[at + 2]) }
+end
+
+-- Stores a record that reached a final status, honouring the retention settings, and collects
+-- a completion notice when a client waits for this task. With a `keep` limit, finished uuids of
+-- each status sit in a sorted set in finishing order (<prefix>f:<status>, score = sequence, since
+-- many tasks finish within one millisecond); the oldest beyond the limit lose their record here,
+-- in the same atomic step, so memory stays bounded however long the run.
+-- (`key` is the record's key when the caller has it already.)
+local function finishEncoded(prefix, uuid, status, raw, retention, notices, key)
+  key = key or prefix .. 't:' .. uuid
+  if retention.delete then
+    redis.call('DEL', key)
+  elseif retention.ttlMs > 0 then
+    redis.call('SET', key, raw, 'PX', retention.ttlMs)
+  else
+    redis.call('SET', key, raw)
+  end
+  if retention.keep > 0 and not retention.delete then
+    local finishedKey = prefix .. 'f:' .. status
+    local newest = redis.call('ZRANGE', finishedKey, -1, -1, 'WITHSCORES')
+    redis.call('ZADD', finishedKey, (tonumber(newest[2]) or 0) + 1, uuid)
+    local excess = redis.call('ZCARD', finishedKey) - retention.keep
+    if excess > 0 then
+      local dropped = redis.call('ZPOPMIN', finishedKey, excess)
+      for i = 1, #dropped, 2 do
+        redis.call('DEL', prefix .. 't:' .. dropped[i])
+      end
+    end
+  end
+  if isWatched(prefix, uuid, notices) then
+    notices[#notices + 1] = uuid
+    notices[#notices + 1] = raw
+  end
+  return raw
+end
+
+local function finish(prefix, uuid, rec, retention, notices)
+  return finishEncoded(prefix, uuid, rec.s, encodeRecord(rec), retention, notices)
+end
+
+-- One message per script call, whatever the number of finished tasks someone waits for.
+local function notify(prefix, notices)
+  if #notices > 0 then
+    redis.call('PUBLISH', prefix .. 'done', table.concat(notices, '\n'))
+  end
+end
+
+-- A record that is not valid JSON fails alone: it is replaced by an error record keeping its text.
+local function failMalformed(prefix, uuid, raw, now, retention, notices)
+  local rec = {
+    n = '?', s = 'error', p = 0, a = '[]', c = now, u = now, f = now, t = 1, l = 0,
+    e = 'MalformedRecordError: the stored record is not a valid task record: ' .. string.sub(raw, 1, 200),
+  }
+  finish(prefix, uuid, rec, retention, notices)
+end
+
+-- Reads a task's record. Returns it, or nil when there is none or it is malformed; a malformed
+-- one is failed on the spot, and the second result says so.
+local function loadRecord(prefix, uuid, now, retention, notices)
+  local raw = redis.call('GET', prefix .. 't:' .. uuid)
+  if not raw then
+    return nil, false
+  end
+  local rec = decodeRecord(raw)
+  if rec == nil then
+    failMalformed(prefix, uuid, raw, now, retention, notices)
+    return nil, true
+  end
+  return rec, false
+end
