@@ -45,15 +45,16 @@ function loadSource(name: string): string {
   return expand(readFileSync(join(LUA_DIR, `${name}.lua`), 'utf8'));
 }
 
+export const SCRIPT_NAMES = Object.keys(SCRIPT_KEYS) as ScriptName[];
+
 const LOADED = new Map<ScriptName, LoadedScript>(
-  (Object.keys(SCRIPT_KEYS) as ScriptName[]).map((name) => {
+  SCRIPT_NAMES.map((name) => {
     const source = loadSource(name);
     return [name, { source, sha: createHash('sha1').update(source).digest('hex'), keyCount: SCRIPT_KEYS[name] }];
   }),
 );
 
-/** The engine's script names, and a script's full source as Redis runs it (includes expanded). */
-export const SCRIPT_NAMES = Object.keys(SCRIPT_KEYS) as ScriptName[];
+/** A script's full source as Redis runs it (includes expanded). */
 export function scriptSource(name: ScriptName): string {
   return LOADED.get(name)!.source;
 }
