@@ -30,6 +30,8 @@ export interface Row extends RowSpec {
   bullmq: number;
   /** Median over the runs of ours/BullMQ within each run (see buildRows). */
   ratio: number;
+  /** The lowest and highest of those per-run ratios: how far one run can move the figure. */
+  ratioRange: [number, number];
   /** Throughput rows: (Redis + Node CPU per task) ours / BullMQ. Steadier than throughput on a busy machine. */
   cpuRatio?: number;
   met?: boolean;
@@ -74,21 +76,23 @@ export function buildRows(summary: Summary, runs: Runs): Row[] {
   return ROWS.filter((spec) => summary[spec.scenario]).map((spec) => {
     const qtasks = summary[spec.scenario]!.qtasks[spec.metric]!;
     const bullmq = summary[spec.scenario]!.bullmq[spec.metric]!;
-    const paired = (value: (metrics: Metrics) => number) => {
+    const perRun = (value: (metrics: Metrics) => number) => {
       const { qtasks: ours, bullmq: theirs } = runs[spec.scenario]!;
-      return median(ours.map((metrics, run) => value(metrics) / value(theirs[run]!)));
+      return ours.map((metrics, run) => value(metrics) / value(theirs[run]!));
     };
-    const ratio = paired((metrics) => metrics[spec.metric]!);
+    const ratios = perRun((metrics) => metrics[spec.metric]!);
+    const ratio = median(ratios);
+    const ratioRange: [number, number] = [Math.min(...ratios), Math.max(...ratios)];
     const { min, max } = spec.target ?? {};
     const met = spec.target ? (min === undefined || ratio >= min) && (max === undefined || ratio <= max) : undefined;
-    const cpuRatio = spec.withCost ? paired(cpuPerTask) : undefined;
-    return { ...spec, qtasks, bullmq, ratio, cpuRatio, met };
+    const cpuRatio = spec.withCost ? median(perRun(cpuPerTask)) : undefined;
+    return { ...spec, qtasks, bullmq, ratio, ratioRange, cpuRatio, met };
   });
 }
 
 export function renderTable(rows: Row[], summary: Summary): string {
   const lines = [
-    '| scenario | nestjs-qtasks | BullMQ | ours/BullMQ | target | CPU per task ours/BullMQ |',
+    '| scenario | nestjs-qtasks | BullMQ | ours/BullMQ (runs: low–high) | target | CPU per task ours/BullMQ |',
     '|---|---:|---:|---:|---|---:|',
   ];
   for (const row of rows) {
@@ -98,7 +102,9 @@ export function renderTable(rows: Row[], summary: Summary): string {
       return row.withCost ? `${value} (R ${fixed(metrics.redisUs!)} µs, N ${fixed(metrics.nodeUs!)} µs)` : value;
     };
     const cpu = row.cpuRatio === undefined ? '' : `${row.cpuRatio.toFixed(2)}×`;
-    lines.push(`| ${row.label} | ${cell('qtasks')} | ${cell('bullmq')} | ${row.ratio.toFixed(2)}× | ${formatTarget(row)} | ${cpu} |`);
+    const [low, high] = row.ratioRange;
+    const ratio = `${row.ratio.toFixed(2)}× (${low.toFixed(2)}–${high.toFixed(2)})`;
+    lines.push(`| ${row.label} | ${cell('qtasks')} | ${cell('bullmq')} | ${ratio} | ${formatTarget(row)} | ${cpu} |`);
   }
   return lines.join('\n');
 }

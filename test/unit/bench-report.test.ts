@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildRows, type Runs, type Summary } from '../../bench/report.js';
+import { buildRows, renderTable, type Runs, type Summary } from '../../bench/report.js';
 
 const metrics = (perSec: number) => ({ tasksPerSec: perSec, redisUs: 10, nodeUs: 10 });
 
@@ -18,12 +18,19 @@ describe('bench report', () => {
     // while the ratio of the medians (60,000 / 20,000 = 3×) mixes runs of different loads.
     const measured = runs([60_000, 40_000, 80_000], [15_000, 10_000, 20_000]);
     const [row] = buildRows(summary(60_000, 20_000), measured);
-    expect(row).toMatchObject({ qtasks: 60_000, bullmq: 20_000, ratio: 4, met: true, cpuRatio: 1 });
+    expect(row).toMatchObject({ qtasks: 60_000, bullmq: 20_000, ratio: 4, ratioRange: [4, 4], met: true, cpuRatio: 1 });
   });
 
   it('marks a target missed when the paired ratio falls short', () => {
     const measured = runs([30_000, 35_000, 20_000], [10_000, 10_000, 10_000]);
     const [row] = buildRows(summary(30_000, 10_000), measured);
     expect(row).toMatchObject({ ratio: 3, met: false });
+  });
+
+  it('shows how far one run moves the ratio: the lowest and highest per-run ratio beside the median', () => {
+    const measured = runs([30_000, 35_000, 20_000], [10_000, 10_000, 10_000]);
+    const rows = buildRows(summary(30_000, 10_000), measured);
+    expect(rows[0]!.ratioRange).toEqual([2, 3.5]);
+    expect(renderTable(rows, summary(30_000, 10_000))).toContain('| 3.00× (2.00–3.50) | ≥ 4× MISSED |');
   });
 });
