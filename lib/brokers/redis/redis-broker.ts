@@ -74,14 +74,15 @@ export class RedisBroker extends Broker {
   /** A claim on `client`: the main connection, or the blocking one right behind BLPOP. */
   private async claimOn(client: RedisClient, request: ClaimRequest, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
     const { workerId, max, leaseMs, retention } = request;
-    const args = [this.keys.prefix, workerId, max, leaseMs, ...retentionArgs(retention), ...this.outcomeArgs(settle)];
+    const settling = countByBatch(settle);
+    const args = [this.keys.prefix, workerId, max, leaseMs, ...retentionArgs(retention), ...this.outcomeArgs(settle, settling)];
     const [nextDue, stored, batch, claimed] = (await this.scripts.run('claim', this.stateKeys, args, client)) as [
       number,
       string,
       string,
       string,
     ];
-    this.settle(settle);
+    this.settle(settling);
     const tasks: ClaimedTask[] = [];
     if (claimed !== '') {
       // `<uuid>\n<record>` per task; the n-th task's token is `<batch>:<n>` (see claim.lua).
@@ -141,12 +142,13 @@ export class RedisBroker extends Broker {
 
   async complete(outcomes: TaskOutcome[], retention: Retention): Promise<boolean[]> {
     if (outcomes.length === 0) return [];
+    const settling = countByBatch(outcomes);
     const reply = (await this.scripts.run('complete', this.stateKeys, [
       this.keys.prefix,
       ...retentionArgs(retention),
-      ...this.outcomeArgs(outcomes),
+      ...this.outcomeArgs(outcomes, settling),
     ])) as string;
-    this.settle(outcomes);
+    this.settle(settling);
     return storedFlags(reply);
   }
 
@@ -156,8 +158,8 @@ export class RedisBroker extends Broker {
   }
 
   /** Outcomes as includes/outcomes.lua reads them: the batches they end, then one value each. */
-  private outcomeArgs(outcomes: TaskOutcome[]): (string | number)[] {
-    const ended = this.batchesEndedBy(outcomes);
+  private outcomeArgs(outcomes: TaskOutcome[], settling: Map<string, number>): (string | number)[] {
+    const ended = this.batchesEndedBy(settling);
     const args: (string | number)[] = [ended.length, ...ended];
     for (const { uuid, token, status, retryDelayMs, payload } of outcomes) {
       args.push(`${uuid} ${token} ${status} ${retryDelayMs ?? 0} ${payload}`);
@@ -174,31 +176,27 @@ export class RedisBroker extends Broker {
 
   async release(leases: Lease[]): Promise<number> {
     if (leases.length === 0) return 0;
-    const ended = this.batchesEndedBy(leases);
+    const settling = countByBatch(leases);
+    const ended = this.batchesEndedBy(settling);
     const released = (await this.scripts.run(
       'release',
       [this.keys.active, this.keys.priorities, this.keys.marker],
       [this.keys.prefix, ended.length, ...ended, ...leases.flatMap(({ uuid, token }) => [uuid, token])],
     )) as number;
-    this.settle(leases);
+    this.settle(settling);
     return released;
   }
 
-  /** Batches whose last unsettled tasks are among these: their lease can end with this call. */
-  private batchesEndedBy(settling: { token: string }[]): string[] {
-    const counts = new Map<string, number>();
-    for (const { token } of settling) {
-      const batch = batchOf(token);
-      counts.set(batch, (counts.get(batch) ?? 0) + 1);
-    }
+  /** Batches whose last unsettled tasks are all settling now: their lease can end with this call. */
+  private batchesEndedBy(settling: Map<string, number>): string[] {
     // A batch this broker did not claim is left to expire: recover() then sweeps what is left of it.
-    return [...counts].filter(([batch, count]) => (this.unsettled.get(batch) ?? Infinity) <= count).map(([batch]) => batch);
+    return [...settling].filter(([batch, count]) => (this.unsettled.get(batch) ?? Infinity) <= count).map(([batch]) => batch);
   }
 
-  private settle(settled: { token: string }[]): void {
-    for (const { token } of settled) {
-      const batch = batchOf(token);
-      const left = (this.unsettled.get(batch) ?? 0) - 1;
+  /** The broker took these tasks' outcomes (or releases): fewer of each batch are left unsettled. */
+  private settle(settled: Map<string, number>): void {
+    for (const [batch, count] of settled) {
+      const left = (this.unsettled.get(batch) ?? 0) - count;
       if (left > 0) this.unsettled.set(batch, left);
       else this.unsettled.delete(batch);
     }
@@ -246,6 +244,16 @@ function storedFlags(flags: string): boolean[] {
 }
 
 /** The batch a lease token belongs to: tokens are `<batch>:<n>`. */
+/** How many of these leases belong to each batch: counted once per call, for its args and its settling. */
+function countByBatch(leases: { token: string }[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { token } of leases) {
+    const batch = batchOf(token);
+    counts.set(batch, (counts.get(batch) ?? 0) + 1);
+  }
+  return counts;
+}
+
 function batchOf(token: string): string {
   return token.slice(0, token.lastIndexOf(':'));
 }
