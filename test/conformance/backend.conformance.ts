@@ -91,33 +91,48 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect(second.nextDueInMs).toBeGreaterThan(50_000);
     });
 
-    it('an expired lease is recovered, runs again, and the stale holder cannot complete it', async () => {
+    /** A task whose first holder's lease expired and was recovered; `stale` is that holder's lease. */
+    const expireLease = async (retention: Retention) => {
       const t = task();
       await broker.enqueue([t]);
-      const [stale] = (await broker.claim('dead-worker', 1, 40, KEEP)).tasks;
+      const [first] = (await broker.claim('dead-worker', 1, 40, retention)).tasks;
       await sleep(100);
-      expect(await broker.recover(3, KEEP)).toEqual({ requeued: 1, failed: 0 });
+      expect(await broker.recover(3, retention)).toEqual({ requeued: 1, failed: 0 });
+      return { t, stale: { uuid: t.uuid, token: first!.token } };
+    };
+
+    it('an expired lease is recovered and runs again; the stale holder is refused everywhere', async () => {
+      const { t, stale } = await expireLease(KEEP);
       const requeued = (await broker.storage.get(t.uuid))!;
       expect(requeued).toMatchObject({ status: 'new', stalls: 1 });
       expect(requeued.worker).toBeUndefined();
       const [fresh] = (await broker.claim('live-worker', 1, 10_000, KEEP)).tasks;
-      expect(fresh!.record).toMatchObject({ uuid: t.uuid, worker: 'live-worker' });
-      expect(fresh!.token).not.toBe(stale!.token);
-      expect(await broker.complete([{ uuid: t.uuid, token: stale!.token, status: 'success', payload: '"stale"' }], KEEP)).toEqual([false]);
+      expect(fresh!.record).toMatchObject({ uuid: t.uuid, worker: 'live-worker', stalls: 1 });
+      expect(fresh!.token).not.toBe(stale.token);
+
+      expect(await broker.renew([stale], 10_000)).toEqual([t.uuid]);
+      expect(await broker.progress(stale, '50')).toBe(false);
+      expect(await broker.release([stale])).toBe(0);
+      expect(await broker.complete([{ ...stale, status: 'success', payload: '"stale"' }], KEEP)).toEqual([false]);
       expect((await broker.storage.get(t.uuid))!.status).toBe('process');
-      expect(await broker.complete([{ uuid: t.uuid, token: fresh!.token, status: 'success', payload: '"fresh"' }], KEEP)).toEqual([true]);
-      expect((await broker.storage.get(t.uuid))!).toMatchObject({ status: 'success', returning: 'fresh' });
+
+      const current = { uuid: t.uuid, token: fresh!.token };
+      expect(await broker.renew([current], 10_000)).toEqual([]);
+      expect(await broker.progress(current, '75')).toBe(true);
+      expect(await broker.complete([{ ...current, status: 'success', payload: '"fresh"' }], KEEP)).toEqual([true]);
+      expect((await broker.storage.get(t.uuid))!).toMatchObject({
+        status: 'success',
+        returning: 'fresh',
+        progress: 75,
+        worker: 'live-worker',
+      });
     });
 
     it('with finished records deleted, a stale holder still cannot complete (or delete) a task run again', async () => {
       const drop: Retention = { ...KEEP, deleteFinishedTasks: true };
-      const t = task();
-      await broker.enqueue([t]);
-      const [stale] = (await broker.claim('dead-worker', 1, 40, drop)).tasks;
-      await sleep(100);
-      expect(await broker.recover(3, drop)).toEqual({ requeued: 1, failed: 0 });
+      const { t, stale } = await expireLease(drop);
       const [fresh] = (await broker.claim('live-worker', 1, 10_000, drop)).tasks;
-      expect(await broker.complete([{ uuid: t.uuid, token: stale!.token, status: 'success', payload: '1' }], drop)).toEqual([false]);
+      expect(await broker.complete([{ ...stale, status: 'success', payload: '1' }], drop)).toEqual([false]);
       expect((await broker.storage.get(t.uuid))!).toMatchObject({ status: 'process', worker: 'live-worker' });
       expect(await broker.complete([{ uuid: t.uuid, token: fresh!.token, status: 'success', payload: '2' }], drop)).toEqual([true]);
       expect(await broker.storage.get(t.uuid)).toBeNull();
