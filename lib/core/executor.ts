@@ -41,6 +41,8 @@ export interface ExecutorDependencies {
  */
 export class TaskExecutor {
   private readonly interceptors: TaskInterceptor[] = [];
+  /** Each task's chain, built once (not per run); emptied when interceptors are added. */
+  private chains = new WeakMap<TaskDefinition, readonly TaskInterceptor[]>();
 
   constructor(
     readonly registry: TaskRegistry,
@@ -50,6 +52,7 @@ export class TaskExecutor {
   /** Adds interceptors around every task, outermost first. */
   useInterceptors(...interceptors: TaskInterceptor[]): void {
     this.interceptors.push(...interceptors);
+    this.chains = new WeakMap();
   }
 
   async execute(record: TaskRecord, controls: ExecutionControls): Promise<ExecutionResult> {
@@ -91,7 +94,8 @@ export class TaskExecutor {
     }
     let interceptors = this.interceptorsOf(definition);
     if (plugins.has('task_executor_middlewares_execute')) {
-      ({ interceptors } = await plugins.trigger('task_executor_middlewares_execute', { record, interceptors }));
+      // A copy: the plugin may change the list it is given, and the chain is shared by every run.
+      ({ interceptors } = await plugins.trigger('task_executor_middlewares_execute', { record, interceptors: [...interceptors] }));
     }
     const abort = (reason: Error) => switched.abort(reason);
     // Built on first use: a plain task with no interceptor never needs its context.
@@ -124,8 +128,13 @@ export class TaskExecutor {
     return result;
   }
 
-  private interceptorsOf(definition: TaskDefinition): TaskInterceptor[] {
-    return [...(definition.options.maxTime ? [timeLimit] : []), ...this.interceptors, ...(definition.options.interceptors ?? [])];
+  private interceptorsOf(definition: TaskDefinition): readonly TaskInterceptor[] {
+    let chain = this.chains.get(definition);
+    if (!chain) {
+      chain = [...(definition.options.maxTime ? [timeLimit] : []), ...this.interceptors, ...(definition.options.interceptors ?? [])];
+      this.chains.set(definition, chain);
+    }
+    return chain;
   }
 
   private async encode(record: TaskRecord, result: unknown): Promise<ExecutionResult> {

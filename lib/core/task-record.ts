@@ -40,7 +40,10 @@ export interface TaskRecord<R = unknown, A extends readonly unknown[] = unknown[
 
 /** What a producer hands to the broker. */
 export interface NewTask {
-  /** A random UUID (the app makes one per task). No whitespace: the Redis broker packs it with other fields, space-separated, and refuses one that has. */
+  /**
+   * A random UUID (the app makes one per task). No whitespace: the Redis broker packs it with other
+   * fields, space-separated, and refuses one that has.
+   */
   uuid: string;
   taskName: string;
   priority: number;
