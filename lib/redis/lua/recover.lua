@@ -9,6 +9,7 @@
 --@include time
 --@include finish
 --@include leases
+--@include requeue
 local prefix = ARGV[1]
 local now = nowMs()
 local retention = readRetention(3)

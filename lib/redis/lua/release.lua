@@ -5,8 +5,9 @@
 -- then 2 per lease: uuid, token
 -- Returns how many tasks went back to the queue.
 --@include time
---@include finish
 --@include leases
+--@include record
+--@include requeue
 local prefix = ARGV[1]
 local now = nowMs()
 local batchCount = tonumber(ARGV[2])

@@ -2,8 +2,6 @@
 -- the active sorted set maps each batch id to its deadline, <prefix>lb:<batch> lists the batch's
 -- uuids, and each task's token is `<batch>:<n>`, so renewing or ending a lease is one command
 -- per batch.
---@include record
---@include queue
 
 -- The batch (lease) a token belongs to: tokens are `<batch>:<n>`.
 local function batchOf(token)
@@ -16,15 +14,4 @@ local function dropBatches(prefix, activeKey, batches)
     redis.call('ZREM', activeKey, batch)
     redis.call('DEL', prefix .. 'lb:' .. batch)
   end
-end
-
--- Puts a held task back at the head of its queue as 'new' (its worker died, or is stopping).
-local function requeueAtHead(prefix, prioritiesKey, uuid, rec, now)
-  rec.s = 'new'
-  rec.u = now
-  rec.w = nil
-  rec.b = nil
-  rec.k = nil
-  redis.call('SET', prefix .. 't:' .. uuid, encodeRecord(rec))
-  pushQueued(prefix, prioritiesKey, rec.p, uuid, true)
 end
