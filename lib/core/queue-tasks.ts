@@ -193,6 +193,11 @@ export class QueueTasks {
     }
   }
 
+  /** Stops timers and the worker (running tasks get the grace time); enqueueing still works. */
+  async stopWork(): Promise<void> {
+    await this.starter.stopWork(this);
+  }
+
   async stop(): Promise<void> {
     await this.plugins.trigger('app_stop', { appName: this.name }).catch((error: unknown) => this.logger.error(traceback(error)));
     await this.starter.stop(this);

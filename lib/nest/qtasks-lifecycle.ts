@@ -1,16 +1,24 @@
-import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
 import { QueueTasks } from '../core/queue-tasks.js';
 
 /**
  * Binds the Starter to Nest's lifecycle: tasks are registered at module init (TaskExplorer), the
- * components start once the whole app is up, and stop (with the grace time) on shutdown.
+ * components start once the whole app is up. Shutdown takes two phases. The work ends in the
+ * first (onModuleDestroy: timers stop, running tasks finish within the grace time), so providers
+ * that release their resources in beforeApplicationShutdown or onApplicationShutdown still have
+ * them while tasks finish (Nest runs each phase for the app's modules before this global one).
+ * The connections close in the last phase, so code running until then can still enqueue.
  */
 @Injectable()
-export class QTasksLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+export class QTasksLifecycle implements OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown {
   constructor(private readonly queueTasks: QueueTasks) {}
 
   async onApplicationBootstrap(): Promise<void> {
     await this.queueTasks.start();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.queueTasks.stopWork();
   }
 
   async onApplicationShutdown(): Promise<void> {

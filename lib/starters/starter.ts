@@ -29,11 +29,14 @@ export interface StartHook {
 
 /**
  * Starter: starts the components in dependency order (global config, storage, broker, worker,
- * then hooks) and stops them the other way round, giving running tasks the grace time.
+ * then hooks) and stops them the other way round, giving running tasks the grace time. The stop
+ * has two steps, so a host can end the work early and close the connections late: `stopWork`
+ * (hooks, then the worker) and `stop` (whatever `stopWork` has not done, then the connections).
  */
 export class Starter {
   private readonly hooks: StartHook[] = [];
   private started = false;
+  private working = false;
 
   /** Adds a part started last and stopped first. */
   addHook(hook: StartHook): void {
@@ -48,6 +51,7 @@ export class Starter {
       await app.storage.start();
       await app.broker.start();
       await app.globalConfig?.publishCatalog(app.registry.catalog());
+      this.working = true;
       await app.worker?.start();
       for (const hook of this.hooks) await hook.start();
       await this.fire(app, 'start');
@@ -61,11 +65,21 @@ export class Starter {
     );
   }
 
+  /**
+   * Ends the work: no more timer ticks or claims, running tasks finish within the grace time.
+   * The connections stay open, so the app can still enqueue, read and wait.
+   */
+  async stopWork(app: StartableApp): Promise<void> {
+    if (!this.working) return;
+    this.working = false;
+    for (const hook of [...this.hooks].reverse()) await hook.stop();
+    await app.worker?.stop(app.config.shutdownGraceMs);
+  }
+
   async stop(app: StartableApp): Promise<void> {
     if (!this.started) return;
     this.started = false;
-    for (const hook of [...this.hooks].reverse()) await hook.stop();
-    await app.worker?.stop(app.config.shutdownGraceMs);
+    await this.stopWork(app);
     await app.broker.stop();
     await app.storage.stop();
     await app.globalConfig?.stop();

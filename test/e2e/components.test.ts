@@ -20,6 +20,27 @@ describe('components without Nest', () => {
     await own.quit();
   });
 
+  it('stopWork lets the running task finish and claims nothing more, while enqueueing still works', async () => {
+    const qtasks = new QueueTasks({ name: uniqueAppName('stop-work'), url, config: { shutdownGraceMs: 5000 } });
+    let release!: () => void;
+    const started = new Promise<void>((resolve) => {
+      qtasks.task('hold', () => {
+        resolve();
+        return new Promise<string>((done) => (release = () => done('finished')));
+      });
+    });
+    await qtasks.start();
+    const running = await qtasks.add('hold');
+    await started;
+    const stopping = qtasks.stopWork();
+    setTimeout(() => release(), 100);
+    await stopping;
+    expect((await qtasks.get(running.uuid))?.status).toBe('success');
+    const late = await qtasks.add('hold');
+    expect((await qtasks.wait(late.uuid, { timeout: 300, returnOnTimeout: true })).status).toBe('new');
+    await qtasks.stop();
+  });
+
   it('GlobalConfig stores settings readable by another process with no app running', async () => {
     const name = uniqueAppName('settings');
     const writer = new RedisGlobalConfig({ name, url });

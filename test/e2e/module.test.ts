@@ -1,4 +1,4 @@
-import { Injectable, Module } from '@nestjs/common';
+import { Injectable, Module, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -51,6 +51,29 @@ class OtherService {
   @Task('sum')
   add(a: number, b: number) {
     return a + b;
+  }
+}
+
+/** Holds a resource its task needs, released at the app's last shutdown phase as Nest advises. */
+@Injectable()
+class ResourceService implements BeforeApplicationShutdown, OnApplicationShutdown {
+  open = true;
+  enqueuedAtShutdown?: Promise<string>;
+
+  constructor(private readonly client: QTasksClient) {}
+
+  @Task()
+  async useResource(): Promise<string> {
+    await gate.pass();
+    return this.open ? 'resource open' : 'resource closed';
+  }
+
+  beforeApplicationShutdown(): void {
+    this.enqueuedAtShutdown = this.client.add('useResource').then((record) => record.uuid);
+  }
+
+  onApplicationShutdown(): void {
+    this.open = false;
   }
 }
 
@@ -186,6 +209,28 @@ describe('QTasksModule', () => {
       const stored = await reader.get(record.uuid);
       expect(stored?.status).toBe('success');
       expect(stored?.returning).toBe('released');
+    } finally {
+      await reader.stop();
+    }
+  });
+
+  it('at shutdown a running task finishes before the app releases its resources, and enqueueing works until the last phase', async () => {
+    const name = uniqueAppName('shutdown-phases');
+    const app = await startNestApp({ name, url, config: { shutdownGraceMs: 5000 } }, [ResourceService]);
+    gate = new Gate();
+    const running = await app.get(QTasksClient).add('useResource');
+    await gate.reached;
+    const closing = app.close();
+    setTimeout(() => gate.open(), 200);
+    await closing;
+    const reader = new RedisStorage({ name, url });
+    await reader.start();
+    try {
+      const stored = await reader.get(running.uuid);
+      expect(stored?.status).toBe('success');
+      expect(stored?.returning).toBe('resource open');
+      const lateUuid = await app.get(ResourceService).enqueuedAtShutdown!;
+      expect((await reader.get(lateUuid))?.status).toBe('new');
     } finally {
       await reader.stop();
     }
