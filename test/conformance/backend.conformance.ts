@@ -65,6 +65,29 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect(await claimUuids(10)).toEqual([]);
     });
 
+    it('claims and completes batches of any size in one call each (4,100 tasks: more values than Lua can unpack at once)', async () => {
+      for (const retention of [KEEP, { ...KEEP, deleteFinishedTasks: true }]) {
+        const tasks = Array.from({ length: 4100 }, (_, i) => task({ args: [i] }));
+        await broker.enqueue(tasks);
+        const claimed = (await broker.claim('w1', 5000, 10_000, retention)).tasks;
+        expect(claimed.map((t) => t.record.uuid)).toEqual(tasks.map((t) => t.uuid));
+        expect(claimed.map((t) => t.record.args)).toEqual(tasks.map((_, i) => [i]));
+        const stored = await broker.complete(
+          claimed.map(({ record, token }) => ({ uuid: record.uuid, token, status: 'success' as const, payload: String(record.args[0]) })),
+          retention,
+        );
+        expect(stored.every(Boolean)).toBe(true);
+        const [first, last] = await Promise.all([broker.storage.get(tasks[0]!.uuid), broker.storage.get(tasks[4099]!.uuid)]);
+        if (retention.deleteFinishedTasks) {
+          expect([first, last]).toEqual([null, null]);
+        } else {
+          expect([first?.returning, last?.returning]).toEqual([0, 4099]);
+          expect(last).toMatchObject({ status: 'success', worker: 'w1' });
+        }
+        expect(await broker.recover(3, retention)).toEqual({ requeued: 0, failed: 0 });
+      }
+    });
+
     it('a claim marks the task running under a lease for that worker', async () => {
       const t = task();
       await broker.enqueue([t]);

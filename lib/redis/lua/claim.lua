@@ -12,6 +12,7 @@
 --@include time
 --@include finish
 --@include queue
+--@include bulk
 --@include outcomes
 local prefix = ARGV[1]
 local now = nowMs()
@@ -46,6 +47,8 @@ local heldTail = '","b":' .. now .. ',"w":' .. cjson.encode(ARGV[2]) .. ','
 -- Joined once at the end: a string built per task costs more than all its Redis commands.
 local lines = {}
 local claimedUuids = {}
+-- The held records as MSET arguments: written in one call at the end, not one SET per task.
+local heldWrites = {}
 local max = tonumber(ARGV[3])
 local claimed = 0
 while claimed < max do
@@ -55,14 +58,19 @@ while claimed < max do
   end
   local listKey = prefix .. 'q:' .. top[1]
   local wanted = max - claimed
-  local uuids = redis.call('LPOP', listKey, wanted)
-  if not uuids or #uuids < wanted then
+  local uuids = redis.call('LPOP', listKey, wanted) or {}
+  if #uuids < wanted then
     redis.call('ZREM', KEYS[1], top[1])
   end
-  for _, uuid in ipairs(uuids or {}) do
-    local key = prefix .. 't:' .. uuid
+  local keys = {}
+  for i, uuid in ipairs(uuids) do
+    keys[i] = prefix .. 't:' .. uuid
+  end
+  local raws = #keys > 0 and callInChunks('MGET', keys) or {}
+  for i, uuid in ipairs(uuids) do
+    local key = keys[i]
     -- A missing record was deleted, a non-'new' one cancelled: both leave the queue silently.
-    local raw = redis.call('GET', key)
+    local raw = raws[i]
     local rest = raw and queuedRest(raw)
     if raw and not rest then
       -- Not a queued record in the key order: decode it to tell a cancelled one from one to
@@ -82,7 +90,8 @@ while claimed < max do
       end
       claimed = claimed + 1
       local held = heldHead .. claimed .. heldTail .. string.sub(raw, rest)
-      redis.call('SET', key, held)
+      heldWrites[#heldWrites + 1] = key
+      heldWrites[#heldWrites + 1] = held
       claimedUuids[claimed] = uuid
       lines[#lines + 1] = uuid
       lines[#lines + 1] = held
@@ -91,10 +100,9 @@ while claimed < max do
 end
 
 if claimed > 0 then
+  callInChunks('MSET', heldWrites)
   redis.call('ZADD', KEYS[4], now + tonumber(ARGV[4]), batch)
-  for i = 1, claimed, 1000 do
-    redis.call('RPUSH', prefix .. 'lb:' .. batch, unpack(claimedUuids, i, math.min(i + 999, claimed)))
-  end
+  callInChunks('RPUSH', claimedUuids, prefix .. 'lb:' .. batch)
 end
 -- Work left behind wakes the next idle worker. (A claim that got fewer than it asked for
 -- emptied every list, so it has none to leave.)

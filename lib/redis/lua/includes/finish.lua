@@ -20,13 +20,18 @@ end
 -- each status sit in a sorted set in finishing order (<prefix>f:<status>, score = sequence, since
 -- many tasks finish within one millisecond); the oldest beyond the limit lose their record here,
 -- in the same atomic step, so memory stays bounded however long the run.
--- (`key` is the record's key when the caller has it already.)
-local function finishEncoded(prefix, uuid, status, raw, retention, notices, key)
+-- (`key` is the record's key when the caller has it already. `writes`, when given, collects
+-- key-value pairs the caller writes later in one MSET: used for a record kept for good with no
+-- `keep` limit, as a limit could trim that very record within the same call.)
+local function finishEncoded(prefix, uuid, status, raw, retention, notices, key, writes)
   key = key or prefix .. 't:' .. uuid
   if retention.delete then
     redis.call('DEL', key)
   elseif retention.ttlMs > 0 then
     redis.call('SET', key, raw, 'PX', retention.ttlMs)
+  elseif writes and retention.keep == 0 then
+    writes[#writes + 1] = key
+    writes[#writes + 1] = raw
   else
     redis.call('SET', key, raw)
   end

@@ -14,17 +14,20 @@
 --@include record
 --@include queue
 --@include leases
+--@include bulk
 --@include finish
 local function storeOutcomes(prefix, first, now, retention, notices)
   local out = {}
   local requeued = 0
+  -- Successes kept for good, written together in one MSET at the end (see finishEncoded).
+  local writes = {}
 
   -- The usual outcome, success of a record in the key order, is a string edit of its head (whose
   -- start is the same for the whole call: numbers turned into text once, not per task).
   local successHead = '{"s":"success","u":' .. now .. ',"f":' .. now .. ',"r":'
   local function storeSuccess(uuid, key, raw, rest, payload)
     local done = successHead .. cjson.encode(payload) .. ',' .. string.sub(raw, rest)
-    finishEncoded(prefix, uuid, 'success', done, retention, notices, key)
+    finishEncoded(prefix, uuid, 'success', done, retention, notices, key, writes)
   end
 
   local function storeOther(uuid, rec, status, payload, delay)
@@ -76,20 +79,32 @@ local function storeOutcomes(prefix, first, now, retention, notices)
     return held[batch]
   end
 
+  -- First pass: read the outcomes, and every record they need in one MGET. A success whose
+  -- record goes anyway is deleted unread (all in one DEL), unless a waiter needs its final form.
   local batchCount = tonumber(ARGV[first])
+  local uuids, tokens, statuses, delays, payloads, keys, readAt = {}, {}, {}, {}, {}, {}, {}
+  local readKeys, dropKeys = {}, {}
   for i = first + 1 + batchCount, #ARGV do
+    local n = #uuids + 1
     local uuid, token, status, delay, payload = string.match(ARGV[i], '^(%S+) (%S+) (%S+) (%S+) (.*)$')
-    delay = tonumber(delay)
     local key = prefix .. 't:' .. uuid
-    local raw = nil
-    -- A success whose record goes anyway: deleted unread, unless a waiter needs its final form.
-    local deleteUnread = status == 'success' and retention.delete and leaseHeld(token) and
-      not isWatched(prefix, uuid, notices)
-    if deleteUnread then
-      redis.call('DEL', key)
+    uuids[n], tokens[n], statuses[n], delays[n], payloads[n], keys[n] = uuid, token, status, tonumber(delay), payload, key
+    if status == 'success' and retention.delete and leaseHeld(token) and not isWatched(prefix, uuid, notices) then
+      dropKeys[#dropKeys + 1] = key
+      readAt[n] = false
     else
-      raw = redis.call('GET', key)
+      readKeys[#readKeys + 1] = key
+      readAt[n] = #readKeys
     end
+  end
+  if #dropKeys > 0 then
+    callInChunks('DEL', dropKeys)
+  end
+  local raws = #readKeys > 0 and callInChunks('MGET', readKeys) or {}
+
+  for n = 1, #uuids do
+    local uuid, token, status, delay, payload = uuids[n], tokens[n], statuses[n], delays[n], payloads[n]
+    local raw = readAt[n] and raws[readAt[n]]
     -- A record removed (or unreadable) while it ran has no token to check: its lease just ends.
     local stored = '1'
     if raw then
@@ -105,7 +120,7 @@ local function storeOutcomes(prefix, first, now, retention, notices)
       elseif holder ~= token then
         stored = '0'
       elseif status == 'success' then
-        storeSuccess(uuid, key, raw, rest, payload)
+        storeSuccess(uuid, keys[n], raw, rest, payload)
       else
         local rec = decodeRecord(raw)
         if rec then
@@ -113,7 +128,10 @@ local function storeOutcomes(prefix, first, now, retention, notices)
         end
       end
     end
-    out[#out + 1] = stored
+    out[n] = stored
+  end
+  if #writes > 0 then
+    callInChunks('MSET', writes)
   end
   dropBatches(prefix, KEYS[4], { unpack(ARGV, first + 1, first + batchCount) })
   if requeued > 0 then
