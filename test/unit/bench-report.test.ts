@@ -33,4 +33,11 @@ describe('bench report', () => {
     expect(rows[0]!.ratioRange).toEqual([2, 3.5]);
     expect(renderTable(rows, summary(30_000, 10_000))).toContain('| 3.00× (2.00–3.50) | ≥ 4× MISSED |');
   });
+
+  it('never shows a missed target as met by rounding: 3.998× is not printed as 4.00×', () => {
+    const measured = runs([39_980, 39_980, 39_980], [10_000, 10_000, 10_000]);
+    const rows = buildRows(summary(39_980, 10_000), measured);
+    expect(rows[0]!.met).toBe(false);
+    expect(renderTable(rows, summary(39_980, 10_000))).toContain('| 3.998× (3.998–3.998) | ≥ 4× MISSED |');
+  });
 });
