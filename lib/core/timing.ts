@@ -12,11 +12,38 @@ export function pause(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
+ * Settles like `work`, or with `onTimeout()` (its value, or what it throws) when `ms` pass first.
+ * One promise and one timer, both ended whichever comes first: a race between two promises would
+ * leave the loser pending for good. `unref`: the timer alone does not keep the process alive.
+ */
+export function raceTimeout<T, U>(work: Promise<T>, ms: number, onTimeout: () => U, unref = false): Promise<T | U> {
+  return new Promise<T | U>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      try {
+        resolve(onTimeout());
+      } catch (error) {
+        reject(error);
+      }
+    }, ms);
+    // Optional: a fake timer (a test's) may have no unref.
+    if (unref) timer.unref?.();
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
  * Waits for `work` to settle, but no longer than `ms`: shutdown steps use it so that a Redis
  * which is gone (commands queued until it returns) cannot hold a stop forever.
  */
 export async function settleWithin(work: Promise<unknown>[], ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([Promise.allSettled(work), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
+  await raceTimeout(Promise.allSettled(work), ms, () => undefined);
 }

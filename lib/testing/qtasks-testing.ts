@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { MemoryBroker } from '../brokers/memory/memory-broker.js';
 import { InvalidOptionError, QTasksError } from '../core/errors.js';
 import { toJson } from '../core/json.js';
+import { raceTimeout } from '../core/timing.js';
 import { QueueTasks } from '../core/queue-tasks.js';
 import { TaskAbort } from '../core/task-abort.js';
 import type { TaskRecord, TaskStatus } from '../core/task-record.js';
@@ -46,16 +47,14 @@ export class QTasksTesting {
     const broker = this.memoryBroker('drain()');
     if (!this.queueTasks.worker) throw new InvalidOptionError('drain() needs a worker, but this app runs with `worker: false`.');
     const timeoutMs = options.timeout ?? 10_000;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new DrainTimeoutError(timeoutMs, this.pending())), timeoutMs);
-      timer.unref?.();
-    });
-    try {
-      await Promise.race([broker.whenIdle(), timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await raceTimeout(
+      broker.whenIdle(),
+      timeoutMs,
+      () => {
+        throw new DrainTimeoutError(timeoutMs, this.pending());
+      },
+      true,
+    );
   }
 
   /** Tasks enqueued and not started yet (queued or delayed), oldest first. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { raceTimeout } from '../../lib/core/timing.js';
 import { QueueTasks, type Broker, type NewTask, type QueueTasksOptions, type Retention } from '../../lib/index.js';
 
 /** How the suite gets a fresh, empty backend for each test. */
@@ -18,13 +19,9 @@ function task(overrides: Partial<NewTask> & { args?: unknown[] } = {}): NewTask 
   return { uuid: randomUUID(), taskName: 'job', priority: 0, argsJson: JSON.stringify(args), createdAt: Date.now(), delayMs: 0, ...rest };
 }
 
-/** 'done' when the promise settles within `ms`, else 'timed out' (the guard timer is cleared either way). */
+/** 'done' when the promise settles within `ms`, else 'timed out'. */
 async function within(promise: Promise<unknown>, ms: number): Promise<'done' | 'timed out'> {
-  let timer: NodeJS.Timeout | undefined;
-  const guard = new Promise<'timed out'>((resolve) => (timer = setTimeout(() => resolve('timed out'), ms)));
-  const outcome = await Promise.race([promise.then(() => 'done' as const), guard]);
-  clearTimeout(timer);
-  return outcome;
+  return raceTimeout(promise.then(() => 'done' as const), ms, () => 'timed out' as const);
 }
 
 /**

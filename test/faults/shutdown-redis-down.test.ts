@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { QueueTasks, type WhenRedisDown } from '../../lib/index.js';
+import { raceTimeout } from '../../lib/core/timing.js';
 import { CuttableLink } from '../helpers/cuttable-link.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
@@ -28,10 +29,7 @@ describe('shutting down while Redis is gone', () => {
       while (!release) await new Promise((resolve) => setTimeout(resolve, 10));
       const waiting = app.wait(held.uuid).catch((error: unknown) => error);
       await server.stop();
-      const stopped = await Promise.race([
-        app.stop().then(() => 'stopped'),
-        new Promise((resolve) => setTimeout(() => resolve('still stopping after 10 s'), 10_000).unref()),
-      ]);
+      const stopped = await raceTimeout(app.stop().then(() => 'stopped'), 10_000, () => 'still stopping after 10 s', true);
       release();
       expect(stopped).toBe('stopped');
       // The pending wait ends too, with an error rather than silence.
@@ -51,10 +49,7 @@ describe('shutting down while Redis is gone', () => {
     const waiting = app.wait(queued.uuid).catch((error: unknown) => error);
     await cut;
     // With 'wait', ioredis keeps that SUBSCRIBE for a reconnect that never comes.
-    const stopped = await Promise.race([
-      app.stop().then(() => 'stopped'),
-      new Promise((resolve) => setTimeout(() => resolve('still stopping after 5 s'), 5_000).unref()),
-    ]);
+    const stopped = await raceTimeout(app.stop().then(() => 'stopped'), 5_000, () => 'still stopping after 5 s', true);
     expect(stopped).toBe('stopped');
     expect(await waiting).toBeInstanceOf(Error);
   });

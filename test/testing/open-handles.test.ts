@@ -3,6 +3,7 @@ import { Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { describe, expect, inject, it } from 'vitest';
 import { QTasksClient, QTasksModule, Task, type QTasksModuleOptions } from '../../lib/index.js';
+import { raceTimeout } from '../../lib/core/timing.js';
 import { QTasksTesting, QTasksTestingModule } from '../../lib/testing/index.js';
 import { startChildApp } from '../helpers/child-app.js';
 import { uniqueAppName } from '../helpers/names.js';
@@ -82,10 +83,7 @@ describe('a process that closes its app exits by itself', () => {
     const child = startChildApp('testing-app.ts', {});
     try {
       await child.waitFor('closed: 5, pending wait stopped');
-      let timer: NodeJS.Timeout | undefined;
-      const bound = new Promise<'still running'>((resolve) => (timer = setTimeout(() => resolve('still running'), 15_000)));
-      const outcome = await Promise.race([child.exited, bound]);
-      clearTimeout(timer);
+      const outcome = await raceTimeout(child.exited, 15_000, () => 'still running');
       expect(outcome).toEqual({ code: 0, signal: null });
     } finally {
       child.kill('SIGKILL');
