@@ -194,27 +194,7 @@ describe('QTasksModule', () => {
     }
   });
 
-  it('closing the app lets a running task finish before the worker stops', async () => {
-    const name = uniqueAppName('grace');
-    const app = await startNestApp({ name, url, config: { shutdownGraceMs: 5000 } }, [MathService]);
-    gate = new Gate();
-    const record = await app.get(QTasksClient).add('hold');
-    await gate.reached;
-    const closing = app.close();
-    setTimeout(() => gate.open(), 200);
-    await closing;
-    const reader = new RedisStorage({ name, url });
-    await reader.start();
-    try {
-      const stored = await reader.get(record.uuid);
-      expect(stored?.status).toBe('success');
-      expect(stored?.returning).toBe('released');
-    } finally {
-      await reader.stop();
-    }
-  });
-
-  it('at shutdown a running task finishes before the app releases its resources, and enqueueing works until the last phase', async () => {
+  it('closing the app lets a running task finish before the worker stops and the app releases its resources; enqueueing works until the last phase', async () => {
     const name = uniqueAppName('shutdown-phases');
     const app = await startNestApp({ name, url, config: { shutdownGraceMs: 5000 } }, [ResourceService]);
     gate = new Gate();
