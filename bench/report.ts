@@ -83,8 +83,7 @@ export function buildRows(summary: Summary, runs: Runs): Row[] {
     const ratios = perRun((metrics) => metrics[spec.metric]!);
     const ratio = median(ratios);
     const ratioRange: [number, number] = [Math.min(...ratios), Math.max(...ratios)];
-    const { min, max } = spec.target ?? {};
-    const met = spec.target ? (min === undefined || ratio >= min) && (max === undefined || ratio <= max) : undefined;
+    const met = spec.target ? meets(ratio, spec.target) : undefined;
     const cpuRatio = spec.withCost ? median(perRun(cpuPerTask)) : undefined;
     return { ...spec, qtasks, bullmq, ratio, ratioRange, cpuRatio, met };
   });
@@ -110,11 +109,13 @@ export function renderTable(rows: Row[], summary: Summary): string {
   return lines.join('\n');
 }
 
+function meets(ratio: number, { min, max }: Target): boolean {
+  return (min === undefined || ratio >= min) && (max === undefined || ratio <= max);
+}
+
 /** Ratios show two decimals, or three where two would round a missed target up to it. */
 function ratioDigits({ ratio, target, met }: Row): number {
-  const shown = Number(ratio.toFixed(2));
-  const looksMet = target && (target.min === undefined || shown >= target.min) && (target.max === undefined || shown <= target.max);
-  return met === false && looksMet ? 3 : 2;
+  return met === false && meets(Number(ratio.toFixed(2)), target!) ? 3 : 2;
 }
 
 export function renderCommands(summary: Summary): string {

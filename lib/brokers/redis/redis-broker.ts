@@ -243,7 +243,6 @@ function storedFlags(flags: string): boolean[] {
   return Array.from(flags, (flag) => flag === '1');
 }
 
-/** The batch a lease token belongs to: tokens are `<batch>:<n>`. */
 /** How many of these leases belong to each batch: counted once per call, for its args and its settling. */
 function countByBatch(leases: { token: string }[]): Map<string, number> {
   const counts = new Map<string, number>();
@@ -254,6 +253,7 @@ function countByBatch(leases: { token: string }[]): Map<string, number> {
   return counts;
 }
 
+/** The batch a lease token belongs to: tokens are `<batch>:<n>`. */
 function batchOf(token: string): string {
   return token.slice(0, token.lastIndexOf(':'));
 }
