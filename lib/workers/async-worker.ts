@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Broker, Lease, Retention } from '../brokers/broker.js';
 import { errorMessage, TaskCancelledError } from '../core/errors.js';
 import { TaskAbort } from '../core/task-abort.js';
@@ -66,6 +67,8 @@ export class AsyncWorker extends Worker {
   /** Slots promised to claims on their way. */
   private reserved = 0;
   private nextDueInMs: number | null = null;
+  /** A claimed batch started running in this event-loop turn. */
+  private batchStartedThisTurn = false;
   private timers: NodeJS.Timeout[] = [];
   private startedAt = 0;
   /** Set once stopped: results still unsent are dropped, their leases expire and they run again. */
@@ -208,6 +211,13 @@ export class AsyncWorker extends Worker {
         await broker.release(batch.tasks.map(({ record, token }) => ({ uuid: record.uuid, token })));
         return true;
       }
+      // Both claims' replies were read in one turn (Redis answers back-to-back claims together):
+      // this batch waits a turn, so the claim carrying the first batch's outcomes leaves before
+      // this one runs and Redis serves it meanwhile. Run together, the two batches would send the
+      // next two claims together again, and Redis and the worker would go on taking turns.
+      if (this.batchStartedThisTurn) await nextTurn();
+      this.batchStartedThisTurn = true;
+      setImmediate(() => (this.batchStartedThisTurn = false));
       for (const task of batch.tasks) this.execute(task);
       this.nextDueInMs = batch.nextDueInMs;
       return batch.tasks.length < size;
