@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { startRedisServer } from '../lib/testing/redis-server.js';
 import { measureCeiling } from './ceiling.js';
 import { CONTENDER_IDS, type ContenderId } from './contenders/contender.js';
-import { buildRows, processKey, renderCeiling, renderCommands, renderTable, type Runs, type Summary } from './report.js';
+import { buildRows, processKey, renderCeiling, renderCommands, renderRoundTripFloor, renderTable, type Runs, type Summary } from './report.js';
 import { RunnerProcess } from './runner-process.js';
 import type { Metrics, Request } from './scenarios.js';
 import { median } from './stats.js';
@@ -93,7 +93,10 @@ try {
 
   const summary = summarize(runs);
   const rows = buildRows(summary, runs);
-  const output = [renderTable(rows, summary), '', renderCommands(summary), '', renderCeiling(ceiling, summary)].join('\n');
+  const floor = renderRoundTripFloor(summary);
+  const output = [renderTable(rows, summary), '', renderCommands(summary), '', renderCeiling(ceiling, summary), ...(floor ? [floor] : [])].join(
+    '\n',
+  );
   console.log(`\n${output}\n\n(${((Date.now() - startedAt) / 1000).toFixed(0)} s; medians of ${RUNS} runs)`);
   if (!only) {
     mkdirSync(new URL('.', RESULTS_FILE), { recursive: true });

@@ -75,6 +75,18 @@ export class RedisProbe {
     return command(this.admin);
   }
 
+  /**
+   * µs per bare round trip: a one-line script (EVALSHA of `return 1`) sent and awaited `count` times
+   * in a row, the least an enqueue that waits for Redis can take on this machine.
+   */
+  async roundTripUs(count: number): Promise<number> {
+    const sha = (await this.admin.script('LOAD', 'return 1')) as string;
+    const startedAt = performance.now();
+    for (let i = 0; i < count; i++) await this.admin.evalsha(sha, 0);
+    this.ownCommands += count + 1;
+    return ((performance.now() - startedAt) * 1000) / count;
+  }
+
   async usedMemory(): Promise<number> {
     return field(await this.admin.info('memory'), 'used_memory');
   }

@@ -152,6 +152,22 @@ export function renderCeiling(ceiling: Ceiling | null, summary: Summary): string
   return lines.join('\n');
 }
 
+/**
+ * One at a time, an enqueue waits for one round trip; how long a bare one takes bounds how far
+ * any library can lead there. The two libraries' runs each measured it: the lower median counts.
+ */
+export function renderRoundTripFloor(summary: Summary): string | null {
+  const single = summary['enqueue.single'];
+  if (!single?.qtasks.roundTripUs || !single.bullmq.roundTripUs) return null;
+  const floorUs = Math.min(single.qtasks.roundTripUs, single.bullmq.roundTripUs);
+  const [oursUs, theirsUs] = [1e6 / single.qtasks.tasksPerSec!, 1e6 / single.bullmq.tasksPerSec!];
+  return (
+    `Round-trip floor: a bare script call awaited one at a time takes ${fixed(floorUs)} µs; one add at a time takes ` +
+    `${fixed(oursUs)} µs here, ${fixed(theirsUs)} µs in BullMQ. An add that waits for one round trip can be at most ` +
+    `${(theirsUs / floorUs).toFixed(2)}× as fast as BullMQ's on this machine.`
+  );
+}
+
 function cpuPerTask(metrics: Metrics): number {
   return metrics.redisUs! + metrics.nodeUs!;
 }

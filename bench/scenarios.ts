@@ -65,7 +65,10 @@ async function enqueue(
   const seconds = (performance.now() - startedAt) / 1000;
   const after = await probe.counters();
   await producer.close();
-  return { tasksPerSec: tasks / seconds, ...probe.cost(before, after, tasks) };
+  const metrics: Metrics = { tasksPerSec: tasks / seconds, ...probe.cost(before, after, tasks) };
+  // The floor of one-at-a-time enqueueing, measured right after it by the same process.
+  if (mode === 'single') metrics.roundTripUs = await probe.roundTripUs(tasks);
+  return metrics;
 }
 
 async function prefill(contender: Contender, url: string, queue: string, tasks: number, keepResults: boolean, deadline: number) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildRows, renderTable, type Runs, type Summary } from '../../bench/report.js';
+import { buildRows, renderRoundTripFloor, renderTable, type Runs, type Summary } from '../../bench/report.js';
 
 const metrics = (perSec: number) => ({ tasksPerSec: perSec, redisUs: 10, nodeUs: 10 });
 
@@ -39,5 +39,19 @@ describe('bench report', () => {
     const rows = buildRows(summary(39_980, 10_000), measured);
     expect(rows[0]!.met).toBe(false);
     expect(renderTable(rows, summary(39_980, 10_000))).toContain('| 3.998× (3.998–3.998) | ≥ 4× MISSED |');
+  });
+
+  it('bounds the one-at-a-time enqueue ratio by the bare round trip: BullMQ 100 µs over a 60 µs floor is at most 1.67×', () => {
+    const single: Summary = {
+      'enqueue.single': {
+        qtasks: { tasksPerSec: 12_500, roundTripUs: 62 },
+        bullmq: { tasksPerSec: 10_000, roundTripUs: 60 },
+      },
+    };
+    expect(renderRoundTripFloor(single)).toBe(
+      'Round-trip floor: a bare script call awaited one at a time takes 60 µs; one add at a time takes 80 µs here, ' +
+        "100 µs in BullMQ. An add that waits for one round trip can be at most 1.67× as fast as BullMQ's on this machine.",
+    );
+    expect(renderRoundTripFloor(summary(1, 1))).toBeNull();
   });
 });
