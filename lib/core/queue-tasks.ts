@@ -206,7 +206,7 @@ export class QueueTasks {
 
   /** Enqueues one task; resolves with its record (status `new`) once Redis has it. */
   async add(name: string, args: unknown[] = [], options: AddOptions = {}): Promise<TaskRecord> {
-    const [record] = await this.addBulk([{ name, args, ...options }]);
+    const [record] = await this.enqueue(await this.prepareAll([{ name, args, ...options }]));
     return record!;
   }
 

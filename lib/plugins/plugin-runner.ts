@@ -65,7 +65,10 @@ export class PluginRunner {
     for (const { plugin, handler } of registrations) {
       let answer: unknown;
       try {
-        answer = await (handler as (event: TriggerEvent<T>) => unknown)(current);
+        answer = (handler as (event: TriggerEvent<T>) => unknown)(current);
+        // Awaited only when it is a promise (or thenable): a handler with nothing to do answers at once (every
+        // enqueue passes the validation handler), and an await costs a turn of the microtask queue.
+        if (typeof (answer as PromiseLike<unknown> | null)?.then === 'function') answer = await answer;
       } catch (error) {
         throw error instanceof QTasksError ? error : new PluginError(plugin, trigger, error);
       }

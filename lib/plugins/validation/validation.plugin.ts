@@ -16,15 +16,17 @@ const PLAIN_TYPES: unknown[] = [Object, String, Number, Boolean, Array, Function
 export class ValidationPlugin implements TaskPlugin {
   readonly name = 'ValidationPlugin';
   readonly handlers = {
-    app_add_task_before_broker: async ({ name, args }: TriggerEvent<'app_add_task_before_broker'>) => {
+    // Not async: a task without DTO parameters (most) gets its answer, at enqueue and before it
+    // runs, without a promise made.
+    app_add_task_before_broker: ({ name, args }: TriggerEvent<'app_add_task_before_broker'>) => {
       const definition = this.registry.get(name);
       if (!definition) return; // the add itself reports the unknown task
       const types = dtoTypes(definition.options, definition.paramTypes);
-      if (types) return { args: await validatedArgs(name, types, args) };
+      if (types) return validatedArgs(name, types, args).then((validated) => ({ args: validated }));
     },
-    task_executor_args_replace: async ({ record, args, options, paramTypes }: TriggerEvent<'task_executor_args_replace'>) => {
+    task_executor_args_replace: ({ record, args, options, paramTypes }: TriggerEvent<'task_executor_args_replace'>) => {
       const types = dtoTypes(options, paramTypes);
-      if (types) return { args: await validatedArgs(record.taskName, types, args) };
+      if (types) return validatedArgs(record.taskName, types, args).then((validated) => ({ args: validated }));
     },
   };
 
