@@ -93,10 +93,10 @@ try {
 
   const summary = summarize(runs);
   const rows = buildRows(summary, runs);
+  const sections = [renderTable(rows, summary), '', renderCommands(summary), '', renderCeiling(ceiling, summary)];
   const floor = renderRoundTripFloor(summary);
-  const output = [renderTable(rows, summary), '', renderCommands(summary), '', renderCeiling(ceiling, summary), ...(floor ? [floor] : [])].join(
-    '\n',
-  );
+  if (floor) sections.push(floor);
+  const output = sections.join('\n');
   console.log(`\n${output}\n\n(${((Date.now() - startedAt) / 1000).toFixed(0)} s; medians of ${RUNS} runs)`);
   if (!only) {
     mkdirSync(new URL('.', RESULTS_FILE), { recursive: true });

@@ -66,8 +66,8 @@ export class PluginRunner {
       let answer: unknown;
       try {
         answer = (handler as (event: TriggerEvent<T>) => unknown)(current);
-        // Awaited only when it is a promise (or thenable): a handler with nothing to do answers at once (every
-        // enqueue passes the validation handler), and an await costs a turn of the microtask queue.
+        // Awaited only when it is a promise (or thenable): a handler with nothing to do answers at
+        // once (every enqueue passes the validation handler), and each await costs a microtask turn.
         if (typeof (answer as PromiseLike<unknown> | null)?.then === 'function') answer = await answer;
       } catch (error) {
         throw error instanceof QTasksError ? error : new PluginError(plugin, trigger, error);
