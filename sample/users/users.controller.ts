@@ -8,6 +8,7 @@ import {
   type WorkerStatus,
 } from '../../lib/index.js';
 import { OutcomeCounter } from '../plugins/audit.plugin.js';
+import type { InviteDto } from './invite.dto.js';
 import { UsersService } from './users.service.js';
 
 @Controller()
@@ -48,6 +49,12 @@ export class UsersController {
   @Post('users/import')
   async importUsers(@Body() body: { ids: number[] }): Promise<TaskRecord> {
     return this.qtasks.add('import', [body.ids]);
+  }
+
+  /** Enqueues the `invite` task; a body that fails InviteDto's rules is a 400 naming each rule, and nothing is enqueued. */
+  @Post('users/invite')
+  async invite(@Body() body: InviteDto): Promise<TaskRecord> {
+    return this.qtasks.task(UsersService, 'invite').add(body);
   }
 
   /** What GlobalConfig holds (readable with no app running) and what the audit plugin counted. */

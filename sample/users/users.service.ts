@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Task, TaskCtx, type TaskContext } from '../../lib/index.js';
+import { InviteDto } from './invite.dto.js';
 import { UsersRepository } from './users.repository.js';
 
 /** The sample's tasks: plain service methods tagged with @Task(). */
@@ -36,6 +37,12 @@ export class UsersService {
     }
     ctx.logger.log(`imported ${ids.length} users on attempt ${ctx.attempt}`);
     return ids.length;
+  }
+
+  /** A DTO parameter: the validation plugin checks it at enqueue and hands the task an InviteDto. */
+  @Task({ name: 'invite', description: 'invites a user by email', tags: ['users'] })
+  async invite(invite: InviteDto): Promise<string> {
+    return `invited ${invite.email} for user ${invite.userId} (${invite instanceof InviteDto ? 'validated' : 'raw'})`;
   }
 
   @Task({ name: 'fail', description: 'always fails, to show an error record' })

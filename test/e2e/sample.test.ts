@@ -58,10 +58,23 @@ describe('the sample app over HTTP', () => {
       outcomes: Record<string, number>;
     };
     expect(status.workers.map((worker) => worker.pid)).toContain(process.pid);
-    expect(status.tasks.map((task) => task.name).sort()).toEqual(['fail', 'import', 'report', 'test']);
+    expect(status.tasks.map((task) => task.name).sort()).toEqual(['fail', 'import', 'invite', 'report', 'test']);
     expect(status.schedules).toContainEqual(expect.objectContaining({ name: 'report', cron: '0 * * * * *' }));
     expect(status.outcomes['import:retry']).toBe(1);
     expect(status.outcomes['import:success']).toBe(1);
+  });
+
+  it('validates the invite DTO: a bad body is a 400 naming each broken rule; a good one runs with an InviteDto', async () => {
+    const client = app.get(QTasksClient);
+    const refused = await post('/users/invite', { email: 'not-an-address', userId: 0 });
+    expect(refused.status).toBe(400);
+    const problem = (await refused.json()) as { code: string; message: string };
+    expect(problem.code).toBe('INVALID_ARGUMENTS');
+    expect(problem.message).toMatch(/email/);
+    expect(problem.message).toMatch(/userId/);
+    const created = (await (await post('/users/invite', { email: 'ada@example.com', userId: 7 })).json()) as TaskRecord;
+    const done = await client.wait(created.uuid, { timeout: 10_000 });
+    expect(done).toMatchObject({ status: 'success', returning: 'invited ada@example.com for user 7 (validated)' });
   });
 
   it('answers bad input with a 400 naming the problem, and unknown uuids with a 404', async () => {
