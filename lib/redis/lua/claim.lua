@@ -18,7 +18,10 @@ local prefix = ARGV[1]
 local now = nowMs()
 local retention = readRetention(5)
 local notices = {}
-local stored = storeOutcomes(prefix, 8, now, retention, notices)
+-- The records this call writes, as MSET arguments: kept successes (storeOutcomes adds them) and
+-- the claimed tasks' held records, all in one call at the end rather than one SET per task.
+local writes = {}
+local stored = storeOutcomes(prefix, 8, now, retention, notices, writes)
 
 -- The first delayed task; when it is due, due ones are promoted and the first is read again.
 local function firstDelayed()
@@ -47,8 +50,6 @@ local heldTail = '","b":' .. now .. ',"w":' .. cjson.encode(ARGV[2]) .. ','
 -- Joined once at the end: a string built per task costs more than all its Redis commands.
 local lines = {}
 local claimedUuids = {}
--- The held records as MSET arguments: written in one call at the end, not one SET per task.
-local heldWrites = {}
 local max = tonumber(ARGV[3])
 local claimed = 0
 while claimed < max do
@@ -90,8 +91,8 @@ while claimed < max do
       end
       claimed = claimed + 1
       local held = heldHead .. claimed .. heldTail .. string.sub(raw, rest)
-      heldWrites[#heldWrites + 1] = key
-      heldWrites[#heldWrites + 1] = held
+      writes[#writes + 1] = key
+      writes[#writes + 1] = held
       claimedUuids[claimed] = uuid
       lines[#lines + 1] = uuid
       lines[#lines + 1] = held
@@ -99,8 +100,10 @@ while claimed < max do
   end
 end
 
+if #writes > 0 then
+  callInChunks('MSET', writes)
+end
 if claimed > 0 then
-  callInChunks('MSET', heldWrites)
   redis.call('ZADD', KEYS[4], now + tonumber(ARGV[4]), batch)
   callInChunks('RPUSH', claimedUuids, prefix .. 'lb:' .. batch)
 end

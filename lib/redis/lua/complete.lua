@@ -6,6 +6,10 @@
 --@include finish
 --@include outcomes
 local notices = {}
-local out = storeOutcomes(ARGV[1], 5, nowMs(), readRetention(2), notices)
+local writes = {}
+local out = storeOutcomes(ARGV[1], 5, nowMs(), readRetention(2), notices, writes)
+if #writes > 0 then
+  callInChunks('MSET', writes)
+end
 notify(ARGV[1], notices)
 return out

@@ -5,7 +5,7 @@
 -- values (an even count, so MSET pairs stay whole); returns the replies of a reading command
 -- joined in one list. `args` must not be empty.
 local function callInChunks(command, args, lead)
-  local replies = {}
+  local replies
   for i = 1, #args, 1000 do
     local last = math.min(i + 999, #args)
     local reply
@@ -17,6 +17,7 @@ local function callInChunks(command, args, lead)
     if i == 1 and last == #args then
       return reply
     end
+    replies = replies or {}
     if type(reply) == 'table' then
       for _, value in ipairs(reply) do
         replies[#replies + 1] = value

@@ -16,11 +16,11 @@
 --@include leases
 --@include bulk
 --@include finish
-local function storeOutcomes(prefix, first, now, retention, notices)
+-- Successes kept for good are not written here but added to `writes` (key, record, ...), which
+-- the caller writes in one MSET together with its own writes (see finishEncoded).
+local function storeOutcomes(prefix, first, now, retention, notices, writes)
   local out = {}
   local requeued = 0
-  -- Successes kept for good, written together in one MSET at the end (see finishEncoded).
-  local writes = {}
 
   -- The usual outcome, success of a record in the key order, is a string edit of its head (whose
   -- start is the same for the whole call: numbers turned into text once, not per task).
@@ -129,9 +129,6 @@ local function storeOutcomes(prefix, first, now, retention, notices)
       end
     end
     out[n] = stored
-  end
-  if #writes > 0 then
-    callInChunks('MSET', writes)
   end
   dropBatches(prefix, KEYS[4], { unpack(ARGV, first + 1, first + batchCount) })
   if requeued > 0 then
