@@ -67,7 +67,7 @@ while claimed < max do
   for i, uuid in ipairs(uuids) do
     keys[i] = prefix .. 't:' .. uuid
   end
-  local raws = #keys > 0 and callInChunks('MGET', keys) or {}
+  local raws = callInChunks('MGET', keys)
   for i, uuid in ipairs(uuids) do
     local key = keys[i]
     -- A missing record was deleted, a non-'new' one cancelled: both leave the queue silently.
@@ -100,9 +100,7 @@ while claimed < max do
   end
 end
 
-if #writes > 0 then
-  callInChunks('MSET', writes)
-end
+callInChunks('MSET', writes)
 if claimed > 0 then
   redis.call('ZADD', KEYS[4], now + tonumber(ARGV[4]), batch)
   callInChunks('RPUSH', claimedUuids, prefix .. 'lb:' .. batch)

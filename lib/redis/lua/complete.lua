@@ -8,8 +8,6 @@
 local notices = {}
 local writes = {}
 local out = storeOutcomes(ARGV[1], 5, nowMs(), readRetention(2), notices, writes)
-if #writes > 0 then
-  callInChunks('MSET', writes)
-end
+callInChunks('MSET', writes)
 notify(ARGV[1], notices)
 return out

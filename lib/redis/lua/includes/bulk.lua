@@ -3,8 +3,11 @@
 
 -- Calls `command` with `args` (after `lead`, when given: a list key, say) in chunks of 1000
 -- values (an even count, so MSET pairs stay whole); returns the replies of a reading command
--- joined in one list. `args` must not be empty.
+-- joined in one list. With no `args` it sends nothing and returns an empty list.
 local function callInChunks(command, args, lead)
+  if #args == 0 then
+    return {}
+  end
   local replies
   for i = 1, #args, 1000 do
     local last = math.min(i + 999, #args)

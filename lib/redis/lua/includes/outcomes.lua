@@ -97,10 +97,8 @@ local function storeOutcomes(prefix, first, now, retention, notices, writes)
       readAt[n] = #readKeys
     end
   end
-  if #dropKeys > 0 then
-    callInChunks('DEL', dropKeys)
-  end
-  local raws = #readKeys > 0 and callInChunks('MGET', readKeys) or {}
+  callInChunks('DEL', dropKeys)
+  local raws = callInChunks('MGET', readKeys)
 
   for n = 1, #uuids do
     local uuid, token, status, delay, payload = uuids[n], tokens[n], statuses[n], delays[n], payloads[n]
