@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { raceTimeout } from '../lib/core/timing.js';
 import type { Contender, Payload } from './contenders/contender.js';
 import type { RedisProbe } from './redis-probe.js';
 import { percentile } from './stats.js';
@@ -168,14 +169,8 @@ async function memory(
   return { bytesPerTask: (after - before) / tasks };
 }
 
-async function within<T>(work: Promise<T>, deadline: number, progress: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out: ${progress()}`)), Math.max(0, deadline - Date.now()));
+function within<T>(work: Promise<T>, deadline: number, progress: () => string): Promise<T> {
+  return raceTimeout(work, Math.max(0, deadline - Date.now()), () => {
+    throw new Error(`timed out: ${progress()}`);
   });
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
