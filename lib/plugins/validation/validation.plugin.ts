@@ -22,11 +22,11 @@ export class ValidationPlugin implements TaskPlugin {
       const definition = this.registry.get(name);
       if (!definition) return; // the add itself reports the unknown task
       const types = dtoTypes(definition.options, definition.paramTypes);
-      if (types) return validatedArgs(name, types, args).then((validated) => ({ args: validated }));
+      if (types) return validated(name, types, args);
     },
     task_executor_args_replace: ({ record, args, options, paramTypes }: TriggerEvent<'task_executor_args_replace'>) => {
       const types = dtoTypes(options, paramTypes);
-      if (types) return validatedArgs(record.taskName, types, args).then((validated) => ({ args: validated }));
+      if (types) return validated(record.taskName, types, args);
     },
   };
 
@@ -44,7 +44,8 @@ function isDto(type: unknown): type is Function {
   return typeof type === 'function' && !PLAIN_TYPES.includes(type);
 }
 
-async function validatedArgs(taskName: string, types: readonly unknown[], args: unknown[]): Promise<unknown[]> {
+/** Both triggers' answer: the arguments with each DTO turned into its class and validated. */
+async function validated(taskName: string, types: readonly unknown[], args: unknown[]): Promise<{ args: unknown[] }> {
   const problems: string[] = [];
   const converted = await Promise.all(
     args.map(async (arg, index) => {
@@ -61,7 +62,7 @@ async function validatedArgs(taskName: string, types: readonly unknown[], args: 
     }),
   );
   if (problems.length > 0) throw new TaskValidationError(taskName, problems);
-  return converted;
+  return { args: converted };
 }
 
 function describe(path: string, error: ValidationError): string[] {
