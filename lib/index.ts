@@ -12,7 +12,7 @@ export {
 export { DEFAULT_CONFIG, type QTasksConfig } from './core/config.js';
 export * from './core/errors.js';
 export { TASK_STATUSES, type TaskRecord, type TaskStatus, type NewTask, type ClaimedTask, type TaskOutcome } from './core/task-record.js';
-export { TaskRegistry, type TaskOptions, type TaskDefinition, type TaskCatalogEntry } from './core/task-registry.js';
+export { TaskRegistry, type TaskOptions, type TaskDefinition, type TaskDeclaration, type TaskCatalogEntry } from './core/task-registry.js';
 export { TaskExecutor, type ExecutionResult, type ExecutionControls } from './core/executor.js';
 export { TaskContext, type TaskClient } from './core/task-context.js';
 export { TaskExecutionContext, type TaskInterceptor, type CallHandler } from './core/interceptor.js';
@@ -38,9 +38,20 @@ export {
 } from './redis/connection.js';
 export { Worker, type WorkerContext } from './workers/worker.js';
 export { AsyncWorker, type AsyncWorkerOptions } from './workers/async-worker.js';
+export { ThreadWorker, type ThreadWorkerOptions } from './workers/thread-worker.js';
+export type { ThreadTaskOptions, ThreadTarget, ThreadRunner } from './core/thread-task.js';
 export { Starter, type StartHook, type StartableApp } from './starters/starter.js';
 export { QTasksStarter, type RunForeverOptions } from './starters/run-forever.js';
 export { QTasksTimer, type TimerOptions, type TickEvent } from './timers/timer.js';
+export {
+  QueueInspector,
+  TASK_STATES,
+  type TaskState,
+  type QueueOverview,
+  type TaskList,
+  type InspectorOptions,
+} from './webview/inspector.js';
+export { WebView, type WebViewOptions, type WebViewServerOptions } from './webview/web-view.js';
 
 export { PluginRunner } from './plugins/plugin-runner.js';
 export type { TaskPlugin, TriggerHandler, TriggerHandlers, AddPluginOptions } from './plugins/plugin.js';

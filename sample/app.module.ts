@@ -9,7 +9,8 @@ import { UsersService } from './users/users.service.js';
 /**
  * The whole sample app; `qtasks` holds the connection and settings (see main.ts and worker.ts).
  * It shows tasks (UsersService), the client (UsersController), a plugin and an interceptor
- * (plugins/), the timer (the `report` schedule) and GlobalConfig (GET /status).
+ * (plugins/), the timer (the `report` schedule) and GlobalConfig (GET /status); main.ts adds
+ * the dashboard (the `webview` option).
  */
 @Module({})
 export class AppModule {

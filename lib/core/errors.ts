@@ -161,3 +161,24 @@ export class DuplicateScheduleError extends QTasksError {
     );
   }
 }
+
+/** A thread task's module could not be loaded, or has no function under its export name. */
+export class ThreadModuleError extends QTasksError {
+  constructor(readonly moduleUrl: string, readonly exportName: string, problem: string, options?: { cause?: unknown }) {
+    super('THREAD_MODULE', `Cannot run export "${exportName}" of thread module ${moduleUrl}: ${problem}.`, options);
+  }
+}
+
+/** A ThreadWorker's thread died before it was ready (a bad `execArgv`, a missing loader). */
+export class ThreadStartError extends QTasksError {
+  constructor(entry: string, how: string) {
+    super('THREAD_START', `A worker thread could not start ${entry} (${how}).`);
+  }
+}
+
+/** The worker thread running a thread task died under it (process.exit, an uncaught error, out of memory). */
+export class ThreadCrashedError extends QTasksError {
+  constructor(readonly moduleUrl: string, readonly exportName: string, how: string) {
+    super('THREAD_CRASHED', `The thread running export "${exportName}" of ${moduleUrl} crashed (${how}); it was replaced.`);
+  }
+}

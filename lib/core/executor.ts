@@ -10,6 +10,7 @@ import { collectGenerated, isGenerator } from './task-generator.js';
 import { TaskAbort } from './task-abort.js';
 import type { TaskRecord } from './task-record.js';
 import type { TaskDefinition, TaskRegistry } from './task-registry.js';
+import type { ThreadRunner } from './thread-task.js';
 
 export interface ExecutionResult {
   status: 'success' | 'error' | 'cancel';
@@ -25,6 +26,8 @@ export interface ExecutionControls {
   token: string;
   /** Flipped on cancel or time limit: the task then ends at once, whether it listens or not. */
   abort: TaskAbort;
+  /** Where thread tasks' exports run (ThreadWorker's pool); without it they run on the event loop. */
+  threadRunner?: ThreadRunner;
 }
 
 export interface ExecutorDependencies {
@@ -79,7 +82,11 @@ export class TaskExecutor {
     return result;
   }
 
-  private async run(record: TaskRecord, definition: TaskDefinition, { token, abort: switched }: ExecutionControls): Promise<unknown> {
+  private async run(
+    record: TaskRecord,
+    definition: TaskDefinition,
+    { token, abort: switched, threadRunner }: ExecutionControls,
+  ): Promise<unknown> {
     const { plugins, broker } = this.deps;
     // A trigger nobody handles costs nothing here (no event, no await): this runs for every task.
     if (plugins.has('task_executor_before_execute')) await plugins.trigger('task_executor_before_execute', { record });
@@ -113,7 +120,10 @@ export class TaskExecutor {
     const call = async (callArgs: unknown[]) => {
       if (plugins.has('task_executor_run_task')) await plugins.trigger('task_executor_run_task', { record, args: callArgs });
       const handlerArgs = definition.contextIndex === undefined ? callArgs : withContext(callArgs, definition.contextIndex, contextOf());
-      const returned = await definition.handler(...handlerArgs);
+      const returned =
+        definition.thread && threadRunner
+          ? await threadRunner.run(definition.thread, handlerArgs, switched)
+          : await definition.handler(...handlerArgs);
       return isGenerator(returned) ? collectGenerated(returned, record, definition, contextOf(), plugins) : returned;
     };
     const work =

@@ -24,6 +24,7 @@ import { toJson } from './json.js';
 import { consoleLogger, taggedConsoleLogger, type QTasksLogger } from './logger.js';
 import { isFinal, type NewTask, type TaskRecord } from './task-record.js';
 import { TaskRegistry, type TaskHandler, type TaskOptions } from './task-registry.js';
+import type { ThreadTaskOptions } from './thread-task.js';
 
 /** Where tasks live when no components are given: Redis (default), or this process's memory. */
 export type QTasksBackend = 'redis' | 'memory';
@@ -166,11 +167,19 @@ export class QueueTasks {
     return new RedisBroker({ storage: new RedisStorage({ name: this.name, connection, globalConfig }) });
   }
 
-  /** Registers a plain function as a task (the Nest layer registers decorated methods). */
-  task(nameOrOptions: string | (TaskOptions & { name: string }), handler: TaskHandler): this {
+  /**
+   * Registers a plain function as a task (the Nest layer registers decorated methods), or, with
+   * the `thread` option and no function, a module's export.
+   */
+  task(nameOrOptions: string | (TaskOptions & { name: string }), handler: TaskHandler): this;
+  task(options: TaskOptions & { name: string; thread: ThreadTaskOptions }): this;
+  task(nameOrOptions: string | (TaskOptions & { name: string }), handler?: TaskHandler): this {
     const options = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions;
     if (options.priority !== undefined) assertPriority(options.priority, `priority of task "${options.name}"`);
-    const source = `function ${handler.name || options.name}`;
+    if (handler && options.thread) {
+      throw new InvalidOptionError(`Task "${options.name}" has a handler and a thread module: a thread task's work is its module's export.`);
+    }
+    const source = options.thread ? `thread module ${String(options.thread.module)}` : `function ${handler?.name || options.name}`;
     this.registry.register({ name: options.name, handler, options, source, contextIndex: options.echo ? 0 : undefined });
     return this;
   }

@@ -2,6 +2,7 @@ import { assertBackoff, type Backoff } from '../plugins/retry/backoff.js';
 import { DuplicateTaskError, InvalidOptionError, UnknownTaskError } from './errors.js';
 import type { TaskInterceptor } from './interceptor.js';
 import type { ScheduleTiming } from './schedule.js';
+import { asThreadTask, type ThreadTarget, type ThreadTaskOptions } from './thread-task.js';
 
 export type TaskHandler = (...args: any[]) => unknown;
 export type ErrorClass = abstract new (...args: any[]) => Error;
@@ -37,6 +38,11 @@ export interface TaskOptions extends ScheduleTiming {
   generateHandler?: (value: unknown, index: number) => unknown;
   /** Arguments of the scheduled runs (with `cron` or `every`). */
   args?: unknown[];
+  /**
+   * The task's work is this module's export, which a ThreadWorker runs on a worker thread (other
+   * workers import it and call it on the event loop). It gets the JSON arguments, no TaskContext.
+   */
+  thread?: ThreadTaskOptions;
 }
 
 export interface TaskDefinition {
@@ -51,7 +57,12 @@ export interface TaskDefinition {
   paramTypes?: readonly unknown[];
   /** Position of the TaskContext among the handler's parameters, when it takes one. */
   contextIndex?: number;
+  /** The export a thread task runs (set at registration, from the `thread` option). */
+  thread?: ThreadTarget;
 }
+
+/** A definition as registered: a thread task needs no handler (its module's export is the work). */
+export type TaskDeclaration = Omit<TaskDefinition, 'handler' | 'thread'> & { handler?: TaskHandler };
 
 /** Public facts about a task, as published in GlobalConfig for the dashboard and CLI. */
 export interface TaskCatalogEntry {
@@ -65,12 +76,15 @@ export interface TaskCatalogEntry {
 export class TaskRegistry {
   private readonly byName = new Map<string, TaskDefinition>();
 
-  register(definition: TaskDefinition): void {
-    if (!definition.name) throw new InvalidOptionError(`Task at ${definition.source} has an empty name.`);
-    const existing = this.byName.get(definition.name);
-    if (existing) throw new DuplicateTaskError(definition.name, existing.source, definition.source);
-    assertTaskOptions(definition);
-    this.byName.set(definition.name, definition);
+  register(declared: TaskDeclaration): void {
+    if (!declared.name) throw new InvalidOptionError(`Task at ${declared.source} has an empty name.`);
+    const existing = this.byName.get(declared.name);
+    if (existing) throw new DuplicateTaskError(declared.name, existing.source, declared.source);
+    assertTaskOptions(declared);
+    const { handler, options } = declared;
+    if (options.thread) this.byName.set(declared.name, asThreadTask(declared, options.thread));
+    else if (handler) this.byName.set(declared.name, { ...declared, handler });
+    else throw new InvalidOptionError(`Task at ${declared.source} needs a handler or a thread module (option thread).`);
   }
 
   get(name: string): TaskDefinition | undefined {
@@ -116,7 +130,7 @@ function isSameOrSubclass(type: Function, base: Function): boolean {
   return type === base || type.prototype instanceof base;
 }
 
-function assertTaskOptions({ options, source }: TaskDefinition): void {
+function assertTaskOptions({ options, source }: TaskDeclaration): void {
   const where = `of task at ${source}`;
   if (options.retry !== undefined && (!Number.isInteger(options.retry) || options.retry < 0)) {
     throw new InvalidOptionError(`retry ${where} must be a whole number of 0 or more, got ${String(options.retry)}.`);

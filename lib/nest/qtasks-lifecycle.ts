@@ -1,5 +1,6 @@
-import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
 import { QueueTasks } from '../core/queue-tasks.js';
+import { WebView } from '../webview/web-view.js';
 
 /**
  * Binds the Starter to Nest's lifecycle: tasks are registered at module init (TaskExplorer), the
@@ -8,13 +9,18 @@ import { QueueTasks } from '../core/queue-tasks.js';
  * that release their resources in beforeApplicationShutdown or onApplicationShutdown still have
  * them while tasks finish (Nest runs each phase for the app's modules before this global one).
  * The connections close in the last phase, so code running until then can still enqueue.
+ * The dashboard (WebView, when configured) serves from start-up until that last phase.
  */
 @Injectable()
 export class QTasksLifecycle implements OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown {
-  constructor(private readonly queueTasks: QueueTasks) {}
+  constructor(
+    private readonly queueTasks: QueueTasks,
+    @Inject(WebView) private readonly webView: WebView | null,
+  ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     await this.queueTasks.start();
+    await this.webView?.start();
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -22,6 +28,7 @@ export class QTasksLifecycle implements OnApplicationBootstrap, OnModuleDestroy,
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.webView?.stop();
     await this.queueTasks.stop();
   }
 }

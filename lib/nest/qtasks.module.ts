@@ -3,10 +3,12 @@ import { DiscoveryModule } from '@nestjs/core';
 import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { Broker } from '../brokers/broker.js';
 import { GlobalConfig } from '../configs/global-config.js';
+import { InvalidOptionError } from '../core/errors.js';
 import { QueueTasks, type QueueTasksOptions } from '../core/queue-tasks.js';
 import { Starter } from '../starters/starter.js';
 import { Storage } from '../storages/storage.js';
 import { QTasksTimer } from '../timers/timer.js';
+import { WebView, type WebViewServerOptions } from '../webview/web-view.js';
 import { Worker } from '../workers/worker.js';
 import type { InterceptorRef } from './task-context.decorators.js';
 import { InterceptorResolver } from './interceptor-resolver.js';
@@ -26,6 +28,11 @@ export interface QTasksModuleOptions extends Omit<QueueTasksOptions, 'intercepto
    * `QTasksStarter.runForever` (the worker-only entry), which fires none unless asked.
    */
   timers?: boolean;
+  /**
+   * Serves the dashboard (WebView) of this app while it runs, e.g. `{ port: 8180 }`; it reads the
+   * same Redis. Injectable as `WebView` (null without this option).
+   */
+  webview?: WebViewServerOptions;
 }
 
 export interface QTasksModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
@@ -53,6 +60,7 @@ const componentProviders: Provider[] = [
     useFactory: (app: QueueTasks, registry: SchedulerRegistry, options: QTasksModuleOptions, defaults?: ProcessDefaults) =>
       new QTasksTimer(app, { registry, enabled: options.timers ?? defaults?.timers ?? true }),
   },
+  { provide: WebView, inject: [QueueTasks, QTASKS_OPTIONS], useFactory: moduleWebView },
   TaskMetadataAccessor,
   TaskExplorer,
   InterceptorResolver,
@@ -61,7 +69,17 @@ const componentProviders: Provider[] = [
   QTasksClient,
 ];
 
-const exported = [QueueTasks, Broker, Storage, GlobalConfig, Worker, Starter, QTasksClient, QTasksTimer];
+const exported = [QueueTasks, Broker, Storage, GlobalConfig, Worker, Starter, QTasksClient, QTasksTimer, WebView];
+
+/** The app's dashboard, when asked for: same name and Redis settings (failing fast while Redis is down). */
+function moduleWebView(app: QueueTasks, options: QTasksModuleOptions): WebView | null {
+  if (!options.webview) return null;
+  if (options.backend === 'memory') {
+    throw new InvalidOptionError('webview reads tasks from Redis, but backend "memory" keeps them inside this process: drop one of the two.');
+  }
+  const { url, redis, cluster, client } = options;
+  return new WebView({ ...options.webview, name: app.name, url, redis, cluster, client });
+}
 
 /** A running task's logger: a Nest Logger whose context names the task and its uuid. */
 function nestTaskLogger(uuid: string, taskName: string): Logger {

@@ -18,6 +18,8 @@ export class RedisKeys {
   readonly workers: string;
   readonly workerInfo: string;
   readonly schedules: string;
+  /** Tasks that reached each final status, ever (hash status -> count; see notify in finish.lua). */
+  readonly finishedCounts: string;
 
   constructor(readonly appName: string) {
     if (!appName || /[{}]/.test(appName)) {
@@ -37,6 +39,7 @@ export class RedisKeys {
     this.workers = `${this.prefix}workers`;
     this.workerInfo = `${this.prefix}wi`;
     this.schedules = `${this.prefix}tm`;
+    this.finishedCounts = `${this.prefix}st`;
   }
 
   record(uuid: string): string {
@@ -51,6 +54,16 @@ export class RedisKeys {
   /** Run state of one timer schedule (hash: last tick, its task, next run). */
   scheduleRun(name: string): string {
     return `${this.prefix}tr:${name}`;
+  }
+
+  /** A priority's queue list (see lua/includes/queue.lua). */
+  queue(priority: string | number): string {
+    return `${this.prefix}q:${priority}`;
+  }
+
+  /** Uuids of the tasks of one claimed batch (see lua/includes/leases.lua). */
+  batch(id: string): string {
+    return `${this.prefix}lb:${id}`;
   }
 
   waiter(uuid: string): string {

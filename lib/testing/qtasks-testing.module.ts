@@ -2,8 +2,8 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { QTasksModule, type QTasksModuleOptions } from '../nest/qtasks.module.js';
 import { QTasksTesting } from './qtasks-testing.js';
 
-/** Options of the testing module: those of QTasksModule, less everything that picks a Redis. */
-export type QTasksTestingModuleOptions = Omit<QTasksModuleOptions, 'backend' | 'url' | 'redis' | 'client'>;
+/** Options of the testing module: those of QTasksModule, less everything that picks or reads a Redis. */
+export type QTasksTestingModuleOptions = Omit<QTasksModuleOptions, 'backend' | 'url' | 'redis' | 'client' | 'webview'>;
 
 /**
  * QTasksModule on the memory backend, plus QTasksTesting. Import it in place of QTasksModule in a

@@ -7,6 +7,7 @@ import { TaskAbort } from '../core/task-abort.js';
 import { pause, settleWithin } from '../core/timing.js';
 import { traceback } from '../core/executor.js';
 import type { ClaimedTask, TaskOutcome } from '../core/task-record.js';
+import type { ThreadRunner } from '../core/thread-task.js';
 import type { TriggerEvent, TriggerName } from '../plugins/triggers.js';
 import { runClaimed } from './run-claimed.js';
 import { Worker, type WorkerContext } from './worker.js';
@@ -73,6 +74,8 @@ export class AsyncWorker extends Worker {
   private startedAt = 0;
   /** Set once stopped: results still unsent are dropped, their leases expire and they run again. */
   private closed = false;
+  /** Where thread tasks' exports run: none here, so on the event loop (ThreadWorker sets its pool). */
+  protected threadRunner?: ThreadRunner;
 
   constructor(options: AsyncWorkerOptions = {}) {
     super();
@@ -239,7 +242,7 @@ export class AsyncWorker extends Worker {
     const abort = new TaskAbort();
     this.aborts.set(uuid, abort);
     if (this.earlyCancels.delete(uuid)) void this.abortCancelled(uuid);
-    const run = runClaimed(this.ctx, this.id, task, abort).then((outcome) => {
+    const run = runClaimed(this.ctx, this.id, task, abort, this.threadRunner).then((outcome) => {
       this.executing.delete(uuid);
       this.aborts.delete(uuid);
       this.outbox.push(outcome);

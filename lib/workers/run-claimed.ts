@@ -1,6 +1,7 @@
 import { traceback } from '../core/executor.js';
 import type { TaskAbort } from '../core/task-abort.js';
 import type { ClaimedTask, TaskOutcome } from '../core/task-record.js';
+import type { ThreadRunner } from '../core/thread-task.js';
 import type { WorkerContext } from './worker.js';
 
 /**
@@ -13,6 +14,7 @@ export async function runClaimed(
   workerId: string,
   { record: claimed, token }: ClaimedTask,
   abort: TaskAbort,
+  threadRunner?: ThreadRunner,
 ): Promise<TaskOutcome> {
   const { plugins, executor } = ctx;
   const uuid = claimed.uuid;
@@ -24,7 +26,7 @@ export async function runClaimed(
     if (plugins.has('worker_add')) await plugins.trigger('worker_add', { record, workerId });
     if (plugins.has('worker_execute_before')) ({ record } = await plugins.trigger('worker_execute_before', { record }));
     if (plugins.has('worker_run_task_before')) await plugins.trigger('worker_run_task_before', { record });
-    const { status, payload, error } = await executor.execute(record, { token, abort });
+    const { status, payload, error } = await executor.execute(record, { token, abort, threadRunner });
     let outcome: TaskOutcome = { uuid, token, status, payload };
     if (status === 'error') {
       const options = executor.registry.get(record.taskName)?.options ?? {};

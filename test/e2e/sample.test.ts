@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { QTasksClient, type TaskRecord } from '../../lib/index.js';
+import { QTasksClient, WebView, type QueueOverview, type TaskRecord } from '../../lib/index.js';
 import { AppModule } from '../../sample/app.module.js';
 import { QTasksErrorFilter } from '../../sample/qtasks-error.filter.js';
 import { uniqueAppName } from '../helpers/names.js';
@@ -9,11 +9,12 @@ import { uniqueAppName } from '../helpers/names.js';
 describe('the sample app over HTTP', () => {
   let app: INestApplication;
   let base: string;
+  const name = uniqueAppName('sample');
 
   beforeAll(async () => {
-    app = await NestFactory.create(AppModule.register({ name: uniqueAppName('sample'), url: inject('redisUrl') }), {
-      logger: false,
-    });
+    // The dashboard as main.ts starts it, on a free port.
+    const options = { name, url: inject('redisUrl'), webview: { port: 0 } };
+    app = await NestFactory.create(AppModule.register(options), { logger: false });
     app.useGlobalFilters(new QTasksErrorFilter());
     await app.listen(0, '127.0.0.1');
     base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
@@ -83,5 +84,12 @@ describe('the sample app over HTTP', () => {
     expect(await unknown.json()).toMatchObject({ code: 'UNKNOWN_TASK' });
     const missing = await fetch(`${base}/tasks/00000000-0000-0000-0000-000000000000`);
     expect(missing.status).toBe(404);
+  });
+
+  it('serves the dashboard of the app through the webview option', async () => {
+    const overview = (await (await fetch(`${app.get(WebView).address}/api/overview`)).json()) as QueueOverview;
+    expect(overview.app).toBe(name);
+    expect(overview.catalog.map((task) => task.name).sort()).toEqual(['fail', 'import', 'invite', 'report', 'test']);
+    expect(overview.workers.map((worker) => worker.pid)).toContain(process.pid);
   });
 });

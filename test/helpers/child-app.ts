@@ -14,10 +14,10 @@ export interface ChildApp {
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** Runs a TypeScript fixture (test/fixtures/*.ts) in its own Node process. */
-export function startChildApp(fixture: string, env: Record<string, string>): ChildApp {
+/** Runs a TypeScript fixture (test/fixtures/*.ts) in its own Node process, with `args` after it. */
+export function startChildApp(fixture: string, env: Record<string, string>, args: string[] = []): ChildApp {
   const entry = fileURLToPath(new URL(`../fixtures/${fixture}`, import.meta.url));
-  const child = spawn(process.execPath, ['--import', REGISTER, entry], {
+  const child = spawn(process.execPath, ['--import', REGISTER, entry, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

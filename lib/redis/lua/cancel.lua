@@ -24,7 +24,7 @@ if rec == nil or rec.s ~= 'new' then
   return raw
 end
 local now = nowMs()
-local notices = {}
+local notices = newNotices()
 rec.s = 'cancel'
 rec.x = ARGV[3]
 rec.u = now

@@ -17,7 +17,7 @@
 local prefix = ARGV[1]
 local now = nowMs()
 local retention = readRetention(5)
-local notices = {}
+local notices = newNotices()
 -- The records this call writes, as MSET arguments: kept successes (storeOutcomes adds them) and
 -- the claimed tasks' held records, all in one call at the end rather than one SET per task.
 local writes = {}

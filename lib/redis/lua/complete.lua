@@ -5,7 +5,7 @@
 --@include time
 --@include finish
 --@include outcomes
-local notices = {}
+local notices = newNotices()
 local writes = {}
 local out = storeOutcomes(ARGV[1], 5, nowMs(), readRetention(2), notices, writes)
 callInChunks('MSET', writes)

@@ -14,7 +14,7 @@ local prefix = ARGV[1]
 local now = nowMs()
 local retention = readRetention(3)
 local maxStalls = tonumber(ARGV[2])
-local notices = {}
+local notices = newNotices()
 local requeued, failed = 0, 0
 
 local function recoverTask(uuid, batch)

@@ -47,6 +47,7 @@ local function finishEncoded(prefix, uuid, status, raw, retention, notices, key,
       end
     end
   end
+  notices.finished[status] = (notices.finished[status] or 0) + 1
   if isWatched(prefix, uuid, notices) then
     notices[#notices + 1] = uuid
     notices[#notices + 1] = raw
@@ -58,10 +59,20 @@ local function finish(prefix, uuid, rec, retention, notices)
   return finishEncoded(prefix, uuid, rec.s, encodeRecord(rec), retention, notices)
 end
 
--- One message per script call, whatever the number of finished tasks someone waits for.
+-- What a finishing script collects as it goes (`notices`): the completion notices (uuid, record,
+-- ...) and how many tasks reached each final status.
+local function newNotices()
+  return { finished = {} }
+end
+
+-- One message per script call, whatever the number of finished tasks someone waits for, and one
+-- counter update per final status: the totals the dashboard and the CLI show (<prefix>st).
 local function notify(prefix, notices)
   if #notices > 0 then
     redis.call('PUBLISH', prefix .. 'done', table.concat(notices, '\n'))
+  end
+  for status, count in pairs(notices.finished) do
+    redis.call('HINCRBY', prefix .. 'st', status, count)
   end
 end
 

@@ -92,6 +92,7 @@ local function storeOutcomes(prefix, first, now, retention, notices, writes)
     if status == 'success' and retention.delete and leaseHeld(token) and not isWatched(prefix, uuid, notices) then
       dropKeys[#dropKeys + 1] = key
       readAt[n] = false
+      notices.finished.success = (notices.finished.success or 0) + 1
     else
       readKeys[#readKeys + 1] = key
       readAt[n] = #readKeys

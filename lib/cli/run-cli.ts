@@ -1,0 +1,159 @@
+import { parseArgs } from 'node:util';
+import { InvalidOptionError, QTasksError, TaskNotFoundError } from '../core/errors.js';
+import { QueueInspector, TASK_STATES, type TaskState } from '../webview/inspector.js';
+import { WebView } from '../webview/web-view.js';
+import { formatOverview, formatRecord, formatSchedules, formatTaskList, formatWorkers } from './format.js';
+
+export const USAGE = `Usage: qtasks <command> [options]
+
+Reads an app's queue straight from Redis; no app needs to run.
+
+Commands:
+  status                 tasks per state, queues, live workers
+  workers                live workers (from their heartbeats)
+  tasks [--state S] [--limit N]
+                         tasks in one state (${TASK_STATES.join(', ')}; default queued)
+  task <uuid>            one task's record
+  schedules              timer schedules with their last and next run
+  settings               GlobalConfig settings
+  apps                   app names found on this Redis
+  web [--port N] [--host H]
+                         serve the dashboard until interrupted (default 127.0.0.1:8180)
+  help                   this text
+
+Options:
+  --url <url>            Redis URL (env QTASKS_REDIS_URL; default redis://127.0.0.1:6379)
+  --app <name>           app name (env QTASKS_APP; default QueueTasks)
+  --json                 print JSON instead of text
+`;
+
+/** Where the CLI writes, and how it learns of an interrupt: a process, or a test. */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  env: Record<string, string | undefined>;
+  /** Resolves when the user interrupts a long-running command (`web`). */
+  interrupted(): Promise<void>;
+}
+
+/** Exit codes: 0 done, 1 the command failed (Redis down, no such task...), 2 bad usage. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+const OPTIONS = {
+  url: { type: 'string' },
+  app: { type: 'string' },
+  json: { type: 'boolean' },
+  state: { type: 'string' },
+  limit: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Runs one CLI command; resolves with the exit code. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    io.err(`qtasks: ${(error as Error).message}\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const { values, positionals } = parsed;
+  const [command = 'help', ...rest] = positionals;
+  if (command === 'help' || values.help) {
+    io.out(USAGE);
+    return EXIT.ok;
+  }
+  const url = values.url ?? io.env.QTASKS_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const name = values.app ?? io.env.QTASKS_APP ?? 'QueueTasks';
+  try {
+    const run = COMMANDS[command];
+    if (!run) throw new InvalidOptionError(`unknown command "${command}"; run \`qtasks help\` for the list.`);
+    return await run({ url, name, values, rest, io });
+  } catch (error) {
+    const usage = error instanceof InvalidOptionError;
+    const message = error instanceof QTasksError ? error.message : String(error);
+    io.err(`qtasks: ${message}\n`);
+    return usage ? EXIT.usage : EXIT.failed;
+  }
+}
+
+interface CommandInput {
+  url: string;
+  name: string;
+  values: { json?: boolean; state?: string; limit?: string; port?: string; host?: string };
+  rest: string[];
+  io: CliIo;
+}
+
+type Command = (input: CommandInput) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  status: (input) => inspect(input, async (inspector) => {
+    const overview = await inspector.overview();
+    return [overview, formatOverview(overview, inspector.connection.describe())];
+  }),
+  workers: (input) => inspect(input, async (inspector) => {
+    const { workers } = await inspector.overview();
+    return [workers, formatWorkers(workers)];
+  }),
+  tasks: (input) => inspect(input, async (inspector) => {
+    const state = (input.values.state ?? 'queued') as TaskState;
+    const list = await inspector.tasks(state, wholeNumber('--limit', input.values.limit ?? '20'));
+    return [list, formatTaskList(list)];
+  }),
+  task: (input) => inspect(input, async (inspector) => {
+    const [uuid] = input.rest;
+    if (!uuid) throw new InvalidOptionError('task needs a uuid: qtasks task <uuid>');
+    const record = await inspector.task(uuid);
+    if (!record) throw new TaskNotFoundError(uuid);
+    return [record, formatRecord(record)];
+  }),
+  schedules: (input) => inspect(input, async (inspector) => {
+    const { schedules } = await inspector.overview();
+    return [schedules, formatSchedules(schedules)];
+  }),
+  settings: (input) => inspect(input, async (inspector) => {
+    const { settings } = await inspector.overview();
+    return [settings, Object.entries(settings).map(([key, value]) => `${key} = ${JSON.stringify(value)}`).join('\n') || '(no settings)'];
+  }),
+  apps: (input) => inspect(input, async (inspector) => {
+    const apps = await inspector.apps();
+    return [apps, apps.join('\n') || '(no apps found)'];
+  }),
+  web: async ({ url, name, values, io }) => {
+    const port = wholeNumber('--port', values.port ?? '8180', 0);
+    const webView = new WebView({ url, name, port, host: values.host ?? '127.0.0.1' });
+    await webView.start();
+    io.out(`dashboard of ${name} at ${webView.address} (Ctrl-C to stop)\n`);
+    try {
+      await io.interrupted();
+    } finally {
+      await webView.stop();
+    }
+    return EXIT.ok;
+  },
+};
+
+/** Runs `read` on an inspector of the app and prints its answer as JSON or as text. */
+async function inspect(
+  { url, name, values, io }: CommandInput,
+  read: (inspector: QueueInspector) => Promise<[data: unknown, text: string]>,
+): Promise<number> {
+  const inspector = new QueueInspector({ url, name });
+  try {
+    await inspector.start();
+    const [data, text] = await read(inspector);
+    io.out(values.json ? `${JSON.stringify(data, null, 2)}\n` : `${text}\n`);
+    return EXIT.ok;
+  } finally {
+    await inspector.stop();
+  }
+}
+
+function wholeNumber(option: string, text: string, min = 1): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) throw new InvalidOptionError(`${option} must be a whole number of at least ${min}, got "${text}".`);
+  return value;
+}

@@ -1,0 +1,96 @@
+import { errorMessage, InvalidOptionError, QTasksError, TaskNotFoundError } from '../core/errors.js';
+import { TASK_STATES, type QueueInspector, type TaskState } from './inspector.js';
+
+/** A read the dashboard's JSON API does on the inspector. */
+export type ApiRead = (inspector: QueueInspector) => Promise<unknown>;
+
+export interface ApiReply {
+  status: number;
+  body: unknown;
+}
+
+const DEFAULT_LIMIT = 50;
+/** Most tasks one list answers: a page to look at, not a dump of the queue. */
+const MAX_LIMIT = 1000;
+
+const ROUTES: { path: RegExp; read: (url: URL, match: RegExpExecArray) => ApiRead }[] = [
+  { path: /^\/api\/overview$/, read: () => (inspector) => inspector.overview() },
+  { path: /^\/api\/apps$/, read: () => async (inspector) => ({ apps: await inspector.apps() }) },
+  {
+    path: /^\/api\/tasks$/,
+    read: (url) => {
+      const state = stateParam(url.searchParams.get('state'));
+      const limit = limitParam(url.searchParams.get('limit'));
+      return (inspector) => inspector.tasks(state, limit);
+    },
+  },
+  {
+    path: /^\/api\/tasks\/([^/]+)$/,
+    read: (_url, match) => {
+      const uuid = uuidParam(match[1]!);
+      return async (inspector) => {
+        const record = await inspector.task(uuid);
+        if (!record) throw new TaskNotFoundError(uuid);
+        return record;
+      };
+    },
+  },
+];
+
+export const API_HELP = 'GET /api/overview, /api/tasks?state=<state>&limit=<n>, /api/tasks/<uuid>, /api/apps';
+
+/**
+ * The read a request path asks for, or undefined when no route matches. Bad input throws
+ * InvalidOptionError here, before Redis is touched: it is a 400 even while Redis is down.
+ */
+export function apiRead(url: URL): ApiRead | undefined {
+  for (const { path, read } of ROUTES) {
+    const match = path.exec(url.pathname);
+    if (match) return read(url, match);
+  }
+  return undefined;
+}
+
+const STATUS_BY_CODE: Record<string, number> = {
+  INVALID_OPTION: 400,
+  TASK_NOT_FOUND: 404,
+  MALFORMED_RECORD: 422,
+  REDIS_UNAVAILABLE: 503,
+};
+
+/** The JSON reply for an error: the library's typed errors keep their code and message. */
+export function errorReply(error: unknown): ApiReply {
+  if (error instanceof QTasksError) {
+    return { status: STATUS_BY_CODE[error.code] ?? 500, body: { error: { code: error.code, message: error.message } } };
+  }
+  return { status: 500, body: { error: { code: 'INTERNAL', message: errorMessage(error) } } };
+}
+
+export function problemReply(status: number, code: string, message: string): ApiReply {
+  return { status, body: { error: { code, message } } };
+}
+
+function stateParam(given: string | null): TaskState {
+  const state = given ?? 'queued';
+  if (!(TASK_STATES as readonly string[]).includes(state)) {
+    throw new InvalidOptionError(`Unknown task state "${state}"; use one of ${TASK_STATES.join(', ')}.`);
+  }
+  return state as TaskState;
+}
+
+function limitParam(given: string | null): number {
+  if (given === null) return DEFAULT_LIMIT;
+  const limit = /^\d+$/.test(given) ? Number(given) : NaN;
+  if (!(limit >= 1 && limit <= MAX_LIMIT)) {
+    throw new InvalidOptionError(`limit must be a whole number from 1 to ${MAX_LIMIT}, got "${given}".`);
+  }
+  return limit;
+}
+
+function uuidParam(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    throw new InvalidOptionError(`Task uuid "${encoded}" is not a valid URL path segment.`);
+  }
+}

@@ -1,0 +1,223 @@
+import { Cluster } from 'ioredis';
+import type { WorkerStatus } from '../configs/global-config.js';
+import { RedisGlobalConfig } from '../configs/redis/redis-global-config.js';
+import { InvalidOptionError } from '../core/errors.js';
+import type { ScheduleState } from '../core/schedule.js';
+import type { TaskRecord } from '../core/task-record.js';
+import type { TaskCatalogEntry } from '../core/task-registry.js';
+import { RedisConnection, type RedisClient, type RedisConnectionOptions } from '../redis/connection.js';
+import { RedisKeys } from '../redis/keys.js';
+import { decodeRecord } from '../storages/record-codec.js';
+
+/** Where a task stands, as the dashboard and the CLI list tasks. */
+export const TASK_STATES = ['queued', 'delayed', 'running', 'success', 'error', 'cancel'] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+export interface QueueOverview {
+  app: string;
+  /** Tasks per state: queue entries, delayed tasks, tasks held by workers, and finished totals ever. */
+  counts: Record<TaskState, number>;
+  /** Queue entries per priority, lowest (first to run) first. */
+  queues: { priority: number; queued: number }[];
+  workers: WorkerStatus[];
+  catalog: TaskCatalogEntry[];
+  schedules: ScheduleState[];
+  settings: Record<string, unknown>;
+}
+
+export interface TaskList {
+  state: TaskState;
+  tasks: TaskRecord[];
+  /** Records that could not be read as tasks, shown rather than hidden. */
+  malformed: { uuid: string; reason: string }[];
+  /**
+   * False when finished tasks were found by scanning stored records (no `keepFinishedTasks`
+   * index) and the scan stopped at its budget: the list is then a sample, not the newest.
+   */
+  complete: boolean;
+}
+
+export interface InspectorOptions extends RedisConnectionOptions {
+  /** App name, as given to QueueTasks / QTasksModule. */
+  name: string;
+  /** A connection shared with other components (not closed by the inspector). */
+  connection?: RedisConnection;
+}
+
+/** Keys a scan may look at before it gives up: a dashboard call must stay cheap on a big Redis. */
+const SCAN_BUDGET = 50_000;
+const SCAN_COUNT = 1_000;
+const FINISHED_STATES = new Set<TaskState>(['success', 'error', 'cancel']);
+
+/**
+ * A read-only view of one app's queue, straight from Redis with no app running: what the
+ * dashboard (WebView) and the `qtasks` CLI show. It reads the keys the engine writes
+ * (lua/includes/queue.lua, leases.lua, finish.lua) and GlobalConfig; it never changes a task.
+ */
+export class QueueInspector {
+  readonly keys: RedisKeys;
+  readonly connection: RedisConnection;
+  private readonly ownsConnection: boolean;
+  private readonly globalConfig: RedisGlobalConfig;
+
+  constructor(options: InspectorOptions) {
+    this.keys = new RedisKeys(options.name);
+    this.ownsConnection = !options.connection;
+    // A dashboard or a CLI call should say at once that Redis is down, not hang.
+    this.connection = options.connection ?? new RedisConnection({ ...options, whenRedisDown: options.whenRedisDown ?? 'fail' });
+    this.globalConfig = new RedisGlobalConfig({ name: options.name, connection: this.connection });
+  }
+
+  private get client(): RedisClient {
+    return this.connection.client;
+  }
+
+  async start(): Promise<void> {
+    await this.connection.connect();
+  }
+
+  async stop(): Promise<void> {
+    if (this.ownsConnection) await this.connection.close();
+  }
+
+  async overview(): Promise<QueueOverview> {
+    const [queues, delayed, running, finished, workers, catalog, schedules, settings] = await Promise.all([
+      this.queueLengths(),
+      this.client.zcard(this.keys.delayed),
+      this.runningTasks().then(({ tasks }) => tasks.length),
+      this.client.hgetall(this.keys.finishedCounts),
+      this.globalConfig.workers(),
+      this.globalConfig.catalog(),
+      this.globalConfig.schedules(),
+      this.globalConfig.getAll(),
+    ]);
+    const counts: Record<TaskState, number> = {
+      queued: queues.reduce((sum, { queued }) => sum + queued, 0),
+      delayed,
+      running,
+      success: Number(finished.success ?? 0),
+      error: Number(finished.error ?? 0),
+      cancel: Number(finished.cancel ?? 0),
+    };
+    return { app: this.keys.appName, counts, queues, workers, catalog, schedules, settings };
+  }
+
+  /**
+   * Up to `limit` tasks in one state: queued ones in the order they will run, delayed ones by due
+   * time, running ones by lease, finished ones newest first.
+   */
+  async tasks(state: TaskState, limit = 50): Promise<TaskList> {
+    if (!TASK_STATES.includes(state)) {
+      throw new InvalidOptionError(`Unknown task state "${state}"; use one of ${TASK_STATES.join(', ')}.`);
+    }
+    if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError(`limit must be a whole number above 0, got ${limit}.`);
+    if (FINISHED_STATES.has(state)) return this.finishedTasks(state, limit);
+    const list =
+      state === 'running'
+        ? await this.runningTasks()
+        : await this.records(state === 'queued' ? await this.queuedUuids(limit) : await this.client.zrange(this.keys.delayed, 0, `${limit - 1}`));
+    // A queue entry whose task was cancelled or removed meanwhile is dropped by the next claim.
+    const tasks = state === 'running' ? list.tasks : list.tasks.filter((task) => task.status === 'new');
+    return { state, tasks: tasks.slice(0, limit), malformed: list.malformed, complete: true };
+  }
+
+  /** One task's record, or null; a malformed record throws MalformedRecordError naming it. */
+  async task(uuid: string): Promise<TaskRecord | null> {
+    const raw = await this.client.get(this.keys.record(uuid));
+    return raw === null ? null : decodeRecord(uuid, raw);
+  }
+
+  /** Names of the apps with queue keys on this Redis (found by a bounded scan). */
+  async apps(): Promise<string[]> {
+    const names = new Set<string>();
+    for (const pattern of ['qtasks:{*}:catalog', 'qtasks:{*}:st', 'qtasks:{*}:qp']) {
+      for (const key of (await this.scan(pattern)).keys) names.add(key.slice('qtasks:{'.length, key.lastIndexOf('}')));
+    }
+    return [...names].sort();
+  }
+
+  private async queueLengths(): Promise<{ priority: number; queued: number }[]> {
+    const priorities = await this.client.zrange(this.keys.priorities, 0, '-1');
+    const lengths = await Promise.all(priorities.map((priority) => this.client.llen(this.keys.queue(priority))));
+    return priorities.map((priority, index) => ({ priority: Number(priority), queued: lengths[index]! }));
+  }
+
+  private async queuedUuids(limit: number): Promise<string[]> {
+    const uuids: string[] = [];
+    for (const priority of await this.client.zrange(this.keys.priorities, 0, '-1')) {
+      // Some entries may be cancelled tasks: read a little more than asked.
+      uuids.push(...(await this.client.lrange(this.keys.queue(priority), 0, limit * 2 - 1)));
+      if (uuids.length >= limit * 2) break;
+    }
+    return uuids;
+  }
+
+  /**
+   * Tasks of the batches under a live lease. A batch keeps its uuid list until its last task
+   * settles, so tasks already finished are filtered out by their status.
+   */
+  private async runningTasks(): Promise<Pick<TaskList, 'tasks' | 'malformed'>> {
+    const batches = await this.client.zrange(this.keys.active, 0, '-1');
+    const lists = await Promise.all(batches.map((batch) => this.client.lrange(this.keys.batch(batch), 0, -1)));
+    const list = await this.records(lists.flat());
+    return { ...list, tasks: list.tasks.filter((task) => task.status === 'process') };
+  }
+
+  private async finishedTasks(state: TaskState, limit: number): Promise<TaskList> {
+    const indexed = this.keys.finished(state);
+    if ((await this.client.exists(indexed)) === 1) {
+      return { state, ...(await this.records(await this.client.zrevrange(indexed, 0, limit - 1))), complete: true };
+    }
+    // No index (keepFinishedTasks unset): scan the records, newest finished first.
+    const { keys, complete } = await this.scan(`${escapeGlob(this.keys.prefix)}t:*`);
+    const uuids = keys.map((key) => key.slice(this.keys.prefix.length + 2));
+    const { tasks, malformed } = await this.records(uuids);
+    const finished = tasks
+      .filter((task) => task.status === state)
+      .sort((a, b) => (b.finishedAt?.getTime() ?? 0) - (a.finishedAt?.getTime() ?? 0))
+      .slice(0, limit);
+    return { state, tasks: finished, malformed, complete };
+  }
+
+  /** The records of `uuids` in order; gone ones are left out, malformed ones listed apart. */
+  private async records(uuids: string[]): Promise<Pick<TaskList, 'tasks' | 'malformed'>> {
+    const list: Pick<TaskList, 'tasks' | 'malformed'> = { tasks: [], malformed: [] };
+    for (let start = 0; start < uuids.length; start += SCAN_COUNT) {
+      const chunk = uuids.slice(start, start + SCAN_COUNT);
+      const raws = await this.client.mget(chunk.map((uuid) => this.keys.record(uuid)));
+      chunk.forEach((uuid, index) => {
+        const raw = raws[index];
+        if (raw === null || raw === undefined) return;
+        try {
+          list.tasks.push(decodeRecord(uuid, raw));
+        } catch (error) {
+          list.malformed.push({ uuid, reason: (error as Error).message });
+        }
+      });
+    }
+    return list;
+  }
+
+  /** Keys matching `pattern`, on every master of a cluster, until the scan budget runs out. */
+  private async scan(pattern: string): Promise<{ keys: string[]; complete: boolean }> {
+    const nodes: RedisClient[] = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    const keys: string[] = [];
+    let looked = 0;
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        if (looked >= SCAN_BUDGET) return { keys, complete: false };
+        const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
+        keys.push(...found);
+        looked += SCAN_COUNT;
+        cursor = next;
+      } while (cursor !== '0');
+    }
+    return { keys, complete: true };
+  }
+}
+
+/** `text` with Redis glob characters escaped, for a MATCH pattern. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,245 @@
+/**
+ * The dashboard's browser code: polls the JSON API and renders it. Every value from the API goes
+ * into the DOM as text (textContent, text nodes, dataset), never as HTML: task arguments and
+ * results are user data. No template literals in here: this is itself a template's text.
+ */
+export const PAGE_SCRIPT = String.raw`
+'use strict';
+const STATES = ['queued', 'delayed', 'running', 'success', 'error', 'cancel'];
+const FINISHED = ['success', 'error', 'cancel'];
+const LIST_LIMIT = 100;
+const refreshMs = Number(document.body.dataset.refreshMs) || 2000;
+let listState = 'queued';
+let selectedUuid = null;
+let previousTotals = null;
+
+const byId = (testId) => document.querySelector('[data-testid="' + testId + '"]');
+
+/** An element with text children (strings become text nodes, never markup). */
+function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (key === 'testid') node.dataset.testid = value;
+    else if (key === 'className') node.className = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child instanceof Node ? child : String(child ?? ''));
+  return node;
+}
+
+function row(testId, cells) {
+  return el('tr', { testid: testId }, ...cells.map((cell) => el('td', null, cell)));
+}
+
+/** Rows for a table body, or one row saying there is nothing. */
+function fill(testId, rows, columns) {
+  const body = byId(testId).tBodies[0];
+  body.replaceChildren(...(rows.length ? rows : [el('tr', null, el('td', { colspan: String(columns), className: 'empty' }, 'none'))]));
+}
+
+function pad(n) {
+  return String(n).padStart(2, '0');
+}
+
+function time(value) {
+  if (value === undefined || value === null) return '';
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) return String(value);
+  return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ' +
+    pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds());
+}
+
+function age(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return s + 's';
+  if (s < 3600) return Math.floor(s / 60) + 'm ' + (s % 60) + 's';
+  if (s < 86400) return Math.floor(s / 3600) + 'h ' + Math.floor((s % 3600) / 60) + 'm';
+  return Math.floor(s / 86400) + 'd ' + Math.floor((s % 86400) / 3600) + 'h';
+}
+
+function json(value) {
+  return value === undefined ? '' : JSON.stringify(value, null, 2);
+}
+
+class ApiError extends Error {
+  constructor(message, code) {
+    super(message);
+    this.code = code;
+  }
+}
+
+async function getJson(path) {
+  let response;
+  try {
+    response = await fetch(path, { headers: { accept: 'application/json' }, cache: 'no-store' });
+  } catch (error) {
+    throw new ApiError('The dashboard server does not answer: ' + error.message, 'UNREACHABLE');
+  }
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    const problem = (body && body.error) || {};
+    throw new ApiError(problem.message || 'HTTP ' + response.status, problem.code || 'HTTP_' + response.status);
+  }
+  return body;
+}
+
+function showError(error) {
+  const banner = byId('error-banner');
+  banner.textContent = error.message;
+  banner.dataset.code = error.code || '';
+  banner.hidden = false;
+}
+
+function clearError() {
+  const banner = byId('error-banner');
+  banner.hidden = true;
+  banner.textContent = '';
+}
+
+/** Finished tasks per second, from the totals of this poll and the one before. */
+function renderRates(counts) {
+  const now = performance.now();
+  const totals = { at: now };
+  for (const state of FINISHED) totals[state] = counts[state];
+  const seconds = previousTotals ? (now - previousTotals.at) / 1000 : 0;
+  let all = 0;
+  for (const state of FINISHED) {
+    const rate = seconds > 0 ? Math.max(0, counts[state] - previousTotals[state]) / seconds : null;
+    if (rate !== null) all += rate;
+    byId('rate-' + state).textContent = rate === null ? '' : rate.toFixed(1) + '/s';
+  }
+  byId('rate-total').textContent = seconds > 0 ? all.toFixed(1) : '-';
+  previousTotals = totals;
+}
+
+function renderOverview(overview) {
+  byId('app-name').textContent = overview.app;
+  for (const state of STATES) byId('count-' + state).textContent = String(overview.counts[state]);
+  renderRates(overview.counts);
+  fill('queues', overview.queues.map((q) => row('queue-row', [q.priority, q.queued])), 2);
+  const now = Date.now();
+  fill('workers', overview.workers.map((w) => {
+    const tr = row('worker-row', [w.id, w.host, w.pid, w.running + '/' + w.maxTasksProcess, age(now - w.startedAt), (w.tasks || []).join(', ')]);
+    tr.dataset.workerId = w.id;
+    tr.cells[3].dataset.testid = 'worker-running';
+    return tr;
+  }), 6);
+  fill('catalog', overview.catalog.map((t) =>
+    row('catalog-row', [t.name, t.priority ?? '', t.description ?? '', (t.tags || []).join(', '), t.source])), 5);
+  fill('schedules', overview.schedules.map((s) => {
+    const timing = s.cron ? 'cron ' + s.cron + (s.timezone ? ' (' + s.timezone + ')' : '') : 'every ' + s.every / 1000 + ' s';
+    return row('schedule-row', [s.name, s.taskName, timing, time(s.nextRun), time(s.lastRun), s.lastTaskUuid ?? '']);
+  }), 6);
+  fill('settings', Object.entries(overview.settings).map(([key, value]) => row('setting-row', [key, JSON.stringify(value)])), 2);
+}
+
+function renderList(list) {
+  if (list.state !== listState) return; // an answer for a tab left meanwhile
+  fill('task-table', list.tasks.map((t) => {
+    const tr = row('task-row', [t.uuid, t.taskName, t.status, t.priority, t.attempt, time(t.createdAt), time(t.startedAt), time(t.finishedAt)]);
+    tr.dataset.uuid = t.uuid;
+    tr.tabIndex = 0;
+    if (t.uuid === selectedUuid) tr.classList.add('selected');
+    return tr;
+  }), 8);
+  byId('malformed').hidden = list.malformed.length === 0;
+  fill('malformed', list.malformed.map((m) => row('malformed-row', [m.uuid, m.reason])), 2);
+  byId('list-note').textContent = list.complete ? '' :
+    'A sample, not the newest: without keepFinishedTasks the records are scanned, and the scan stopped at its budget.';
+}
+
+const DETAIL_FIELDS = [
+  ['uuid', (t) => t.uuid], ['task', (t) => t.taskName], ['status', (t) => t.status],
+  ['priority', (t) => t.priority], ['attempt', (t) => t.attempt], ['stalls', (t) => t.stalls],
+  ['worker', (t) => t.worker], ['created', (t) => time(t.createdAt)], ['run at', (t) => time(t.runAt)],
+  ['started', (t) => time(t.startedAt)], ['finished', (t) => time(t.finishedAt)],
+  ['cancel reason', (t) => t.cancelReason, 'detail-cancel-reason'],
+];
+const DETAIL_BLOCKS = [
+  ['detail-args', (t) => json(t.args)],
+  ['detail-result', (t) => json(t.returning)],
+  ['detail-progress', (t) => json(t.progress)],
+  ['detail-traceback', (t) => t.traceback ?? ''],
+  ['detail-errors', (t) => (t.errors ?? []).join('\n\n')],
+];
+
+function renderDetail(task) {
+  byId('detail-error').textContent = '';
+  byId('detail-fields').replaceChildren(...DETAIL_FIELDS.flatMap(([label, read, testId]) => {
+    const value = read(task);
+    if (value === undefined || value === null || value === '') return [];
+    return [el('dt', null, label), el('dd', testId ? { testid: testId } : null, value)];
+  }));
+  for (const [testId, read] of DETAIL_BLOCKS) {
+    const text = read(task);
+    byId(testId).textContent = text;
+    byId(testId).closest('div').hidden = text === '';
+  }
+}
+
+async function refreshDetail() {
+  if (selectedUuid === null) return;
+  const uuid = selectedUuid;
+  try {
+    const task = await getJson('api/tasks/' + encodeURIComponent(uuid));
+    if (uuid === selectedUuid) renderDetail(task);
+  } catch (error) {
+    if (uuid === selectedUuid) byId('detail-error').textContent = error.message;
+  }
+}
+
+function selectTask(uuid) {
+  selectedUuid = uuid;
+  byId('task-detail').hidden = false;
+  for (const tr of byId('task-table').querySelectorAll('tr[data-uuid]')) tr.classList.toggle('selected', tr.dataset.uuid === uuid);
+  void refreshDetail();
+}
+
+async function refreshList() {
+  renderList(await getJson('api/tasks?state=' + listState + '&limit=' + LIST_LIMIT));
+}
+
+function markTab(state) {
+  listState = state;
+  for (const tab of byId('tabs').querySelectorAll('button')) tab.setAttribute('aria-selected', String(tab.dataset.state === state));
+}
+
+function selectTab(state) {
+  markTab(state);
+  byId('task-table').tBodies[0].replaceChildren();
+  refreshList().catch(showError);
+}
+
+async function poll() {
+  try {
+    const [overview] = await Promise.all([getJson('api/overview'), refreshList(), refreshDetail()]);
+    renderOverview(overview);
+    byId('updated').textContent = 'updated ' + time(Date.now());
+    clearError();
+  } catch (error) {
+    showError(error);
+  } finally {
+    setTimeout(poll, refreshMs);
+  }
+}
+
+byId('tabs').addEventListener('click', (event) => {
+  const tab = event.target.closest('button[data-state]');
+  if (tab) selectTab(tab.dataset.state);
+});
+const taskTable = byId('task-table');
+taskTable.addEventListener('click', (event) => {
+  const tr = event.target.closest('tr[data-uuid]');
+  if (tr) selectTask(tr.dataset.uuid);
+});
+taskTable.addEventListener('keydown', (event) => {
+  const tr = event.target.closest('tr[data-uuid]');
+  if (tr && event.key === 'Enter') selectTask(tr.dataset.uuid);
+});
+byId('detail-close').addEventListener('click', () => {
+  selectedUuid = null;
+  byId('task-detail').hidden = true;
+});
+markTab(listState);
+poll();
+`;

@@ -1,0 +1,164 @@
+import { Worker } from 'node:worker_threads';
+import { ThreadCrashedError, ThreadStartError } from '../core/errors.js';
+import type { TaskAbort } from '../core/task-abort.js';
+import type { ThreadRunner, ThreadTarget } from '../core/thread-task.js';
+import { fromThrown, type ThreadJob, type ThreadMessage } from './thread-protocol.js';
+
+export interface ThreadPoolOptions {
+  /** Threads kept running. */
+  size: number;
+  /** Node options of each thread; default: this process's. */
+  execArgv?: string[];
+}
+
+interface Job extends ThreadJob {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+interface Thread {
+  worker: Worker;
+  /** The call it runs now. */
+  job?: Job;
+  /** The uncaught error it is dying of, if any. */
+  uncaught?: Error;
+  /** Terminated on purpose: a reply it had already sent is ignored. */
+  retired?: boolean;
+}
+
+/**
+ * A fixed set of worker threads, each running one export call at a time; calls beyond the free
+ * threads wait in FIFO order. A thread that dies under a call, or is terminated to stop one (a
+ * CPU-bound export never yields to a signal), is replaced.
+ */
+export class ThreadPool implements ThreadRunner {
+  /** Every thread alive, starting ones included. */
+  private readonly threads = new Set<Thread>();
+  private readonly idle: Thread[] = [];
+  private readonly waiting: Job[] = [];
+  private open = false;
+  /** Why the last replacement thread could not start: calls fail with it once no thread is left. */
+  private broken?: Error;
+
+  constructor(
+    private readonly entry: URL,
+    private readonly options: ThreadPoolOptions,
+  ) {}
+
+  /** Starts the threads; when one cannot start, stops the others and rejects with why. */
+  async start(): Promise<void> {
+    this.open = true;
+    this.broken = undefined;
+    try {
+      await Promise.all(Array.from({ length: this.options.size }, () => this.spawn()));
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
+  run(target: ThreadTarget, args: unknown[], abort: TaskAbort): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const { signal } = abort;
+      if (signal.aborted) return reject(signal.reason);
+      if (!this.open || this.threads.size === 0) return reject(this.broken ?? new Error('The thread pool is not running.'));
+      const onAbort = () => this.abandon(job, signal.reason as Error);
+      const settled = () => signal.removeEventListener('abort', onAbort);
+      const job: Job = {
+        target,
+        args,
+        resolve: (value) => (settled(), resolve(value)),
+        reject: (error) => (settled(), reject(error)),
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(job);
+      this.dispatch();
+    });
+  }
+
+  /** Terminates every thread; calls still waiting or running fail (the worker has handed their tasks back). */
+  async close(): Promise<void> {
+    this.open = false;
+    const stopped = new Error('The thread pool stopped before the export returned.');
+    for (const job of this.waiting.splice(0)) job.reject(stopped);
+    this.idle.length = 0;
+    const threads = [...this.threads];
+    for (const thread of threads) {
+      thread.job?.reject(stopped);
+      thread.job = undefined;
+    }
+    await Promise.all(threads.map(({ worker }) => worker.terminate()));
+  }
+
+  /** Resolves once the thread has loaded its entry; rejects if it dies before. */
+  private spawn(): Promise<void> {
+    const thread: Thread = { worker: new Worker(this.entry, { execArgv: this.options.execArgv }) };
+    this.threads.add(thread);
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      thread.worker.on('message', (message: ThreadMessage) => {
+        if (thread.retired) return;
+        if (message === 'ready') {
+          ready = true;
+          resolve();
+        } else {
+          const job = thread.job;
+          thread.job = undefined;
+          if ('error' in message) job?.reject(fromThrown(message.error));
+          else job?.resolve(message.value);
+        }
+        if (this.open) {
+          this.idle.push(thread);
+          this.dispatch();
+        }
+      });
+      thread.worker.on('error', (error) => (thread.uncaught = error));
+      thread.worker.on('exit', (code) => {
+        this.threads.delete(thread);
+        const idleAt = this.idle.indexOf(thread);
+        if (idleAt >= 0) this.idle.splice(idleAt, 1);
+        const how = thread.uncaught ? `uncaught ${thread.uncaught.name}: ${thread.uncaught.message}` : `exit code ${code}`;
+        if (!ready) return reject(new ThreadStartError(this.entry.href, how));
+        const { job } = thread;
+        if (job) job.reject(new ThreadCrashedError(job.target.url, job.target.exportName, how));
+        if (this.open) this.replace();
+      });
+    });
+  }
+
+  private replace(): void {
+    this.spawn().catch((error: Error) => {
+      this.broken = error;
+      // No thread left to run them: the waiting calls fail rather than wait for ever.
+      if (this.threads.size === 0) for (const job of this.waiting.splice(0)) job.reject(error);
+    });
+  }
+
+  private dispatch(): void {
+    while (this.idle.length > 0 && this.waiting.length > 0) {
+      const thread = this.idle.pop()!;
+      const job = this.waiting.shift()!;
+      try {
+        thread.worker.postMessage({ target: job.target, args: job.args } satisfies ThreadJob);
+        thread.job = job;
+      } catch (error) {
+        // Arguments a thread cannot be sent (an interceptor put a function in them).
+        this.idle.push(thread);
+        job.reject(error as Error);
+      }
+    }
+  }
+
+  /** The call's task was aborted (time limit, cancel): it leaves the queue, or its thread is terminated. */
+  private abandon(job: Job, reason: Error): void {
+    const queuedAt = this.waiting.indexOf(job);
+    if (queuedAt >= 0) this.waiting.splice(queuedAt, 1);
+    for (const thread of this.threads) {
+      if (thread.job !== job) continue;
+      thread.job = undefined;
+      thread.retired = true;
+      void thread.worker.terminate();
+    }
+    job.reject(reason);
+  }
+}

@@ -1,0 +1,54 @@
+import { availableParallelism } from 'node:os';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InvalidOptionError } from '../core/errors.js';
+import { AsyncWorker, type AsyncWorkerOptions } from './async-worker.js';
+import { ThreadPool } from './thread-pool.js';
+
+export interface ThreadWorkerOptions extends AsyncWorkerOptions {
+  /** Worker threads running thread tasks; default `os.availableParallelism() - 1`, at least 1. */
+  threads?: number;
+  /**
+   * Node options of the threads; default this process's (`process.execArgv`), so a loader the app
+   * runs under (e.g. `--import tsx`) loads thread modules too.
+   */
+  execArgv?: string[];
+}
+
+// Beside this file, with its extension: `.js` once built, `.ts` when a TypeScript loader runs the sources.
+const THREAD_ENTRY = new URL(`./thread-entry${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+
+/**
+ * An AsyncWorker that runs thread tasks (option `thread`) on a fixed pool of worker threads, so
+ * CPU-bound work leaves the event loop free; other tasks run on the event loop as before. Claims,
+ * leases, outcome batching, cancel and shutdown are AsyncWorker's: only the export's call moves.
+ */
+export class ThreadWorker extends AsyncWorker {
+  private readonly pool: ThreadPool;
+
+  constructor(options: ThreadWorkerOptions = {}) {
+    super(options);
+    const threads = options.threads ?? Math.max(1, availableParallelism() - 1);
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new InvalidOptionError(`threads of ThreadWorker must be a whole number of 1 or more, got ${String(threads)}.`);
+    }
+    this.pool = new ThreadPool(THREAD_ENTRY, { size: threads, execArgv: options.execArgv });
+    this.threadRunner = this.pool;
+  }
+
+  override async start(): Promise<void> {
+    await this.pool.start();
+    try {
+      await super.start();
+    } catch (error) {
+      await this.pool.close();
+      throw error;
+    }
+  }
+
+  /** Thread tasks get the grace like any task; then the threads are terminated, unfinished tasks handed back. */
+  override async stop(graceMs: number): Promise<void> {
+    await super.stop(graceMs);
+    await this.pool.close();
+  }
+}

@@ -1,0 +1,109 @@
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { EXIT, runCli, USAGE } from '../../lib/cli/run-cli.js';
+import { startChildApp } from '../helpers/child-app.js';
+import { Gate } from '../helpers/gate.js';
+import { plainApps } from '../helpers/plain-app.js';
+
+/** Runs one CLI command in this process against the test Redis; `web` is run as a real process below. */
+async function qtasks(...argv: string[]) {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, {
+    out: (text) => (out += text),
+    err: (text) => (err += text),
+    env: { QTASKS_REDIS_URL: inject('redisUrl') },
+    interrupted: () => Promise.resolve(),
+  });
+  return { code, out, err };
+}
+
+describe('the qtasks CLI', () => {
+  const apps = plainApps(inject('redisUrl'));
+  afterAll(() => apps.stopAll());
+
+  it('shows an app’s counts, queues, workers, tasks and one record, as text and as JSON', async () => {
+    const gate = new Gate();
+    const app = await apps.start('cli', (registered) => {
+      registered.task('double', (x: number) => x * 2);
+      registered.task('boom', () => {
+        throw new RangeError('out of range');
+      });
+      registered.task('hold', () => gate.pass());
+    });
+    const done = await app.run('double', [21]);
+    const failed = await app.run('boom');
+    const held = await app.add('hold');
+    await gate.reached;
+
+    const status = await qtasks('status', '--app', app.name);
+    expect(status.code).toBe(EXIT.ok);
+    expect(status.out).toContain(`app ${app.name} on 127.0.0.1:`);
+    expect(status.out).toContain('queued 0  delayed 0  running 1  success 1  error 1  cancel 0');
+    expect(status.out).toMatch(/workers \(1\):\n\S+:\d+:\S+ +\d+\/10 running/);
+
+    const json = JSON.parse((await qtasks('status', '--app', app.name, '--json')).out);
+    expect(json.counts).toEqual({ queued: 0, delayed: 0, running: 1, success: 1, error: 1, cancel: 0 });
+
+    const running = await qtasks('tasks', '--app', app.name, '--state', 'running');
+    expect(running.out).toContain(held.uuid);
+    expect(running.out).toContain('hold');
+    const errors = await qtasks('tasks', '--app', app.name, '--state', 'error', '--json');
+    expect(JSON.parse(errors.out).tasks.map(({ uuid }: { uuid: string }) => uuid)).toEqual([failed.uuid]);
+
+    const record = await qtasks('task', done.uuid, '--app', app.name);
+    expect(record.code).toBe(EXIT.ok);
+    expect(record.out).toMatch(/status +success/);
+    expect(record.out).toMatch(/result +42/);
+    expect(record.out).toMatch(/args +\[21\]/);
+    const traceback = await qtasks('task', failed.uuid, '--app', app.name);
+    expect(traceback.out).toContain('RangeError: out of range');
+
+    expect((await qtasks('workers', '--app', app.name)).out).toContain('double, boom, hold');
+    expect((await qtasks('apps')).out.split('\n')).toContain(app.name);
+    gate.open();
+  });
+
+  it('answers bad usage with exit code 2 and a message naming the problem', async () => {
+    const unknownCommand = await qtasks('frobnicate');
+    expect(unknownCommand.code).toBe(EXIT.usage);
+    expect(unknownCommand.err).toContain('unknown command "frobnicate"');
+    const unknownOption = await qtasks('status', '--colour');
+    expect(unknownOption.code).toBe(EXIT.usage);
+    expect(unknownOption.err).toContain("Unknown option '--colour'");
+    const badState = await qtasks('tasks', '--state', 'finished');
+    expect(badState.code).toBe(EXIT.usage);
+    expect(badState.err).toContain('Unknown task state "finished"');
+    const badLimit = await qtasks('tasks', '--limit', 'ten');
+    expect(badLimit.code).toBe(EXIT.usage);
+    expect(badLimit.err).toContain('--limit must be a whole number of at least 1, got "ten"');
+    const noUuid = await qtasks('task');
+    expect(noUuid.code).toBe(EXIT.usage);
+    expect(noUuid.err).toContain('task needs a uuid');
+    expect((await qtasks('help')).out).toBe(USAGE);
+  });
+
+  it('fails with exit code 1 for an unknown task and when Redis is down', async () => {
+    const missing = await qtasks('task', 'no-such-uuid', '--app', 'cli-missing');
+    expect(missing.code).toBe(EXIT.failed);
+    expect(missing.err).toContain('no-such-uuid');
+    const down = await qtasks('status', '--url', 'redis://127.0.0.1:1');
+    expect(down.code).toBe(EXIT.failed);
+    expect(down.err).toMatch(/Redis .*127\.0\.0\.1:1/);
+  });
+
+  it('serves the dashboard as a process until interrupted (`qtasks web`)', async () => {
+    const app = await apps.start('cli-web', (registered) => registered.task('job', () => 'ok'));
+    await app.run('job');
+    const web = startChildApp('qtasks-cli.ts', { QTASKS_REDIS_URL: inject('redisUrl'), QTASKS_APP: app.name }, ['web', '--port', '0']);
+    try {
+      await web.waitFor('(Ctrl-C to stop)');
+      const address = /at (http:\/\/\S+) /.exec(web.output())![1]!;
+      const overview = (await (await fetch(`${address}/api/overview`)).json()) as { counts: { success: number } };
+      expect(overview.counts.success).toBe(1);
+      web.kill('SIGINT');
+      expect(await web.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      web.kill();
+    }
+  });
+});

@@ -1,0 +1,263 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { threadId as mainThreadId } from 'node:worker_threads';
+import { Injectable } from '@nestjs/common';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { InvalidOptionError, QTasksClient, QueueTasks, Task, ThreadStartError, ThreadWorker, type Worker } from '../../lib/index.js';
+import { raceTimeout } from '../../lib/core/timing.js';
+import { whereAmI } from '../fixtures/thread-tasks.js';
+import { uniqueAppName } from '../helpers/names.js';
+import { startNestApp } from '../helpers/nest-app.js';
+import { plainApps } from '../helpers/plain-app.js';
+
+const REGISTER = fileURLToPath(new URL('../helpers/register-ts.mjs', import.meta.url));
+const TASKS = new URL('../fixtures/thread-tasks.ts', import.meta.url);
+const MISSING = new URL('../fixtures/no-such-module.mjs', import.meta.url);
+const WAIT = { timeout: 10_000 };
+
+const redisUrl = inject('redisUrl');
+const apps = plainApps(redisUrl);
+const scratch: string[] = [];
+afterAll(async () => {
+  await apps.stopAll();
+  for (const path of scratch) rmSync(path, { force: true });
+});
+
+/** Threads run the TypeScript fixture through the tests' loader (a built app needs no execArgv). */
+function threadWorker(threads: number): ThreadWorker {
+  return new ThreadWorker({ threads, execArgv: ['--import', REGISTER] });
+}
+
+/** A path in the temp directory, removed after the run. */
+function scratchPath(): string {
+  const path = join(tmpdir(), `qtasks-thread-${randomUUID()}`);
+  scratch.push(path);
+  return path;
+}
+
+/** Resolves when the executor calls the handler of `taskName` (a thread task's: hands it to the pool). */
+function handlerCalled(app: QueueTasks, taskName: string): Promise<void> {
+  const called = new Promise<void>((resolve) =>
+    app.addPlugin({
+      name: `called-${taskName}`,
+      handlers: { task_executor_run_task: ({ record }) => void (record.taskName === taskName && resolve()) },
+    }),
+  );
+  return raceTimeout(called, WAIT.timeout, () => {
+    throw new Error(`the handler of ${taskName} was not called within ${WAIT.timeout} ms`);
+  });
+}
+
+const thread = (exported: string) => ({ module: TASKS, export: exported });
+
+const WORKERS: { name: string; worker: () => Worker | undefined; onThread: boolean }[] = [
+  { name: 'a ThreadWorker', worker: () => threadWorker(2), onThread: true },
+  { name: 'a plain AsyncWorker (inline)', worker: () => undefined, onThread: false },
+];
+
+describe.each(WORKERS)('thread tasks on $name', ({ worker, onThread }) => {
+  const start = (register: (app: QueueTasks) => void) => apps.start('thread', register, { worker: worker() });
+
+  it('stores the export’s result, on a thread only with the ThreadWorker', async () => {
+    const app = await start((a) => {
+      a.task({ name: 'sum', thread: thread('sumSquares') });
+      a.task({ name: 'double', thread: { module: TASKS } });
+      a.task({ name: 'where', thread: thread('whereAmI') });
+    });
+    expect(await app.run('sum', [1000], WAIT)).toMatchObject({ status: 'success', returning: 333_833_500 });
+    expect((await app.run('double', [21], WAIT)).returning).toBe(42);
+    const { returning } = await app.run('where', ['here'], WAIT);
+    expect(returning).toMatchObject({ label: 'here' });
+    const ranOn = (returning as { threadId: number }).threadId;
+    if (onThread) expect(ranOn).not.toBe(mainThreadId);
+    else expect(ranOn).toBe(mainThreadId);
+  });
+
+  it('an export that throws ends the task error with its stack; retry runs it again', async () => {
+    const app = await start((a) => {
+      a.task({ name: 'fail', thread: thread('fail') });
+      a.task({ name: 'flaky', thread: thread('flaky'), retry: 2 });
+    });
+    const failed = await app.run('fail', ['bad input 7'], WAIT);
+    expect(failed.status).toBe('error');
+    expect(failed.traceback).toMatch(/^TypeError: bad input 7\n\s+at fail \(.*thread-tasks\.ts/);
+    const retried = await app.run('flaky', [scratchPath(), 1], WAIT);
+    expect(retried).toMatchObject({ status: 'success', returning: 'succeeded on call 2', attempt: 2 });
+    expect(retried.errors?.[0]).toMatch(/^Error: flaky call 1 failed/);
+  });
+
+  it('a NonRetryableError thrown by the export ends the task at once, whatever its retry', async () => {
+    const app = await start((a) => a.task({ name: 'refuse', thread: thread('refuse'), retry: 3 }));
+    const record = await app.run('refuse', ['not today'], WAIT);
+    expect(record).toMatchObject({ status: 'error', attempt: 1 });
+    expect(record.traceback).toMatch(/^NonRetryableError: not today\n/);
+  });
+
+  it('a module that cannot be loaded, a missing export or a non-function export ends error naming module and export', async () => {
+    const app = await start((a) => {
+      a.task({ name: 'no-module', thread: { module: MISSING } });
+      a.task({ name: 'no-export', thread: thread('nope') });
+      a.task({ name: 'not-function', thread: thread('notAFunction') });
+    });
+    const noModule = await app.run('no-module', [], WAIT);
+    expect(noModule.status).toBe('error');
+    expect(noModule.traceback).toMatch(
+      /^ThreadModuleError: Cannot run export "default" of thread module file:\/\/\S+\/no-such-module\.mjs: the module cannot be loaded \(/,
+    );
+    const noExport = await app.run('no-export', [], WAIT);
+    expect(noExport.traceback).toMatch(
+      /^ThreadModuleError: Cannot run export "nope" of thread module file:\/\/\S+\/thread-tasks\.ts: the module has no such export \(it exports: .*sumSquares/,
+    );
+    const notFunction = await app.run('not-function', [], WAIT);
+    expect(notFunction.traceback).toMatch(/^ThreadModuleError: Cannot run export "notAFunction" of .*: the export is not a function but number\./);
+  });
+});
+
+describe('ThreadWorker', () => {
+  it('runs a CPU-bound export on a thread while the event loop goes on running other tasks', async () => {
+    const app = await apps.start(
+      'thread-busy',
+      (a) => {
+        a.task({ name: 'spin', thread: thread('spinUntil') });
+        a.task('quick', async () => 'done on the event loop');
+      },
+      { worker: threadWorker(2) },
+    );
+    const release = scratchPath();
+    const spin = await app.add('spin', [release]);
+    // Enqueued after the spinning task, and finished while it still spins: the loop is not blocked.
+    const quick = await app.run('quick', [], WAIT);
+    expect(quick.returning).toBe('done on the event loop');
+    expect((await app.get(spin.uuid))!.status).toBe('process');
+    writeFileSync(release, '');
+    const spun = await app.wait(spin.uuid, WAIT);
+    expect(spun.status).toBe('success');
+    expect(spun.returning).not.toBe(mainThreadId);
+    expect(quick.finishedAt!.getTime()).toBeLessThanOrEqual(spun.finishedAt!.getTime());
+  });
+
+  it('tasks beyond the free threads wait for one: four tasks on one thread all run there', async () => {
+    const app = await apps.start('thread-fifo', (a) => a.task({ name: 'where', thread: thread('whereAmI') }), {
+      worker: threadWorker(1),
+      config: { maxTasksProcess: 4 },
+    });
+    const added = await app.addBulk(['a', 'b', 'c', 'd'].map((label) => ({ name: 'where', args: [label] })));
+    const done = await Promise.all(added.map((task) => app.wait(task.uuid, WAIT)));
+    const { threadId } = done[0]!.returning as { threadId: number };
+    expect(threadId).not.toBe(mainThreadId);
+    expect(done.map((record) => record.returning)).toEqual(['a', 'b', 'c', 'd'].map((label) => ({ label, threadId })));
+  });
+
+  it('a thread that dies ends its task error naming the crash; a new thread runs the next task', async () => {
+    const app = await apps.start(
+      'thread-crash',
+      (a) => {
+        a.task({ name: 'exit', thread: thread('exitThread') });
+        a.task({ name: 'crash', thread: thread('crashLater') });
+        a.task({ name: 'where', thread: thread('whereAmI') });
+      },
+      { worker: threadWorker(1) },
+    );
+    const exited = await app.run('exit', [3], WAIT);
+    expect(exited.status).toBe('error');
+    expect(exited.traceback).toMatch(
+      /^ThreadCrashedError: The thread running export "exitThread" of file:\/\/\S+\/thread-tasks\.ts crashed \(exit code 3\); it was replaced\./,
+    );
+    const crashed = await app.run('crash', ['late failure'], WAIT);
+    expect(crashed.traceback).toMatch(/^ThreadCrashedError: The thread running export "crashLater" of .* crashed \(uncaught Error: late failure\)/);
+    expect(await app.run('where', ['after'], WAIT)).toMatchObject({ status: 'success', returning: { label: 'after' } });
+  });
+
+  it('maxTime stops a never-yielding export: the task ends error (timed out) and its thread is replaced', async () => {
+    const app = await apps.start(
+      'thread-maxtime',
+      (a) => {
+        a.task({ name: 'forever', thread: thread('spinUntil'), maxTime: 200 });
+        a.task({ name: 'where', thread: thread('whereAmI') });
+      },
+      { worker: threadWorker(1) },
+    );
+    // Never released: only terminating its thread stops it.
+    const timedOut = await app.run('forever', [scratchPath()], WAIT);
+    expect(timedOut.status).toBe('error');
+    expect(timedOut.traceback).toMatch(/^TaskTimeoutError: Task "forever" timed out after 200 ms/);
+    expect(await app.run('where', ['after'], WAIT)).toMatchObject({ status: 'success', returning: { label: 'after' } });
+  });
+
+  it('cancel of a running thread task ends it cancel and frees its thread', async () => {
+    const app = await apps.start(
+      'thread-cancel',
+      (a) => {
+        a.task({ name: 'forever', thread: thread('spinUntil') });
+        a.task({ name: 'where', thread: thread('whereAmI') });
+      },
+      { worker: threadWorker(1) },
+    );
+    const called = handlerCalled(app, 'forever');
+    const task = await app.add('forever', [scratchPath()]);
+    await called;
+    await app.cancel(task.uuid, 'enough spinning');
+    expect(await app.wait(task.uuid, WAIT)).toMatchObject({ status: 'cancel', cancelReason: 'enough spinning' });
+    expect(await app.run('where', ['after'], WAIT)).toMatchObject({ status: 'success', returning: { label: 'after' } });
+  });
+
+  it('stop hands a thread task still running after the grace back to the queue, and ends its thread', async () => {
+    const name = uniqueAppName('thread-stop');
+    const register = (a: QueueTasks) => a.task({ name: 'forever', thread: thread('spinUntil') });
+    const app = await apps.start('thread-stop', register, { name, worker: threadWorker(1), config: { shutdownGraceMs: 100 } });
+    const reader = await apps.start('thread-stop', register, { name, worker: false });
+    const called = handlerCalled(app, 'forever');
+    const task = await reader.add('forever', [scratchPath()]);
+    await called;
+    await app.stop();
+    expect(app.worker!.running).toBe(0);
+    expect((await reader.get(task.uuid))!).toMatchObject({ status: 'new', attempt: 1, stalls: 0 });
+  });
+
+  it('threads that cannot start fail the app’s start, naming why', async () => {
+    const worker = new ThreadWorker({ threads: 2, execArgv: ['--import', fileURLToPath(MISSING)] });
+    const started = apps.start('thread-broken', (a) => a.task({ name: 'where', thread: thread('whereAmI') }), { worker });
+    await expect(started).rejects.toThrow(ThreadStartError);
+    await expect(started).rejects.toThrow(
+      /^A worker thread could not start file:\/\/\S+\/thread-entry\.ts \(uncaught Error: Cannot find module '\S+\/no-such-module\.mjs'/,
+    );
+  });
+
+  it('in Nest, @Task({ thread }) runs the module’s export on the ThreadWorker; the typed handle follows the method', async () => {
+    @Injectable()
+    class ReportsService {
+      @Task({ name: 'nest-where', thread: thread('whereAmI') })
+      whereAmI(label: string): { label: string; threadId: number } {
+        return whereAmI(label); // a direct call runs here; the queue runs the export on a thread
+      }
+    }
+    const app = await startNestApp({ name: uniqueAppName('thread-nest'), url: redisUrl, worker: threadWorker(1) }, [ReportsService]);
+    try {
+      const result = await app.get(QTasksClient).task(ReportsService, 'whereAmI').with(WAIT).run('nest');
+      expect(result.label).toBe('nest');
+      expect(result.threadId).not.toBe(mainThreadId);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('thread task options', () => {
+  const app = () => new QueueTasks({ backend: 'memory' });
+
+  it('take a URL or an absolute path; a relative path, a handler as well, or a task context are refused', () => {
+    const qtasks = app().task({ name: 'by-path', thread: { module: fileURLToPath(TASKS), export: 'sumSquares' } });
+    expect(qtasks.registry.get('by-path')!.thread).toEqual({ url: TASKS.href, exportName: 'sumSquares' });
+    expect(() => app().task({ name: 'relative', thread: { module: './thread-tasks.js' } })).toThrow(
+      /thread.module of task at thread module .\/thread-tasks.js must be a URL .* or an absolute path, got ".\/thread-tasks.js"/,
+    );
+    expect(() => app().task({ name: 'both', thread: { module: TASKS } }, () => 1)).toThrow(
+      /Task "both" has a handler and a thread module/,
+    );
+    expect(() => app().task({ name: 'echo', echo: true, thread: { module: TASKS } })).toThrow(InvalidOptionError);
+    expect(() => new ThreadWorker({ threads: 0 })).toThrow(/threads of ThreadWorker must be a whole number of 1 or more, got 0/);
+  });
+});

@@ -1,0 +1,304 @@
+import { request } from 'node:http';
+import { Injectable } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Task, WebView, type QueueOverview, type QueueTasks, type TaskList, type TaskRecord, type TaskState, type WebViewOptions } from '../../lib/index.js';
+import { Gate } from '../helpers/gate.js';
+import { uniqueAppName } from '../helpers/names.js';
+import { startNestApp } from '../helpers/nest-app.js';
+import { plainApps } from '../helpers/plain-app.js';
+import { freePort, startRedisServer } from '../helpers/redis-server.js';
+
+const CHROMIUM = {
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+};
+/** Markup in user data: shown as text, it creates no element and runs nothing. */
+const MARKUP = '<img src=x onerror="window.__injected=1"><script>window.__injected=2</script>';
+const WAIT = { timeout: 10_000 };
+/** The status a task shows in each state's list. */
+const STATUS_IN: Record<TaskState, string> = { queued: 'new', delayed: 'new', running: 'process', success: 'success', error: 'error', cancel: 'cancel' };
+
+const testId = (id: string) => `[data-testid="${id}"]`;
+
+/** A GET through node:http, which (unlike fetch) lets a test set the Host header. */
+function getWithHost(url: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    request(url, { headers: { host } }, (response) => {
+      response.resume();
+      resolve(response.statusCode!);
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+describe('the WebView dashboard', () => {
+  const redisUrl = inject('redisUrl');
+  const apps = plainApps(redisUrl);
+  const views: WebView[] = [];
+  const pages: Page[] = [];
+  const gate = new Gate();
+  let browser: Browser;
+  let worker: QueueTasks;
+  let view: WebView;
+  let expected: Record<TaskState, TaskRecord[]>;
+  let echoed: TaskRecord;
+
+  async function startView(options: WebViewOptions): Promise<WebView> {
+    const started = new WebView(options);
+    views.push(started);
+    await started.start();
+    return started;
+  }
+
+  async function openPage(webView: WebView): Promise<Page> {
+    const page = await browser.newPage();
+    pages.push(page);
+    page.setDefaultTimeout(WAIT.timeout);
+    await page.goto(webView.address!);
+    return page;
+  }
+
+  const text = (page: Page, id: string) => page.locator(testId(id)).first().textContent();
+  const rowUuids = (page: Page) =>
+    page.locator(testId('task-row')).evaluateAll((rows) => rows.map((row) => row.getAttribute('data-uuid')));
+  const api = async <T>(path: string) => {
+    const response = await fetch(`${view.address}${path}`);
+    return { status: response.status, body: (await response.json()) as T };
+  };
+
+  beforeAll(async () => {
+    browser = await chromium.launch(CHROMIUM);
+    worker = await apps.start(
+      '<i>webview</i>',
+      (app) => {
+        app.task('double', (x: number) => x * 2);
+        app.task(MARKUP, (given: string) => given);
+        app.task('boom', () => {
+          throw new TypeError('bad input');
+        });
+        app.task('hold', () => gate.pass());
+      },
+      // Heartbeats (with the running count) twice a second.
+      { config: { maxTasksProcess: 1, globalConfigStatusTtlMs: 1_000 } },
+    );
+    const success = await Promise.all([1, 2, 3].map((x) => worker.run('double', [x])));
+    echoed = await worker.run(MARKUP, [MARKUP]);
+    const error = [await worker.run('boom')];
+    const running = [await worker.add('hold')];
+    await gate.reached;
+    // The only slot is held: these wait in the queue.
+    const queued = [await worker.add('double', [10]), await worker.add('double', [11])];
+    const delayed = [await worker.add('double', [12], { delay: 600_000 })];
+    const dropped = await worker.add('double', [13], { delay: 600_000 });
+    const cancel = [await worker.cancel(dropped.uuid, 'no longer needed')];
+    expected = { queued, delayed, running, success: [...success, echoed], error, cancel };
+    view = await startView({ name: worker.name, url: redisUrl, port: 0, refreshMs: 200 });
+  });
+
+  afterEach(async () => {
+    await Promise.all(pages.splice(0).map((page) => page.close()));
+  });
+
+  afterAll(async () => {
+    gate.open();
+    await Promise.all(views.splice(0).map((started) => started.stop()));
+    await browser?.close();
+    await apps.stopAll();
+  });
+
+  it('shows the app, the counts per state with finished tasks/s, the queues, the worker and the catalogue', async () => {
+    const page = await openPage(view);
+    const counts = { queued: '2', delayed: '1', running: '1', success: '4', error: '1', cancel: '1' };
+    await expect.poll(async () => {
+      const shown: Record<string, string | null> = {};
+      for (const state of Object.keys(counts)) shown[state] = await text(page, `count-${state}`);
+      return shown;
+    }, WAIT).toEqual(counts);
+    expect(await text(page, 'app-name')).toBe(worker.name);
+    expect(await page.title()).toContain(worker.name);
+    await expect.poll(() => text(page, 'rate-total'), WAIT).toMatch(/^\d+\.\d$/);
+    expect(await text(page, 'rate-success')).toMatch(/^\d+\.\d\/s$/);
+
+    expect(await page.locator(testId('queue-row')).allTextContents()).toEqual(['02']);
+    const workerRows = page.locator(testId('worker-row'));
+    expect(await workerRows.count()).toBe(1);
+    expect(await workerRows.first().textContent()).toContain(String(process.pid));
+    await expect.poll(() => text(page, 'worker-running'), WAIT).toBe('1/1');
+    const catalog = await page.locator(`${testId('catalog-row')} td:first-child`).allTextContents();
+    expect(catalog.sort()).toEqual([MARKUP, 'boom', 'double', 'hold'].sort());
+    expect(await page.locator(testId('error-banner')).isHidden()).toBe(true);
+  });
+
+  it('lists each state\'s tasks in its tab, queued ones in the order they will run', async () => {
+    const page = await openPage(view);
+    for (const state of ['queued', 'delayed', 'running', 'success', 'error', 'cancel'] as const) {
+      await page.click(testId(`tab-${state}`));
+      const uuids = expected[state].map(({ uuid }) => uuid);
+      // Queued tasks are listed in the order they will run; finished ones newest first.
+      const ordered = state === 'queued' ? uuids : [...uuids].sort();
+      await expect.poll(async () => (state === 'queued' ? await rowUuids(page) : (await rowUuids(page)).sort()), WAIT).toEqual(ordered);
+      const statuses = await page.locator(`${testId('task-row')} td:nth-child(3)`).allTextContents();
+      expect(new Set(statuses)).toEqual(new Set([STATUS_IN[state]]));
+    }
+  });
+
+  it('shows a clicked task: its result, its traceback, its cancel reason', async () => {
+    const page = await openPage(view);
+    await page.click(testId('tab-success'));
+    const first = expected.success[0]!;
+    await page.click(`tr[data-uuid="${first.uuid}"]`);
+    await expect.poll(() => text(page, 'detail-result'), WAIT).toBe('2');
+    expect(await text(page, 'detail-args')).toBe(JSON.stringify([1], null, 2));
+
+    await page.click(testId('tab-error'));
+    await page.click(`tr[data-uuid="${expected.error[0]!.uuid}"]`);
+    await expect.poll(() => text(page, 'detail-traceback'), WAIT).toContain('TypeError: bad input');
+    expect(await page.locator(testId('detail-result')).isVisible()).toBe(false);
+
+    await page.click(testId('tab-cancel'));
+    await page.click(`tr[data-uuid="${expected.cancel[0]!.uuid}"]`);
+    await expect.poll(() => text(page, 'detail-cancel-reason'), WAIT).toBe('no longer needed');
+  });
+
+  it('shows markup in the app name, task names, arguments and results as text: it creates no element and runs nothing', async () => {
+    const page = await openPage(view);
+    await page.click(testId('tab-success'));
+    await page.click(`tr[data-uuid="${echoed.uuid}"]`);
+    await expect.poll(() => text(page, 'detail-result'), WAIT).toBe(JSON.stringify(MARKUP, null, 2));
+    expect(await text(page, 'detail-args')).toBe(JSON.stringify([MARKUP], null, 2));
+    expect(await page.locator(`tr[data-uuid="${echoed.uuid}"] td:nth-child(2)`).textContent()).toBe(MARKUP);
+    expect(await text(page, 'app-name')).toBe(worker.name);
+    expect(await page.locator('img, i, script').count()).toBe(1); // the page's own script
+    expect(await page.evaluate('window.__injected')).toBeUndefined();
+  });
+
+  it('answers JSON: the overview and lists; 400 for a bad state or limit, 404 for an unknown task or path, 405 for writes', async () => {
+    const overview = await api<QueueOverview>('/api/overview');
+    expect(overview.status).toBe(200);
+    expect(overview.body).toMatchObject({ app: worker.name, counts: { queued: 2, delayed: 1, running: 1, success: 4, error: 1, cancel: 1 } });
+    const list = await api<TaskList>('/api/tasks?state=error&limit=5');
+    expect(list.body.tasks.map(({ uuid }) => uuid)).toEqual([expected.error[0]!.uuid]);
+    expect((await api<TaskRecord>(`/api/tasks/${echoed.uuid}`)).body).toMatchObject({ status: 'success', returning: MARKUP });
+
+    const badState = await api<{ error: { code: string; message: string } }>('/api/tasks?state=finished');
+    expect(badState.status).toBe(400);
+    expect(badState.body.error).toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('Unknown task state "finished"') });
+    for (const limit of ['0', 'ten', '1.5', '100000']) {
+      const badLimit = await api<{ error: { message: string } }>(`/api/tasks?state=queued&limit=${limit}`);
+      expect(badLimit.status).toBe(400);
+      expect(badLimit.body.error.message).toContain('limit must be');
+    }
+    const unknown = await api<{ error: { code: string } }>('/api/tasks/00000000-0000-0000-0000-000000000000');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe('TASK_NOT_FOUND');
+    expect((await api('/api/nothing')).status).toBe(404);
+    expect((await api('/api/tasks/%E0%A4%A')).status).toBe(400);
+    const write = await fetch(`${view.address}/api/tasks/${echoed.uuid}`, { method: 'DELETE' });
+    expect(write.status).toBe(405);
+    expect(write.headers.get('allow')).toBe('GET, HEAD');
+    expect((await api<TaskRecord>(`/api/tasks/${echoed.uuid}`)).status).toBe(200);
+  });
+
+  it('serves the page with a content security policy, and refuses requests addressed to another host name', async () => {
+    const page = await fetch(view.address!);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    expect(page.headers.get('content-security-policy')).toMatch(/script-src 'sha256-/);
+    expect(await getWithHost(`${view.address}/api/overview`, 'attacker.example:80')).toBe(403);
+    expect(await getWithHost(`${view.address}/api/overview`, `localhost:${new URL(view.address!).port}`)).toBe(200);
+  });
+
+  it('answers 422 for a malformed record, and lists it apart on the page', async () => {
+    const name = uniqueAppName('webview-malformed');
+    const redis = new Redis(redisUrl);
+    try {
+      await redis.set(`qtasks:{${name}}:t:broken`, '{"s":"success"');
+    } finally {
+      await redis.quit();
+    }
+    const malformed = await startView({ name, url: redisUrl, port: 0, refreshMs: 200 });
+    const answer = await fetch(`${malformed.address}/api/tasks/broken`);
+    expect(answer.status).toBe(422);
+    expect(((await answer.json()) as { error: { code: string } }).error.code).toBe('MALFORMED_RECORD');
+    const page = await openPage(malformed);
+    await page.click(testId('tab-success'));
+    await expect.poll(() => page.locator(`${testId('malformed-row')} td:first-child`).allTextContents(), WAIT).toEqual(['broken']);
+  });
+
+  it('keeps serving while Redis is down, before or after connecting: the API answers 503, the page shows why, and both recover', async () => {
+    const redis = await startRedisServer();
+    let down: WebView | undefined;
+    try {
+      await redis.stop();
+      down = await startView({ name: uniqueAppName('webview-down'), url: redis.url, port: 0, refreshMs: 200 });
+      const answer = await fetch(`${down.address}/api/overview`);
+      expect(answer.status).toBe(503);
+      expect(((await answer.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+        code: 'REDIS_UNAVAILABLE',
+        message: expect.stringContaining('is not reachable'),
+      });
+      const page = await openPage(down);
+      await expect.poll(() => text(page, 'error-banner'), WAIT).toContain('is not reachable');
+      expect(await page.locator(testId('error-banner')).isVisible()).toBe(true);
+
+      await redis.restart();
+      await expect.poll(() => page.locator(testId('error-banner')).isHidden(), WAIT).toBe(true);
+      expect(await text(page, 'count-queued')).toBe('0');
+      expect((await fetch(`${down.address}/api/overview`)).status).toBe(200);
+
+      // Lost once connected, Redis is reconnected to in the background.
+      await redis.stop();
+      await expect.poll(() => text(page, 'error-banner'), WAIT).toContain('is not reachable');
+      await redis.restart();
+      await expect.poll(() => page.locator(testId('error-banner')).isHidden(), WAIT).toBe(true);
+    } finally {
+      // Closed while its Redis still runs: ioredis keeps a timer for a socket closed under it.
+      await down?.stop();
+      await redis.destroy();
+    }
+  });
+
+  it('answers 503 at once with nothing listening at the Redis address', async () => {
+    const nowhere = await startView({ name: uniqueAppName('webview-nowhere'), url: `redis://127.0.0.1:${await freePort()}`, port: 0 });
+    const answer = await fetch(`${nowhere.address}/api/tasks?state=queued`);
+    expect(answer.status).toBe(503);
+    // Bad input is still the caller's error, whatever the state of Redis.
+    expect((await fetch(`${nowhere.address}/api/tasks?state=nope`)).status).toBe(400);
+    expect((await fetch(nowhere.address!)).status).toBe(200);
+  });
+});
+
+@Injectable()
+class GreetingService {
+  @Task()
+  greet(name: string): string {
+    return `hello ${name}`;
+  }
+}
+
+describe('QTasksModule with the webview option', () => {
+  it('serves the dashboard of the app, injectable as WebView, and stops it when the app closes', async () => {
+    const name = uniqueAppName('webview-nest');
+    const app = await startNestApp({ name, url: inject('redisUrl'), webview: { port: 0 } }, [GreetingService]);
+    let address: string;
+    try {
+      address = app.get(WebView).address!;
+      const overview = (await (await fetch(`${address}/api/overview`)).json()) as QueueOverview;
+      expect(overview.app).toBe(name);
+      expect(overview.catalog.map((task) => task.name)).toEqual(['greet']);
+      expect((await fetch(address)).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+    await expect(fetch(address)).rejects.toThrow();
+  });
+
+  it('has no WebView without the option, and refuses one over the memory backend', async () => {
+    const app = await startNestApp({ backend: 'memory' }, []);
+    expect(app.get(WebView)).toBeNull();
+    await app.close();
+    await expect(startNestApp({ backend: 'memory', webview: {} }, [])).rejects.toThrow(/webview reads tasks from Redis/);
+  });
+});
