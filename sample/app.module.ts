@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { QTasksModule, type QTasksModuleOptions } from '../lib/index.js';
+import { QTasksModule, ThreadWorker, type QTasksModuleOptions } from '../lib/index.js';
 import { AuditPlugin, OutcomeCounter } from './plugins/audit.plugin.js';
 import { TimingInterceptor } from './plugins/timing.interceptor.js';
 import { UsersController } from './users/users.controller.js';
@@ -9,8 +9,8 @@ import { UsersService } from './users/users.service.js';
 /**
  * The whole sample app; `qtasks` holds the connection and settings (see main.ts and worker.ts).
  * It shows tasks (UsersService), the client (UsersController), a plugin and an interceptor
- * (plugins/), the timer (the `report` schedule) and GlobalConfig (GET /status); main.ts adds
- * the dashboard (the `webview` option).
+ * (plugins/), the timer (the `report` schedule), GlobalConfig (GET /status) and a ThreadWorker
+ * (the `hashPassword` task runs on its thread); main.ts adds the dashboard (the `webview` option).
  */
 @Module({})
 export class AppModule {
@@ -22,6 +22,7 @@ export class AppModule {
           name: 'QueueTasksSample',
           config: { maxTasksProcess: 10, runningOlderTasks: true, deleteFinishedTasks: false },
           interceptors: [TimingInterceptor],
+          worker: new ThreadWorker({ threads: 1 }),
           ...qtasks,
         }),
       ],

@@ -45,6 +45,8 @@ export class RedisConnection {
   private readonly extras = new Set<RedisClient>();
   private readonly closing = new Set<Promise<void>>();
   private connecting?: Promise<void>;
+  /** Set by the first successful connect: from then on a lost connection is retried. */
+  private everConnected = false;
   /** The latest connection error: it names the real cause (ECONNREFUSED, auth...) in our errors. */
   private lastError?: Error;
 
@@ -68,7 +70,17 @@ export class RedisConnection {
         redisOptions: { maxRetriesPerRequest, ...given.redisOptions },
       });
     } else {
-      const base: RedisOptions = { lazyConnect: true, enableOfflineQueue, maxRetriesPerRequest, ...options.redis };
+      const given = options.redis ?? {};
+      const retry = given.retryStrategy ?? ((attempt: number) => Math.min(attempt * 50, 2000));
+      const base: RedisOptions = {
+        lazyConnect: true,
+        enableOfflineQueue,
+        maxRetriesPerRequest,
+        ...given,
+        // No retry before the first connect succeeds: connect() then fails and the client stops
+        // (a failed start leaves nothing reconnecting in the background, and can be tried again).
+        retryStrategy: (attempt) => (this.everConnected ? retry(attempt) : null),
+      };
       this.client = options.url ? new Redis(options.url, base) : new Redis(base);
     }
     this.ownsClient = true;
@@ -154,13 +166,18 @@ export class RedisConnection {
 
   private async openMain(): Promise<void> {
     if (this.client.status === 'ready') return;
-    if (this.client.status === 'wait') {
+    // A client of ours is connected here only: it is new, or a failed connect left it stopped,
+    // and connecting it again is the retry.
+    if (this.ownsClient || this.client.status === 'wait') {
       try {
         await this.client.connect();
       } catch (error) {
-        this.client.disconnect();
+        // A cluster client retries by itself; a single Redis client has stopped already (see
+        // retryStrategy), and disconnecting it would also stop its reconnects once connected.
+        if (this.client instanceof Cluster) this.client.disconnect();
         throw new RedisUnavailableError(this.describe(), this.lastError ?? error);
       }
+      this.everConnected = true;
       return;
     }
     // A client handed in by the app may still be connecting.

@@ -52,9 +52,7 @@ export class WebView {
   private readonly port: number;
   private readonly host: string;
   private readonly page: string;
-  private readonly inspectorOptions: InspectorOptions;
-  private inspector: QueueInspector;
-  private connecting?: Promise<void>;
+  private readonly inspector: QueueInspector;
   private server?: Server;
   private listeningAt?: string;
 
@@ -68,7 +66,6 @@ export class WebView {
     }
     this.port = port;
     this.host = host;
-    this.inspectorOptions = inspectorOptions;
     // Built now so that a bad app name fails here, not at the first request.
     this.inspector = new QueueInspector(inspectorOptions);
     this.page = renderPage({ appName: inspectorOptions.name, refreshMs });
@@ -107,11 +104,7 @@ export class WebView {
       server.closeAllConnections();
       await closed;
     }
-    const inspector = this.inspector;
-    // A WebView started again connects afresh.
-    this.inspector = new QueueInspector(this.inspectorOptions);
-    this.connecting = undefined;
-    await inspector.stop();
+    await this.inspector.stop();
   }
 
   private async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -156,22 +149,10 @@ export class WebView {
     }, true);
   }
 
-  /**
-   * The inspector, connected by the first request that needs Redis. After a failed first connect
-   * the next request gets a new one: an ioredis client whose first connect failed never retries.
-   */
+  /** The inspector, connected by the first request that needs Redis (a failed connect is tried again by the next). */
   private async connected(): Promise<QueueInspector> {
-    const inspector = this.inspector;
-    this.connecting ??= inspector.start().catch(async (error: unknown) => {
-      if (this.inspector === inspector) {
-        this.inspector = new QueueInspector(this.inspectorOptions);
-        this.connecting = undefined;
-      }
-      await inspector.stop();
-      throw error;
-    });
-    await this.connecting;
-    return inspector;
+    await this.inspector.start();
+    return this.inspector;
   }
 }
 

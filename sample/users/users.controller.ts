@@ -57,6 +57,13 @@ export class UsersController {
     return this.qtasks.task(UsersService, 'invite').add(body);
   }
 
+  /** Runs the CPU-bound `hashPassword` task on a worker thread and answers with the hash. */
+  @Post('users/:id/password')
+  async password(@Param('id', ParseIntPipe) id: number, @Body() body: { password: string }): Promise<{ hash: string }> {
+    const hash = await this.qtasks.task(UsersService, 'hashPassword').with({ timeout: 10_000 }).run(body.password, `user-${id}`);
+    return { hash };
+  }
+
   /** What GlobalConfig holds (readable with no app running) and what the audit plugin counted. */
   @Get('status')
   async status(): Promise<{ workers: WorkerStatus[]; tasks: TaskCatalogEntry[]; schedules: ScheduleState[]; outcomes: Record<string, number> }> {

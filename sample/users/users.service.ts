@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Task, TaskCtx, type TaskContext } from '../../lib/index.js';
 import { InviteDto } from './invite.dto.js';
+import { hashPassword } from './password-hash.js';
 import { UsersRepository } from './users.repository.js';
 
 /** The sample's tasks: plain service methods tagged with @Task(). */
@@ -43,6 +44,19 @@ export class UsersService {
   @Task({ name: 'invite', description: 'invites a user by email', tags: ['users'] })
   async invite(invite: InviteDto): Promise<string> {
     return `invited ${invite.email} for user ${invite.userId} (${invite instanceof InviteDto ? 'validated' : 'raw'})`;
+  }
+
+  /**
+   * CPU-bound: the worker (a ThreadWorker, see app.module.ts) runs the module's export on a thread.
+   * The body is what a direct call in this process runs; the queue never calls it.
+   */
+  @Task({
+    name: 'hashPassword',
+    description: 'hashes a password on a worker thread',
+    thread: { module: new URL('./password-hash.js', import.meta.url), export: 'hashPassword' },
+  })
+  hashPassword(password: string, salt: string): string {
+    return hashPassword(password, salt);
   }
 
   @Task({ name: 'fail', description: 'always fails, to show an error record' })

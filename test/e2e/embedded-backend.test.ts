@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { QTasksClient, QueueTasks } from '../../lib/index.js';
+import { AsyncWorker, QTasksClient, QueueTasks } from '../../lib/index.js';
 import { AppModule } from '../../sample/app.module.js';
 import { chooseBackend, EmbeddedBackendHost, type EmbeddedBackend } from '../../sample/embedded-backend.js';
 import { uniqueAppName } from '../helpers/names.js';
@@ -21,7 +21,12 @@ function captureLog() {
 }
 
 async function bootSample(backend: EmbeddedBackend): Promise<INestApplicationContext> {
-  const root = AppModule.register({ name: uniqueAppName('embedded'), ...backend.options }, false);
+  const root = AppModule.register(
+    // A plain worker: this file starts the sample twice, and threads running the tests' TypeScript
+    // loader cannot be started again in one process on Node 20 (see helpers/thread-worker.ts).
+    { name: uniqueAppName('embedded'), ...backend.options, worker: new AsyncWorker() },
+    false,
+  );
   return NestFactory.createApplicationContext(EmbeddedBackendHost.wrap(root, backend), { logger: false });
 }
 

@@ -1,10 +1,12 @@
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { pbkdf2Sync } from 'node:crypto';
 import { QTasksClient, WebView, type QueueOverview, type TaskRecord } from '../../lib/index.js';
 import { AppModule } from '../../sample/app.module.js';
 import { QTasksErrorFilter } from '../../sample/qtasks-error.filter.js';
 import { uniqueAppName } from '../helpers/names.js';
+import { sourceThreadWorker } from '../helpers/thread-worker.js';
 
 describe('the sample app over HTTP', () => {
   let app: INestApplication;
@@ -13,7 +15,7 @@ describe('the sample app over HTTP', () => {
 
   beforeAll(async () => {
     // The dashboard as main.ts starts it, on a free port.
-    const options = { name, url: inject('redisUrl'), webview: { port: 0 } };
+    const options = { name, url: inject('redisUrl'), webview: { port: 0 }, worker: sourceThreadWorker(1) };
     app = await NestFactory.create(AppModule.register(options), { logger: false });
     app.useGlobalFilters(new QTasksErrorFilter());
     await app.listen(0, '127.0.0.1');
@@ -59,7 +61,7 @@ describe('the sample app over HTTP', () => {
       outcomes: Record<string, number>;
     };
     expect(status.workers.map((worker) => worker.pid)).toContain(process.pid);
-    expect(status.tasks.map((task) => task.name).sort()).toEqual(['fail', 'import', 'invite', 'report', 'test']);
+    expect(status.tasks.map((task) => task.name).sort()).toEqual(['fail', 'hashPassword', 'import', 'invite', 'report', 'test']);
     expect(status.schedules).toContainEqual(expect.objectContaining({ name: 'report', cron: '0 * * * * *' }));
     expect(status.outcomes['import:retry']).toBe(1);
     expect(status.outcomes['import:success']).toBe(1);
@@ -78,6 +80,12 @@ describe('the sample app over HTTP', () => {
     expect(done).toMatchObject({ status: 'success', returning: 'invited ada@example.com for user 7 (validated)' });
   });
 
+  it('hashes a password on the ThreadWorker’s thread and answers with the hash', async () => {
+    const answer = await post('/users/9/password', { password: 'correct horse' });
+    expect(answer.status).toBe(201);
+    expect(await answer.json()).toEqual({ hash: pbkdf2Sync('correct horse', 'user-9', 100_000, 32, 'sha256').toString('hex') });
+  });
+
   it('answers bad input with a 400 naming the problem, and unknown uuids with a 404', async () => {
     const unknown = await post('/tasks', { name: 'nope' });
     expect(unknown.status).toBe(400);
@@ -89,7 +97,7 @@ describe('the sample app over HTTP', () => {
   it('serves the dashboard of the app through the webview option', async () => {
     const overview = (await (await fetch(`${app.get(WebView).address}/api/overview`)).json()) as QueueOverview;
     expect(overview.app).toBe(name);
-    expect(overview.catalog.map((task) => task.name).sort()).toEqual(['fail', 'import', 'invite', 'report', 'test']);
+    expect(overview.catalog.map((task) => task.name).sort()).toEqual(['fail', 'hashPassword', 'import', 'invite', 'report', 'test']);
     expect(overview.workers.map((worker) => worker.pid)).toContain(process.pid);
   });
 });

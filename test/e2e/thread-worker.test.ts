@@ -12,8 +12,8 @@ import { whereAmI } from '../fixtures/thread-tasks.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startNestApp } from '../helpers/nest-app.js';
 import { plainApps } from '../helpers/plain-app.js';
+import { sourceThreadWorker } from '../helpers/thread-worker.js';
 
-const REGISTER = fileURLToPath(new URL('../helpers/register-ts.mjs', import.meta.url));
 const TASKS = new URL('../fixtures/thread-tasks.ts', import.meta.url);
 const MISSING = new URL('../fixtures/no-such-module.mjs', import.meta.url);
 const WAIT = { timeout: 10_000 };
@@ -25,11 +25,6 @@ afterAll(async () => {
   await apps.stopAll();
   for (const path of scratch) rmSync(path, { force: true });
 });
-
-/** Threads run the TypeScript fixture through the tests' loader (a built app needs no execArgv). */
-function threadWorker(threads: number): ThreadWorker {
-  return new ThreadWorker({ threads, execArgv: ['--import', REGISTER] });
-}
 
 /** A path in the temp directory, removed after the run. */
 function scratchPath(): string {
@@ -54,7 +49,7 @@ function handlerCalled(app: QueueTasks, taskName: string): Promise<void> {
 const thread = (exported: string) => ({ module: TASKS, export: exported });
 
 const WORKERS: { name: string; worker: () => Worker | undefined; onThread: boolean }[] = [
-  { name: 'a ThreadWorker', worker: () => threadWorker(2), onThread: true },
+  { name: 'a ThreadWorker', worker: () => sourceThreadWorker(2), onThread: true },
   { name: 'a plain AsyncWorker (inline)', worker: () => undefined, onThread: false },
 ];
 
@@ -124,7 +119,7 @@ describe('ThreadWorker', () => {
         a.task({ name: 'spin', thread: thread('spinUntil') });
         a.task('quick', async () => 'done on the event loop');
       },
-      { worker: threadWorker(2) },
+      { worker: sourceThreadWorker(2) },
     );
     const release = scratchPath();
     const spin = await app.add('spin', [release]);
@@ -141,7 +136,7 @@ describe('ThreadWorker', () => {
 
   it('tasks beyond the free threads wait for one: four tasks on one thread all run there', async () => {
     const app = await apps.start('thread-fifo', (a) => a.task({ name: 'where', thread: thread('whereAmI') }), {
-      worker: threadWorker(1),
+      worker: sourceThreadWorker(1),
       config: { maxTasksProcess: 4 },
     });
     const added = await app.addBulk(['a', 'b', 'c', 'd'].map((label) => ({ name: 'where', args: [label] })));
@@ -159,7 +154,7 @@ describe('ThreadWorker', () => {
         a.task({ name: 'crash', thread: thread('crashLater') });
         a.task({ name: 'where', thread: thread('whereAmI') });
       },
-      { worker: threadWorker(1) },
+      { worker: sourceThreadWorker(1) },
     );
     const exited = await app.run('exit', [3], WAIT);
     expect(exited.status).toBe('error');
@@ -178,7 +173,7 @@ describe('ThreadWorker', () => {
         a.task({ name: 'forever', thread: thread('spinUntil'), maxTime: 200 });
         a.task({ name: 'where', thread: thread('whereAmI') });
       },
-      { worker: threadWorker(1) },
+      { worker: sourceThreadWorker(1) },
     );
     // Never released: only terminating its thread stops it.
     const timedOut = await app.run('forever', [scratchPath()], WAIT);
@@ -194,7 +189,7 @@ describe('ThreadWorker', () => {
         a.task({ name: 'forever', thread: thread('spinUntil') });
         a.task({ name: 'where', thread: thread('whereAmI') });
       },
-      { worker: threadWorker(1) },
+      { worker: sourceThreadWorker(1) },
     );
     const called = handlerCalled(app, 'forever');
     const task = await app.add('forever', [scratchPath()]);
@@ -207,7 +202,7 @@ describe('ThreadWorker', () => {
   it('stop hands a thread task still running after the grace back to the queue, and ends its thread', async () => {
     const name = uniqueAppName('thread-stop');
     const register = (a: QueueTasks) => a.task({ name: 'forever', thread: thread('spinUntil') });
-    const app = await apps.start('thread-stop', register, { name, worker: threadWorker(1), config: { shutdownGraceMs: 100 } });
+    const app = await apps.start('thread-stop', register, { name, worker: sourceThreadWorker(1), config: { shutdownGraceMs: 100 } });
     const reader = await apps.start('thread-stop', register, { name, worker: false });
     const called = handlerCalled(app, 'forever');
     const task = await reader.add('forever', [scratchPath()]);
@@ -234,7 +229,7 @@ describe('ThreadWorker', () => {
         return whereAmI(label); // a direct call runs here; the queue runs the export on a thread
       }
     }
-    const app = await startNestApp({ name: uniqueAppName('thread-nest'), url: redisUrl, worker: threadWorker(1) }, [ReportsService]);
+    const app = await startNestApp({ name: uniqueAppName('thread-nest'), url: redisUrl, worker: sourceThreadWorker(1) }, [ReportsService]);
     try {
       const result = await app.get(QTasksClient).task(ReportsService, 'whereAmI').with(WAIT).run('nest');
       expect(result.label).toBe('nest');

@@ -16,7 +16,7 @@ import {
 import { RedisKeys } from '../../lib/redis/keys.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startNestApp } from '../helpers/nest-app.js';
-import { freePort } from '../helpers/redis-server.js';
+import { freePort, startRedisServer } from '../helpers/redis-server.js';
 import { startProducer } from './support.js';
 
 @Injectable()
@@ -166,6 +166,22 @@ describe('reliability options', () => {
 });
 
 describe('bootstrap with an unreachable Redis', () => {
+  it('a start that failed while Redis was down succeeds when tried again after Redis is back', async () => {
+    const server = await startRedisServer();
+    await server.stop();
+    const app = new QueueTasks({ name: uniqueAppName('retry-start'), url: server.url, whenRedisDown: 'fail', logger: { log: () => undefined, warn: console.warn, error: console.error } });
+    app.task('double', (x: number) => x * 2);
+    try {
+      await expect(app.start()).rejects.toBeInstanceOf(RedisUnavailableError);
+      await server.restart();
+      await app.start();
+      expect((await app.run('double', [21], { timeout: 10_000 })).returning).toBe(42);
+    } finally {
+      await app.stop();
+      await server.destroy();
+    }
+  });
+
   it('rejects with RedisUnavailableError in either whenRedisDown mode, for a URL and for a cluster', async () => {
     const port = await freePort();
     const cases = [

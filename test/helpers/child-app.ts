@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const REGISTER = fileURLToPath(new URL('./register-ts.mjs', import.meta.url));
+/** The tests' TypeScript loader (`--import` it), for processes and threads that run the sources. */
+export const REGISTER_TS = fileURLToPath(new URL('./register-ts.mjs', import.meta.url));
 
 export interface ChildApp {
   process: ChildProcess;
@@ -17,7 +18,7 @@ export interface ChildApp {
 /** Runs a TypeScript fixture (test/fixtures/*.ts) in its own Node process, with `args` after it. */
 export function startChildApp(fixture: string, env: Record<string, string>, args: string[] = []): ChildApp {
   const entry = fileURLToPath(new URL(`../fixtures/${fixture}`, import.meta.url));
-  const child = spawn(process.execPath, ['--import', REGISTER, entry, ...args], {
+  const child = spawn(process.execPath, ['--import', REGISTER_TS, entry, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
