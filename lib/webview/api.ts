@@ -1,5 +1,5 @@
 import { errorMessage, InvalidOptionError, QTasksError, TaskNotFoundError } from '../core/errors.js';
-import { TASK_STATES, type QueueInspector, type TaskState } from './inspector.js';
+import { assertTaskState, type QueueInspector, type TaskState } from './inspector.js';
 
 /** A read the dashboard's JSON API does on the inspector. */
 export type ApiRead = (inspector: QueueInspector) => Promise<unknown>;
@@ -72,10 +72,8 @@ export function problemReply(status: number, code: string, message: string): Api
 
 function stateParam(given: string | null): TaskState {
   const state = given ?? 'queued';
-  if (!(TASK_STATES as readonly string[]).includes(state)) {
-    throw new InvalidOptionError(`Unknown task state "${state}"; use one of ${TASK_STATES.join(', ')}.`);
-  }
-  return state as TaskState;
+  assertTaskState(state);
+  return state;
 }
 
 function limitParam(given: string | null): number {

@@ -107,9 +107,7 @@ export class QueueInspector {
    * time, running ones by lease, finished ones newest first.
    */
   async tasks(state: TaskState, limit = 50): Promise<TaskList> {
-    if (!TASK_STATES.includes(state)) {
-      throw new InvalidOptionError(`Unknown task state "${state}"; use one of ${TASK_STATES.join(', ')}.`);
-    }
+    assertTaskState(state);
     if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError(`limit must be a whole number above 0, got ${limit}.`);
     if (FINISHED_STATES.has(state)) return this.finishedTasks(state, limit);
     const list =
@@ -214,6 +212,13 @@ export class QueueInspector {
       } while (cursor !== '0');
     }
     return { keys, complete: true };
+  }
+}
+
+/** Refuses a state that is not one of TASK_STATES, naming them (the API checks before Redis is reached). */
+export function assertTaskState(state: string): asserts state is TaskState {
+  if (!(TASK_STATES as readonly string[]).includes(state)) {
+    throw new InvalidOptionError(`Unknown task state "${state}"; use one of ${TASK_STATES.join(', ')}.`);
   }
 }
 
