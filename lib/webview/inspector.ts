@@ -19,6 +19,7 @@ export interface QueueOverview {
   counts: Record<TaskState, number>;
   /** Queue entries per priority, lowest (first to run) first. */
   queues: { priority: number; queued: number }[];
+  /** Live workers (heartbeats), each `running` counted from the tasks it holds now. */
   workers: WorkerStatus[];
   catalog: TaskCatalogEntry[];
   schedules: ScheduleState[];
@@ -81,10 +82,10 @@ export class QueueInspector {
   }
 
   async overview(): Promise<QueueOverview> {
-    const [queues, delayed, running, finished, workers, catalog, schedules, settings] = await Promise.all([
+    const [queues, delayed, { tasks: running }, finished, heartbeats, catalog, schedules, settings] = await Promise.all([
       this.queueLengths(),
       this.client.zcard(this.keys.delayed),
-      this.runningTasks().then(({ tasks }) => tasks.length),
+      this.runningTasks(),
       this.client.hgetall(this.keys.finishedCounts),
       this.globalConfig.workers(),
       this.globalConfig.catalog(),
@@ -94,11 +95,15 @@ export class QueueInspector {
     const counts: Record<TaskState, number> = {
       queued: queues.reduce((sum, { queued }) => sum + queued, 0),
       delayed,
-      running,
+      running: running.length,
       success: Number(finished.success ?? 0),
       error: Number(finished.error ?? 0),
       cancel: Number(finished.cancel ?? 0),
     };
+    // What each worker holds now, from the leases: its heartbeat's count may be seconds old.
+    const held = new Map<string, number>();
+    for (const { worker } of running) if (worker) held.set(worker, (held.get(worker) ?? 0) + 1);
+    const workers = heartbeats.map((status) => ({ ...status, running: held.get(status.id) ?? 0 }));
     return { app: this.keys.appName, counts, queues, workers, catalog, schedules, settings };
   }
 

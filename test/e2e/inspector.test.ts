@@ -49,6 +49,8 @@ describe.each(BACKENDS)('the queue inspector (what the dashboard and CLI read) o
     expect(overview.catalog.find(({ name }) => name === 'double')).toMatchObject({ description: 'doubles', tags: ['math'] });
     expect(overview.workers).toHaveLength(1);
     expect(overview.workers[0]!.tasks.sort()).toEqual(['boom', 'double', 'hold']);
+    // Counted from the leases: the heartbeat written at start said 0 and is not due again yet.
+    expect(overview.workers[0]!.running).toBe(2);
 
     const success = await inspector.tasks('success');
     expect(success.tasks.map(({ uuid }) => uuid).sort()).toEqual(done.map(({ uuid }) => uuid).sort());
@@ -64,7 +66,9 @@ describe.each(BACKENDS)('the queue inspector (what the dashboard and CLI read) o
 
     gate.open();
     await Promise.all(held.map(({ uuid }) => worker.wait(uuid, { timeout: 10_000 })));
-    expect((await inspector.overview()).counts).toMatchObject({ running: 0, success: 5 });
+    const after = await inspector.overview();
+    expect(after.counts).toMatchObject({ running: 0, success: 5 });
+    expect(after.workers[0]!.running).toBe(0);
   });
 
   it('lists queued tasks in the order they will run and leaves cancelled ones out', async () => {
