@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { EXIT, runCli, USAGE } from '../../lib/cli/run-cli.js';
 import { startChildApp } from '../helpers/child-app.js';
@@ -82,10 +83,17 @@ describe('the qtasks CLI', () => {
     expect((await qtasks('help')).out).toBe(USAGE);
   });
 
-  it('fails with exit code 1 for an unknown task and when Redis is down', async () => {
+  it('fails with exit code 1 for an unknown task, a malformed record and when Redis is down', async () => {
     const missing = await qtasks('task', 'no-such-uuid', '--app', 'cli-missing');
     expect(missing.code).toBe(EXIT.failed);
     expect(missing.err).toContain('no-such-uuid');
+    const redis = new Redis(inject('redisUrl'));
+    await redis.set('qtasks:{cli-malformed}:t:broken', 'not a record');
+    redis.disconnect();
+    const malformed = await qtasks('task', 'broken', '--app', 'cli-malformed');
+    expect(malformed.code).toBe(EXIT.failed);
+    expect(malformed.err).toContain('broken');
+    expect(malformed.err).toContain('not JSON');
     const down = await qtasks('status', '--url', 'redis://127.0.0.1:1');
     expect(down.code).toBe(EXIT.failed);
     expect(down.err).toMatch(/Redis .*127\.0\.0\.1:1/);
