@@ -3,7 +3,7 @@ import type { WorkerStatus } from '../configs/global-config.js';
 import { RedisGlobalConfig } from '../configs/redis/redis-global-config.js';
 import { InvalidOptionError } from '../core/errors.js';
 import type { ScheduleState } from '../core/schedule.js';
-import type { TaskRecord } from '../core/task-record.js';
+import { FINAL_STATUSES, type TaskRecord, type TaskStatus } from '../core/task-record.js';
 import type { TaskCatalogEntry } from '../core/task-registry.js';
 import { RedisConnection, type RedisClient, type RedisConnectionOptions } from '../redis/connection.js';
 import { RedisKeys } from '../redis/keys.js';
@@ -48,7 +48,6 @@ export interface InspectorOptions extends RedisConnectionOptions {
 /** Keys a scan may look at before it gives up: a dashboard call must stay cheap on a big Redis. */
 const SCAN_BUDGET = 50_000;
 const SCAN_COUNT = 1_000;
-const FINISHED_STATES = new Set<TaskState>(['success', 'error', 'cancel']);
 
 /**
  * A read-only view of one app's queue, straight from Redis with no app running: what the
@@ -114,7 +113,7 @@ export class QueueInspector {
   async tasks(state: TaskState, limit = 50): Promise<TaskList> {
     assertTaskState(state);
     if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError(`limit must be a whole number above 0, got ${limit}.`);
-    if (FINISHED_STATES.has(state)) return this.finishedTasks(state, limit);
+    if (FINAL_STATUSES.has(state as TaskStatus)) return this.finishedTasks(state, limit);
     const list =
       state === 'running'
         ? await this.runningTasks()

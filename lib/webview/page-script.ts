@@ -5,8 +5,9 @@
  */
 export const PAGE_SCRIPT = String.raw`
 'use strict';
-const STATES = ['queued', 'delayed', 'running', 'success', 'error', 'cancel'];
-const FINISHED = ['success', 'error', 'cancel'];
+// The server renders these lists into the page (TASK_STATES and FINAL_STATUSES), not copied here.
+const STATES = document.body.dataset.states.split(' ');
+const FINISHED = document.body.dataset.finished.split(' ');
 const LIST_LIMIT = 100;
 const refreshMs = Number(document.body.dataset.refreshMs) || 2000;
 let listState = 'queued';

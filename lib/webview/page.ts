@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { FINAL_STATUSES, type TaskStatus } from '../core/task-record.js';
 import { TASK_STATES } from './inspector.js';
 import { PAGE_SCRIPT } from './page-script.js';
 
@@ -47,8 +48,6 @@ function sha256(text: string): string {
   return `sha256-${createHash('sha256').update(text).digest('base64')}`;
 }
 
-const FINISHED = new Set(['success', 'error', 'cancel']);
-
 function table(id: string, testId: string, columns: string[], hidden = false): string {
   return `<table id="${id}" data-testid="${testId}"${hidden ? ' hidden' : ''}><thead><tr>${columns.map((c) => `<th>${c}</th>`).join('')}</tr></thead><tbody></tbody></table>`;
 }
@@ -59,7 +58,7 @@ export function renderPage({ appName, refreshMs }: { appName: string; refreshMs:
   const counts = TASK_STATES.map(
     (state) =>
       `<div class="count"><span class="label">${state}</span><span class="value" data-testid="count-${state}">-</span>` +
-      (FINISHED.has(state) ? `<span class="rate" data-testid="rate-${state}"></span>` : '') +
+      (FINAL_STATUSES.has(state as TaskStatus) ? `<span class="rate" data-testid="rate-${state}"></span>` : '') +
       '</div>',
   ).join('');
   const tabs = TASK_STATES.map(
@@ -83,7 +82,7 @@ export function renderPage({ appName, refreshMs }: { appName: string; refreshMs:
 <title>${name} - qtasks</title>
 <style>${STYLE}</style>
 </head>
-<body data-refresh-ms="${refreshMs}">
+<body data-refresh-ms="${refreshMs}" data-states="${TASK_STATES.join(' ')}" data-finished="${[...FINAL_STATUSES].join(' ')}">
 <header><h1>qtasks <span data-testid="app-name">${name}</span></h1><span class="muted" data-testid="updated"></span></header>
 <div role="alert" data-testid="error-banner" hidden></div>
 <h2>Tasks</h2>
