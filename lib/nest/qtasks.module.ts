@@ -78,6 +78,10 @@ function moduleWebView(app: QueueTasks, options: QTasksModuleOptions): WebView |
     throw new InvalidOptionError('webview reads tasks from Redis, but backend "memory" keeps them inside this process: drop one of the two.');
   }
   const { url, redis, cluster, client } = options;
+  if ((options.broker || options.storage) && !(url || redis || cluster || client)) {
+    // The components keep their own connections, which may not be the default Redis.
+    throw new InvalidOptionError('webview needs the Redis to read when broker or storage is passed in: give url, redis, cluster or client too.');
+  }
   return new WebView({ ...options.webview, name: app.name, url, redis, cluster, client });
 }
 

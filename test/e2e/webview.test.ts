@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Task, WebView, type QueueOverview, type QueueTasks, type TaskList, type TaskRecord, type TaskState, type WebViewOptions } from '../../lib/index.js';
+import { RedisStorage, Task, WebView, type QueueOverview, type QueueTasks, type TaskList, type TaskRecord, type TaskState, type WebViewOptions } from '../../lib/index.js';
 import { Gate } from '../helpers/gate.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startNestApp } from '../helpers/nest-app.js';
@@ -295,10 +295,13 @@ describe('QTasksModule with the webview option', () => {
     await expect(fetch(address)).rejects.toThrow();
   });
 
-  it('has no WebView without the option, and refuses one over the memory backend', async () => {
+  it('has no WebView without the option, and refuses one over the memory backend or with no Redis to read', async () => {
     const app = await startNestApp({ backend: 'memory' }, []);
     expect(app.get(WebView)).toBeNull();
     await app.close();
     await expect(startNestApp({ backend: 'memory', webview: {} }, [])).rejects.toThrow(/webview reads tasks from Redis/);
+    const storage = new RedisStorage({ name: uniqueAppName('webview-components'), url: inject('redisUrl') });
+    await expect(startNestApp({ storage, webview: {} }, [])).rejects.toThrow(/webview needs the Redis to read when broker or storage is passed in/);
+    await storage.stop();
   });
 });
