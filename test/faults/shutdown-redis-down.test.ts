@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { QueueTasks, type WhenRedisDown } from '../../lib/index.js';
+import { QTasksError, QueueTasks, type WhenRedisDown } from '../../lib/index.js';
 import { raceTimeout } from '../../lib/core/timing.js';
 import { CuttableLink } from '../helpers/cuttable-link.js';
 import { uniqueAppName } from '../helpers/names.js';
@@ -36,6 +36,25 @@ describe('shutting down while Redis is gone', () => {
       expect(await waiting).toBeInstanceOf(Error);
     });
   }
+
+  it("stop() finishes, and the wait fails, when Redis went away while a wait's mark was on its way", async () => {
+    const server = await startRedisServer();
+    servers.push(server);
+    const link = await CuttableLink.open({ host: '127.0.0.1', port: server.port });
+    const app = new QueueTasks({ name: uniqueAppName('down-mark'), url: link.url, whenRedisDown: 'wait', worker: false, logger: quiet });
+    app.task('never', () => undefined);
+    await app.start();
+    const queued = await app.add('never');
+    // A first wait opens the subscription and loads the watch script, so the next one sends only its mark.
+    await app.wait(queued.uuid, { timeout: 50, returnOnTimeout: true });
+    const cut = link.cutWhenSent('EVALSHA');
+    const waiting = app.wait(queued.uuid).catch((error: unknown) => error);
+    await cut;
+    // With 'wait', ioredis keeps that mark for a reconnect that never comes; stop must end the wait.
+    const stopped = await raceTimeout(app.stop().then(() => 'stopped'), 5_000, () => 'still stopping after 5 s', true);
+    expect(stopped).toBe('stopped');
+    expect(await raceTimeout(waiting, 5_000, () => 'wait still pending after 5 s', true)).toBeInstanceOf(QTasksError);
+  });
 
   it("stop() finishes when Redis went away while a wait's subscription was on its way", async () => {
     const server = await startRedisServer();

@@ -101,17 +101,22 @@ export class RedisStorage extends Storage {
         timer = setTimeout(() => this.get(uuid).then(waiter.finished, waiter.abort), timeoutMs);
       }
     });
+    // A stop may reject it before its owner awaits it; that must not count as unhandled.
+    finished.catch(() => undefined);
+    // A stop while the mark is on its way ends this call too: with Redis gone ('wait'), the mark
+    // could be held for a reconnect that never comes.
+    const stopped = new Promise<never>((_, reject) => finished.catch(reject));
     this.addWaiter(uuid, waiter);
     let current: TaskRecord | null;
     try {
-      const raw = (await this.mark(uuid, timeoutMs === undefined ? OPEN_WAIT_MARK_MS : timeoutMs + 1000)) as string | null;
+      const mark = this.mark(uuid, timeoutMs === undefined ? OPEN_WAIT_MARK_MS : timeoutMs + 1000);
+      mark.catch(() => undefined);
+      const raw = (await Promise.race([mark, stopped])) as string | null;
       current = raw === null ? null : decodeRecord(uuid, raw);
     } catch (error) {
       waiter.cancel();
-      throw this.connection.unavailable(error);
+      throw error instanceof QTasksError ? error : this.connection.unavailable(error);
     }
-    // A stop may reject it before its owner awaits it; that must not count as unhandled.
-    finished.catch(() => undefined);
     return { finished, cancel: waiter.cancel, current };
   }
 
