@@ -37,14 +37,19 @@ describe('shutting down while Redis is gone', () => {
     });
   }
 
-  it("stop() finishes, and the wait fails, when Redis went away while a wait's mark was on its way", async () => {
+  /** A producer ('wait' mode) reaching its own redis-server through a link the test can cut, with one queued task. */
+  async function producerBehindLink(label: string) {
     const server = await startRedisServer();
     servers.push(server);
     const link = await CuttableLink.open({ host: '127.0.0.1', port: server.port });
-    const app = new QueueTasks({ name: uniqueAppName('down-mark'), url: link.url, whenRedisDown: 'wait', worker: false, logger: quiet });
+    const app = new QueueTasks({ name: uniqueAppName(label), url: link.url, whenRedisDown: 'wait', worker: false, logger: quiet });
     app.task('never', () => undefined);
     await app.start();
-    const queued = await app.add('never');
+    return { app, link, queued: await app.add('never') };
+  }
+
+  it("stop() finishes, and the wait fails, when Redis went away while a wait's mark was on its way", async () => {
+    const { app, link, queued } = await producerBehindLink('down-mark');
     // A first wait opens the subscription and loads the watch script, so the next one sends only its mark.
     await app.wait(queued.uuid, { timeout: 50, returnOnTimeout: true });
     const cut = link.cutWhenSent('EVALSHA');
@@ -57,13 +62,7 @@ describe('shutting down while Redis is gone', () => {
   });
 
   it("stop() finishes when Redis went away while a wait's subscription was on its way", async () => {
-    const server = await startRedisServer();
-    servers.push(server);
-    const link = await CuttableLink.open({ host: '127.0.0.1', port: server.port });
-    const app = new QueueTasks({ name: uniqueAppName('down-sub'), url: link.url, whenRedisDown: 'wait', worker: false, logger: quiet });
-    app.task('never', () => undefined);
-    await app.start();
-    const queued = await app.add('never');
+    const { app, link, queued } = await producerBehindLink('down-sub');
     const cut = link.cutWhenSent('SUBSCRIBE');
     const waiting = app.wait(queued.uuid).catch((error: unknown) => error);
     await cut;
