@@ -55,8 +55,24 @@ function moduleUrl(module: URL | string, where: string): string {
   );
 }
 
-/** Imports the module (once per thread: Node caches it) and returns the export to call. */
-export async function loadExport({ url, exportName }: ThreadTarget): Promise<TaskHandler> {
+/** Exports found so far in this thread, by module URL and export name. */
+const loadedExports = new Map<string, TaskHandler>();
+
+/**
+ * The export to call: looked up once per thread and export, since every run of a thread task
+ * needs it (a failed lookup is not kept: the next run tries again).
+ */
+export async function loadExport(target: ThreadTarget): Promise<TaskHandler> {
+  const key = `${target.exportName}@${target.url}`;
+  let handler = loadedExports.get(key);
+  if (!handler) {
+    handler = await importExport(target);
+    loadedExports.set(key, handler);
+  }
+  return handler;
+}
+
+async function importExport({ url, exportName }: ThreadTarget): Promise<TaskHandler> {
   let module: Record<string, unknown>;
   try {
     module = (await import(url)) as Record<string, unknown>;
