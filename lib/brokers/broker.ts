@@ -73,8 +73,12 @@ export abstract class Broker {
   /** Extends leases; returns the uuids whose lease is lost. */
   abstract renew(leases: Lease[], leaseMs: number): Promise<string[]>;
 
-  /** Gives unfinished tasks back to the queue (a stopping worker); returns how many. */
-  abstract release(leases: Lease[]): Promise<number>;
+  /**
+   * Gives held tasks that did not run back to the head of the queue, in the order they were
+   * claimed (a stopping worker, or a batch claimed ahead that found no free slot); a task whose
+   * cancel was asked for ends `cancel` instead. Returns how many went back to the queue.
+   */
+  abstract release(leases: Lease[], retention: Retention): Promise<number>;
 
   /** Re-queues tasks whose lease expired; after `maxStalls` a task ends `error` instead. */
   abstract recover(maxStalls: number, retention: Retention): Promise<{ requeued: number; failed: number }>;

@@ -31,11 +31,17 @@ const RETRY_PAUSE_MS = 250;
  * one, the worker runs the tasks of the other, so neither side waits for the other.
  */
 const CLAIMS_IN_FLIGHT = 2;
+/**
+ * A batch counts as quick when it ran in less than this share of a claim's round trip: its slots
+ * are then free again long before a claim sent while it runs can come back.
+ */
+const QUICK_SHARE_OF_ROUND_TRIP = 0.5;
 
 /**
  * Runs tasks on the event loop, up to maxTasksProcess at once. It claims only as many tasks as it
- * has free slots, sleeps on a blocking read while the queue is empty, renews all its leases in one
- * call, and batches completions that finish while a previous batch is being stored.
+ * has free slots (or, while tasks finish sooner than a claim comes back, as many as it will have
+ * when the claim lands), sleeps on a blocking read while the queue is empty, renews all its leases
+ * in one call, and batches completions that finish while a previous batch is being stored.
  */
 export class AsyncWorker extends Worker {
   readonly id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -70,6 +76,23 @@ export class AsyncWorker extends Worker {
   private nextDueInMs: number | null = null;
   /** A claimed batch started running in this event-loop turn. */
   private batchStartedThisTurn = false;
+  /**
+   * The last batch ran quicker than a claim's round trip: claims are sized for every slot, busy
+   * or not, since busy ones will be free when the claim lands (see runClaimLoop).
+   */
+  private claimAhead = false;
+  /**
+   * How long the last claim that did not wait for work took to come back (ms); 0 until one has,
+   * so no batch counts as quick before a round trip was measured.
+   */
+  private claimRoundTripMs = 0;
+  /**
+   * Claimed tasks this worker will not run (no free slot, or it is stopping), given back to the
+   * queue together once no claim is on its way (see runClaimLoop).
+   */
+  private unstarted: ClaimedTask[] = [];
+  /** Claimed tasks that found no free slot and could not be given back: they run next. */
+  private readonly waiting: ClaimedTask[] = [];
   private timers: NodeJS.Timeout[] = [];
   private startedAt = 0;
   /** Set once stopped: results still unsent are dropped, their leases expire and they run again. */
@@ -143,7 +166,7 @@ export class AsyncWorker extends Worker {
     let released = 0;
     await settleWithin(
       [
-        unfinished.length > 0 ? this.ctx.broker.release(unfinished).then((count) => (released = count)) : Promise.resolve(),
+        unfinished.length > 0 ? this.ctx.broker.release(unfinished, this.retention).then((count) => (released = count)) : Promise.resolve(),
         this.ctx.globalConfig?.removeStatus(this.id) ?? Promise.resolve(),
       ],
       SHUTDOWN_STEP_MS,
@@ -162,8 +185,20 @@ export class AsyncWorker extends Worker {
     // before it comes back (after a wake-up one goes alone: most wake-ups are for a task or two).
     let backlog = false;
     while (!signal.aborted) {
-      const free = this.capacity - this.executing.size - this.reserved;
-      const size = Math.min(free, Math.ceil(this.capacity / CLAIMS_IN_FLIGHT));
+      if (this.unstarted.length > 0) {
+        // A claim on its way holds tasks queued after these; should they find no slot either,
+        // all go back in one call, in the order they were queued.
+        if (claims.size === 0) await this.giveBack(this.unstarted.splice(0));
+        else await new Promise<void>((resolve) => (this.wakeLoop = resolve));
+        continue;
+      }
+      // Claiming ahead (quick tasks, and a backlog to work through), a claim asks for all slots
+      // and two may be on their way: the tasks of one run, and are done, while the other comes
+      // back. Otherwise only free slots are claimed, shared between the claims on their way.
+      const ahead = this.claimAhead && backlog;
+      const busy = ahead ? 0 : this.executing.size + this.waiting.length;
+      const free = this.capacity * (ahead ? CLAIMS_IN_FLIGHT : 1) - busy - this.reserved;
+      const size = Math.min(free, ahead ? this.capacity : Math.ceil(this.capacity / CLAIMS_IN_FLIGHT));
       if (queueEmpty && claims.size === 0 && free > 0) {
         // Idle: store what finished, sleep until an enqueue wakes us or a delayed task is due, and
         // claim the moment it does.
@@ -193,6 +228,7 @@ export class AsyncWorker extends Worker {
     }
     this.claimingSoon = false;
     await Promise.all(claims);
+    if (this.unstarted.length > 0) await this.giveBack(this.unstarted.splice(0));
   }
 
   /**
@@ -203,15 +239,17 @@ export class AsyncWorker extends Worker {
     const { broker, config } = this.ctx;
     this.reserved += size;
     try {
+      const sentAt = performance.now();
       const batch =
         waitMs === undefined
           ? await broker.claim(this.id, size, config.leaseMs, this.retention, settle)
           : await broker.claimAfterWait(waitMs, signal, { workerId: this.id, max: size, leaseMs: config.leaseMs, retention: this.retention });
       if (!batch) return true;
+      if (waitMs === undefined) this.claimRoundTripMs = performance.now() - sentAt;
       this.settled(settle, batch.stored);
       if (signal.aborted) {
-        // Claimed while stopping: hand them straight back.
-        await broker.release(batch.tasks.map(({ record, token }) => ({ uuid: record.uuid, token })));
+        // Claimed while stopping: they go back.
+        this.unstarted.push(...batch.tasks);
         return true;
       }
       // Both claims' replies were read in one turn (Redis answers back-to-back claims together):
@@ -221,8 +259,14 @@ export class AsyncWorker extends Worker {
       if (this.batchStartedThisTurn) await nextTurn();
       this.batchStartedThisTurn = true;
       setImmediate(() => (this.batchStartedThisTurn = false));
-      for (const task of batch.tasks) this.execute(task);
       this.nextDueInMs = batch.nextDueInMs;
+      const room = Math.max(this.capacity - this.executing.size - this.waiting.length, 0);
+      this.runBatch(batch.tasks.slice(0, room));
+      if (batch.tasks.length > room) {
+        // Claimed ahead, but the slots are still busy: tasks slower than a round trip showed up.
+        this.claimAhead = false;
+        this.unstarted.push(...batch.tasks.slice(room));
+      }
       return batch.tasks.length < size;
     } catch (error) {
       this.outbox.unshift(...settle);
@@ -236,7 +280,43 @@ export class AsyncWorker extends Worker {
     }
   }
 
-  private execute(task: ClaimedTask): void {
+  /** Starts a claimed batch, and tells from how long it takes whether to claim ahead. */
+  private runBatch(tasks: ClaimedTask[]): void {
+    if (tasks.length === 0) return;
+    const startedAt = performance.now();
+    let left = tasks.length;
+    const taskEnded = () => {
+      if (--left === 0) this.claimAhead = performance.now() - startedAt < this.claimRoundTripMs * QUICK_SHARE_OF_ROUND_TRIP;
+    };
+    for (const task of tasks) this.execute(task, taskEnded);
+  }
+
+  /**
+   * Puts claimed tasks this worker will not run now back at the head of the queue, where any
+   * worker can take them; should that fail (Redis gone), they run here as slots free up (or, when
+   * stopping, go back with the other unfinished tasks).
+   */
+  private async giveBack(tasks: ClaimedTask[]): Promise<void> {
+    try {
+      await this.ctx.broker.release(
+        tasks.map(({ record, token }) => ({ uuid: record.uuid, token })),
+        this.retention,
+      );
+    } catch (error) {
+      this.ctx.logger.warn(`worker ${this.id} could not give back ${tasks.length} task(s) it has no slot for yet; they run here next: ${errorMessage(error)}`);
+      for (const task of tasks) this.leases.set(task.record.uuid, { uuid: task.record.uuid, token: task.token });
+      this.waiting.push(...tasks);
+      this.startWaiting();
+    }
+  }
+
+  private startWaiting(): void {
+    while (this.waiting.length > 0 && this.executing.size < this.capacity && !this.stopping.signal.aborted) {
+      this.execute(this.waiting.shift()!);
+    }
+  }
+
+  private execute(task: ClaimedTask, ended?: () => void): void {
     const { uuid } = task.record;
     this.leases.set(uuid, { uuid, token: task.token });
     const abort = new TaskAbort();
@@ -246,6 +326,8 @@ export class AsyncWorker extends Worker {
       this.executing.delete(uuid);
       this.aborts.delete(uuid);
       this.outbox.push(outcome);
+      ended?.();
+      this.startWaiting();
       if (!this.claimingSoon) void this.flush();
       this.wakeLoop?.();
     });

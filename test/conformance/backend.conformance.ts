@@ -133,7 +133,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
 
       expect(await broker.renew([stale], 10_000)).toEqual([t.uuid]);
       expect(await broker.progress(stale, '50')).toBe(false);
-      expect(await broker.release([stale])).toBe(0);
+      expect(await broker.release([stale], KEEP)).toBe(0);
       expect(await broker.complete([{ ...stale, status: 'success', payload: '"stale"' }], KEEP)).toEqual([false]);
       expect((await broker.storage.get(t.uuid))!.status).toBe('process');
 
@@ -193,10 +193,30 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       const [a, b] = [task(), task()];
       await broker.enqueue([a, b]);
       const [claimedA] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
-      expect(await broker.release([{ uuid: a.uuid, token: 'forged' }])).toBe(0);
-      expect(await broker.release([{ uuid: a.uuid, token: claimedA!.token }])).toBe(1);
+      expect(await broker.release([{ uuid: a.uuid, token: 'forged' }], KEEP)).toBe(0);
+      expect(await broker.release([{ uuid: a.uuid, token: claimedA!.token }], KEEP)).toBe(1);
       expect((await broker.storage.get(a.uuid))!).toMatchObject({ status: 'new', stalls: 0 });
       expect(await claimUuids(5)).toEqual([a.uuid, b.uuid]);
+    });
+
+    it('release puts several tasks back in the order they were claimed, ahead of the rest', async () => {
+      const tasks = [task(), task(), task(), task()];
+      await broker.enqueue(tasks);
+      const claimed = (await broker.claim('w1', 3, 10_000, KEEP)).tasks;
+      const leases = claimed.map(({ record, token }) => ({ uuid: record.uuid, token }));
+      expect(await broker.release(leases, KEEP)).toBe(3);
+      expect(await claimUuids(4)).toEqual(tasks.map((t) => t.uuid));
+    });
+
+    it('release of a task whose cancel was asked ends it cancel rather than queueing it again', async () => {
+      const [doomed, kept] = [task(), task()];
+      await broker.enqueue([doomed, kept]);
+      const claimed = (await broker.claim('w1', 2, 10_000, KEEP)).tasks;
+      expect((await broker.cancel(doomed.uuid, 'not needed', KEEP))!).toMatchObject({ status: 'process', cancelReason: 'not needed' });
+      const leases = claimed.map(({ record, token }) => ({ uuid: record.uuid, token }));
+      expect(await broker.release(leases, KEEP)).toBe(1);
+      expect((await broker.storage.get(doomed.uuid))!).toMatchObject({ status: 'cancel', cancelReason: 'not needed', stalls: 0 });
+      expect(await claimUuids(5)).toEqual([kept.uuid]);
     });
 
     it('complete stores success and error outcomes', async () => {

@@ -87,8 +87,8 @@ describe('leases', () => {
     await broker.enqueue([a, b]);
     const [claimed] = (await broker.claim('w1', 1, 10_000, keep)).tasks;
     expect(claimed!.record.uuid).toBe(a.uuid);
-    expect(await broker.release([{ uuid: a.uuid, token: 'not-the-token' }])).toBe(0);
-    expect(await broker.release([{ uuid: a.uuid, token: claimed!.token }])).toBe(1);
+    expect(await broker.release([{ uuid: a.uuid, token: 'not-the-token' }], keep)).toBe(0);
+    expect(await broker.release([{ uuid: a.uuid, token: claimed!.token }], keep)).toBe(1);
     expect((await broker.storage.get(a.uuid))?.status).toBe('new');
     const again = (await broker.claim('w2', 2, 10_000, keep)).tasks.map((task) => task.record.uuid);
     expect(again).toEqual([a.uuid, b.uuid]);

@@ -74,13 +74,14 @@ describe.each(BACKENDS)('one worker slot on $name', (backend) => {
     await gate.reached;
     const doomed = await client.add('note', ['doomed']);
     const kept = await client.add('note', ['kept']);
+    // Usually still queued, so it ends at once; a worker claiming ahead may hold it for a moment
+    // (status process) before it gives it back, which then ends it.
     const cancelled = await client.cancel(doomed.uuid, 'not needed');
-    expect(cancelled.status).toBe('cancel');
     expect(cancelled.cancelReason).toBe('not needed');
     gate.open();
     await client.wait(holder.uuid);
     expect((await client.wait(kept.uuid, { timeout: 5000 })).status).toBe('success');
-    expect((await client.wait(doomed.uuid, { timeout: 5000 })).status).toBe('cancel');
+    expect(await client.wait(doomed.uuid, { timeout: 5000 })).toMatchObject({ status: 'cancel', cancelReason: 'not needed' });
     expect(ran).toEqual(['kept']);
   });
 

@@ -180,13 +180,20 @@ export class MemoryBroker extends Broker {
     return lost;
   }
 
-  async release(leases: Lease[]): Promise<number> {
+  async release(leases: Lease[], retention: Retention): Promise<number> {
     const now = Date.now();
     let released = 0;
-    for (const { uuid, token } of leases) {
+    // Last first: each goes in front of the one before it, so the claim order comes back.
+    for (const { uuid, token } of [...leases].reverse()) {
       if (!this.takeLease(uuid, token)) continue;
       const record = this.storage.read(uuid);
       if (!record) continue;
+      if (record.x !== undefined) {
+        // Its cancel was asked for: it never ran, and now never will.
+        Object.assign(record, { s: 'cancel', u: now, f: now });
+        this.storage.finish(uuid, record, retention);
+        continue;
+      }
       this.requeueAtHead(uuid, record, now);
       released++;
     }

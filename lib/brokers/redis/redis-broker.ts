@@ -174,14 +174,14 @@ export class RedisBroker extends Broker {
     return leases.filter(({ token }) => lost.has(batchOf(token))).map(({ uuid }) => uuid);
   }
 
-  async release(leases: Lease[]): Promise<number> {
+  async release(leases: Lease[], retention: Retention): Promise<number> {
     if (leases.length === 0) return 0;
     const settling = countByBatch(leases);
     const ended = this.batchesEndedBy(settling);
     const released = (await this.scripts.run(
       'release',
       [this.keys.active, this.keys.priorities, this.keys.marker],
-      [this.keys.prefix, ended.length, ...ended, ...leases.flatMap(({ uuid, token }) => [uuid, token])],
+      [this.keys.prefix, ...retentionArgs(retention), ended.length, ...ended, ...leases.flatMap(({ uuid, token }) => [uuid, token])],
     )) as number;
     this.settle(settling);
     return released;

@@ -1,28 +1,43 @@
--- Release: a stopping worker gives back tasks it could not finish in its grace time; they go to
--- the head of their queue, without counting as a stall.
+-- Release: a worker gives back tasks it holds but will not run (it is stopping, or a batch it
+-- claimed ahead found its slots still busy); they go to the head of their queue, in the order
+-- they were claimed, without counting as a stall. A task whose cancel was asked for ends
+-- 'cancel' instead: it never ran, and now never will.
 -- KEYS[1] active zset, KEYS[2] priorities zset, KEYS[3] wake-up marker list
--- ARGV[1] key prefix, ARGV[2] number of batches whose lease ends with this call, then their ids;
--- then 2 per lease: uuid, token
+-- ARGV[1] key prefix, ARGV[2..4] retention (see readRetention), ARGV[5] number of batches whose
+-- lease ends with this call, then their ids; then 2 per lease, in claim order: uuid, token
 -- Returns how many tasks went back to the queue.
 --@include time
+--@include finish
 --@include leases
---@include record
 --@include requeue
 local prefix = ARGV[1]
 local now = nowMs()
-local batchCount = tonumber(ARGV[2])
+local retention = readRetention(2)
+local notices = newNotices()
+local batchCount = tonumber(ARGV[5])
+local first = 6 + batchCount
 local released = 0
-for i = 3 + batchCount, #ARGV, 2 do
+-- Last first: each goes in front of the one before it, so the claim order comes back.
+for i = #ARGV - 1, first, -2 do
   local uuid = ARGV[i]
   local raw = redis.call('GET', prefix .. 't:' .. uuid)
   local rec = raw and decodeRecord(raw)
   if rec and rec.k == ARGV[i + 1] then
-    requeueAtHead(prefix, KEYS[2], uuid, rec, now)
-    released = released + 1
+    if rec.x ~= nil then
+      rec.k = nil
+      rec.s = 'cancel'
+      rec.u = now
+      rec.f = now
+      finish(prefix, uuid, rec, retention, notices)
+    else
+      requeueAtHead(prefix, KEYS[2], uuid, rec, now)
+      released = released + 1
+    end
   end
 end
-dropBatches(prefix, KEYS[1], { unpack(ARGV, 3, 2 + batchCount) })
+dropBatches(prefix, KEYS[1], { unpack(ARGV, 6, 5 + batchCount) })
 if released > 0 then
   wake(KEYS[3])
 end
+notify(prefix, notices)
 return released
