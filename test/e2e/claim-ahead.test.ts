@@ -1,0 +1,178 @@
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { QueueTasks, RedisBroker, type ClaimBatch, type Lease, type Retention, type TaskOutcome } from '../../lib/index.js';
+import { Gate } from '../helpers/gate.js';
+import { uniqueAppName } from '../helpers/names.js';
+
+const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
+
+/**
+ * A RedisBroker behind a slow link: each claim's reply comes back `latencyMs` later. It notes the
+ * most tasks that claims on their way asked for at once, and which tasks were given back.
+ */
+class SlowLinkBroker extends RedisBroker {
+  mostAskedInFlight = 0;
+  readonly givenBack: string[] = [];
+  /** Makes every release fail, as when Redis is unreachable at that moment. */
+  failReleases = false;
+  private askedInFlight = 0;
+
+  constructor(name: string, url: string, private readonly latencyMs: number) {
+    super({ name, url });
+  }
+
+  override async claim(workerId: string, max: number, leaseMs: number, retention: Retention, settle?: TaskOutcome[]): Promise<ClaimBatch> {
+    this.askedInFlight += max;
+    this.mostAskedInFlight = Math.max(this.mostAskedInFlight, this.askedInFlight);
+    try {
+      const batch = await super.claim(workerId, max, leaseMs, retention, settle);
+      await sleep(this.latencyMs);
+      return batch;
+    } finally {
+      this.askedInFlight -= max;
+    }
+  }
+
+  override async release(leases: Lease[], retention: Retention): Promise<number> {
+    this.givenBack.push(...leases.map(({ uuid }) => uuid));
+    if (this.failReleases) throw new Error('release failed on purpose');
+    return super.release(leases, retention);
+  }
+}
+
+/** Tasks that note when they run and how many run at once; `hold` waits for the test's gate. */
+function countingApp(name: string, broker: RedisBroker, maxTasksProcess: number) {
+  const seen = { running: 0, mostRunning: 0, ran: [] as string[], gates: [] as Gate[] };
+  const app = new QueueTasks({ name, broker, logger: quiet, config: { maxTasksProcess } })
+    .task('note', async (label: string) => {
+      seen.running++;
+      seen.mostRunning = Math.max(seen.mostRunning, seen.running);
+      seen.ran.push(label);
+      await nextTurn();
+      seen.running--;
+    })
+    .task('hold', async (index: number) => {
+      seen.running++;
+      seen.mostRunning = Math.max(seen.mostRunning, seen.running);
+      await seen.gates[index]!.pass();
+      seen.running--;
+    });
+  return { app, seen };
+}
+
+/**
+ * Runs quick tasks until the worker claims ahead, then enqueues two tasks that hold both slots
+ * (until the gates open) and six quick ones behind them.
+ */
+async function holdSlotsWhileClaimingAhead(app: QueueTasks, broker: SlowLinkBroker, seen: ReturnType<typeof countingApp>['seen']) {
+  const warmUp = await app.addBulk(Array.from({ length: 40 }, (_, i) => ({ name: 'note', args: [`w${i}`] })));
+  await waitAll(app, warmUp.map((record) => record.uuid));
+  expect(broker.mostAskedInFlight).toBeGreaterThan(2);
+  seen.gates = [new Gate(), new Gate()];
+  seen.ran = [];
+  const labels = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6'];
+  const [hold0, hold1, ...rest] = await app.addBulk([
+    { name: 'hold', args: [0] },
+    { name: 'hold', args: [1] },
+    ...labels.map((label) => ({ name: 'note', args: [label] })),
+  ]);
+  await Promise.all(seen.gates.map((gate) => gate.reached));
+  return { labels, holds: [hold0!.uuid, hold1!.uuid], rest: rest.map((record) => record.uuid) };
+}
+
+async function waitAll(app: QueueTasks, uuids: string[]): Promise<void> {
+  const records = await Promise.all(uuids.map((uuid) => app.wait(uuid, { timeout: 20_000 })));
+  expect(records.map((record) => record.status)).toEqual(uuids.map(() => 'success'));
+}
+
+/** Polls until `check` holds, for at most `ms`. */
+async function eventually(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await sleep(10);
+  }
+}
+
+describe('claiming ahead', () => {
+  const url = inject('redisUrl');
+  const apps: QueueTasks[] = [];
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.stop()));
+  });
+
+  it('tasks quicker than a round trip: claims on their way ask for more than the free slots, yet no more than maxTasksProcess run at once, each once', async () => {
+    const name = uniqueAppName('ahead');
+    const broker = new SlowLinkBroker(name, url, 20);
+    const { app, seen } = countingApp(name, broker, 4);
+    apps.push(app);
+    await app.start();
+    const labels = Array.from({ length: 120 }, (_, i) => `t${i}`);
+    const records = await app.addBulk(labels.map((label) => ({ name: 'note', args: [label] })));
+    await waitAll(app, records.map((record) => record.uuid));
+    expect(broker.mostAskedInFlight).toBeGreaterThan(4);
+    expect(seen.mostRunning).toBeLessThanOrEqual(4);
+    expect([...seen.ran].sort()).toEqual([...labels].sort());
+  });
+
+  it('tasks claimed ahead that find the slots busy go back to the head of the queue, in order: they show new, and run once each', async () => {
+    const name = uniqueAppName('ahead-back');
+    const broker = new SlowLinkBroker(name, url, 20);
+    const { app, seen } = countingApp(name, broker, 2);
+    apps.push(app);
+    await app.start();
+    const { labels, holds, rest } = await holdSlotsWhileClaimingAhead(app, broker, seen);
+    // The slow tasks hold both slots: whatever was claimed beside them went back.
+    await eventually(async () => (await Promise.all(rest.map((uuid) => app.get(uuid)))).every((record) => record!.status === 'new'));
+    expect(broker.givenBack.length).toBeGreaterThan(0);
+    expect(rest).toEqual(expect.arrayContaining(broker.givenBack));
+
+    for (const gate of seen.gates) gate.open();
+    await waitAll(app, [...holds, ...rest]);
+    expect(seen.ran).toEqual(labels);
+    expect(seen.mostRunning).toBeLessThanOrEqual(2);
+    const finished = await Promise.all(rest.map((uuid) => app.get(uuid)));
+    expect(finished.map((record) => [record!.attempt, record!.stalls])).toEqual(labels.map(() => [1, 0]));
+  });
+
+  it('tasks claimed ahead that cannot be given back (Redis unreachable) run here, in order, once slots free', async () => {
+    const name = uniqueAppName('ahead-kept');
+    const broker = new SlowLinkBroker(name, url, 20);
+    broker.failReleases = true;
+    const { app, seen } = countingApp(name, broker, 2);
+    apps.push(app);
+    await app.start();
+    const { labels, holds, rest } = await holdSlotsWhileClaimingAhead(app, broker, seen);
+    await eventually(async () => broker.givenBack.length > 0);
+    // Still held by this worker, under its lease, rather than lost or run beside the slow tasks.
+    const kept = await Promise.all(broker.givenBack.map((uuid) => app.get(uuid)));
+    expect(kept.map((record) => record!.status)).toEqual(broker.givenBack.map(() => 'process'));
+    expect(seen.ran).toEqual([]);
+
+    for (const gate of seen.gates) gate.open();
+    await waitAll(app, [...holds, ...rest]);
+    expect(seen.ran).toEqual(labels);
+    expect(seen.mostRunning).toBeLessThanOrEqual(2);
+    const finished = await Promise.all(rest.map((uuid) => app.get(uuid)));
+    expect(finished.map((record) => [record!.attempt, record!.stalls])).toEqual(labels.map(() => [1, 0]));
+  });
+
+  it('tasks slower than a round trip: claims ask only for free slots, so a second worker takes its share', async () => {
+    const name = uniqueAppName('ahead-slow');
+    const brokers = [new SlowLinkBroker(name, url, 0), new SlowLinkBroker(name, url, 0)];
+    const ranBy: number[] = [];
+    for (const [index, broker] of brokers.entries()) {
+      const app = new QueueTasks({ name, broker, logger: quiet, config: { maxTasksProcess: 2 } }).task('slow', async () => {
+        ranBy.push(index);
+        await sleep(60);
+      });
+      apps.push(app);
+      await app.start();
+    }
+    const records = await apps[0]!.addBulk(Array.from({ length: 8 }, () => ({ name: 'slow', args: [] })));
+    await waitAll(apps[0]!, records.map((record) => record.uuid));
+    for (const broker of brokers) expect(broker.mostAskedInFlight).toBeLessThanOrEqual(2);
+    expect(brokers.map((broker) => broker.givenBack)).toEqual([[], []]);
+    expect(new Set(ranBy)).toEqual(new Set([0, 1]));
+  });
+});
