@@ -299,9 +299,11 @@ export class QueueTasks {
 
   private async enqueue(tasks: NewTask[]): Promise<TaskRecord[]> {
     const { plugins } = this;
-    const uuids = await this.broker.enqueue(tasks);
-    if (plugins.has('broker_add_after')) await plugins.trigger('broker_add_after', { tasks, uuids });
+    const enqueued = this.broker.enqueue(tasks);
+    // Built while the broker's call is on its way: off the round trip's critical path.
     const records = tasks.map(newRecord);
+    const uuids = await enqueued;
+    if (plugins.has('broker_add_after')) await plugins.trigger('broker_add_after', { tasks, uuids });
     if (plugins.has('storage_add') || plugins.has('app_add_task_after_broker')) {
       for (const record of records) {
         await plugins.trigger('storage_add', { record });

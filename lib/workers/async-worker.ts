@@ -77,8 +77,8 @@ export class AsyncWorker extends Worker {
   /** A claimed batch started running in this event-loop turn. */
   private batchStartedThisTurn = false;
   /**
-   * The last batch ran quicker than a claim's round trip: claims are sized for every slot, busy
-   * or not, since busy ones will be free when the claim lands (see runClaimLoop).
+   * The last batch ran in less than half a claim's round trip: claims are sized for every slot,
+   * busy or not, since busy ones will be free when the claim lands (see runClaimLoop).
    */
   private claimAhead = false;
   /**
@@ -90,7 +90,7 @@ export class AsyncWorker extends Worker {
    * Claimed tasks this worker will not run (no free slot, or it is stopping), given back to the
    * queue together once no claim is on its way (see runClaimLoop).
    */
-  private unstarted: ClaimedTask[] = [];
+  private readonly unstarted: ClaimedTask[] = [];
   /** Claimed tasks that found no free slot and could not be given back: they run next. */
   private readonly waiting: ClaimedTask[] = [];
   private timers: NodeJS.Timeout[] = [];
