@@ -1,6 +1,7 @@
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { QueueTasks, RedisBroker, type ClaimBatch, type Lease, type Retention, type TaskOutcome } from '../../lib/index.js';
+import { eventually } from '../helpers/eventually.js';
 import { Gate } from '../helpers/gate.js';
 import { uniqueAppName } from '../helpers/names.js';
 
@@ -85,15 +86,6 @@ async function waitAll(app: QueueTasks, uuids: string[]): Promise<void> {
   expect(records.map((record) => record.status)).toEqual(uuids.map(() => 'success'));
 }
 
-/** Polls until `check` holds, for at most `ms`. */
-async function eventually(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
-    await sleep(10);
-  }
-}
-
 describe('claiming ahead', () => {
   const url = inject('redisUrl');
   const apps: QueueTasks[] = [];
@@ -123,7 +115,9 @@ describe('claiming ahead', () => {
     await app.start();
     const { labels, holds, rest } = await holdSlotsWhileClaimingAhead(app, broker, seen);
     // The slow tasks hold both slots: whatever was claimed beside them went back.
-    await eventually(async () => (await Promise.all(rest.map((uuid) => app.get(uuid)))).every((record) => record!.status === 'new'));
+    await eventually('the tasks claimed beside the slow ones are queued again', async () =>
+      (await Promise.all(rest.map((uuid) => app.get(uuid)))).every((record) => record!.status === 'new'),
+    );
     expect(broker.givenBack.length).toBeGreaterThan(0);
     expect(rest).toEqual(expect.arrayContaining(broker.givenBack));
 
@@ -143,7 +137,7 @@ describe('claiming ahead', () => {
     apps.push(app);
     await app.start();
     const { labels, holds, rest } = await holdSlotsWhileClaimingAhead(app, broker, seen);
-    await eventually(async () => broker.givenBack.length > 0);
+    await eventually('the worker tried to give tasks back', async () => broker.givenBack.length > 0);
     // Still held by this worker, under its lease, rather than lost or run beside the slow tasks.
     const kept = await Promise.all(broker.givenBack.map((uuid) => app.get(uuid)));
     expect(kept.map((record) => record!.status)).toEqual(broker.givenBack.map(() => 'process'));

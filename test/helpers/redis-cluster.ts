@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { assertRedisInstalled, freePort, startRedisServer, type RedisServerHandle } from './redis-server.js';
+import { eventually } from './eventually.js';
 
 const run = promisify(execFile);
 
@@ -44,11 +45,12 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterHandle
 async function untilClusterOk(url: string, timeoutMs: number): Promise<void> {
   const client = new Redis(url);
   try {
-    const deadline = Date.now() + timeoutMs;
-    while (!((await client.cluster('INFO')) as string).includes('cluster_state:ok')) {
-      if (Date.now() > deadline) throw new Error(`cluster node ${url} not ok after ${timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await eventually(
+      `cluster node ${url} reports cluster_state:ok`,
+      async () => ((await client.cluster('INFO')) as string).includes('cluster_state:ok'),
+      timeoutMs,
+      100,
+    );
   } finally {
     client.disconnect();
   }
