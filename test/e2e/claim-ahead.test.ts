@@ -16,6 +16,8 @@ class SlowLinkBroker extends RedisBroker {
   readonly givenBack: string[] = [];
   /** Makes every release fail, as when Redis is unreachable at that moment. */
   failReleases = false;
+  /** When set, a release waits for this gate before it goes to Redis. */
+  releaseGate?: Gate;
   private askedInFlight = 0;
 
   constructor(name: string, url: string, private readonly latencyMs: number) {
@@ -37,6 +39,7 @@ class SlowLinkBroker extends RedisBroker {
   override async release(leases: Lease[], retention: Retention): Promise<number> {
     this.givenBack.push(...leases.map(({ uuid }) => uuid));
     if (this.failReleases) throw new Error('release failed on purpose');
+    await this.releaseGate?.pass();
     return super.release(leases, retention);
   }
 }
@@ -127,6 +130,26 @@ describe('claiming ahead', () => {
     expect(seen.mostRunning).toBeLessThanOrEqual(2);
     const finished = await Promise.all(rest.map((uuid) => app.get(uuid)));
     expect(finished.map((record) => [record!.attempt, record!.stalls])).toEqual(labels.map(() => [1, 0]));
+  });
+
+  it('a cancel that reaches a task while its worker gives it back ends it cancel, and it never runs', async () => {
+    const name = uniqueAppName('ahead-cancel');
+    const broker = new SlowLinkBroker(name, url, 20);
+    broker.releaseGate = new Gate();
+    const { app, seen } = countingApp(name, broker, 2);
+    apps.push(app);
+    await app.start();
+    const { labels, holds, rest } = await holdSlotsWhileClaimingAhead(app, broker, seen);
+    await broker.releaseGate.reached;
+    const doomed = broker.givenBack[0]!;
+    expect(await app.cancel(doomed, 'not needed')).toMatchObject({ status: 'process', cancelReason: 'not needed' });
+    broker.releaseGate.open();
+    expect(await app.wait(doomed, { timeout: 5_000 })).toMatchObject({ status: 'cancel', cancelReason: 'not needed', stalls: 0 });
+
+    for (const gate of seen.gates) gate.open();
+    const others = rest.filter((uuid) => uuid !== doomed);
+    await waitAll(app, [...holds, ...others]);
+    expect(seen.ran).toEqual(labels.filter((_, index) => rest[index] !== doomed));
   });
 
   it('tasks claimed ahead that cannot be given back (Redis unreachable) run here, in order, once slots free', async () => {
