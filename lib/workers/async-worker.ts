@@ -260,7 +260,8 @@ export class AsyncWorker extends Worker {
       this.batchStartedThisTurn = true;
       setImmediate(() => (this.batchStartedThisTurn = false));
       this.nextDueInMs = batch.nextDueInMs;
-      const room = Math.max(this.capacity - this.executing.size - this.waiting.length, 0);
+      // Tasks waiting to be given back were queued before this batch's: none of it overtakes them.
+      const room = this.unstarted.length > 0 ? 0 : Math.max(this.capacity - this.executing.size - this.waiting.length, 0);
       this.runBatch(batch.tasks.slice(0, room));
       if (batch.tasks.length > room) {
         // Claimed ahead, but the slots are still busy: tasks slower than a round trip showed up.
@@ -280,13 +281,19 @@ export class AsyncWorker extends Worker {
     }
   }
 
-  /** Starts a claimed batch, and tells from how long it takes whether to claim ahead. */
+  /**
+   * Starts a claimed batch, and tells from how long it takes whether to claim ahead: only when it
+   * was quick and left no task running (tasks of other batches still running are slow ones, whose
+   * slots a claim sent now would find busy).
+   */
   private runBatch(tasks: ClaimedTask[]): void {
     if (tasks.length === 0) return;
     const startedAt = performance.now();
     let left = tasks.length;
     const taskEnded = () => {
-      if (--left === 0) this.claimAhead = performance.now() - startedAt < this.claimRoundTripMs * QUICK_SHARE_OF_ROUND_TRIP;
+      if (--left > 0) return;
+      const quick = performance.now() - startedAt < this.claimRoundTripMs * QUICK_SHARE_OF_ROUND_TRIP;
+      this.claimAhead = quick && this.executing.size === 0;
     };
     for (const task of tasks) this.execute(task, taskEnded);
   }

@@ -14,6 +14,7 @@ const quiet = { log: () => undefined, warn: () => undefined, error: () => undefi
 class SlowLinkBroker extends RedisBroker {
   mostAskedInFlight = 0;
   readonly givenBack: string[] = [];
+  releaseCalls = 0;
   /** Makes every release fail, as when Redis is unreachable at that moment. */
   failReleases = false;
   /** When set, a release waits for this gate before it goes to Redis. */
@@ -37,6 +38,7 @@ class SlowLinkBroker extends RedisBroker {
   }
 
   override async release(leases: Lease[], retention: Retention): Promise<number> {
+    this.releaseCalls++;
     this.givenBack.push(...leases.map(({ uuid }) => uuid));
     if (this.failReleases) throw new Error('release failed on purpose');
     await this.releaseGate?.pass();
@@ -130,6 +132,28 @@ describe('claiming ahead', () => {
     expect(seen.mostRunning).toBeLessThanOrEqual(2);
     const finished = await Promise.all(rest.map((uuid) => app.get(uuid)));
     expect(finished.map((record) => [record!.attempt, record!.stalls])).toEqual(labels.map(() => [1, 0]));
+  });
+
+  it('a slow task still running keeps the worker from claiming ahead: quick tasks beside it start in queue order, given back at most once', async () => {
+    const name = uniqueAppName('ahead-mixed');
+    const broker = new SlowLinkBroker(name, url, 20);
+    const { app, seen } = countingApp(name, broker, 4);
+    apps.push(app);
+    await app.start();
+    const warmUp = await app.addBulk(Array.from({ length: 40 }, (_, i) => ({ name: 'note', args: [`w${i}`] })));
+    await waitAll(app, warmUp.map((record) => record.uuid));
+    expect(broker.mostAskedInFlight).toBeGreaterThan(4);
+
+    seen.gates = [new Gate()];
+    seen.ran = [];
+    const labels = Array.from({ length: 30 }, (_, i) => `q${i}`);
+    const [hold, ...quick] = await app.addBulk([{ name: 'hold', args: [0] }, ...labels.map((label) => ({ name: 'note', args: [label] }))]);
+    // All the quick tasks run in the three other slots while the slow one holds its own.
+    await waitAll(app, quick.map((record) => record.uuid));
+    expect(broker.releaseCalls).toBeLessThanOrEqual(1);
+    expect(seen.ran).toEqual(labels);
+    seen.gates[0]!.open();
+    await waitAll(app, [hold!.uuid]);
   });
 
   it('a cancel that reaches a task while its worker gives it back ends it cancel, and it never runs', async () => {
