@@ -66,14 +66,21 @@ function countingApp(name: string, broker: RedisBroker, maxTasksProcess: number)
   return { app, seen };
 }
 
-/**
- * Runs quick tasks until the worker claims ahead, then enqueues two tasks that hold both slots
- * (until the gates open) and six quick ones behind them.
- */
-async function holdSlotsWhileClaimingAhead(app: QueueTasks, broker: SlowLinkBroker, seen: ReturnType<typeof countingApp>['seen']) {
+type Seen = ReturnType<typeof countingApp>['seen'];
+
+/** Runs quick tasks until the worker claims ahead (claims on their way ask for more than its slots). */
+async function warmUntilClaimingAhead(app: QueueTasks, broker: SlowLinkBroker, maxTasksProcess: number): Promise<void> {
   const warmUp = await app.addBulk(Array.from({ length: 40 }, (_, i) => ({ name: 'note', args: [`w${i}`] })));
   await waitAll(app, warmUp.map((record) => record.uuid));
-  expect(broker.mostAskedInFlight).toBeGreaterThan(2);
+  expect(broker.mostAskedInFlight).toBeGreaterThan(maxTasksProcess);
+}
+
+/**
+ * With the worker (2 slots) claiming ahead, enqueues two tasks that hold both slots (until the
+ * gates open) and six quick ones behind them.
+ */
+async function holdSlotsWhileClaimingAhead(app: QueueTasks, broker: SlowLinkBroker, seen: Seen) {
+  await warmUntilClaimingAhead(app, broker, 2);
   seen.gates = [new Gate(), new Gate()];
   seen.ran = [];
   const labels = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6'];
@@ -91,6 +98,16 @@ async function waitAll(app: QueueTasks, uuids: string[]): Promise<void> {
   expect(records.map((record) => record.status)).toEqual(uuids.map(() => 'success'));
 }
 
+/** Opens the gates; then every task ran once, the quick ones in queue order, never more than 2 at once. */
+async function expectEachRanOnceInOrder(app: QueueTasks, seen: Seen, { labels, holds, rest }: Awaited<ReturnType<typeof holdSlotsWhileClaimingAhead>>) {
+  for (const gate of seen.gates) gate.open();
+  await waitAll(app, [...holds, ...rest]);
+  expect(seen.ran).toEqual(labels);
+  expect(seen.mostRunning).toBeLessThanOrEqual(2);
+  const finished = await Promise.all(rest.map((uuid) => app.get(uuid)));
+  expect(finished.map((record) => [record!.attempt, record!.stalls])).toEqual(labels.map(() => [1, 0]));
+}
+
 describe('claiming ahead', () => {
   const url = inject('redisUrl');
   const apps: QueueTasks[] = [];
@@ -98,12 +115,19 @@ describe('claiming ahead', () => {
     await Promise.all(apps.splice(0).map((app) => app.stop()));
   });
 
-  it('tasks quicker than a round trip: claims on their way ask for more than the free slots, yet no more than maxTasksProcess run at once, each once', async () => {
-    const name = uniqueAppName('ahead');
+  /** A started counting app whose broker is on a 20 ms link; `tune` sets the broker up first. */
+  async function startOnSlowLink(label: string, maxTasksProcess: number, tune?: (broker: SlowLinkBroker) => void) {
+    const name = uniqueAppName(label);
     const broker = new SlowLinkBroker(name, url, 20);
-    const { app, seen } = countingApp(name, broker, 4);
+    tune?.(broker);
+    const { app, seen } = countingApp(name, broker, maxTasksProcess);
     apps.push(app);
     await app.start();
+    return { app, broker, seen };
+  }
+
+  it('tasks quicker than a round trip: claims on their way ask for more than the free slots, yet no more than maxTasksProcess run at once, each once', async () => {
+    const { app, broker, seen } = await startOnSlowLink('ahead', 4);
     const labels = Array.from({ length: 120 }, (_, i) => `t${i}`);
     const records = await app.addBulk(labels.map((label) => ({ name: 'note', args: [label] })));
     await waitAll(app, records.map((record) => record.uuid));
@@ -113,37 +137,21 @@ describe('claiming ahead', () => {
   });
 
   it('tasks claimed ahead that find the slots busy go back to the head of the queue, in order: they show new, and run once each', async () => {
-    const name = uniqueAppName('ahead-back');
-    const broker = new SlowLinkBroker(name, url, 20);
-    const { app, seen } = countingApp(name, broker, 2);
-    apps.push(app);
-    await app.start();
-    const { labels, holds, rest } = await holdSlotsWhileClaimingAhead(app, broker, seen);
+    const { app, broker, seen } = await startOnSlowLink('ahead-back', 2);
+    const held = await holdSlotsWhileClaimingAhead(app, broker, seen);
+    const { rest } = held;
     // The slow tasks hold both slots: whatever was claimed beside them went back.
     await eventually('the tasks claimed beside the slow ones are queued again', async () =>
       (await Promise.all(rest.map((uuid) => app.get(uuid)))).every((record) => record!.status === 'new'),
     );
     expect(broker.givenBack.length).toBeGreaterThan(0);
     expect(rest).toEqual(expect.arrayContaining(broker.givenBack));
-
-    for (const gate of seen.gates) gate.open();
-    await waitAll(app, [...holds, ...rest]);
-    expect(seen.ran).toEqual(labels);
-    expect(seen.mostRunning).toBeLessThanOrEqual(2);
-    const finished = await Promise.all(rest.map((uuid) => app.get(uuid)));
-    expect(finished.map((record) => [record!.attempt, record!.stalls])).toEqual(labels.map(() => [1, 0]));
+    await expectEachRanOnceInOrder(app, seen, held);
   });
 
   it('a slow task still running keeps the worker from claiming ahead: quick tasks beside it start in queue order, given back at most once', async () => {
-    const name = uniqueAppName('ahead-mixed');
-    const broker = new SlowLinkBroker(name, url, 20);
-    const { app, seen } = countingApp(name, broker, 4);
-    apps.push(app);
-    await app.start();
-    const warmUp = await app.addBulk(Array.from({ length: 40 }, (_, i) => ({ name: 'note', args: [`w${i}`] })));
-    await waitAll(app, warmUp.map((record) => record.uuid));
-    expect(broker.mostAskedInFlight).toBeGreaterThan(4);
-
+    const { app, broker, seen } = await startOnSlowLink('ahead-mixed', 4);
+    await warmUntilClaimingAhead(app, broker, 4);
     seen.gates = [new Gate()];
     seen.ran = [];
     const labels = Array.from({ length: 30 }, (_, i) => `q${i}`);
@@ -157,17 +165,13 @@ describe('claiming ahead', () => {
   });
 
   it('a cancel that reaches a task while its worker gives it back ends it cancel, and it never runs', async () => {
-    const name = uniqueAppName('ahead-cancel');
-    const broker = new SlowLinkBroker(name, url, 20);
-    broker.releaseGate = new Gate();
-    const { app, seen } = countingApp(name, broker, 2);
-    apps.push(app);
-    await app.start();
+    const releaseGate = new Gate();
+    const { app, broker, seen } = await startOnSlowLink('ahead-cancel', 2, (slow) => (slow.releaseGate = releaseGate));
     const { labels, holds, rest } = await holdSlotsWhileClaimingAhead(app, broker, seen);
-    await broker.releaseGate.reached;
+    await releaseGate.reached;
     const doomed = broker.givenBack[0]!;
     expect(await app.cancel(doomed, 'not needed')).toMatchObject({ status: 'process', cancelReason: 'not needed' });
-    broker.releaseGate.open();
+    releaseGate.open();
     expect(await app.wait(doomed, { timeout: 5_000 })).toMatchObject({ status: 'cancel', cancelReason: 'not needed', stalls: 0 });
 
     for (const gate of seen.gates) gate.open();
@@ -177,25 +181,14 @@ describe('claiming ahead', () => {
   });
 
   it('tasks claimed ahead that cannot be given back (Redis unreachable) run here, in order, once slots free', async () => {
-    const name = uniqueAppName('ahead-kept');
-    const broker = new SlowLinkBroker(name, url, 20);
-    broker.failReleases = true;
-    const { app, seen } = countingApp(name, broker, 2);
-    apps.push(app);
-    await app.start();
-    const { labels, holds, rest } = await holdSlotsWhileClaimingAhead(app, broker, seen);
+    const { app, broker, seen } = await startOnSlowLink('ahead-kept', 2, (slow) => (slow.failReleases = true));
+    const held = await holdSlotsWhileClaimingAhead(app, broker, seen);
     await eventually('the worker tried to give tasks back', async () => broker.givenBack.length > 0);
     // Still held by this worker, under its lease, rather than lost or run beside the slow tasks.
     const kept = await Promise.all(broker.givenBack.map((uuid) => app.get(uuid)));
     expect(kept.map((record) => record!.status)).toEqual(broker.givenBack.map(() => 'process'));
     expect(seen.ran).toEqual([]);
-
-    for (const gate of seen.gates) gate.open();
-    await waitAll(app, [...holds, ...rest]);
-    expect(seen.ran).toEqual(labels);
-    expect(seen.mostRunning).toBeLessThanOrEqual(2);
-    const finished = await Promise.all(rest.map((uuid) => app.get(uuid)));
-    expect(finished.map((record) => [record!.attempt, record!.stalls])).toEqual(labels.map(() => [1, 0]));
+    await expectEachRanOnceInOrder(app, seen, held);
   });
 
   it('tasks slower than a round trip: claims ask only for free slots, so a second worker takes its share', async () => {
