@@ -305,18 +305,16 @@ export class AsyncWorker extends Worker {
    */
   private async giveBack(tasks: ClaimedTask[]): Promise<void> {
     try {
-      await this.ctx.broker.release(
-        tasks.map(({ record, token }) => ({ uuid: record.uuid, token })),
-        this.retention,
-      );
+      await this.ctx.broker.release(tasks.map(leaseOf), this.retention);
     } catch (error) {
       this.ctx.logger.warn(`worker ${this.id} could not give back ${tasks.length} task(s) it has no slot for yet; they run here next: ${errorMessage(error)}`);
-      for (const task of tasks) this.leases.set(task.record.uuid, { uuid: task.record.uuid, token: task.token });
+      for (const task of tasks) this.leases.set(task.record.uuid, leaseOf(task));
       this.waiting.push(...tasks);
       this.startWaiting();
     }
   }
 
+  /** Starts tasks that could not be given back as slots free up, ahead of anything claimed later. */
   private startWaiting(): void {
     while (this.waiting.length > 0 && this.executing.size < this.capacity && !this.stopping.signal.aborted) {
       this.execute(this.waiting.shift()!);
@@ -325,7 +323,7 @@ export class AsyncWorker extends Worker {
 
   private execute(task: ClaimedTask, ended?: () => void): void {
     const { uuid } = task.record;
-    this.leases.set(uuid, { uuid, token: task.token });
+    this.leases.set(uuid, leaseOf(task));
     const abort = new TaskAbort();
     this.aborts.set(uuid, abort);
     if (this.earlyCancels.delete(uuid)) void this.abortCancelled(uuid);
@@ -452,3 +450,7 @@ export class AsyncWorker extends Worker {
   }
 }
 
+/** The lease a claimed task is held under. */
+function leaseOf({ record, token }: ClaimedTask): Lease {
+  return { uuid: record.uuid, token };
+}

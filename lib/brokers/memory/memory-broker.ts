@@ -187,15 +187,7 @@ export class MemoryBroker extends Broker {
     for (const { uuid, token } of [...leases].reverse()) {
       if (!this.takeLease(uuid, token)) continue;
       const record = this.storage.read(uuid);
-      if (!record) continue;
-      if (record.x !== undefined) {
-        // Its cancel was asked for: it never ran, and now never will.
-        Object.assign(record, { s: 'cancel', u: now, f: now });
-        this.storage.finish(uuid, record, retention);
-        continue;
-      }
-      this.requeueAtHead(uuid, record, now);
-      released++;
+      if (record && this.giveBack(uuid, record, now, retention)) released++;
     }
     if (released > 0) this.wake();
     this.changed();
@@ -212,23 +204,20 @@ export class MemoryBroker extends Broker {
       const record = this.storage.read(uuid);
       if (record?.s !== 'process') continue;
       record.l = (record.l ?? 0) + 1;
-      record.u = now;
-      if (record.x !== undefined) {
-        // Cancel was asked for while its worker was gone: honour it rather than run it again.
-        Object.assign(record, { s: 'cancel', f: now });
-        this.storage.finish(uuid, record, retention);
-        failed++;
-      } else if (record.l > maxStalls) {
+      if (record.x === undefined && record.l > maxStalls) {
         Object.assign(record, {
           s: 'error',
+          u: now,
           f: now,
           e: `StalledError: the worker running this task stopped answering ${record.l} times (more than maxStalls = ${maxStalls}); it is not run again`,
         });
         this.storage.finish(uuid, record, retention);
         failed++;
-      } else {
-        this.requeueAtHead(uuid, record, now);
+      } else if (this.giveBack(uuid, record, now, retention)) {
         requeued++;
+      } else {
+        // Its cancel was asked for while its worker was gone: it ended 'cancel', not run again.
+        failed++;
       }
     }
     if (requeued > 0) this.wake();
@@ -319,13 +308,22 @@ export class MemoryBroker extends Broker {
     return true;
   }
 
-  /** Given-back work goes first in its priority, as it was taken before the rest. */
-  private requeueAtHead(uuid: string, record: StoredRecord, now: number): void {
+  /**
+   * A held task that will not run where it is goes first in its priority, as it was taken before
+   * the rest; one whose cancel was asked for ends 'cancel' instead. True when it was queued again.
+   */
+  private giveBack(uuid: string, record: StoredRecord, now: number, retention: Retention): boolean {
+    if (record.x !== undefined) {
+      Object.assign(record, { s: 'cancel', u: now, f: now });
+      this.storage.finish(uuid, record, retention);
+      return false;
+    }
     Object.assign(record, { s: 'new', u: now });
     delete record.w;
     delete record.b;
     this.storage.write(uuid, record);
     this.pushQueued(record.p, uuid, 'head');
+    return true;
   }
 
   /** One wake-up reaches one idle worker; with none idle it waits for the next. */

@@ -22,25 +22,21 @@ local function recoverTask(uuid, batch)
   if malformed then
     failed = failed + 1
   elseif rec and rec.s == 'process' and rec.k and batchOf(rec.k) == batch then
-    rec.k = nil
     rec.l = (rec.l or 0) + 1
-    rec.u = now
-    if rec.x ~= nil then
-      -- Cancel was asked for while its worker was gone: honour it rather than run it again.
-      rec.s = 'cancel'
-      rec.f = now
-      finish(prefix, uuid, rec, retention, notices)
-      failed = failed + 1
-    elseif rec.l > maxStalls then
+    if rec.x == nil and rec.l > maxStalls then
+      rec.k = nil
+      rec.u = now
       rec.s = 'error'
       rec.f = now
       rec.e = 'StalledError: the worker running this task stopped answering ' .. rec.l ..
         ' times (more than maxStalls = ' .. maxStalls .. '); it is not run again'
       finish(prefix, uuid, rec, retention, notices)
       failed = failed + 1
-    else
-      requeueAtHead(prefix, KEYS[2], uuid, rec, now)
+    elseif giveBack(prefix, KEYS[2], uuid, rec, now, retention, notices) then
       requeued = requeued + 1
+    else
+      -- Its cancel was asked for while its worker was gone: it ended 'cancel', not run again.
+      failed = failed + 1
     end
   end
 end

@@ -7,7 +7,6 @@
 -- lease ends with this call, then their ids; then 2 per lease, in claim order: uuid, token
 -- Returns how many tasks went back to the queue.
 --@include time
---@include finish
 --@include leases
 --@include requeue
 local prefix = ARGV[1]
@@ -22,17 +21,8 @@ for i = #ARGV - 1, first, -2 do
   local uuid = ARGV[i]
   local raw = redis.call('GET', prefix .. 't:' .. uuid)
   local rec = raw and decodeRecord(raw)
-  if rec and rec.k == ARGV[i + 1] then
-    if rec.x ~= nil then
-      rec.k = nil
-      rec.s = 'cancel'
-      rec.u = now
-      rec.f = now
-      finish(prefix, uuid, rec, retention, notices)
-    else
-      requeueAtHead(prefix, KEYS[2], uuid, rec, now)
-      released = released + 1
-    end
+  if rec and rec.k == ARGV[i + 1] and giveBack(prefix, KEYS[2], uuid, rec, now, retention, notices) then
+    released = released + 1
   end
 end
 dropBatches(prefix, KEYS[1], { unpack(ARGV, 6, 5 + batchCount) })

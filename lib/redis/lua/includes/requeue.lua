@@ -1,12 +1,22 @@
--- Puts a held task back at the head of its queue as 'new' (its worker died, or is stopping).
+-- Gives back a held task that will not run where it is (its worker died, or gave it back): to the
+-- head of its queue as 'new', or, when its cancel was asked for meanwhile, it ends 'cancel'
+-- instead of running later. Returns true when it went back to the queue.
 --@include record
 --@include queue
-local function requeueAtHead(prefix, prioritiesKey, uuid, rec, now)
-  rec.s = 'new'
+--@include finish
+local function giveBack(prefix, prioritiesKey, uuid, rec, now, retention, notices)
   rec.u = now
+  rec.k = nil
+  if rec.x ~= nil then
+    rec.s = 'cancel'
+    rec.f = now
+    finish(prefix, uuid, rec, retention, notices)
+    return false
+  end
+  rec.s = 'new'
   rec.w = nil
   rec.b = nil
-  rec.k = nil
   redis.call('SET', prefix .. 't:' .. uuid, encodeRecord(rec))
   pushQueued(prefix, prioritiesKey, rec.p, uuid, true)
+  return true
 end
