@@ -9,43 +9,66 @@ import { NotSerializableError } from './errors.js';
 const LOSSY_TYPES: Function[] = [Map, Set, WeakMap, WeakSet, Promise, RegExp];
 
 export function toJson(value: unknown, what: string): string {
-  assertJsonSafe(value, what, '$');
+  const problem = problemIn(value, []);
+  if (problem) throw new NotSerializableError(what, `$${problem.path}`, problem.reason);
   return JSON.stringify(value);
 }
 
-/** `ancestors` (for cycles) is made at the first object: most results are plain values. */
-function assertJsonSafe(value: unknown, what: string, path: string, ancestors?: Set<object>): void {
+/** What cannot be stored, and where below the value it sits (built only on the way out). */
+interface Problem {
+  path: string;
+  reason: string;
+}
+
+/**
+ * The first value that would not survive JSON, or undefined. Every add walks its arguments, so
+ * the walk allocates nothing for clean values: no path strings, no entry arrays.
+ * `ancestors` holds the objects on the way down, to find cycles.
+ */
+function problemIn(value: unknown, ancestors: object[]): Problem | undefined {
   switch (typeof value) {
     case 'string':
     case 'boolean':
-      return;
+      return undefined;
     case 'number':
-      if (!Number.isFinite(value)) throw new NotSerializableError(what, path, `is ${value}`);
-      return;
+      return Number.isFinite(value) ? undefined : { path: '', reason: `is ${value}` };
     case 'bigint':
-      throw new NotSerializableError(what, path, 'is a BigInt');
+      return { path: '', reason: 'is a BigInt' };
     case 'function':
-      throw new NotSerializableError(what, path, 'is a function');
+      return { path: '', reason: 'is a function' };
     case 'symbol':
-      throw new NotSerializableError(what, path, 'is a symbol');
+      return { path: '', reason: 'is a symbol' };
     case 'undefined':
-      throw new NotSerializableError(what, path, 'is undefined');
+      return { path: '', reason: 'is undefined' };
   }
-  if (value === null) return;
-  const object = value as object;
-  if (typeof (object as { toJSON?: unknown }).toJSON === 'function') return;
-  ancestors ??= new Set();
-  if (ancestors.has(object)) throw new NotSerializableError(what, path, 'is a circular reference');
-  const lossy = LOSSY_TYPES.find((type) => object instanceof type);
-  if (lossy) throw new NotSerializableError(what, path, `is a ${lossy.name}, which JSON turns into {}`);
-  ancestors.add(object);
+  if (value === null) return undefined;
+  const object = value as Record<string, unknown>;
+  if (typeof object.toJSON === 'function') return undefined;
+  if (ancestors.includes(object)) return { path: '', reason: 'is a circular reference' };
+  const prototype = Object.getPrototypeOf(object) as object | null;
+  if (prototype !== Object.prototype && prototype !== Array.prototype && prototype !== null) {
+    const lossy = LOSSY_TYPES.find((type) => object instanceof type);
+    if (lossy) return { path: '', reason: `is a ${lossy.name}, which JSON turns into {}` };
+  }
+  ancestors.push(object);
+  let problem: Problem | undefined;
   if (Array.isArray(object)) {
-    object.forEach((item, index) => assertJsonSafe(item, what, `${path}[${index}]`, ancestors));
+    for (let index = 0; index < object.length && !problem; index++) {
+      problem = problemIn(object[index], ancestors);
+      if (problem) problem.path = `[${index}]${problem.path}`;
+    }
   } else {
-    for (const [key, item] of Object.entries(object)) {
+    for (const key of Object.keys(object)) {
+      const item = object[key];
       // JSON drops undefined properties; that loses nothing the receiver could tell apart.
-      if (item !== undefined) assertJsonSafe(item, what, `${path}.${key}`, ancestors);
+      if (item === undefined) continue;
+      problem = problemIn(item, ancestors);
+      if (problem) {
+        problem.path = `.${key}${problem.path}`;
+        break;
+      }
     }
   }
-  ancestors.delete(object);
+  ancestors.pop();
+  return problem;
 }

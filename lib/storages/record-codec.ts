@@ -63,8 +63,12 @@ export function newStoredRecord(task: NewTask): StoredRecord {
  * the scripts read the defaults back; the scripts add `u` on the first change.
  */
 export function encodeNewRecord(task: NewTask): string {
-  const { p, u: _u, t: _t, ...compact } = newStoredRecord(task);
-  return JSON.stringify(p === 0 ? compact : { ...compact, p });
+  // JSON.stringify's text for newStoredRecord's fields in its key order, written without building
+  // the object: every add encodes one.
+  let json = `{"s":"new","n":${JSON.stringify(task.taskName)},"a":${JSON.stringify(task.argsJson)},"c":${task.createdAt}`;
+  if (task.delayMs > 0) json += `,"d":${task.createdAt + task.delayMs}`;
+  if (task.priority !== 0) json += `,"p":${task.priority}`;
+  return `${json}}`;
 }
 
 export function decodeRecord(uuid: string, raw: string): TaskRecord {

@@ -97,6 +97,8 @@ describe('bad input: a clear typed error, nothing else lost, the worker keeps ru
       [[{ callback: () => 1 }], /\$\[0\]\.callback is a function/],
       [[cycle], /\$\[0\]\.self is a circular reference/],
       [[new Map([[1, 2]])], /\$\[0\] is a Map/],
+      // JSON would turn the hole into null: the task would see other arguments than were passed.
+      [[{ list: [1, , 3] }], /\$\[0\]\.list\[1\] is undefined/],
     ];
     for (const [args, message] of cases) {
       const error = await client.add('double', args).catch((e: unknown) => e);
