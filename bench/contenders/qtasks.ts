@@ -1,4 +1,4 @@
-import { QueueTasks, type QTasksLogger } from '../../lib/index.js';
+import { QueueTasks, type QTasksLogger } from '../../lib/engine.js';
 import { LABELS, type Contender, type Payload } from './contender.js';
 
 const TASK = 'noop';

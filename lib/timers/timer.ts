@@ -1,4 +1,3 @@
-import { SchedulerRegistry } from '@nestjs/schedule';
 import type { CronJob } from 'cron';
 import { DuplicateScheduleError, errorMessage, InvalidScheduleError, UnknownTaskError } from '../core/errors.js';
 import type { QueueTasks } from '../core/queue-tasks.js';
@@ -8,9 +7,20 @@ import type { StartHook } from '../starters/starter.js';
 import { buildSchedule, type BuiltSchedule } from './build-schedule.js';
 import { createTickJob } from './tick-job.js';
 
+/**
+ * Where a timer lists its cron jobs: @nestjs/schedule's SchedulerRegistry has this shape, and the
+ * Nest module passes the app's own. The engine does not import it, so a process without Nest loads
+ * no Nest.
+ */
+export interface CronJobRegistry {
+  addCronJob(name: string, job: CronJob): void;
+  deleteCronJob(name: string): void;
+  doesExist(type: 'cron', name: string): boolean;
+}
+
 export interface TimerOptions {
-  /** Where the cron jobs are registered; the Nest module passes the app's own. */
-  registry?: SchedulerRegistry;
+  /** Where the cron jobs are also listed; without one, the timer alone holds them. */
+  registry?: CronJobRegistry;
   /**
    * `false`: schedules are still checked at start and listed, but this process fires none
    * (a worker-only process). Default true.
@@ -49,7 +59,7 @@ const STOP_WAIT_MS = 2_000;
  * script, so any number of instances running the same schedule enqueue one task per tick.
  */
 export class QTasksTimer implements StartHook {
-  readonly registry: SchedulerRegistry;
+  readonly registry: CronJobRegistry | undefined;
   readonly enabled: boolean;
   private readonly added = new Map<string, { schedule: Schedule; where: string }>();
   private readonly schedules = new Map<string, Schedule>();
@@ -61,7 +71,7 @@ export class QTasksTimer implements StartHook {
     private readonly app: QueueTasks,
     options: TimerOptions = {},
   ) {
-    this.registry = options.registry ?? new SchedulerRegistry();
+    this.registry = options.registry;
     this.enabled = options.enabled ?? true;
     app.starter.addHook(this);
   }
@@ -173,14 +183,14 @@ export class QTasksTimer implements StartHook {
     await this.app.globalConfig?.publishSchedule(definition, new Date(trigger.nextAfter(now)));
     if (definition.catchUp) await this.catchUp(schedule);
     schedule.job = createTickJob(definition, trigger, () => this.fire(schedule));
-    this.registry.addCronJob(this.jobName(definition.name), schedule.job);
+    this.registry?.addCronJob(this.jobName(definition.name), schedule.job);
     schedule.job.start();
   }
 
   private disarm(schedule: Schedule): void {
     const jobName = this.jobName(schedule.definition.name);
     // ScheduleModule deletes every registered job at shutdown, possibly before this runs.
-    if (this.registry.doesExist('cron', jobName)) this.registry.deleteCronJob(jobName);
+    if (this.registry?.doesExist('cron', jobName)) this.registry.deleteCronJob(jobName);
     void schedule.job?.stop();
     schedule.job = undefined;
   }

@@ -1,5 +1,4 @@
-import { plainToInstance } from 'class-transformer';
-import { validate, type ValidationError } from 'class-validator';
+import type { ValidationError } from 'class-validator';
 import { TaskValidationError } from '../../core/errors.js';
 import type { TaskOptions, TaskRegistry } from '../../core/task-registry.js';
 import type { TaskPlugin } from '../plugin.js';
@@ -44,8 +43,12 @@ function isDto(type: unknown): type is Function {
   return typeof type === 'function' && !PLAIN_TYPES.includes(type);
 }
 
+/** class-transformer and class-validator, loaded at the first DTO: an app without DTOs never loads them. */
+let validationLibraries: Promise<[typeof import('class-transformer'), typeof import('class-validator')]> | undefined;
+
 /** Both triggers' answer: the arguments with each DTO turned into its class and validated. */
 async function validated(taskName: string, types: readonly unknown[], args: unknown[]): Promise<{ args: unknown[] }> {
+  const [{ plainToInstance }, { validate }] = await (validationLibraries ??= Promise.all([import('class-transformer'), import('class-validator')]));
   const problems: string[] = [];
   const converted = await Promise.all(
     args.map(async (arg, index) => {

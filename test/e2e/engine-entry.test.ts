@@ -1,0 +1,32 @@
+import { describe, expect, inject, it } from 'vitest';
+import * as engine from '../../lib/engine.js';
+import * as main from '../../lib/index.js';
+import { startChildApp } from '../helpers/child-app.js';
+import { uniqueAppName } from '../helpers/names.js';
+
+/** What only the Nest layer and DTO validation need. */
+const HEAVY_PACKAGES = /^(@nestjs\/.*|rxjs|class-validator|class-transformer)$/;
+
+describe('the engine entry (nestjs-qtasks/engine)', () => {
+  it('runs tasks in a process without Nest, loading Nest, rxjs and class-validator never, class-validator only at the first DTO', async () => {
+    const child = startChildApp('engine-only.ts', { REDIS_URL: inject('redisUrl'), APP_NAME: uniqueAppName('engine') });
+    const { code } = await child.exited;
+    expect(code, child.output()).toBe(0);
+    const report = JSON.parse(child.output().trim().split('\n').at(-1)!) as Record<string, unknown>;
+    const atImport = report.atImport as string[];
+    const afterPlainTask = report.afterPlainTask as string[];
+    expect(atImport).toContain('ioredis');
+    expect(atImport.filter((name) => HEAVY_PACKAGES.test(name))).toEqual([]);
+    expect(afterPlainTask.filter((name) => HEAVY_PACKAGES.test(name))).toEqual([]);
+    expect(report.doubled).toBe(42);
+    expect(report.afterDto).toContain('class-validator');
+    expect(report.refused).toBe('Arguments of task "signup" are invalid: argument 1 (Signup).email: email must be an email.');
+    expect(report.accepted).toBe('ann@example.com');
+  });
+
+  it('is the main entry without the Nest layer: every engine export is the same object in both', () => {
+    for (const [name, value] of Object.entries(engine)) expect(main[name as keyof typeof main], name).toBe(value);
+    expect(Object.keys(main)).toEqual(expect.arrayContaining(['QTasksModule', 'Task', 'QTasksClient', 'QTasksStarter']));
+    expect(Object.keys(engine)).not.toContain('QTasksModule');
+  });
+});
