@@ -33,8 +33,8 @@ describe('a Nest 11 app', () => {
       encoding: 'utf8',
       timeout: 30_000,
     });
-    const result = JSON.parse(output.trim().split('\n').pop()!) as { status: string; returning: string; nest: string };
+    const result = JSON.parse(output.trim().split('\n').pop()!) as { status: string; returning: string; nest: string; engineShared: boolean };
     expect(result.nest).toMatch(/^11\./);
-    expect(result).toMatchObject({ status: 'success', returning: 'hello nest 11' });
+    expect(result).toMatchObject({ status: 'success', returning: 'hello nest 11', engineShared: true });
   });
 });
