@@ -4,7 +4,11 @@ import type { RedisClient } from '../../redis/connection.js';
 import { ScriptRunner } from '../../redis/scripts.js';
 import { encodeNewRecord, decodeRecord } from '../../storages/record-codec.js';
 import { RedisStorage, type RedisStorageOptions } from '../../storages/redis/redis-storage.js';
+import { EnqueueBatcher, type BatchLimits } from './enqueue-batcher.js';
 import { Broker, type ClaimBatch, type ClaimRequest, type Lease, type Retention } from '../broker.js';
+
+/** Concurrent adds joined into one enqueue call carry at most this much (see EnqueueBatcher). */
+const ENQUEUE_BATCH_LIMITS: BatchLimits = { tasks: 1000, chars: 4 * 1024 * 1024 };
 
 export interface RedisBrokerOptions extends RedisStorageOptions {
   /** The storage whose records this broker changes; built from the same options when absent. */
@@ -25,6 +29,7 @@ export class RedisBroker extends Broker {
    * last task also ends its lease (see lua/includes/leases.lua).
    */
   private readonly unsettled = new Map<string, number>();
+  private readonly enqueues = new EnqueueBatcher((values) => this.sendEnqueue(values), ENQUEUE_BATCH_LIMITS);
 
   constructor(options: RedisBrokerOptions = {}) {
     super();
@@ -50,17 +55,12 @@ export class RedisBroker extends Broker {
 
   async enqueue(tasks: NewTask[]): Promise<string[]> {
     if (tasks.length === 0) return [];
-    const args: string[] = [this.keys.prefix];
-    for (const task of tasks) {
-      // One value per task, as enqueue.lua reads it: the uuid must hold no space to stay one field.
-      if (!/^\S+$/.test(task.uuid)) throw new InvalidOptionError(`Task uuid "${task.uuid}" must be non-empty and hold no whitespace.`);
-      const unique = task.uniqueKey ?? '';
-      args.push(
-        `${task.uuid} ${task.priority} ${task.delayMs} ${task.uniqueTtlMs ?? 0} ${Buffer.byteLength(unique)} ${unique}${encodeNewRecord(task)}`,
-      );
-    }
+    return this.enqueues.enqueue(tasks.map(enqueueValue));
+  }
+
+  private async sendEnqueue(values: string[]): Promise<string[]> {
     try {
-      const uuids = (await this.scripts.run('enqueue', [this.keys.priorities, this.keys.delayed, this.keys.marker], args)) as string;
+      const uuids = (await this.scripts.run('enqueue', [this.keys.priorities, this.keys.delayed, this.keys.marker], [this.keys.prefix, ...values])) as string;
       return uuids.split(' ');
     } catch (error) {
       throw this.storage.connection.unavailable(error);
@@ -256,4 +256,11 @@ function countByBatch(leases: { token: string }[]): Map<string, number> {
 /** The batch a lease token belongs to: tokens are `<batch>:<n>`. */
 function batchOf(token: string): string {
   return token.slice(0, token.lastIndexOf(':'));
+}
+
+/** One task as enqueue.lua reads it; the uuid must hold no space to stay one field. */
+function enqueueValue(task: NewTask): string {
+  if (!/^\S+$/.test(task.uuid)) throw new InvalidOptionError(`Task uuid "${task.uuid}" must be non-empty and hold no whitespace.`);
+  const unique = task.uniqueKey ?? '';
+  return `${task.uuid} ${task.priority} ${task.delayMs} ${task.uniqueTtlMs ?? 0} ${Buffer.byteLength(unique)} ${unique}${encodeNewRecord(task)}`;
 }
