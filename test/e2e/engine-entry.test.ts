@@ -8,7 +8,7 @@ import { uniqueAppName } from '../helpers/names.js';
 const HEAVY_PACKAGES = /^(@nestjs\/.*|rxjs|class-validator|class-transformer)$/;
 
 describe('the engine entry (nestjs-qtasks/engine)', () => {
-  it('runs tasks in a process without Nest, loading Nest, rxjs and class-validator never, class-validator only at the first DTO', async () => {
+  it('runs tasks in a process without Nest: it loads no Nest or rxjs, and class-validator only at the first DTO', async () => {
     const child = startChildApp('engine-only.ts', { REDIS_URL: inject('redisUrl'), APP_NAME: uniqueAppName('engine') });
     const { code } = await child.exited;
     expect(code, child.output()).toBe(0);

@@ -60,7 +60,8 @@ export class RedisBroker extends Broker {
 
   private async sendEnqueue(values: string[]): Promise<string[]> {
     try {
-      const uuids = (await this.scripts.run('enqueue', [this.keys.priorities, this.keys.delayed, this.keys.marker], [this.keys.prefix, ...values])) as string;
+      const keys = [this.keys.priorities, this.keys.delayed, this.keys.marker];
+      const uuids = (await this.scripts.run('enqueue', keys, [this.keys.prefix, ...values])) as string;
       return uuids.split(' ');
     } catch (error) {
       throw this.storage.connection.unavailable(error);
