@@ -92,6 +92,9 @@ describe('the sample app over HTTP', () => {
     expect(await unknown.json()).toMatchObject({ code: 'UNKNOWN_TASK' });
     const missing = await fetch(`${base}/tasks/00000000-0000-0000-0000-000000000000`);
     expect(missing.status).toBe(404);
+    const noPassword = await fetch(`${base}/users/9/password`, { method: 'POST' }); // no body at all
+    expect(noPassword.status).toBe(400);
+    expect(await noPassword.json()).toMatchObject({ code: 'NOT_SERIALIZABLE', message: expect.stringContaining('$[0] is undefined') });
   });
 
   it('serves the dashboard of the app through the webview option', async () => {
