@@ -53,6 +53,9 @@ describe('Redis restart in the middle of a load', () => {
     expect(refused).toBeInstanceOf(RedisUnavailableError);
     expect((refused as RedisUnavailableError).code).toBe('REDIS_UNAVAILABLE');
     expect((refused as Error).message).toMatch(/^Redis at 127\.0\.0\.1:\d+\/0 is not reachable: /);
+    // Single adds made at once share enqueue calls: each of them is refused alike.
+    const refusedTogether = await Promise.all(batch(next).map(({ name, args }) => failing.add(name, args).catch((error: unknown) => error)));
+    expect(refusedTogether.filter((error) => !(error instanceof RedisUnavailableError))).toEqual([]);
     // So are reads, waits and cancels (this producer has not subscribed yet: that fails cleanly too).
     const known = accepted[0]!.uuid;
     const calls = [() => failing.get(known), () => failing.wait(known, { timeout: 1000 }), () => failing.cancel(known)];
@@ -60,9 +63,11 @@ describe('Redis restart in the middle of a load', () => {
     // 'wait': held until Redis is back, then accepted.
     const held = waiting.addBulk(batch(next));
     next += BATCH;
+    const heldTogether = Promise.all(batch(next).map(({ name, args }) => waiting.add(name, args)));
+    next += BATCH;
     await new Promise((resolve) => setTimeout(resolve, 1000));
     await server.restart();
-    accepted.push(...(await held));
+    accepted.push(...(await held), ...(await heldTogether));
 
     // A 'fail' producer retries on its own schedule; its client reconnects in the background.
     const retryDeadline = Date.now() + 30_000;
