@@ -321,6 +321,18 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect((await broker.storage.get(t.uuid))!.progress).toEqual({ done: 3, of: 10 });
     });
 
+    it('enqueueing a uuid already stored changes nothing (a call sent again after its reply was lost)', async () => {
+      const running = task();
+      await broker.enqueue([running]);
+      expect(await claimUuids(1)).toEqual([running.uuid]);
+      const queued = task();
+      await broker.enqueue([queued]);
+      expect(await broker.enqueue([running, queued])).toEqual([running.uuid, queued.uuid]);
+      expect((await broker.storage.get(running.uuid))!).toMatchObject({ status: 'process', worker: 'w1' });
+      expect(await claimUuids(10)).toEqual([queued.uuid]);
+      expect(await claimUuids(10)).toEqual([]);
+    });
+
     it('a unique key drops duplicates until it expires', async () => {
       const first = task({ uniqueKey: 'tick:1', uniqueTtlMs: 80 });
       const duplicate = task({ uniqueKey: 'tick:1', uniqueTtlMs: 80 });

@@ -3,11 +3,13 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 /**
  * A TCP relay on 127.0.0.1 between the app and a Redis server, which a test can make "go down" at
  * the exact moment a given command is on its way: that command never reaches Redis, every socket
- * closes and no new connection is accepted, as if the server had died right then.
+ * closes and no new connection is accepted, as if the server had died right then. Or it can lose
+ * one command's reply: the command runs, its connection closes, and the client reconnects.
  */
 export class CuttableLink {
   private readonly sockets = new Set<Socket>();
   private cutBefore?: { marker: string; done: () => void };
+  private dropReply?: { marker: string; done: () => void };
   private isCut = false;
 
   private constructor(private readonly server: Server) {}
@@ -28,9 +30,16 @@ export class CuttableLink {
 
   /** Resolves once a `command` (e.g. 'SUBSCRIBE') was on its way and the link cut instead. */
   cutWhenSent(command: string): Promise<void> {
-    // The command name as a RESP bulk string, so a script that merely mentions it does not match.
-    const marker = `$${command.length}\r\n${command.toUpperCase()}\r\n`;
-    return new Promise((resolve) => (this.cutBefore = { marker, done: resolve }));
+    return new Promise((resolve) => (this.cutBefore = { marker: markerOf(command), done: resolve }));
+  }
+
+  /**
+   * Lets the next `command` reach Redis, then drops its reply and closes that connection, as when
+   * a link fails between a command and its answer. New connections are still let through, so the
+   * client reconnects. Resolves once the reply was dropped.
+   */
+  dropReplyTo(command: string): Promise<void> {
+    return new Promise((resolve) => (this.dropReply = { marker: markerOf(command), done: resolve }));
   }
 
   /** Cuts the link now. */
@@ -45,17 +54,27 @@ export class CuttableLink {
     if (this.isCut) return void client.destroy();
     const upstream = connect(target.port, target.host);
     this.sockets.add(client).add(upstream);
+    let replyDropped: (() => void) | undefined;
     client.on('data', (chunk: Buffer) => {
+      const sent = chunk.toString('latin1').toUpperCase();
       const pending = this.cutBefore;
-      if (pending && chunk.toString('latin1').toUpperCase().includes(pending.marker)) {
+      if (pending && sent.includes(pending.marker)) {
         this.cutBefore = undefined;
         this.cut();
         pending.done();
         return;
       }
+      if (this.dropReply && sent.includes(this.dropReply.marker)) {
+        replyDropped = this.dropReply.done;
+        this.dropReply = undefined;
+      }
       upstream.write(chunk);
     });
-    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    upstream.on('data', (chunk: Buffer) => {
+      if (!replyDropped) return void client.write(chunk);
+      client.destroy();
+      replyDropped();
+    });
     for (const socket of [client, upstream]) {
       socket.on('error', () => undefined);
       socket.on('close', () => {
@@ -65,4 +84,9 @@ export class CuttableLink {
       });
     }
   }
+}
+
+/** The command name as a RESP bulk string, so a script that merely mentions it does not match. */
+function markerOf(command: string): string {
+  return `$${command.length}\r\n${command.toUpperCase()}\r\n`;
 }

@@ -63,6 +63,8 @@ export class MemoryBroker extends Broker {
         if (holder && holder.expiresAt > now) return holder.uuid;
         this.uniqueKeys.set(task.uniqueKey, { uuid: task.uuid, expiresAt: now + (task.uniqueTtlMs ?? 0) });
       }
+      // Stored already: the same call made again (the Redis broker's client resends after a reconnect).
+      if (this.storage.read(task.uuid)) return task.uuid;
       this.storage.write(task.uuid, newStoredRecord(task));
       if (task.delayMs > 0) {
         this.delayed.set(task.uuid, now + task.delayMs);

@@ -27,14 +27,17 @@ for i = 2, #ARGV do
   if holder then
     out[#out + 1] = holder
   else
-    redis.call('SET', prefix .. 't:' .. uuid, string.sub(task, recordAt))
-    if delay > 0 then
-      now = now or nowMs()
-      redis.call('ZADD', KEYS[2], now + delay, uuid)
-    else
-      pushQueued(prefix, KEYS[1], priority, uuid, false)
+    -- NX: a record under this (random) uuid means this call ran before and its reply was lost
+    -- (the client sends it again after a reconnect); queueing it again would run the task twice.
+    if redis.call('SET', prefix .. 't:' .. uuid, string.sub(task, recordAt), 'NX') then
+      if delay > 0 then
+        now = now or nowMs()
+        redis.call('ZADD', KEYS[2], now + delay, uuid)
+      else
+        pushQueued(prefix, KEYS[1], priority, uuid, false)
+      end
+      created = created + 1
     end
-    created = created + 1
     out[#out + 1] = uuid
   end
 end
