@@ -20,7 +20,6 @@ describe('a reply lost on the way back', () => {
     const link = await CuttableLink.open({ host: hostname, port: Number(port) });
     closers.push(async () => link.cut());
     const name = uniqueAppName('lost-reply');
-    // A producer only: its one script call is the add's, so the link drops that reply.
     const app = new QueueTasks({ name, url: link.url, worker: false, whenRedisDown: 'wait', logger: quiet });
     app.task('note', (text: string) => text);
     await app.start();
@@ -28,7 +27,7 @@ describe('a reply lost on the way back', () => {
 
     // Loads the script first: a dropped NOSCRIPT answer would mean the first call never ran.
     const earlier = await app.add('note', ['earlier']);
-    const dropped = link.dropReplyTo('EVALSHA');
+    const dropped = link.dropReplyTo('EVALSHA', `qtasks:{${name}}:qp`); // the enqueue script's first key
     const record = await app.add('note', ['once']);
     await dropped;
     // The client sent the enqueue again on its new connection; Redis had run the first one.

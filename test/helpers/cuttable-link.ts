@@ -9,7 +9,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 export class CuttableLink {
   private readonly sockets = new Set<Socket>();
   private cutBefore?: { marker: string; done: () => void };
-  private dropReply?: { marker: string; done: () => void };
+  private dropReply?: { marker: string; alsoHolding: string; done: () => void };
   private isCut = false;
 
   private constructor(private readonly server: Server) {}
@@ -34,12 +34,13 @@ export class CuttableLink {
   }
 
   /**
-   * Lets the next `command` reach Redis, then drops its reply and closes that connection, as when
-   * a link fails between a command and its answer. New connections are still let through, so the
-   * client reconnects. Resolves once the reply was dropped.
+   * Lets the next `command` whose request holds `alsoHolding` (a key, say) reach Redis, then drops
+   * its reply and closes that connection, as when a link fails between a command and its answer.
+   * New connections are still let through, so the client reconnects. Resolves once the reply was
+   * dropped.
    */
-  dropReplyTo(command: string): Promise<void> {
-    return new Promise((resolve) => (this.dropReply = { marker: markerOf(command), done: resolve }));
+  dropReplyTo(command: string, alsoHolding: string): Promise<void> {
+    return new Promise((resolve) => (this.dropReply = { marker: markerOf(command), alsoHolding: alsoHolding.toUpperCase(), done: resolve }));
   }
 
   /** Cuts the link now. */
@@ -64,7 +65,7 @@ export class CuttableLink {
         pending.done();
         return;
       }
-      if (this.dropReply && sent.includes(this.dropReply.marker)) {
+      if (this.dropReply && sent.includes(this.dropReply.marker) && sent.includes(this.dropReply.alsoHolding)) {
         replyDropped = this.dropReply.done;
         this.dropReply = undefined;
       }
