@@ -78,11 +78,29 @@ export class MalformedRecordError extends QTasksError {
 }
 
 export class RedisUnavailableError extends QTasksError {
-  constructor(target: string, cause: unknown) {
+  constructor(
+    readonly target: string,
+    cause: unknown,
+    detail?: string,
+  ) {
+    super('REDIS_UNAVAILABLE', `Redis at ${target} is not reachable: ${errorMessage(cause)}${detail ? `; ${detail}` : ''}`, { cause });
+  }
+}
+
+/**
+ * Redis became unreachable while an add was on its way: Redis may have stored its tasks, or not.
+ * `uuids` names them all; `get(uuid)` tells once Redis is back, before adding them again.
+ */
+export class AddOutcomeUnknownError extends RedisUnavailableError {
+  constructor(
+    unavailable: RedisUnavailableError,
+    readonly uuids: string[],
+  ) {
+    const tasks = uuids.length === 1 ? `task ${uuids[0]}` : `its ${uuids.length} tasks (${uuids[0]} and ${uuids.length - 1} more, all in .uuids)`;
     super(
-      'REDIS_UNAVAILABLE',
-      `Redis at ${target} is not reachable: ${errorMessage(cause)}`,
-      { cause },
+      unavailable.target,
+      unavailable.cause,
+      `the add was on its way when the connection was lost, so Redis may have stored ${tasks}: get(uuid) tells once Redis is back`,
     );
   }
 }

@@ -95,10 +95,7 @@ export class RedisConnection {
   unavailable(error: unknown): unknown {
     if (error instanceof RedisUnavailableError) return error;
     // ioredis may still say 'ready' for a moment after the socket closed; its errors tell.
-    const lost =
-      this.client.status !== 'ready' ||
-      (error instanceof Error &&
-        (error.name === 'MaxRetriesPerRequestError' || error.message.includes('enableOfflineQueue options is false')));
+    const lost = this.client.status !== 'ready' || (error instanceof Error && error.name === 'MaxRetriesPerRequestError') || neverSent(error);
     return lost ? new RedisUnavailableError(this.describe(), this.lastError ?? error) : error;
   }
 
@@ -204,4 +201,12 @@ function ended(client: RedisClient): Promise<void> {
       resolve();
     });
   });
+}
+
+/**
+ * True for ioredis's refusal of a command while the connection is down and the offline queue is
+ * off (whenRedisDown 'fail'): the command never left this client, so Redis did not run it.
+ */
+export function neverSent(error: unknown): boolean {
+  return error instanceof Error && error.message.includes('enableOfflineQueue options is false');
 }

@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { QueueTasks } from '../../lib/index.js';
+import { AddOutcomeUnknownError, QueueTasks, RedisUnavailableError, type RedisStorage, type WhenRedisDown } from '../../lib/index.js';
 import { CuttableLink } from '../helpers/cuttable-link.js';
+import { eventually } from '../helpers/eventually.js';
 import { uniqueAppName } from '../helpers/names.js';
 
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
@@ -15,23 +16,62 @@ describe('a reply lost on the way back', () => {
     reader.disconnect();
   });
 
-  it('an add whose reply never came is sent again after the reconnect, and its task is queued and stored once', async () => {
+  /** A producer reaching the test Redis through a link that can lose a reply, with one task queued. */
+  async function producerOnLink(whenRedisDown: WhenRedisDown) {
     const { hostname, port } = new URL(redisUrl);
     const link = await CuttableLink.open({ host: hostname, port: Number(port) });
     closers.push(async () => link.cut());
     const name = uniqueAppName('lost-reply');
-    const app = new QueueTasks({ name, url: link.url, worker: false, whenRedisDown: 'wait', logger: quiet });
+    const app = new QueueTasks({ name, url: link.url, worker: false, whenRedisDown, logger: quiet });
     app.task('note', (text: string) => text);
     await app.start();
     closers.push(() => app.stop());
-
     // Loads the script first: a dropped NOSCRIPT answer would mean the first call never ran.
     const earlier = await app.add('note', ['earlier']);
-    const dropped = link.dropReplyTo('EVALSHA', `qtasks:{${name}}:qp`); // the enqueue script's first key
+    const queueKey = `qtasks:{${name}}:q:0`;
+    return { link, app, earlier, queueKey, loseNextEnqueueReply: () => link.dropReplyTo('EVALSHA', `qtasks:{${name}}:qp`) };
+  }
+
+  it("whenRedisDown 'wait': the add is sent again after the reconnect, and its task is queued and stored once", async () => {
+    const { app, earlier, queueKey, loseNextEnqueueReply } = await producerOnLink('wait');
+    const dropped = loseNextEnqueueReply();
     const record = await app.add('note', ['once']);
     await dropped;
     // The client sent the enqueue again on its new connection; Redis had run the first one.
-    expect(await reader.lrange(`qtasks:{${name}}:q:0`, 0, -1)).toEqual([earlier.uuid, record.uuid]);
+    expect(await reader.lrange(queueKey, 0, -1)).toEqual([earlier.uuid, record.uuid]);
     expect(await app.get(record.uuid)).toMatchObject({ status: 'new', args: ['once'] });
+  });
+
+  it("whenRedisDown 'fail': AddOutcomeUnknownError names the task Redis did store; an add refused while down stored nothing", async () => {
+    const { link, app, earlier, queueKey, loseNextEnqueueReply } = await producerOnLink('fail');
+    const dropped = loseNextEnqueueReply();
+    const lost = await app.add('note', ['maybe']).catch((error: unknown) => error);
+    await dropped;
+    expect(lost).toBeInstanceOf(AddOutcomeUnknownError);
+    expect(lost).toBeInstanceOf(RedisUnavailableError); // what a handler of "Redis down" already catches
+    const [uuid] = (lost as AddOutcomeUnknownError).uuids;
+    const message = new RegExp(`^Redis at 127\\.0\\.0\\.1:\\d+/0 is not reachable: .*may have stored task ${uuid}: get\\(uuid\\) tells`);
+    expect((lost as Error).message).toMatch(message);
+    // It did: the check the error points to finds the task.
+    await eventually('the producer reconnected', async () => (await app.get(uuid).catch(() => null)) !== null);
+    expect(await app.get(uuid)).toMatchObject({ status: 'new', args: ['maybe'] });
+    expect(await reader.lrange(queueKey, 0, -1)).toEqual([earlier.uuid, uuid]);
+
+    // A bulk add names all its tasks.
+    const droppedAgain = loseNextEnqueueReply();
+    const bulk = ['a', 'b', 'c'].map((text) => ({ name: 'note', args: [text] }));
+    const lostBulk = (await app.addBulk(bulk).catch((error: unknown) => error)) as AddOutcomeUnknownError;
+    await droppedAgain;
+    expect(lostBulk).toBeInstanceOf(AddOutcomeUnknownError);
+    expect(lostBulk.message).toContain(`may have stored its 3 tasks (${lostBulk.uuids[0]} and 2 more, all in .uuids)`);
+    await eventually('the producer reconnected', async () => (await app.get(uuid).catch(() => null)) !== null);
+    expect(await reader.lrange(queueKey, 0, -1)).toEqual([earlier.uuid, uuid, ...lostBulk.uuids]);
+
+    link.cut();
+    await eventually('the producer saw the link go', async () => (app.storage as RedisStorage).client.status !== 'ready');
+    const refused = await app.add('note', ['never']).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(RedisUnavailableError);
+    expect(refused).not.toBeInstanceOf(AddOutcomeUnknownError);
+    expect(await reader.lrange(queueKey, 0, -1)).toEqual([earlier.uuid, uuid, ...lostBulk.uuids]);
   });
 });

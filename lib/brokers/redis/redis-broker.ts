@@ -1,6 +1,6 @@
-import { InvalidOptionError } from '../../core/errors.js';
+import { AddOutcomeUnknownError, InvalidOptionError, RedisUnavailableError } from '../../core/errors.js';
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/task-record.js';
-import type { RedisClient } from '../../redis/connection.js';
+import { neverSent, type RedisClient } from '../../redis/connection.js';
 import { ScriptRunner } from '../../redis/scripts.js';
 import { encodeNewRecord, decodeRecord } from '../../storages/record-codec.js';
 import { RedisStorage, type RedisStorageOptions } from '../../storages/redis/redis-storage.js';
@@ -55,17 +55,21 @@ export class RedisBroker extends Broker {
 
   async enqueue(tasks: NewTask[]): Promise<string[]> {
     if (tasks.length === 0) return [];
-    return this.enqueues.enqueue(tasks.map(enqueueValue));
+    const values = tasks.map(enqueueValue);
+    try {
+      return await this.enqueues.enqueue(values);
+    } catch (error) {
+      const failure = this.storage.connection.unavailable(error);
+      // Lost on its way, not refused before it left: the caller must know Redis may have stored it.
+      if (failure instanceof RedisUnavailableError && !neverSent(error)) throw new AddOutcomeUnknownError(failure, tasks.map((task) => task.uuid));
+      throw failure;
+    }
   }
 
   private async sendEnqueue(values: string[]): Promise<string[]> {
-    try {
-      const keys = [this.keys.priorities, this.keys.delayed, this.keys.marker];
-      const uuids = (await this.scripts.run('enqueue', keys, [this.keys.prefix, ...values])) as string;
-      return uuids.split(' ');
-    } catch (error) {
-      throw this.storage.connection.unavailable(error);
-    }
+    const keys = [this.keys.priorities, this.keys.delayed, this.keys.marker];
+    const uuids = (await this.scripts.run('enqueue', keys, [this.keys.prefix, ...values])) as string;
+    return uuids.split(' ');
   }
 
   async claim(workerId: string, max: number, leaseMs: number, retention: Retention, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
