@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { AddOutcomeUnknownError, QueueTasks, RedisUnavailableError, type RedisStorage, type WhenRedisDown } from '../../lib/index.js';
+import { scriptSource } from '../../lib/redis/scripts.js';
 import { CuttableLink } from '../helpers/cuttable-link.js';
 import { eventually } from '../helpers/eventually.js';
 import { uniqueAppName } from '../helpers/names.js';
@@ -73,5 +75,37 @@ describe('a reply lost on the way back', () => {
     expect(refused).toBeInstanceOf(RedisUnavailableError);
     expect(refused).not.toBeInstanceOf(AddOutcomeUnknownError);
     expect(await reader.lrange(queueKey, 0, -1)).toEqual([earlier.uuid, uuid, ...lostBulk.uuids]);
+  });
+  it("a worker's claim whose reply was lost gets the first run's answer when sent again: no task waits for its lease or counts a stall", async () => {
+    const { hostname, port } = new URL(redisUrl);
+    const link = await CuttableLink.open({ host: hostname, port: Number(port) });
+    closers.push(async () => link.cut());
+    const name = uniqueAppName('lost-claim');
+    const producer = new QueueTasks({ name, url: redisUrl, worker: false, logger: quiet });
+    producer.task('nap', (n: number) => n);
+    await producer.start();
+    closers.push(() => producer.stop());
+    const warnings: string[] = [];
+    const logger = { ...quiet, warn: (message: string) => void warnings.push(message) };
+    const worker = new QueueTasks({ name, url: link.url, logger, config: { leaseMs: 3000, maxTasksProcess: 2 } });
+    const runs: number[] = [];
+    worker.task('nap', async (n: number) => {
+      runs.push(n);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return n;
+    });
+    await worker.start();
+    closers.unshift(() => worker.stop());
+
+    // The worker's next claim (it carries the outcomes of the tasks before it) runs, but its reply
+    // is lost; the client library sends it again once reconnected.
+    const claimSha = createHash('sha1').update(scriptSource('claim')).digest('hex');
+    const dropped = link.dropReplyTo('EVALSHA', claimSha);
+    const records = await producer.addBulk(Array.from({ length: 20 }, (_, n) => ({ name: 'nap', args: [n] })));
+    await dropped;
+    const finals = await Promise.all(records.map((record) => producer.wait(record.uuid, { timeout: 15_000 })));
+    expect(finals.map((record) => [record.status, record.stalls])).toEqual(records.map(() => ['success', 0]));
+    expect(runs.sort((a, b) => a - b)).toEqual(records.map((_, n) => n));
+    expect(warnings).toEqual([]);
   });
 });

@@ -29,6 +29,7 @@ export class RedisBroker extends Broker {
    * last task also ends its lease (see lua/includes/leases.lua).
    */
   private readonly unsettled = new Map<string, number>();
+  private claimCalls = 0;
   private readonly enqueues = new EnqueueBatcher((values) => this.sendEnqueue(values), ENQUEUE_BATCH_LIMITS);
 
   constructor(options: RedisBrokerOptions = {}) {
@@ -80,7 +81,10 @@ export class RedisBroker extends Broker {
   private async claimOn(client: RedisClient, request: ClaimRequest, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
     const { workerId, max, leaseMs, retention } = request;
     const settling = countByBatch(settle);
-    const args = [this.keys.prefix, workerId, max, leaseMs, ...retentionArgs(retention), ...this.outcomeArgs(settle, settling)];
+    // A new id per call: a call the client library sends again after a lost reply keeps its id,
+    // and claim.lua answers it as the first time (see there).
+    const callId = ++this.claimCalls;
+    const args = [this.keys.prefix, workerId, max, leaseMs, ...retentionArgs(retention), callId, ...this.outcomeArgs(settle, settling)];
     const [nextDue, stored, batch, claimed] = (await this.scripts.run('claim', this.stateKeys, args, client)) as [
       number,
       string,

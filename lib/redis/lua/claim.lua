@@ -4,7 +4,8 @@
 -- KEYS[1] priorities zset, KEYS[2] delayed zset, KEYS[3] wake-up marker list,
 -- KEYS[4] active zset (batch -> lease deadline)
 -- ARGV[1] key prefix, ARGV[2] worker id, ARGV[3] max tasks, ARGV[4] lease ms,
--- ARGV[5..7] retention (see readRetention), ARGV[8...] the outcomes (none: ARGV[8] = 0)
+-- ARGV[5..7] retention (see readRetention), ARGV[8] the call's id (new for each call the worker
+-- makes), ARGV[9...] the outcomes (none: ARGV[9] = 0)
 -- Returns { ms until the next delayed task (-1 = none), one '1' or '0' per outcome (a string),
 -- the batch id ('' when nothing was claimed), the claimed tasks as one string of lines
 -- `<uuid>\n<record>\n...` } (a few long strings cost the client library far less to read than a
@@ -16,12 +17,51 @@
 --@include outcomes
 local prefix = ARGV[1]
 local now = nowMs()
+
+-- ms until the first delayed task is due (-1: none).
+local function dueIn(first)
+  if #first == 0 then
+    return -1
+  end
+  return math.max(0, tonumber(first[2]) - now)
+end
+
+-- The worker's last claim call, `<call id> <stored flags> <batch>`, kept for a lease's time. The
+-- client library sends a call again after a reconnect when its reply was lost: run twice, it
+-- would store the outcomes again (and find their leases ended) and hold a second batch while the
+-- first waits for its lease to run out. Instead the same call gets the first run's answer again,
+-- with the tasks of its batch still held under it.
+local lastCallKey = prefix .. 'wc:' .. ARGV[2]
+local lastCall = redis.call('GET', lastCallKey)
+if lastCall then
+  local callId, lastStored, lastBatch = string.match(lastCall, '^(%S+) (%d*) (%d*)$')
+  if callId == ARGV[8] then
+    local lines = {}
+    if lastBatch ~= '' then
+      local uuids = redis.call('LRANGE', prefix .. 'lb:' .. lastBatch, 0, -1)
+      local keys = {}
+      for i, uuid in ipairs(uuids) do
+        keys[i] = prefix .. 't:' .. uuid
+      end
+      local raws = callInChunks('MGET', keys)
+      for i, uuid in ipairs(uuids) do
+        local raw = raws[i]
+        if raw and heldRest(raw) == lastBatch .. ':' .. i then
+          lines[#lines + 1] = uuid
+          lines[#lines + 1] = raw
+        end
+      end
+    end
+    return { dueIn(redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')), lastStored, lastBatch, table.concat(lines, '\n') }
+  end
+end
+
 local retention = readRetention(5)
 local notices = newNotices()
 -- The records this call writes, as MSET arguments: kept successes (storeOutcomes adds them) and
 -- the claimed tasks' held records, all in one call at the end rather than one SET per task.
 local writes = {}
-local stored = storeOutcomes(prefix, 8, now, retention, notices, writes)
+local stored = storeOutcomes(prefix, 9, now, retention, notices, writes)
 
 -- The first delayed task; when it is due, due ones are promoted and the first is read again.
 local function firstDelayed()
@@ -110,9 +150,6 @@ end
 if claimed == max and redis.call('ZCARD', KEYS[1]) > 0 then
   wake(KEYS[3])
 end
-local dueIn = -1
-if #nextDelayed > 0 then
-  dueIn = math.max(0, tonumber(nextDelayed[2]) - now)
-end
+redis.call('SET', lastCallKey, ARGV[8] .. ' ' .. stored .. ' ' .. (batch or ''), 'PX', ARGV[4])
 notify(prefix, notices)
-return { dueIn, stored, tostring(batch or ''), table.concat(lines, '\n') }
+return { dueIn(nextDelayed), stored, tostring(batch or ''), table.concat(lines, '\n') }
