@@ -18,6 +18,15 @@
 local prefix = ARGV[1]
 local now = nowMs()
 
+-- The record keys of `uuids`, and their records (false where there is none), in one MGET.
+local function readRecords(uuids)
+  local keys = {}
+  for i, uuid in ipairs(uuids) do
+    keys[i] = prefix .. 't:' .. uuid
+  end
+  return keys, callInChunks('MGET', keys)
+end
+
 -- ms until the first delayed task is due (-1: none).
 local function dueIn(first)
   if #first == 0 then
@@ -39,11 +48,7 @@ if lastCall then
     local lines = {}
     if lastBatch ~= '' then
       local uuids = redis.call('LRANGE', prefix .. 'lb:' .. lastBatch, 0, -1)
-      local keys = {}
-      for i, uuid in ipairs(uuids) do
-        keys[i] = prefix .. 't:' .. uuid
-      end
-      local raws = callInChunks('MGET', keys)
+      local _, raws = readRecords(uuids)
       for i, uuid in ipairs(uuids) do
         local raw = raws[i]
         if raw and heldRest(raw) == lastBatch .. ':' .. i then
@@ -103,11 +108,7 @@ while claimed < max do
   if #uuids < wanted then
     redis.call('ZREM', KEYS[1], top[1])
   end
-  local keys = {}
-  for i, uuid in ipairs(uuids) do
-    keys[i] = prefix .. 't:' .. uuid
-  end
-  local raws = callInChunks('MGET', keys)
+  local keys, raws = readRecords(uuids)
   for i, uuid in ipairs(uuids) do
     local key = keys[i]
     -- A missing record was deleted, a non-'new' one cancelled: both leave the queue silently.
