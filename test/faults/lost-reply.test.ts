@@ -76,18 +76,24 @@ describe('a reply lost on the way back', () => {
     expect(refused).not.toBeInstanceOf(AddOutcomeUnknownError);
     expect(await reader.lrange(queueKey, 0, -1)).toEqual([earlier.uuid, uuid, ...lostBulk.uuids]);
   });
-  it("a worker's claim whose reply was lost gets the first run's answer when sent again: no task waits for its lease or counts a stall", async () => {
+  /** The sha a script is called by, to lose the reply of that script's call and no other. */
+  function shaOf(script: 'claim' | 'complete'): string {
+    return createHash('sha1').update(scriptSource(script)).digest('hex');
+  }
+
+  /** A producer on the test Redis, and a worker (`nap` tasks) reaching it through a link that can lose a reply. */
+  async function workerOnLink(leaseMs: number) {
     const { hostname, port } = new URL(redisUrl);
     const link = await CuttableLink.open({ host: hostname, port: Number(port) });
     closers.push(async () => link.cut());
-    const name = uniqueAppName('lost-claim');
+    const name = uniqueAppName('lost-worker-reply');
     const producer = new QueueTasks({ name, url: redisUrl, worker: false, logger: quiet });
     producer.task('nap', (n: number) => n);
     await producer.start();
     closers.push(() => producer.stop());
     const warnings: string[] = [];
     const logger = { ...quiet, warn: (message: string) => void warnings.push(message) };
-    const worker = new QueueTasks({ name, url: link.url, logger, config: { leaseMs: 3000, maxTasksProcess: 2 } });
+    const worker = new QueueTasks({ name, url: link.url, logger, config: { leaseMs, maxTasksProcess: 2 } });
     const runs: number[] = [];
     worker.task('nap', async (n: number) => {
       runs.push(n);
@@ -96,16 +102,34 @@ describe('a reply lost on the way back', () => {
     });
     await worker.start();
     closers.unshift(() => worker.stop());
+    return { link, producer, worker, warnings, runs };
+  }
 
+  it("a worker's claim whose reply was lost gets the first run's answer when sent again: no task waits for its lease or counts a stall", async () => {
+    const { link, producer, warnings, runs } = await workerOnLink(3000);
     // The worker's next claim (it carries the outcomes of the tasks before it) runs, but its reply
     // is lost; the client library sends it again once reconnected.
-    const claimSha = createHash('sha1').update(scriptSource('claim')).digest('hex');
-    const dropped = link.dropReplyTo('EVALSHA', claimSha);
+    const dropped = link.dropReplyTo('EVALSHA', shaOf('claim'));
     const records = await producer.addBulk(Array.from({ length: 20 }, (_, n) => ({ name: 'nap', args: [n] })));
     await dropped;
     const finals = await Promise.all(records.map((record) => producer.wait(record.uuid, { timeout: 15_000 })));
     expect(finals.map((record) => [record.status, record.stalls])).toEqual(records.map(() => ['success', 0]));
     expect(runs.sort((a, b) => a - b)).toEqual(records.map((_, n) => n));
+    expect(warnings).toEqual([]);
+  });
+
+  it("a worker's complete whose reply was lost gets the first run's answer: the result is stored and not reported discarded", async () => {
+    const { link, producer, worker, warnings } = await workerOnLink(10_000);
+    // An idle worker hands a lone task's outcome in with a complete call (its next claim waits
+    // behind its blocking read); that call runs, and its reply is lost.
+    // Loaded first: a lost NOSCRIPT answer would mean the first call never ran.
+    await reader.script('LOAD', scriptSource('complete'));
+    const dropped = link.dropReplyTo('EVALSHA', shaOf('complete'));
+    const record = await producer.run('nap', [7], { timeout: 10_000 });
+    await dropped;
+    expect(record).toMatchObject({ status: 'success', returning: 7 });
+    // Behind the call sent again on the worker's connection: once this answers, so did that.
+    expect(await worker.get(record.uuid)).toMatchObject({ status: 'success' });
     expect(warnings).toEqual([]);
   });
 });

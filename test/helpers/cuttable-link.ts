@@ -6,6 +6,9 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
  * closes and no new connection is accepted, as if the server had died right then. Or it can lose
  * one command's reply: the command runs, its connection closes, and the client reconnects.
  */
+/** How long a link that loses a reply waits before it closes the connection. */
+const DROP_AFTER_MS = 100;
+
 export class CuttableLink {
   private readonly sockets = new Set<Socket>();
   private cutBefore?: { marker: string; done: () => void };
@@ -55,7 +58,7 @@ export class CuttableLink {
     if (this.isCut) return void client.destroy();
     const upstream = connect(target.port, target.host);
     this.sockets.add(client).add(upstream);
-    let replyDropped: (() => void) | undefined;
+    let dropping = false;
     client.on('data', (chunk: Buffer) => {
       const sent = chunk.toString('latin1').toUpperCase();
       const pending = this.cutBefore;
@@ -65,16 +68,21 @@ export class CuttableLink {
         pending.done();
         return;
       }
-      if (this.dropReply && sent.includes(this.dropReply.marker) && sent.includes(this.dropReply.alsoHolding)) {
-        replyDropped = this.dropReply.done;
+      const drop = this.dropReply;
+      if (drop && sent.includes(drop.marker) && sent.includes(drop.alsoHolding)) {
         this.dropReply = undefined;
+        // From here on nothing Redis answers reaches the client; the connection closes once Redis
+        // has surely run the command (a close right away could reset it before Redis reads it).
+        dropping = true;
+        setTimeout(() => {
+          client.destroy();
+          drop.done();
+        }, DROP_AFTER_MS);
       }
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
-      if (!replyDropped) return void client.write(chunk);
-      client.destroy();
-      replyDropped();
+      if (!dropping) client.write(chunk);
     });
     for (const socket of [client, upstream]) {
       socket.on('error', () => undefined);

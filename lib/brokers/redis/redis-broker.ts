@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { AddOutcomeUnknownError, InvalidOptionError, RedisUnavailableError } from '../../core/errors.js';
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/task-record.js';
 import { neverSent, type RedisClient } from '../../redis/connection.js';
@@ -29,7 +30,13 @@ export class RedisBroker extends Broker {
    * last task also ends its lease (see lua/includes/leases.lua).
    */
   private readonly unsettled = new Map<string, number>();
-  private claimCalls = 0;
+  /**
+   * Numbers each claim and complete call: one the client library sends again after its reply was
+   * lost keeps its number, and the script answers it as the first time (see claim.lua).
+   */
+  private calls = 0;
+  /** Names this broker to complete.lua, which keeps each caller's last call. */
+  private readonly callerId = randomUUID();
   private readonly enqueues = new EnqueueBatcher((values) => this.sendEnqueue(values), ENQUEUE_BATCH_LIMITS);
 
   constructor(options: RedisBrokerOptions = {}) {
@@ -81,10 +88,7 @@ export class RedisBroker extends Broker {
   private async claimOn(client: RedisClient, request: ClaimRequest, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
     const { workerId, max, leaseMs, retention } = request;
     const settling = countByBatch(settle);
-    // A new id per call: a call the client library sends again after a lost reply keeps its id,
-    // and claim.lua answers it as the first time (see there).
-    const callId = ++this.claimCalls;
-    const args = [this.keys.prefix, workerId, max, leaseMs, ...retentionArgs(retention), callId, ...this.outcomeArgs(settle, settling)];
+    const args = [this.keys.prefix, workerId, max, leaseMs, ...retentionArgs(retention), ++this.calls, ...this.outcomeArgs(settle, settling)];
     const [nextDue, stored, batch, claimed] = (await this.scripts.run('claim', this.stateKeys, args, client)) as [
       number,
       string,
@@ -154,6 +158,8 @@ export class RedisBroker extends Broker {
     const settling = countByBatch(outcomes);
     const reply = (await this.scripts.run('complete', this.stateKeys, [
       this.keys.prefix,
+      this.callerId,
+      ++this.calls,
       ...retentionArgs(retention),
       ...this.outcomeArgs(outcomes, settling),
     ])) as string;
