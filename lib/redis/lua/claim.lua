@@ -15,6 +15,7 @@
 --@include queue
 --@include bulk
 --@include outcomes
+--@include answers
 local prefix = ARGV[1]
 local now = nowMs()
 
@@ -35,30 +36,27 @@ local function dueIn(first)
   return math.max(0, tonumber(first[2]) - now)
 end
 
--- The worker's last claim call, `<call id> <stored flags> <batch>`, kept for a lease's time. The
--- client library sends a call again after a reconnect when its reply was lost: run twice, it
--- would store the outcomes again (and find their leases ended) and hold a second batch while the
--- first waits for its lease to run out. Instead the same call gets the first run's answer again,
--- with the tasks of its batch still held under it.
-local lastCallKey = prefix .. 'wc:' .. ARGV[2]
-local lastCall = redis.call('GET', lastCallKey)
-if lastCall then
-  local callId, lastStored, lastBatch = string.match(lastCall, '^(%S+) (%d*) (%d*)$')
-  if callId == ARGV[8] then
-    local lines = {}
-    if lastBatch ~= '' then
-      local uuids = redis.call('LRANGE', prefix .. 'lb:' .. lastBatch, 0, -1)
-      local _, raws = readRecords(uuids)
-      for i, uuid in ipairs(uuids) do
-        local raw = raws[i]
-        if raw and heldRest(raw) == lastBatch .. ':' .. i then
-          lines[#lines + 1] = uuid
-          lines[#lines + 1] = raw
-        end
+-- The worker's last claim, answered `<stored flags> <batch>` and kept for a lease's time (see
+-- includes/answers.lua): run twice, a call sent again would store its outcomes again (and find
+-- their leases ended) and hold a second batch while the first waits for its lease to run out.
+-- Instead it gets the first run's answer, with the tasks of its batch still held under it.
+local answerKey = prefix .. 'wc:' .. ARGV[2]
+local repeated = answerOfRepeat(answerKey, ARGV[8])
+if repeated then
+  local lastStored, lastBatch = string.match(repeated, '^(%d*) (%d*)$')
+  local lines = {}
+  if lastBatch ~= '' then
+    local uuids = redis.call('LRANGE', prefix .. 'lb:' .. lastBatch, 0, -1)
+    local _, raws = readRecords(uuids)
+    for i, uuid in ipairs(uuids) do
+      local raw = raws[i]
+      if raw and heldRest(raw) == lastBatch .. ':' .. i then
+        lines[#lines + 1] = uuid
+        lines[#lines + 1] = raw
       end
     end
-    return { dueIn(redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')), lastStored, lastBatch, table.concat(lines, '\n') }
   end
+  return { dueIn(redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')), lastStored, lastBatch, table.concat(lines, '\n') }
 end
 
 local retention = readRetention(5)
@@ -151,6 +149,6 @@ end
 if claimed == max and redis.call('ZCARD', KEYS[1]) > 0 then
   wake(KEYS[3])
 end
-redis.call('SET', lastCallKey, ARGV[8] .. ' ' .. stored .. ' ' .. (batch or ''), 'PX', ARGV[4])
+keepAnswer(answerKey, ARGV[8], stored .. ' ' .. (batch or ''), ARGV[4])
 notify(prefix, notices)
 return { dueIn(nextDelayed), stored, tostring(batch or ''), table.concat(lines, '\n') }

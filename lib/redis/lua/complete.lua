@@ -6,24 +6,21 @@
 --@include time
 --@include finish
 --@include outcomes
+--@include answers
 
--- The caller's last call, `<call id> <stored flags>`. The client library sends a call again after
--- a reconnect when its reply was lost: run twice, the outcomes would find their leases ended and
--- come back '0', as if lost, though the first run stored them. The same call gets that answer.
-local lastCallKey = ARGV[1] .. 'wo:' .. ARGV[2]
-local lastCall = redis.call('GET', lastCallKey)
-if lastCall then
-  local callId, stored = string.match(lastCall, '^(%S+) (%d*)$')
-  if callId == ARGV[3] then
-    return stored
-  end
+-- The caller's last answer, its stored flags (see includes/answers.lua): run twice, a call sent
+-- again would find its leases ended and answer '0', as if lost, though the first run stored them.
+local answerKey = ARGV[1] .. 'wo:' .. ARGV[2]
+local repeated = answerOfRepeat(answerKey, ARGV[3])
+if repeated then
+  return repeated
 end
 
 local notices = newNotices()
 local writes = {}
 local out = storeOutcomes(ARGV[1], 7, nowMs(), readRetention(4), notices, writes)
 callInChunks('MSET', writes)
--- Kept long enough for a reconnect after a long outage, one small key per caller.
-redis.call('SET', lastCallKey, ARGV[3] .. ' ' .. out, 'PX', 600000)
+-- Kept long enough for a reconnect after a long outage: one small key per caller.
+keepAnswer(answerKey, ARGV[3], out, 600000)
 notify(ARGV[1], notices)
 return out
