@@ -59,6 +59,11 @@ export function scriptSource(name: ScriptName): string {
   return LOADED.get(name)!.source;
 }
 
+/** The sha a script is called by (EVALSHA). */
+export function scriptSha(name: ScriptName): string {
+  return LOADED.get(name)!.sha;
+}
+
 /**
  * Runs the engine's scripts by sha (EVALSHA), loading a script's source only when Redis answers
  * NOSCRIPT (first use, or after a restart or SCRIPT FLUSH).

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { AddOutcomeUnknownError, QueueTasks, RedisUnavailableError, type RedisStorage, type WhenRedisDown } from '../../lib/index.js';
-import { scriptSource } from '../../lib/redis/scripts.js';
+import { scriptSha, scriptSource } from '../../lib/redis/scripts.js';
 import { CuttableLink } from '../helpers/cuttable-link.js';
 import { eventually } from '../helpers/eventually.js';
 import { uniqueAppName } from '../helpers/names.js';
@@ -76,11 +75,6 @@ describe('a reply lost on the way back', () => {
     expect(refused).not.toBeInstanceOf(AddOutcomeUnknownError);
     expect(await reader.lrange(queueKey, 0, -1)).toEqual([earlier.uuid, uuid, ...lostBulk.uuids]);
   });
-  /** The sha a script is called by, to lose the reply of that script's call and no other. */
-  function shaOf(script: 'claim' | 'complete'): string {
-    return createHash('sha1').update(scriptSource(script)).digest('hex');
-  }
-
   /** A producer on the test Redis, and a worker (`nap` tasks) reaching it through a link that can lose a reply. */
   async function workerOnLink(leaseMs: number) {
     const { hostname, port } = new URL(redisUrl);
@@ -109,7 +103,7 @@ describe('a reply lost on the way back', () => {
     const { link, producer, warnings, runs } = await workerOnLink(3000);
     // The worker's next claim (it carries the outcomes of the tasks before it) runs, but its reply
     // is lost; the client library sends it again once reconnected.
-    const dropped = link.dropReplyTo('EVALSHA', shaOf('claim'));
+    const dropped = link.dropReplyTo('EVALSHA', scriptSha('claim'));
     const records = await producer.addBulk(Array.from({ length: 20 }, (_, n) => ({ name: 'nap', args: [n] })));
     await dropped;
     const finals = await Promise.all(records.map((record) => producer.wait(record.uuid, { timeout: 15_000 })));
@@ -124,7 +118,7 @@ describe('a reply lost on the way back', () => {
     // behind its blocking read); that call runs, and its reply is lost.
     // Loaded first: a lost NOSCRIPT answer would mean the first call never ran.
     await reader.script('LOAD', scriptSource('complete'));
-    const dropped = link.dropReplyTo('EVALSHA', shaOf('complete'));
+    const dropped = link.dropReplyTo('EVALSHA', scriptSha('complete'));
     const record = await producer.run('nap', [7], { timeout: 10_000 });
     await dropped;
     expect(record).toMatchObject({ status: 'success', returning: 7 });
