@@ -256,6 +256,23 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect(batch.nextDueInMs).toBeGreaterThan(50_000);
     });
 
+    it('a retry outcome of a task whose cancel was asked while it ran ends it cancel, not queued again', async () => {
+      const [doomed, next] = [task(), task()];
+      await broker.enqueue([doomed]);
+      const [held] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      await broker.cancel(doomed.uuid, 'user asked', KEEP);
+      await broker.enqueue([next]);
+      expect(await broker.complete([{ uuid: doomed.uuid, token: held!.token, status: 'retry', payload: 'Error: first' }], KEEP)).toEqual([true]);
+      expect((await broker.storage.get(doomed.uuid))!).toMatchObject({
+        status: 'cancel',
+        cancelReason: 'user asked',
+        attempt: 1,
+        traceback: 'Error: first',
+        errors: ['Error: first'],
+      });
+      expect(await claimUuids(2)).toEqual([next.uuid]);
+    });
+
     it('an error after retries adds its traceback to the history', async () => {
       const t = task();
       await broker.enqueue([t]);

@@ -140,7 +140,14 @@ export class MemoryBroker extends Broker {
       record.u = now;
       if (status === 'retry') {
         record.h = [...(record.h ?? []), payload];
-        Object.assign(record, { e: payload, t: (record.t ?? 1) + 1, s: 'new' });
+        record.e = payload;
+        if (record.x !== undefined) {
+          // Its cancel was asked for while this attempt ran: no further attempt.
+          Object.assign(record, { s: 'cancel', f: now });
+          this.storage.finish(uuid, record, retention);
+          return true;
+        }
+        Object.assign(record, { t: (record.t ?? 1) + 1, s: 'new' });
         delete record.w;
         delete record.b;
         delete record.d;

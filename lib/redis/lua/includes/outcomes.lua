@@ -4,7 +4,8 @@
 -- outcome is dropped.
 -- Outcomes: 'success' (payload = result JSON), 'error' (payload = traceback), 'cancel' (payload =
 -- reason), 'retry' (payload = traceback; the task goes back under the same uuid with attempt + 1,
--- after the delay, and the traceback joins the record's error history).
+-- after the delay, and the traceback joins the record's error history; a task whose cancel was
+-- asked for meanwhile ends 'cancel' instead).
 -- Both scripts take the same KEYS: [1] priorities zset, [2] delayed zset, [3] wake-up marker list,
 -- [4] active zset. From ARGV[first]: the number of batches whose lease ends with this call, their
 -- ids, then one value per outcome, `<uuid> <token> <status> <retry delay ms> <payload>` (one
@@ -37,6 +38,13 @@ local function storeOutcomes(prefix, first, now, retention, notices, writes)
       rec.h = rec.h or {}
       rec.h[#rec.h + 1] = payload
       rec.e = payload
+      if rec.x ~= nil then
+        -- Its cancel was asked for while this attempt ran: no further attempt, it ends 'cancel'.
+        rec.s = 'cancel'
+        rec.f = now
+        finish(prefix, uuid, rec, retention, notices)
+        return
+      end
       rec.t = (rec.t or 1) + 1
       rec.s = 'new'
       rec.w = nil
