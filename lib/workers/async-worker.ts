@@ -48,15 +48,18 @@ export class AsyncWorker extends Worker {
   readonly broker?: Broker;
   private context?: WorkerContext;
   private readonly maxOverride?: number;
-  /** Tasks executing now, by uuid. */
+  /**
+   * Tasks executing now, by lease token: a task whose lease ran out while it ran here may be
+   * claimed here again, and its two runs are two entries until the first ends.
+   */
   private readonly executing = new Map<string, Promise<void>>();
-  /** Abort switches of the running tasks: cancel and time limit flip them. */
+  /** Abort switches of the running tasks, by uuid (the newest run's): cancel and time limit flip them. */
   private readonly aborts = new Map<string, TaskAbort>();
   private stopCancelListener?: () => Promise<void>;
   /** Cancels that arrived before their task's claim reply (uuid -> when). */
   private readonly earlyCancels = new Map<string, number>();
-  /** Leases held until the outcome is stored. */
-  private readonly leases = new Map<string, Lease>();
+  /** Leases held until the outcome is stored, by token; `sent` while the outcome is on its way. */
+  private readonly leases = new Map<string, HeldLease>();
   /** Outcomes not yet on their way to the broker. */
   private outbox: TaskOutcome[] = [];
   private flushing: Promise<void> = Promise.resolve();
@@ -161,7 +164,7 @@ export class AsyncWorker extends Worker {
     this.stopCancelListener = undefined;
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
-    const unfinished = [...this.leases.values()];
+    const unfinished = [...this.leases.values()].map(({ lease }) => lease);
     this.leases.clear();
     let released = 0;
     await settleWithin(
@@ -238,6 +241,7 @@ export class AsyncWorker extends Worker {
   private async claimBatch(size: number, settle: TaskOutcome[], signal: AbortSignal, waitMs?: number): Promise<boolean> {
     const { broker, config } = this.ctx;
     this.reserved += size;
+    this.markSent(settle, true);
     try {
       const sentAt = performance.now();
       const batch =
@@ -270,6 +274,7 @@ export class AsyncWorker extends Worker {
       }
       return batch.tasks.length < size;
     } catch (error) {
+      this.markSent(settle, false);
       this.outbox.unshift(...settle);
       if (signal.aborted) return true;
       this.ctx.logger.error(`worker ${this.id} could not claim tasks: ${errorMessage(error)}`);
@@ -308,7 +313,7 @@ export class AsyncWorker extends Worker {
       await this.ctx.broker.release(tasks.map(leaseOf), this.retention);
     } catch (error) {
       this.ctx.logger.warn(`worker ${this.id} could not give back ${tasks.length} task(s) it has no slot for yet; they run here next: ${errorMessage(error)}`);
-      for (const task of tasks) this.leases.set(task.record.uuid, leaseOf(task));
+      for (const task of tasks) this.hold(task);
       this.waiting.push(...tasks);
       this.startWaiting();
     }
@@ -322,21 +327,33 @@ export class AsyncWorker extends Worker {
   }
 
   private execute(task: ClaimedTask, ended?: () => void): void {
-    const { uuid } = task.record;
-    this.leases.set(uuid, leaseOf(task));
+    const { record: { uuid }, token } = task;
+    this.hold(task);
     const abort = new TaskAbort();
     this.aborts.set(uuid, abort);
     if (this.earlyCancels.delete(uuid)) void this.abortCancelled(uuid);
     const run = runClaimed(this.ctx, this.id, task, abort, this.threadRunner).then((outcome) => {
-      this.executing.delete(uuid);
-      this.aborts.delete(uuid);
+      this.executing.delete(token);
+      if (this.aborts.get(uuid) === abort) this.aborts.delete(uuid);
       this.outbox.push(outcome);
       ended?.();
       this.startWaiting();
       if (!this.claimingSoon) void this.flush();
       this.wakeLoop?.();
     });
-    this.executing.set(uuid, run);
+    this.executing.set(token, run);
+  }
+
+  private hold(task: ClaimedTask): void {
+    this.leases.set(task.token, { lease: leaseOf(task), sent: false });
+  }
+
+  /** Outcomes go out (or came back unsent): a lease whose outcome is on its way may end any moment. */
+  private markSent(outcomes: TaskOutcome[], sent: boolean): void {
+    for (const { token } of outcomes) {
+      const held = this.leases.get(token);
+      if (held) held.sent = sent;
+    }
   }
 
   /**
@@ -369,10 +386,12 @@ export class AsyncWorker extends Worker {
       while (this.outbox.length > 0 && !this.closed) {
         const batch = this.outbox;
         this.outbox = [];
+        this.markSent(batch, true);
         try {
           this.settled(batch, await this.ctx.broker.complete(batch, this.retention));
         } catch (error) {
           this.ctx.logger.error(`worker ${this.id} could not store ${batch.length} result(s), retrying: ${errorMessage(error)}`);
+          this.markSent(batch, false);
           this.outbox.unshift(...batch);
           await pause(RETRY_PAUSE_MS);
         }
@@ -387,7 +406,7 @@ export class AsyncWorker extends Worker {
   /** Ends the leases of outcomes the broker has taken; `stored[i]` is false where a lease was lost. */
   private settled(outcomes: TaskOutcome[], stored: boolean[]): void {
     outcomes.forEach((outcome, index) => {
-      this.leases.delete(outcome.uuid);
+      this.leases.delete(outcome.token);
       if (stored[index]) {
         // Checked here too: no event is built per task when nothing listens.
         if (this.ctx.plugins.has('storage_update')) this.notify('storage_update', { uuid: outcome.uuid, status: outcome.status });
@@ -400,13 +419,14 @@ export class AsyncWorker extends Worker {
   }
 
   private async renewLeases(): Promise<void> {
-    const leases = [...this.leases.values()];
-    if (leases.length === 0) return;
-    const lost = await this.ctx.broker.renew(leases, this.ctx.config.leaseMs);
+    if (this.leases.size === 0) return;
+    const lost = await this.ctx.broker.renew([...this.leases.values()].map(({ lease }) => lease), this.ctx.config.leaseMs);
+    if (lost.length === 0) return;
+    // An outcome stored meanwhile, or on its way (Redis may have stored it before this renewal,
+    // its reply still to come), ended that lease on purpose.
+    const running = new Set([...this.leases.values()].filter(({ sent }) => !sent).map(({ lease }) => lease.uuid));
     for (const uuid of lost) {
-      // An outcome stored while the renewal was on its way ended that lease on purpose.
-      if (!this.leases.has(uuid)) continue;
-      this.ctx.logger.warn(`task ${uuid}: lease lost (expired and recovered elsewhere, or the task was removed)`);
+      if (running.has(uuid)) this.ctx.logger.warn(`task ${uuid}: lease lost (expired and recovered elsewhere, or the task was removed)`);
     }
   }
 
@@ -448,6 +468,12 @@ export class AsyncWorker extends Worker {
     timer.unref();
     this.timers.push(timer);
   }
+}
+
+interface HeldLease {
+  lease: Lease;
+  /** Its outcome is on its way to the broker. */
+  sent: boolean;
 }
 
 /** The lease a claimed task is held under. */

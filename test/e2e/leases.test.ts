@@ -2,8 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { RedisBroker, type NewTask, type Retention } from '../../lib/index.js';
+import { QueueTasks, RedisBroker, type ClaimBatch, type Lease, type NewTask, type Retention, type TaskOutcome } from '../../lib/index.js';
+import { eventually } from '../helpers/eventually.js';
+import { Gate } from '../helpers/gate.js';
 import { uniqueAppName } from '../helpers/names.js';
+import { plainApps } from '../helpers/plain-app.js';
 
 const keep: Retention = { deleteFinishedTasks: false, resultTtlMs: 0, keepFinishedTasks: 0 };
 
@@ -127,6 +130,106 @@ describe('completion notices', () => {
     } finally {
       await listener.quit();
       await broker.stop();
+    }
+  });
+});
+
+describe('a task claimed again by the worker still running it', () => {
+  const url = inject('redisUrl');
+  const redis = new Redis(url);
+  const apps = plainApps(url);
+  afterAll(async () => {
+    await apps.stopAll();
+    await redis.quit();
+  });
+
+  // Its lease ran out while it ran (a frozen event loop, say), a sweep queued it again, and this
+  // same worker took it: the first run ending must leave the second's lease, slot and cancel alone.
+  it('keeps the lease of the second run renewed, its slot counted and its cancel reachable when the first run ends', async () => {
+    const leaseMs = 600;
+    const runs = [new Gate(), new Gate()];
+    let started = 0;
+    const warnings: string[] = [];
+    const app = await apps.start(
+      'reclaim',
+      (app) => app.task('slow', async () => void (await runs[started++]!.pass())),
+      { config: { leaseMs, runningOlderTasks: false }, logger: { log: () => undefined, warn: (line) => warnings.push(line), error: console.error } },
+    );
+    const { uuid } = await app.add('slow');
+    await runs[0]!.reached;
+    // The lease runs out: its batch's deadline set in the past, then the sweep any live worker makes.
+    const active = `qtasks:{${app.name}}:a`;
+    for (const batch of await redis.zrange(active, 0, -1)) await redis.zadd(active, 0, batch);
+    expect(await app.broker.recover(3, app.config)).toEqual({ requeued: 1, failed: 0 });
+    await runs[1]!.reached;
+    expect(app.worker!.running).toBe(2);
+
+    runs[0]!.open();
+    await eventually('the first run ended', async () => app.worker!.running === 1);
+    expect(warnings.join('\n')).toMatch(/its lease expired before it finished .* this result was discarded/);
+    // Renewals go on for the second run: after several lease periods a sweep finds nothing expired.
+    await sleep(leaseMs * 2);
+    expect(await app.broker.recover(3, app.config)).toEqual({ requeued: 0, failed: 0 });
+    expect(await app.cancel(uuid, 'enough')).toMatchObject({ status: 'process', cancelReason: 'enough' });
+    expect(await app.wait(uuid, { timeout: 5_000 })).toMatchObject({ status: 'cancel', cancelReason: 'enough', stalls: 1 });
+    runs[1]!.open();
+  });
+});
+
+/**
+ * Answers a claim or complete that stored outcomes only after a renewal sent later has answered:
+ * the order replies take when the renewal travels on a quicker path than the settling call.
+ */
+class LateSettleReplies extends RedisBroker {
+  renewals = 0;
+  private waiting: Array<() => void> = [];
+
+  override async claim(workerId: string, max: number, leaseMs: number, retention: Retention, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
+    const batch = await super.claim(workerId, max, leaseMs, retention, settle);
+    if (settle.length > 0) await this.nextRenewal();
+    return batch;
+  }
+
+  override async complete(outcomes: TaskOutcome[], retention: Retention): Promise<boolean[]> {
+    const stored = await super.complete(outcomes, retention);
+    await this.nextRenewal();
+    return stored;
+  }
+
+  override async renew(leases: Lease[], leaseMs: number): Promise<string[]> {
+    const lost = await super.renew(leases, leaseMs);
+    this.renewals++;
+    for (const resume of this.waiting.splice(0)) resume();
+    return lost;
+  }
+
+  private nextRenewal(): Promise<void> {
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+}
+
+describe('a renewal answered before the call that stored the outcome', () => {
+  const url = inject('redisUrl');
+
+  it('logs no lost lease: the outcome on its way ended it', async () => {
+    const name = uniqueAppName('late-settle');
+    const broker = new LateSettleReplies({ name, url });
+    const warnings: string[] = [];
+    const app = new QueueTasks({
+      name,
+      broker,
+      config: { leaseMs: 300, maxTasksProcess: 4 },
+      logger: { log: () => undefined, warn: (line) => warnings.push(line), error: (line) => warnings.push(line) },
+    });
+    app.task('quick', () => 'done');
+    await app.start();
+    try {
+      const records = await app.addBulk(Array.from({ length: 20 }, () => ({ name: 'quick' })));
+      for (const { uuid } of records) expect((await app.wait(uuid, { timeout: 10_000 })).status).toBe('success');
+      expect(broker.renewals).toBeGreaterThan(0);
+      expect(warnings).toEqual([]);
+    } finally {
+      await app.stop();
     }
   });
 });
