@@ -159,7 +159,7 @@ describe('a task claimed again by the worker still running it', () => {
     await runs[0]!.reached;
     // The lease runs out: its batch's deadline set in the past, then the sweep any live worker makes.
     const active = `qtasks:{${app.name}}:a`;
-    for (const batch of await redis.zrange(active, 0, -1)) await redis.zadd(active, 0, batch);
+    for (const batch of await redis.zrange(active, '0', '-1')) await redis.zadd(active, '0', batch);
     expect(await app.broker.recover(3, app.config)).toEqual({ requeued: 1, failed: 0 });
     await runs[1]!.reached;
     expect(app.worker!.running).toBe(2);
