@@ -1,7 +1,7 @@
 import type { Broker } from '../brokers/broker.js';
 import { PluginRunner } from '../plugins/plugin-runner.js';
 import { timeLimit } from '../plugins/time-limit.interceptor.js';
-import { PluginError, TaskCancelledError } from './errors.js';
+import { PluginError, TaskCancelledError, TaskTimeoutError } from './errors.js';
 import { runInterceptors, TaskExecutionContext, type TaskInterceptor } from './interceptor.js';
 import { toJson } from './json.js';
 import type { QTasksLogger } from './logger.js';
@@ -10,7 +10,7 @@ import { collectGenerated, isGenerator } from './task-generator.js';
 import { TaskAbort } from './task-abort.js';
 import type { TaskRecord } from './task-record.js';
 import type { TaskDefinition, TaskRegistry } from './task-registry.js';
-import type { ThreadRunner } from './thread-task.js';
+import type { ThreadRunner, ThreadTimeLimit } from './thread-task.js';
 
 export interface ExecutionResult {
   status: 'success' | 'error' | 'cancel';
@@ -46,6 +46,8 @@ export class TaskExecutor {
   private readonly interceptors: TaskInterceptor[] = [];
   /** Each task's chain, built once (not per run); emptied when interceptors are added. */
   private chains = new WeakMap<TaskDefinition, readonly TaskInterceptor[]>();
+  /** The same for thread tasks run on a thread pool. */
+  private threadChains = new WeakMap<TaskDefinition, readonly TaskInterceptor[]>();
 
   constructor(
     readonly registry: TaskRegistry,
@@ -56,6 +58,7 @@ export class TaskExecutor {
   useInterceptors(...interceptors: TaskInterceptor[]): void {
     this.interceptors.push(...interceptors);
     this.chains = new WeakMap();
+    this.threadChains = new WeakMap();
   }
 
   async execute(record: TaskRecord, controls: ExecutionControls): Promise<ExecutionResult> {
@@ -99,7 +102,8 @@ export class TaskExecutor {
         paramTypes: definition.paramTypes ?? [],
       }));
     }
-    let interceptors = this.interceptorsOf(definition);
+    const onThread = definition.thread !== undefined && threadRunner !== undefined;
+    let interceptors = this.interceptorsOf(definition, onThread);
     if (plugins.has('task_executor_middlewares_execute')) {
       // A copy: the plugin may change the list it is given, and the chain is shared by every run.
       ({ interceptors } = await plugins.trigger('task_executor_middlewares_execute', { record, interceptors: [...interceptors] }));
@@ -120,10 +124,9 @@ export class TaskExecutor {
     const call = async (callArgs: unknown[]) => {
       if (plugins.has('task_executor_run_task')) await plugins.trigger('task_executor_run_task', { record, args: callArgs });
       const handlerArgs = definition.contextIndex === undefined ? callArgs : withContext(callArgs, definition.contextIndex, contextOf());
-      const returned =
-        definition.thread && threadRunner
-          ? await threadRunner.run(definition.thread, handlerArgs, switched)
-          : await definition.handler(...handlerArgs);
+      const returned = onThread
+        ? await threadRunner!.run(definition.thread!, handlerArgs, switched, threadTimeLimit(definition))
+        : await definition.handler(...handlerArgs);
       return isGenerator(returned) ? collectGenerated(returned, record, definition, contextOf(), plugins) : returned;
     };
     const work =
@@ -138,11 +141,17 @@ export class TaskExecutor {
     return result;
   }
 
-  private interceptorsOf(definition: TaskDefinition): readonly TaskInterceptor[] {
-    let chain = this.chains.get(definition);
+  /**
+   * A thread task on a pool has its time limit counted by the pool, from when a thread starts it:
+   * a wait for a free thread is not the task's time.
+   */
+  private interceptorsOf(definition: TaskDefinition, onThread: boolean): readonly TaskInterceptor[] {
+    const chains = onThread ? this.threadChains : this.chains;
+    let chain = chains.get(definition);
     if (!chain) {
-      chain = [...(definition.options.maxTime ? [timeLimit] : []), ...this.interceptors, ...(definition.options.interceptors ?? [])];
-      this.chains.set(definition, chain);
+      const limited = definition.options.maxTime && !onThread;
+      chain = [...(limited ? [timeLimit] : []), ...this.interceptors, ...(definition.options.interceptors ?? [])];
+      chains.set(definition, chain);
     }
     return chain;
   }
@@ -202,6 +211,10 @@ function untilAborted<T>(work: Promise<T>, abort: TaskAbort): Promise<T> {
       },
     );
   });
+}
+
+function threadTimeLimit({ name, options: { maxTime } }: TaskDefinition): ThreadTimeLimit | undefined {
+  return maxTime ? { ms: maxTime, reason: () => new TaskTimeoutError(name, maxTime) } : undefined;
 }
 
 /** Message and stack of anything a task threw, Error or not. */

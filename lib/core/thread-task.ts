@@ -22,9 +22,17 @@ export interface ThreadTarget {
   exportName: string;
 }
 
+/** The `maxTime` of a task, for a runner to count from when a thread starts the call. */
+export interface ThreadTimeLimit {
+  ms: number;
+  /** The abort reason when the time is up. */
+  reason: () => Error;
+}
+
 /** Runs thread tasks' exports away from the event loop (ThreadWorker's pool). */
 export interface ThreadRunner {
-  run(target: ThreadTarget, args: unknown[], abort: TaskAbort): Promise<unknown>;
+  /** Aborts `abort` once `timeLimit` has passed since a thread took the call (not while it waited for one). */
+  run(target: ThreadTarget, args: unknown[], abort: TaskAbort, timeLimit?: ThreadTimeLimit): Promise<unknown>;
 }
 
 /**

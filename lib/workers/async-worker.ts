@@ -117,7 +117,7 @@ export class AsyncWorker extends Worker {
     this.context = context;
   }
 
-  private get ctx(): WorkerContext {
+  protected get ctx(): WorkerContext {
     if (!this.context) throw new Error('AsyncWorker used before it was attached to an app');
     return this.context;
   }

@@ -10,6 +10,7 @@ port.on('message', ({ target, args }: ThreadJob) => void answer(target, args));
 port.postMessage('ready' satisfies ThreadMessage);
 
 async function answer(target: ThreadJob['target'], args: unknown[]): Promise<void> {
+  port.postMessage('started' satisfies ThreadMessage);
   let reply: ThreadMessage;
   try {
     reply = { value: await (await loadExport(target))(...args) };

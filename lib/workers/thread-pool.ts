@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { ThreadCrashedError, ThreadStartError } from '../core/errors.js';
 import type { TaskAbort } from '../core/task-abort.js';
-import type { ThreadRunner, ThreadTarget } from '../core/thread-task.js';
+import type { ThreadRunner, ThreadTarget, ThreadTimeLimit } from '../core/thread-task.js';
 import { fromThrown, type ThreadJob, type ThreadMessage } from './thread-protocol.js';
 
 export interface ThreadPoolOptions {
@@ -9,17 +9,26 @@ export interface ThreadPoolOptions {
   size: number;
   /** Node options of each thread; default: this process's. */
   execArgv?: string[];
+  /**
+   * A thread died of an error no running call threw (a promise rejected, or a timer thrown, after
+   * an earlier call returned): told here, since no task's record can carry it.
+   */
+  onStrayCrash?: (how: string) => void;
 }
 
 interface Job extends ThreadJob {
   resolve(value: unknown): void;
   reject(error: Error): void;
+  /** Started when a thread takes the job. */
+  startClock(): void;
 }
 
 interface Thread {
   worker: Worker;
-  /** The call it runs now. */
+  /** The call it was given. */
   job?: Job;
+  /** It has taken that call (said `started`); a call given but not taken is not its crash's. */
+  started?: boolean;
   /** The uncaught error it is dying of, if any. */
   uncaught?: Error;
   /** Terminated on purpose: a reply it had already sent is ignored. */
@@ -57,18 +66,26 @@ export class ThreadPool implements ThreadRunner {
     }
   }
 
-  run(target: ThreadTarget, args: unknown[], abort: TaskAbort): Promise<unknown> {
+  run(target: ThreadTarget, args: unknown[], abort: TaskAbort, timeLimit?: ThreadTimeLimit): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const { signal } = abort;
       if (signal.aborted) return reject(signal.reason);
       if (!this.open || this.threads.size === 0) return reject(this.broken ?? new Error('The thread pool is not running.'));
       const onAbort = () => this.abandon(job, signal.reason as Error);
-      const settled = () => signal.removeEventListener('abort', onAbort);
+      let clock: NodeJS.Timeout | undefined;
+      const settled = () => {
+        clearTimeout(clock);
+        signal.removeEventListener('abort', onAbort);
+      };
       const job: Job = {
         target,
         args,
         resolve: (value) => (settled(), resolve(value)),
         reject: (error) => (settled(), reject(error)),
+        startClock: () => {
+          clearTimeout(clock);
+          if (timeLimit) clock = setTimeout(() => abort.abort(timeLimit.reason()), timeLimit.ms);
+        },
       };
       signal.addEventListener('abort', onAbort, { once: true });
       this.waiting.push(job);
@@ -98,12 +115,17 @@ export class ThreadPool implements ThreadRunner {
       let ready = false;
       thread.worker.on('message', (message: ThreadMessage) => {
         if (thread.retired) return;
+        if (message === 'started') {
+          thread.started = true;
+          return;
+        }
         if (message === 'ready') {
           ready = true;
           resolve();
         } else {
           const job = thread.job;
           thread.job = undefined;
+          thread.started = false;
           if ('error' in message) job?.reject(fromThrown(message.error));
           else job?.resolve(message.value);
         }
@@ -120,8 +142,17 @@ export class ThreadPool implements ThreadRunner {
         const how = thread.uncaught ? `uncaught ${thread.uncaught.name}: ${thread.uncaught.message}` : `exit code ${code}`;
         if (!ready) return reject(new ThreadStartError(this.entry.href, how));
         const { job } = thread;
-        if (job) job.reject(new ThreadCrashedError(job.target.url, job.target.exportName, how));
-        if (this.open) this.replace();
+        if (job && thread.started) {
+          job.reject(new ThreadCrashedError(job.target.url, job.target.exportName, how));
+        } else {
+          this.options.onStrayCrash?.(how);
+          // Given but never taken: it runs on another thread, first in line.
+          if (job) this.waiting.unshift(job);
+        }
+        if (this.open) {
+          this.replace();
+          this.dispatch();
+        }
       });
     });
   }
@@ -141,6 +172,7 @@ export class ThreadPool implements ThreadRunner {
       try {
         thread.worker.postMessage({ target: job.target, args: job.args } satisfies ThreadJob);
         thread.job = job;
+        job.startClock();
       } catch (error) {
         // Arguments a thread cannot be sent (an interceptor put a function in them).
         this.idle.push(thread);

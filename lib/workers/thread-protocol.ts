@@ -16,8 +16,11 @@ export interface ThrownInThread {
   code?: string;
 }
 
-/** A thread's messages: once `ready` (its entry loaded), then one reply per job. */
-export type ThreadMessage = 'ready' | { value: unknown } | { error: ThrownInThread };
+/**
+ * A thread's messages: once `ready` (its entry loaded), then per job `started` as it takes the job
+ * and one reply. A thread that dies before `started` was not running that job.
+ */
+export type ThreadMessage = 'ready' | 'started' | { value: unknown } | { error: ThrownInThread };
 
 /** In the thread: what it threw, as plain data (an Error's class does not survive the crossing). */
 export function toThrown(error: unknown): ThrownInThread {

@@ -32,7 +32,12 @@ export class ThreadWorker extends AsyncWorker {
     if (!Number.isInteger(threads) || threads < 1) {
       throw new InvalidOptionError(`threads of ThreadWorker must be a whole number of 1 or more, got ${String(threads)}.`);
     }
-    this.pool = new ThreadPool(THREAD_ENTRY, { size: threads, execArgv: options.execArgv });
+    this.pool = new ThreadPool(THREAD_ENTRY, {
+      size: threads,
+      execArgv: options.execArgv,
+      onStrayCrash: (how) =>
+        this.ctx.logger.warn(`worker ${this.id}: a thread died of an error an earlier task left behind (${how}); it was replaced`),
+    });
     this.threadRunner = this.pool;
   }
 

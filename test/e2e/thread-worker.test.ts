@@ -1,4 +1,5 @@
 import { rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -180,6 +181,46 @@ describe('ThreadWorker', () => {
     expect(timedOut.status).toBe('error');
     expect(timedOut.traceback).toMatch(/^TaskTimeoutError: Task "forever" timed out after 200 ms/);
     expect(await app.run('where', ['after'], WAIT)).toMatchObject({ status: 'success', returning: { label: 'after' } });
+  });
+
+  it('maxTime counts from when a thread starts the task, not while it waits for a free thread', async () => {
+    const app = await apps.start(
+      'thread-maxtime-wait',
+      (a) => {
+        a.task({ name: 'hold', thread: thread('spinUntil') });
+        a.task({ name: 'limited', thread: thread('whereAmI'), maxTime: 300 });
+      },
+      { worker: sourceThreadWorker(1), config: { maxTasksProcess: 2 } },
+    );
+    const release = scratchPath();
+    const handedOver = handlerCalled(app, 'limited');
+    const hold = await app.add('hold', [release]);
+    const limited = await app.add('limited', ['waited']);
+    await handedOver;
+    // Waiting for the only thread, twice its limit.
+    await sleep(600);
+    writeFileSync(release, '');
+    expect((await app.wait(hold.uuid, WAIT)).status).toBe('success');
+    expect(await app.wait(limited.uuid, WAIT)).toMatchObject({ status: 'success', returning: { label: 'waited' } });
+  });
+
+  it('a thread killed by an error its last task left behind fails no other task: the next one runs on a new thread', async () => {
+    const warnings: string[] = [];
+    const app = await apps.start(
+      'thread-stray',
+      (a) => {
+        a.task({ name: 'leak', thread: thread('leaveRejection') });
+        a.task({ name: 'where', thread: thread('whereAmI') });
+      },
+      { worker: sourceThreadWorker(1), logger: { log: () => undefined, warn: (line) => warnings.push(line), error: console.error } },
+    );
+    const [leak, next] = await app.addBulk([
+      { name: 'leak', args: ['left behind'] },
+      { name: 'where', args: ['next'] },
+    ]);
+    expect(await app.wait(leak!.uuid, WAIT)).toMatchObject({ status: 'success', returning: 'returned' });
+    expect(await app.wait(next!.uuid, WAIT)).toMatchObject({ status: 'success', returning: { label: 'next' } });
+    expect(warnings.join('\n')).toMatch(/a thread died of an error an earlier task left behind \(uncaught Error: left behind\); it was replaced/);
   });
 
   it('cancel of a running thread task ends it cancel and frees its thread', async () => {
