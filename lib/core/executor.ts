@@ -220,11 +220,20 @@ function threadTimeLimit({ name, options: { maxTime } }: TaskDefinition): Thread
 /** Message and stack of anything a task threw, Error or not. */
 export function traceback(error: unknown): string {
   if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;
-  let shown: string;
+  return `Error: task threw a non-Error value: ${shownValue(error)}`;
+}
+
+/** A thrown value as text, whatever it is: JSON, else its String(), else its type tag. */
+export function shownValue(value: unknown): string {
   try {
-    shown = JSON.stringify(error) ?? String(error);
+    return JSON.stringify(value) ?? String(value);
   } catch {
-    shown = String(error);
+    // A cycle, a BigInt, or a throwing toJSON: String() may still work.
   }
-  return `Error: task threw a non-Error value: ${shown}`;
+  try {
+    return String(value);
+  } catch {
+    // An object with no prototype has no toString.
+    return Object.prototype.toString.call(value);
+  }
 }

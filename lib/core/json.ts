@@ -1,4 +1,4 @@
-import { NotSerializableError } from './errors.js';
+import { errorMessage, NotSerializableError } from './errors.js';
 
 /**
  * JSON.stringify silently drops or rewrites what it cannot represent (functions vanish, NaN becomes
@@ -25,7 +25,7 @@ interface Problem {
  * the walk allocates nothing for clean values: no path strings, no entry arrays.
  * `ancestors` holds the objects on the way down, to find cycles.
  */
-function problemIn(value: unknown, ancestors: object[]): Problem | undefined {
+function problemIn(value: unknown, ancestors: object[], throughToJson = false): Problem | undefined {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -43,7 +43,8 @@ function problemIn(value: unknown, ancestors: object[]): Problem | undefined {
   }
   if (value === null) return undefined;
   const object = value as Record<string, unknown>;
-  if (typeof object.toJSON === 'function') return undefined;
+  // JSON writes what toJSON gives (a Date's string), once per value: that is what must survive.
+  if (typeof object.toJSON === 'function' && !throughToJson) return shownByToJson(object, ancestors);
   if (ancestors.includes(object)) return { path: '', reason: 'is a circular reference' };
   const prototype = Object.getPrototypeOf(object) as object | null;
   if (prototype !== Object.prototype && prototype !== Array.prototype && prototype !== null) {
@@ -70,5 +71,17 @@ function problemIn(value: unknown, ancestors: object[]): Problem | undefined {
     }
   }
   ancestors.pop();
+  return problem;
+}
+
+function shownByToJson(object: Record<string, unknown>, ancestors: object[]): Problem | undefined {
+  let shown: unknown;
+  try {
+    shown = (object.toJSON as () => unknown)();
+  } catch (error) {
+    return { path: '', reason: `has a toJSON() that throws (${errorMessage(error)})` };
+  }
+  const problem = problemIn(shown, ancestors, true);
+  if (problem?.path === '') problem.reason = `has a toJSON() whose value ${problem.reason}`;
   return problem;
 }

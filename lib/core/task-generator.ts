@@ -32,7 +32,9 @@ export async function collectGenerated(
   for await (const yielded of generated) {
     if (context.signal.aborted) break;
     const { value } = await plugins.trigger('task_executor_run_task_gen', { record, value: yielded, index: values.length });
-    const mapped = definition.options.generateHandler ? await definition.options.generateHandler(value, values.length) : value;
+    const handled = definition.options.generateHandler ? await definition.options.generateHandler(value, values.length) : value;
+    // A bare `yield` stores null, as a task that returns nothing does.
+    const mapped = handled === undefined ? null : handled;
     await context.progress(mapped);
     values.push(mapped);
   }

@@ -1,5 +1,5 @@
 import { NonRetryableError } from '../core/errors.js';
-import { traceback } from '../core/executor.js';
+import { shownValue, traceback } from '../core/executor.js';
 import type { ThreadTarget } from '../core/thread-task.js';
 
 /** What the pool sends a thread: one call of an export. */
@@ -27,7 +27,7 @@ export function toThrown(error: unknown): ThrownInThread {
   const code = (error as { code?: unknown } | null)?.code;
   return {
     name: error instanceof Error ? error.name : 'Error',
-    message: error instanceof Error ? error.message : String(error),
+    message: error instanceof Error ? error.message : shownValue(error),
     stack: traceback(error),
     ...(typeof code === 'string' ? { code } : {}),
   };

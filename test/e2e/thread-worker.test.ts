@@ -85,6 +85,12 @@ describe.each(WORKERS)('thread tasks on $name', ({ worker, onThread }) => {
     expect(retried.errors?.[0]).toMatch(/^Error: flaky call 1 failed/);
   });
 
+  it('an export that throws a value neither JSON nor String() can show ends error showing its type', async () => {
+    const app = await start((a) => a.task({ name: 'opaque', thread: thread('throwOpaque') }));
+    const record = await app.run('opaque', [], WAIT);
+    expect(record).toMatchObject({ status: 'error', traceback: 'Error: task threw a non-Error value: [object Object]' });
+  });
+
   it('a NonRetryableError thrown by the export ends the task at once, whatever its retry', async () => {
     const app = await start((a) => a.task({ name: 'refuse', thread: thread('refuse'), retry: 3 }));
     const record = await app.run('refuse', ['not today'], WAIT);

@@ -45,6 +45,25 @@ class OddTasks {
   returnFunction() {
     return () => 1;
   }
+
+  @Task()
+  returnToJsonUndefined() {
+    return { toJSON: () => undefined };
+  }
+
+  /** Neither JSON nor String() can show it: no prototype, and a cycle. */
+  @Task({ retry: 1 })
+  throwOpaque() {
+    const opaque = Object.create(null) as Record<string, unknown>;
+    opaque.self = opaque;
+    throw opaque;
+  }
+
+  @Task()
+  *yieldNothing() {
+    yield;
+    yield 1;
+  }
 }
 
 describe('bad input: a clear typed error, nothing else lost, the worker keeps running', () => {
@@ -99,6 +118,9 @@ describe('bad input: a clear typed error, nothing else lost, the worker keeps ru
       [[new Map([[1, 2]])], /\$\[0\] is a Map/],
       // JSON would turn the hole into null: the task would see other arguments than were passed.
       [[{ list: [1, , 3] }], /\$\[0\]\.list\[1\] is undefined/],
+      // JSON would drop the property: the task would see no `at` at all.
+      [[{ at: { toJSON: () => undefined } }], /\$\[0\]\.at has a toJSON\(\) whose value is undefined/],
+      [[{ at: { toJSON: () => 1n } }], /\$\[0\]\.at has a toJSON\(\) whose value is a BigInt/],
     ];
     for (const [args, message] of cases) {
       const error = await client.add('double', args).catch((e: unknown) => e);
@@ -140,6 +162,9 @@ describe('bad input: a clear typed error, nothing else lost, the worker keeps ru
     expect(text.traceback).toBe('Error: task threw a non-Error value: "plain text"');
     const object = await client.run('throwValue', [{ code: 7 }], { timeout: 10_000 });
     expect(object.traceback).toBe('Error: task threw a non-Error value: {"code":7}');
+    // Shown by its type tag, and retried like any failure.
+    const opaque = await client.run('throwOpaque', [], { timeout: 10_000 });
+    expect(opaque).toMatchObject({ status: 'error', attempt: 2, traceback: 'Error: task threw a non-Error value: [object Object]' });
   });
 
   it('a task returning undefined ends success with null; a non-JSON result ends error', async () => {
@@ -152,6 +177,15 @@ describe('bad input: a clear typed error, nothing else lost, the worker keeps ru
     const fn = await client.run('returnFunction', [], { timeout: 10_000 });
     expect(fn.status).toBe('error');
     expect(fn.traceback).toMatch(/^NotSerializableError: .*\$ is a function/);
+    // Its record stays readable: what JSON would write ("undefined") is never stored.
+    const opaque = await client.run('returnToJsonUndefined', [], { timeout: 10_000 });
+    expect(opaque.status).toBe('error');
+    expect(opaque.traceback).toMatch(/^NotSerializableError: .*\$ has a toJSON\(\) whose value is undefined/);
+    expect((await client.get(opaque.uuid))!.status).toBe('error');
+  });
+
+  it('a generator task that yields nothing stores null for that step, as a task returning nothing does', async () => {
+    expect(await client.run('yieldNothing', [], { timeout: 10_000 })).toMatchObject({ status: 'success', returning: [null, 1] });
   });
 });
 
