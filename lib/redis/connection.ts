@@ -1,5 +1,6 @@
 import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { InvalidOptionError, RedisUnavailableError } from '../core/errors.js';
+import { errorMessage, InvalidOptionError, RedisUnavailableError } from '../core/errors.js';
+import { raceTimeout } from '../core/timing.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -155,6 +156,26 @@ export class RedisConnection {
     this.connecting = undefined;
   }
 
+  private connectTimeoutMs(): number {
+    const options = this.client instanceof Cluster ? this.client.options.redisOptions : this.client.options;
+    return options?.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  }
+
+  /**
+   * A database the server does not have fails here, naming it: ioredis only reports its failed
+   * SELECT as an 'error' event and goes on in database 0, where the app would mix with others.
+   */
+  private async checkDatabase(): Promise<void> {
+    if (this.client instanceof Cluster || !this.client.options.db) return;
+    const { db } = this.client.options;
+    try {
+      await this.client.select(db);
+    } catch (error) {
+      this.client.disconnect();
+      throw new InvalidOptionError(`Redis database ${db} cannot be used at ${this.describe()}: ${errorMessage(error)}.`);
+    }
+  }
+
   describe(): string {
     if (this.client instanceof Cluster) return 'a Redis Cluster';
     const { host, port, db } = this.client.options;
@@ -166,14 +187,24 @@ export class RedisConnection {
     // A client of ours is connected here only: it is new, or a failed connect left it stopped,
     // and connecting it again is the retry.
     if (this.ownsClient || this.client.status === 'wait') {
+      // ioredis's connectTimeout covers opening the socket only: a server that accepts it and
+      // never answers (stopped, or a proxy with no backend) would hold the connect for ever.
+      const limitMs = this.connectTimeoutMs();
+      let silent = false;
+      const noAnswer = () => {
+        silent = true;
+        throw new Error(`no answer within ${limitMs} ms`);
+      };
       try {
-        await this.client.connect();
+        await raceTimeout(this.client.connect(), limitMs, noAnswer, true);
       } catch (error) {
         // A cluster client retries by itself; a single Redis client has stopped already (see
-        // retryStrategy), and disconnecting it would also stop its reconnects once connected.
-        if (this.client instanceof Cluster) this.client.disconnect();
-        throw new RedisUnavailableError(this.describe(), this.lastError ?? error);
+        // retryStrategy), unless it waits for an answer, and disconnecting it would also stop
+        // its reconnects once connected.
+        if (this.client instanceof Cluster || silent) this.client.disconnect();
+        throw new RedisUnavailableError(this.describe(), silent ? error : (this.lastError ?? error));
       }
+      await this.checkDatabase();
       this.everConnected = true;
       return;
     }
@@ -184,6 +215,9 @@ export class RedisConnection {
     });
   }
 }
+
+/** ioredis's own default connectTimeout. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /** Longest wait for a closing socket; ioredis destroys a stuck one itself after a while. */
 const CLOSE_WAIT_MS = 2_000;

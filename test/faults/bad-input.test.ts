@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -14,6 +15,7 @@ import {
   type WhenRedisDown,
 } from '../../lib/index.js';
 import { RedisKeys } from '../../lib/redis/keys.js';
+import { eventually } from '../helpers/eventually.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startNestApp } from '../helpers/nest-app.js';
 import { freePort, startRedisServer } from '../helpers/redis-server.js';
@@ -229,6 +231,40 @@ describe('bootstrap with an unreachable Redis', () => {
       const error = await startNestApp({ name: uniqueAppName('down'), ...connection }, [OddTasks]).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(RedisUnavailableError);
       expect((error as Error).message).toMatch(/is not reachable: /);
+    }
+  });
+
+  it('a server that accepts the connection but never answers fails the start after connectTimeout', async () => {
+    const sockets = new Set<Socket>();
+    let closed = 0;
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => closed++).resume();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const app = new QueueTasks({ name: uniqueAppName('silent'), url: `redis://127.0.0.1:${port}`, redis: { connectTimeout: 300 } });
+    try {
+      const error = await app.start().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RedisUnavailableError);
+      expect((error as Error).message).toMatch(new RegExp(`127\\.0\\.0\\.1:${port}/0 is not reachable: no answer within 300 ms`));
+      // Nothing left connected: the server saw its one connection closed.
+      await eventually('the connection closed', async () => sockets.size > 0 && closed === sockets.size);
+    } finally {
+      await app.stop();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it('a database number the server does not have fails the start naming it, instead of using database 0', async () => {
+    const app = new QueueTasks({ name: uniqueAppName('no-db'), url: `${inject('redisUrl')}/99` });
+    try {
+      const error = await app.start().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect((error as Error).message).toMatch(/^Redis database 99 cannot be used at 127\.0\.0\.1:\d+\/99: ERR DB index is out of range\.$/);
+    } finally {
+      await app.stop();
     }
   });
 });
