@@ -1,8 +1,8 @@
 import type { CronJob } from 'cron';
-import { DuplicateScheduleError, errorMessage, InvalidScheduleError, UnknownTaskError } from '../core/errors.js';
+import { DuplicateScheduleError, errorMessage, InvalidScheduleError, RedisUnavailableError, UnknownTaskError } from '../core/errors.js';
 import type { QueueTasks } from '../core/queue-tasks.js';
 import type { ScheduleDefinition, ScheduleOptions, ScheduleState } from '../core/schedule.js';
-import { settleWithin } from '../core/timing.js';
+import { pause, settleWithin } from '../core/timing.js';
 import type { StartHook } from '../starters/starter.js';
 import { buildSchedule, type BuiltSchedule } from './build-schedule.js';
 import { createTickJob } from './tick-job.js';
@@ -51,6 +51,8 @@ interface Schedule extends BuiltSchedule {
 const MIN_KEY_TTL_MS = 60_000;
 /** Longest wait at stop for ticks still being enqueued. */
 const STOP_WAIT_MS = 2_000;
+/** Pause between tries of a tick whose enqueue found Redis unreachable. */
+const TICK_RETRY_MS = 1_000;
 
 /**
  * The timer (the original's `AsyncTimer`): enqueues tasks on cron or fixed-interval schedules.
@@ -66,6 +68,7 @@ export class QTasksTimer implements StartHook {
   private readonly listeners = new Set<(event: TickEvent) => void>();
   private readonly inFlight = new Set<Promise<void>>();
   private started = false;
+  private stopping = new AbortController();
 
   constructor(
     private readonly app: QueueTasks,
@@ -139,6 +142,7 @@ export class QTasksTimer implements StartHook {
   /** Checks every schedule (a bad one fails the app's start), then arms them when enabled. */
   async start(): Promise<void> {
     this.schedules.clear();
+    this.stopping = new AbortController();
     const declared = this.app.registry
       .definitions()
       .filter(({ options }) => options.cron !== undefined || options.every !== undefined)
@@ -161,6 +165,7 @@ export class QTasksTimer implements StartHook {
   /** Stops every job, then waits for the enqueues already under way. */
   async stop(): Promise<void> {
     this.started = false;
+    this.stopping.abort();
     for (const schedule of this.schedules.values()) this.disarm(schedule);
     // A tick still enqueuing finishes, but a Redis that is gone cannot hold the stop.
     await settleWithin([...this.inFlight], STOP_WAIT_MS);
@@ -213,22 +218,38 @@ export class QTasksTimer implements StartHook {
     void this.track(this.enqueueTick(schedule, tick, false));
   }
 
+  /**
+   * Enqueues the tick's task once across instances. While Redis is unreachable (whenRedisDown
+   * 'fail' refuses at once) the tick is tried again, as long as its key would still stop another
+   * instance from enqueueing it too: an outage shorter than that loses no tick.
+   */
   private async enqueueTick(schedule: Schedule, tick: number, catchUp: boolean): Promise<void> {
     const { definition, trigger } = schedule;
-    try {
-      const { uuid, added } = await this.app.addOnce(definition.taskName, definition.args, {
-        priority: definition.priority,
-        uniqueKey: `timer:${definition.name}:${tick}`,
-        uniqueTtlMs: Math.max(MIN_KEY_TTL_MS, 3 * (trigger.nextAfter(tick) - tick)),
-      });
-      await this.app.globalConfig?.recordScheduleRun(definition.name, new Date(tick), uuid, new Date(trigger.nextAfter(Date.now())));
-      const event: TickEvent = { schedule: definition.name, taskName: definition.taskName, tick: new Date(tick), uuid, added, catchUp };
-      for (const listener of this.listeners) listener(event);
-    } catch (error) {
-      this.app.logger.error(
-        `timer: schedule "${definition.name}" could not enqueue its tick of ${new Date(tick).toISOString()}: ${errorMessage(error)}`,
-        error instanceof Error ? error.stack : undefined,
-      );
+    const uniqueTtlMs = Math.max(MIN_KEY_TTL_MS, 3 * (trigger.nextAfter(tick) - tick));
+    const triesEnd = tick + uniqueTtlMs / 2;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { uuid, added } = await this.app.addOnce(definition.taskName, definition.args, {
+          priority: definition.priority,
+          uniqueKey: `timer:${definition.name}:${tick}`,
+          uniqueTtlMs,
+        });
+        await this.app.globalConfig?.recordScheduleRun(definition.name, new Date(tick), uuid, new Date(trigger.nextAfter(Date.now())));
+        const event: TickEvent = { schedule: definition.name, taskName: definition.taskName, tick: new Date(tick), uuid, added, catchUp };
+        for (const listener of this.listeners) listener(event);
+        return;
+      } catch (error) {
+        const again = error instanceof RedisUnavailableError && this.started && Date.now() + TICK_RETRY_MS < triesEnd;
+        if (attempt === 1 || !again) {
+          this.app.logger.error(
+            `timer: schedule "${definition.name}" could not enqueue its tick of ${new Date(tick).toISOString()}` +
+              `${again ? ', trying again every second' : attempt > 1 ? `, given up after ${attempt} tries` : ''}: ${errorMessage(error)}`,
+            error instanceof Error ? error.stack : undefined,
+          );
+        }
+        if (!again) return;
+        await pause(TICK_RETRY_MS, this.stopping.signal);
+      }
     }
   }
 

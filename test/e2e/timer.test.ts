@@ -16,8 +16,10 @@ import {
   Worker,
   type TickEvent,
 } from '../../lib/index.js';
+import { eventually } from '../helpers/eventually.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startNestApp } from '../helpers/nest-app.js';
+import { startRedisServer } from '../helpers/redis-server.js';
 import { nextTickEvent, tickKeys } from '../helpers/ticks.js';
 
 @Injectable()
@@ -288,5 +290,44 @@ describe('ticks missed while no instance ran', () => {
     const { restartedAt, keys } = await restartAfterDowntime(Skipping, uniqueAppName('skip'));
     expect(recorded.filter((event) => event.catchUp)).toEqual([]);
     expect([...keys.keys()].filter((t) => t > lastRunAtStop && t <= restartedAt)).toEqual([]);
+  });
+});
+
+describe('timer while Redis is briefly down', () => {
+  it("with whenRedisDown 'fail', a tick that finds Redis gone is tried again and enqueued once it is back", async () => {
+    const server = await startRedisServer({ appendOnly: true });
+    const redis = new Redis(server.url).on('error', () => undefined); // down on purpose for a while
+    const name = uniqueAppName('timer-outage');
+    const errors: string[] = [];
+    const app = new QueueTasks({
+      name,
+      url: server.url,
+      whenRedisDown: 'fail',
+      worker: false,
+      logger: { log: () => undefined, warn: console.warn, error: (line) => errors.push(line) },
+    });
+    app.task({ name: 'beat', every: 1000 }, () => 'beat');
+    const timer = new QTasksTimer(app);
+    const enqueued: number[] = [];
+    timer.onTick((event) => enqueued.push(event.tick.getTime()));
+    try {
+      await app.start();
+      const first = (await nextTickEvent(timer)).tick.getTime();
+      await server.stop();
+      // Two ticks or so fire while it is down.
+      await sleep(2_200);
+      await server.restart();
+      await redis.ping();
+      const last = (await nextTickEvent(timer, (event) => event.tick.getTime() > Date.now() - 500)).tick.getTime();
+      await eventually('the ticks of the outage enqueued', async () => enqueued.includes(last - 1000));
+      const ticks = [...(await tickKeys(redis, name, 'beat')).keys()].filter((tick) => tick >= first && tick <= last).sort((a, b) => a - b);
+      // Every second from the first tick to the last, none missing.
+      expect(ticks).toEqual(Array.from({ length: (last - first) / 1000 + 1 }, (_, i) => first + i * 1000));
+      expect(errors.join('\n')).toMatch(/could not enqueue its tick of .*, trying again every second: .*is not reachable/);
+    } finally {
+      await app.stop();
+      await redis.quit();
+      await server.destroy();
+    }
   });
 });
