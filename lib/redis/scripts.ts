@@ -14,7 +14,7 @@ const SCRIPT_KEYS = {
   renew: 1,
   release: 3,
   recover: 3,
-  cancel: 1,
+  cancel: 2,
   watch: 3,
   progress: 1,
   'schedule-run': 1,

@@ -228,7 +228,7 @@ export class RedisBroker extends Broker {
 
   async cancel(uuid: string, reason: string, retention: Retention): Promise<TaskRecord | null> {
     const raw = (await this.scripts
-      .run('cancel', [this.keys.delayed], [this.keys.prefix, uuid, reason, ...retentionArgs(retention)])
+      .run('cancel', [this.keys.delayed, this.keys.priorities], [this.keys.prefix, uuid, reason, ...retentionArgs(retention)])
       .catch((error: unknown) => {
         throw this.storage.connection.unavailable(error);
       })) as string | null;

@@ -1,8 +1,8 @@
--- Cancel: a task that has not started turns 'cancel' and will never run (the claim script drops
--- it from the queue). For a running task the reason is recorded and published on the app's
+-- Cancel: a task that has not started turns 'cancel', leaves its queue and will never run (should
+-- a claim meet it all the same, it drops it). For a running task the reason is recorded and published on the app's
 -- cancel channel, so the worker holding it aborts it and stores 'cancel' itself. A finished task
 -- is left as it is.
--- KEYS[1] delayed zset
+-- KEYS[1] delayed zset, KEYS[2] priorities zset
 -- ARGV[1] key prefix, ARGV[2] uuid, ARGV[3] reason, ARGV[4..6] retention (see readRetention)
 -- Returns the record after the call, or false when there is no such task.
 --@include time
@@ -30,6 +30,14 @@ rec.x = ARGV[3]
 rec.u = now
 rec.f = now
 redis.call('ZREM', KEYS[1], uuid)
+-- Out of its queue now, so queue lengths (the dashboard's, the CLI's) count only what will run.
+-- LREM walks the list from its head: cheap for the tasks next in line, linear at worst, and a
+-- cancel is rare next to the adds and claims that keep the queue a plain list.
+local priority = rec.p or 0
+local listKey = prefix .. 'q:' .. priority
+if redis.call('LREM', listKey, 1, uuid) == 1 and redis.call('LLEN', listKey) == 0 then
+  redis.call('ZREM', KEYS[2], priority)
+end
 raw = finish(prefix, uuid, rec, readRetention(4), notices)
 notify(prefix, notices)
 return raw
