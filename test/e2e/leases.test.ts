@@ -92,7 +92,7 @@ describe('leases', () => {
     await broker.cancel(alone.uuid, 'not needed', keep);
     expect(await redis.lrange(`qtasks:{${name}}:q:0`, 0, -1)).toEqual([first.uuid, last.uuid]);
     // A priority whose queue ran dry is no longer listed.
-    expect(await redis.zrange(`qtasks:{${name}}:qp`, 0, -1)).toEqual(['0']);
+    expect(await redis.zrange(`qtasks:{${name}}:qp`, '0', '-1')).toEqual(['0']);
     const claimed = (await broker.claim('w1', 5, 10_000, keep)).tasks.map(({ record }) => record.uuid);
     expect(claimed).toEqual([first.uuid, last.uuid]);
   });
