@@ -50,6 +50,7 @@ export {
   type TaskState,
   type QueueOverview,
   type TaskList,
+  type TaskSummary,
   type InspectorOptions,
 } from './webview/inspector.js';
 export { WebView, type WebViewOptions, type WebViewServerOptions } from './webview/web-view.js';

@@ -17,8 +17,9 @@ Commands:
   schedules              timer schedules with their last and next run
   settings               GlobalConfig settings
   apps                   app names found on this Redis
-  web [--port N] [--host H]
-                         serve the dashboard until interrupted (default 127.0.0.1:8180)
+  web [--port N] [--host H] [--allowed-hosts A,B]
+                         serve the dashboard until interrupted (default 127.0.0.1:8180);
+                         --allowed-hosts: more host names it may be reached by
   help                   this text
 
 Options:
@@ -47,6 +48,7 @@ const OPTIONS = {
   limit: { type: 'string' },
   port: { type: 'string' },
   host: { type: 'string' },
+  'allowed-hosts': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -82,7 +84,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 interface CommandInput {
   url: string;
   name: string;
-  values: { json?: boolean; state?: string; limit?: string; port?: string; host?: string };
+  values: { json?: boolean; state?: string; limit?: string; port?: string; host?: string; 'allowed-hosts'?: string };
   rest: string[];
   io: CliIo;
 }
@@ -124,7 +126,8 @@ const COMMANDS: Record<string, Command> = {
   }),
   web: async ({ url, name, values, io }) => {
     const port = wholeNumber('--port', values.port ?? '8180', 0);
-    const webView = new WebView({ url, name, port, host: values.host ?? '127.0.0.1' });
+    const allowedHosts = values['allowed-hosts']?.split(',').map((host) => host.trim()).filter(Boolean) ?? [];
+    const webView = new WebView({ url, name, port, host: values.host ?? '127.0.0.1', allowedHosts });
     await webView.start();
     io.out(`dashboard of ${name} at ${webView.address} (Ctrl-C to stop)\n`);
     try {

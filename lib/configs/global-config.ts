@@ -41,7 +41,12 @@ export abstract class GlobalConfig {
 
   async getAll(): Promise<Record<string, unknown>> {
     const all = await this.readAllSettings();
-    const values = Object.fromEntries(Object.entries(all).map(([key, raw]) => [key, JSON.parse(raw)]));
+    const values = Object.fromEntries(
+      Object.entries(all).flatMap(([key, raw]) => {
+        const value = parseJsonOrUndefined(raw);
+        return value === undefined ? [] : [[key, value]];
+      }),
+    );
     return (await this.plugins.trigger('global_config_get_all', { values })).values;
   }
 
@@ -73,4 +78,24 @@ export abstract class GlobalConfig {
   abstract removeSchedule(name: string): Promise<void>;
   abstract schedule(name: string): Promise<ScheduleState | undefined>;
   abstract schedules(): Promise<ScheduleState[]>;
+}
+
+/** `raw` parsed, or undefined when it is not JSON (no JSON text parses to undefined). */
+function parseJsonOrUndefined(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The stored entries that are JSON objects, parsed. The others are left out: an entry written by
+ * hand or by another tool must not hide the rest from a dashboard or a worker.
+ */
+export function readableObjects<T extends object>(raws: readonly (string | null)[]): T[] {
+  return raws.flatMap((raw) => {
+    const value = raw === null ? undefined : parseJsonOrUndefined(raw);
+    return typeof value === 'object' && value !== null ? [value as T] : [];
+  });
 }

@@ -26,14 +26,24 @@ export interface QueueOverview {
   settings: Record<string, unknown>;
 }
 
+/**
+ * What a task list shows of a task. The whole record (arguments, result, progress, tracebacks,
+ * each up to maxPayloadBytes) comes from `task(uuid)`, one task at a time.
+ */
+export type TaskSummary = Pick<
+  TaskRecord,
+  'uuid' | 'taskName' | 'status' | 'priority' | 'attempt' | 'stalls' | 'createdAt' | 'updatedAt' | 'startedAt' | 'finishedAt' | 'runAt' | 'worker'
+>;
+
 export interface TaskList {
   state: TaskState;
-  tasks: TaskRecord[];
+  tasks: TaskSummary[];
   /** Records that could not be read as tasks, shown rather than hidden. */
   malformed: { uuid: string; reason: string }[];
   /**
-   * False when finished tasks were found by scanning stored records (no `keepFinishedTasks`
-   * index) and the scan stopped at its budget: the list is then a sample, not the newest.
+   * False when finished tasks were found by scanning stored records (no current
+   * `keepFinishedTasks` index) and the scan stopped at its budget: the list is then a sample, not
+   * the newest.
    */
   complete: boolean;
 }
@@ -48,6 +58,21 @@ export interface InspectorOptions extends RedisConnectionOptions {
 /** Keys a scan may look at before it gives up: a dashboard call must stay cheap on a big Redis. */
 const SCAN_BUDGET = 50_000;
 const SCAN_COUNT = 1_000;
+/**
+ * Records read in full per MGET. Each may hold up to maxPayloadBytes of arguments and as much
+ * result, and only their summaries are kept: a small chunk bounds what is held at once.
+ */
+const READ_CHUNK = 100;
+/** Enough of a record for its head (status, update time, lease token; see lua/includes/record.lua). */
+const HEAD_BYTES = 64;
+const HEAD = /^\{"s":"(\w+)"(?:,"u":(\d+))?(?:,"k":"([^"]*)")?/;
+
+interface RecordHead {
+  status: string;
+  /** Update time: a finished task's finish time. */
+  updatedAt: number;
+  token?: string;
+}
 
 /**
  * A read-only view of one app's queue, straight from Redis with no app running: what the
@@ -156,42 +181,94 @@ export class QueueInspector {
 
   /**
    * Tasks of the batches under a live lease. A batch keeps its uuid list until its last task
-   * settles, so tasks already finished are filtered out by their status.
+   * settles, so a task retried or given back meanwhile is still listed there, and again under the
+   * batch that claimed it next: a task runs under the batch its lease token (`<batch>:<n>`) names.
    */
   private async runningTasks(): Promise<Pick<TaskList, 'tasks' | 'malformed'>> {
     const batches = await this.client.zrange(this.keys.active, 0, '-1');
     const lists = await Promise.all(batches.map((batch) => this.client.lrange(this.keys.batch(batch), 0, -1)));
-    const list = await this.records(lists.flat());
+    const listedIn = new Map<string, Set<string>>();
+    lists.forEach((uuids, index) => {
+      for (const uuid of uuids) listedIn.set(uuid, (listedIn.get(uuid) ?? new Set()).add(batches[index]!));
+    });
+    const list = await this.records([...listedIn.keys()], (uuid, raw) => {
+      const token = readHead(raw)?.token;
+      return token !== undefined && listedIn.get(uuid)!.has(token.slice(0, token.lastIndexOf(':')));
+    });
     return { ...list, tasks: list.tasks.filter((task) => task.status === 'process') };
   }
 
   private async finishedTasks(state: TaskState, limit: number): Promise<TaskList> {
-    const indexed = this.keys.finished(state);
-    if ((await this.client.exists(indexed)) === 1) {
-      return { state, ...(await this.records(await this.client.zrevrange(indexed, 0, limit - 1))), complete: true };
+    if (await this.hasCurrentIndex(state)) {
+      return { state, ...(await this.records(await this.client.zrevrange(this.keys.finished(state), 0, limit - 1))), complete: true };
     }
-    // No index (keepFinishedTasks unset): scan the records, newest finished first.
+    // Scan the records and read only their heads to pick the newest finished; read those in full.
     const { keys, complete } = await this.scan(`${escapeGlob(this.keys.prefix)}t:*`);
-    const uuids = keys.map((key) => key.slice(this.keys.prefix.length + 2));
-    const { tasks, malformed } = await this.records(uuids);
-    const finished = tasks
-      .filter((task) => task.status === state)
-      .sort((a, b) => (b.finishedAt?.getTime() ?? 0) - (a.finishedAt?.getTime() ?? 0))
-      .slice(0, limit);
-    return { state, tasks: finished, malformed, complete };
+    // A key can come twice from SCAN (the keyspace resized meanwhile).
+    const uuids = [...new Set(keys)].map((key) => key.slice(this.keys.prefix.length + 2));
+    const heads = await this.heads(uuids);
+    const malformed: TaskList['malformed'] = [];
+    const finished: { uuid: string; updatedAt: number }[] = [];
+    uuids.forEach((uuid, index) => {
+      const head = heads[index];
+      if (head === null) malformed.push({ uuid, reason: 'no status at the start of the stored record' });
+      else if (head?.status === state) finished.push({ uuid, updatedAt: head.updatedAt });
+    });
+    const newest = finished.sort((a, b) => b.updatedAt - a.updatedAt).slice(0, limit);
+    const list = await this.records(newest.map(({ uuid }) => uuid));
+    return {
+      state,
+      tasks: list.tasks.filter((task) => task.status === state),
+      malformed: [...malformed, ...list.malformed],
+      complete,
+    };
   }
 
-  /** The records of `uuids` in order; gone ones are left out, malformed ones listed apart. */
-  private async records(uuids: string[]): Promise<Pick<TaskList, 'tasks' | 'malformed'>> {
-    const list: Pick<TaskList, 'tasks' | 'malformed'> = { tasks: [], malformed: [] };
+  /**
+   * Whether `f:<status>` holds every task that finished with it. Each finish indexed there raises
+   * the index's top score and the status's total (`st`) by one, so a total above the top score
+   * means tasks finished unindexed: keepFinishedTasks turned off (the index stays, no longer
+   * growing) or set only later, or not set in the app that finished them.
+   */
+  private async hasCurrentIndex(status: TaskState): Promise<boolean> {
+    const [[, top], total] = await Promise.all([
+      this.client.zrange(this.keys.finished(status), '-1', '-1', 'WITHSCORES'),
+      this.client.hget(this.keys.finishedCounts, status),
+    ]);
+    return top !== undefined && Number(top) >= Number(total ?? 0);
+  }
+
+  /**
+   * The head of each record, from its first bytes only: undefined when it is gone, null when it
+   * does not start with one (not a stored record).
+   */
+  private async heads(uuids: string[]): Promise<(RecordHead | null | undefined)[]> {
+    const heads: (RecordHead | null | undefined)[] = [];
     for (let start = 0; start < uuids.length; start += SCAN_COUNT) {
-      const chunk = uuids.slice(start, start + SCAN_COUNT);
+      const pipeline = this.client.pipeline();
+      for (const uuid of uuids.slice(start, start + SCAN_COUNT)) pipeline.getrange(this.keys.record(uuid), 0, HEAD_BYTES - 1);
+      for (const [error, raw] of (await pipeline.exec()) ?? []) {
+        if (error) throw error;
+        heads.push(raw === '' ? undefined : readHead(raw as string));
+      }
+    }
+    return heads;
+  }
+
+  /**
+   * The summaries of the records of `uuids` in order, of those `accept` takes; gone ones are left
+   * out, malformed ones listed apart.
+   */
+  private async records(uuids: string[], accept: (uuid: string, raw: string) => boolean = () => true): Promise<Pick<TaskList, 'tasks' | 'malformed'>> {
+    const list: Pick<TaskList, 'tasks' | 'malformed'> = { tasks: [], malformed: [] };
+    for (let start = 0; start < uuids.length; start += READ_CHUNK) {
+      const chunk = uuids.slice(start, start + READ_CHUNK);
       const raws = await this.client.mget(chunk.map((uuid) => this.keys.record(uuid)));
       chunk.forEach((uuid, index) => {
         const raw = raws[index];
-        if (raw === null || raw === undefined) return;
+        if (raw === null || raw === undefined || !accept(uuid, raw)) return;
         try {
-          list.tasks.push(decodeRecord(uuid, raw));
+          list.tasks.push(summarize(decodeRecord(uuid, raw)));
         } catch (error) {
           list.malformed.push({ uuid, reason: (error as Error).message });
         }
@@ -224,6 +301,17 @@ export function assertTaskState(state: string): asserts state is TaskState {
   if (!(TASK_STATES as readonly string[]).includes(state)) {
     throw new InvalidOptionError(`Unknown task state "${state}"; use one of ${TASK_STATES.join(', ')}.`);
   }
+}
+
+/** A record's head (status first, as every writer stores it), or null when it has none. */
+function readHead(raw: string): RecordHead | null {
+  const match = HEAD.exec(raw);
+  return match ? { status: match[1]!, updatedAt: Number(match[2] ?? 0), token: match[3] } : null;
+}
+
+function summarize(record: TaskRecord): TaskSummary {
+  const { uuid, taskName, status, priority, attempt, stalls, createdAt, updatedAt, startedAt, finishedAt, runAt, worker } = record;
+  return { uuid, taskName, status, priority, attempt, stalls, createdAt, updatedAt, startedAt, finishedAt, runAt, worker };
 }
 
 /** `text` with Redis glob characters escaped, for a MATCH pattern. */

@@ -164,15 +164,16 @@ const DETAIL_BLOCKS = [
   ['detail-errors', (t) => (t.errors ?? []).join('\n\n')],
 ];
 
-function renderDetail(task) {
-  byId('detail-error').textContent = '';
-  byId('detail-fields').replaceChildren(...DETAIL_FIELDS.flatMap(([label, read, testId]) => {
+/** The task's fields, or none (task null) beside why it cannot be shown: never an older record's. */
+function renderDetail(task, problem) {
+  byId('detail-error').textContent = problem || '';
+  byId('detail-fields').replaceChildren(...(task === null ? [] : DETAIL_FIELDS.flatMap(([label, read, testId]) => {
     const value = read(task);
     if (value === undefined || value === null || value === '') return [];
     return [el('dt', null, label), el('dd', testId ? { testid: testId } : null, value)];
-  }));
+  })));
   for (const [testId, read] of DETAIL_BLOCKS) {
-    const text = read(task);
+    const text = task === null ? '' : read(task);
     byId(testId).textContent = text;
     byId(testId).closest('div').hidden = text === '';
   }
@@ -185,7 +186,7 @@ async function refreshDetail() {
     const task = await getJson('api/tasks/' + encodeURIComponent(uuid));
     if (uuid === selectedUuid) renderDetail(task);
   } catch (error) {
-    if (uuid === selectedUuid) byId('detail-error').textContent = error.message;
+    if (uuid === selectedUuid) renderDetail(null, error.message);
   }
 }
 

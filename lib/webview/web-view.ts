@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { InvalidOptionError, QTasksError, RedisUnavailableError } from '../core/errors.js';
 import { raceTimeout } from '../core/timing.js';
 import { API_HELP, apiRead, errorReply, problemReply, type ApiRead, type ApiReply } from './api.js';
@@ -14,6 +15,11 @@ export interface WebViewServerOptions {
   host?: string;
   /** How often the page polls, in milliseconds; default 2000. */
   refreshMs?: number;
+  /**
+   * Host names requests may address the dashboard by, besides the default ones: on loopback,
+   * loopback names; elsewhere, IP addresses, `localhost` and this machine's host name.
+   */
+  allowedHosts?: string[];
 }
 
 /** The app to show (name and Redis connection, as for QueueInspector) and where to serve it. */
@@ -53,11 +59,15 @@ export class WebView {
   private readonly host: string;
   private readonly page: string;
   private readonly inspector: QueueInspector;
+  private readonly onLoopback: boolean;
+  /** Host names requests may name in their Host header (see refuseHost). */
+  private readonly hostNames: ReadonlySet<string>;
+  private starting?: Promise<void>;
   private server?: Server;
   private listeningAt?: string;
 
   constructor(options: WebViewOptions) {
-    const { port = DEFAULT_WEBVIEW_PORT, host = '127.0.0.1', refreshMs = DEFAULT_REFRESH_MS, ...inspectorOptions } = options;
+    const { port = DEFAULT_WEBVIEW_PORT, host = '127.0.0.1', refreshMs = DEFAULT_REFRESH_MS, allowedHosts = [], ...inspectorOptions } = options;
     if (!Number.isInteger(port) || port < 0 || port > 65_535) {
       throw new InvalidOptionError(`WebView port must be a whole number from 0 to 65535, got ${port}.`);
     }
@@ -66,6 +76,9 @@ export class WebView {
     }
     this.port = port;
     this.host = host;
+    this.onLoopback = LOOPBACK.has(host);
+    const defaultNames = this.onLoopback ? [...LOOPBACK] : ['localhost', hostname().toLowerCase(), host.toLowerCase()];
+    this.hostNames = new Set([...defaultNames, ...allowedHostNames(allowedHosts)]);
     // Built now so that a bad app name fails here, not at the first request.
     this.inspector = new QueueInspector(inspectorOptions);
     this.page = renderPage({ appName: inspectorOptions.name, refreshMs });
@@ -77,8 +90,16 @@ export class WebView {
   }
 
   /** Listens; resolves once the server accepts connections. Redis is reached at the first API call. */
-  async start(): Promise<void> {
-    if (this.server) return;
+  start(): Promise<void> {
+    // A call made while another is on its way shares it: one server.
+    this.starting ??= this.listen().catch((error: unknown) => {
+      this.starting = undefined;
+      throw error;
+    });
+    return this.starting;
+  }
+
+  private async listen(): Promise<void> {
     const server = createServer((request, response) => {
       this.serve(request, response).catch(() => response.destroy());
     });
@@ -96,6 +117,9 @@ export class WebView {
 
   /** Closes the server, its open connections (browsers keep them alive) and the Redis connection. */
   async stop(): Promise<void> {
+    const starting = this.starting;
+    this.starting = undefined;
+    await starting?.catch(() => undefined);
     const server = this.server;
     this.server = undefined;
     this.listeningAt = undefined;
@@ -126,11 +150,13 @@ export class WebView {
   }
 
   /**
-   * On loopback the dashboard answers only requests addressed to loopback: a web page whose own
-   * host name was pointed at 127.0.0.1 (DNS rebinding) must not read the tasks.
+   * Answers only requests addressed to a name this dashboard goes by: a web page whose own host
+   * name was pointed at the dashboard's address (DNS rebinding) must not read the tasks. An IP
+   * address names no web page, so off loopback any is taken.
    */
   private refuseHost(hostHeader: string | undefined): ApiReply | undefined {
-    if (!LOOPBACK.has(this.host) || LOOPBACK.has(hostnameOf(hostHeader))) return undefined;
+    const name = hostnameOf(hostHeader);
+    if (this.hostNames.has(name) || (!this.onLoopback && isIP(name.replace(/^\[(.*)\]$/, '$1')) !== 0)) return undefined;
     return problemReply(403, 'FORBIDDEN_HOST', `Host "${hostHeader ?? ''}" is not this dashboard; open ${this.listeningAt ?? 'it by its address'}.`);
   }
 
@@ -156,6 +182,16 @@ export class WebView {
   }
 }
 
+function allowedHostNames(allowedHosts: unknown): string[] {
+  if (!Array.isArray(allowedHosts)) throw new InvalidOptionError('WebView allowedHosts must be a list of host names.');
+  return allowedHosts.map((given: unknown) => {
+    const name = typeof given === 'string' ? hostnameOf(given) : '';
+    if (!name) throw new InvalidOptionError(`WebView allowedHosts must hold host names, got ${JSON.stringify(given)}.`);
+    return name;
+  });
+}
+
+/** The host name of a Host header (or of an allowedHosts entry), lower-cased; '' when it has none. */
 function hostnameOf(hostHeader: string | undefined): string {
   try {
     return new URL(`http://${hostHeader ?? ''}`).hostname;

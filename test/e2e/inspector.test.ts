@@ -1,8 +1,9 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { MalformedRecordError, QueueInspector, RedisUnavailableError, type QueueTasks } from '../../lib/index.js';
+import { MalformedRecordError, QueueInspector, RedisUnavailableError, type QueueTasks, type WorkerStatus } from '../../lib/index.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { Gate } from '../helpers/gate.js';
 import { plainApps } from '../helpers/plain-app.js';
+import { startRedisServer } from '../helpers/redis-server.js';
 
 describe.each(BACKENDS)('the queue inspector (what the dashboard and CLI read) on $name', (backend) => {
   const apps = plainApps(backend.connection().url ?? '');
@@ -54,11 +55,15 @@ describe.each(BACKENDS)('the queue inspector (what the dashboard and CLI read) o
 
     const success = await inspector.tasks('success');
     expect(success.tasks.map(({ uuid }) => uuid).sort()).toEqual(done.map(({ uuid }) => uuid).sort());
-    expect(success.tasks.map(({ returning }) => returning).sort()).toEqual([2, 4, 6]);
     expect(success.complete).toBe(true);
     const errors = await inspector.tasks('error');
     expect(errors.tasks.map(({ uuid }) => uuid)).toEqual([failed.uuid]);
-    expect(errors.tasks[0]!.traceback).toContain('TypeError: bad input');
+    // A list holds what a row shows; arguments, results and tracebacks come one task at a time.
+    for (const task of [...success.tasks, ...errors.tasks]) {
+      for (const field of ['args', 'returning', 'traceback']) expect(task).not.toHaveProperty(field);
+    }
+    expect((await Promise.all(done.map(async ({ uuid }) => (await inspector.task(uuid))!.returning))).sort()).toEqual([2, 4, 6]);
+    expect((await inspector.task(failed.uuid))!.traceback).toContain('TypeError: bad input');
     expect((await inspector.tasks('running')).tasks.map(({ uuid }) => uuid).sort()).toEqual(held.map(({ uuid }) => uuid).sort());
     expect((await inspector.tasks('delayed')).tasks.map(({ uuid }) => uuid)).toEqual([delayed.uuid]);
     expect((await inspector.task(failed.uuid))!.status).toBe('error');
@@ -84,9 +89,9 @@ describe.each(BACKENDS)('the queue inspector (what the dashboard and CLI read) o
     expect(queued.tasks.map(({ uuid }) => uuid)).toEqual([first.uuid, second.uuid, low.uuid]);
     expect((await inspector.tasks('queued', 2)).tasks.map(({ uuid }) => uuid)).toEqual([first.uuid, second.uuid]);
     const overview = await inspector.overview();
-    // The cancelled task's queue entry stays until a claim drops it; its record says cancel.
+    // The cancelled task left its queue; its record says cancel.
     expect(overview.queues).toEqual([
-      { priority: 0, queued: 3 },
+      { priority: 0, queued: 2 },
       { priority: 5, queued: 1 },
     ]);
     expect(overview.counts.cancel).toBe(1);
@@ -109,6 +114,83 @@ describe.each(BACKENDS)('the queue inspector (what the dashboard and CLI read) o
     expect(newest.tasks.map(({ uuid }) => uuid)).toEqual([finished[2]!.uuid, finished[1]!.uuid]);
   });
 
+  it('lists and counts a task retried while its first claim batch still runs once, under the batch that holds it now', async () => {
+    const gate = new Gate();
+    let failures = 0;
+    const register = (app: QueueTasks) => {
+      app.task('hold', () => gate.pass());
+      app.task({ name: 'flaky', retry: 1 }, () => {
+        if (failures++ === 0) throw new Error('first attempt fails');
+        return gate.pass();
+      });
+    };
+    // Added before any worker runs, so that one claim takes both: one batch.
+    const producer = await startApp('inspect-retried', register, { worker: false });
+    const [hold, flaky] = [await producer.add('hold'), await producer.add('flaky')];
+    const worker = await startApp('inspect-retried', register, { name: producer.name, config: { maxTasksProcess: 3 } });
+    const inspector = await inspectorOf(worker);
+    await expect.poll(async () => (await inspector.task(flaky.uuid))?.attempt, { timeout: 10_000 }).toBe(2);
+    await expect.poll(async () => (await inspector.task(flaky.uuid))?.status, { timeout: 10_000 }).toBe('process');
+
+    const running = await inspector.tasks('running');
+    expect(running.tasks.map(({ uuid, attempt }) => `${uuid} ${attempt}`).sort()).toEqual([`${hold.uuid} 1`, `${flaky.uuid} 2`].sort());
+    const overview = await inspector.overview();
+    expect(overview.counts.running).toBe(2);
+    expect(overview.workers.map(({ running: held }) => held)).toEqual([2]);
+    gate.open();
+  });
+
+  it('lists finished tasks newest first after keepFinishedTasks was turned off, not from the index left behind', async () => {
+    const register = (app: QueueTasks) => app.task('job', (n: number) => n);
+    const keeping = await startApp('inspect-stale-index', register, { config: { keepFinishedTasks: 10 } });
+    const old = await keeping.run('job', [1]);
+    await keeping.stop();
+    const notKeeping = await startApp('inspect-stale-index', register, { name: keeping.name });
+    const fresh = await notKeeping.run('job', [2]);
+
+    const list = await (await inspectorOf(notKeeping)).tasks('success');
+    expect(list.tasks.map(({ uuid }) => uuid)).toEqual([fresh.uuid, old.uuid]);
+  });
+
+  it('shows the rest of the overview when a catalogue entry, setting, schedule or heartbeat is not JSON', async () => {
+    const app = await startApp('inspect-bad-config', (registered) => registered.task('job', () => 'ok'));
+    await app.globalConfig!.set('limit', 5);
+    const inspector = await inspectorOf(app);
+    const { client } = inspector.connection;
+    const { keys } = inspector;
+    await client.hset(keys.catalog, 'legacy', 'not json');
+    await client.hset(keys.settings, 'note', 'plain text');
+    await client.hset(keys.schedules, 'nightly', '{broken');
+    await client.multi().zadd(keys.workers, Date.now() + 60_000, 'odd').hset(keys.workerInfo, 'odd', '{oops').exec();
+
+    const overview = await inspector.overview();
+    expect(overview.catalog.map(({ name }) => name)).toEqual(['job']);
+    expect(overview.settings).toEqual({ limit: 5 });
+    expect(overview.schedules).toEqual([]);
+    expect(overview.workers.map(({ pid }) => pid)).toEqual([process.pid]);
+  });
+
+  it('reads heartbeats without writing: expired ones are left out, and one a whole TTL past its end is removed by the next heartbeat written', async () => {
+    const app = await startApp('inspect-heartbeats', (registered) => registered.task('job', () => 'ok'));
+    const inspector = await inspectorOf(app);
+    const { client } = inspector.connection;
+    const { keys } = inspector;
+    const [own] = (await inspector.overview()).workers;
+    const ttlMs = 60_000;
+    // Gone for two TTLs; and just past its end (its writer's clock may run behind).
+    const ended = { gone: Date.now() - 2 * ttlMs, late: Date.now() - 1_000 };
+    for (const [id, at] of Object.entries(ended)) {
+      await client.multi().zadd(keys.workers, at, id).hset(keys.workerInfo, id, JSON.stringify({ ...own!, id } satisfies WorkerStatus)).exec();
+    }
+
+    expect((await inspector.overview()).workers.map(({ id }) => id)).toEqual([own!.id]);
+    expect(await client.zscore(keys.workers, 'gone')).not.toBeNull();
+    await app.globalConfig!.setStatus(own!, ttlMs);
+    expect(await client.zscore(keys.workers, 'gone')).toBeNull();
+    expect(await client.hexists(keys.workerInfo, 'gone')).toBe(0);
+    expect(await client.zscore(keys.workers, 'late')).not.toBeNull();
+  });
+
   it('shows a malformed record as such instead of failing the whole list', async () => {
     const app = await startApp('inspect-bad', (registered) => registered.task('job', () => 'ok'));
     const good = await app.run('job');
@@ -124,6 +206,34 @@ describe.each(BACKENDS)('the queue inspector (what the dashboard and CLI read) o
   it('names the apps on this Redis', async () => {
     const app = await startApp('inspect-apps', (registered) => registered.task('job', () => 'ok'));
     expect(await (await inspectorOf(app)).apps()).toContain(app.name);
+  });
+});
+
+describe('the queue inspector listing finished tasks without an index', () => {
+  it('reads in full only the records it lists, however big the others are', async () => {
+    const redis = await startRedisServer();
+    const apps = plainApps(redis.url);
+    try {
+      const app = await apps.start('inspect-heads', (registered) => registered.task('report', () => 'y'.repeat(100_000)), {
+        config: { maxTasksProcess: 10 },
+      });
+      const runs = await Promise.all(Array.from({ length: 30 }, () => app.run('report')));
+      const inspector = new QueueInspector({ name: app.name, url: redis.url });
+      await inspector.start();
+      const sent = async () => Number(/total_net_output_bytes:(\d+)/.exec(await inspector.connection.client.info('stats'))![1]);
+      const before = await sent();
+      const list = await inspector.tasks('success', 1);
+      const bytes = (await sent()) - before;
+      await inspector.stop();
+
+      const newest = Math.max(...runs.map(({ finishedAt }) => finishedAt!.getTime()));
+      expect(list.tasks.map(({ finishedAt }) => finishedAt!.getTime())).toEqual([newest]);
+      // 3 MB of results are stored; one record in full and 30 heads are read.
+      expect(bytes).toBeLessThan(300_000);
+    } finally {
+      await apps.stopAll();
+      await redis.destroy();
+    }
   });
 });
 

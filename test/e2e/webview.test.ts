@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { hostname } from 'node:os';
 import { Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -181,6 +182,11 @@ describe('the WebView dashboard', () => {
     expect(overview.body).toMatchObject({ app: worker.name, counts: { queued: 2, delayed: 1, running: 1, success: 4, error: 1, cancel: 1 } });
     const list = await api<TaskList>('/api/tasks?state=error&limit=5');
     expect(list.body.tasks.map(({ uuid }) => uuid)).toEqual([expected.error[0]!.uuid]);
+    // A list carries what its rows show, not each task's arguments, result or traceback.
+    const success = await api<TaskList>('/api/tasks?state=success');
+    for (const task of [...list.body.tasks, ...success.body.tasks]) {
+      expect(Object.keys(task).sort()).toEqual(['attempt', 'createdAt', 'finishedAt', 'priority', 'stalls', 'startedAt', 'status', 'taskName', 'updatedAt', 'uuid', 'worker']);
+    }
     expect((await api<TaskRecord>(`/api/tasks/${echoed.uuid}`)).body).toMatchObject({ status: 'success', returning: MARKUP });
 
     const badState = await api<{ error: { code: string; message: string } }>('/api/tasks?state=finished');
@@ -208,6 +214,68 @@ describe('the WebView dashboard', () => {
     expect(page.headers.get('content-security-policy')).toMatch(/script-src 'sha256-/);
     expect(await getWithHost(`${view.address}/api/overview`, 'attacker.example:80')).toBe(403);
     expect(await getWithHost(`${view.address}/api/overview`, `localhost:${new URL(view.address!).port}`)).toBe(200);
+  });
+
+  it('off loopback, answers requests addressed by an IP address, localhost, this host name or an allowed name, and refuses others', async () => {
+    const open = await startView({ name: worker.name, url: redisUrl, port: 0, host: '0.0.0.0', allowedHosts: ['tasks.example.com'] });
+    const port = new URL(open.address!).port;
+    const url = `http://127.0.0.1:${port}/api/overview`;
+    expect(await getWithHost(url, `attacker.example:${port}`)).toBe(403);
+    for (const host of [`127.0.0.1:${port}`, `192.0.2.7:${port}`, `[::1]:${port}`, `localhost:${port}`, `${hostname()}:${port}`, 'TASKS.example.com']) {
+      expect(await getWithHost(url, host)).toBe(200);
+    }
+    const loopback = await startView({ name: worker.name, url: redisUrl, port: 0, allowedHosts: ['tasks.example.com'] });
+    expect(await getWithHost(`${loopback.address}/api/overview`, 'tasks.example.com')).toBe(200);
+    expect(await getWithHost(`${loopback.address}/api/overview`, '192.0.2.7')).toBe(403);
+  });
+
+  it('starts one server when start is called again before the first call is done', async () => {
+    const port = await freePort();
+    const twice = new WebView({ name: worker.name, url: redisUrl, port });
+    views.push(twice);
+    await Promise.all([twice.start(), twice.start()]);
+    expect(twice.address).toBe(`http://127.0.0.1:${port}`);
+    await twice.stop();
+    await expect(fetch(`http://127.0.0.1:${port}`)).rejects.toThrow();
+  });
+
+  it('clears a shown task\'s fields when the task is gone, beside the reason', async () => {
+    const producer = await apps.start('webview-gone', (app) => app.task('job', () => undefined), { worker: false });
+    const task = await producer.add('job', ['payload']);
+    const page = await openPage(await startView({ name: producer.name, url: redisUrl, port: 0, refreshMs: 200 }));
+    await page.click(`tr[data-uuid="${task.uuid}"]`);
+    await expect.poll(() => text(page, 'detail-args'), WAIT).toBe(JSON.stringify(['payload'], null, 2));
+
+    const redis = new Redis(redisUrl);
+    try {
+      await redis.del(`qtasks:{${producer.name}}:t:${task.uuid}`);
+    } finally {
+      await redis.quit();
+    }
+    await expect.poll(() => text(page, 'detail-error'), WAIT).toContain(`No task with uuid ${task.uuid}`);
+    expect(await text(page, 'detail-fields')).toBe('');
+    expect(await page.locator(testId('detail-args')).isVisible()).toBe(false);
+  });
+
+  it('serves the overview to a Redis user that may only read, once a heartbeat has expired', async () => {
+    const name = uniqueAppName('webview-reader');
+    const user = uniqueAppName('reader');
+    const redis = new Redis(redisUrl);
+    try {
+      await redis.acl('SETUSER', user, 'on', '>secret', '~*', '&*', '-@all', '+@read', '+@connection', '+info');
+      const gone = { id: 'gone', host: 'h', pid: 1, startedAt: Date.now(), running: 0, maxTasksProcess: 1, tasks: [] };
+      await redis.multi().zadd(`qtasks:{${name}}:workers`, Date.now() - 1_000, 'gone').hset(`qtasks:{${name}}:wi`, 'gone', JSON.stringify(gone)).exec();
+      const readerUrl = new URL(redisUrl);
+      readerUrl.username = user;
+      readerUrl.password = 'secret';
+      const reader = await startView({ name, url: readerUrl.href, port: 0 });
+      const overview = await fetch(`${reader.address}/api/overview`);
+      expect(overview.status).toBe(200);
+      expect(((await overview.json()) as QueueOverview).workers).toEqual([]);
+    } finally {
+      await redis.acl('DELUSER', user);
+      await redis.quit();
+    }
   });
 
   it('answers 422 for a malformed record, and lists it apart on the page', async () => {

@@ -3,7 +3,7 @@ import type { TaskCatalogEntry } from '../../core/task-registry.js';
 import { RedisConnection, type RedisConnectionOptions } from '../../redis/connection.js';
 import { RedisKeys } from '../../redis/keys.js';
 import { ScriptRunner } from '../../redis/scripts.js';
-import { GlobalConfig, type WorkerStatus } from '../global-config.js';
+import { GlobalConfig, readableObjects, type WorkerStatus } from '../global-config.js';
 
 export interface RedisGlobalConfigOptions extends RedisConnectionOptions {
   name?: string;
@@ -54,9 +54,15 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   protected async writeStatus(status: WorkerStatus, ttlMs: number): Promise<void> {
-    await this.client
-      .multi()
-      .zadd(this.keys.workers, Date.now() + ttlMs, status.id)
+    const now = Date.now();
+    // Heartbeats of workers gone without a goodbye (killed, crashed) are removed by the writers,
+    // before this one is written: readers only filter them out, as they may read a replica. Only
+    // those a whole TTL past their end, so a writer whose clock runs ahead removes no live one.
+    const expired = await this.client.zrangebyscore(this.keys.workers, '-inf', now - ttlMs);
+    const write = this.client.multi();
+    if (expired.length > 0) write.zrem(this.keys.workers, ...expired).hdel(this.keys.workerInfo, ...expired);
+    await write
+      .zadd(this.keys.workers, now + ttlMs, status.id)
       .hset(this.keys.workerInfo, status.id, JSON.stringify(status))
       .exec();
   }
@@ -66,15 +72,9 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   async workers(): Promise<WorkerStatus[]> {
-    const now = Date.now();
-    const expired = await this.client.zrangebyscore(this.keys.workers, '-inf', now);
-    if (expired.length > 0) {
-      await this.client.multi().zrem(this.keys.workers, ...expired).hdel(this.keys.workerInfo, ...expired).exec();
-    }
-    const live = await this.client.zrangebyscore(this.keys.workers, now, '+inf');
+    const live = await this.client.zrangebyscore(this.keys.workers, Date.now(), '+inf');
     if (live.length === 0) return [];
-    const infos = await this.client.hmget(this.keys.workerInfo, ...live);
-    return infos.flatMap((raw) => (raw ? [JSON.parse(raw) as WorkerStatus] : []));
+    return readableObjects<WorkerStatus>(await this.client.hmget(this.keys.workerInfo, ...live));
   }
 
   async publishCatalog(entries: TaskCatalogEntry[]): Promise<void> {
@@ -86,8 +86,7 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   async catalog(): Promise<TaskCatalogEntry[]> {
-    const all = await this.client.hgetall(this.keys.catalog);
-    return Object.values(all).map((raw) => JSON.parse(raw) as TaskCatalogEntry);
+    return readableObjects<TaskCatalogEntry>(Object.values(await this.client.hgetall(this.keys.catalog)));
   }
 
   async publishSchedule(schedule: ScheduleDefinition, nextRun: Date): Promise<void> {
@@ -118,9 +117,7 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   async schedules(): Promise<ScheduleState[]> {
-    const definitions = Object.values(await this.client.hgetall(this.keys.schedules)).map(
-      (raw) => JSON.parse(raw) as ScheduleDefinition,
-    );
+    const definitions = readableObjects<ScheduleDefinition>(Object.values(await this.client.hgetall(this.keys.schedules)));
     return Promise.all(definitions.map(async (definition) => this.withRun(definition, await this.runFields(definition.name))));
   }
 
