@@ -51,6 +51,11 @@ interface Schedule extends BuiltSchedule {
 const MIN_KEY_TTL_MS = 60_000;
 /** Longest wait at stop for ticks still being enqueued. */
 const STOP_WAIT_MS = 2_000;
+/**
+ * A published schedule whose next run is this long past was fired by no instance meanwhile: its
+ * code is gone (removed, renamed), and the next timer to start drops it from GlobalConfig.
+ */
+const ABANDONED_AFTER_MS = 60_000;
 /** Pause between tries of a tick whose enqueue found Redis unreachable. */
 const TICK_RETRY_MS = 1_000;
 
@@ -159,7 +164,24 @@ export class QTasksTimer implements StartHook {
       return;
     }
     for (const schedule of this.schedules.values()) await this.arm(schedule);
+    await this.dropAbandoned();
     this.app.logger.log(`timer started: ${this.schedules.size} schedule(s)`);
+  }
+
+  /**
+   * Removes from GlobalConfig the schedules no instance fires any more, so the dashboard and the
+   * CLI stop listing them. One that another instance fires (added there at run time, or by a newer
+   * version) has its next run moved on at every tick, and stays.
+   */
+  private async dropAbandoned(): Promise<void> {
+    const { globalConfig } = this.app;
+    if (!globalConfig) return;
+    const overdue = Date.now() - ABANDONED_AFTER_MS;
+    for (const { name, nextRun } of await globalConfig.schedules()) {
+      if (this.schedules.has(name) || nextRun === undefined || nextRun.getTime() > overdue) continue;
+      await globalConfig.removeSchedule(name);
+      this.app.logger.log(`timer: schedule "${name}" removed from GlobalConfig: no instance fired it since ${nextRun.toISOString()}`);
+    }
   }
 
   /** Stops every job, then waits for the enqueues already under way. */

@@ -144,7 +144,8 @@ export class ThreadPool implements ThreadRunner {
         const { job } = thread;
         if (job && thread.started) {
           job.reject(new ThreadCrashedError(job.target.url, job.target.exportName, how));
-        } else {
+        } else if (this.open && !thread.retired) {
+          // Not terminated on purpose (a time limit, a cancel, the pool closing): a crash.
           this.options.onStrayCrash?.(how);
           // Given but never taken: it runs on another thread, first in line.
           if (job) this.waiting.unshift(job);

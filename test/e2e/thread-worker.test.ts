@@ -174,19 +174,23 @@ describe('ThreadWorker', () => {
   });
 
   it('maxTime stops a never-yielding export: the task ends error (timed out) and its thread is replaced', async () => {
+    const warnings: string[] = [];
     const app = await apps.start(
       'thread-maxtime',
       (a) => {
         a.task({ name: 'forever', thread: thread('spinUntil'), maxTime: 200 });
         a.task({ name: 'where', thread: thread('whereAmI') });
       },
-      { worker: sourceThreadWorker(1) },
+      { worker: sourceThreadWorker(1), logger: { log: () => undefined, warn: (line) => warnings.push(line), error: console.error } },
     );
     // Never released: only terminating its thread stops it.
     const timedOut = await app.run('forever', [scratchPath()], WAIT);
     expect(timedOut.status).toBe('error');
     expect(timedOut.traceback).toMatch(/^TaskTimeoutError: Task "forever" timed out after 200 ms/);
     expect(await app.run('where', ['after'], WAIT)).toMatchObject({ status: 'success', returning: { label: 'after' } });
+    // Threads terminated on purpose (the time limit, then the pool closing) are no crash.
+    await app.stop();
+    expect(warnings).toEqual([]);
   });
 
   it('maxTime counts from when a thread starts the task, not while it waits for a free thread', async () => {
@@ -227,6 +231,9 @@ describe('ThreadWorker', () => {
     expect(await app.wait(leak!.uuid, WAIT)).toMatchObject({ status: 'success', returning: 'returned' });
     expect(await app.wait(next!.uuid, WAIT)).toMatchObject({ status: 'success', returning: { label: 'next' } });
     expect(warnings.join('\n')).toMatch(/a thread died of an error an earlier task left behind \(uncaught Error: left behind\); it was replaced/);
+    // Threads ended on purpose (the pool closing) are no crash.
+    await app.stop();
+    expect(warnings.filter((line) => line.includes('a thread died'))).toHaveLength(1);
   });
 
   it('cancel of a running thread task ends it cancel and frees its thread', async () => {

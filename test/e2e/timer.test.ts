@@ -95,6 +95,28 @@ describe('timer in one process', () => {
     expect(state!.lastTaskUuid).toBe(keys.get(state!.lastRun!.getTime()));
   });
 
+  it('a timer starting drops from GlobalConfig a schedule no instance fires any more, and keeps one another instance fires', async () => {
+    const name = uniqueAppName('timer-abandoned');
+    const config = new RedisGlobalConfig({ name, url });
+    await config.start();
+    const definition = (schedule: string) => ({ name: schedule, taskName: 'beat', args: [], every: 2000, catchUp: false });
+    // Its code was removed: its next run went by two minutes ago and nobody moved it on.
+    await config.publishSchedule(definition('removed'), new Date(Date.now() - 120_000));
+    // Added at run time by another instance, which moves its next run on at every tick.
+    await config.publishSchedule(definition('elsewhere'), new Date(Date.now() + 2_000));
+    const app = new QueueTasks({ name, url, worker: false, globalConfig: config });
+    app.task({ name: 'beat', every: 1000 }, () => 'beat');
+    const timer = new QTasksTimer(app);
+    try {
+      await app.start();
+      expect(timer.running).toBe(true);
+      expect((await readGlobalConfig(name)).map((schedule) => schedule.name).sort()).toEqual(['beat', 'elsewhere']);
+    } finally {
+      await app.stop();
+      await config.stop();
+    }
+  });
+
   it('timer.add / list / remove at run time, with a fixed interval and its own schedule name', async () => {
     const name = uniqueAppName('timer-api');
     const app = await startNestApp({ name, url }, [BeatService]);
