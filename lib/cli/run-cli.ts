@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { InvalidOptionError, QTasksError, TaskNotFoundError } from '../core/errors.js';
-import { QueueInspector, TASK_STATES, type TaskState } from '../webview/inspector.js';
+import { assertTaskState, QueueInspector, TASK_STATES } from '../webview/inspector.js';
 import { WebView } from '../webview/web-view.js';
 import { formatOverview, formatRecord, formatSchedules, formatTaskList, formatWorkers } from './format.js';
 
@@ -72,6 +72,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     const run = COMMANDS[command];
     if (!run) throw new InvalidOptionError(`unknown command "${command}"; run \`qtasks help\` for the list.`);
+    const extra = rest.slice(command === 'task' ? 1 : 0);
+    if (extra.length > 0) throw new InvalidOptionError(`${command} takes no argument ${JSON.stringify(extra[0])}; run \`qtasks help\`.`);
     return await run({ url, name, values, rest, io });
   } catch (error) {
     const usage = error instanceof InvalidOptionError;
@@ -89,6 +91,7 @@ interface CommandInput {
   io: CliIo;
 }
 
+/** A command; it checks its usage before it reaches Redis, so bad usage is told apart from Redis being down. */
 type Command = (input: CommandInput) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
@@ -100,18 +103,24 @@ const COMMANDS: Record<string, Command> = {
     const { workers } = await inspector.overview();
     return [workers, formatWorkers(workers)];
   }),
-  tasks: (input) => inspect(input, async (inspector) => {
-    const state = (input.values.state ?? 'queued') as TaskState;
-    const list = await inspector.tasks(state, wholeNumber('--limit', input.values.limit ?? '20'));
-    return [list, formatTaskList(list)];
-  }),
-  task: (input) => inspect(input, async (inspector) => {
+  tasks: (input) => {
+    const state = input.values.state ?? 'queued';
+    assertTaskState(state);
+    const limit = wholeNumber('--limit', input.values.limit ?? '20');
+    return inspect(input, async (inspector) => {
+      const list = await inspector.tasks(state, limit);
+      return [list, formatTaskList(list)];
+    });
+  },
+  task: (input) => {
     const [uuid] = input.rest;
     if (!uuid) throw new InvalidOptionError('task needs a uuid: qtasks task <uuid>');
-    const record = await inspector.task(uuid);
-    if (!record) throw new TaskNotFoundError(uuid);
-    return [record, formatRecord(record)];
-  }),
+    return inspect(input, async (inspector) => {
+      const record = await inspector.task(uuid);
+      if (!record) throw new TaskNotFoundError(uuid);
+      return [record, formatRecord(record)];
+    });
+  },
   schedules: (input) => inspect(input, async (inspector) => {
     const { schedules } = await inspector.overview();
     return [schedules, formatSchedules(schedules)];

@@ -80,6 +80,14 @@ describe('the qtasks CLI', () => {
     const noUuid = await qtasks('task');
     expect(noUuid.code).toBe(EXIT.usage);
     expect(noUuid.err).toContain('task needs a uuid');
+    const extra = await qtasks('status', 'now');
+    expect(extra.code).toBe(EXIT.usage);
+    expect(extra.err).toContain('status takes no argument "now"');
+    // Told apart from Redis being down: usage is checked before Redis is reached.
+    const down = 'redis://127.0.0.1:1';
+    expect((await qtasks('tasks', '--state', 'finished', '--url', down)).code).toBe(EXIT.usage);
+    expect((await qtasks('task', '--url', down)).code).toBe(EXIT.usage);
+    expect((await qtasks('task', 'a', 'b', '--url', down)).err).toContain('task takes no argument "b"');
     expect((await qtasks('help')).out).toBe(USAGE);
   });
 
