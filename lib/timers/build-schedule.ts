@@ -4,6 +4,9 @@ import { toJson } from '../core/json.js';
 import type { ScheduleDefinition, ScheduleOptions } from '../core/schedule.js';
 import { createTrigger, MIN_EVERY_MS, type Trigger } from './trigger.js';
 
+/** Longest `every`: a timer's delay is a signed 32-bit count of ms (about 24.8 days); cron goes further. */
+const MAX_EVERY_MS = 2 ** 31 - 1;
+
 export interface BuiltSchedule {
   definition: ScheduleDefinition;
   trigger: Trigger;
@@ -21,10 +24,16 @@ export function buildSchedule(taskName: string, options: ScheduleOptions, where:
   if (!name) fail('its name is empty.');
   const { cron, every, timezone } = options;
   if ((cron === undefined) === (every === undefined)) fail('give exactly one of `cron` and `every`.');
-  if (every !== undefined && (!Number.isInteger(every) || every < MIN_EVERY_MS)) {
-    fail(`\`every\` must be a whole number of milliseconds, at least ${MIN_EVERY_MS}, got ${String(every)}.`);
+  if (every !== undefined && (!Number.isInteger(every) || every < MIN_EVERY_MS || every > MAX_EVERY_MS)) {
+    fail(
+      `\`every\` must be a whole number of milliseconds from ${MIN_EVERY_MS} to ${MAX_EVERY_MS} (about 24.8 days; ` +
+        `use \`cron\` for longer), got ${String(every)}.`,
+    );
   }
   if (timezone !== undefined && cron === undefined) fail('`timezone` applies to `cron` only.');
+  if (timezone !== undefined && (typeof timezone !== 'string' || timezone === '')) {
+    fail(`\`timezone\` must be an IANA time zone name such as "Europe/Paris", got ${JSON.stringify(timezone)}.`);
+  }
   if (options.catchUp !== undefined && typeof options.catchUp !== 'boolean') fail('`catchUp` must be true or false.');
   const args = options.args ?? [];
   if (!Array.isArray(args)) fail('`args` must be an array.');

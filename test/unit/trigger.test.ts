@@ -60,7 +60,10 @@ describe('schedule checks', () => {
     refuse({ cron: '* * * * *', timezone: 'Mars/Olympus' }, /in time zone "Mars\/Olympus": Invalid timezone/);
     refuse({}, /exactly one of `cron` and `every`/);
     refuse({ cron: '* * * * *', every: 1000 }, /exactly one of `cron` and `every`/);
-    refuse({ every: 999 }, /`every` must be a whole number of milliseconds, at least 1000, got 999/);
+    refuse({ every: 999 }, /`every` must be a whole number of milliseconds from 1000 to 2147483647 \(about 24\.8 days; use `cron` for longer\), got 999/);
+    refuse({ every: 1e16 }, /`every` must be a whole number of milliseconds from 1000 to 2147483647 .*got 10000000000000000/);
+    refuse({ cron: '* * * * *', timezone: '' }, /`timezone` must be an IANA time zone name such as "Europe\/Paris", got ""/);
+    refuse({ cron: '* * * * *', timezone: 5 as unknown as string }, /`timezone` must be an IANA time zone name .*got 5/);
     refuse({ every: 1000, timezone: 'UTC' }, /`timezone` applies to `cron` only/);
     refuse({ every: 1000, args: 'x' as unknown as unknown[] }, /`args` must be an array/);
   });
