@@ -161,6 +161,16 @@ export class TaskCancelledError extends QTasksError {
   }
 }
 
+/**
+ * The reason a task's signal aborts when its worker stops before it finished: the task was handed
+ * back to the queue and runs again elsewhere, so this run should stop.
+ */
+export class WorkerStoppedError extends QTasksError {
+  constructor(readonly graceMs: number) {
+    super('WORKER_STOPPED', `The worker stopped before the task finished (it had ${graceMs} ms of grace); the task goes back to the queue.`);
+  }
+}
+
 function describeCause(cause: unknown): string {
   return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Broker, Lease, Retention } from '../brokers/broker.js';
-import { errorMessage, TaskCancelledError } from '../core/errors.js';
+import { errorMessage, TaskCancelledError, WorkerStoppedError } from '../core/errors.js';
 import { TaskAbort } from '../core/task-abort.js';
 import { pause, settleWithin } from '../core/timing.js';
 import { traceback } from '../core/executor.js';
@@ -160,6 +160,8 @@ export class AsyncWorker extends Worker {
     await settleWithin([...this.executing.values()], graceMs);
     await settleWithin([this.flush()], Math.max(deadline - Date.now(), RETRY_PAUSE_MS * 4));
     this.closed = true;
+    // Handed back below: another worker runs them, so this run should stop (its outcome is dropped).
+    for (const abort of this.aborts.values()) abort.abort(new WorkerStoppedError(graceMs));
     await this.stopCancelListener?.();
     this.stopCancelListener = undefined;
     for (const timer of this.timers) clearInterval(timer);

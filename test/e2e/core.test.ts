@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QTasksClient, Task, UnknownTaskError, NotSerializableError } from '../../lib/index.js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { QTasksClient, Task, UnknownTaskError, NotSerializableError, WorkerStoppedError, type TaskContext } from '../../lib/index.js';
 import { BACKENDS } from '../helpers/backends.js';
+import { Gate } from '../helpers/gate.js';
+import { plainApps } from '../helpers/plain-app.js';
 import { startNestApp } from '../helpers/nest-app.js';
 import { uniqueAppName } from '../helpers/names.js';
 
@@ -71,5 +73,32 @@ describe.each(BACKENDS)('core path on $name', (backend) => {
     cyclic.self = cyclic;
     await expect(client.add('test', [cyclic])).rejects.toThrow(/\$\[0\]\.self is a circular reference/);
     await expect(client.add('test', [() => 1])).rejects.toThrow(/\$\[0\] is a function/);
+  });
+});
+
+describe('a worker that stops before its task finished', () => {
+  const apps = plainApps(inject('redisUrl'));
+  afterAll(async () => apps.stopAll());
+
+  it('aborts the task’s signal with WorkerStoppedError once the grace is over, and hands the task back', async () => {
+    let seen: unknown;
+    const started = new Gate();
+    const app = await apps.start(
+      'stop-aborts',
+      (registered) =>
+        registered.task({ name: 'listen', echo: true }, async (ctx: TaskContext) => {
+          void started.pass();
+          // Ends only when its signal aborts: the worker stopping is the only way out.
+          await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+          seen = ctx.signal.reason;
+        }),
+      { config: { shutdownGraceMs: 100 } },
+    );
+    const task = await app.add('listen');
+    await started.reached;
+    await app.stopWork();
+    expect(seen).toBeInstanceOf(WorkerStoppedError);
+    expect((seen as WorkerStoppedError).code).toBe('WORKER_STOPPED');
+    expect((await app.get(task.uuid))!.status).toBe('new');
   });
 });
