@@ -34,11 +34,32 @@ class IntervalTrigger implements Trigger {
   }
 }
 
+/** Far enough to step over any daylight-saving change (at most two hours anywhere). */
+const MAX_DST_STEP_MS = 4 * 3_600_000;
+
 class CronTrigger implements Trigger {
   constructor(private readonly cronTime: CronTime) {}
 
   nextAfter(time: number): number {
-    return this.cronTime.getNextDateFrom(new Date(time), this.cronTime.timeZone).toMillis();
+    const fromLater = (stepMs: number) => this.cronTime.getNextDateFrom(new Date(time + stepMs), this.cronTime.timeZone).toMillis();
+    let next = fromLater(0);
+    if (next > time) return next;
+    // Around a daylight-saving change the cron library can answer a time that is not after the one
+    // asked (the right wall-clock time under the offset from before the change): ask from later
+    // points, doubling, then narrow down to the earliest one it answers right. The ticks of the
+    // hour that repeats may be skipped, but time moves on.
+    let [wrong, right] = [0, 1000];
+    while ((next = fromLater(right)) <= time) {
+      if (right > MAX_DST_STEP_MS) throw new Error(`the cron library gives no tick after ${new Date(time).toISOString()}`);
+      [wrong, right] = [right, right * 2];
+    }
+    while (right - wrong > 1000) {
+      const middle = wrong + Math.floor((right - wrong) / 2000) * 1000;
+      const answer = fromLater(middle);
+      if (answer > time) [right, next] = [middle, answer];
+      else wrong = middle;
+    }
+    return next;
   }
 
   latestBetween(since: number, until: number): number | null {

@@ -37,6 +37,17 @@ describe('triggers', () => {
     expect(newYork.nextAfter(at('2026-01-10T00:00:00Z'))).toBe(at('2026-01-10T14:00:00Z'));
     expect(newYork.nextAfter(at('2026-07-10T00:00:00Z'))).toBe(at('2026-07-10T13:00:00Z'));
   });
+
+  it('time moves on across a fall-back change, where the cron library answers a time before the one asked', () => {
+    // Santiago falls back at 03:00 UTC on 5 April 2026; there the library answers 02:00:01 UTC for
+    // "the second after 03:00:00 UTC", and looking for the latest tick looped for ever.
+    const santiago = createTrigger({ cron: '* * * * * *', timezone: 'America/Santiago' });
+    const after = santiago.nextAfter(at('2026-04-05T03:00:00Z'));
+    expect(after).toBeGreaterThan(at('2026-04-05T03:00:00Z'));
+    expect(santiago.latestBetween(at('2026-04-05T02:59:59Z'), at('2026-04-05T03:00:00.300Z'))).toBe(at('2026-04-05T03:00:00Z'));
+    // The next tick after the change is no further than the end of the hour that repeats.
+    expect(after).toBeLessThanOrEqual(at('2026-04-05T04:00:00Z'));
+  });
 });
 
 describe('schedule checks', () => {
