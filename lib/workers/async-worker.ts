@@ -276,8 +276,7 @@ export class AsyncWorker extends Worker {
       }
       return batch.tasks.length < size;
     } catch (error) {
-      this.markSent(settle, false);
-      this.outbox.unshift(...settle);
+      this.unsent(settle);
       if (signal.aborted) return true;
       this.ctx.logger.error(`worker ${this.id} could not claim tasks: ${errorMessage(error)}`);
       void this.flush();
@@ -358,6 +357,12 @@ export class AsyncWorker extends Worker {
     }
   }
 
+  /** Outcomes whose call failed: first in line for the next one. */
+  private unsent(outcomes: TaskOutcome[]): void {
+    this.markSent(outcomes, false);
+    this.outbox.unshift(...outcomes);
+  }
+
   /**
    * A cancel for a running task was published: abort it if this worker holds it. The message
    * travels on another connection than the claim's reply, so it may come first: remember it a
@@ -393,8 +398,7 @@ export class AsyncWorker extends Worker {
           this.settled(batch, await this.ctx.broker.complete(batch, this.retention));
         } catch (error) {
           this.ctx.logger.error(`worker ${this.id} could not store ${batch.length} result(s), retrying: ${errorMessage(error)}`);
-          this.markSent(batch, false);
-          this.outbox.unshift(...batch);
+          this.unsent(batch);
           await pause(RETRY_PAUSE_MS);
         }
       }
