@@ -19,7 +19,7 @@ export interface ThreadPoolOptions {
 interface Job extends ThreadJob {
   resolve(value: unknown): void;
   reject(error: Error): void;
-  /** Started when a thread takes the job. */
+  /** Starts the time limit's clock (again): when a thread is handed the job. */
   startClock(): void;
 }
 
