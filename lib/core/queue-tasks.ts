@@ -321,13 +321,23 @@ export class QueueTasks {
     if (!Number.isFinite(delayMs) || delayMs < 0) {
       throw new InvalidOptionError(`delay of task "${item.name}" must be 0 or more milliseconds, got ${delayMs}.`);
     }
-    const args = item.args ?? [];
-    if (!Array.isArray(args)) throw new InvalidOptionError(`Arguments of task "${item.name}" must be an array.`);
-    const argsJson = toJson(args, `Arguments of task "${item.name}"`);
+    const given = item.args ?? [];
+    if (!Array.isArray(given)) throw new InvalidOptionError(`Arguments of task "${item.name}" must be an array.`);
+    const argsJson = toJson(withoutTrailingUndefined(given), `Arguments of task "${item.name}"`);
     const bytes = Buffer.byteLength(argsJson);
     if (bytes > this.config.maxPayloadBytes) throw new PayloadTooLargeError(item.name, bytes, this.config.maxPayloadBytes);
     return { uuid: randomUUID(), taskName: item.name, priority, argsJson, createdAt: Date.now(), delayMs: Math.round(delayMs) };
   }
+}
+
+/**
+ * A trailing `undefined` is an optional parameter left out (`run(1, undefined)`), as if not given:
+ * JSON has no place for it. One in the middle would shift the others, so it is refused.
+ */
+function withoutTrailingUndefined(args: unknown[]): unknown[] {
+  let end = args.length;
+  while (end > 0 && args[end - 1] === undefined) end--;
+  return end === args.length ? args : args.slice(0, end);
 }
 
 function checkWaited(uuid: string, record: TaskRecord | null, options: WaitOptions): TaskRecord {

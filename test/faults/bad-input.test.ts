@@ -133,6 +133,13 @@ describe('bad input: a clear typed error, nothing else lost, the worker keeps ru
     expect(await redis.llen(`${keys.prefix}q:0`)).toBe(0);
   });
 
+  it('trailing undefined arguments are optional parameters left out; one in the middle is refused', async () => {
+    expect((await client.run('double', [21, undefined, undefined], { timeout: 10_000 })).returning).toBe(42);
+    const error = await client.add('double', [undefined, 2]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NotSerializableError);
+    expect((error as Error).message).toMatch(/\$\[0\] is undefined/);
+  });
+
   it('arguments over maxPayloadBytes are refused with PayloadTooLargeError', async () => {
     const error = await client.add('double', ['x'.repeat(2000)]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PayloadTooLargeError);
