@@ -318,6 +318,16 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect((await broker.storage.get(t.uuid))!).toMatchObject({ status: 'cancel', cancelReason: 'user asked' });
     });
 
+    it('recover puts the tasks of expired batches back in the order they were claimed, ahead of the rest', async () => {
+      const tasks = [task(), task(), task(), task(), task()];
+      await broker.enqueue(tasks);
+      await broker.claim('dying', 2, 30, KEEP);
+      await broker.claim('dying', 2, 30, KEEP);
+      await sleep(80);
+      expect(await broker.recover(3, KEEP)).toEqual({ requeued: 4, failed: 0 });
+      expect(await claimUuids(5)).toEqual(tasks.map((t) => t.uuid));
+    });
+
     it('a running task whose cancel was asked ends cancel when its worker dies', async () => {
       const t = task();
       await broker.enqueue([t]);

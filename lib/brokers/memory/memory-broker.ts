@@ -207,8 +207,9 @@ export class MemoryBroker extends Broker {
     const now = Date.now();
     let requeued = 0;
     let failed = 0;
+    // Each goes to the head of its queue: walked last-first, they end up in the order they were claimed.
     const expired = [...this.leases].filter(([, lease]) => lease.deadline <= now).sort((a, b) => a[1].deadline - b[1].deadline);
-    for (const [uuid] of expired) {
+    for (const [uuid] of expired.reverse()) {
       this.leases.delete(uuid);
       const record = this.storage.read(uuid);
       if (record?.s !== 'process') continue;

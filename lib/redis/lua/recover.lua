@@ -41,10 +41,13 @@ local function recoverTask(uuid, batch)
   end
 end
 
+-- Each task goes to the head of its queue: walked last-first (newest batch first, its last task
+-- first), the tasks end up in the order they were claimed, ahead of the rest.
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100)
-for _, batch in ipairs(expired) do
-  for _, uuid in ipairs(redis.call('LRANGE', prefix .. 'lb:' .. batch, 0, -1)) do
-    recoverTask(uuid, batch)
+for b = #expired, 1, -1 do
+  local uuids = redis.call('LRANGE', prefix .. 'lb:' .. expired[b], 0, -1)
+  for i = #uuids, 1, -1 do
+    recoverTask(uuids[i], expired[b])
   end
 end
 dropBatches(prefix, KEYS[1], expired)
