@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { QueueTasks, RedisBroker, type ClaimBatch, type Lease, type NewTask, type Retention, type TaskOutcome } from '../../lib/index.js';
+import { QueueTasks, RedisBroker, type ClaimBatch, type ClaimedTask, type Lease, type NewTask, type Retention, type TaskOutcome } from '../../lib/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { Gate } from '../helpers/gate.js';
 import { uniqueAppName } from '../helpers/names.js';
@@ -43,6 +43,17 @@ describe('leases', () => {
     const record = await broker.storage.get(task.uuid);
     expect(record?.returning).toBe('ok');
     expect(await redis.zcard(`qtasks:{${name}}:a`)).toBe(0);
+  });
+
+  it('two calls on their way that settle one batch between them end its lease: nothing is left behind', async () => {
+    await broker.enqueue([newTask(), newTask(), newTask()]);
+    const [a, b, c] = (await broker.claim('w1', 3, 10_000, keep)).tasks;
+    const outcome = ({ record, token }: ClaimedTask) => ({ uuid: record.uuid, token, status: 'success' as const, payload: '1' });
+    // A complete and a claim carrying outcomes, both sent before either answers.
+    const [stored, claimed] = await Promise.all([broker.complete([outcome(a!)], keep), broker.claim('w1', 1, 10_000, keep, [outcome(b!), outcome(c!)])]);
+    expect([stored, claimed.stored]).toEqual([[true], [true, true]]);
+    expect(await redis.zcard(`qtasks:{${name}}:a`)).toBe(0);
+    expect(await redis.keys(`qtasks:{${name}}:lb:*`)).toEqual([]);
   });
 
   it('renew pushes the deadline of held leases only', async () => {

@@ -87,15 +87,14 @@ export class RedisBroker extends Broker {
   /** A claim on `client`: the main connection, or the blocking one right behind BLPOP. */
   private async claimOn(client: RedisClient, request: ClaimRequest, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
     const { workerId, max, leaseMs, retention } = request;
-    const settling = countByBatch(settle);
-    const args = [this.keys.prefix, workerId, max, leaseMs, ...retentionArgs(retention), ++this.calls, ...this.outcomeArgs(settle, settling)];
-    const [nextDue, stored, batch, claimed] = (await this.scripts.run('claim', this.stateKeys, args, client)) as [
+    const settling = this.settleOnSend(settle);
+    const args = [this.keys.prefix, workerId, max, leaseMs, ...retentionArgs(retention), ++this.calls, ...outcomeArgs(settle, settling.ended)];
+    const [nextDue, stored, batch, claimed] = (await this.scripts.run('claim', this.stateKeys, args, client).catch(settling.undo)) as [
       number,
       string,
       string,
       string,
     ];
-    this.settle(settling);
     const tasks: ClaimedTask[] = [];
     if (claimed !== '') {
       // `<uuid>\n<record>` per task; the n-th task's token is `<batch>:<n>` (see claim.lua).
@@ -155,31 +154,16 @@ export class RedisBroker extends Broker {
 
   async complete(outcomes: TaskOutcome[], retention: Retention): Promise<boolean[]> {
     if (outcomes.length === 0) return [];
-    const settling = countByBatch(outcomes);
-    const reply = (await this.scripts.run('complete', this.stateKeys, [
-      this.keys.prefix,
-      this.callerId,
-      ++this.calls,
-      ...retentionArgs(retention),
-      ...this.outcomeArgs(outcomes, settling),
-    ])) as string;
-    this.settle(settling);
+    const settling = this.settleOnSend(outcomes);
+    const reply = (await this.scripts
+      .run('complete', this.stateKeys, [this.keys.prefix, this.callerId, ++this.calls, ...retentionArgs(retention), ...outcomeArgs(outcomes, settling.ended)])
+      .catch(settling.undo)) as string;
     return storedFlags(reply);
   }
 
   /** The keys of the queue and lease state, which claim and complete both change. */
   private get stateKeys(): string[] {
     return [this.keys.priorities, this.keys.delayed, this.keys.marker, this.keys.active];
-  }
-
-  /** Outcomes as includes/outcomes.lua reads them: the batches they end, then one value each. */
-  private outcomeArgs(outcomes: TaskOutcome[], settling: Map<string, number>): (string | number)[] {
-    const ended = this.batchesEndedBy(settling);
-    const args: (string | number)[] = [ended.length, ...ended];
-    for (const { uuid, token, status, retryDelayMs, payload } of outcomes) {
-      args.push(`${uuid} ${token} ${status} ${retryDelayMs ?? 0} ${payload}`);
-    }
-    return args;
   }
 
   async renew(leases: Lease[], leaseMs: number): Promise<string[]> {
@@ -191,30 +175,44 @@ export class RedisBroker extends Broker {
 
   async release(leases: Lease[], retention: Retention): Promise<number> {
     if (leases.length === 0) return 0;
+    const { ended, undo } = this.settleOnSend(leases);
+    return (await this.scripts
+      .run(
+        'release',
+        [this.keys.active, this.keys.priorities, this.keys.marker],
+        [this.keys.prefix, ...retentionArgs(retention), ended.length, ...ended, ...leases.flatMap(({ uuid, token }) => [uuid, token])],
+      )
+      .catch(undo)) as number;
+  }
+
+  /**
+   * Counts the outcomes (or releases) of a call as settled when it leaves, not when it answers: two
+   * calls on their way that settle one batch between them must see each other, or neither would end
+   * its lease. Gives the batches this call ends (those whose last unsettled tasks it carries; one
+   * this broker did not claim is left to expire, and recover() sweeps what is left of it), and an
+   * undo that counts them unsettled again should the call fail (they will be sent again), then
+   * rethrows.
+   */
+  private settleOnSend(leases: { token: string }[]): { ended: string[]; undo: (error: unknown) => never } {
     const settling = countByBatch(leases);
-    const ended = this.batchesEndedBy(settling);
-    const released = (await this.scripts.run(
-      'release',
-      [this.keys.active, this.keys.priorities, this.keys.marker],
-      [this.keys.prefix, ...retentionArgs(retention), ended.length, ...ended, ...leases.flatMap(({ uuid, token }) => [uuid, token])],
-    )) as number;
-    this.settle(settling);
-    return released;
-  }
-
-  /** Batches whose last unsettled tasks are all settling now: their lease can end with this call. */
-  private batchesEndedBy(settling: Map<string, number>): string[] {
-    // A batch this broker did not claim is left to expire: recover() then sweeps what is left of it.
-    return [...settling].filter(([batch, count]) => (this.unsettled.get(batch) ?? Infinity) <= count).map(([batch]) => batch);
-  }
-
-  /** The broker took these tasks' outcomes (or releases): fewer of each batch are left unsettled. */
-  private settle(settled: Map<string, number>): void {
-    for (const [batch, count] of settled) {
-      const left = (this.unsettled.get(batch) ?? 0) - count;
-      if (left > 0) this.unsettled.set(batch, left);
-      else this.unsettled.delete(batch);
+    const ended: string[] = [];
+    const known = new Map<string, number>();
+    for (const [batch, count] of settling) {
+      const unsettled = this.unsettled.get(batch);
+      if (unsettled === undefined) continue;
+      known.set(batch, count);
+      if (unsettled <= count) {
+        ended.push(batch);
+        this.unsettled.delete(batch);
+      } else {
+        this.unsettled.set(batch, unsettled - count);
+      }
     }
+    const undo = (error: unknown): never => {
+      for (const [batch, count] of known) this.unsettled.set(batch, (this.unsettled.get(batch) ?? 0) + count);
+      throw error;
+    };
+    return { ended, undo };
   }
 
   async recover(maxStalls: number, retention: Retention): Promise<{ requeued: number; failed: number }> {
@@ -259,6 +257,15 @@ function storedFlags(flags: string): boolean[] {
 }
 
 /** How many of these leases belong to each batch: counted once per call, for its args and its settling. */
+/** Outcomes as includes/outcomes.lua reads them: the batches they end, then one value each. */
+function outcomeArgs(outcomes: TaskOutcome[], ended: string[]): (string | number)[] {
+  const args: (string | number)[] = [ended.length, ...ended];
+  for (const { uuid, token, status, retryDelayMs, payload } of outcomes) {
+    args.push(`${uuid} ${token} ${status} ${retryDelayMs ?? 0} ${payload}`);
+  }
+  return args;
+}
+
 function countByBatch(leases: { token: string }[]): Map<string, number> {
   const counts = new Map<string, number>();
   for (const { token } of leases) {
