@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { QueueTasks, RedisBroker, type ClaimBatch, type ClaimedTask, type Lease, type NewTask, type Retention, type TaskOutcome } from '../../lib/index.js';
+import { ScriptRunner } from '../../lib/redis/scripts.js';
 import { eventually } from '../helpers/eventually.js';
 import { Gate } from '../helpers/gate.js';
 import { uniqueAppName } from '../helpers/names.js';
@@ -54,6 +55,22 @@ describe('leases', () => {
     expect([stored, claimed.stored]).toEqual([[true], [true, true]]);
     expect(await redis.zcard(`qtasks:{${name}}:a`)).toBe(0);
     expect(await redis.keys(`qtasks:{${name}}:lb:*`)).toEqual([]);
+  });
+
+  it('two claims of one worker sent again together (both replies lost) each get their first answer', async () => {
+    await broker.enqueue([newTask(), newTask(), newTask(), newTask()]);
+    const scripts = new ScriptRunner(broker.storage.client);
+    const keys = broker.storage.keys;
+    // What the worker's broker sends: two claims of 2 on their way at once, call ids 7 and 8.
+    const claim = (callId: number) =>
+      scripts.run('claim', [keys.priorities, keys.delayed, keys.marker, keys.active], [keys.prefix, 'w1', 2, 10_000, '0', 0, 0, callId, 0]) as Promise<
+        [number, string, string, string]
+      >;
+    const first = [await claim(7), await claim(8)];
+    // The client library sends both again after a reconnect, in order.
+    const again = [await claim(7), await claim(8)];
+    expect(again.map(([, , batch, tasks]) => [batch, tasks])).toEqual(first.map(([, , batch, tasks]) => [batch, tasks]));
+    expect(await redis.zcard(`qtasks:{${name}}:a`)).toBe(2);
   });
 
   it('renew pushes the deadline of held leases only', async () => {

@@ -36,12 +36,12 @@ local function dueIn(first)
   return math.max(0, tonumber(first[2]) - now)
 end
 
--- The worker's last claim, answered `<stored flags> <batch>` and kept for a lease's time (see
+-- The worker's last claims, answered `<stored flags> <batch>` and kept for a lease's time (see
 -- includes/answers.lua): run twice, a call sent again would store its outcomes again (and find
 -- their leases ended) and hold a second batch while the first waits for its lease to run out.
 -- Instead it gets the first run's answer, with the tasks of its batch still held under it.
 local answerKey = prefix .. 'wc:' .. ARGV[2]
-local repeated = answerOfRepeat(answerKey, ARGV[8])
+local repeated, kept = answerOfRepeat(answerKey, ARGV[8])
 if repeated then
   local lastStored, lastBatch = string.match(repeated, '^(%d*) (%d*)$')
   local lines = {}
@@ -149,6 +149,6 @@ end
 if claimed == max and redis.call('ZCARD', KEYS[1]) > 0 then
   wake(KEYS[3])
 end
-keepAnswer(answerKey, ARGV[8], stored .. ' ' .. (batch or ''), ARGV[4])
+keepAnswer(answerKey, kept, ARGV[8], stored .. ' ' .. (batch or ''), ARGV[4])
 notify(prefix, notices)
 return { dueIn(nextDelayed), stored, tostring(batch or ''), table.concat(lines, '\n') }

@@ -8,10 +8,10 @@
 --@include outcomes
 --@include answers
 
--- The caller's last answer, its stored flags (see includes/answers.lua): run twice, a call sent
+-- The caller's last answers, their stored flags (see includes/answers.lua): run twice, a call sent
 -- again would find its leases ended and answer '0', as if lost, though the first run stored them.
 local answerKey = ARGV[1] .. 'wo:' .. ARGV[2]
-local repeated = answerOfRepeat(answerKey, ARGV[3])
+local repeated, kept = answerOfRepeat(answerKey, ARGV[3])
 if repeated then
   return repeated
 end
@@ -21,6 +21,6 @@ local writes = {}
 local out = storeOutcomes(ARGV[1], 7, nowMs(), readRetention(4), notices, writes)
 callInChunks('MSET', writes)
 -- Kept long enough for a reconnect after a long outage: one small key per caller.
-keepAnswer(answerKey, ARGV[3], out, 600000)
+keepAnswer(answerKey, kept, ARGV[3], out, 600000)
 notify(ARGV[1], notices)
 return out
