@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
+  MalformedRecordError,
   NotSerializableError,
   PayloadTooLargeError,
   QTasksClient,
@@ -163,6 +164,21 @@ describe('bad input: a clear typed error, nothing else lost, the worker keeps ru
     }
     expect((await client.wait(before.uuid, { timeout: 10_000 })).returning).toBe(2);
     expect((await client.wait(after.uuid, { timeout: 10_000 })).returning).toBe(4);
+  });
+
+  it('a record whose head looks right but whose arguments are not JSON fails alone, not the batch it was claimed with', async () => {
+    const raw = '{"s":"new","n":"double","a":"{not json","c":1}';
+    await redis.set(keys.record('hand-written-args'), raw);
+    await redis.rpush(`${keys.prefix}q:0`, 'hand-written-args');
+    await redis.zadd(keys.priorities, 0, 0);
+    // Claimed in one batch with it: the add wakes the worker, which takes all four.
+    const good = await client.addBulk([1, 2, 3].map((n) => ({ name: 'double', args: [n] })));
+    for (const { uuid } of good) expect(await client.wait(uuid, { timeout: 10_000 })).toMatchObject({ status: 'success', stalls: 0 });
+    // Still unreadable as a task (get throws MalformedRecordError), but ended, saying why.
+    await expect(client.get('hand-written-args')).rejects.toBeInstanceOf(MalformedRecordError);
+    const stored = JSON.parse((await redis.get(keys.record('hand-written-args')))!) as { s: string; e: string };
+    expect(stored.s).toBe('error');
+    expect(stored.e).toMatch(/^MalformedRecordError: .*arguments are not JSON/);
   });
 
   it('a task that throws a non-Error value ends error showing that value', async () => {

@@ -96,15 +96,24 @@ export class RedisBroker extends Broker {
       string,
     ];
     const tasks: ClaimedTask[] = [];
+    const malformed: TaskOutcome[] = [];
     if (claimed !== '') {
       // `<uuid>\n<record>` per task; the n-th task's token is `<batch>:<n>` (see claim.lua).
       const parts = claimed.split('\n');
       for (let i = 0; i < parts.length; i += 2) {
-        tasks.push({ token: `${batch}:${i / 2 + 1}`, record: decodeRecord(parts[i]!, parts[i + 1]!) });
+        const [uuid, token] = [parts[i]!, `${batch}:${i / 2 + 1}`];
+        try {
+          tasks.push({ token, record: decodeRecord(uuid, parts[i + 1]!) });
+        } catch (error) {
+          // The script checks a record's head only: one the codec refuses fails alone, not its batch.
+          malformed.push({ uuid, token, status: 'error', payload: `${(error as Error).name}: ${(error as Error).message}` });
+        }
       }
       // One claim is one batch (see lua/includes/leases.lua).
-      this.unsettled.set(batch, tasks.length);
+      this.unsettled.set(batch, tasks.length + malformed.length);
     }
+    // Should this fail, they come back when the lease ends, and fail then.
+    if (malformed.length > 0) await this.complete(malformed, retention).catch(() => undefined);
     return { tasks, stored: storedFlags(stored), nextDueInMs: nextDue < 0 ? null : nextDue };
   }
 
