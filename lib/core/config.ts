@@ -54,7 +54,11 @@ export function resolveConfig(
     const raw = env[ENV_PREFIX + key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()];
     if (raw !== undefined) Object.assign(config, { [key]: parseEnvValue(key, raw) });
   }
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+    throw new InvalidOptionError(`config must be an object of settings, got ${JSON.stringify(given)}.`);
+  }
   for (const [key, value] of Object.entries(given)) {
+    if (!Object.hasOwn(DEFAULT_CONFIG, key)) throw unknownSetting(key);
     if (value !== undefined) Object.assign(config, { [key]: value });
   }
   validate(config);
@@ -73,6 +77,28 @@ function parseEnvValue(key: keyof QTasksConfig, raw: string): number | boolean {
   return value;
 }
 
+/** A misspelt setting would otherwise be ignored, its default silently kept. */
+function unknownSetting(key: string): InvalidOptionError {
+  const known = Object.keys(DEFAULT_CONFIG);
+  const near = known.find((name) => editDistance(key.toLowerCase(), name.toLowerCase()) <= 2);
+  return new InvalidOptionError(
+    `config.${key} is not a setting` + (near ? ` (did you mean ${near}?)` : `; the settings are ${known.join(', ')}`) + '.',
+  );
+}
+
+/** Levenshtein distance: the fewest one-character edits turning a into b. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
 function validate(config: QTasksConfig): void {
   const positive: (keyof QTasksConfig)[] = ['maxTasksProcess', 'leaseMs', 'maxPayloadBytes', 'globalConfigStatusTtlMs'];
   for (const key of positive) {
@@ -85,6 +111,9 @@ function validate(config: QTasksConfig): void {
     if (!Number.isInteger(config[key]) || config[key] < 0) {
       throw new InvalidOptionError(`config.${key} must be a whole number of 0 or more, got ${String(config[key])}.`);
     }
+  }
+  for (const key of ['runningOlderTasks', 'deleteFinishedTasks'] as const) {
+    if (typeof config[key] !== 'boolean') throw new InvalidOptionError(`config.${key} must be true or false, got ${String(config[key])}.`);
   }
   assertPriority(config.taskDefaultPriority, 'config.taskDefaultPriority');
 }

@@ -106,11 +106,12 @@ export class TaskRegistry {
     return [...this.byName.values()];
   }
 
+  /** The task `type.method` declares, else the one of its nearest base class (a subclass may declare its own). */
   findByMethod(type: Function, method: string | symbol): TaskDefinition | undefined {
-    for (const definition of this.byName.values()) {
-      if (definition.owner && definition.owner.method === method && isSameOrSubclass(type, definition.owner.type)) {
-        return definition;
-      }
+    const declared = this.definitions().filter(({ owner }) => owner?.method === method);
+    for (let current: unknown = type; typeof current === 'function'; current = Object.getPrototypeOf(current)) {
+      const found = declared.find(({ owner }) => owner!.type === current);
+      if (found) return found;
     }
     return undefined;
   }
@@ -124,10 +125,6 @@ export class TaskRegistry {
       tags: options.tags ?? [],
     }));
   }
-}
-
-function isSameOrSubclass(type: Function, base: Function): boolean {
-  return type === base || type.prototype instanceof base;
 }
 
 function assertTaskOptions({ options, source }: TaskDeclaration): void {

@@ -4,6 +4,7 @@ import { InvalidOptionError } from '../core/errors.js';
 import { QueueTasks } from '../core/queue-tasks.js';
 import type { TriggerHandlers } from '../plugins/plugin.js';
 import type { TriggerName } from '../plugins/triggers.js';
+import { distinctProviders } from './distinct-providers.js';
 import { InterceptorResolver } from './interceptor-resolver.js';
 import type { QTasksPluginOptions } from './plugin.decorators.js';
 import type { QTasksModuleOptions } from './qtasks.module.js';
@@ -22,7 +23,7 @@ export class PluginExplorer implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     this.queueTasks.useInterceptors(...(await this.interceptors.resolve(this.options.interceptors)));
-    for (const { instance } of this.discovery.getProviders()) {
+    for (const { instance } of distinctProviders(this.discovery)) {
       if (!instance || typeof instance !== 'object') continue;
       const type = instance.constructor as Function;
       const options = Reflect.getMetadata(PLUGIN_METADATA, type) as QTasksPluginOptions | undefined;

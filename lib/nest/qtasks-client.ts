@@ -35,16 +35,21 @@ type WithoutContext<A extends unknown[]> = A extends [infer Head, ...infer Rest]
 export class TaskHandle<A extends unknown[], R> {
   constructor(
     private readonly queueTasks: QueueTasks,
-    readonly name: string,
+    private readonly taskName: () => string,
     private readonly options: AddOptions & WaitOptions = {},
   ) {}
 
-  /** The same task with enqueue (priority, delay) or wait (timeout) options. */
-  with(options: AddOptions & WaitOptions): TaskHandle<A, R> {
-    return new TaskHandle<A, R>(this.queueTasks, this.name, { ...this.options, ...options });
+  /** The task's name, looked up at first use: tasks are registered at module init, after constructors ran. */
+  get name(): string {
+    return this.taskName();
   }
 
-  add(...args: A): Promise<TaskRecord<R, A>> {
+  /** The same task with enqueue (priority, delay) or wait (timeout) options. */
+  with(options: AddOptions & WaitOptions): TaskHandle<A, R> {
+    return new TaskHandle<A, R>(this.queueTasks, this.taskName, { ...this.options, ...options });
+  }
+
+  async add(...args: A): Promise<TaskRecord<R, A>> {
     return this.queueTasks.add(this.name, args, this.options) as Promise<TaskRecord<R, A>>;
   }
 
@@ -90,12 +95,21 @@ export class QTasksClient {
     return this.queueTasks.cancel(uuid, reason);
   }
 
-  /** A typed handle on the task declared by `type.method` with `@Task()`. */
+  /**
+   * A typed handle on the task declared by `type.method` with `@Task()`. Usable in a provider's
+   * constructor: the task is looked up at the handle's first call (a method that is no task
+   * rejects it then).
+   */
   task<T, K extends MethodKeys<T>>(type: Type<T>, method: K): TaskHandle<TaskArgs<T[K]>, TaskResult<T[K]>> {
+    let name: string | undefined;
+    return new TaskHandle(this.queueTasks, () => (name ??= this.taskName(type, method)));
+  }
+
+  private taskName(type: Type<unknown>, method: string): string {
     const definition = this.queueTasks.registry.findByMethod(type, method);
     if (!definition) {
       throw new InvalidOptionError(`${type.name}.${method} is not a task: mark it with @Task() and list ${type.name} in a module's providers.`);
     }
-    return new TaskHandle(this.queueTasks, definition.name);
+    return definition.name;
   }
 }

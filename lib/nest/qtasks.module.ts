@@ -4,6 +4,7 @@ import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { Broker } from '../brokers/broker.js';
 import { GlobalConfig } from '../configs/global-config.js';
 import { InvalidOptionError } from '../core/errors.js';
+import { shownValue } from '../core/executor.js';
 import { QueueTasks, type QueueTasksOptions } from '../core/queue-tasks.js';
 import { Starter } from '../starters/starter.js';
 import { Storage } from '../storages/storage.js';
@@ -93,15 +94,54 @@ function nestTaskLogger(uuid: string, taskName: string): Logger {
 @Module({})
 export class QTasksModule {
   static forRoot(options: QTasksModuleOptions = {}): DynamicModule {
-    return rootModule({ provide: QTASKS_OPTIONS, useValue: options });
+    return rootModule({ provide: QTASKS_OPTIONS, useFactory: () => checkedOptions(options, 'The options of QTasksModule.forRoot') });
   }
 
   static forRootAsync(options: QTasksModuleAsyncOptions): DynamicModule {
+    if (typeof options?.useFactory !== 'function') {
+      throw new InvalidOptionError('QTasksModule.forRootAsync needs useFactory: a function returning the options (useClass and useExisting are not supported).');
+    }
     return rootModule(
-      { provide: QTASKS_OPTIONS, inject: options.inject ?? [], useFactory: options.useFactory },
+      {
+        provide: QTASKS_OPTIONS,
+        inject: options.inject ?? [],
+        useFactory: async (...args: unknown[]) =>
+          checkedOptions(await options.useFactory(...args), 'What the useFactory of QTasksModule.forRootAsync returns'),
+      },
       options.imports,
     );
   }
+}
+
+/**
+ * The options, checked where a mistake would otherwise end in a TypeError far from its cause or
+ * be silently ignored (the settings in `config` are checked by the core).
+ */
+function checkedOptions(options: unknown, what: string): QTasksModuleOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidOptionError(`${what} must be an object of options, got ${shownValue(options)}.`);
+  }
+  const { url, timers, interceptors } = options as QTasksModuleOptions;
+  if (url !== undefined && !isRedisUrl(url)) {
+    throw new InvalidOptionError(`url must be a Redis URL such as "redis://127.0.0.1:6379/0", got ${shownValue(url)}.`);
+  }
+  if (timers !== undefined && typeof timers !== 'boolean') throw new InvalidOptionError(`timers must be true or false, got ${shownValue(timers)}.`);
+  if (interceptors !== undefined && !(Array.isArray(interceptors) && interceptors.every(isInterceptorRef))) {
+    throw new InvalidOptionError(`interceptors must be a list of interceptor classes or instances, got ${shownValue(interceptors)}.`);
+  }
+  return options as QTasksModuleOptions;
+}
+
+function isRedisUrl(url: unknown): boolean {
+  try {
+    return ['redis:', 'rediss:'].includes(new URL(url as string).protocol);
+  } catch {
+    return false;
+  }
+}
+
+function isInterceptorRef(ref: unknown): boolean {
+  return typeof ref === 'function' || typeof (ref as { intercept?: unknown } | null)?.intercept === 'function';
 }
 
 /** The global module around the components; only where the options come from differs. */

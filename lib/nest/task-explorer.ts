@@ -3,6 +3,7 @@ import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { assertPriority } from '../core/config.js';
 import { QueueTasks } from '../core/queue-tasks.js';
+import { distinctProviders } from './distinct-providers.js';
 import { InterceptorResolver } from './interceptor-resolver.js';
 import { TaskMetadataAccessor } from './task-metadata.accessor.js';
 
@@ -20,7 +21,7 @@ export class TaskExplorer implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    for (const wrapper of this.discovery.getProviders()) await this.explore(wrapper);
+    for (const wrapper of distinctProviders(this.discovery)) await this.explore(wrapper);
   }
 
   private async explore(wrapper: InstanceWrapper): Promise<void> {
@@ -33,8 +34,12 @@ export class TaskExplorer implements OnModuleInit {
       if (!options) continue;
       const type = instance.constructor as Function;
       const source = `${type.name}.${methodName}`;
-      if (!wrapper.isDependencyTreeStatic()) {
-        this.logger.warn(`${source} is on a request-scoped provider; tasks need a singleton, so it is skipped`);
+      const scope = nonSingletonScope(wrapper);
+      if (scope) {
+        this.logger.warn(
+          `${source} is on a ${scope} provider; tasks need a singleton, so it is skipped: ` +
+            `give ${type.name} the default scope, with no request-scoped dependency`,
+        );
         continue;
       }
       const name = options.name ?? methodName;
@@ -52,4 +57,14 @@ export class TaskExplorer implements OnModuleInit {
       });
     }
   }
+}
+
+/**
+ * Why Nest builds the provider per request or per injection, when it does: its discovered
+ * instance is then a bare prototype whose constructor never ran, no instance to run tasks on.
+ */
+function nonSingletonScope(wrapper: InstanceWrapper): string | undefined {
+  if (wrapper.isTransient) return 'transient';
+  if (!wrapper.isDependencyTreeStatic()) return 'request-scoped';
+  return undefined;
 }

@@ -34,9 +34,13 @@ export interface TriggerEvents {
     record: TaskRecord;
     options: TaskOptions;
     error: unknown;
-    /** Whether the task runs again; false unless a handler (the retry plugin) says so. */
-    retry: boolean;
-    delayMs: number;
+    /**
+     * Whether the task runs again (only when true). Undefined until a handler answers: the retry
+     * plugin decides only then, so a handler before it (registered for this trigger) has the last word.
+     */
+    retry: boolean | undefined;
+    /** Milliseconds before the retry; undefined until a handler answers (then the task's backoff, or 0). */
+    delayMs: number | undefined;
   };
   worker_execute_after: { record: TaskRecord; outcome: TaskOutcome };
   // executor

@@ -73,7 +73,8 @@ export class QTasksTesting {
    * Runs a task's handler now, through the executor, without a queue or a worker: its arguments go
    * through JSON as they would in a queue, and the executor's plugins and interceptors apply (the
    * worker's, such as retry, do not). Resolves with the record it would have stored (`success` with
-   * `returning`, or `error` with `traceback`, a time limit included); nothing is stored.
+   * `returning`, `error` with `traceback`, a time limit included, or `cancel` with `cancelReason`
+   * when the task calls `ctx.cancel(reason)`); nothing is stored.
    */
   async runInline(name: string, args: unknown[] = []): Promise<TaskRecord> {
     const definition = this.queueTasks.registry.require(name);
@@ -95,7 +96,8 @@ export class QTasksTesting {
     const finishedAt = new Date();
     const done: TaskRecord = { ...record, status: result.status, updatedAt: finishedAt, finishedAt };
     if (result.status === 'success') done.returning = JSON.parse(result.payload) as unknown;
-    else done.traceback = result.payload; // 'cancel' needs a worker's cancel request: never here
+    else if (result.status === 'cancel') done.cancelReason = result.payload; // ctx.cancel(reason), stored as the queue does
+    else done.traceback = result.payload;
     return done;
   }
 

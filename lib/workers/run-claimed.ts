@@ -1,6 +1,6 @@
 import { traceback } from '../core/executor.js';
 import type { TaskAbort } from '../core/task-abort.js';
-import type { ClaimedTask, TaskOutcome } from '../core/task-record.js';
+import type { ClaimedTask, TaskOutcome, TaskRecord } from '../core/task-record.js';
 import type { ThreadRunner } from '../core/thread-task.js';
 import type { WorkerContext } from './worker.js';
 
@@ -28,15 +28,25 @@ export async function runClaimed(
     if (plugins.has('worker_run_task_before')) await plugins.trigger('worker_run_task_before', { record });
     const { status, payload, error } = await executor.execute(record, { token, abort, threadRunner });
     let outcome: TaskOutcome = { uuid, token, status, payload };
-    if (status === 'error') {
-      const options = executor.registry.get(record.taskName)?.options ?? {};
-      const decision = await plugins.trigger('worker_task_error_retry', { record, options, error, retry: false, delayMs: 0 });
-      if (decision.retry) outcome = { ...outcome, status: 'retry', retryDelayMs: decision.delayMs };
-    }
+    if (status === 'error') outcome = await retryDecision(ctx, record, outcome, error);
     if (plugins.has('worker_execute_after')) await plugins.trigger('worker_execute_after', { record, outcome });
     if (plugins.has('broker_update')) ({ outcome } = await plugins.trigger('broker_update', { record, outcome }));
     return outcome;
   } catch (error) {
     return { uuid, token, status: 'error', payload: traceback(error) };
+  }
+}
+
+/**
+ * A failed task's outcome after the `worker_task_error_retry` handlers. One that throws (a custom
+ * backoff, say) leaves the task `error` with its own traceback, the handler's failure added to it.
+ */
+async function retryDecision({ plugins, executor }: WorkerContext, record: TaskRecord, outcome: TaskOutcome, error: unknown): Promise<TaskOutcome> {
+  const options = executor.registry.get(record.taskName)?.options ?? {};
+  try {
+    const decision = await plugins.trigger('worker_task_error_retry', { record, options, error, retry: undefined, delayMs: undefined });
+    return decision.retry ? { ...outcome, status: 'retry', retryDelayMs: decision.delayMs ?? 0 } : outcome;
+  } catch (failure) {
+    return { ...outcome, payload: `${outcome.payload}\n\nNot retried: deciding the retry failed with ${traceback(failure)}` };
   }
 }

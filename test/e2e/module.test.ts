@@ -1,4 +1,4 @@
-import { Injectable, Module, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -7,6 +7,7 @@ import {
   Broker,
   DuplicateTaskError,
   GlobalConfig,
+  InvalidOptionError,
   QTasksClient,
   QTasksModule,
   QueueTasks,
@@ -20,6 +21,7 @@ import {
   TaskFailedError,
   Worker,
   WaitTimeoutError,
+  type QTasksModuleOptions,
 } from '../../lib/index.js';
 import { Gate } from '../helpers/gate.js';
 import { uniqueAppName } from '../helpers/names.js';
@@ -247,7 +249,7 @@ describe('QTasksModule', () => {
       const record = await sum.with({ priority: 2 }).add(1, 2);
       expect(record.priority).toBe(2);
       await expect(client.task(MathService, 'fail').run()).rejects.toThrow(TaskFailedError);
-      expect(() => client.task(OtherService, 'add')).toThrow(/OtherService.add is not a task/);
+      await expect(client.task(OtherService, 'add').run(1, 2)).rejects.toThrow(/OtherService.add is not a task/);
     } finally {
       await app.close();
     }
@@ -291,5 +293,47 @@ describe('bootstrap against an unreachable Redis', () => {
     await expect(startNestApp({ name: uniqueAppName('down'), url: 'redis://127.0.0.1:1' }, [MathService])).rejects.toThrow(
       /Redis at 127.0.0.1:1\/0 is not reachable: connect ECONNREFUSED/,
     );
+  });
+});
+
+describe('bad module options', () => {
+  const url = inject('redisUrl');
+
+  async function bootFailure(module: () => DynamicModule): Promise<unknown> {
+    try {
+      @Module({ imports: [module()], providers: [MathService] })
+      class MisconfiguredModule {}
+      const app = await Test.createTestingModule({ imports: [MisconfiguredModule] }).compile();
+      await app.close();
+      return 'booted';
+    } catch (error) {
+      return error;
+    }
+  }
+
+  it.each([
+    ['no options object', () => QTasksModule.forRoot(null as never), 'The options of QTasksModule.forRoot must be an object of options, got null.'],
+    [
+      'a factory returning nothing',
+      () => QTasksModule.forRootAsync({ useFactory: async () => undefined as never }),
+      'What the useFactory of QTasksModule.forRootAsync returns must be an object of options, got undefined.',
+    ],
+    [
+      'no factory',
+      () => QTasksModule.forRootAsync({ useClass: class {} } as never),
+      'QTasksModule.forRootAsync needs useFactory: a function returning the options (useClass and useExisting are not supported).',
+    ],
+    ['interceptors not a list', () => QTasksModule.forRoot({ url, interceptors: {} as never }), 'interceptors must be a list of interceptor classes or instances, got {}.'],
+    ['a bad url', () => QTasksModule.forRoot({ url: 'not a url' }), 'url must be a Redis URL such as "redis://127.0.0.1:6379/0", got "not a url".'],
+    [
+      'a misspelt setting',
+      () => QTasksModule.forRoot({ name: uniqueAppName('misspelt'), url, config: { maxTaskProcess: 4 } } as QTasksModuleOptions),
+      'config.maxTaskProcess is not a setting (did you mean maxTasksProcess?).',
+    ],
+    ['timers not a switch', () => QTasksModule.forRoot({ url, timers: 'no' as never }), 'timers must be true or false, got "no".'],
+  ])('%s fails the bootstrap with InvalidOptionError naming the problem', async (_case, module, message) => {
+    const failure = await bootFailure(module);
+    expect(failure).toBeInstanceOf(InvalidOptionError);
+    expect((failure as Error).message).toBe(message);
   });
 });

@@ -96,6 +96,60 @@ describe('retry plugin', () => {
     expect(seenByBackoff).toEqual([1, 2]);
   });
 
+  it('a custom backoff that throws leaves the task error with its own error, the backoff failure added, and no retry', async () => {
+    const app = await apps.start('retry', (a: QueueTasks) => {
+      const backoff = () => {
+        throw new RangeError('backoff exploded');
+      };
+      a.task({ name: 'throwing-backoff', retry: 2, backoff }, () => {
+        throw new TransientError('the task failed');
+      });
+      a.task({ name: 'nan-backoff', retry: 2, backoff: () => NaN }, () => {
+        throw new TransientError('the task failed too');
+      });
+    });
+    const thrown = await app.run('throwing-backoff', [], { timeout: 5000 });
+    expect(thrown).toMatchObject({ status: 'error', attempt: 1 });
+    expect(thrown.traceback).toMatch(/^Error: the task failed\n/);
+    expect(thrown.traceback).toMatch(/Not retried: deciding the retry failed with PluginError: Plugin "RetryPlugin" failed on trigger "worker_task_error_retry": RangeError: backoff exploded/);
+    const nan = await app.run('nan-backoff', [], { timeout: 5000 });
+    expect(nan).toMatchObject({ status: 'error', attempt: 1 });
+    expect(nan.traceback).toMatch(/^Error: the task failed too\n/);
+    expect(nan.traceback).toMatch(/Not retried: deciding the retry failed with InvalidOptionError: A custom backoff returned NaN/);
+  });
+
+  it("a plugin registered for the trigger answers first, and its veto, retry or delay wins over the retry plugin's", async () => {
+    const app = await apps.start('retry', (a: QueueTasks) => {
+      a.task({ name: 'client-error', retry: 3 }, () => {
+        throw new TransientError('HTTP 400: retrying will not help');
+      });
+      a.task({ name: 'no-retry-option', echo: true }, (ctx: { attempt: number }) => {
+        if (ctx.attempt === 1) throw new TransientError('first run fails');
+        return 'ran again';
+      });
+      a.task({ name: 'long-backoff', retry: 1, backoff: 3_600_000, echo: true }, (ctx: { attempt: number }) => {
+        if (ctx.attempt === 1) throw new TransientError('first run fails');
+        return 'ran again at once';
+      });
+    });
+    app.addPlugin(
+      {
+        name: 'RetryPolicy',
+        handlers: {
+          worker_task_error_retry: ({ record, error }) => {
+            if (/HTTP 4\d\d/.test((error as Error).message)) return { retry: false };
+            if (record.taskName === 'no-retry-option') return { retry: true };
+            if (record.taskName === 'long-backoff') return { delayMs: 0 };
+          },
+        },
+      },
+      { triggers: ['worker_task_error_retry'] },
+    );
+    expect(await app.run('client-error', [], { timeout: 5000 })).toMatchObject({ status: 'error', attempt: 1 });
+    expect(await app.run('no-retry-option', [], { timeout: 5000 })).toMatchObject({ status: 'success', attempt: 2, returning: 'ran again' });
+    expect(await app.run('long-backoff', [], { timeout: 5000 })).toMatchObject({ status: 'success', attempt: 2, returning: 'ran again at once' });
+  });
+
   it('a bad retry option is refused when the task is registered', async () => {
     const app = await apps.start('retry', () => undefined, { worker: false });
     expect(() => app.task({ name: 'x', retry: -1 }, () => 1)).toThrow(/retry of task at function x must be a whole number of 0 or more, got -1/);

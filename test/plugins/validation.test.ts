@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Type } from 'class-transformer';
+import { Expose, Transform, Type } from 'class-transformer';
 import { IsEmail, IsInt, Min, ValidateNested } from 'class-validator';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -26,6 +26,25 @@ class CreateUserDto {
   address!: Address;
 }
 
+/** A value-changing transform: applied more than once, the task would see 100 times too much. */
+class PriceDto {
+  @Transform(({ value }) => Math.round((value as number) * 100))
+  @IsInt()
+  cents!: number;
+}
+
+/** Another name on the wire than in the class. */
+class UserRefDto {
+  @Expose({ name: 'user_id' })
+  @IsInt()
+  userId!: number;
+}
+
+/** A class with no class-validator decorator at all. */
+class NoteDto {
+  text!: string;
+}
+
 function describeUser(user: CreateUserDto): string {
   return `${user.email} (${user.age}) at ${user.address.zip}`;
 }
@@ -35,6 +54,26 @@ class UsersTasks {
   @Task()
   createUser(user: CreateUserDto, note: string) {
     return { isDto: user instanceof CreateUserDto, isAddress: user.address instanceof Address, text: describeUser(user), note };
+  }
+
+  @Task()
+  charge(price: PriceDto) {
+    return price.cents;
+  }
+
+  @Task()
+  notify(ref: UserRefDto) {
+    return ref.userId;
+  }
+
+  @Task()
+  annotate(note: NoteDto) {
+    return { isDto: note instanceof NoteDto, text: note.text };
+  }
+
+  @Task()
+  greet(id: number, user?: CreateUserDto) {
+    return user ? `${id}: ${describeUser(user)}` : `${id}: nobody`;
   }
 
   @Task()
@@ -78,6 +117,23 @@ describe('validation (class-validator) of DTO-typed parameters', () => {
     await expect(client.add('createUser', ['not an object', 'hi'])).rejects.toThrow(/argument 1 \(CreateUserDto\) must be an object, got string/);
     expect(await redis.keys(`qtasks:{${name}}:t:*`)).toHaveLength(recordsBefore);
     expect(await redis.zcard(`qtasks:{${name}}:qp`)).toBe(0);
+  });
+
+  it('transforms run once, before the task runs; the record keeps the arguments as given', async () => {
+    const record = await client.run('charge', [{ cents: 12.34 }], { timeout: 5000 });
+    expect(record).toMatchObject({ status: 'success', returning: 1234, args: [{ cents: 12.34 }] });
+    expect(await client.task(UsersTasks, 'notify').run({ user_id: 7 } as unknown as UserRefDto)).toBe(7);
+  });
+
+  it('a class without class-validator decorators is accepted, as by the ValidationPipe of Nest', async () => {
+    expect(await client.task(UsersTasks, 'annotate').run({ text: 'hello' })).toEqual({ isDto: true, text: 'hello' });
+  });
+
+  it('an optional DTO given as null or undefined is not validated', async () => {
+    expect(await client.task(UsersTasks, 'greet').run(1, undefined)).toBe('1: nobody');
+    expect((await client.run('greet', [2, null], { timeout: 5000 })).returning).toBe('2: nobody');
+    expect(await client.task(UsersTasks, 'greet').run(3, valid)).toBe('3: ann@example.com (30) at 12345');
+    await expect(client.task(UsersTasks, 'greet').add(4, { ...valid, age: 1 })).rejects.toThrow(TaskValidationError);
   });
 
   it('the context parameter is skipped: the DTO is the first enqueue argument', async () => {

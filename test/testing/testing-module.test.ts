@@ -1,8 +1,9 @@
 import { Injectable, Module } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { InvalidOptionError, QTasksClient, QueueTasks, Task, UnknownTaskError } from '../../lib/index.js';
+import { afterEach, describe, expect, inject, it, vi } from 'vitest';
+import { InvalidOptionError, QTasksClient, QueueTasks, Task, UnknownTaskError, type TaskContext } from '../../lib/index.js';
 import { DrainTimeoutError, QTasksTesting, QTasksTestingModule, type QTasksTestingModuleOptions } from '../../lib/testing/index.js';
+import { plainApps } from '../helpers/plain-app.js';
 
 @Injectable()
 class Mailer {
@@ -101,6 +102,22 @@ describe('QTasksTestingModule', () => {
     await expect(testing.runInline('missing')).rejects.toThrow(UnknownTaskError);
     await expect(testing.runInline('welcome', [() => 1])).rejects.toThrow(/is a function/);
     expect(testing.records()).toEqual([]);
+  });
+
+  it('runInline reports a task cancelling itself as the queue on Redis stores it', async () => {
+    const apps = plainApps(inject('redisUrl'));
+    try {
+      const onRedis = await apps.start('inline-cancel', (a: QueueTasks) =>
+        a.task({ name: 'giveUp', echo: true }, (ctx: TaskContext, reason: string) => ctx.cancel(reason)),
+      );
+      const stored = await onRedis.run('giveUp', ['no longer needed'], { timeout: 5000 });
+      const inline = await new QTasksTesting(onRedis).runInline('giveUp', ['no longer needed']);
+      const outcome = ({ status, cancelReason, traceback }: typeof stored) => ({ status, cancelReason, traceback });
+      expect(outcome(stored)).toEqual({ status: 'cancel', cancelReason: 'no longer needed', traceback: undefined });
+      expect(outcome(inline)).toEqual(outcome(stored));
+    } finally {
+      await apps.stopAll();
+    }
   });
 
   it('drain() fails with the pending tasks when they do not finish in time', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../lib/core/config.js';
-import { DEFAULT_CONFIG, InvalidOptionError } from '../../lib/index.js';
+import { DEFAULT_CONFIG, InvalidOptionError, type QTasksConfig } from '../../lib/index.js';
 
 describe('settings', () => {
   it('take QTASKS_* environment values over defaults, and code over both', () => {
@@ -14,5 +14,19 @@ describe('settings', () => {
     expect(() => resolveConfig({ maxTasksProcess: 0 }, {})).toThrow('config.maxTasksProcess must be a positive integer, got 0.');
     expect(() => resolveConfig({}, { QTASKS_RUNNING_OLDER_TASKS: 'maybe' })).toThrow(/runningOlderTasks must be true or false/);
     expect(() => resolveConfig({}, { QTASKS_LEASE_MS: 'soon' })).toThrow(/leaseMs must be a number/);
+  });
+
+  it('refuse an unknown setting, naming it and the setting it is close to', () => {
+    const misspelt = { maxTaskProcess: 4 } as Partial<QTasksConfig>;
+    expect(() => resolveConfig(misspelt, {})).toThrow(InvalidOptionError);
+    expect(() => resolveConfig(misspelt, {})).toThrow('config.maxTaskProcess is not a setting (did you mean maxTasksProcess?).');
+    expect(() => resolveConfig({ speed: 3 } as Partial<QTasksConfig>, {})).toThrow(
+      `config.speed is not a setting; the settings are ${Object.keys(DEFAULT_CONFIG).join(', ')}.`,
+    );
+  });
+
+  it('refuse a config that is not an object, and a switch that is not true or false', () => {
+    expect(() => resolveConfig(null as never, {})).toThrow('config must be an object of settings, got null.');
+    expect(() => resolveConfig({ deleteFinishedTasks: 'yes' as never }, {})).toThrow('config.deleteFinishedTasks must be true or false, got yes.');
   });
 });

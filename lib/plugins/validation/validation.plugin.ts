@@ -9,8 +9,10 @@ const PLAIN_TYPES: unknown[] = [Object, String, Number, Boolean, Array, Function
 
 /**
  * Validation with class-validator: each argument whose parameter type is a class is turned into
- * that class (class-transformer) and validated, at enqueue (a failure rejects the add, nothing
- * is enqueued) and again before the task runs (the task gets the class instances).
+ * that class (class-transformer) and validated at enqueue (a failure rejects the add, nothing is
+ * enqueued; the stored arguments stay the JSON the caller gave), then turned and validated again
+ * before the task runs (the task gets the class instances). Converting the stored JSON, never an
+ * instance, applies each `@Transform` and `@Expose` once.
  */
 export class ValidationPlugin implements TaskPlugin {
   readonly name = 'ValidationPlugin';
@@ -21,11 +23,11 @@ export class ValidationPlugin implements TaskPlugin {
       const definition = this.registry.get(name);
       if (!definition) return; // the add itself reports the unknown task
       const types = dtoTypes(definition.options, definition.paramTypes);
-      if (types) return validated(name, types, args);
+      if (types) return converted(name, types, args).then(() => undefined);
     },
     task_executor_args_replace: ({ record, args, options, paramTypes }: TriggerEvent<'task_executor_args_replace'>) => {
       const types = dtoTypes(options, paramTypes);
-      if (types) return validated(record.taskName, types, args);
+      if (types) return converted(record.taskName, types, args).then((instances) => ({ args: instances }));
     },
   };
 
@@ -46,26 +48,28 @@ function isDto(type: unknown): type is Function {
 /** class-transformer and class-validator, loaded at the first DTO: an app without DTOs never loads them. */
 let validationLibraries: Promise<[typeof import('class-transformer'), typeof import('class-validator')]> | undefined;
 
-/** Both triggers' answer: the arguments with each DTO turned into its class and validated. */
-async function validated(taskName: string, types: readonly unknown[], args: unknown[]): Promise<{ args: unknown[] }> {
+/** The arguments with each DTO turned into its class and validated; a TaskValidationError lists every failure. */
+async function converted(taskName: string, types: readonly unknown[], args: unknown[]): Promise<unknown[]> {
   const [{ plainToInstance }, { validate }] = await (validationLibraries ??= Promise.all([import('class-transformer'), import('class-validator')]));
   const problems: string[] = [];
-  const converted = await Promise.all(
+  const instances = await Promise.all(
     args.map(async (arg, index) => {
       const type = types[index];
-      if (!isDto(type)) return arg;
+      // null or undefined is an optional parameter not given: Nest's ValidationPipe lets it through too.
+      if (!isDto(type) || arg === null || arg === undefined) return arg;
       const label = `argument ${index + 1} (${type.name})`;
-      if (typeof arg !== 'object' || arg === null || Array.isArray(arg)) {
-        problems.push(`${label} must be an object, got ${arg === null ? 'null' : Array.isArray(arg) ? 'a list' : typeof arg}`);
+      if (typeof arg !== 'object' || Array.isArray(arg)) {
+        problems.push(`${label} must be an object, got ${Array.isArray(arg) ? 'a list' : typeof arg}`);
         return arg;
       }
       const instance = arg instanceof type ? arg : plainToInstance(type as new () => object, arg);
-      for (const error of await validate(instance as object)) problems.push(...describe(label, error));
+      // As Nest's ValidationPipe: a class without decorators is accepted (class-validator ≥0.14 refuses it by default).
+      for (const error of await validate(instance as object, { forbidUnknownValues: false })) problems.push(...describe(label, error));
       return instance;
     }),
   );
   if (problems.length > 0) throw new TaskValidationError(taskName, problems);
-  return { args: converted };
+  return instances;
 }
 
 function describe(path: string, error: ValidationError): string[] {

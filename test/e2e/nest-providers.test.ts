@@ -1,0 +1,122 @@
+import { Injectable, Logger, Module, Scope, type INestApplicationContext, type Provider } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { afterEach, describe, expect, inject, it, vi } from 'vitest';
+import { OnTrigger, QTasksClient, QTasksModule, QTasksPlugin, Task, UnknownTaskError, type TriggerEvent } from '../../lib/index.js';
+import { uniqueAppName } from '../helpers/names.js';
+
+@Injectable()
+class Multiplier {
+  readonly factor = 2;
+}
+
+@Injectable()
+class MathTasks {
+  constructor(private readonly multiplier: Multiplier) {}
+
+  @Task()
+  double(n: number) {
+    return n * this.multiplier.factor;
+  }
+}
+
+@Injectable({ scope: Scope.TRANSIENT })
+class TransientTasks {
+  constructor(private readonly multiplier: Multiplier) {}
+
+  @Task()
+  triple(n: number) {
+    return n * this.multiplier.factor + n;
+  }
+}
+
+/** Counts the tasks it sees finish: registered twice, it would count each one twice. */
+@QTasksPlugin()
+class CountingPlugin {
+  readonly finished: string[] = [];
+
+  @OnTrigger('worker_execute_after')
+  after({ record }: TriggerEvent<'worker_execute_after'>) {
+    this.finished.push(record.uuid);
+  }
+}
+
+/** Takes its handle while Nest builds it, before the tasks are registered. */
+@Injectable()
+class Reporter {
+  readonly double;
+
+  constructor(client: QTasksClient) {
+    this.double = client.task(MathTasks, 'double');
+  }
+}
+
+@Injectable()
+class BaseExporter {
+  @Task('base-export')
+  export(id: number) {
+    return `base ${id}`;
+  }
+}
+
+@Injectable()
+class CsvExporter extends BaseExporter {
+  @Task('csv-export')
+  override export(id: number) {
+    return `csv ${id}`;
+  }
+}
+
+/** Not a provider, and no task of its own: its handle is its nearest base's task. */
+class TsvExporter extends CsvExporter {}
+
+describe('QTasksModule and the kinds of providers', () => {
+  const url = inject('redisUrl');
+  let app: INestApplicationContext | undefined;
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await app?.close();
+    app = undefined;
+  });
+
+  async function boot(providers: Provider[]): Promise<INestApplicationContext> {
+    @Module({ imports: [QTasksModule.forRoot({ name: uniqueAppName('providers'), url })], providers })
+    class AppModule {}
+    app = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    return app.init();
+  }
+
+  it('skips tasks of a transient provider with a warning saying what to do, instead of running them on an unbuilt instance', async () => {
+    const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const client = (await boot([Multiplier, TransientTasks])).get(QTasksClient);
+    expect(warn).toHaveBeenCalledWith(
+      'TransientTasks.triple is on a transient provider; tasks need a singleton, so it is skipped: ' +
+        'give TransientTasks the default scope, with no request-scoped dependency',
+    );
+    await expect(client.add('triple', [1])).rejects.toThrow(UnknownTaskError);
+  });
+
+  it('registers the tasks and plugins of an aliased provider (useExisting) once', async () => {
+    const started = await boot([
+      Multiplier,
+      MathTasks,
+      { provide: 'MATH_ALIAS', useExisting: MathTasks },
+      CountingPlugin,
+      { provide: 'PLUGIN_ALIAS', useExisting: CountingPlugin },
+    ]);
+    const record = await started.get(QTasksClient).run('double', [21], { timeout: 5000 });
+    expect(record.returning).toBe(42);
+    expect(started.get(CountingPlugin).finished).toEqual([record.uuid]);
+  });
+
+  it('a handle taken in a provider constructor works once the app is up', async () => {
+    const started = await boot([Multiplier, MathTasks, Reporter]);
+    expect(await started.get(Reporter).double.run(5)).toBe(10);
+  });
+
+  it('a handle on a subclass runs its own task, else its nearest base class', async () => {
+    const client = (await boot([BaseExporter, CsvExporter])).get(QTasksClient);
+    expect(await client.task(CsvExporter, 'export').run(1)).toBe('csv 1');
+    expect(await client.task(BaseExporter, 'export').run(2)).toBe('base 2');
+    expect(client.task(TsvExporter, 'export').name).toBe('csv-export');
+  });
+});
