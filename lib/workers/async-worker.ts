@@ -94,8 +94,6 @@ export class AsyncWorker extends Worker {
    * queue together once no claim is on its way (see runClaimLoop).
    */
   private readonly unstarted: ClaimedTask[] = [];
-  /** Claimed tasks that found no free slot and could not be given back: they run next. */
-  private readonly waiting: ClaimedTask[] = [];
   private timers: NodeJS.Timeout[] = [];
   private startedAt = 0;
   /** Set once stopped: results still unsent are dropped, their leases expire and they run again. */
@@ -201,7 +199,7 @@ export class AsyncWorker extends Worker {
       // and two may be on their way: the tasks of one run, and are done, while the other comes
       // back. Otherwise only free slots are claimed, shared between the claims on their way.
       const ahead = this.claimAhead && backlog;
-      const busy = ahead ? 0 : this.executing.size + this.waiting.length;
+      const busy = ahead ? 0 : this.executing.size;
       const free = this.capacity * (ahead ? CLAIMS_IN_FLIGHT : 1) - busy - this.reserved;
       const size = Math.min(free, ahead ? this.capacity : Math.ceil(this.capacity / CLAIMS_IN_FLIGHT));
       if (queueEmpty && claims.size === 0 && free > 0) {
@@ -267,7 +265,7 @@ export class AsyncWorker extends Worker {
       setImmediate(() => (this.batchStartedThisTurn = false));
       this.nextDueInMs = batch.nextDueInMs;
       // Tasks waiting to be given back were queued before this batch's: none of it overtakes them.
-      const room = this.unstarted.length > 0 ? 0 : Math.max(this.capacity - this.executing.size - this.waiting.length, 0);
+      const room = this.unstarted.length > 0 ? 0 : Math.max(this.capacity - this.executing.size, 0);
       this.runBatch(batch.tasks.slice(0, room));
       if (batch.tasks.length > room) {
         // Claimed ahead, but the slots are still busy: tasks slower than a round trip showed up.
@@ -306,24 +304,20 @@ export class AsyncWorker extends Worker {
 
   /**
    * Puts claimed tasks this worker will not run now back at the head of the queue, where any
-   * worker can take them; should that fail (Redis gone), they run here as slots free up (or, when
-   * stopping, go back with the other unfinished tasks).
+   * worker can take them. Should that fail, they are not run here: the call may have reached Redis
+   * (its reply lost), and they may be queued already. They stay held (renewed, and handed back with
+   * the unfinished tasks should the worker stop) and the claim loop gives them back again, which
+   * gives back only what is still held under their tokens; nothing is claimed before they are.
    */
   private async giveBack(tasks: ClaimedTask[]): Promise<void> {
     try {
       await this.ctx.broker.release(tasks.map(leaseOf), this.retention);
+      for (const { token } of tasks) this.leases.delete(token);
     } catch (error) {
-      this.ctx.logger.warn(`worker ${this.id} could not give back ${tasks.length} task(s) it has no slot for yet; they run here next: ${errorMessage(error)}`);
+      this.ctx.logger.warn(`worker ${this.id} could not give back ${tasks.length} task(s) it has no slot for; trying again: ${errorMessage(error)}`);
       for (const task of tasks) this.hold(task);
-      this.waiting.push(...tasks);
-      this.startWaiting();
-    }
-  }
-
-  /** Starts tasks that could not be given back as slots free up, ahead of anything claimed later. */
-  private startWaiting(): void {
-    while (this.waiting.length > 0 && this.executing.size < this.capacity && !this.stopping.signal.aborted) {
-      this.execute(this.waiting.shift()!);
+      this.unstarted.unshift(...tasks);
+      await pause(RETRY_PAUSE_MS, this.stopping.signal);
     }
   }
 
@@ -338,7 +332,6 @@ export class AsyncWorker extends Worker {
       if (this.aborts.get(uuid) === abort) this.aborts.delete(uuid);
       this.outbox.push(outcome);
       ended?.();
-      this.startWaiting();
       if (!this.claimingSoon) void this.flush();
       this.wakeLoop?.();
     });

@@ -15,8 +15,10 @@ class SlowLinkBroker extends RedisBroker {
   mostAskedInFlight = 0;
   readonly givenBack: string[] = [];
   releaseCalls = 0;
-  /** Makes every release fail, as when Redis is unreachable at that moment. */
-  failReleases = false;
+  /** Releases refused before they reach Redis, as while it is unreachable. */
+  refuseReleases = 0;
+  /** Releases that Redis runs but whose reply is lost, as when the connection drops then. */
+  loseReleaseReplies = 0;
   /** When set, a release waits for this gate before it goes to Redis. */
   releaseGate?: Gate;
   private askedInFlight = 0;
@@ -40,9 +42,11 @@ class SlowLinkBroker extends RedisBroker {
   override async release(leases: Lease[], retention: Retention): Promise<number> {
     this.releaseCalls++;
     this.givenBack.push(...leases.map(({ uuid }) => uuid));
-    if (this.failReleases) throw new Error('release failed on purpose');
+    if (this.refuseReleases > 0 && this.refuseReleases--) throw new Error('release refused on purpose');
     await this.releaseGate?.pass();
-    return super.release(leases, retention);
+    const released = await super.release(leases, retention);
+    if (this.loseReleaseReplies > 0 && this.loseReleaseReplies--) throw new Error('release reply lost on purpose');
+    return released;
   }
 }
 
@@ -180,14 +184,22 @@ describe('claiming ahead', () => {
     expect(seen.ran).toEqual(labels.filter((_, index) => rest[index] !== doomed));
   });
 
-  it('tasks claimed ahead that cannot be given back (Redis unreachable) run here, in order, once slots free', async () => {
-    const { app, broker, seen } = await startOnSlowLink('ahead-kept', 2, (slow) => (slow.failReleases = true));
+  it('tasks claimed ahead whose give-back is refused (Redis unreachable) stay held, and go back once it answers', async () => {
+    const { app, broker, seen } = await startOnSlowLink('ahead-kept', 2, (slow) => (slow.refuseReleases = 2));
     const held = await holdSlotsWhileClaimingAhead(app, broker, seen);
-    await eventually('the worker tried to give tasks back', async () => broker.givenBack.length > 0);
-    // Still held by this worker, under its lease, rather than lost or run beside the slow tasks.
-    const kept = await Promise.all(broker.givenBack.map((uuid) => app.get(uuid)));
-    expect(kept.map((record) => record!.status)).toEqual(broker.givenBack.map(() => 'process'));
+    await eventually('the worker gave them back at its third try', async () => broker.releaseCalls >= 3);
+    const { rest } = held;
+    await eventually('the tasks claimed beside the slow ones are queued again', async () =>
+      (await Promise.all(rest.map((uuid) => app.get(uuid)))).every((record) => record!.status === 'new'),
+    );
     expect(seen.ran).toEqual([]);
+    await expectEachRanOnceInOrder(app, seen, held);
+  });
+
+  it('a give-back whose reply is lost runs no task twice: they are queued, and the worker does not run them too', async () => {
+    const { app, broker, seen } = await startOnSlowLink('ahead-lost', 2, (slow) => (slow.loseReleaseReplies = 1));
+    const held = await holdSlotsWhileClaimingAhead(app, broker, seen);
+    await eventually('the give-back ran, and its reply was lost', async () => broker.loseReleaseReplies === 0);
     await expectEachRanOnceInOrder(app, seen, held);
   });
 
