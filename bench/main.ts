@@ -1,6 +1,7 @@
 // `npm run bench [-- --quick] [--only=latency,process.c100]`: nestjs-qtasks and BullMQ side by side
 // on one private redis-server. `--only` runs the scenarios whose key starts with one of the given
-// prefixes and prints their rows without replacing bench/results/latest.json.
+// prefixes and prints their rows without replacing bench/results/latest.json; `--quick` writes
+// bench/results/latest-quick.json, so a short run never replaces a full one.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { Redis } from 'ioredis';
@@ -22,7 +23,8 @@ const SIZES: Sizes = quick
   : { single: 5_000, concurrent: 20_000, bulk: 20_000, process: 20_000, latency: 3_000, memory: 100_000, rss: 20_000, ceiling: 200_000 };
 const LATENCY = { ratePerSec: 500, concurrency: 10 };
 const RSS_CONCURRENCY = 10;
-const RESULTS_FILE = new URL('../../bench/results/latest.json', import.meta.url);
+const RESULTS_NAME = `bench/results/${quick ? 'latest-quick' : 'latest'}.json`;
+const RESULTS_FILE = new URL(`../../${RESULTS_NAME}`, import.meta.url);
 
 interface Scenario {
   key: string;
@@ -118,7 +120,7 @@ try {
         2,
       )}\n`,
     );
-    console.log(`JSON written to bench/results/latest.json`);
+    console.log(`JSON written to ${RESULTS_NAME}`);
   }
 } finally {
   for (const runner of runners.values()) await runner.stop();

@@ -18,8 +18,11 @@ export interface WindowCost {
   nodeUs: number;
   /** Commands Redis executed per task, including those run inside Lua scripts (INFO commandstats). */
   commands: number;
-  /** Commands the library's clients sent per task: its round trips (pipelined ones count each). */
-  roundTrips: number;
+  /**
+   * Commands the library's clients sent per task. Not round trips: a pipeline (BullMQ's addBulk)
+   * sends many commands in one.
+   */
+  commandsSent: number;
 }
 
 let sentByLibraries = 0;
@@ -65,7 +68,7 @@ export class RedisProbe {
       redisUs: (after.redisCpuUs - before.redisCpuUs) / tasks,
       nodeUs: (after.nodeCpuUs - before.nodeCpuUs) / tasks,
       commands: (after.redisCommands - before.redisCommands) / tasks,
-      roundTrips: (after.clientCommands - before.clientCommands) / tasks,
+      commandsSent: (after.clientCommands - before.clientCommands) / tasks,
     };
   }
 

@@ -120,14 +120,14 @@ function ratioDigits({ ratio, target, met }: Row): number {
 
 export function renderCommands(summary: Summary): string {
   const lines = [
-    '| scenario | qtasks commands/task | qtasks round trips/task | BullMQ commands/task | BullMQ round trips/task |',
+    '| scenario | qtasks commands/task | qtasks commands sent/task | BullMQ commands/task | BullMQ commands sent/task |',
     '|---|---:|---:|---:|---:|',
   ];
   for (const spec of ROWS.filter((row) => row.withCost && summary[row.scenario])) {
     const { qtasks, bullmq } = summary[spec.scenario]!;
     lines.push(
-      `| ${spec.label} | ${qtasks.commands!.toFixed(2)} | ${qtasks.roundTrips!.toFixed(3)} | ` +
-        `${bullmq.commands!.toFixed(2)} | ${bullmq.roundTrips!.toFixed(3)} |`,
+      `| ${spec.label} | ${qtasks.commands!.toFixed(2)} | ${qtasks.commandsSent!.toFixed(3)} | ` +
+        `${bullmq.commands!.toFixed(2)} | ${bullmq.commandsSent!.toFixed(3)} |`,
     );
   }
   return lines.join('\n');
@@ -144,7 +144,7 @@ export function renderCeiling(ceiling: Ceiling | null, summary: Summary): string
     for (const id of ['qtasks', 'bullmq'] as const) {
       const m = fastest[id];
       lines.push(
-        `  ${id} at c=100 (results deleted): ${whole(m.tasksPerSec! * m.roundTrips!)} calls/s to Redis, ` +
+        `  ${id} at c=100 (results deleted): ${whole(m.tasksPerSec! * m.commandsSent!)} commands sent/s to Redis, ` +
           `Redis CPU ${whole(m.tasksPerSec! * m.redisUs! / 1e4)}% of one core.`,
       );
     }

@@ -15,7 +15,9 @@ export const bullmq: Contender = {
   async producer(url, name, { keepResults, waits }) {
     const queue = new Queue<Payload>(name, {
       connection: connection(url),
-      defaultJobOptions: { removeOnComplete: !keepResults },
+      // Results kept is BullMQ's default: set nothing then, as a default @nestjs/bullmq user would
+      // (an explicit removeOnComplete: false is stored in every job's options).
+      defaultJobOptions: keepResults ? undefined : { removeOnComplete: true },
     });
     await queue.waitUntilReady();
     const events = waits ? new QueueEvents(name, { connection: connection(url) }) : undefined;
