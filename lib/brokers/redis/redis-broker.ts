@@ -265,7 +265,6 @@ function storedFlags(flags: string): boolean[] {
   return Array.from(flags, (flag) => flag === '1');
 }
 
-/** How many of these leases belong to each batch: counted once per call, for its args and its settling. */
 /** Outcomes as includes/outcomes.lua reads them: the batches they end, then one value each. */
 function outcomeArgs(outcomes: TaskOutcome[], ended: string[]): (string | number)[] {
   const args: (string | number)[] = [ended.length, ...ended];
@@ -275,6 +274,7 @@ function outcomeArgs(outcomes: TaskOutcome[], ended: string[]): (string | number
   return args;
 }
 
+/** How many of these leases belong to each batch: counted once per call, for its args and its settling. */
 function countByBatch(leases: { token: string }[]): Map<string, number> {
   const counts = new Map<string, number>();
   for (const { token } of leases) {
