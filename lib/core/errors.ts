@@ -106,6 +106,21 @@ export class AddOutcomeUnknownError extends RedisUnavailableError {
 }
 
 /** The message of anything thrown, Error or not. */
+/** A thrown value as text, whatever it is: JSON, else its String(), else its type tag. */
+export function shownValue(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    // A cycle, a BigInt, or a throwing toJSON: String() may still work.
+  }
+  try {
+    return String(value);
+  } catch {
+    // An object with no prototype has no toString.
+    return Object.prototype.toString.call(value);
+  }
+}
+
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

@@ -1,7 +1,7 @@
 import type { Broker } from '../brokers/broker.js';
 import { PluginRunner } from '../plugins/plugin-runner.js';
 import { timeLimit } from '../plugins/time-limit.interceptor.js';
-import { PluginError, TaskCancelledError, TaskTimeoutError } from './errors.js';
+import { PluginError, shownValue, TaskCancelledError, TaskTimeoutError } from './errors.js';
 import { runInterceptors, TaskExecutionContext, type TaskInterceptor } from './interceptor.js';
 import { toJson } from './json.js';
 import type { QTasksLogger } from './logger.js';
@@ -221,19 +221,4 @@ function threadTimeLimit({ name, options: { maxTime } }: TaskDefinition): Thread
 export function traceback(error: unknown): string {
   if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;
   return `Error: task threw a non-Error value: ${shownValue(error)}`;
-}
-
-/** A thrown value as text, whatever it is: JSON, else its String(), else its type tag. */
-export function shownValue(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    // A cycle, a BigInt, or a throwing toJSON: String() may still work.
-  }
-  try {
-    return String(value);
-  } catch {
-    // An object with no prototype has no toString.
-    return Object.prototype.toString.call(value);
-  }
 }

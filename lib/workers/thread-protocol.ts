@@ -1,5 +1,5 @@
-import { NonRetryableError } from '../core/errors.js';
-import { shownValue, traceback } from '../core/executor.js';
+import { NonRetryableError, shownValue } from '../core/errors.js';
+import { traceback } from '../core/executor.js';
 import type { ThreadTarget } from '../core/thread-task.js';
 
 /** What the pool sends a thread: one call of an export. */
