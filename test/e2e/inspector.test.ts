@@ -167,6 +167,8 @@ describe.each(BACKENDS)('the queue inspector (what the dashboard and CLI read) o
     expect(overview.catalog.map(({ name }) => name)).toEqual(['job']);
     expect(overview.settings).toEqual({ limit: 5 });
     expect(overview.schedules).toEqual([]);
+    // Read alone (the timer's list and catch-up do), it is left out the same way.
+    expect(await app.globalConfig!.schedule('nightly')).toBeUndefined();
     expect(overview.workers.map(({ pid }) => pid)).toEqual([process.pid]);
   });
 

@@ -111,9 +111,8 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   async schedule(name: string): Promise<ScheduleState | undefined> {
-    const raw = await this.client.hget(this.keys.schedules, name);
-    if (raw === null) return undefined;
-    return this.withRun(JSON.parse(raw) as ScheduleDefinition, await this.runFields(name));
+    const [definition] = readableObjects<ScheduleDefinition>([await this.client.hget(this.keys.schedules, name)]);
+    return definition && this.withRun(definition, await this.runFields(name));
   }
 
   async schedules(): Promise<ScheduleState[]> {
