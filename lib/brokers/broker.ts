@@ -89,6 +89,14 @@ export abstract class Broker {
    */
   abstract cancel(uuid: string, reason: string, retention: Retention): Promise<TaskRecord | null>;
 
+  /**
+   * Puts a task that ended `error` or `cancel` back at the tail of its queue as `new`, under its
+   * uuid, with attempt 1 again; its last traceback joins `errors`, and the finished index and a
+   * result TTL no longer apply to it. A task in another status is left as it is (`requeued`
+   * false). Null when there is no such task.
+   */
+  abstract requeue(uuid: string): Promise<{ requeued: boolean; record: TaskRecord } | null>;
+
   /** Calls `listener` with the uuid of each running task whose cancel is asked for; resolves to an unsubscribe. */
   abstract onCancelRequested(listener: (uuid: string) => void): Promise<() => Promise<void>>;
 

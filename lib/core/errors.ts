@@ -60,6 +60,13 @@ export class TaskNotFoundError extends QTasksError {
   }
 }
 
+/** A task is not in a status the call can act on (requeue takes only tasks that ended `error` or `cancel`). */
+export class TaskStateError extends QTasksError {
+  constructor(readonly uuid: string, readonly status: string, wanted: string) {
+    super('INVALID_TASK_STATE', `Task ${uuid} is ${status}; ${wanted}.`);
+  }
+}
+
 /** Thrown by typed handles' `run` when the task ended in `error` or `cancel`. */
 export class TaskFailedError extends QTasksError {
   constructor(readonly record: TaskRecord) {

@@ -17,7 +17,7 @@ import type { Storage } from '../storages/storage.js';
 import { AsyncWorker } from '../workers/async-worker.js';
 import type { Worker } from '../workers/worker.js';
 import { assertPriority, resolveConfig, type QTasksConfig } from './config.js';
-import { InvalidOptionError, PayloadTooLargeError, TaskNotFoundError, WaitTimeoutError } from './errors.js';
+import { InvalidOptionError, PayloadTooLargeError, TaskNotFoundError, TaskStateError, WaitTimeoutError } from './errors.js';
 import { TaskExecutor, traceback } from './executor.js';
 import type { TaskInterceptor } from './interceptor.js';
 import { toJson } from './json.js';
@@ -274,6 +274,21 @@ export class QueueTasks {
     const record = await this.broker.cancel(uuid, reason, this.retention);
     if (record === null) throw new TaskNotFoundError(uuid);
     return record;
+  }
+
+  /**
+   * Runs a task that ended `error` or `cancel` again, under its uuid and with its full retries: the
+   * way back for failed tasks once their cause is fixed. Its last traceback joins `errors`.
+   * Resolves with its record (status `new`); throws TaskNotFoundError, or TaskStateError for a task
+   * in another status.
+   */
+  async requeue(uuid: string): Promise<TaskRecord> {
+    const outcome = await this.broker.requeue(uuid);
+    if (outcome === null) throw new TaskNotFoundError(uuid);
+    if (!outcome.requeued) {
+      throw new TaskStateError(uuid, outcome.record.status, 'only a task that ended error or cancel can be requeued');
+    }
+    return outcome.record;
   }
 
   private get retention(): Retention {

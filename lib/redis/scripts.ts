@@ -18,6 +18,7 @@ const SCRIPT_KEYS = {
   watch: 3,
   progress: 1,
   'schedule-run': 1,
+  'requeue-finished': 2,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_KEYS;

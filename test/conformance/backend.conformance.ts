@@ -414,6 +414,60 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect(stored.map((record) => record?.status ?? null)).toEqual([null, null, 'success', 'success', 'success', 'error', 'error']);
     });
 
+    it('requeue runs a task that ended error again at the tail of its queue: new, attempt 1, every traceback kept', async () => {
+      const [failing, other] = [task({ args: ['f'] }), task()];
+      await broker.enqueue([failing]);
+      const [first] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      await broker.complete([{ uuid: failing.uuid, token: first!.token, status: 'retry', payload: 'first failure', retryDelayMs: 0 }], KEEP);
+      const [second] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      expect(second!.record.attempt).toBe(2);
+      await broker.complete([{ uuid: failing.uuid, token: second!.token, status: 'error', payload: 'second failure' }], KEEP);
+      await broker.enqueue([other]);
+
+      const outcome = await broker.requeue(failing.uuid);
+      expect(outcome).toMatchObject({ requeued: true, record: { uuid: failing.uuid, status: 'new', attempt: 1, args: ['f'] } });
+      expect(outcome!.record.errors).toEqual(['first failure', 'second failure']);
+      for (const gone of ['traceback', 'startedAt', 'finishedAt', 'worker'] as const) expect(outcome!.record[gone]).toBeUndefined();
+      expect(await broker.storage.get(failing.uuid)).toEqual(outcome!.record);
+      const again = (await broker.claim('w2', 5, 10_000, KEEP)).tasks;
+      expect(again.map((t) => t.record.uuid)).toEqual([other.uuid, failing.uuid]);
+      expect(again[1]!.record).toMatchObject({ status: 'process', attempt: 1, worker: 'w2' });
+    });
+
+    it('requeue takes a cancelled task too, and leaves a task in any other status as it is', async () => {
+      const [cancelled, queued, running, succeeded] = [task(), task(), task(), task()];
+      await broker.enqueue([running, succeeded]);
+      const [held, done] = (await broker.claim('w1', 2, 10_000, KEEP)).tasks;
+      await broker.complete([{ uuid: succeeded.uuid, token: done!.token, status: 'success', payload: '1' }], KEEP);
+      await broker.enqueue([cancelled, queued]);
+      await broker.cancel(cancelled.uuid, 'not now', KEEP);
+
+      expect(await broker.requeue(cancelled.uuid)).toMatchObject({ requeued: true, record: { status: 'new', attempt: 1 } });
+      expect((await broker.storage.get(cancelled.uuid))!.cancelReason).toBeUndefined();
+      for (const [t, status] of [[queued, 'new'], [running, 'process'], [succeeded, 'success']] as const) {
+        expect(await broker.requeue(t.uuid)).toMatchObject({ requeued: false, record: { uuid: t.uuid, status } });
+      }
+      expect(await broker.requeue('no-such-task')).toBeNull();
+      // Each queued once: the refused requeue of the queued task did not queue it a second time.
+      expect(await claimUuids(10)).toEqual([queued.uuid, cancelled.uuid]);
+      expect(await broker.complete([{ uuid: running.uuid, token: held!.token, status: 'success', payload: '2' }], KEEP)).toEqual([true]);
+    });
+
+    it('a requeued task leaves the finished index and its result TTL: it is not trimmed or expired as a finished one', async () => {
+      const [requeued, later] = [task(), task()];
+      await broker.enqueue([requeued, later]);
+      const [a, b] = (await broker.claim('w1', 2, 10_000, KEEP)).tasks;
+      // Keep one error record, each for a second.
+      const retention = { ...KEEP, keepFinishedTasks: 1, resultTtlMs: 1000 };
+      await broker.complete([{ uuid: requeued.uuid, token: a!.token, status: 'error', payload: 'boom' }], retention);
+      expect((await broker.requeue(requeued.uuid))!.requeued).toBe(true);
+      // Were it still in the index, this newer error would trim its record.
+      await broker.complete([{ uuid: later.uuid, token: b!.token, status: 'error', payload: 'boom' }], retention);
+      await sleep(1200);
+      expect(await broker.storage.get(later.uuid)).toBeNull();
+      expect((await broker.storage.get(requeued.uuid))!.status).toBe('new');
+    });
+
     it('waitFinished is pushed the final record, returns the current one on timeout, null for none', async () => {
       const t = task();
       await broker.enqueue([t]);
@@ -509,6 +563,33 @@ export function describeBackendConformance(label: string, factory: BackendFactor
         expect(failed.traceback).toMatch(/^RangeError: out of range/);
         const records = await Promise.all([3, 1, 2].map((n) => app.run('double', [n], { timeout: 10_000 })));
         expect(records.map((r) => r.returning)).toEqual([6, 2, 4]);
+      } finally {
+        await app.stop();
+      }
+    });
+
+    it('requeues a failed task through QueueTasks once its cause is fixed; typed errors for the rest', async () => {
+      const app = new QueueTasks(factory.appOptions());
+      let broken = true;
+      app.task('flaky', async (n: number) => {
+        if (broken) throw new Error('upstream down');
+        return n + 1;
+      });
+      await app.start();
+      try {
+        const failed = await app.run('flaky', [1], { timeout: 10_000 });
+        expect(failed.status).toBe('error');
+        broken = false;
+        expect(await app.requeue(failed.uuid)).toMatchObject({ uuid: failed.uuid, status: 'new', attempt: 1 });
+        const rerun = await app.wait(failed.uuid, { timeout: 10_000 });
+        expect(rerun).toMatchObject({ status: 'success', returning: 2, attempt: 1 });
+        expect(rerun.errors).toHaveLength(1);
+        expect(rerun.errors![0]).toMatch(/^Error: upstream down/);
+        await expect(app.requeue(failed.uuid)).rejects.toMatchObject({
+          code: 'INVALID_TASK_STATE',
+          message: `Task ${failed.uuid} is success; only a task that ended error or cancel can be requeued.`,
+        });
+        await expect(app.requeue('no-such-task')).rejects.toMatchObject({ code: 'TASK_NOT_FOUND' });
       } finally {
         await app.stop();
       }

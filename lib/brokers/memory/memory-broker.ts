@@ -248,9 +248,27 @@ export class MemoryBroker extends Broker {
     const now = Date.now();
     Object.assign(record, { s: 'cancel', x: reason, u: now, f: now });
     this.delayed.delete(uuid);
+    this.removeQueued(record.p, uuid);
     const raw = this.storage.finish(uuid, record, retention);
     this.changed();
     return decodeRecord(uuid, raw);
+  }
+
+  async requeue(uuid: string): Promise<{ requeued: boolean; record: TaskRecord } | null> {
+    const record = this.storage.read(uuid);
+    if (!record) return null;
+    if (record.s !== 'error' && record.s !== 'cancel') return { requeued: false, record: decodeRecord(uuid, JSON.stringify(record)) };
+    const finishedAs = record.s;
+    // A task that was retried has every traceback in h already, its last one included.
+    if (record.e !== undefined && record.h === undefined) record.h = [record.e];
+    for (const field of ['l', 'b', 'f', 'r', 'e', 'x', 'w', 'g', 'd'] as const) delete record[field];
+    // Attempt 1 and no stalls again: the retries start afresh.
+    Object.assign(record, { s: 'new', u: Date.now(), t: 1 });
+    const raw = this.storage.reopen(uuid, finishedAs, record);
+    this.pushQueued(record.p, uuid, 'tail');
+    this.wake();
+    this.changed();
+    return { requeued: true, record: decodeRecord(uuid, raw) };
   }
 
   async onCancelRequested(listener: (uuid: string) => void): Promise<() => Promise<void>> {
@@ -300,6 +318,15 @@ export class MemoryBroker extends Broker {
     if (!list) this.queues.set(priority, (list = []));
     if (end === 'head') list.unshift(uuid);
     else list.push(uuid);
+  }
+
+  /** Takes a uuid out of its priority's queue (a cancelled task), as cancel.lua's LREM does. */
+  private removeQueued(priority: number, uuid: string): void {
+    const list = this.queues.get(priority);
+    const at = list?.indexOf(uuid) ?? -1;
+    if (at < 0) return;
+    list!.splice(at, 1);
+    if (list!.length === 0) this.queues.delete(priority);
   }
 
   /** Takes the first uuid of the lowest priority (call only while a queue is not empty). */

@@ -242,6 +242,15 @@ export class RedisBroker extends Broker {
     return raw ? decodeRecord(uuid, raw) : null;
   }
 
+  async requeue(uuid: string): Promise<{ requeued: boolean; record: TaskRecord } | null> {
+    const reply = (await this.scripts
+      .run('requeue-finished', [this.keys.priorities, this.keys.marker], [this.keys.prefix, uuid])
+      .catch((error: unknown) => {
+        throw this.storage.connection.unavailable(error);
+      })) as [number, string] | null;
+    return reply && { requeued: reply[0] === 1, record: decodeRecord(uuid, reply[1]) };
+  }
+
   async onCancelRequested(listener: (uuid: string) => void): Promise<() => Promise<void>> {
     const subscriber = await this.storage.connection.duplicate();
     subscriber.on('message', (_channel: string, uuid: string) => listener(uuid));

@@ -103,6 +103,12 @@ export class MemoryStorage extends Storage {
     return raw;
   }
 
+  /** Stores a finished record as unfinished again (requeued): out of the finished index, with no expiry. */
+  reopen(uuid: string, finishedAs: string, record: StoredRecord): string {
+    this.finishedByStatus.get(finishedAs)?.delete(uuid);
+    return this.write(uuid, record);
+  }
+
   /** Stores a record that reached a final status under the retention settings, and tells its waiters. */
   finish(uuid: string, record: StoredRecord, retention: Retention): string {
     const raw = JSON.stringify(record);
