@@ -95,6 +95,11 @@ export class QTasksClient {
     return this.queueTasks.cancel(uuid, reason);
   }
 
+  /** Runs a task that ended `error` or `cancel` again, under its uuid (see QueueTasks.requeue). */
+  requeue(uuid: string): Promise<TaskRecord> {
+    return this.queueTasks.requeue(uuid);
+  }
+
   /**
    * A typed handle on the task declared by `type.method` with `@Task()`. Usable in a provider's
    * constructor: the task is looked up at the handle's first call (a method that is no task
