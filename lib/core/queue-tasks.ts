@@ -153,7 +153,7 @@ export class QueueTasks {
     if (options.storage instanceof MemoryStorage) return new MemoryBroker({ storage: options.storage });
     if (options.storage) throw new InvalidOptionError('A custom Storage needs a Broker built for it: pass `broker` as well.');
     if (options.backend === 'memory') {
-      const given = (['url', 'redis', 'client'] as const).filter((key) => options[key] !== undefined);
+      const given = (['url', 'redis', 'cluster', 'client'] as const).filter((key) => options[key] !== undefined);
       if (given.length > 0) {
         throw new InvalidOptionError(`backend "memory" uses no Redis, but ${given.join(', ')} was given: drop it or use backend "redis".`);
       }
@@ -215,8 +215,8 @@ export class QueueTasks {
 
   /** Enqueues one task; resolves with its record (status `new`) once Redis has it. */
   async add(name: string, args: unknown[] = [], options: AddOptions = {}): Promise<TaskRecord> {
-    const [record] = await this.enqueue(await this.prepareAll([{ name, args, ...options }]));
-    return record!;
+    const { stored } = await this.enqueue(await this.prepareAll([{ name, args, ...options }]));
+    return stored[0]!;
   }
 
   /**
@@ -234,13 +234,13 @@ export class QueueTasks {
     // Through the same enqueue triggers as add (validation hooks there), then keyed.
     const [prepared] = await this.prepareAll([{ name, args, priority: options.priority, delay: options.delay }]);
     const task: NewTask = { ...prepared!, uniqueKey, uniqueTtlMs };
-    const [uuid] = await this.broker.enqueue([task]);
-    return { uuid: uuid!, added: uuid === task.uuid };
+    const { uuids } = await this.enqueue([task]);
+    return { uuid: uuids[0]!, added: uuids[0] === task.uuid };
   }
 
   /** Enqueues many tasks in one round trip, all or none. */
   async addBulk(items: BulkItem[]): Promise<TaskRecord[]> {
-    return this.enqueue(await this.prepareAll(items));
+    return (await this.enqueue(await this.prepareAll(items))).stored;
   }
 
   async get(uuid: string): Promise<TaskRecord | null> {
@@ -312,20 +312,26 @@ export class QueueTasks {
     return tasks;
   }
 
-  private async enqueue(tasks: NewTask[]): Promise<TaskRecord[]> {
+  /**
+   * Hands prepared tasks to the broker, then runs the after-enqueue triggers. Resolves with the
+   * broker's uuid for each task (for one dropped by its unique key, the holder's) and the records
+   * of the tasks it stored: the record triggers fire for those alone.
+   */
+  private async enqueue(tasks: NewTask[]): Promise<{ uuids: string[]; stored: TaskRecord[] }> {
     const { plugins } = this;
     const enqueued = this.broker.enqueue(tasks);
     // Built while the broker's call is on its way: off the round trip's critical path.
     const records = tasks.map(newRecord);
     const uuids = await enqueued;
+    const stored = records.filter((record, index) => uuids[index] === record.uuid);
     if (plugins.has('broker_add_after')) await plugins.trigger('broker_add_after', { tasks, uuids });
     if (plugins.has('storage_add') || plugins.has('app_add_task_after_broker')) {
-      for (const record of records) {
+      for (const record of stored) {
         await plugins.trigger('storage_add', { record });
         await plugins.trigger('app_add_task_after_broker', { record });
       }
     }
-    return records;
+    return { uuids, stored };
   }
 
   private prepare(item: BulkItem): NewTask {

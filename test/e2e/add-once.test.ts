@@ -31,6 +31,29 @@ describe('addOnce (idempotent enqueue)', () => {
     expect(other.added).toBe(true);
   });
 
+  it('fires the after-enqueue triggers as add does, the record ones only when it stored the task', async () => {
+    const heard: string[] = [];
+    const listen = (trigger: string) => () => void heard.push(trigger);
+    const plugged = new QueueTasks({ backend: 'memory', worker: false }).task('mail', (to: string) => to);
+    plugged.addPlugin({
+      name: 'Listener',
+      handlers: {
+        broker_add_after: listen('broker_add_after'),
+        storage_add: listen('storage_add'),
+        app_add_task_after_broker: listen('app_add_task_after_broker'),
+      },
+    });
+    await plugged.start();
+    try {
+      expect((await plugged.addOnce('mail', ['a'], { uniqueKey: 'k', uniqueTtlMs: 60_000 })).added).toBe(true);
+      expect(heard.splice(0)).toEqual(['broker_add_after', 'storage_add', 'app_add_task_after_broker']);
+      expect((await plugged.addOnce('mail', ['b'], { uniqueKey: 'k', uniqueTtlMs: 60_000 })).added).toBe(false);
+      expect(heard).toEqual(['broker_add_after']);
+    } finally {
+      await plugged.stop();
+    }
+  });
+
   it('refuses an empty key or a TTL that is not a positive whole number', async () => {
     await expect(app.addOnce('mail', [], { uniqueKey: '', uniqueTtlMs: 1000 })).rejects.toThrow(InvalidOptionError);
     await expect(app.addOnce('mail', [], { uniqueKey: 'k', uniqueTtlMs: 0 })).rejects.toThrow(/uniqueTtlMs of task "mail"/);

@@ -36,5 +36,8 @@ describe('choosing the backend', () => {
     expect(() => new QueueTasks({ backend: 'memory', url: 'redis://127.0.0.1:6379' })).toThrow(
       /backend "memory" uses no Redis, but url was given/,
     );
+    expect(() => new QueueTasks({ backend: 'memory', cluster: { nodes: [{ host: '127.0.0.1', port: 7000 }] } })).toThrow(
+      /backend "memory" uses no Redis, but cluster was given/,
+    );
   });
 });
