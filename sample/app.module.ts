@@ -9,8 +9,9 @@ import { UsersService } from './users/users.service.js';
 /**
  * The whole sample app; `qtasks` holds the connection and settings (see main.ts and worker.ts).
  * It shows tasks (UsersService), the client (UsersController), a plugin and an interceptor
- * (plugins/), the timer (the `report` schedule), GlobalConfig (GET /status) and a ThreadWorker
- * (the `hashPassword` task runs on its thread); main.ts adds the dashboard (the `webview` option).
+ * (plugins/), the timer (the `report` schedule), GlobalConfig and the components injected under
+ * their abstract classes (GET /status) and a ThreadWorker (the `hashPassword` task runs on its
+ * thread); main.ts adds the dashboard (the `webview` option) and logs the CLI command.
  */
 @Module({})
 export class AppModule {

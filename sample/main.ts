@@ -19,4 +19,6 @@ app.enableShutdownHooks();
 await app.listen(port, '127.0.0.1');
 logger.log(`listening on http://127.0.0.1:${port} (tasks: ${backend.kind})`);
 if (webview) logger.log(`dashboard on ${app.get(WebView).address}`);
+// The CLI reads the same queue straight from Redis, with no app running (the memory backend has none to read).
+if (backend.options.url) logger.log(`CLI: node dist/lib/cli/main.js status --url ${backend.options.url} --app QueueTasksSample`);
 logger.log(`try: curl -X POST http://127.0.0.1:${port}/users/5/record, then curl http://127.0.0.1:${port}/tasks/<uuid>`);

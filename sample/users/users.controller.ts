@@ -1,7 +1,10 @@
-import { Body, Controller, Get, NotFoundException, Param, ParseIntPipe, Post } from '@nestjs/common';
+import { Body, Controller, Get, Inject, NotFoundException, Param, ParseIntPipe, Post } from '@nestjs/common';
 import {
+  Broker,
   GlobalConfig,
   QTasksClient,
+  Storage,
+  Worker,
   type ScheduleState,
   type TaskCatalogEntry,
   type TaskRecord,
@@ -17,9 +20,13 @@ export class UsersController {
     private readonly qtasks: QTasksClient,
     private readonly globalConfig: GlobalConfig,
     private readonly outcomes: OutcomeCounter,
+    // Every component is a provider under its abstract class (GET /status names them).
+    private readonly broker: Broker,
+    private readonly storage: Storage,
+    @Inject(Worker) private readonly worker: Worker | null,
   ) {}
 
-  /** Enqueues the `test` task through a typed handle; answers at once with the task's uuid. */
+  /** Enqueues the `test` task through a typed handle; answers at once with the new task's record. */
   @Post('users/:id/record')
   async record(@Param('id', ParseIntPipe) id: number): Promise<TaskRecord> {
     return this.qtasks.task(UsersService, 'record').add(id);
@@ -65,14 +72,29 @@ export class UsersController {
     return { hash };
   }
 
-  /** What GlobalConfig holds (readable with no app running) and what the audit plugin counted. */
+  /**
+   * What GlobalConfig holds (readable with no app running), what the audit plugin counted, and
+   * which component classes this app runs (the backend's, and the ThreadWorker).
+   */
   @Get('status')
-  async status(): Promise<{ workers: WorkerStatus[]; tasks: TaskCatalogEntry[]; schedules: ScheduleState[]; outcomes: Record<string, number> }> {
+  async status(): Promise<{
+    workers: WorkerStatus[];
+    tasks: TaskCatalogEntry[];
+    schedules: ScheduleState[];
+    outcomes: Record<string, number>;
+    components: Record<'broker' | 'storage' | 'globalConfig' | 'worker', string | null>;
+  }> {
     const [workers, tasks, schedules] = await Promise.all([
       this.globalConfig.workers(),
       this.globalConfig.catalog(),
       this.globalConfig.schedules(),
     ]);
-    return { workers, tasks, schedules, outcomes: this.outcomes.snapshot() };
+    const components = {
+      broker: this.broker.constructor.name,
+      storage: this.storage.constructor.name,
+      globalConfig: this.globalConfig.constructor.name,
+      worker: this.worker?.constructor.name ?? null,
+    };
+    return { workers, tasks, schedules, outcomes: this.outcomes.snapshot(), components };
   }
 }

@@ -59,12 +59,14 @@ describe('the sample app over HTTP', () => {
       tasks: { name: string }[];
       schedules: { name: string; cron?: string }[];
       outcomes: Record<string, number>;
+      components: Record<string, string | null>;
     };
     expect(status.workers.map((worker) => worker.pid)).toContain(process.pid);
     expect(status.tasks.map((task) => task.name).sort()).toEqual(['fail', 'hashPassword', 'import', 'invite', 'report', 'test']);
     expect(status.schedules).toContainEqual(expect.objectContaining({ name: 'report', cron: '0 * * * * *' }));
     expect(status.outcomes['import:retry']).toBe(1);
     expect(status.outcomes['import:success']).toBe(1);
+    expect(status.components).toEqual({ broker: 'RedisBroker', storage: 'RedisStorage', globalConfig: 'RedisGlobalConfig', worker: 'ThreadWorker' });
   });
 
   it('validates the invite DTO: a bad body is a 400 naming each broken rule; a good one runs with an InviteDto', async () => {
