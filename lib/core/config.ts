@@ -50,30 +50,39 @@ export function resolveConfig(
   env: Record<string, string | undefined> = process.env,
 ): QTasksConfig {
   const config: QTasksConfig = { ...DEFAULT_CONFIG };
+  // Settings whose value came from the environment, by the variable that set it: a bad one is
+  // named by that variable, which is where it must be fixed.
+  const fromEnv = new Map<keyof QTasksConfig, string>();
   for (const key of Object.keys(DEFAULT_CONFIG) as (keyof QTasksConfig)[]) {
-    const raw = env[ENV_PREFIX + key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()];
-    if (raw !== undefined) Object.assign(config, { [key]: parseEnvValue(key, raw) });
+    const variable = ENV_PREFIX + key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+    const raw = env[variable];
+    if (raw === undefined) continue;
+    Object.assign(config, { [key]: parseEnvValue(key, variable, raw) });
+    fromEnv.set(key, variable);
   }
   if (typeof given !== 'object' || given === null || Array.isArray(given)) {
     throw new InvalidOptionError(`config must be an object of settings, got ${JSON.stringify(given)}.`);
   }
   for (const [key, value] of Object.entries(given)) {
     if (!Object.hasOwn(DEFAULT_CONFIG, key)) throw unknownSetting(key);
-    if (value !== undefined) Object.assign(config, { [key]: value });
+    if (value === undefined) continue;
+    Object.assign(config, { [key]: value });
+    fromEnv.delete(key as keyof QTasksConfig);
   }
-  validate(config);
+  validate(config, (key) => (fromEnv.has(key) ? `Environment variable ${fromEnv.get(key)}: config.${key}` : `config.${key}`));
   return config;
 }
 
-function parseEnvValue(key: keyof QTasksConfig, raw: string): number | boolean {
+function parseEnvValue(key: keyof QTasksConfig, variable: string, raw: string): number | boolean {
   if (typeof DEFAULT_CONFIG[key] === 'boolean') {
     if (!['true', 'false', '1', '0'].includes(raw)) {
-      throw new InvalidOptionError(`Environment setting for ${key} must be true or false, got "${raw}".`);
+      throw new InvalidOptionError(`Environment variable ${variable}: config.${key} must be true or false, got "${raw}".`);
     }
     return raw === 'true' || raw === '1';
   }
-  const value = Number(raw);
-  if (!Number.isFinite(value)) throw new InvalidOptionError(`Environment setting for ${key} must be a number, got "${raw}".`);
+  // Number('') and Number(' ') are 0: an empty variable would silently become a zero.
+  const value = raw.trim() === '' ? Number.NaN : Number(raw);
+  if (!Number.isFinite(value)) throw new InvalidOptionError(`Environment variable ${variable}: config.${key} must be a number, got "${raw}".`);
   return value;
 }
 
@@ -99,23 +108,23 @@ function editDistance(a: string, b: string): number {
   return previous[b.length]!;
 }
 
-function validate(config: QTasksConfig): void {
+function validate(config: QTasksConfig, setting: (key: keyof QTasksConfig) => string): void {
   const positive: (keyof QTasksConfig)[] = ['maxTasksProcess', 'leaseMs', 'maxPayloadBytes', 'globalConfigStatusTtlMs'];
   for (const key of positive) {
     const value = config[key];
     if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-      throw new InvalidOptionError(`config.${key} must be a positive integer, got ${String(value)}.`);
+      throw new InvalidOptionError(`${setting(key)} must be a positive integer, got ${String(value)}.`);
     }
   }
   for (const key of ['resultTtlMs', 'keepFinishedTasks', 'maxStalls', 'shutdownGraceMs'] as const) {
     if (!Number.isInteger(config[key]) || config[key] < 0) {
-      throw new InvalidOptionError(`config.${key} must be a whole number of 0 or more, got ${String(config[key])}.`);
+      throw new InvalidOptionError(`${setting(key)} must be a whole number of 0 or more, got ${String(config[key])}.`);
     }
   }
   for (const key of ['runningOlderTasks', 'deleteFinishedTasks'] as const) {
-    if (typeof config[key] !== 'boolean') throw new InvalidOptionError(`config.${key} must be true or false, got ${String(config[key])}.`);
+    if (typeof config[key] !== 'boolean') throw new InvalidOptionError(`${setting(key)} must be true or false, got ${String(config[key])}.`);
   }
-  assertPriority(config.taskDefaultPriority, 'config.taskDefaultPriority');
+  assertPriority(config.taskDefaultPriority, setting('taskDefaultPriority'));
 }
 
 /** Priorities are integers in a range that keeps queue key names short and exact. */

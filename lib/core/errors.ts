@@ -112,9 +112,10 @@ export class AddOutcomeUnknownError extends RedisUnavailableError {
   }
 }
 
-/** The message of anything thrown, Error or not. */
 /** A thrown value as text, whatever it is: JSON, else its String(), else its type tag. */
 export function shownValue(value: unknown): string {
+  // JSON writes NaN and the infinities as null, which would hide the very value at fault.
+  if (typeof value === 'number') return String(value);
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {
@@ -128,6 +129,7 @@ export function shownValue(value: unknown): string {
   }
 }
 
+/** The message of anything thrown, Error or not. */
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -216,6 +218,13 @@ export class DuplicateScheduleError extends QTasksError {
 export class ThreadModuleError extends QTasksError {
   constructor(readonly moduleUrl: string, readonly exportName: string, problem: string, options?: { cause?: unknown }) {
     super('THREAD_MODULE', `Cannot run export "${exportName}" of thread module ${moduleUrl}: ${problem}.`, options);
+  }
+}
+
+/** A component was used on its own before a QueueTasks wired it, e.g. `worker.start()` called directly. */
+export class NotAttachedError extends QTasksError {
+  constructor(readonly component: string, remedy: string) {
+    super('NOT_ATTACHED', `${component} was used before it was attached to an app: ${remedy}`);
   }
 }
 

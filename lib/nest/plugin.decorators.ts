@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { PluginComponent, TriggerName } from '../plugins/triggers.js';
+import { decoratedMethod } from './decorated-method.js';
 import { PLUGIN_METADATA, TRIGGER_METADATA } from './tokens.js';
 
 export interface QTasksPluginOptions {
@@ -25,8 +26,8 @@ export function QTasksPlugin(options: QTasksPluginOptions = {}): ClassDecorator 
  * or an object with the fields to replace.
  */
 export function OnTrigger(...triggers: TriggerName[]): MethodDecorator {
-  return (_target, _key, descriptor) => {
-    const method = descriptor.value as object;
+  return (target, key, descriptor) => {
+    const method = decoratedMethod('@OnTrigger()', target, key, descriptor);
     const existing = (Reflect.getMetadata(TRIGGER_METADATA, method) as TriggerName[] | undefined) ?? [];
     Reflect.defineMetadata(TRIGGER_METADATA, [...existing, ...triggers], method);
     return descriptor;

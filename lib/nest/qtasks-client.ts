@@ -1,5 +1,5 @@
 import { Injectable, type Type } from '@nestjs/common';
-import { InvalidOptionError, TaskFailedError } from '../core/errors.js';
+import { InvalidOptionError, TaskFailedError, WaitTimeoutError } from '../core/errors.js';
 import {
   QueueTasks,
   type AddOnceOptions,
@@ -9,7 +9,7 @@ import {
   type WaitOptions,
 } from '../core/queue-tasks.js';
 import type { TaskContext } from '../core/task-context.js';
-import type { TaskRecord } from '../core/task-record.js';
+import { isFinal, type TaskRecord } from '../core/task-record.js';
 
 type AnyMethod = (...args: any[]) => any;
 
@@ -53,11 +53,37 @@ export class TaskHandle<A extends unknown[], R> {
     return this.queueTasks.add(this.name, args, this.options) as Promise<TaskRecord<R, A>>;
   }
 
-  /** Enqueues and resolves with the result; a task ending `error` or `cancel` rejects with TaskFailedError. */
+  /**
+   * Enqueues and resolves with the result; a task ending `error` or `cancel` rejects with
+   * TaskFailedError, one still unfinished at the `timeout` with WaitTimeoutError (even with
+   * `returnOnTimeout`: there is no result to resolve with).
+   */
   async run(...args: A): Promise<R> {
     const record = await this.queueTasks.run(this.name, args, this.options);
+    if (!isFinal(record.status)) throw new WaitTimeoutError(record.uuid, this.options.timeout ?? 0, record);
     if (record.status !== 'success') throw new TaskFailedError(record);
     return record.returning as R;
+  }
+
+  /** One of this task's records, typed; null when there is none. Another task's uuid is refused. */
+  async get(uuid: string): Promise<TaskRecord<R, A> | null> {
+    const record = await this.queueTasks.get(uuid);
+    return record && this.own(record);
+  }
+
+  /** Waits for one of this task's runs to finish (see QTasksClient.wait), typed. Another task's uuid is refused. */
+  async wait(uuid: string, options: WaitOptions = {}): Promise<TaskRecord<R, A>> {
+    return this.own(await this.queueTasks.wait(uuid, { ...this.options, ...options }));
+  }
+
+  /** The record, typed as this task's: the types hold only for a record of this task. */
+  private own(record: TaskRecord): TaskRecord<R, A> {
+    if (record.taskName !== this.name) {
+      throw new InvalidOptionError(
+        `Task ${record.uuid} is a "${record.taskName}" task, not "${this.name}": read it with QTasksClient.get or wait, untyped.`,
+      );
+    }
+    return record as TaskRecord<R, A>;
   }
 }
 

@@ -1,4 +1,12 @@
-import { Logger, Module, type DynamicModule, type ModuleMetadata, type Provider } from '@nestjs/common';
+import {
+  Logger,
+  Module,
+  type DynamicModule,
+  type InjectionToken,
+  type ModuleMetadata,
+  type OptionalFactoryDependency,
+  type Provider,
+} from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { Broker } from '../brokers/broker.js';
@@ -36,7 +44,8 @@ export interface QTasksModuleOptions extends Omit<QueueTasksOptions, 'intercepto
 }
 
 export interface QTasksModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
-  inject?: any[];
+  /** What `useFactory` gets, in order: providers' tokens, as in a Nest factory provider. */
+  inject?: (InjectionToken | OptionalFactoryDependency)[];
   useFactory: (...args: any[]) => QTasksModuleOptions | Promise<QTasksModuleOptions>;
 }
 

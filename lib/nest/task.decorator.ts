@@ -1,4 +1,6 @@
+import { InvalidOptionError, shownValue } from '../core/errors.js';
 import type { TaskOptions } from '../core/task-registry.js';
+import { decoratedMethod } from './decorated-method.js';
 import type { InterceptorRef } from './task-context.decorators.js';
 import { TASK_METADATA } from './tokens.js';
 
@@ -12,8 +14,12 @@ export type NestTaskOptions = Omit<TaskOptions, 'interceptors'> & { interceptors
  */
 export function Task(nameOrOptions: string | NestTaskOptions = {}): MethodDecorator {
   const options: NestTaskOptions = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions;
-  return (_target, _key, descriptor) => {
-    Reflect.defineMetadata(TASK_METADATA, options, descriptor.value as object);
+  // The explorer reads null options as "no @Task()": the method would be skipped without a word.
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidOptionError(`@Task() takes a task name or an object of options, got ${shownValue(nameOrOptions)}.`);
+  }
+  return (target, key, descriptor) => {
+    Reflect.defineMetadata(TASK_METADATA, options, decoratedMethod('@Task()', target, key, descriptor));
     return descriptor;
   };
 }

@@ -1,6 +1,9 @@
-import { InvalidOptionError, PluginAnswerError, PluginError, QTasksError } from '../core/errors.js';
+import { InvalidOptionError, PluginAnswerError, PluginError, QTasksError, shownValue } from '../core/errors.js';
 import type { AddPluginOptions, TaskPlugin } from './plugin.js';
-import { TRIGGERS, isTriggerName, type TriggerEvent, type TriggerName } from './triggers.js';
+import { TRIGGERS, isTriggerName, type PluginComponent, type TriggerEvent, type TriggerName } from './triggers.js';
+
+/** The components that fire triggers: what `component` may name. */
+const COMPONENTS: ReadonlySet<PluginComponent> = new Set(Object.values(TRIGGERS).map((spec) => spec.component));
 
 interface Registration {
   plugin: string;
@@ -20,8 +23,8 @@ export class PluginRunner {
   private readonly ordered = new Map<TriggerName, Registration[]>();
 
   add(plugin: TaskPlugin, options: AddPluginOptions = {}): void {
-    const name = plugin.name ?? plugin.constructor?.name ?? 'anonymous plugin';
-    const handled = Object.keys(plugin.handlers ?? {});
+    const name = checkedPlugin(plugin, options);
+    const handled = Object.keys(plugin.handlers);
     for (const trigger of [...handled, ...(options.triggers ?? [])]) {
       if (!isTriggerName(trigger)) throw new InvalidOptionError(`Plugin "${name}" names unknown trigger "${trigger}".`);
       if (options.component && TRIGGERS[trigger].component !== options.component) {
@@ -77,6 +80,32 @@ export class PluginRunner {
     }
     return current;
   }
+}
+
+/**
+ * The plugin's name, once plugin and options have the shape `add` reads (from plain JavaScript, a
+ * null or a string there would end in a TypeError naming neither).
+ */
+function checkedPlugin(plugin: TaskPlugin, options: AddPluginOptions): string {
+  if (typeof plugin !== 'object' || plugin === null) {
+    throw new InvalidOptionError(`A plugin must be an object with handlers by trigger name, got ${shownValue(plugin)}.`);
+  }
+  const name = plugin.name ?? plugin.constructor?.name ?? 'anonymous plugin';
+  if (typeof plugin.handlers !== 'object' || plugin.handlers === null || Array.isArray(plugin.handlers)) {
+    throw new InvalidOptionError(`Plugin "${name}" needs \`handlers\`, an object of handlers by trigger name, got ${shownValue(plugin.handlers)}.`);
+  }
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError(`The options of plugin "${name}" must be an object, got ${shownValue(options)}.`);
+  }
+  if (options.triggers !== undefined && !Array.isArray(options.triggers)) {
+    throw new InvalidOptionError(`triggers of plugin "${name}" must be a list of trigger names, got ${shownValue(options.triggers)}.`);
+  }
+  if (options.component !== undefined && !COMPONENTS.has(options.component)) {
+    throw new InvalidOptionError(
+      `component of plugin "${name}" must be one of ${[...COMPONENTS].join(', ')}, got ${shownValue(options.component)}.`,
+    );
+  }
+  return name;
 }
 
 function checkedAnswer(plugin: string, trigger: TriggerName, answer: object): object {

@@ -134,10 +134,18 @@ export const TRIGGERS = {
 
 export type TriggerEvent<T extends TriggerName> = TriggerEvents[T];
 
-/** What a handler may return: nothing (no change) or some of the replaceable fields. */
-export type TriggerAnswer<T extends TriggerName> = Partial<
-  Pick<TriggerEvents[T], Extract<(typeof TRIGGERS)[T]['replaces'][number], keyof TriggerEvents[T]>>
->;
+/** The event fields a handler of trigger T may replace. */
+type ReplaceableField<T extends TriggerName> = Extract<(typeof TRIGGERS)[T]['replaces'][number], keyof TriggerEvents[T]>;
+
+/**
+ * What a handler may return: nothing (no change) or some of the replaceable fields. The event's
+ * other fields are typed `never`, and an object sharing no field with the event is refused, so a
+ * wrong answer fails to compile rather than with a PluginAnswerError when the trigger fires (an
+ * informing trigger's answer would otherwise be `{}`, which accepts any object).
+ */
+export type TriggerAnswer<T extends TriggerName> = {
+  [K in keyof TriggerEvents[T]]?: K extends ReplaceableField<T> ? TriggerEvents[T][K] : never;
+};
 
 export function isTriggerName(name: string): name is TriggerName {
   return Object.hasOwn(TRIGGERS, name);

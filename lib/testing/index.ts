@@ -2,4 +2,12 @@
 // the main entry so production code never loads them.
 export { QTasksTestingModule, type QTasksTestingModuleOptions } from './qtasks-testing.module.js';
 export { QTasksTesting, DrainTimeoutError, type DrainOptions, type RecordFilter } from './qtasks-testing.js';
-export { startRedisServer, isRedisInstalled, assertRedisInstalled, freePort, type RedisServerHandle, type RedisServerOptions } from './redis-server.js';
+export {
+  startRedisServer,
+  isRedisInstalled,
+  assertRedisInstalled,
+  freePort,
+  RedisServerError,
+  type RedisServerHandle,
+  type RedisServerOptions,
+} from './redis-server.js';

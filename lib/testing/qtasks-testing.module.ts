@@ -3,7 +3,7 @@ import { QTasksModule, type QTasksModuleOptions } from '../nest/qtasks.module.js
 import { QTasksTesting } from './qtasks-testing.js';
 
 /** Options of the testing module: those of QTasksModule, less everything that picks or reads a Redis. */
-export type QTasksTestingModuleOptions = Omit<QTasksModuleOptions, 'backend' | 'url' | 'redis' | 'client' | 'webview'>;
+export type QTasksTestingModuleOptions = Omit<QTasksModuleOptions, 'backend' | 'url' | 'redis' | 'client' | 'cluster' | 'webview'>;
 
 /**
  * QTasksModule on the memory backend, plus QTasksTesting. Import it in place of QTasksModule in a

@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { MemoryBroker } from '../brokers/memory/memory-broker.js';
-import { InvalidOptionError, QTasksError } from '../core/errors.js';
+import { InvalidOptionError, QTasksError, shownValue } from '../core/errors.js';
 import { toJson } from '../core/json.js';
 import { raceTimeout } from '../core/timing.js';
 import { QueueTasks } from '../core/queue-tasks.js';
 import { TaskAbort } from '../core/task-abort.js';
 import type { TaskRecord, TaskStatus } from '../core/task-record.js';
+import type { TaskHandle } from '../nest/qtasks-client.js';
 import { MemoryStorage } from '../storages/memory/memory-storage.js';
 
 export interface DrainOptions {
@@ -17,6 +18,9 @@ export interface RecordFilter {
   taskName?: string;
   status?: TaskStatus;
 }
+
+/** The longest delay setTimeout honours (a signed 32-bit count of ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** drain() waited longer than its timeout: a task never finished, or no worker is running. */
 export class DrainTimeoutError extends QTasksError {
@@ -47,6 +51,10 @@ export class QTasksTesting {
     const broker = this.memoryBroker('drain()');
     if (!this.queueTasks.worker) throw new InvalidOptionError('drain() needs a worker, but this app runs with `worker: false`.');
     const timeoutMs = options.timeout ?? 10_000;
+    // setTimeout takes NaN, a negative or an overflowing delay as 1 ms: the drain would time out at once.
+    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS)) {
+      throw new InvalidOptionError(`timeout of drain() must be a number of milliseconds from 1 to ${MAX_TIMER_MS}, got ${shownValue(timeoutMs)}.`);
+    }
     await raceTimeout(
       broker.whenIdle(),
       timeoutMs,
@@ -74,10 +82,15 @@ export class QTasksTesting {
    * through JSON as they would in a queue, and the executor's plugins and interceptors apply (the
    * worker's, such as retry, do not). Resolves with the record it would have stored (`success` with
    * `returning`, `error` with `traceback`, a time limit included, or `cancel` with `cancelReason`
-   * when the task calls `ctx.cancel(reason)`); nothing is stored.
+   * when the task calls `ctx.cancel(reason)`); nothing is stored. Given a typed handle
+   * (`client.task(Type, 'method')`) instead of a name, it checks the arguments and types the record.
    */
-  async runInline(name: string, args: unknown[] = []): Promise<TaskRecord> {
+  runInline<A extends unknown[], R>(task: TaskHandle<A, R>, args: A): Promise<TaskRecord<R, A>>;
+  runInline(name: string, args?: unknown[]): Promise<TaskRecord>;
+  async runInline(task: string | TaskHandle<unknown[], unknown>, args: unknown[] = []): Promise<TaskRecord> {
+    const name = typeof task === 'string' ? task : task.name;
     const definition = this.queueTasks.registry.require(name);
+    if (!Array.isArray(args)) throw new InvalidOptionError(`Arguments of task "${name}" must be an array, got ${shownValue(args)}.`);
     const now = new Date();
     const record: TaskRecord = {
       uuid: `inline-${name}`,

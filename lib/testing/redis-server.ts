@@ -3,6 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { QTasksError } from '../core/errors.js';
+
+/** A private redis-server could not be started: the binary is missing, or it exited or never got ready. */
+export class RedisServerError extends QTasksError {
+  constructor(message: string) {
+    super('REDIS_SERVER', message);
+  }
+}
 
 export interface RedisServerHandle {
   port: number;
@@ -31,7 +39,7 @@ export function isRedisInstalled(binary = 'redis-server'): boolean {
 /** Throws a message naming the package to install when redis-server is missing. */
 export function assertRedisInstalled(binary = 'redis-server'): void {
   if (!isRedisInstalled(binary)) {
-    throw new Error(
+    throw new RedisServerError(
       `${binary} was not found on PATH. A real Redis is needed here: install the Debian package ` +
         `"redis-server" (apt-get install -y redis-server), or run .ci/run which does it.`,
     );
@@ -45,7 +53,9 @@ export function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new RedisServerError('the system gave no free loopback port')),
+      );
     });
   });
 }
@@ -98,7 +108,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 function waitForReady(child: ChildProcess, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let output = '';
-    const timer = setTimeout(() => fail(new Error(`redis-server on port ${port} not ready after 10 s:\n${output}`)), 10_000);
+    const timer = setTimeout(() => fail(new RedisServerError(`redis-server on port ${port} not ready after 10 s:\n${output}`)), 10_000);
     const fail = (error: Error) => {
       clearTimeout(timer);
       child.kill('SIGKILL');
@@ -111,6 +121,6 @@ function waitForReady(child: ChildProcess, port: number): Promise<void> {
         resolve();
       }
     });
-    child.once('exit', (code) => fail(new Error(`redis-server exited with code ${code}:\n${output}`)));
+    child.once('exit', (code) => fail(new RedisServerError(`redis-server on port ${port} exited with code ${code}:\n${output}`)));
   });
 }

@@ -1,5 +1,5 @@
 import { assertPriority } from '../core/config.js';
-import { InvalidScheduleError } from '../core/errors.js';
+import { InvalidScheduleError, shownValue } from '../core/errors.js';
 import { toJson } from '../core/json.js';
 import type { ScheduleDefinition, ScheduleOptions } from '../core/schedule.js';
 import { createTrigger, MIN_EVERY_MS, type Trigger } from './trigger.js';
@@ -17,6 +17,9 @@ export interface BuiltSchedule {
  * "ReportService.report" or `timer.add("report")`), so the error points at the code to fix.
  */
 export function buildSchedule(taskName: string, options: ScheduleOptions, where: string): BuiltSchedule {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidScheduleError(taskName, where, `its options must be an object such as { every: 60_000 }, got ${shownValue(options)}.`);
+  }
   const name = options.name ?? taskName;
   const fail = (reason: string, cause?: unknown): never => {
     throw new InvalidScheduleError(name, where, reason, { cause });

@@ -1,5 +1,13 @@
 import type { CronJob } from 'cron';
-import { DuplicateScheduleError, errorMessage, InvalidScheduleError, RedisUnavailableError, UnknownTaskError } from '../core/errors.js';
+import {
+  DuplicateScheduleError,
+  errorMessage,
+  InvalidOptionError,
+  InvalidScheduleError,
+  RedisUnavailableError,
+  shownValue,
+  UnknownTaskError,
+} from '../core/errors.js';
 import type { QueueTasks } from '../core/queue-tasks.js';
 import type { ScheduleDefinition, ScheduleOptions, ScheduleState } from '../core/schedule.js';
 import { pause, settleWithin } from '../core/timing.js';
@@ -140,6 +148,7 @@ export class QTasksTimer implements StartHook {
 
   /** Calls `listener` after each tick this instance handled; returns the unsubscribe. */
   onTick(listener: (event: TickEvent) => void): () => void {
+    if (typeof listener !== 'function') throw new InvalidOptionError(`timer.onTick needs a function, got ${shownValue(listener)}.`);
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -257,8 +266,7 @@ export class QTasksTimer implements StartHook {
           uniqueTtlMs,
         });
         await this.app.globalConfig?.recordScheduleRun(definition.name, new Date(tick), uuid, new Date(trigger.nextAfter(Date.now())));
-        const event: TickEvent = { schedule: definition.name, taskName: definition.taskName, tick: new Date(tick), uuid, added, catchUp };
-        for (const listener of this.listeners) listener(event);
+        this.emitTick({ schedule: definition.name, taskName: definition.taskName, tick: new Date(tick), uuid, added, catchUp });
         return;
       } catch (error) {
         const again = error instanceof RedisUnavailableError && this.started && Date.now() + TICK_RETRY_MS < triesEnd;
@@ -271,6 +279,24 @@ export class QTasksTimer implements StartHook {
         }
         if (!again) return;
         await pause(TICK_RETRY_MS, this.stopping.signal);
+      }
+    }
+  }
+
+  /**
+   * Tells every listener. One that throws is logged here: the tick's task is enqueued all the same,
+   * so it must not be reported as a failed enqueue, nor keep the other listeners from hearing it.
+   */
+  private emitTick(event: TickEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.app.logger.error(
+          `timer: an onTick listener threw at the tick of ${event.tick.toISOString()} of schedule "${event.schedule}" ` +
+            `(its task ${event.uuid} is enqueued all the same): ${errorMessage(error)}`,
+          error instanceof Error ? error.stack : undefined,
+        );
       }
     }
   }

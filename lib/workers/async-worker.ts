@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Broker, Lease, Retention } from '../brokers/broker.js';
-import { errorMessage, TaskCancelledError, WorkerStoppedError } from '../core/errors.js';
+import { errorMessage, InvalidOptionError, NotAttachedError, shownValue, TaskCancelledError, WorkerStoppedError } from '../core/errors.js';
 import { TaskAbort } from '../core/task-abort.js';
 import { pause, settleWithin } from '../core/timing.js';
 import { traceback } from '../core/executor.js';
@@ -104,7 +104,12 @@ export class AsyncWorker extends Worker {
   constructor(options: AsyncWorkerOptions = {}) {
     super();
     this.broker = options.broker;
-    this.maxOverride = options.maxTasksProcess;
+    const { maxTasksProcess } = options;
+    // 0, a negative or NaN would leave the worker claiming nothing, silently, for ever.
+    if (maxTasksProcess !== undefined && !(Number.isInteger(maxTasksProcess) && maxTasksProcess > 0)) {
+      throw new InvalidOptionError(`maxTasksProcess of ${new.target.name} must be a positive integer, got ${shownValue(maxTasksProcess)}.`);
+    }
+    this.maxOverride = maxTasksProcess;
   }
 
   get running(): number {
@@ -116,7 +121,9 @@ export class AsyncWorker extends Worker {
   }
 
   protected get ctx(): WorkerContext {
-    if (!this.context) throw new Error('AsyncWorker used before it was attached to an app');
+    if (!this.context) {
+      throw new NotAttachedError(this.constructor.name, 'pass it to a QueueTasks (option `worker`), which starts and stops it.');
+    }
     return this.context;
   }
 

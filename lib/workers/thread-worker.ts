@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidOptionError } from '../core/errors.js';
+import { InvalidOptionError, shownValue } from '../core/errors.js';
 import { AsyncWorker, type AsyncWorkerOptions } from './async-worker.js';
 import { ThreadPool } from './thread-pool.js';
 
@@ -32,9 +32,13 @@ export class ThreadWorker extends AsyncWorker {
     if (!Number.isInteger(threads) || threads < 1) {
       throw new InvalidOptionError(`threads of ThreadWorker must be a whole number of 1 or more, got ${String(threads)}.`);
     }
+    const { execArgv } = options;
+    if (execArgv !== undefined && !(Array.isArray(execArgv) && execArgv.every((arg) => typeof arg === 'string'))) {
+      throw new InvalidOptionError(`execArgv of ThreadWorker must be a list of Node options (strings), got ${shownValue(execArgv)}.`);
+    }
     this.pool = new ThreadPool(THREAD_ENTRY, {
       size: threads,
-      execArgv: options.execArgv,
+      execArgv,
       onStrayCrash: (how) =>
         this.ctx.logger.warn(`worker ${this.id}: a thread died of an error an earlier task left behind (${how}); it was replaced`),
     });

@@ -1,0 +1,223 @@
+// Compiled by `npm test` (tsc --noEmit) and never run: each @ts-expect-error line must be a type
+// error, or the compile fails; each Assert<...> must hold. It pins the typing of the public API
+// around typed handles: plugins and triggers, decorators' options, module options, the engine,
+// the testing helpers, and that no `any` reaches user code.
+import { applyDecorators, Injectable } from '@nestjs/common';
+import {
+  OnTrigger,
+  QTasksClient,
+  QTasksModule,
+  QTasksPlugin,
+  QueueTasks,
+  Task,
+  TaskCtx,
+  type TaskArgs,
+  type TaskContext,
+  type TaskPlugin,
+  type TaskRecord,
+  type TaskResult,
+  type TriggerAnswer,
+  type TriggerEvent,
+  type TriggerHandlers,
+} from '../../lib/index.js';
+import { QTasksTesting, QTasksTestingModule } from '../../lib/testing/index.js';
+
+type Equal<X, Y> = (<T>() => T extends X ? 1 : 2) extends <T>() => T extends Y ? 1 : 2 ? true : false;
+type IsAny<T> = 0 extends 1 & T ? true : false;
+type Assert<T extends true> = T;
+
+@Injectable()
+class ReportService {
+  @Task({ echo: true })
+  async build(ctx: TaskContext, month: string): Promise<{ rows: number }> {
+    await ctx.progress(month);
+    return { rows: 1 };
+  }
+
+  @Task()
+  async mark(id: number, @TaskCtx() ctx: TaskContext): Promise<void> {
+    ctx.logger.log(String(id));
+  }
+
+  @Task()
+  async *lines(count: number): AsyncGenerator<string> {
+    for (let i = 0; i < count; i++) yield `line ${i}`;
+  }
+
+  @Task()
+  total(a: number, b: number): number {
+    return a + b;
+  }
+}
+
+// The context parameter is no enqueue argument, wherever it sits; a generator's result is its values.
+export type HandleTypes = [
+  Assert<Equal<TaskArgs<ReportService['build']>, [month: string]>>,
+  Assert<Equal<TaskArgs<ReportService['mark']>, [id: number]>>,
+  Assert<Equal<TaskResult<ReportService['build']>, { rows: number }>>,
+  Assert<Equal<TaskResult<ReportService['lines']>, string[]>>,
+  Assert<Equal<TaskResult<ReportService['total']>, number>>,
+];
+
+export async function typedReadBack(client: QTasksClient, testing: QTasksTesting): Promise<void> {
+  const build = client.task(ReportService, 'build');
+  // @ts-expect-error the context is supplied by the worker, not by the caller
+  await build.add({} as TaskContext, '2026-01');
+
+  // The record's types flow from add to wait and get on the same handle.
+  const added = await build.add('2026-01');
+  const waited: TaskRecord<{ rows: number }, [month: string]> = await build.wait(added.uuid, { timeout: 1000 });
+  const read: TaskRecord<{ rows: number }, [month: string]> | null = await build.get(added.uuid);
+  // @ts-expect-error get may find nothing
+  const notNull: TaskRecord<{ rows: number }, [month: string]> = await build.get(added.uuid);
+  const rows: number | undefined = waited.returning?.rows;
+
+  // with() keeps the types, and checks its options.
+  const quick: { rows: number } = await build.with({ timeout: 500, priority: 1 }).run('2026-02');
+  // @ts-expect-error a delay is milliseconds
+  build.with({ delay: 'soon' });
+
+  // runInline on a handle checks the arguments and types the record.
+  const inline: TaskRecord<{ rows: number }, [month: string]> = await testing.runInline(build, ['2026-03']);
+  // @ts-expect-error the month is a string
+  await testing.runInline(build, [3]);
+  const untyped: TaskRecord = await testing.runInline('build', [1, 2, 3]);
+
+  // No `any` reaches user code from the untyped API either.
+  const plain = await client.run('total', [1, 2]);
+  type NoAny = [
+    Assert<Equal<IsAny<typeof plain.returning>, false>>,
+    Assert<Equal<IsAny<typeof plain.args>, false>>,
+    Assert<Equal<IsAny<Awaited<ReturnType<typeof build.run>>>, false>>,
+    Assert<Equal<IsAny<typeof inline.returning>, false>>,
+  ];
+
+  void [read, notNull, rows, quick, untyped, null as unknown as NoAny];
+}
+
+// Triggers: each name maps to its event, and an answer may hold only what the trigger replaces.
+export type TriggerTypes = [
+  Assert<Equal<TriggerEvent<'app_get'>['record'], TaskRecord | null>>,
+  Assert<Equal<TriggerEvent<'worker_task_error_retry'>['retry'], boolean | undefined>>,
+  Assert<Equal<TriggerAnswer<'app_get'>['record'], TaskRecord | null | undefined>>,
+  Assert<Equal<TriggerAnswer<'app_stop'>['appName'], undefined>>,
+];
+
+export const handlers: TriggerHandlers = {
+  app_get: ({ uuid, record }) => (record === null ? { record: null } : void uuid),
+  task_executor_args_replace: (event) => ({ args: [...event.args, 'extra'] }),
+  worker_task_error_retry: ({ record }) => ({ retry: record.attempt < 3, delayMs: 100 }),
+  app_stop: async () => undefined,
+};
+
+export const wrongHandlers: TriggerHandlers[] = [
+  // @ts-expect-error a misspelt trigger
+  { app_gett: () => undefined },
+  // @ts-expect-error uuid is read-only for app_get: only the record may be replaced
+  { app_get: () => ({ uuid: 'other' }) },
+  // @ts-expect-error app_stop only informs: it has nothing to replace
+  { app_stop: () => ({ appName: 'other' }) },
+  // @ts-expect-error app_stop only informs, and has no such field either
+  { app_stop: () => ({ anything: 1 }) },
+  // @ts-expect-error the event of app_get has no args
+  { app_get: ({ args }) => void args },
+];
+
+export function addPlugins(app: QueueTasks, plugin: TaskPlugin): void {
+  app.addPlugin(plugin, { triggers: ['app_get'], component: 'app' });
+  // @ts-expect-error a misspelt trigger
+  app.addPlugin(plugin, { triggers: ['app_gett'] });
+  // @ts-expect-error a misspelt component
+  app.addPlugin(plugin, { component: 'brokr' });
+}
+
+@QTasksPlugin({ component: 'worker' })
+export class AuditPlugin {
+  @OnTrigger('worker_execute_after')
+  after({ record, outcome }: TriggerEvent<'worker_execute_after'>): void {
+    void [record.uuid, outcome.status];
+  }
+
+  @OnTrigger('task_executor_args_replace')
+  async replace(event: TriggerEvent<'task_executor_args_replace'>) {
+    return { args: [...event.args] };
+  }
+
+  @OnTrigger('worker_execute_after', 'worker_add')
+  both({ record }: TriggerEvent<'worker_execute_after' | 'worker_add'>): void {
+    void record;
+  }
+
+  @OnTrigger('app_stop')
+  untyped(): void {}
+}
+
+// A class plugin's handlers get the same checks when declared with `satisfies` (a class property
+// is not checked field by field against the interface it implements).
+export class ClassPlugin implements TaskPlugin {
+  readonly handlers = {
+    app_get: ({ record }: TriggerEvent<'app_get'>) => ({ record }),
+    // @ts-expect-error a misspelt trigger next to a right one
+    app_gett: () => undefined,
+  } satisfies TriggerHandlers;
+}
+
+// OnTrigger composes with Nest's applyDecorators, as a method decorator (which is why it cannot
+// check the method's own types: a decorator typed by its method is no MethodDecorator).
+export const composed = applyDecorators(OnTrigger('worker_execute_after'));
+
+export class WrongPlugins {
+  // @ts-expect-error a misspelt trigger
+  @OnTrigger('worker_execute_aftr')
+  misspelt(): void {}
+
+  // Not checked: OnTrigger is a plain MethodDecorator (so that it composes with applyDecorators,
+  // above), hence the method's event and answer types are the author's to get right.
+  @OnTrigger('app_get')
+  otherEvent(event: TriggerEvent<'worker_execute_after'>): void {
+    void event;
+  }
+}
+
+// @ts-expect-error a misspelt component
+@QTasksPlugin({ component: 'brokr' })
+export class WrongComponent {}
+
+export class WrongTaskOptions {
+  // @ts-expect-error retry is a count
+  @Task({ retry: 'twice' })
+  a(): void {}
+
+  // @ts-expect-error no such backoff type
+  @Task({ backoff: { type: 'linear', delay: 5 } })
+  b(): void {}
+
+  // @ts-expect-error cron is an expression
+  @Task({ cron: 5 })
+  c(): void {}
+}
+
+export function engine(app: QueueTasks): void {
+  app.task('sum', (a: number, b: number) => a + b);
+  app.task({ name: 'hash', thread: { module: new URL('file:///hash.js') } });
+  // @ts-expect-error a task needs a handler or a thread module
+  app.task({ name: 'nothing' });
+  // @ts-expect-error no such backend
+  new QueueTasks({ backend: 'mem' });
+  // @ts-expect-error a misspelt setting
+  new QueueTasks({ config: { maxTaskProcess: 1 } });
+}
+
+export const modules = [
+  QTasksModule.forRoot({ url: 'redis://127.0.0.1:6379', timers: false, config: { leaseMs: 5000 } }),
+  QTasksModule.forRootAsync({ inject: [QTasksClient, 'TOKEN', { token: 'OPTIONAL', optional: true }], useFactory: () => ({}) }),
+  // @ts-expect-error timers is a boolean
+  QTasksModule.forRootAsync({ useFactory: () => ({ timers: 'yes' }) }),
+  // @ts-expect-error an injection token, not a number
+  QTasksModule.forRootAsync({ inject: [5], useFactory: () => ({}) }),
+  QTasksTestingModule.forRoot({ config: { maxTasksProcess: 1 } }),
+  // @ts-expect-error the testing module runs in memory: no Redis URL
+  QTasksTestingModule.forRoot({ url: 'redis://127.0.0.1:6379' }),
+  // @ts-expect-error nor a Redis Cluster
+  QTasksTestingModule.forRoot({ cluster: { nodes: [{ host: '127.0.0.1', port: 7000 }] } }),
+];

@@ -1,0 +1,183 @@
+import { Injectable, Module } from '@nestjs/common';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  AsyncWorker,
+  InvalidOptionError,
+  NotAttachedError,
+  OnTrigger,
+  PluginRunner,
+  QTasksClient,
+  QTasksError,
+  QueueTasks,
+  Task,
+  TaskCtx,
+  ThreadWorker,
+  UseTaskInterceptors,
+  type QTasksLogger,
+  type TaskPlugin,
+} from '../../lib/index.js';
+import { resolveConfig } from '../../lib/core/config.js';
+import { assertRedisInstalled, QTasksTesting, QTasksTestingModule } from '../../lib/testing/index.js';
+import { Gate } from '../helpers/gate.js';
+
+const quiet: QTasksLogger = { log: () => undefined, warn: console.warn, error: console.error };
+
+describe('settings from the environment', () => {
+  it('a bad value is named by the variable that set it', () => {
+    expect(() => resolveConfig({}, { QTASKS_MAX_TASKS_PROCESS: '0' })).toThrow(
+      'Environment variable QTASKS_MAX_TASKS_PROCESS: config.maxTasksProcess must be a positive integer, got 0.',
+    );
+    // Set in code too: the code's value is the one refused.
+    expect(() => resolveConfig({ maxTasksProcess: 0 }, { QTASKS_MAX_TASKS_PROCESS: '3' })).toThrow(
+      /^config.maxTasksProcess must be a positive integer, got 0.$/,
+    );
+  });
+
+  it('an empty variable is refused, not read as 0', () => {
+    expect(() => resolveConfig({}, { QTASKS_MAX_STALLS: '' })).toThrow('Environment variable QTASKS_MAX_STALLS: config.maxStalls must be a number, got "".');
+    expect(() => resolveConfig({}, { QTASKS_RESULT_TTL_MS: ' ' })).toThrow(InvalidOptionError);
+  });
+});
+
+describe('worker options', () => {
+  it.each([0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '4'])('refuses maxTasksProcess %s, which would claim nothing', (value) => {
+    expect(() => new AsyncWorker({ maxTasksProcess: value as number })).toThrow(InvalidOptionError);
+    expect(() => new AsyncWorker({ maxTasksProcess: value as number })).toThrow(`maxTasksProcess of AsyncWorker must be a positive integer`);
+    expect(() => new ThreadWorker({ maxTasksProcess: value as number })).toThrow('maxTasksProcess of ThreadWorker must be a positive integer');
+  });
+
+  it('names a non-finite value as it is, not as JSON writes it (null)', () => {
+    expect(() => new AsyncWorker({ maxTasksProcess: Number.NaN })).toThrow('maxTasksProcess of AsyncWorker must be a positive integer, got NaN.');
+    expect(() => new AsyncWorker({ maxTasksProcess: -Infinity })).toThrow('got -Infinity.');
+  });
+
+  it('ThreadWorker refuses execArgv that is not a list of strings when built, not at start', () => {
+    expect(() => new ThreadWorker({ execArgv: '--inspect' as never })).toThrow(
+      'execArgv of ThreadWorker must be a list of Node options (strings), got "--inspect".',
+    );
+  });
+
+  it('a worker started on its own, with no app, says so with NotAttachedError', async () => {
+    const error: unknown = await new AsyncWorker().start().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(NotAttachedError);
+    expect(error).toMatchObject({ code: 'NOT_ATTACHED', message: expect.stringContaining('AsyncWorker was used before it was attached to an app') });
+  });
+});
+
+describe('plugin registration', () => {
+  const plugin: TaskPlugin = { name: 'audit', handlers: { app_get: () => undefined } };
+
+  it.each([
+    ['a null plugin', null, undefined, 'A plugin must be an object with handlers by trigger name, got null.'],
+    ['a plugin without handlers', { name: 'bare' }, undefined, 'Plugin "bare" needs `handlers`'],
+    ['null options', plugin, null, 'The options of plugin "audit" must be an object, got null.'],
+    ['triggers that are no list', plugin, { triggers: 'app_get' }, 'triggers of plugin "audit" must be a list of trigger names, got "app_get".'],
+    ['a misspelt component', plugin, { component: 'ap' }, 'component of plugin "audit" must be one of app, broker'],
+  ])('refuses %s with InvalidOptionError', (_case, given, options, message) => {
+    const runner = new PluginRunner();
+    expect(() => runner.add(given as TaskPlugin, options as never)).toThrow(InvalidOptionError);
+    expect(() => runner.add(given as TaskPlugin, options as never)).toThrow(message);
+  });
+});
+
+describe('decorators', () => {
+  class Holder {
+    static build(): void {}
+    get value(): number {
+      return 1;
+    }
+    run(): void {}
+  }
+  const methodOf = (target: object, key: string) => Object.getOwnPropertyDescriptor(target, key)!;
+
+  it.each([
+    ['@Task()', Task()],
+    ['@OnTrigger()', OnTrigger('app_get')],
+    ['@UseTaskInterceptors()', UseTaskInterceptors()],
+  ])('%s refuses a static method and an accessor, which the explorers would skip silently', (name, decorator) => {
+    expect(() => decorator(Holder, 'build', methodOf(Holder, 'build'))).toThrow(`${name} applies to instance methods, but Holder.build is static.`);
+    expect(() => decorator(Holder.prototype, 'value', methodOf(Holder.prototype, 'value'))).toThrow(
+      `${name} applies to methods, but Holder.value is an accessor.`,
+    );
+    expect(() => decorator(Holder.prototype, 'run', methodOf(Holder.prototype, 'run'))).not.toThrow();
+  });
+
+  it('@TaskCtx() on a constructor parameter is refused: only a task method gets a context', () => {
+    class Service {}
+    expect(() => TaskCtx()(Service, undefined, 0)).toThrow('@TaskCtx() marks a parameter of a task method, not of the constructor of Service.');
+  });
+
+  it('@Task(null) is refused instead of leaving the method no task', () => {
+    expect(() => Task(null as never)).toThrow(InvalidOptionError);
+    expect(() => Task(null as never)).toThrow('@Task() takes a task name or an object of options, got null.');
+  });
+});
+
+describe('testing helpers', () => {
+  it.each([Number.NaN, -5, 0, Number.POSITIVE_INFINITY, 2 ** 31])('drain() refuses timeout %s (it would time out at once)', async (timeout) => {
+    const app = new QueueTasks({ backend: 'memory', logger: quiet });
+    const gate = new Gate();
+    app.task('hold', () => gate.pass());
+    await app.start();
+    try {
+      await app.add('hold');
+      await gate.reached;
+      const error: unknown = await new QTasksTesting(app).drain({ timeout }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect((error as Error).message).toContain('timeout of drain() must be a number of milliseconds from 1 to 2147483647');
+    } finally {
+      gate.open();
+      await app.stop();
+    }
+  });
+
+  it('startRedisServer and assertRedisInstalled fail with RedisServerError naming the missing binary', () => {
+    let error: unknown;
+    try {
+      assertRedisInstalled('qtasks-no-such-redis-server');
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(QTasksError);
+    expect(error).toMatchObject({ name: 'RedisServerError', code: 'REDIS_SERVER' });
+    expect((error as Error).message).toContain('qtasks-no-such-redis-server was not found on PATH');
+  });
+
+  describe('runInline', () => {
+    @Injectable()
+    class Pricing {
+      @Task()
+      total(price: number, quantity: number): number {
+        return price * quantity;
+      }
+    }
+
+    let moduleRef: TestingModule | undefined;
+    afterEach(async () => {
+      await moduleRef?.close();
+      moduleRef = undefined;
+    });
+
+    const boot = async () => {
+      @Module({ imports: [QTasksTestingModule.forRoot({ logger: quiet })], providers: [Pricing] })
+      class PricingModule {}
+      moduleRef = await Test.createTestingModule({ imports: [PricingModule] }).compile();
+      await moduleRef.init();
+      return { client: moduleRef.get(QTasksClient), testing: moduleRef.get(QTasksTesting) };
+    };
+
+    it('runs a typed handle', async () => {
+      const { client, testing } = await boot();
+      const record = await testing.runInline(client.task(Pricing, 'total'), [3, 4]);
+      expect(record).toMatchObject({ taskName: 'total', status: 'success', returning: 12 });
+    });
+
+    it('refuses arguments that are not a list', async () => {
+      const { testing } = await boot();
+      await expect(testing.runInline('total', { price: 3 } as never)).rejects.toThrow(
+        'Arguments of task "total" must be an array, got {"price":3}.',
+      );
+    });
+  });
+});
