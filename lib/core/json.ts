@@ -14,6 +14,17 @@ export function toJson(value: unknown, what: string): string {
   return JSON.stringify(value);
 }
 
+/**
+ * A task's argument list as JSON. A trailing `undefined` is an optional parameter left out
+ * (`run(1, undefined)`), as if not given: JSON has no place for it. One in the middle would shift
+ * the others, so it is refused.
+ */
+export function argsToJson(args: unknown[], what: string): string {
+  let end = args.length;
+  while (end > 0 && args[end - 1] === undefined) end--;
+  return toJson(end === args.length ? args : args.slice(0, end), what);
+}
+
 /** What cannot be stored, and where below the value it sits (built only on the way out). */
 interface Problem {
   path: string;

@@ -17,14 +17,15 @@ import type { Storage } from '../storages/storage.js';
 import { AsyncWorker } from '../workers/async-worker.js';
 import type { Worker } from '../workers/worker.js';
 import { assertPriority, resolveConfig, type QTasksConfig } from './config.js';
-import { InvalidOptionError, PayloadTooLargeError, TaskNotFoundError, TaskStateError, WaitTimeoutError } from './errors.js';
+import { InvalidOptionError, PayloadTooLargeError, shownValue, TaskNotFoundError, TaskStateError, WaitTimeoutError } from './errors.js';
 import { TaskExecutor, traceback } from './executor.js';
 import type { TaskInterceptor } from './interceptor.js';
-import { toJson } from './json.js';
+import { argsToJson } from './json.js';
 import { consoleLogger, taggedConsoleLogger, type QTasksLogger } from './logger.js';
 import { isFinal, type NewTask, type TaskRecord } from './task-record.js';
 import { TaskRegistry, type TaskHandler, type TaskOptions } from './task-registry.js';
 import type { ThreadTaskOptions } from './thread-task.js';
+import { MAX_TIMER_MS } from './timing.js';
 
 /** Where tasks live when no components are given: Redis (default), or this process's memory. */
 export type QTasksBackend = 'redis' | 'memory';
@@ -108,6 +109,9 @@ export class QueueTasks {
   private ownConnection?: RedisConnection;
 
   constructor(options: QueueTasksOptions = {}) {
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidOptionError(`QueueTasks options must be an object, got ${shownValue(options)}.`);
+    }
     this.name = options.name ?? 'QueueTasks';
     if (options.backend !== undefined && !BACKENDS.includes(options.backend)) {
       throw new InvalidOptionError(`backend must be one of ${BACKENDS.map((b) => `"${b}"`).join(', ')}, got "${String(options.backend)}".`);
@@ -176,6 +180,9 @@ export class QueueTasks {
   task(nameOrOptions: string | (TaskOptions & { name: string }), handler?: TaskHandler): this {
     const options = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions;
     if (options.priority !== undefined) assertPriority(options.priority, `priority of task "${options.name}"`);
+    if (handler !== undefined && typeof handler !== 'function') {
+      throw new InvalidOptionError(`Task "${options.name}" needs a function as its handler, got ${shownValue(handler)}.`);
+    }
     if (handler && options.thread) {
       throw new InvalidOptionError(`Task "${options.name}" has a handler and a thread module: a thread task's work is its module's export.`);
     }
@@ -250,11 +257,13 @@ export class QueueTasks {
 
   /** Resolves when the task finishes (pushed by Redis, not polled). */
   async wait(uuid: string, options: WaitOptions = {}): Promise<TaskRecord> {
+    assertWaitTimeout(options.timeout);
     return checkWaited(uuid, await this.storage.waitFinished(uuid, options.timeout), options);
   }
 
   /** Enqueues, then waits for the final record (watching from before the enqueue). */
   async run(name: string, args: unknown[] = [], options: AddOptions & WaitOptions = {}): Promise<TaskRecord> {
+    assertWaitTimeout(options.timeout);
     const [task] = await this.prepareAll([{ name, args, ...options }]);
     const watch = await this.storage.watch(task!.uuid, options.timeout);
     try {
@@ -300,9 +309,13 @@ export class QueueTasks {
    * A trigger nobody handles costs nothing (no event, no await): bulk adds run this per task.
    */
   private async prepareAll(items: BulkItem[]): Promise<NewTask[]> {
+    if (!Array.isArray(items)) throw new InvalidOptionError(`addBulk takes an array of { name, args? } items, got ${shownValue(items)}.`);
     const { plugins } = this;
     const tasks: NewTask[] = [];
     for (const item of items) {
+      if (typeof item !== 'object' || item === null) {
+        throw new InvalidOptionError(`Each item of addBulk must be an object { name, args? }, got ${shownValue(item)}.`);
+      }
       let event = { name: item.name, args: item.args ?? [], priority: item.priority, delay: item.delay };
       if (plugins.has('app_add_task_before_broker')) event = await plugins.trigger('app_add_task_before_broker', event);
       let task = this.prepare(event);
@@ -344,21 +357,19 @@ export class QueueTasks {
     }
     const given = item.args ?? [];
     if (!Array.isArray(given)) throw new InvalidOptionError(`Arguments of task "${item.name}" must be an array.`);
-    const argsJson = toJson(withoutTrailingUndefined(given), `Arguments of task "${item.name}"`);
+    const argsJson = argsToJson(given, `Arguments of task "${item.name}"`);
     const bytes = Buffer.byteLength(argsJson);
     if (bytes > this.config.maxPayloadBytes) throw new PayloadTooLargeError(item.name, bytes, this.config.maxPayloadBytes);
     return { uuid: randomUUID(), taskName: item.name, priority, argsJson, createdAt: Date.now(), delayMs: Math.round(delayMs) };
   }
 }
 
-/**
- * A trailing `undefined` is an optional parameter left out (`run(1, undefined)`), as if not given:
- * JSON has no place for it. One in the middle would shift the others, so it is refused.
- */
-function withoutTrailingUndefined(args: unknown[]): unknown[] {
-  let end = args.length;
-  while (end > 0 && args[end - 1] === undefined) end--;
-  return end === args.length ? args : args.slice(0, end);
+/** A wait's timeout: a Node timer and a Redis TTL take whole milliseconds, up to MAX_TIMER_MS. */
+function assertWaitTimeout(timeout: number | undefined): void {
+  if (timeout === undefined) return;
+  if (!Number.isInteger(timeout) || timeout < 0 || timeout > MAX_TIMER_MS) {
+    throw new InvalidOptionError(`timeout of wait/run must be a whole number of milliseconds from 0 to ${MAX_TIMER_MS}, got ${shownValue(timeout)}.`);
+  }
 }
 
 function checkWaited(uuid: string, record: TaskRecord | null, options: WaitOptions): TaskRecord {

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { MemoryBroker } from '../brokers/memory/memory-broker.js';
 import { InvalidOptionError, QTasksError, shownValue } from '../core/errors.js';
-import { toJson } from '../core/json.js';
-import { raceTimeout } from '../core/timing.js';
+import { argsToJson } from '../core/json.js';
+import { MAX_TIMER_MS, raceTimeout } from '../core/timing.js';
 import { QueueTasks } from '../core/queue-tasks.js';
 import { TaskAbort } from '../core/task-abort.js';
 import type { TaskRecord, TaskStatus } from '../core/task-record.js';
@@ -20,7 +20,6 @@ export interface RecordFilter {
 }
 
 /** The longest delay setTimeout honours (a signed 32-bit count of ms). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** drain() waited longer than its timeout: a task never finished, or no worker is running. */
 export class DrainTimeoutError extends QTasksError {
@@ -97,7 +96,7 @@ export class QTasksTesting {
       taskName: definition.name,
       status: 'process',
       priority: definition.options.priority ?? this.queueTasks.config.taskDefaultPriority,
-      args: JSON.parse(toJson(args, `Arguments of task "${name}"`)) as unknown[],
+      args: JSON.parse(argsToJson(args, `Arguments of task "${name}"`)) as unknown[],
       createdAt: now,
       updatedAt: now,
       startedAt: now,

@@ -1,11 +1,9 @@
 import { assertPriority } from '../core/config.js';
 import { InvalidScheduleError, shownValue } from '../core/errors.js';
 import { toJson } from '../core/json.js';
+import { MAX_TIMER_MS } from '../core/timing.js';
 import type { ScheduleDefinition, ScheduleOptions } from '../core/schedule.js';
 import { createTrigger, MIN_EVERY_MS, type Trigger } from './trigger.js';
-
-/** Longest `every`: a timer's delay is a signed 32-bit count of ms (about 24.8 days); cron goes further. */
-const MAX_EVERY_MS = 2 ** 31 - 1;
 
 export interface BuiltSchedule {
   definition: ScheduleDefinition;
@@ -27,9 +25,9 @@ export function buildSchedule(taskName: string, options: ScheduleOptions, where:
   if (!name) fail('its name is empty.');
   const { cron, every, timezone } = options;
   if ((cron === undefined) === (every === undefined)) fail('give exactly one of `cron` and `every`.');
-  if (every !== undefined && (!Number.isInteger(every) || every < MIN_EVERY_MS || every > MAX_EVERY_MS)) {
+  if (every !== undefined && (!Number.isInteger(every) || every < MIN_EVERY_MS || every > MAX_TIMER_MS)) {
     fail(
-      `\`every\` must be a whole number of milliseconds from ${MIN_EVERY_MS} to ${MAX_EVERY_MS} (about 24.8 days; ` +
+      `\`every\` must be a whole number of milliseconds from ${MIN_EVERY_MS} to ${MAX_TIMER_MS} (about 24.8 days; ` +
         `use \`cron\` for longer), got ${String(every)}.`,
     );
   }

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   AsyncWorker,
   InvalidOptionError,
+  MemoryStorage,
   NotAttachedError,
   OnTrigger,
   PluginRunner,
@@ -173,11 +174,50 @@ describe('testing helpers', () => {
       expect(record).toMatchObject({ taskName: 'total', status: 'success', returning: 12 });
     });
 
+    it('leaves out trailing undefined arguments as add does (an optional parameter not given)', async () => {
+      const { testing } = await boot();
+      expect(await testing.runInline('total', [3, 4, undefined])).toMatchObject({ status: 'success', args: [3, 4], returning: 12 });
+      await expect(testing.runInline('total', [3, undefined, 4])).rejects.toThrow(/\$\[1\] is undefined/);
+    });
+
     it('refuses arguments that are not a list', async () => {
       const { testing } = await boot();
       await expect(testing.runInline('total', { price: 3 } as never)).rejects.toThrow(
         'Arguments of task "total" must be an array, got {"price":3}.',
       );
     });
+  });
+});
+
+describe('the engine', () => {
+  it('refuses options that are not an object, and a handler that is not a function', () => {
+    expect(() => new QueueTasks(null as never)).toThrow('QueueTasks options must be an object, got null.');
+    expect(() => new QueueTasks({ backend: 'memory' }).task('x', 'oops' as never)).toThrow(
+      'Task "x" needs a function as its handler, got "oops".',
+    );
+  });
+
+  it('refuses a wait timeout that is no whole number of ms, before anything is enqueued', async () => {
+    const storage = new MemoryStorage();
+    const app = new QueueTasks({ storage, worker: false, logger: quiet }).task('job', () => 1);
+    await app.start();
+    try {
+      const { uuid } = await app.add('job');
+      for (const timeout of [1.5, Number.NaN, -1, 2 ** 31]) {
+        const refused = await app.wait(uuid, { timeout }).catch((error: unknown) => error);
+        expect(refused).toBeInstanceOf(InvalidOptionError);
+        expect((refused as Error).message).toContain('timeout of wait/run must be a whole number of milliseconds from 0 to 2147483647');
+        await expect(app.run('job', [], { timeout })).rejects.toThrow(InvalidOptionError);
+      }
+      expect(storage.all()).toHaveLength(1);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('addBulk refuses a list that is not one, or an item that is no object, naming it', async () => {
+    const app = new QueueTasks({ backend: 'memory', worker: false, logger: quiet }).task('job', () => 1);
+    await expect(app.addBulk(null as never)).rejects.toThrow('addBulk takes an array of { name, args? } items, got null.');
+    await expect(app.addBulk([{ name: 'job' }, null as never])).rejects.toThrow('Each item of addBulk must be an object { name, args? }, got null.');
   });
 });
