@@ -8,22 +8,30 @@ import { TASK_STATES, type QueueOverview, type TaskList } from '../webview/inspe
 export function formatOverview(overview: QueueOverview, where: string): string {
   const counts = TASK_STATES.map((state) => `${state} ${overview.counts[state]}`).join('  ');
   const queues = overview.queues.map(({ priority, queued }) => `priority ${priority}: ${queued}`).join(', ') || 'empty';
-  return [
+  const lines = [
     `app ${overview.app} on ${where}`,
     counts,
     `queues: ${queues}`,
     `tasks known: ${overview.catalog.map(({ name }) => name).join(', ') || 'none published'}`,
     formatWorkers(overview.workers),
-  ].join('\n');
+  ];
+  // Most often a mistyped --app (or the wrong Redis or database): say so rather than show zeros.
+  if (storesNothing(overview)) lines.push(`(nothing is stored for app "${overview.app}" here; \`qtasks apps\` lists the apps found)`);
+  return lines.join('\n');
+}
+
+function storesNothing({ counts, catalog, workers, schedules, settings }: QueueOverview): boolean {
+  return TASK_STATES.every((state) => counts[state] === 0) && catalog.length + workers.length + schedules.length + Object.keys(settings).length === 0;
 }
 
 export function formatWorkers(workers: WorkerStatus[]): string {
   if (workers.length === 0) return 'workers: none alive';
   const rows = workers.map((worker) => [
     worker.id,
-    `${worker.running}/${worker.maxTasksProcess} running`,
+    // A heartbeat is stored JSON: one written by another version or tool may lack fields.
+    `${worker.running}/${worker.maxTasksProcess ?? '?'} running`,
     `up since ${iso(worker.startedAt)}`,
-    worker.tasks.join(', '),
+    Array.isArray(worker.tasks) ? worker.tasks.join(', ') : '',
   ]);
   return `workers (${workers.length}):\n${table(rows)}`;
 }
@@ -78,13 +86,19 @@ export function formatSchedules(schedules: ScheduleState[]): string {
   );
 }
 
-/** Rows as columns padded to their widest cell; a multi-line last cell keeps its own lines. */
-function table(rows: string[][]): string {
+/**
+ * Rows as columns padded to their widest cell; a multi-line last cell keeps its own lines. Cells
+ * from stored JSON (heartbeats, schedules) may be missing or not text: they print as text or empty.
+ */
+function table(rows: unknown[][]): string {
+  const cells = rows.map((row) => row.map((cell) => String(cell ?? '')));
   const widths: number[] = [];
-  for (const row of rows) row.slice(0, -1).forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, index) => (index < row.length - 1 ? cell.padEnd(widths[index]!) : cell)).join('  ')).join('\n');
+  for (const row of cells) row.slice(0, -1).forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
+  return cells.map((row) => row.map((cell, index) => (index < row.length - 1 ? cell.padEnd(widths[index]!) : cell)).join('  ')).join('\n');
 }
 
+/** A time in ISO form; `unknown` for one that is not a time (a malformed stored field). */
 function iso(time: Date | number): string {
-  return new Date(time).toISOString();
+  const date = new Date(time);
+  return Number.isNaN(date.getTime()) ? 'unknown' : date.toISOString();
 }

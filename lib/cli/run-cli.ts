@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
-import { InvalidOptionError, QTasksError, TaskNotFoundError } from '../core/errors.js';
+import { InvalidOptionError, QTasksError, RedisUnavailableError, TaskNotFoundError } from '../core/errors.js';
+import { RedisConnection } from '../redis/connection.js';
+import { assertAppName } from '../redis/keys.js';
 import { assertTaskState, QueueInspector, TASK_STATES } from '../webview/inspector.js';
 import { WebView } from '../webview/web-view.js';
 import { formatOverview, formatRecord, formatSchedules, formatTaskList, formatWorkers } from './format.js';
@@ -23,7 +25,8 @@ Commands:
   help                   this text
 
 Options:
-  --url <url>            Redis URL (env QTASKS_REDIS_URL; default redis://127.0.0.1:6379)
+  --url <url>            Redis URL (env QTASKS_REDIS_URL; default redis://127.0.0.1:6379);
+                         a Redis Cluster node's URL reads the whole cluster
   --app <name>           app name (env QTASKS_APP; default QueueTasks)
   --json                 print JSON instead of text
 `;
@@ -74,6 +77,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (!run) throw new InvalidOptionError(`unknown command "${command}"; run \`qtasks help\` for the list.`);
     const extra = rest.slice(command === 'task' ? 1 : 0);
     if (extra.length > 0) throw new InvalidOptionError(`${command} takes no argument ${JSON.stringify(extra[0])}; run \`qtasks help\`.`);
+    assertAppName(name);
+    assertRedisUrl(url);
     return await run({ url, name, values, rest, io });
   } catch (error) {
     const usage = error instanceof InvalidOptionError;
@@ -136,31 +141,60 @@ const COMMANDS: Record<string, Command> = {
   web: async ({ url, name, values, io }) => {
     const port = wholeNumber('--port', values.port ?? '8180', 0);
     const allowedHosts = values['allowed-hosts']?.split(',').map((host) => host.trim()).filter(Boolean) ?? [];
-    const webView = new WebView({ url, name, port, host: values.host ?? '127.0.0.1', allowedHosts });
-    await webView.start();
-    io.out(`dashboard of ${name} at ${webView.address} (Ctrl-C to stop)\n`);
+    // Redis down now: the dashboard serves anyway (its API answers 503) and reaches the URL's
+    // server once it is back, as a single Redis.
+    const connection = await openUrl(url).catch((error: unknown) => {
+      if (error instanceof RedisUnavailableError) return undefined;
+      throw error;
+    });
     try {
-      await io.interrupted();
+      const webView = new WebView({ ...(connection ? { connection } : { url }), name, port, host: values.host ?? '127.0.0.1', allowedHosts });
+      await webView.start();
+      io.out(`dashboard of ${name} at ${webView.address} (Ctrl-C to stop)\n`);
+      try {
+        await io.interrupted();
+      } finally {
+        await webView.stop();
+      }
     } finally {
-      await webView.stop();
+      await connection?.close();
     }
     return EXIT.ok;
   },
 };
+
+/** The Redis at `url`, a single server or a cluster node (see RedisConnection.openUrl). */
+function openUrl(url: string): Promise<RedisConnection> {
+  // A CLI call should say at once that Redis is down, not hang.
+  return RedisConnection.openUrl(url, 'fail');
+}
 
 /** Runs `read` on an inspector of the app and prints its answer as JSON or as text. */
 async function inspect(
   { url, name, values, io }: CommandInput,
   read: (inspector: QueueInspector) => Promise<[data: unknown, text: string]>,
 ): Promise<number> {
-  const inspector = new QueueInspector({ url, name });
+  const connection = await openUrl(url);
   try {
-    await inspector.start();
-    const [data, text] = await read(inspector);
+    const [data, text] = await read(new QueueInspector({ name, connection }));
     io.out(values.json ? `${JSON.stringify(data, null, 2)}\n` : `${text}\n`);
     return EXIT.ok;
   } finally {
-    await inspector.stop();
+    await connection.close();
+  }
+}
+
+/** Refuses what ioredis would misread: it takes `http://host` for a socket path, and throws a TypeError on a bad port. */
+function assertRedisUrl(url: string): void {
+  if (url.startsWith('/')) return; // a Unix socket path
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    // not a URL: refused below
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') {
+    throw new InvalidOptionError(`--url must be a redis:// or rediss:// URL, or a Unix socket path; got "${url}".`);
   }
 }
 

@@ -35,7 +35,8 @@ export abstract class GlobalConfig {
 
   async get<T = unknown>(key: string): Promise<T | undefined> {
     const raw = await this.readSetting(key);
-    const { value } = await this.plugins.trigger('global_config_get', { key, value: raw === undefined ? undefined : JSON.parse(raw) });
+    // As in getAll, a value that is not JSON (written by hand or by another tool) reads as absent.
+    const { value } = await this.plugins.trigger('global_config_get', { key, value: raw === undefined ? undefined : parseJsonOrUndefined(raw) });
     return value as T | undefined;
   }
 
@@ -90,12 +91,14 @@ function parseJsonOrUndefined(raw: string): unknown {
 }
 
 /**
- * The stored entries that are JSON objects, parsed. The others are left out: an entry written by
- * hand or by another tool must not hide the rest from a dashboard or a worker.
+ * The stored entries that are JSON objects named by a string `identity` field (a worker's id, a
+ * schedule's name...), parsed. The others are left out: an entry written by hand or by another
+ * tool must not hide the rest from a dashboard or a worker.
  */
-export function readableObjects<T extends object>(raws: readonly (string | null)[]): T[] {
+export function readableObjects<T extends object>(raws: readonly (string | null)[], identity: keyof T & string): T[] {
   return raws.flatMap((raw) => {
     const value = raw === null ? undefined : parseJsonOrUndefined(raw);
-    return typeof value === 'object' && value !== null ? [value as T] : [];
+    const named = typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[identity] === 'string';
+    return named ? [value as T] : [];
   });
 }

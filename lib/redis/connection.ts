@@ -30,9 +30,22 @@ export interface RedisConnectionOptions {
   whenRedisDown?: WhenRedisDown;
 }
 
-const WHEN_DOWN: Record<WhenRedisDown, { enableOfflineQueue: boolean; maxRetriesPerRequest: number | null }> = {
-  wait: { enableOfflineQueue: true, maxRetriesPerRequest: null },
-  fail: { enableOfflineQueue: false, maxRetriesPerRequest: 0 },
+/**
+ * How long a cluster command waits, with whenRedisDown 'wait', for its slot's master to come back:
+ * a failover takes cluster-node-timeout (15 s by default) and an election.
+ */
+const CLUSTER_FAILOVER_WAIT_MS = 60_000;
+/** ioredis's pause before it tries a command again while its slot has no master (retryDelayOnFailover, OnClusterDown). */
+const CLUSTER_RETRY_DELAY_MS = 100;
+
+/**
+ * ioredis settings for each whenRedisDown. On a cluster, a command whose slot's master is lost is
+ * tried again up to maxRedirections times: ioredis's default, 16, fails it within 2 s, in the
+ * middle of a failover.
+ */
+const WHEN_DOWN: Record<WhenRedisDown, { enableOfflineQueue: boolean; maxRetriesPerRequest: number | null; maxRedirections: number }> = {
+  wait: { enableOfflineQueue: true, maxRetriesPerRequest: null, maxRedirections: CLUSTER_FAILOVER_WAIT_MS / CLUSTER_RETRY_DELAY_MS },
+  fail: { enableOfflineQueue: false, maxRetriesPerRequest: 0, maxRedirections: 16 },
 };
 
 /**
@@ -61,12 +74,15 @@ export class RedisConnection {
     if (!(whenDown in WHEN_DOWN)) {
       throw new InvalidOptionError(`whenRedisDown must be 'wait' or 'fail', got ${JSON.stringify(whenDown)}.`);
     }
-    const { enableOfflineQueue, maxRetriesPerRequest } = WHEN_DOWN[whenDown];
+    const { enableOfflineQueue, maxRetriesPerRequest, maxRedirections } = WHEN_DOWN[whenDown];
     if (options.cluster) {
       const given = options.cluster.options ?? {};
       this.client = new Cluster(options.cluster.nodes, {
         lazyConnect: true,
         enableOfflineQueue,
+        maxRedirections,
+        retryDelayOnFailover: CLUSTER_RETRY_DELAY_MS,
+        retryDelayOnClusterDown: CLUSTER_RETRY_DELAY_MS,
         ...given,
         redisOptions: { maxRetriesPerRequest, ...given.redisOptions },
       });
@@ -96,12 +112,42 @@ export class RedisConnection {
   unavailable(error: unknown): unknown {
     if (error instanceof RedisUnavailableError) return error;
     // ioredis may still say 'ready' for a moment after the socket closed; its errors tell.
-    const lost = this.client.status !== 'ready' || (error instanceof Error && error.name === 'MaxRetriesPerRequestError') || neverSent(error);
+    const lost =
+      this.client.status !== 'ready' || (error instanceof Error && error.name === 'MaxRetriesPerRequestError') || neverSent(error) || slotUnserved(error);
     return lost ? new RedisUnavailableError(this.describe(), this.lastError ?? error) : error;
   }
 
   static from(options: RedisConnectionOptions | RedisConnection): RedisConnection {
     return options instanceof RedisConnection ? options : new RedisConnection(options);
+  }
+
+  /**
+   * Connects to the Redis at `url`, and through it to its whole cluster when it is a cluster
+   * node: a client of that one node would fail every command on a slot another node serves
+   * (MOVED). For tools given one URL for either kind of deployment (the CLI).
+   */
+  static async openUrl(url: string, whenRedisDown: WhenRedisDown): Promise<RedisConnection> {
+    const single = new RedisConnection({ url, whenRedisDown });
+    await single.connect();
+    const cluster = await single.clusterThroughThisNode();
+    if (!cluster) return single;
+    await single.close();
+    const whole = new RedisConnection({ cluster, whenRedisDown });
+    await whole.connect();
+    return whole;
+  }
+
+  /**
+   * When this single-node client is connected to a Redis Cluster node: that cluster, reached
+   * through this node with the same credentials and TLS. INFO may be refused (a renamed or
+   * restricted command): the server is then taken as a single Redis.
+   */
+  private async clusterThroughThisNode(): Promise<RedisClusterConnection | undefined> {
+    if (this.client instanceof Cluster) return undefined;
+    const info = await this.client.info('cluster').catch(() => '');
+    if (!/^cluster_enabled:1\b/m.test(info)) return undefined;
+    const { host, port, username, password, tls } = this.client.options;
+    return { nodes: [{ host, port }], options: { redisOptions: { username, password, tls } } };
   }
 
   /** Connects once; an unreachable server fails here with a clear error instead of hanging. */
@@ -235,6 +281,14 @@ function ended(client: RedisClient): Promise<void> {
       resolve();
     });
   });
+}
+
+/**
+ * True when a cluster command found no master for its slot (failing over, or down) within its
+ * redirections; it may have run on the master that was lost.
+ */
+function slotUnserved(error: unknown): boolean {
+  return error instanceof Error && /^(Too many Cluster redirections|CLUSTERDOWN)/.test(error.message);
 }
 
 /**

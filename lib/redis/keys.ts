@@ -1,5 +1,12 @@
 import { InvalidOptionError } from '../core/errors.js';
 
+/** Refuses a name that cannot be an app's hash tag (see RedisKeys). */
+export function assertAppName(appName: string): void {
+  if (!appName || /[{}]/.test(appName)) {
+    throw new InvalidOptionError(`App name "${appName}" must be non-empty and contain no braces.`);
+  }
+}
+
 /**
  * Key names of one app. All share the hash tag `{name}`, so they live in one Redis Cluster slot
  * and every multi-key script stays legal on a cluster.
@@ -22,9 +29,7 @@ export class RedisKeys {
   readonly finishedCounts: string;
 
   constructor(readonly appName: string) {
-    if (!appName || /[{}]/.test(appName)) {
-      throw new InvalidOptionError(`App name "${appName}" must be non-empty and contain no braces.`);
-    }
+    assertAppName(appName);
     this.prefix = `qtasks:{${appName}}:`;
     this.priorities = `${this.prefix}qp`;
     this.delayed = `${this.prefix}d`;

@@ -74,7 +74,7 @@ export class RedisGlobalConfig extends GlobalConfig {
   async workers(): Promise<WorkerStatus[]> {
     const live = await this.client.zrangebyscore(this.keys.workers, Date.now(), '+inf');
     if (live.length === 0) return [];
-    return readableObjects<WorkerStatus>(await this.client.hmget(this.keys.workerInfo, ...live));
+    return readableObjects<WorkerStatus>(await this.client.hmget(this.keys.workerInfo, ...live), 'id');
   }
 
   async publishCatalog(entries: TaskCatalogEntry[]): Promise<void> {
@@ -86,7 +86,7 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   async catalog(): Promise<TaskCatalogEntry[]> {
-    return readableObjects<TaskCatalogEntry>(Object.values(await this.client.hgetall(this.keys.catalog)));
+    return readableObjects<TaskCatalogEntry>(Object.values(await this.client.hgetall(this.keys.catalog)), 'name');
   }
 
   async publishSchedule(schedule: ScheduleDefinition, nextRun: Date): Promise<void> {
@@ -111,12 +111,12 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   async schedule(name: string): Promise<ScheduleState | undefined> {
-    const [definition] = readableObjects<ScheduleDefinition>([await this.client.hget(this.keys.schedules, name)]);
+    const [definition] = readableObjects<ScheduleDefinition>([await this.client.hget(this.keys.schedules, name)], 'name');
     return definition && this.withRun(definition, await this.runFields(name));
   }
 
   async schedules(): Promise<ScheduleState[]> {
-    const definitions = readableObjects<ScheduleDefinition>(Object.values(await this.client.hgetall(this.keys.schedules)));
+    const definitions = readableObjects<ScheduleDefinition>(Object.values(await this.client.hgetall(this.keys.schedules)), 'name');
     return Promise.all(definitions.map(async (definition) => this.withRun(definition, await this.runFields(definition.name))));
   }
 
