@@ -71,6 +71,26 @@ export function encodeNewRecord(task: NewTask): string {
   return `${json}}`;
 }
 
+/** Enough of a record for its head (status, update time, lease token; see lua/includes/record.lua). */
+export const RECORD_HEAD_BYTES = 64;
+const HEAD = /^\{"s":"(\w+)"(?:,"u":(\d+))?(?:,"k":"([^"]*)")?/;
+
+export interface RecordHead {
+  status: string;
+  /** Update time: a finished task's finish time. */
+  updatedAt: number;
+  token?: string;
+}
+
+/**
+ * A record's head from its first bytes (status first, as every writer stores it), or null when it
+ * has none: readers that only need the status skip reading, and parsing, whole records.
+ */
+export function readRecordHead(raw: string): RecordHead | null {
+  const match = HEAD.exec(raw);
+  return match ? { status: match[1]!, updatedAt: Number(match[2] ?? 0), token: match[3] } : null;
+}
+
 export function decodeRecord(uuid: string, raw: string): TaskRecord {
   let stored: StoredRecord;
   try {

@@ -87,7 +87,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     const running = child;
     child = undefined;
     process.off('exit', killOnExit);
-    if (!running || running.exitCode !== null) return;
+    // Exited already: with a code, or killed by a signal (its exitCode then stays null).
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
     running.kill('SIGTERM');
     await exited;

@@ -7,7 +7,7 @@ import { FINAL_STATUSES, type TaskRecord, type TaskStatus } from '../core/task-r
 import type { TaskCatalogEntry } from '../core/task-registry.js';
 import { RedisConnection, type RedisClient, type RedisConnectionOptions } from '../redis/connection.js';
 import { RedisKeys } from '../redis/keys.js';
-import { decodeRecord } from '../storages/record-codec.js';
+import { decodeRecord, readRecordHead, RECORD_HEAD_BYTES, type RecordHead } from '../storages/record-codec.js';
 
 /** Where a task stands, as the dashboard and the CLI list tasks. */
 export const TASK_STATES = ['queued', 'delayed', 'running', 'success', 'error', 'cancel'] as const;
@@ -63,16 +63,6 @@ const SCAN_COUNT = 1_000;
  * result, and only their summaries are kept: a small chunk bounds what is held at once.
  */
 const READ_CHUNK = 100;
-/** Enough of a record for its head (status, update time, lease token; see lua/includes/record.lua). */
-const HEAD_BYTES = 64;
-const HEAD = /^\{"s":"(\w+)"(?:,"u":(\d+))?(?:,"k":"([^"]*)")?/;
-
-interface RecordHead {
-  status: string;
-  /** Update time: a finished task's finish time. */
-  updatedAt: number;
-  token?: string;
-}
 
 /**
  * A read-only view of one app's queue, straight from Redis with no app running: what the
@@ -192,7 +182,7 @@ export class QueueInspector {
       for (const uuid of uuids) listedIn.set(uuid, (listedIn.get(uuid) ?? new Set()).add(batches[index]!));
     });
     const list = await this.records([...listedIn.keys()], (uuid, raw) => {
-      const token = readHead(raw)?.token;
+      const token = readRecordHead(raw)?.token;
       return token !== undefined && listedIn.get(uuid)!.has(token.slice(0, token.lastIndexOf(':')));
     });
     return { ...list, tasks: list.tasks.filter((task) => task.status === 'process') };
@@ -246,10 +236,10 @@ export class QueueInspector {
     const heads: (RecordHead | null | undefined)[] = [];
     for (let start = 0; start < uuids.length; start += SCAN_COUNT) {
       const pipeline = this.client.pipeline();
-      for (const uuid of uuids.slice(start, start + SCAN_COUNT)) pipeline.getrange(this.keys.record(uuid), 0, HEAD_BYTES - 1);
+      for (const uuid of uuids.slice(start, start + SCAN_COUNT)) pipeline.getrange(this.keys.record(uuid), 0, RECORD_HEAD_BYTES - 1);
       for (const [error, raw] of (await pipeline.exec()) ?? []) {
         if (error) throw error;
-        heads.push(raw === '' ? undefined : readHead(raw as string));
+        heads.push(raw === '' ? undefined : readRecordHead(raw as string));
       }
     }
     return heads;
@@ -301,12 +291,6 @@ export function assertTaskState(state: string): asserts state is TaskState {
   if (!(TASK_STATES as readonly string[]).includes(state)) {
     throw new InvalidOptionError(`Unknown task state "${state}"; use one of ${TASK_STATES.join(', ')}.`);
   }
-}
-
-/** A record's head (status first, as every writer stores it), or null when it has none. */
-function readHead(raw: string): RecordHead | null {
-  const match = HEAD.exec(raw);
-  return match ? { status: match[1]!, updatedAt: Number(match[2] ?? 0), token: match[3] } : null;
 }
 
 function summarize(record: TaskRecord): TaskSummary {

@@ -1,5 +1,6 @@
 import { Injectable, Module } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   AsyncWorker,
@@ -19,7 +20,9 @@ import {
   type TaskPlugin,
 } from '../../lib/index.js';
 import { resolveConfig } from '../../lib/core/config.js';
-import { assertRedisInstalled, QTasksTesting, QTasksTestingModule } from '../../lib/testing/index.js';
+import { assertRedisInstalled, QTasksTesting, QTasksTestingModule, startRedisServer } from '../../lib/testing/index.js';
+import { raceTimeout } from '../../lib/core/timing.js';
+import { eventually } from '../helpers/eventually.js';
 import { Gate } from '../helpers/gate.js';
 
 const quiet: QTasksLogger = { log: () => undefined, warn: console.warn, error: console.error };
@@ -143,6 +146,24 @@ describe('testing helpers', () => {
     expect(error).toBeInstanceOf(QTasksError);
     expect(error).toMatchObject({ name: 'RedisServerError', code: 'REDIS_SERVER' });
     expect((error as Error).message).toContain('qtasks-no-such-redis-server was not found on PATH');
+  });
+
+  it('a private redis-server killed by a signal is still stopped and removed at once', async () => {
+    const server = await startRedisServer();
+    const probe = new Redis(server.url);
+    const pid = Number(/process_id:(\d+)/.exec(await probe.info('server'))![1]);
+    probe.disconnect();
+    process.kill(pid, 'SIGKILL');
+    await eventually('redis-server to be gone', async () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100)); // its exit event is handled first
+    expect(await raceTimeout(server.destroy().then(() => 'stopped'), 5_000, () => 'hung')).toBe('stopped');
   });
 
   describe('runInline', () => {

@@ -1,11 +1,11 @@
 import type { GlobalConfig } from '../../configs/global-config.js';
 import { QTasksError } from '../../core/errors.js';
-import { isFinal, type TaskRecord } from '../../core/task-record.js';
+import { isFinal, type TaskRecord, type TaskStatus } from '../../core/task-record.js';
 import { RedisConnection, type RedisClient, type RedisConnectionOptions } from '../../redis/connection.js';
 import { RedisKeys } from '../../redis/keys.js';
 import { ScriptRunner } from '../../redis/scripts.js';
 import { Storage, type TaskWatch } from '../storage.js';
-import { decodeRecord } from '../record-codec.js';
+import { decodeRecord, readRecordHead, RECORD_HEAD_BYTES } from '../record-codec.js';
 
 export interface RedisStorageOptions extends RedisConnectionOptions {
   /** App name; all keys live under `qtasks:{name}:`. */
@@ -17,6 +17,14 @@ export interface RedisStorageOptions extends RedisConnectionOptions {
 
 /** How long a waiter mark lives for waits without a timeout; renewed while the wait lasts. */
 const OPEN_WAIT_MARK_MS = 60_000;
+/**
+ * While any wait is open, how often the waited tasks' statuses are read again. Completions are
+ * pushed; this only finds one whose message was lost while the subscription lapsed, which no event
+ * reports on a cluster (ioredis moves the subscription to another node when its node fails).
+ */
+const RECHECK_MS = 5_000;
+/** Waited records whose heads one pipeline reads. */
+const RECHECK_CHUNK = 1_000;
 
 interface Waiter {
   finished(record: TaskRecord | null): void;
@@ -39,6 +47,7 @@ export class RedisStorage extends Storage {
   private subscriberOpened?: Promise<RedisClient>;
   private subscriber?: Promise<RedisClient>;
   private markRenewal?: NodeJS.Timeout;
+  private recheck?: NodeJS.Timeout;
 
   constructor(options: RedisStorageOptions = {}) {
     super();
@@ -59,7 +68,8 @@ export class RedisStorage extends Storage {
 
   async stop(): Promise<void> {
     clearInterval(this.markRenewal);
-    this.markRenewal = undefined;
+    clearInterval(this.recheck);
+    this.markRenewal = this.recheck = undefined;
     for (const waiters of this.waiters.values()) {
       for (const waiter of [...waiters]) waiter.abort(new QTasksError('STOPPED', 'Storage stopped while a wait was pending.'));
     }
@@ -138,7 +148,7 @@ export class RedisStorage extends Storage {
     const subscriber = await this.subscriberOpened;
     subscriber.on('message', (_channel: string, message: string) => this.onFinished(message));
     // After a reconnect, completions published while disconnected were missed: read them.
-    subscriber.on('ready', () => this.recheckWaiters());
+    subscriber.on('ready', () => void this.recheckWaiters().catch(() => undefined));
     try {
       await subscriber.subscribe(this.keys.doneChannel);
     } catch (error) {
@@ -164,15 +174,26 @@ export class RedisStorage extends Storage {
     }
   }
 
-  private recheckWaiters(): void {
-    for (const [uuid, waiters] of this.waiters) {
-      this.get(uuid).then(
-        (record) => {
-          if (record && isFinal(record.status)) for (const waiter of [...waiters]) waiter.finished(record);
-        },
-        () => undefined,
-      );
+  /** Settles the waits of tasks that finished meanwhile, reading whole records only for those. */
+  private async recheckWaiters(): Promise<void> {
+    const uuids = [...this.waiters.keys()];
+    for (let start = 0; start < uuids.length; start += RECHECK_CHUNK) {
+      const chunk = uuids.slice(start, start + RECHECK_CHUNK);
+      const pipeline = this.client.pipeline();
+      for (const uuid of chunk) pipeline.getrange(this.keys.record(uuid), 0, RECORD_HEAD_BYTES - 1);
+      const heads = (await pipeline.exec()) ?? [];
+      const finished = chunk.filter((_, index) => {
+        const [error, raw] = heads[index] ?? [];
+        const status = !error && typeof raw === 'string' ? readRecordHead(raw)?.status : undefined;
+        return status !== undefined && isFinal(status as TaskStatus);
+      });
+      await Promise.all(finished.map((uuid) => this.settleFinished(uuid)));
     }
+  }
+
+  private async settleFinished(uuid: string): Promise<void> {
+    const record = await this.get(uuid);
+    if (record && isFinal(record.status)) for (const waiter of [...(this.waiters.get(uuid) ?? [])]) waiter.finished(record);
   }
 
   private addWaiter(uuid: string, waiter: Waiter): void {
@@ -180,6 +201,7 @@ export class RedisStorage extends Storage {
     if (!set) this.waiters.set(uuid, (set = new Set()));
     set.add(waiter);
     this.markRenewal ??= setInterval(() => this.renewMarks(), OPEN_WAIT_MARK_MS / 3).unref();
+    this.recheck ??= setInterval(() => void this.recheckWaiters().catch(() => undefined), RECHECK_MS).unref();
   }
 
   private removeWaiter(uuid: string, waiter: Waiter): void {
@@ -188,7 +210,8 @@ export class RedisStorage extends Storage {
     if (set?.size === 0) this.waiters.delete(uuid);
     if (this.waiters.size === 0) {
       clearInterval(this.markRenewal);
-      this.markRenewal = undefined;
+      clearInterval(this.recheck);
+      this.markRenewal = this.recheck = undefined;
     }
   }
 

@@ -1,0 +1,32 @@
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { QueueTasks } from '../../lib/index.js';
+import { raceTimeout } from '../../lib/core/timing.js';
+import { uniqueAppName } from '../helpers/names.js';
+
+const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
+
+describe('a completion message that never arrives', () => {
+  const redisUrl = inject('redisUrl');
+  const redis = new Redis(redisUrl);
+  const name = uniqueAppName('lost-completion');
+  const app = new QueueTasks({ name, url: redisUrl, worker: false, logger: quiet }).task('job', () => 1);
+  afterAll(async () => {
+    await app.stop();
+    redis.disconnect();
+  });
+
+  it('still ends a wait with no timeout: the waited statuses are read again while it is open', async () => {
+    await app.start();
+    const { uuid } = await app.add('job', [], { priority: 3 });
+    const waiting = app.wait(uuid);
+    // Finished without a message, as when the subscription lapsed (on a cluster, while ioredis
+    // moves it to another node): a plain SET publishes nothing.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const finishedAt = Date.now();
+    const record = `{"s":"success","u":${finishedAt},"n":"job","p":3,"a":"[]","c":${finishedAt},"b":${finishedAt},"f":${finishedAt},"r":"42"}`;
+    await redis.set(`qtasks:{${name}}:t:${uuid}`, record);
+    const settled = await raceTimeout(waiting, 15_000, () => 'still waiting' as const);
+    expect(settled).toMatchObject({ uuid, status: 'success', returning: 42, priority: 3 });
+  });
+});
