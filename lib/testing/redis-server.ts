@@ -60,11 +60,26 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Free ports tried at most: a port found free may be taken by another process (a parallel test's
+ * server or listener) before the server listens on it.
+ */
+const PORT_ATTEMPTS = 3;
+
 /** Starts a private redis-server on a free loopback port. */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServerHandle> {
   const binary = options.binary ?? 'redis-server';
   assertRedisInstalled(binary);
-  const port = await freePort();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnPort(binary, await freePort(), options);
+    } catch (error) {
+      if (!(error instanceof RedisServerError && error.message.includes('Address already in use')) || attempt === PORT_ATTEMPTS) throw error;
+    }
+  }
+}
+
+async function startOnPort(binary: string, port: number, options: RedisServerOptions): Promise<RedisServerHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'qtasks-redis-'));
   const args = [
     '--port', String(port),
@@ -93,7 +108,12 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     running.kill('SIGTERM');
     await exited;
   };
-  await launch();
+  try {
+    await launch();
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     port,
     url: `redis://127.0.0.1:${port}`,

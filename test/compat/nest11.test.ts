@@ -8,6 +8,16 @@ import { uniqueAppName } from '../helpers/names.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
+/** execFileSync whose failure shows what the command printed (by default only "Command failed"). */
+function run(command: string, args: string[], options: Parameters<typeof execFileSync>[2]): string {
+  try {
+    return String(execFileSync(command, args, { stdio: 'pipe', ...options }));
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: Buffer | string; stderr?: Buffer | string };
+    throw new Error(`${command} ${args.join(' ')} failed:\n${String(stdout ?? '')}${String(stderr ?? '')}`, { cause: error });
+  }
+}
+
 /**
  * Packs the library as it would be published and installs it beside Nest 11 in a scratch app
  * (from the npm registry), so the library resolves Nest 11, not the Nest 12 it is developed with.
@@ -17,21 +27,18 @@ describe('a Nest 11 app', () => {
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
   it('loads the packed library and runs a task', { timeout: 180_000 }, () => {
-    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe' });
-    execFileSync('npm', ['pack', '--pack-destination', scratch], { cwd: root, stdio: 'pipe' });
+    run('npm', ['run', 'build'], { cwd: root });
+    run('npm', ['pack', '--pack-destination', scratch], { cwd: root });
     const tarball = readdirSync(scratch).find((file) => file.endsWith('.tgz'))!;
     writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'nest11-app', private: true }));
-    execFileSync(
-      'npm',
-      ['install', '--no-audit', '--no-fund', '@nestjs/common@11', '@nestjs/core@11', 'reflect-metadata', 'rxjs', `./${tarball}`],
-      { cwd: scratch, stdio: 'pipe' },
-    );
+    run('npm', ['install', '--no-audit', '--no-fund', '@nestjs/common@11', '@nestjs/core@11', 'reflect-metadata', 'rxjs', `./${tarball}`], {
+      cwd: scratch,
+    });
     copyFileSync(join(root, 'test/fixtures/nest11-app.cjs'), join(scratch, 'app.cjs'));
-    const output = execFileSync(process.execPath, ['app.cjs'], {
+    const output = run(process.execPath, ['app.cjs'], {
       cwd: scratch,
       env: { ...process.env, URL: inject('redisUrl'), APP_NAME: uniqueAppName('nest11') },
-      encoding: 'utf8',
-      timeout: 30_000,
+      timeout: 60_000,
     });
     const result = JSON.parse(output.trim().split('\n').pop()!) as { status: string; returning: string; nest: string; engineShared: boolean };
     expect(result.nest).toMatch(/^11\./);

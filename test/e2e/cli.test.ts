@@ -121,5 +121,5 @@ describe('the qtasks CLI', () => {
     } finally {
       web.kill();
     }
-  });
+  }, 90_000);
 });

@@ -14,7 +14,7 @@ describe('components without Nest', () => {
     const qtasks = new QueueTasks({ name: uniqueAppName('client'), client: own });
     qtasks.task('double', async (n: number) => n * 2);
     await qtasks.start();
-    expect((await qtasks.run('double', [21], { timeout: 5000 })).returning).toBe(42);
+    expect((await qtasks.run('double', [21], { timeout: 15_000 })).returning).toBe(42);
     await qtasks.stop();
     expect(await own.ping()).toBe('PONG');
     await own.quit();
@@ -65,7 +65,7 @@ describe('components without Nest', () => {
     const qtasks = new QueueTasks({ name, url });
     qtasks.task('noop', async () => null);
     await qtasks.start();
-    await qtasks.run('noop', [], { timeout: 5000 });
+    await qtasks.run('noop', [], { timeout: 15_000 });
     await qtasks.stop();
     const keys = await redis.keys(`*${name}*`);
     expect(keys.length).toBeGreaterThan(0);

@@ -41,7 +41,7 @@ describe.each(BACKENDS)('core path on $name', (backend) => {
     const task = await client.add('test', [5], { priority: 1 });
     expect(task.status).toBe('new');
     expect(task.priority).toBe(1);
-    const done = await client.wait(task.uuid, { timeout: 5000 });
+    const done = await client.wait(task.uuid, { timeout: 15_000 });
     expect(done.status).toBe('success');
     expect(done.returning).toBe('User 5 recorded');
     expect(done.startedAt).toBeInstanceOf(Date);
@@ -56,7 +56,7 @@ describe.each(BACKENDS)('core path on $name', (backend) => {
   });
 
   it('a throwing task ends error with its message and stack', async () => {
-    const record = await client.run('explode', ['boom'], { timeout: 5000 });
+    const record = await client.run('explode', ['boom'], { timeout: 15_000 });
     expect(record.status).toBe('error');
     expect(record.traceback).toMatch(/^TypeError: boom\n\s+at /);
     expect(record.returning).toBeUndefined();

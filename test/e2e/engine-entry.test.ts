@@ -1,6 +1,7 @@
 import { describe, expect, inject, it } from 'vitest';
 import * as engine from '../../lib/engine.js';
 import * as main from '../../lib/index.js';
+import { raceTimeout } from '../../lib/core/timing.js';
 import { startChildApp } from '../helpers/child-app.js';
 import { uniqueAppName } from '../helpers/names.js';
 
@@ -8,10 +9,16 @@ import { uniqueAppName } from '../helpers/names.js';
 const HEAVY_PACKAGES = /^(@nestjs\/.*|rxjs|class-validator|class-transformer)$/;
 
 describe('the engine entry (nestjs-qtasks/engine)', () => {
-  it('runs tasks in a process without Nest: it loads no Nest or rxjs, and class-validator only at the first DTO', async () => {
+  // The child compiles the sources as it starts: slow on a busy machine, hence the bounds.
+  it('runs tasks in a process without Nest: it loads no Nest or rxjs, and class-validator only at the first DTO', { timeout: 90_000 }, async () => {
     const child = startChildApp('engine-only.ts', { REDIS_URL: inject('redisUrl'), APP_NAME: uniqueAppName('engine') });
-    const { code } = await child.exited;
-    expect(code, child.output()).toBe(0);
+    let exit: Awaited<typeof child.exited> | 'still running';
+    try {
+      exit = await raceTimeout(child.exited, 60_000, () => 'still running' as const);
+    } finally {
+      child.kill();
+    }
+    expect(exit, child.output()).toMatchObject({ code: 0 });
     const report = JSON.parse(child.output().trim().split('\n').at(-1)!) as Record<string, unknown>;
     const atImport = report.atImport as string[];
     const afterPlainTask = report.afterPlainTask as string[];

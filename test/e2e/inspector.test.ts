@@ -41,7 +41,8 @@ describe.each(BACKENDS)('the queue inspector (what the dashboard and CLI read) o
     const held = await Promise.all([worker.add('hold'), worker.add('hold')]);
     const delayed = await worker.add('double', [9], { delay: 60_000 });
     const inspector = await inspectorOf(worker);
-    await expect.poll(async () => (await inspector.overview()).counts.running).toBe(2);
+    // Bounded generously: vitest polls for 1 s by default, short for two claims on a loaded machine.
+    await expect.poll(async () => (await inspector.overview()).counts.running, { timeout: 10_000 }).toBe(2);
 
     const overview = await inspector.overview();
     expect(overview.app).toBe(worker.name);

@@ -87,6 +87,19 @@ describe('leases', () => {
     expect(await broker.renew([{ uuid: task.uuid, token: claimed!.token }], 60_000)).toEqual([]);
     const after = await deadline();
     expect(after - before).toBeGreaterThan(50_000);
+    // A lease not held (its batch unknown here) is reported lost, and nothing is pushed or created.
+    expect(await broker.renew([{ uuid: task.uuid, token: '999999:0' }], 600_000)).toEqual([task.uuid]);
+    expect(await deadline()).toBe(after);
+  });
+
+  it('renew does not bring back a lease that expired and was recovered', async () => {
+    const task = newTask();
+    await broker.enqueue([task]);
+    const [claimed] = (await broker.claim('w1', 1, 30, keep)).tasks;
+    await sleep(60);
+    expect(await broker.recover(3, keep)).toEqual({ requeued: 1, failed: 0 });
+    expect(await broker.renew([{ uuid: task.uuid, token: claimed!.token }], 60_000)).toEqual([task.uuid]);
+    expect(await redis.zcard(`qtasks:{${name}}:a`)).toBe(0);
   });
 
   it('a claim whose reply never arrived is recovered on its own, whatever becomes of later batches', async () => {
@@ -182,11 +195,17 @@ describe('a task claimed again by the worker still running it', () => {
     await apps.stopAll();
     await redis.quit();
   });
+  /** Redis's clock (the one lease deadlines are set by), in ms. */
+  const redisNowMs = async () => {
+    const [seconds, micros] = await redis.time();
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  };
 
   // Its lease ran out while it ran (a frozen event loop, say), a sweep queued it again, and this
   // same worker took it: the first run ending must leave the second's lease, slot and cancel alone.
   it('keeps the lease of the second run renewed, its slot counted and its cancel reachable when the first run ends', async () => {
-    const leaseMs = 600;
+    // Long enough that a loaded machine keeps renewing in time; the test waits on renewals, not on the clock.
+    const leaseMs = 3000;
     const runs = [new Gate(), new Gate()];
     let started = 0;
     const warnings: string[] = [];
@@ -198,20 +217,37 @@ describe('a task claimed again by the worker still running it', () => {
     const { uuid } = await app.add('slow');
     await runs[0]!.reached;
     // The lease runs out: its batch's deadline set in the past, then the sweep any live worker makes.
+    // A renewal landing between the two puts the deadline back: then the sweep finds nothing, and
+    // the lease is made to run out again.
     const active = `qtasks:{${app.name}}:a`;
-    for (const batch of await redis.zrange(active, '0', '-1')) await redis.zadd(active, '0', batch);
-    expect(await app.broker.recover(3, app.config)).toEqual({ requeued: 1, failed: 0 });
+    await eventually('the first run’s lease expired and was recovered', async () => {
+      for (const batch of await redis.zrange(active, '0', '-1')) await redis.zadd(active, '0', batch);
+      const swept = await app.broker.recover(3, app.config);
+      if (swept.requeued === 0) expect(swept).toEqual({ requeued: 0, failed: 0 });
+      else expect(swept).toEqual({ requeued: 1, failed: 0 });
+      return swept.requeued === 1;
+    });
     await runs[1]!.reached;
     expect(app.worker!.running).toBe(2);
 
     runs[0]!.open();
     await eventually('the first run ended', async () => app.worker!.running === 1);
     await eventually('the first run’s result discarded', async () => /its lease expired before it finished .* this result was discarded/.test(warnings.join('\n')));
-    // Renewals go on for the second run: after several lease periods a sweep finds nothing expired.
-    await sleep(leaseMs * 2);
+    // Renewals go on for the second run: its one batch's deadline moves on past where a renewal
+    // made before the first run ended could have put it, and a sweep then finds nothing expired.
+    const firstRunEnded = await redisNowMs();
+    await eventually(
+      'the second run’s lease renewed after the first run ended',
+      async () => {
+        const entries = await redis.zrange(active, '0', '-1', 'WITHSCORES');
+        expect(entries).toHaveLength(2);
+        return Number(entries[1]) > firstRunEnded + leaseMs;
+      },
+      10_000,
+    );
     expect(await app.broker.recover(3, app.config)).toEqual({ requeued: 0, failed: 0 });
     expect(await app.cancel(uuid, 'enough')).toMatchObject({ status: 'process', cancelReason: 'enough' });
-    expect(await app.wait(uuid, { timeout: 5_000 })).toMatchObject({ status: 'cancel', cancelReason: 'enough', stalls: 1 });
+    expect(await app.wait(uuid, { timeout: 15_000 })).toMatchObject({ status: 'cancel', cancelReason: 'enough', stalls: 1 });
     runs[1]!.open();
   });
 });

@@ -101,7 +101,7 @@ describe('QTasksModule', () => {
       expect(app.get(Worker)).toBe(worker);
       expect(app.get(Starter)).toBeInstanceOf(Starter);
       expect(broker.storage.globalConfig).toBe(globalConfig);
-      const done = await app.get(QTasksClient).run('sum', [2, 3], { timeout: 5000 });
+      const done = await app.get(QTasksClient).run('sum', [2, 3], { timeout: 15_000 });
       expect(done.returning).toBe(5);
       expect(app.get(QueueTasks).config.maxTasksProcess).toBe(3);
       const [heartbeat] = await globalConfig.workers();
@@ -141,7 +141,7 @@ describe('QTasksModule', () => {
     const app = await Test.createTestingModule({ imports: [AsyncAppModule] }).compile();
     await app.init();
     try {
-      expect((await app.get(QTasksClient).run('sum', [1, 1], { timeout: 5000 })).returning).toBe(2);
+      expect((await app.get(QTasksClient).run('sum', [1, 1], { timeout: 15_000 })).returning).toBe(2);
     } finally {
       await app.close();
     }
@@ -166,7 +166,7 @@ describe('QTasksModule', () => {
       expect(pending.status).toBe('new');
       const worker = await startNestApp({ name, url }, [MathService]);
       try {
-        expect((await client.wait(record.uuid, { timeout: 5000 })).returning).toBe(42);
+        expect((await client.wait(record.uuid, { timeout: 15_000 })).returning).toBe(42);
       } finally {
         await worker.close();
       }
@@ -189,8 +189,14 @@ describe('QTasksModule', () => {
       const current = await client.wait(record.uuid, { timeout: 50, returnOnTimeout: true });
       expect(current.status).toBe('process');
       expect(countTimers()).toBeLessThanOrEqual(timersBefore);
+      // A wait that ends before its timeout clears its timer: none of a minute is left running.
+      const finishing = client.wait(record.uuid, { timeout: 60_000 });
       gate.open();
-      expect((await client.wait(record.uuid, { timeout: 5000 })).returning).toBe('released');
+      expect((await finishing).returning).toBe('released');
+      expect(countTimers()).toBeLessThanOrEqual(timersBefore);
+      // Nor does a wait for a task already finished (answered from the record read) leave one.
+      expect((await client.wait(record.uuid, { timeout: 60_000 })).returning).toBe('released');
+      expect(countTimers()).toBeLessThanOrEqual(timersBefore);
     } finally {
       await app.close();
     }
@@ -231,7 +237,7 @@ describe('QTasksModule', () => {
       await gate.reached;
       gate.open();
       abandoned.open();
-      const done = await second.get(QTasksClient).wait(record.uuid, { timeout: 5000 });
+      const done = await second.get(QTasksClient).wait(record.uuid, { timeout: 15_000 });
       expect(done.status).toBe('success');
       expect(done.stalls).toBe(0);
     } finally {
@@ -260,7 +266,7 @@ describe('QTasksModule', () => {
     const app = await startNestApp({ name, url, config: { deleteFinishedTasks: true } }, [MathService]);
     try {
       const client = app.get(QTasksClient);
-      const done = await client.run('sum', [7, 8], { timeout: 5000 });
+      const done = await client.run('sum', [7, 8], { timeout: 15_000 });
       expect(done.returning).toBe(15);
       expect(await client.get(done.uuid)).toBeNull();
     } finally {
@@ -272,7 +278,7 @@ describe('QTasksModule', () => {
     const name = uniqueAppName('ttl');
     const app = await startNestApp({ name, url, config: { resultTtlMs: 60_000 } }, [MathService]);
     try {
-      const done = await app.get(QTasksClient).run('sum', [1, 2], { timeout: 5000 });
+      const done = await app.get(QTasksClient).run('sum', [1, 2], { timeout: 15_000 });
       const ttl = await redis.pttl(`qtasks:{${name}}:t:${done.uuid}`);
       expect(ttl).toBeGreaterThan(50_000);
       expect(ttl).toBeLessThanOrEqual(60_000);

@@ -103,7 +103,7 @@ describe('QTasksModule and the kinds of providers', () => {
       CountingPlugin,
       { provide: 'PLUGIN_ALIAS', useExisting: CountingPlugin },
     ]);
-    const record = await started.get(QTasksClient).run('double', [21], { timeout: 5000 });
+    const record = await started.get(QTasksClient).run('double', [21], { timeout: 15_000 });
     expect(record.returning).toBe(42);
     expect(started.get(CountingPlugin).finished).toEqual([record.uuid]);
   });

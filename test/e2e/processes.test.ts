@@ -15,6 +15,8 @@ class WorkProducer {
   }
 }
 
+// Each test starts worker processes, which compile the sources as they start: slow on a loaded
+// machine, hence the test timeouts.
 describe('worker processes', () => {
   const url = inject('redisUrl');
   const redis = new Redis(url);
@@ -53,11 +55,14 @@ describe('worker processes', () => {
     } finally {
       await app.close();
     }
-  });
+  }, 90_000);
 
   it('a task whose worker is killed mid-run (kill -9) runs again in another worker and succeeds', async () => {
     const name = uniqueAppName('kill9');
-    const env = { QTASKS_LEASE_MS: '1000' };
+    // Short enough that the survivor takes the task over soon after the kill; long enough that
+    // the survivor itself, renewing every leaseMs / 3 while the 3 s task runs, keeps its lease on a
+    // loaded machine (a stall past its lease would run the task a third time).
+    const env = { QTASKS_LEASE_MS: '2000' };
     const doomed = await startWorker(name, env);
     const { app, client } = await producer(name);
     try {
@@ -74,7 +79,7 @@ describe('worker processes', () => {
     } finally {
       await app.close();
     }
-  });
+  }, 90_000);
 
   it('SIGTERM lets the running task finish, then the worker exits with code 0', async () => {
     const name = uniqueAppName('sigterm');
@@ -92,5 +97,5 @@ describe('worker processes', () => {
     } finally {
       await app.close();
     }
-  });
+  }, 90_000);
 });

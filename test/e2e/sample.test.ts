@@ -5,6 +5,7 @@ import { pbkdf2Sync } from 'node:crypto';
 import { QTasksClient, WebView, type QueueOverview, type TaskRecord } from '../../lib/index.js';
 import { AppModule } from '../../sample/app.module.js';
 import { QTasksErrorFilter } from '../../sample/qtasks-error.filter.js';
+import { eventually } from '../helpers/eventually.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { sourceThreadWorker } from '../helpers/thread-worker.js';
 
@@ -34,10 +35,10 @@ describe('the sample app over HTTP', () => {
     const created = (await (await post('/users/5/record')).json()) as TaskRecord;
     expect(created.status).toBe('new');
     let shown: TaskRecord | undefined;
-    for (let i = 0; i < 50 && shown?.status !== 'success'; i++) {
+    await eventually('the task to show success', async () => {
       shown = (await (await fetch(`${base}/tasks/${created.uuid}`)).json()) as TaskRecord;
-      if (shown.status !== 'success') await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+      return shown.status === 'success';
+    }, 15_000, 50);
     expect(shown).toMatchObject({ status: 'success', returning: 'User 5 recorded' });
   });
 

@@ -230,10 +230,24 @@ describe('the WebView dashboard', () => {
   });
 
   it('starts one server when start is called again before the first call is done', async () => {
-    const port = await freePort();
-    const twice = new WebView({ name: worker.name, url: redisUrl, port });
-    views.push(twice);
-    await Promise.all([twice.start(), twice.start()]);
+    // A fixed port, so that a second server would fail to listen; one found free may be taken by
+    // a parallel test file before the view listens on it: then another is tried.
+    let twice!: WebView;
+    let port = 0;
+    for (let attempt = 1; ; attempt++) {
+      port = await freePort();
+      twice = new WebView({ name: worker.name, url: redisUrl, port });
+      views.push(twice);
+      const started = await Promise.all([twice.start(), twice.start()]).then(
+        () => true,
+        (error: unknown) => {
+          if (attempt >= 3 || !String(error).includes('EADDRINUSE')) throw error;
+          return false;
+        },
+      );
+      if (started) break;
+      await twice.stop();
+    }
     expect(twice.address).toBe(`http://127.0.0.1:${port}`);
     await twice.stop();
     await expect(fetch(`http://127.0.0.1:${port}`)).rejects.toThrow();
@@ -329,7 +343,9 @@ describe('the WebView dashboard', () => {
   });
 
   it('answers 503 at once with nothing listening at the Redis address', async () => {
-    const nowhere = await startView({ name: uniqueAppName('webview-nowhere'), url: `redis://127.0.0.1:${await freePort()}`, port: 0 });
+    // Port 1: nothing listens there, and no redis-server of a parallel test file can take it (a port
+    // found free could be taken between the check and the first request).
+    const nowhere = await startView({ name: uniqueAppName('webview-nowhere'), url: 'redis://127.0.0.1:1', port: 0 });
     const answer = await fetch(`${nowhere.address}/api/tasks?state=queued`);
     expect(answer.status).toBe(503);
     // Bad input is still the caller's error, whatever the state of Redis.

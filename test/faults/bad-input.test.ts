@@ -19,7 +19,7 @@ import { RedisKeys } from '../../lib/redis/keys.js';
 import { eventually } from '../helpers/eventually.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startNestApp } from '../helpers/nest-app.js';
-import { freePort, startRedisServer } from '../helpers/redis-server.js';
+import { startRedisServer } from '../helpers/redis-server.js';
 import { startProducer } from './support.js';
 
 @Injectable()
@@ -93,10 +93,16 @@ describe('bad input: a clear typed error, nothing else lost, the worker keeps ru
   });
 
   it('an unknown task name at enqueue throws UnknownTaskError and stores nothing', async () => {
+    const recordsBefore = (await redis.keys(`${keys.prefix}t:*`)).length;
     const error = await client.add('nope', [1]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnknownTaskError);
     expect((error as QTasksError).code).toBe('UNKNOWN_TASK');
     expect((error as Error).message).toMatch(/^Unknown task "nope"\. Registered tasks: "double", /);
+    // In a bulk add, the known tasks beside it are not stored either: all or none.
+    const bulk = await client.addBulk([{ name: 'double', args: [1] }, { name: 'nope' }]).catch((e: unknown) => e);
+    expect(bulk).toBeInstanceOf(UnknownTaskError);
+    expect(await redis.keys(`${keys.prefix}t:*`)).toHaveLength(recordsBefore);
+    expect(await redis.llen(`${keys.prefix}q:0`)).toBe(0);
   });
 
   it('a task no live worker knows (enqueued by another app version) ends error saying there is no handler', async () => {
@@ -244,7 +250,8 @@ describe('bootstrap with an unreachable Redis', () => {
   });
 
   it('rejects with RedisUnavailableError in either whenRedisDown mode, for a URL and for a cluster', async () => {
-    const port = await freePort();
+    // Port 1: nothing listens there (a port found free could be taken by a parallel test's server).
+    const port = 1;
     const cases = [
       { url: `redis://127.0.0.1:${port}` },
       { url: `redis://127.0.0.1:${port}`, whenRedisDown: 'fail' as const },

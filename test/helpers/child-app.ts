@@ -8,7 +8,10 @@ export interface ChildApp {
   process: ChildProcess;
   /** Everything the child wrote so far (stdout and stderr). */
   output(): string;
-  /** Resolves when the child printed `text`. */
+  /**
+   * Resolves when the child printed `text`; fails after `timeoutMs` (default 45 s: a child compiles
+   * the sources as it starts, which takes a while on a loaded machine).
+   */
   waitFor(text: string, timeoutMs?: number): Promise<void>;
   /** Resolves with the exit code (null when killed by a signal) and the signal. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -40,7 +43,7 @@ export function startChildApp(fixture: string, env: Record<string, string>, args
     kill: (signal = 'SIGKILL') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     },
-    waitFor: (text, timeoutMs = 20_000) =>
+    waitFor: (text, timeoutMs = 45_000) =>
       new Promise<void>((resolve, reject) => {
         const check = () => {
           if (!output.includes(text)) return;

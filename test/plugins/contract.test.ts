@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import {
   InvalidOptionError,
@@ -8,9 +9,14 @@ import {
   type TriggerHandlers,
 } from '../../lib/index.js';
 import { plainApps } from '../helpers/plain-app.js';
+import { taskUuids } from '../helpers/ticks.js';
 
 const apps = plainApps(inject('redisUrl'));
-afterAll(() => apps.stopAll());
+const redis = new Redis(inject('redisUrl'));
+afterAll(async () => {
+  await apps.stopAll();
+  redis.disconnect();
+});
 
 function plugin(name: string, handlers: TriggerHandlers): TaskPlugin {
   return { name, handlers };
@@ -76,7 +82,7 @@ describe('plugin contract', () => {
       }),
       { component: 'worker' },
     );
-    await app.run('echo', [1], { timeout: 5000 });
+    await app.run('echo', [1], { timeout: 15_000 });
     expect(seen).toEqual(['worker']);
   });
 
@@ -96,6 +102,9 @@ describe('plugin contract', () => {
     expect(error).toMatchObject({ code: 'PLUGIN_FAILED', plugin: 'Broken', trigger: 'broker_add_before' });
     expect((error as Error).message).toBe('Plugin "Broken" failed on trigger "broker_add_before": RangeError: no room');
     expect(stored).toBe(0);
+    // Nothing reached Redis: no record, no queue.
+    expect(await taskUuids(redis, app.name)).toEqual([]);
+    expect(await redis.exists(`qtasks:{${app.name}}:qp`, `qtasks:{${app.name}}:q:0`)).toBe(0);
   });
 
   it('a plugin throwing while a task runs ends that task error; the worker keeps running', async () => {
@@ -107,11 +116,11 @@ describe('plugin contract', () => {
         },
       }),
     );
-    const bad = await app.run('echo', ['bad'], { timeout: 5000 });
+    const bad = await app.run('echo', ['bad'], { timeout: 15_000 });
     expect(bad.status).toBe('error');
     expect(bad.traceback).toMatch(/^PluginError: Plugin "Flaky" failed on trigger "task_executor_before_execute": Error: plugin broke/);
     expect(bad.traceback).toMatch(/Caused by: Error: plugin broke\n\s+at /);
-    const good = await app.run('echo', ['good'], { timeout: 5000 });
+    const good = await app.run('echo', ['good'], { timeout: 15_000 });
     expect(good.status).toBe('success');
     expect(good.returning).toEqual(['good']);
   });
@@ -125,7 +134,7 @@ describe('plugin contract', () => {
         },
       }),
     );
-    const record = await app.run('echo', [], { timeout: 5000 });
+    const record = await app.run('echo', [], { timeout: 15_000 });
     expect(record.status).toBe('error');
     expect(record.traceback).toMatch(/Plugin "WorkerBreaker" failed on trigger "worker_execute_before": TypeError: nope/);
   });
@@ -144,7 +153,7 @@ describe('plugin contract', () => {
         task_executor_run_task_trigger_error: ({ error }) => ({ result: `rescued: ${(error as PluginError).plugin}` }),
       }),
     );
-    const record = await app.run('echo', [], { timeout: 5000 });
+    const record = await app.run('echo', [], { timeout: 15_000 });
     expect(record.status).toBe('success');
     expect(record.returning).toBe('rescued: Breaker');
   });

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { QueueTasks } from '../../lib/index.js';
+import { eventually } from '../helpers/eventually.js';
 import { plainApps } from '../helpers/plain-app.js';
 
 const apps = plainApps(inject('redisUrl'));
@@ -20,15 +21,16 @@ describe('generator tasks', () => {
     const added = await app.add('count', [3]);
     for (let i = 1; i <= 3; i++) {
       let record = await app.get(added.uuid);
-      for (let polls = 0; (record?.progress as { done?: number } | undefined)?.done !== i && polls < 200; polls++) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        record = await app.get(added.uuid);
-      }
+      await eventually(
+        `progress ${i} stored`,
+        async () => ((record = await app.get(added.uuid))?.progress as { done?: number } | undefined)?.done === i,
+        10_000,
+      );
       expect(record!.status).toBe('process');
       expect(record!.progress).toEqual({ done: i, of: 3 });
       step();
     }
-    const done = await app.wait(added.uuid, { timeout: 5000 });
+    const done = await app.wait(added.uuid, { timeout: 10_000 });
     expect(done.returning).toEqual([{ done: 1, of: 3 }, { done: 2, of: 3 }, { done: 3, of: 3 }]);
   });
 
@@ -40,7 +42,7 @@ describe('generator tasks', () => {
       });
     });
     app.addPlugin({ name: 'Upper', handlers: { task_executor_run_task_gen: ({ value }) => ({ value: String(value).toUpperCase() }) } });
-    const record = await app.run('letters', [], { timeout: 5000 });
+    const record = await app.run('letters', [], { timeout: 15_000 });
     expect(record.returning).toEqual(['0:A', '1:B']);
     expect(record.progress).toBe('1:B');
   });

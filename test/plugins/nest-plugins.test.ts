@@ -158,8 +158,14 @@ describe('Nest plugins, interceptors and the task context', () => {
   });
 
   it('a global interceptor (class, with DI) wraps every task', async () => {
+    const from = audit.lines.length;
     await client.task(Tasks, 'greet').run('bob');
-    expect(audit.lines).toContain('timed greet on Tasks in ms');
+    await client.task(Tasks, 'decorated').run('hi');
+    // The interceptor's own lines from these two runs (the plugin's are `<task>:<status>`).
+    expect(audit.lines.slice(from).filter((line) => line.startsWith('timed '))).toEqual([
+      'timed greet on Tasks in ms',
+      'timed decorated on Tasks in ms',
+    ]);
   });
 
   it('per-task interceptors: skip, replace arguments, replace the result, catch errors', async () => {
@@ -173,10 +179,10 @@ describe('Nest plugins, interceptors and the task context', () => {
     const handle = client.task(Tasks, 'echoed');
     // @ts-expect-error the context is not an enqueue argument
     void (() => handle.add(undefined as unknown as TaskContext, 'x'));
-    const record = await client.run('echoed', ['first'], { timeout: 5000 });
+    const record = await client.run('echoed', ['first'], { timeout: 15_000 });
     expect(record.returning).toMatchObject({ uuid: record.uuid, taskName: 'echoed', attempt: 1, nestLogger: true, signal: true, label: 'first' });
     expect(record.progress).toEqual({ percent: 50 });
-    const followUp = await client.wait((record.returning as { followUp: string }).followUp, { timeout: 5000 });
+    const followUp = await client.wait((record.returning as { followUp: string }).followUp, { timeout: 15_000 });
     expect(followUp.returning).toBe(`hello FOLLOW-UP OF ${record.uuid.toUpperCase()} (AUDITED)`);
   });
 

@@ -51,11 +51,11 @@ describe('retry plugin', () => {
         throw kind === 'transient' ? new TransientError('transient') : new RangeError('other');
       });
     });
-    const fatal = await app.run('fatal', [], { timeout: 5000 });
+    const fatal = await app.run('fatal', [], { timeout: 15_000 });
     expect(fatal.status).toBe('error');
     expect(fatal.attempt).toBe(1);
     expect(fatal.traceback).toMatch(/^NonRetryableError: bad input, do not retry/);
-    const other = await app.run('picky', ['other'], { timeout: 5000 });
+    const other = await app.run('picky', ['other'], { timeout: 15_000 });
     expect(other.attempt).toBe(1);
     expect(other.status).toBe('error');
     const transient = await app.run('picky', ['transient'], { timeout: 10_000 });
@@ -108,11 +108,11 @@ describe('retry plugin', () => {
         throw new TransientError('the task failed too');
       });
     });
-    const thrown = await app.run('throwing-backoff', [], { timeout: 5000 });
+    const thrown = await app.run('throwing-backoff', [], { timeout: 15_000 });
     expect(thrown).toMatchObject({ status: 'error', attempt: 1 });
     expect(thrown.traceback).toMatch(/^Error: the task failed\n/);
     expect(thrown.traceback).toMatch(/Not retried: deciding the retry failed with PluginError: Plugin "RetryPlugin" failed on trigger "worker_task_error_retry": RangeError: backoff exploded/);
-    const nan = await app.run('nan-backoff', [], { timeout: 5000 });
+    const nan = await app.run('nan-backoff', [], { timeout: 15_000 });
     expect(nan).toMatchObject({ status: 'error', attempt: 1 });
     expect(nan.traceback).toMatch(/^Error: the task failed too\n/);
     expect(nan.traceback).toMatch(/Not retried: deciding the retry failed with InvalidOptionError: A custom backoff returned NaN/);
@@ -145,9 +145,9 @@ describe('retry plugin', () => {
       },
       { triggers: ['worker_task_error_retry'] },
     );
-    expect(await app.run('client-error', [], { timeout: 5000 })).toMatchObject({ status: 'error', attempt: 1 });
-    expect(await app.run('no-retry-option', [], { timeout: 5000 })).toMatchObject({ status: 'success', attempt: 2, returning: 'ran again' });
-    expect(await app.run('long-backoff', [], { timeout: 5000 })).toMatchObject({ status: 'success', attempt: 2, returning: 'ran again at once' });
+    expect(await app.run('client-error', [], { timeout: 15_000 })).toMatchObject({ status: 'error', attempt: 1 });
+    expect(await app.run('no-retry-option', [], { timeout: 15_000 })).toMatchObject({ status: 'success', attempt: 2, returning: 'ran again' });
+    expect(await app.run('long-backoff', [], { timeout: 15_000 })).toMatchObject({ status: 'success', attempt: 2, returning: 'ran again at once' });
   });
 
   it('a bad retry option is refused when the task is registered', async () => {

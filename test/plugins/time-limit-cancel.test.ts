@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { TaskCancelledError, TaskTimeoutError, type QueueTasks, type TaskContext } from '../../lib/index.js';
 import { Gate } from '../helpers/gate.js';
+import { uniqueAppName } from '../helpers/names.js';
 import { plainApps } from '../helpers/plain-app.js';
 
 const apps = plainApps(inject('redisUrl'));
@@ -27,12 +28,12 @@ describe('time limit (maxTime)', () => {
       },
       { config: { maxTasksProcess: 1 } },
     );
-    const stubborn = await app.run('stubborn', [], { timeout: 5000 });
+    const stubborn = await app.run('stubborn', [], { timeout: 15_000 });
     expect(stubborn.status).toBe('error');
     expect(stubborn.traceback).toMatch(/^TaskTimeoutError: Task "stubborn" timed out after 150 ms/);
     expect(await aborted).toBeInstanceOf(TaskTimeoutError);
     // With one slot, this runs only because the timed-out task gave its slot back.
-    const quick = await app.run('quick', [], { timeout: 5000 });
+    const quick = await app.run('quick', [], { timeout: 15_000 });
     expect(quick.returning).toBe('ran in the freed slot');
     release.open();
     expect((await app.get(stubborn.uuid))!.status).toBe('error');
@@ -40,7 +41,7 @@ describe('time limit (maxTime)', () => {
 
   it('a task that finishes in time is not affected', async () => {
     const app = await apps.start('maxtime', (a: QueueTasks) => a.task({ name: 'fast', maxTime: 5000 }, async () => 'done'));
-    expect((await app.run('fast', [], { timeout: 5000 })).returning).toBe('done');
+    expect((await app.run('fast', [], { timeout: 15_000 })).returning).toBe('done');
   });
 });
 
@@ -48,7 +49,7 @@ describe('cancel of a running task', () => {
   it('client.cancel aborts the signal on the worker holding the task (another app instance); it ends cancel with the reason', async () => {
     const running = new Gate();
     let signalled: Promise<unknown> | undefined;
-    const name = `cancel-${Date.now()}`;
+    const name = uniqueAppName('cancel');
     const worker = await apps.start('cancel', (a: QueueTasks) =>
       a.task({ name: 'long', echo: true }, async (ctx: TaskContext) => {
         signalled = abortReason(ctx.signal);
@@ -63,7 +64,7 @@ describe('cancel of a running task', () => {
     await running.reached;
     expect((await client.get(added.uuid))!.status).toBe('process');
     await client.cancel(added.uuid, 'user pressed stop');
-    const record = await client.wait(added.uuid, { timeout: 5000 });
+    const record = await client.wait(added.uuid, { timeout: 15_000 });
     expect(record.status).toBe('cancel');
     expect(record.cancelReason).toBe('user pressed stop');
     const reason = await signalled;
@@ -78,7 +79,7 @@ describe('cancel of a running task', () => {
         ctx.cancel('nothing to do');
       }),
     );
-    const record = await app.run('self-cancel', [], { timeout: 5000 });
+    const record = await app.run('self-cancel', [], { timeout: 15_000 });
     expect(record.status).toBe('cancel');
     expect(record.cancelReason).toBe('nothing to do');
   });

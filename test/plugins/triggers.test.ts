@@ -29,7 +29,7 @@ describe('triggers fire at the real points of each component', () => {
     expect(started.slice(4)).toEqual(['global_config_start', 'storage_start', 'broker_start', 'worker_start', 'starter_start']);
     seen.length = 0;
     const record = await app.add('double', [21]);
-    await app.wait(record.uuid, { timeout: 5000 });
+    await app.wait(record.uuid, { timeout: 15_000 });
     const ran = seen.splice(0);
     // The worker may claim the task before add returns, so each side is checked on its own.
     const enqueueSide = ['app_add_task_before_broker', 'broker_add_before', 'broker_add_after', 'storage_add', 'app_add_task_after_broker'];
@@ -52,7 +52,7 @@ describe('triggers fire at the real points of each component', () => {
       'worker_execute_after',
       'broker_update',
     ]);
-    await app.run('fail', [], { timeout: 5000 });
+    await app.run('fail', [], { timeout: 15_000 });
     expect(seen).toContain('worker_task_error_retry');
     await app.get(record.uuid);
     await app.globalConfig!.set('k', 1);
@@ -78,7 +78,7 @@ describe('triggers fire at the real points of each component', () => {
         global_config_get_all: ({ values }) => ({ values: { ...values, extra: true } }),
       },
     });
-    const record = await app.run('double', [1], { timeout: 5000 });
+    const record = await app.run('double', [1], { timeout: 15_000 });
     expect(record.returning).toBe(40); // (1 + 1) * 2 * 10
     expect(record.args).toEqual([1]); // the stored arguments are the caller's
     expect((await app.get(record.uuid))!.taskName).toBe('seen-through-app_get');
@@ -98,8 +98,8 @@ describe('triggers fire at the real points of each component', () => {
           record.args[0] === 9 ? { outcome: { ...outcome, status: 'cancel', payload: 'vetoed by plugin' } } : undefined,
       },
     });
-    expect((await app.run('double', [5], { timeout: 5000 })).returning).toBe('one hundred');
-    const vetoed = await app.run('double', [9], { timeout: 5000 });
+    expect((await app.run('double', [5], { timeout: 15_000 })).returning).toBe('one hundred');
+    const vetoed = await app.run('double', [9], { timeout: 15_000 });
     expect(vetoed.status).toBe('cancel');
     expect(vetoed.cancelReason).toBe('vetoed by plugin');
   });

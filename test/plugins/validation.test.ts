@@ -120,7 +120,7 @@ describe('validation (class-validator) of DTO-typed parameters', () => {
   });
 
   it('transforms run once, before the task runs; the record keeps the arguments as given', async () => {
-    const record = await client.run('charge', [{ cents: 12.34 }], { timeout: 5000 });
+    const record = await client.run('charge', [{ cents: 12.34 }], { timeout: 15_000 });
     expect(record).toMatchObject({ status: 'success', returning: 1234, args: [{ cents: 12.34 }] });
     expect(await client.task(UsersTasks, 'notify').run({ user_id: 7 } as unknown as UserRefDto)).toBe(7);
   });
@@ -131,7 +131,7 @@ describe('validation (class-validator) of DTO-typed parameters', () => {
 
   it('an optional DTO given as null or undefined is not validated', async () => {
     expect(await client.task(UsersTasks, 'greet').run(1, undefined)).toBe('1: nobody');
-    expect((await client.run('greet', [2, null], { timeout: 5000 })).returning).toBe('2: nobody');
+    expect((await client.run('greet', [2, null], { timeout: 15_000 })).returning).toBe('2: nobody');
     expect(await client.task(UsersTasks, 'greet').run(3, valid)).toBe('3: ann@example.com (30) at 12345');
     await expect(client.task(UsersTasks, 'greet').add(4, { ...valid, age: 1 })).rejects.toThrow(TaskValidationError);
   });
@@ -150,13 +150,13 @@ describe('validation before execution, and explicit parameter types', () => {
     const app = await apps.start('validation', (a: QueueTasks) =>
       a.task({ name: 'save', paramTypes: [CreateUserDto] }, (user: CreateUserDto) => describeUser(user)),
     );
-    expect((await app.run('save', [valid], { timeout: 5000 })).returning).toBe('ann@example.com (30) at 12345');
+    expect((await app.run('save', [valid], { timeout: 15_000 })).returning).toBe('ann@example.com (30) at 12345');
     // A plugin after validation corrupts the stored arguments: the worker-side check catches it.
     app.addPlugin({
       name: 'Corrupter',
       handlers: { broker_add_before: ({ task }) => ({ task: { ...task, argsJson: JSON.stringify([{ ...valid, email: 'broken' }]) } }) },
     });
-    const record = await app.run('save', [valid], { timeout: 5000 });
+    const record = await app.run('save', [valid], { timeout: 15_000 });
     expect(record.status).toBe('error');
     expect(record.traceback).toMatch(/^TaskValidationError: Arguments of task "save" are invalid: argument 1 \(CreateUserDto\)\.email: email must be an email/);
   });
@@ -165,6 +165,6 @@ describe('validation before execution, and explicit parameter types', () => {
     const app = await apps.start('validation', (a: QueueTasks) =>
       a.task({ name: 'raw', paramTypes: [CreateUserDto], validate: false }, (user: { email: string }) => user.email),
     );
-    expect((await app.run('raw', [{ email: 'whatever' }], { timeout: 5000 })).returning).toBe('whatever');
+    expect((await app.run('raw', [{ email: 'whatever' }], { timeout: 15_000 })).returning).toBe('whatever');
   });
 });

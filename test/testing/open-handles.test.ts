@@ -88,5 +88,5 @@ describe('a process that closes its app exits by itself', () => {
     } finally {
       child.kill('SIGKILL');
     }
-  });
+  }, 90_000);
 });

@@ -110,7 +110,7 @@ describe('QTasksTestingModule', () => {
       const onRedis = await apps.start('inline-cancel', (a: QueueTasks) =>
         a.task({ name: 'giveUp', echo: true }, (ctx: TaskContext, reason: string) => ctx.cancel(reason)),
       );
-      const stored = await onRedis.run('giveUp', ['no longer needed'], { timeout: 5000 });
+      const stored = await onRedis.run('giveUp', ['no longer needed'], { timeout: 15_000 });
       const inline = await new QTasksTesting(onRedis).runInline('giveUp', ['no longer needed']);
       const outcome = ({ status, cancelReason, traceback }: typeof stored) => ({ status, cancelReason, traceback });
       expect(outcome(stored)).toEqual({ status: 'cancel', cancelReason: 'no longer needed', traceback: undefined });

@@ -114,8 +114,12 @@ export class RedisStorage extends Storage {
     // A stop may reject it before its owner awaits it; that must not count as unhandled.
     finished.catch(() => undefined);
     // A stop while the mark is on its way ends this call too: with Redis gone ('wait'), the mark
-    // could be held for a reconnect that never comes.
-    const stopped = new Promise<never>((_, reject) => finished.catch(reject));
+    // could be held for a reconnect that never comes. Once the mark is in, `stopped` is ended
+    // (its rejection ignored), so no promise of this call is left pending.
+    let endStopped!: (reason: unknown) => void;
+    const stopped = new Promise<never>((_, reject) => (endStopped = reject));
+    stopped.catch(() => undefined);
+    finished.catch(endStopped);
     this.addWaiter(uuid, waiter);
     let current: TaskRecord | null;
     try {
@@ -126,6 +130,8 @@ export class RedisStorage extends Storage {
     } catch (error) {
       waiter.cancel();
       throw error instanceof QTasksError ? error : this.connection.unavailable(error);
+    } finally {
+      endStopped(undefined);
     }
     return { finished, cancel: waiter.cancel, current };
   }
