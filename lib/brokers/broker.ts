@@ -1,3 +1,4 @@
+import { TaskNotFoundError, TaskStateError } from '../core/errors.js';
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../core/task-record.js';
 import type { Storage } from '../storages/storage.js';
 
@@ -23,6 +24,16 @@ export interface ClaimRequest {
 }
 
 /** Retention of finished records, applied by every change that finishes a task. */
+/** What `Broker.requeue` answers: the record after the call, and whether it went back to its queue. */
+export type RequeueOutcome = { requeued: boolean; record: TaskRecord } | null;
+
+/** The record of a requeued task, or the typed error saying why it was not requeued. */
+export function requeuedRecord(uuid: string, outcome: RequeueOutcome): TaskRecord {
+  if (outcome === null) throw new TaskNotFoundError(uuid);
+  if (!outcome.requeued) throw new TaskStateError(uuid, outcome.record.status, 'only a task that ended error or cancel can be requeued');
+  return outcome.record;
+}
+
 export interface Retention {
   deleteFinishedTasks: boolean;
   resultTtlMs: number;
@@ -95,7 +106,7 @@ export abstract class Broker {
    * result TTL no longer apply to it. A task in another status is left as it is (`requeued`
    * false). Null when there is no such task.
    */
-  abstract requeue(uuid: string): Promise<{ requeued: boolean; record: TaskRecord } | null>;
+  abstract requeue(uuid: string): Promise<RequeueOutcome>;
 
   /** Calls `listener` with the uuid of each running task whose cancel is asked for; resolves to an unsubscribe. */
   abstract onCancelRequested(listener: (uuid: string) => void): Promise<() => Promise<void>>;

@@ -1,14 +1,17 @@
 import { parseArgs } from 'node:util';
+import { requeuedRecord } from '../brokers/broker.js';
+import { RedisBroker } from '../brokers/redis/redis-broker.js';
 import { InvalidOptionError, QTasksError, RedisUnavailableError, TaskNotFoundError } from '../core/errors.js';
 import { RedisConnection } from '../redis/connection.js';
 import { assertAppName } from '../redis/keys.js';
+import { RedisStorage } from '../storages/redis/redis-storage.js';
 import { assertTaskState, QueueInspector, TASK_STATES } from '../webview/inspector.js';
 import { WebView } from '../webview/web-view.js';
 import { formatOverview, formatRecord, formatSchedules, formatTaskList, formatWorkers } from './format.js';
 
 export const USAGE = `Usage: qtasks <command> [options]
 
-Reads an app's queue straight from Redis; no app needs to run.
+Reads an app's queue straight from Redis; no app needs to run. Only requeue writes.
 
 Commands:
   status                 tasks per state, queues, live workers
@@ -16,6 +19,7 @@ Commands:
   tasks [--state S] [--limit N]
                          tasks in one state (${TASK_STATES.join(', ')}; default queued)
   task <uuid>            one task's record
+  requeue <uuid>         runs a task that ended error or cancel again (the one command that writes)
   schedules              timer schedules with their last and next run
   settings               GlobalConfig settings
   apps                   app names found on this Redis
@@ -75,7 +79,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     const run = COMMANDS[command];
     if (!run) throw new InvalidOptionError(`unknown command "${command}"; run \`qtasks help\` for the list.`);
-    const extra = rest.slice(command === 'task' ? 1 : 0);
+    const extra = rest.slice(command === 'task' || command === 'requeue' ? 1 : 0);
     if (extra.length > 0) throw new InvalidOptionError(`${command} takes no argument ${JSON.stringify(extra[0])}; run \`qtasks help\`.`);
     assertAppName(name);
     assertRedisUrl(url);
@@ -125,6 +129,19 @@ const COMMANDS: Record<string, Command> = {
       if (!record) throw new TaskNotFoundError(uuid);
       return [record, formatRecord(record)];
     });
+  },
+  requeue: async ({ url, name, values, rest, io }) => {
+    const [uuid] = rest;
+    if (!uuid) throw new InvalidOptionError('requeue needs a uuid: qtasks requeue <uuid>');
+    const connection = await openUrl(url);
+    try {
+      const broker = new RedisBroker({ storage: new RedisStorage({ name, connection, globalConfig: null }) });
+      const record = requeuedRecord(uuid, await broker.requeue(uuid));
+      io.out(values.json ? `${JSON.stringify(record, null, 2)}\n` : `requeued ${uuid} (${record.taskName}): status new, attempt 1\n`);
+      return EXIT.ok;
+    } finally {
+      await connection.close();
+    }
   },
   schedules: (input) => inspect(input, async (inspector) => {
     const { schedules } = await inspector.overview();

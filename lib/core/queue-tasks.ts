@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Broker, Retention } from '../brokers/broker.js';
+import { requeuedRecord, type Broker, type Retention } from '../brokers/broker.js';
 import { MemoryBroker } from '../brokers/memory/memory-broker.js';
 import { RedisBroker } from '../brokers/redis/redis-broker.js';
 import type { GlobalConfig } from '../configs/global-config.js';
@@ -17,7 +17,7 @@ import type { Storage } from '../storages/storage.js';
 import { AsyncWorker } from '../workers/async-worker.js';
 import type { Worker } from '../workers/worker.js';
 import { assertPriority, resolveConfig, type QTasksConfig } from './config.js';
-import { InvalidOptionError, PayloadTooLargeError, shownValue, TaskNotFoundError, TaskStateError, WaitTimeoutError } from './errors.js';
+import { InvalidOptionError, PayloadTooLargeError, shownValue, TaskNotFoundError, WaitTimeoutError } from './errors.js';
 import { TaskExecutor, traceback } from './executor.js';
 import type { TaskInterceptor } from './interceptor.js';
 import { argsToJson } from './json.js';
@@ -292,12 +292,7 @@ export class QueueTasks {
    * in another status.
    */
   async requeue(uuid: string): Promise<TaskRecord> {
-    const outcome = await this.broker.requeue(uuid);
-    if (outcome === null) throw new TaskNotFoundError(uuid);
-    if (!outcome.requeued) {
-      throw new TaskStateError(uuid, outcome.record.status, 'only a task that ended error or cancel can be requeued');
-    }
-    return outcome.record;
+    return requeuedRecord(uuid, await this.broker.requeue(uuid));
   }
 
   private get retention(): Retention {

@@ -64,6 +64,29 @@ describe('the qtasks CLI', () => {
     gate.open();
   });
 
+  it('requeues a failed task, which the app’s worker runs again; refuses others with exit code 1', async () => {
+    let fixed = false;
+    const app = await apps.start('cli-requeue', (registered) => {
+      registered.task('flaky', () => {
+        if (!fixed) throw new Error('not yet');
+        return 'done';
+      });
+    });
+    const failed = await app.run('flaky', [], { timeout: 15_000 });
+    expect(failed.status).toBe('error');
+    fixed = true;
+
+    const requeued = await qtasks('requeue', failed.uuid, '--app', app.name);
+    expect(requeued).toMatchObject({ code: EXIT.ok, out: `requeued ${failed.uuid} (flaky): status new, attempt 1\n` });
+    expect(await app.wait(failed.uuid, { timeout: 15_000 })).toMatchObject({ status: 'success', returning: 'done' });
+
+    const again = await qtasks('requeue', failed.uuid, '--app', app.name);
+    expect(again.code).toBe(EXIT.failed);
+    expect(again.err).toContain(`Task ${failed.uuid} is success; only a task that ended error or cancel can be requeued.`);
+    expect((await qtasks('requeue', 'no-such-task', '--app', app.name)).err).toContain('No task with uuid no-such-task.');
+    expect((await qtasks('requeue', '--app', app.name)).code).toBe(EXIT.usage);
+  });
+
   it('answers bad usage with exit code 2 and a message naming the problem', async () => {
     const unknownCommand = await qtasks('frobnicate');
     expect(unknownCommand.code).toBe(EXIT.usage);

@@ -3,7 +3,7 @@ import { TimerSet } from '../../core/timer-set.js';
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/task-record.js';
 import { MemoryStorage } from '../../storages/memory/memory-storage.js';
 import { decodeRecord, newStoredRecord, type StoredRecord } from '../../storages/record-codec.js';
-import { Broker, type ClaimBatch, type Lease, type Retention } from '../broker.js';
+import { Broker, type ClaimBatch, type Lease, type RequeueOutcome, type Retention } from '../broker.js';
 
 export interface MemoryBrokerOptions {
   /** The storage whose records this broker changes; a new one when absent. */
@@ -254,7 +254,7 @@ export class MemoryBroker extends Broker {
     return decodeRecord(uuid, raw);
   }
 
-  async requeue(uuid: string): Promise<{ requeued: boolean; record: TaskRecord } | null> {
+  async requeue(uuid: string): Promise<RequeueOutcome> {
     const record = this.storage.read(uuid);
     if (!record) return null;
     if (record.s !== 'error' && record.s !== 'cancel') return { requeued: false, record: decodeRecord(uuid, JSON.stringify(record)) };

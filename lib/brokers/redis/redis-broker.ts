@@ -6,7 +6,7 @@ import { ScriptRunner } from '../../redis/scripts.js';
 import { encodeNewRecord, decodeRecord } from '../../storages/record-codec.js';
 import { RedisStorage, type RedisStorageOptions } from '../../storages/redis/redis-storage.js';
 import { EnqueueBatcher, type BatchLimits } from './enqueue-batcher.js';
-import { Broker, type ClaimBatch, type ClaimRequest, type Lease, type Retention } from '../broker.js';
+import { Broker, type ClaimBatch, type ClaimRequest, type Lease, type RequeueOutcome, type Retention } from '../broker.js';
 
 /** Concurrent adds joined into one enqueue call carry at most this much (see EnqueueBatcher). */
 const ENQUEUE_BATCH_LIMITS: BatchLimits = { tasks: 1000, chars: 4 * 1024 * 1024 };
@@ -242,7 +242,7 @@ export class RedisBroker extends Broker {
     return raw ? decodeRecord(uuid, raw) : null;
   }
 
-  async requeue(uuid: string): Promise<{ requeued: boolean; record: TaskRecord } | null> {
+  async requeue(uuid: string): Promise<RequeueOutcome> {
     const reply = (await this.scripts
       .run('requeue-finished', [this.keys.priorities, this.keys.marker], [this.keys.prefix, uuid])
       .catch((error: unknown) => {
