@@ -1,25 +1,13 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { EXIT, runCli } from '../../lib/cli/run-cli.js';
+import { EXIT } from '../../lib/cli/run-cli.js';
 import { raceTimeout } from '../../lib/core/timing.js';
 import { RedisGlobalConfig, type WorkerStatus } from '../../lib/index.js';
 import { RedisKeys } from '../../lib/redis/keys.js';
 import { startChildApp } from '../helpers/child-app.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { plainApps } from '../helpers/plain-app.js';
-
-/** Runs one CLI command in this process; the URL comes from `--url` or the test Redis. */
-async function qtasks(...argv: string[]) {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, {
-    out: (text) => (out += text),
-    err: (text) => (err += text),
-    env: { QTASKS_REDIS_URL: inject('redisUrl') },
-    interrupted: () => Promise.resolve(),
-  });
-  return { code, out, err };
-}
+import { qtasks } from '../helpers/qtasks-cli.js';
 
 describe('the qtasks CLI against a Redis Cluster, given one node’s URL', () => {
   const nodes = inject('redisClusterNodes');

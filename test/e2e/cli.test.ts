@@ -1,22 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { EXIT, runCli, USAGE } from '../../lib/cli/run-cli.js';
+import { EXIT, USAGE } from '../../lib/cli/run-cli.js';
 import { startChildApp } from '../helpers/child-app.js';
 import { Gate } from '../helpers/gate.js';
 import { plainApps } from '../helpers/plain-app.js';
-
-/** Runs one CLI command in this process against the test Redis; `web` is run as a real process below. */
-async function qtasks(...argv: string[]) {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, {
-    out: (text) => (out += text),
-    err: (text) => (err += text),
-    env: { QTASKS_REDIS_URL: inject('redisUrl') },
-    interrupted: () => Promise.resolve(),
-  });
-  return { code, out, err };
-}
+import { qtasks } from '../helpers/qtasks-cli.js';
 
 describe('the qtasks CLI', () => {
   const apps = plainApps(inject('redisUrl'));
