@@ -59,6 +59,8 @@ export class RedisConnection {
   private readonly extras = new Set<RedisClient>();
   private readonly closing = new Set<Promise<void>>();
   private connecting?: Promise<void>;
+  /** Set by openUrl, which turns a cluster node's URL into a connection to the whole cluster. */
+  private acceptsClusterNode = false;
   /** Set by the first successful connect: from then on a lost connection is retried. */
   private everConnected = false;
   /** The latest connection error: it names the real cause (ECONNREFUSED, auth...) in our errors. */
@@ -128,6 +130,7 @@ export class RedisConnection {
    */
   static async openUrl(url: string, whenRedisDown: WhenRedisDown): Promise<RedisConnection> {
     const single = new RedisConnection({ url, whenRedisDown });
+    single.acceptsClusterNode = true;
     await single.connect();
     const cluster = await single.clusterThroughThisNode();
     if (!cluster) return single;
@@ -222,6 +225,18 @@ export class RedisConnection {
     }
   }
 
+  /**
+   * A single-node client of a Redis Cluster node works only while the app's slot sits on that
+   * node, and fails with MOVED once it does not: refused at connect, naming the option to use.
+   */
+  private async refuseClusterNode(): Promise<void> {
+    if (!(await this.clusterThroughThisNode())) return;
+    this.client.disconnect();
+    throw new InvalidOptionError(
+      `Redis at ${this.describe()} is a Redis Cluster node: connect with the \`cluster\` option ({ nodes: [{ host, port }] }), not a single-node url or redis option.`,
+    );
+  }
+
   describe(): string {
     if (this.client instanceof Cluster) return 'a Redis Cluster';
     const { host, port, db } = this.client.options;
@@ -251,6 +266,7 @@ export class RedisConnection {
         throw new RedisUnavailableError(this.describe(), silent ? error : (this.lastError ?? error));
       }
       await this.checkDatabase();
+      if (!this.acceptsClusterNode) await this.refuseClusterNode();
       this.everConnected = true;
       return;
     }

@@ -1,6 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { QueueTasks, RedisUnavailableError } from '../../lib/index.js';
+import { InvalidOptionError, QueueTasks, RedisUnavailableError } from '../../lib/index.js';
 import { RedisKeys } from '../../lib/redis/keys.js';
 import { eventually } from '../helpers/eventually.js';
 import { startRedisCluster, type RedisClusterHandle } from '../helpers/redis-cluster.js';
@@ -35,6 +35,15 @@ describe('apps on a Redis Cluster', () => {
       }
     }
     expect(slots[0]).not.toBe(slots[1]);
+  });
+
+  it('refuse a single-node url of a cluster node at start, naming the cluster option (it would fail with MOVED later)', async () => {
+    const { host, port } = nodes[0]!;
+    const app = new QueueTasks({ name: 'cluster-by-url', url: `redis://${host}:${port}`, logger: quietLogger });
+    app.task('echo', (value: unknown) => value);
+    const refused = await app.start().catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(InvalidOptionError);
+    expect((refused as Error).message).toContain(`Redis at ${host}:${port}/0 is a Redis Cluster node: connect with the \`cluster\` option`);
   });
 });
 
