@@ -23,7 +23,6 @@ export interface ClaimRequest {
   retention: Retention;
 }
 
-/** Retention of finished records, applied by every change that finishes a task. */
 /** What `Broker.requeue` answers: the record after the call, and whether it went back to its queue. */
 export type RequeueOutcome = { requeued: boolean; record: TaskRecord } | null;
 
@@ -34,6 +33,7 @@ export function requeuedRecord(uuid: string, outcome: RequeueOutcome): TaskRecor
   return outcome.record;
 }
 
+/** Retention of finished records, applied by every change that finishes a task. */
 export interface Retention {
   deleteFinishedTasks: boolean;
   resultTtlMs: number;

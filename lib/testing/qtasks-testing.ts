@@ -19,8 +19,6 @@ export interface RecordFilter {
   status?: TaskStatus;
 }
 
-/** The longest delay setTimeout honours (a signed 32-bit count of ms). */
-
 /** drain() waited longer than its timeout: a task never finished, or no worker is running. */
 export class DrainTimeoutError extends QTasksError {
   constructor(readonly timeoutMs: number, readonly pending: TaskRecord[]) {

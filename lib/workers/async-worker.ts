@@ -376,6 +376,8 @@ export class AsyncWorker extends Worker {
       return;
     }
     const record = await this.ctx.broker.storage.get(uuid).catch(() => null);
+    // A note outlives its run: the task may have been requeued since (a new run, no cancel asked).
+    if (record && record.cancelReason === undefined) return;
     abort.abort(new TaskCancelledError(record?.cancelReason ?? 'cancelled'));
   }
 

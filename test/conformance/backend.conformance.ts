@@ -435,6 +435,21 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect(again[1]!.record).toMatchObject({ status: 'process', attempt: 1, worker: 'w2' });
     });
 
+    it('a retried task that fails by stalling keeps every traceback in errors, through a requeue too', async () => {
+      const t = task();
+      await broker.enqueue([t]);
+      const [first] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      await broker.complete([{ uuid: t.uuid, token: first!.token, status: 'retry', payload: 'Error: first attempt', retryDelayMs: 0 }], KEEP);
+      await broker.claim('dead-worker', 1, 40, KEEP);
+      await sleep(100);
+      expect(await broker.recover(0, KEEP)).toEqual({ requeued: 0, failed: 1 });
+      const stalled = (await broker.storage.get(t.uuid))!;
+      expect(stalled.status).toBe('error');
+      expect(stalled.traceback).toMatch(/^StalledError/);
+      expect(stalled.errors).toEqual(['Error: first attempt', stalled.traceback]);
+      expect((await broker.requeue(t.uuid))!.record.errors).toEqual(['Error: first attempt', stalled.traceback]);
+    });
+
     it('requeue takes a cancelled task too, and leaves a task in any other status as it is', async () => {
       const [cancelled, queued, running, succeeded] = [task(), task(), task(), task()];
       await broker.enqueue([running, succeeded]);

@@ -115,6 +115,29 @@ describe.each(BACKENDS)('the queue inspector (what the dashboard and CLI read) o
     expect(newest.tasks.map(({ uuid }) => uuid)).toEqual([finished[2]!.uuid, finished[1]!.uuid]);
   });
 
+  it('counts a requeued failed task no more as failed, and keeps listing failed tasks from the keepFinishedTasks index', async () => {
+    let fixed = false;
+    const app = await startApp('inspect-requeue', (registered) => registered.task('flaky', () => {
+      if (!fixed) throw new Error('upstream down');
+      return 'ok';
+    }), { config: { keepFinishedTasks: 10 } });
+    const first = await app.run('flaky', [], { timeout: 15_000 });
+    const second = await app.run('flaky', [], { timeout: 15_000 });
+    const inspector = await inspectorOf(app);
+    expect((await inspector.overview()).counts.error).toBe(2);
+
+    fixed = true;
+    await app.requeue(second.uuid); // the newest entry of the index
+    expect((await app.wait(second.uuid, { timeout: 15_000 })).status).toBe('success');
+    fixed = false;
+    const third = await app.run('flaky', [], { timeout: 15_000 });
+    expect((await inspector.overview()).counts).toMatchObject({ error: 2, success: 1 });
+    // A failed record the index does not hold (written by hand): a list read from the index leaves it out.
+    const now = Date.now();
+    await inspector.connection.client.set(`qtasks:{${app.name}}:t:by-hand`, `{"s":"error","u":${now},"n":"flaky","a":"[]","c":${now},"f":${now},"e":"x"}`);
+    expect((await inspector.tasks('error')).tasks.map(({ uuid }) => uuid)).toEqual([third.uuid, first.uuid]);
+  });
+
   it('lists and counts a task retried while its first claim batch still runs once, under the batch that holds it now', async () => {
     const gate = new Gate();
     let failures = 0;

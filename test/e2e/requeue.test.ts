@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QTasksClient, Task, TaskStateError } from '../../lib/index.js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { QTasksClient, Task, TaskStateError, type QueueTasks, type TaskContext } from '../../lib/index.js';
 import { BACKENDS } from '../helpers/backends.js';
+import { Gate } from '../helpers/gate.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startNestApp } from '../helpers/nest-app.js';
+import { plainApps } from '../helpers/plain-app.js';
 
 /** Fails its first `failures` runs (across requeues), then succeeds. */
 let failures = 0;
@@ -51,5 +53,41 @@ describe.each(BACKENDS)('requeue of a failed task on $name', (backend) => {
     expect(refused).toBeInstanceOf(TaskStateError);
     expect(refused).toMatchObject({ code: 'INVALID_TASK_STATE', uuid: done.uuid, status: 'success' });
     expect(runs).toBe(1);
+  });
+});
+
+describe('requeue of a task cancelled while it ran, with two workers on one queue', () => {
+  const apps = plainApps(inject('redisUrl'));
+  afterAll(() => apps.stopAll());
+
+  it('runs it to its end on the other worker: that worker’s note of the old cancel does not abort the new run', async () => {
+    const started = new Gate();
+    let runs = 0;
+    const register = (app: QueueTasks) =>
+      app.task({ name: 'sync', echo: true }, async (ctx: TaskContext) => {
+        runs++;
+        if (runs > 1) {
+          // Long enough for a wrongly kept cancel to reach this run.
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          ctx.signal.throwIfAborted();
+          return 'synced';
+        }
+        void started.pass();
+        // The first run ends only when cancelled.
+        await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+        throw ctx.signal.reason;
+      });
+    const first = await apps.start('requeue-cancelled', register);
+    const { uuid } = await first.add('sync');
+    await started.reached;
+    // Started now, so it hears the cancel of a task it does not hold, and keeps a note of it.
+    const second = await apps.start('requeue-cancelled', register, { name: first.name });
+    await second.cancel(uuid, 'operator');
+    expect(await second.wait(uuid, { timeout: 15_000 })).toMatchObject({ status: 'cancel', cancelReason: 'operator' });
+    await first.stop();
+
+    await second.requeue(uuid);
+    expect(await second.wait(uuid, { timeout: 15_000 })).toMatchObject({ status: 'success', returning: 'synced' });
+    expect(runs).toBe(2);
   });
 });

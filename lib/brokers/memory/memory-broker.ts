@@ -221,6 +221,8 @@ export class MemoryBroker extends Broker {
           f: now,
           e: `StalledError: the worker running this task stopped answering ${record.l} times (more than maxStalls = ${maxStalls}); it is not run again`,
         });
+        // A retried task keeps every attempt's traceback in h, its last one too (as an error outcome).
+        record.h?.push(record.e!);
         this.storage.finish(uuid, record, retention);
         failed++;
       } else if (this.giveBack(uuid, record, now, retention)) {
@@ -303,7 +305,7 @@ export class MemoryBroker extends Broker {
 
   private isIdle(): boolean {
     if (this.leases.size > 0) return false;
-    // Cancelled tasks stay in their list until a claim drops them; they are not work.
+    // A queued uuid whose record was removed meanwhile stays in its list until a claim drops it; it is not work.
     return ![...this.queues.values()].some((list) => list.some((uuid) => this.storage.read(uuid)?.s === 'new'));
   }
 

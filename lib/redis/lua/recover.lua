@@ -30,6 +30,10 @@ local function recoverTask(uuid, batch)
       rec.f = now
       rec.e = 'StalledError: the worker running this task stopped answering ' .. rec.l ..
         ' times (more than maxStalls = ' .. maxStalls .. '); it is not run again'
+      -- A retried task keeps every attempt's traceback in h, its last one too (as outcomes.lua).
+      if rec.h then
+        rec.h[#rec.h + 1] = rec.e
+      end
       finish(prefix, uuid, rec, retention, notices)
       failed = failed + 1
     elseif giveBack(prefix, KEYS[2], uuid, rec, now, retention, notices) then

@@ -33,7 +33,10 @@ rec.b, rec.f, rec.r, rec.e, rec.x, rec.w, rec.g, rec.d = nil, nil, nil, nil, nil
 raw = encodeRecord(rec)
 -- A plain SET also drops the TTL a result was kept for.
 redis.call('SET', key, raw)
+-- Out of its status's index and total (<prefix>st): it has not ended so any more. The total also
+-- keeps the index trusted (see the inspector): the newest entry's score stays at least the total.
 redis.call('ZREM', prefix .. 'f:' .. finishedAs, uuid)
+redis.call('HINCRBY', prefix .. 'st', finishedAs, -1)
 pushQueued(prefix, KEYS[1], rec.p, uuid, false)
 wake(KEYS[2])
 return { 1, raw }

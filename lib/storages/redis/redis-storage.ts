@@ -48,6 +48,8 @@ export class RedisStorage extends Storage {
   private subscriber?: Promise<RedisClient>;
   private markRenewal?: NodeJS.Timeout;
   private recheck?: NodeJS.Timeout;
+  /** The re-read on its way: one at a time, so ticks during an outage do not pile reads up. */
+  private rechecking?: Promise<void>;
 
   constructor(options: RedisStorageOptions = {}) {
     super();
@@ -154,7 +156,7 @@ export class RedisStorage extends Storage {
     const subscriber = await this.subscriberOpened;
     subscriber.on('message', (_channel: string, message: string) => this.onFinished(message));
     // After a reconnect, completions published while disconnected were missed: read them.
-    subscriber.on('ready', () => void this.recheckWaiters().catch(() => undefined));
+    subscriber.on('ready', () => this.recheckWaiters());
     try {
       await subscriber.subscribe(this.keys.doneChannel);
     } catch (error) {
@@ -180,8 +182,19 @@ export class RedisStorage extends Storage {
     }
   }
 
-  /** Settles the waits of tasks that finished meanwhile, reading whole records only for those. */
-  private async recheckWaiters(): Promise<void> {
+  /**
+   * Settles the waits of tasks that finished meanwhile, unless a re-read is on its way already or
+   * Redis is not reachable now (its reconnect starts one).
+   */
+  private recheckWaiters(): void {
+    if (this.rechecking || this.client.status !== 'ready') return;
+    this.rechecking = this.readWaited()
+      .catch(() => undefined)
+      .finally(() => (this.rechecking = undefined));
+  }
+
+  /** Reads the waited records' heads, and whole records only for the finished ones. */
+  private async readWaited(): Promise<void> {
     const uuids = [...this.waiters.keys()];
     for (let start = 0; start < uuids.length; start += RECHECK_CHUNK) {
       const chunk = uuids.slice(start, start + RECHECK_CHUNK);
@@ -207,7 +220,7 @@ export class RedisStorage extends Storage {
     if (!set) this.waiters.set(uuid, (set = new Set()));
     set.add(waiter);
     this.markRenewal ??= setInterval(() => this.renewMarks(), OPEN_WAIT_MARK_MS / 3).unref();
-    this.recheck ??= setInterval(() => void this.recheckWaiters().catch(() => undefined), RECHECK_MS).unref();
+    this.recheck ??= setInterval(() => this.recheckWaiters(), RECHECK_MS).unref();
   }
 
   private removeWaiter(uuid: string, waiter: Waiter): void {
