@@ -3,6 +3,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { QueueTasks } from '../../lib/index.js';
 import { raceTimeout } from '../../lib/core/timing.js';
 import { uniqueAppName } from '../helpers/names.js';
+import { startRedisServer } from '../helpers/redis-server.js';
 
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -29,4 +30,28 @@ describe('a completion message that never arrives', () => {
     const settled = await raceTimeout(waiting, 15_000, () => 'still waiting' as const);
     expect(settled).toMatchObject({ uuid, status: 'success', returning: 42, priority: 3 });
   });
+
+  it('reads the waited records one re-read at a time, however often one is asked for (ticks during an outage)', async () => {
+    const server = await startRedisServer();
+    const own = new QueueTasks({ name: uniqueAppName('recheck-once'), url: server.url, worker: false, logger: quiet }).task('job', () => 1);
+    const admin = new Redis(server.url);
+    try {
+      await own.start();
+      const { uuid } = await own.add('job');
+      const watch = await own.storage.watch(uuid, 60_000);
+      const getranges = async () => Number(/cmdstat_getrange:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+      const before = await getranges();
+      // What the 5 s ticks and a reconnect do: each asks for a re-read, the first still on its way.
+      const storage = own.storage as unknown as { recheckWaiters(): void };
+      for (let i = 0; i < 5; i++) storage.recheckWaiters();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect((await getranges()) - before).toBe(1);
+      watch.cancel();
+    } finally {
+      admin.disconnect();
+      await own.stop();
+      await server.destroy();
+    }
+  });
 });
+
