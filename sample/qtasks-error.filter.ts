@@ -5,6 +5,7 @@ const STATUS_BY_CODE: Record<string, HttpStatus> = {
   TASK_NOT_FOUND: HttpStatus.NOT_FOUND,
   REDIS_UNAVAILABLE: HttpStatus.SERVICE_UNAVAILABLE,
   WAIT_TIMEOUT: HttpStatus.GATEWAY_TIMEOUT,
+  INVALID_TASK_STATE: HttpStatus.CONFLICT,
 };
 
 /** Turns the library's typed errors into HTTP answers: bad input is the caller's 400, not a 500. */

@@ -46,7 +46,13 @@ export class UsersController {
     return record;
   }
 
-  /** Enqueues and waits for the result (pushed by Redis, no polling). */
+  /** Runs a task that ended `error` or `cancel` again, under its uuid (409 for a task in another status). */
+  @Post('tasks/:uuid/requeue')
+  async requeue(@Param('uuid') uuid: string): Promise<TaskRecord> {
+    return this.qtasks.requeue(uuid);
+  }
+
+  /** Enqueues and waits for the result (pushed by Redis). */
   @Post('report')
   async report(): Promise<{ users: number }> {
     return this.qtasks.task(UsersService, 'report').with({ timeout: 5000 }).run();

@@ -100,6 +100,23 @@ describe('the sample app over HTTP', () => {
     expect(await noPassword.json()).toMatchObject({ code: 'NOT_SERIALIZABLE', message: expect.stringContaining('$[0] is undefined') });
   });
 
+  it('requeues a failed task over HTTP; a task that did not fail is a 409', async () => {
+    const client = app.get(QTasksClient);
+    const created = (await (await post('/tasks', { name: 'fail', args: ['why'] })).json()) as TaskRecord;
+    expect((await client.wait(created.uuid, { timeout: 15_000 })).status).toBe('error');
+    const requeued = await post(`/tasks/${created.uuid}/requeue`);
+    expect(requeued.status).toBe(201);
+    expect(await requeued.json()).toMatchObject({ uuid: created.uuid, status: 'new', attempt: 1 });
+    const again = await client.wait(created.uuid, { timeout: 15_000 });
+    expect(again.status).toBe('error');
+    expect(again.errors).toHaveLength(2); // both runs' tracebacks
+    const done = (await (await post('/users/5/record')).json()) as TaskRecord;
+    await client.wait(done.uuid, { timeout: 15_000 });
+    const refused = await post(`/tasks/${done.uuid}/requeue`);
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({ code: 'INVALID_TASK_STATE' });
+  });
+
   it('serves the dashboard of the app through the webview option', async () => {
     const overview = (await (await fetch(`${app.get(WebView).address}/api/overview`)).json()) as QueueOverview;
     expect(overview.app).toBe(name);
