@@ -1,7 +1,7 @@
 -- Requeue: a task that ended 'error' or 'cancel' goes back to the tail of its queue as 'new',
 -- under the same uuid, to run again with its full retries: the way back for a failed task once
--- its cause is fixed. Its tracebacks stay in h; the finished index and a
--- result TTL no longer apply to it. A task in any other status is left as it is.
+-- its cause is fixed. Its tracebacks stay in h; the finished index and a result TTL no longer
+-- apply to it. A task in any other status is left as it is.
 -- KEYS[1] priorities zset, KEYS[2] wake-up marker list
 -- ARGV[1] key prefix, ARGV[2] uuid
 -- Returns { 1 when it was requeued else 0, the record after the call }, or false when there is
