@@ -8,6 +8,27 @@ import { errorMessage, NotSerializableError } from './errors.js';
 // Built-ins whose content JSON.stringify drops; other class instances (DTOs) keep their own fields.
 const LOSSY_TYPES: Function[] = [Map, Set, WeakMap, WeakSet, Promise, RegExp];
 
+/**
+ * The type of a value after the JSON round trip every task result makes: what `toJSON()` gives (a
+ * Date becomes its ISO string), `undefined` becomes `null` (a property holding only it is left
+ * out), methods are dropped, and `unknown` or `any` stay as they are.
+ */
+export type Jsonified<T> = 0 extends 1 & T
+  ? T
+  : unknown extends T
+    ? T
+    : T extends { toJSON(): infer J }
+      ? Jsonified<J>
+      : T extends undefined | void
+        ? null
+        : T extends string | number | boolean | null
+          ? T
+          : T extends readonly unknown[]
+            ? { -readonly [I in keyof T]: Jsonified<T[I]> }
+            : T extends object
+              ? { [K in keyof T as T[K] extends ((...args: never[]) => unknown) | undefined ? never : K]: Jsonified<Exclude<T[K], undefined>> }
+              : never;
+
 export function toJson(value: unknown, what: string): string {
   const problem = problemIn(value, []);
   if (problem) throw new NotSerializableError(what, `$${problem.path}`, problem.reason);

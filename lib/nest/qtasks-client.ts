@@ -8,6 +8,7 @@ import {
   type BulkItem,
   type WaitOptions,
 } from '../core/queue-tasks.js';
+import type { Jsonified } from '../core/json.js';
 import type { TaskContext } from '../core/task-context.js';
 import { isFinal, type TaskRecord } from '../core/task-record.js';
 
@@ -17,11 +18,14 @@ type AnyMethod = (...args: any[]) => any;
 export type MethodKeys<T> = { [K in keyof T]: T[K] extends AnyMethod ? K : never }[keyof T] & string;
 /** A method's enqueue arguments: its parameters without the TaskContext (echo / @TaskCtx()). */
 export type TaskArgs<M> = M extends (...args: infer A) => any ? WithoutContext<A> : never;
-/** What a run resolves with; a generator task's result is the list of its values. */
+/**
+ * What a run resolves with: the method's result as JSON gives it back (a Date as its ISO string,
+ * `undefined` as null); a generator task's result is the list of its values.
+ */
 export type TaskResult<M> = M extends (...args: any[]) => infer R
   ? R extends AsyncGenerator<infer Y> | Generator<infer Y>
-    ? Y[]
-    : Awaited<R>
+    ? Jsonified<Y>[]
+    : Jsonified<Awaited<R>>
   : never;
 
 type IsContext<T> = 0 extends 1 & T ? false : [T] extends [TaskContext] ? true : false;

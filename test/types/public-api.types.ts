@@ -50,6 +50,47 @@ class ReportService {
   }
 }
 
+class Invoice {
+  constructor(readonly total: number) {}
+  describe(): string {
+    return `${this.total}`;
+  }
+}
+
+@Injectable()
+class BillingService {
+  @Task()
+  async issue(): Promise<{ at: Date; invoice: Invoice; note?: string; pair: [Date, number]; gone: undefined }> {
+    return { at: new Date(), invoice: new Invoice(1), pair: [new Date(), 1], gone: undefined };
+  }
+
+  @Task()
+  *stamps(): Generator<Date> {
+    yield new Date();
+  }
+
+  @Task()
+  passThrough(value: unknown): unknown {
+    return value;
+  }
+}
+
+// A result is typed as JSON gives it back: a Date as its string, methods and undefined properties gone, undefined as null.
+export type ResultTypes = [
+  Assert<Equal<TaskResult<BillingService['issue']>, { at: string; invoice: { readonly total: number }; note?: string; pair: [string, number] }>>,
+  Assert<Equal<TaskResult<BillingService['stamps']>, string[]>>,
+  Assert<Equal<TaskResult<BillingService['passThrough']>, unknown>>,
+  Assert<Equal<TaskResult<ReportService['mark']>, null>>,
+];
+
+export async function jsonShapedResult(client: QTasksClient): Promise<void> {
+  const issued = await client.task(BillingService, 'issue').run();
+  // @ts-expect-error the Date came back as its ISO string
+  issued.at.getTime();
+  const at: string = issued.at;
+  void at;
+}
+
 // The context parameter is no enqueue argument, wherever it sits; a generator's result is its values.
 export type HandleTypes = [
   Assert<Equal<TaskArgs<ReportService['build']>, [month: string]>>,
