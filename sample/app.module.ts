@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { QTasksModule, ThreadWorker, type QTasksModuleOptions } from '../lib/index.js';
+import { QTasksModule, QTasksRootHooks, ThreadWorker, type QTasksModuleOptions } from '../lib/index.js';
 import { AuditPlugin, OutcomeCounter } from './plugins/audit.plugin.js';
 import { TimingInterceptor } from './plugins/timing.interceptor.js';
 import { UsersController } from './users/users.controller.js';
@@ -12,6 +12,7 @@ import { UsersService } from './users/users.service.js';
  * (plugins/), the timer (the `report` schedule), GlobalConfig and the components injected under
  * their abstract classes (GET /status) and a ThreadWorker (the `hashPassword` task runs on its
  * thread); main.ts adds the dashboard (the `webview` option) and logs the CLI command.
+ * QTasksRootHooks, in this root module, runs tasks only while every module of the app is up.
  */
 @Module({})
 export class AppModule {
@@ -28,7 +29,7 @@ export class AppModule {
         }),
       ],
       controllers: withHttp ? [UsersController] : [],
-      providers: [UsersRepository, UsersService, OutcomeCounter, AuditPlugin, TimingInterceptor],
+      providers: [UsersRepository, UsersService, OutcomeCounter, AuditPlugin, TimingInterceptor, QTasksRootHooks],
     };
   }
 }

@@ -191,7 +191,11 @@ export class QueueTasks {
     return this;
   }
 
-  async start(): Promise<void> {
+  /**
+   * Starts the components, then the work (worker, timers) unless `work` is false: the app can
+   * then enqueue and read, and `startWork` starts the work later.
+   */
+  async start(options: { work?: boolean } = {}): Promise<void> {
     this.worker?.attach({
       broker: this.broker,
       executor: this.executor,
@@ -202,11 +206,16 @@ export class QueueTasks {
       plugins: this.plugins,
     });
     try {
-      await this.starter.start(this);
+      await this.starter.start(this, options);
     } catch (error) {
       await this.ownConnection?.close();
       throw error;
     }
+  }
+
+  /** Starts the worker and the timers of an app started with `{ work: false }`. */
+  async startWork(): Promise<void> {
+    await this.starter.startWork(this);
   }
 
   /** Stops timers and the worker (running tasks get the grace time); enqueueing still works. */

@@ -5,28 +5,36 @@ import { WebView } from '../webview/web-view.js';
 /**
  * Binds the Starter to Nest's lifecycle: tasks are registered at module init (TaskExplorer), the
  * components start at application bootstrap. Nest runs a global module's hooks first at bootstrap
- * and last at shutdown, so the worker may run tasks before the app's own onApplicationBootstrap
- * hooks and until after their onModuleDestroy: what tasks use is ready in onModuleInit and released
- * in beforeApplicationShutdown or onApplicationShutdown. Shutdown takes two phases. The work ends
- * in the first (onModuleDestroy: timers stop, running tasks finish within the grace time), so
- * providers that release their resources in the later phases still have them while tasks finish.
- * The connections close in the last phase, so code running until then can still enqueue.
- * The dashboard (WebView, when configured) serves from start-up until that last phase.
+ * and last at shutdown, so by default the worker may run tasks before the app's own
+ * onApplicationBootstrap hooks and until after their onModuleDestroy. With QTasksRootHooks in the
+ * app's root module, the work starts after every other bootstrap hook and ends before every other
+ * destroy hook instead (see there). Shutdown takes two phases. The work ends in the first
+ * (onModuleDestroy: timers stop, running tasks finish within the grace time); the connections
+ * close in the last phase, so code running until then can still enqueue. The dashboard (WebView,
+ * when configured) serves from start-up until that last phase.
  */
 @Injectable()
 export class QTasksLifecycle implements OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown {
+  /** Set when QTasksRootHooks starts and ends the work instead. */
+  private workHandedOver = false;
+
   constructor(
     private readonly queueTasks: QueueTasks,
     @Inject(WebView) private readonly webView: WebView | null,
   ) {}
 
+  /** Leaves starting and ending the work to the caller (QTasksRootHooks); called before any hook. */
+  handOverWork(): void {
+    this.workHandedOver = true;
+  }
+
   async onApplicationBootstrap(): Promise<void> {
-    await this.queueTasks.start();
+    await this.queueTasks.start({ work: !this.workHandedOver });
     await this.webView?.start();
   }
 
   async onModuleDestroy(): Promise<void> {
-    await this.queueTasks.stopWork();
+    if (!this.workHandedOver) await this.queueTasks.stopWork();
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -78,7 +78,8 @@ const componentProviders: Provider[] = [
   QTasksClient,
 ];
 
-const exported = [QueueTasks, Broker, Storage, GlobalConfig, Worker, Starter, QTasksClient, QTasksTimer, WebView];
+// QTasksLifecycle too, for QTasksRootHooks in the app's root module.
+const exported = [QueueTasks, Broker, Storage, GlobalConfig, Worker, Starter, QTasksClient, QTasksTimer, WebView, QTasksLifecycle];
 
 /** The app's dashboard, when asked for: same name and Redis settings (failing fast while Redis is down). */
 function moduleWebView(app: QueueTasks, options: QTasksModuleOptions): WebView | null {

@@ -37,13 +37,19 @@ export class Starter {
   private readonly hooks: StartHook[] = [];
   private started = false;
   private working = false;
+  /** The start triggers wait for the work when it starts later (see `start`). */
+  private startFired = false;
 
   /** Adds a part started last and stopped first. */
   addHook(hook: StartHook): void {
     this.hooks.push(hook);
   }
 
-  async start(app: StartableApp): Promise<void> {
+  /**
+   * Starts the components, then the work (the worker and the hooks) unless `work` is false: a host
+   * may start the work later with `startWork` (Nest: after the app's own bootstrap hooks).
+   */
+  async start(app: StartableApp, { work = true }: { work?: boolean } = {}): Promise<void> {
     if (this.started) return;
     this.started = true;
     try {
@@ -51,10 +57,7 @@ export class Starter {
       await app.storage.start();
       await app.broker.start();
       await app.globalConfig?.publishCatalog(app.registry.catalog());
-      this.working = true;
-      await app.worker?.start();
-      for (const hook of this.hooks) await hook.start();
-      await this.fire(app, 'start');
+      if (work) await this.startWork(app);
     } catch (error) {
       // Close whatever did open, so a failed bootstrap leaves no handle behind.
       await this.stop(app).catch(() => undefined);
@@ -63,6 +66,18 @@ export class Starter {
     app.logger.log(
       `app "${app.name}" started: ${app.registry.names().length} task(s), worker ${app.worker ? app.worker.id : 'off'}`,
     );
+  }
+
+  /** Starts the work: the worker claims, the hooks (timers) run; then the start triggers fire. */
+  async startWork(app: StartableApp): Promise<void> {
+    if (!this.started || this.working) return;
+    this.working = true;
+    await app.worker?.start();
+    for (const hook of this.hooks) await hook.start();
+    if (!this.startFired) {
+      this.startFired = true;
+      await this.fire(app, 'start');
+    }
   }
 
   /**
@@ -79,6 +94,7 @@ export class Starter {
   async stop(app: StartableApp): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    this.startFired = false;
     await this.stopWork(app);
     await app.broker.stop();
     await app.storage.stop();
