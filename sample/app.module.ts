@@ -12,7 +12,8 @@ import { UsersService } from './users/users.service.js';
  * (plugins/), the timer (the `report` schedule), GlobalConfig and the components injected under
  * their abstract classes (GET /status) and a ThreadWorker (the `hashPassword` task runs on its
  * thread); main.ts adds the dashboard (the `webview` option) and logs the CLI command.
- * QTasksRootHooks, in this root module, runs tasks only while every module of the app is up.
+ * QTasksRootHooks, in this root module, starts the work after the other modules' bootstrap hooks
+ * (ScheduleModule's, for one) and ends it before their destroy hooks.
  */
 @Module({})
 export class AppModule {

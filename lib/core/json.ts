@@ -10,8 +10,10 @@ const LOSSY_TYPES: Function[] = [Map, Set, WeakMap, WeakSet, Promise, RegExp];
 
 /**
  * The type of a value after the JSON round trip every task result makes: what `toJSON()` gives (a
- * Date becomes its ISO string), `undefined` becomes `null` (a property holding only it is left
- * out), methods are dropped, and `unknown` or `any` stay as they are.
+ * Date becomes its ISO string), a result of `undefined` becomes `null`, a property that may hold
+ * `undefined` becomes optional (JSON leaves it out), methods are dropped, and `unknown` or `any`
+ * stay as they are. Types cannot tell getters or non-enumerable fields (an Error's message) from
+ * plain fields: those stay typed, though JSON leaves them out.
  */
 export type Jsonified<T> = 0 extends 1 & T
   ? T
@@ -26,8 +28,17 @@ export type Jsonified<T> = 0 extends 1 & T
           : T extends readonly unknown[]
             ? { -readonly [I in keyof T]: Jsonified<T[I]> }
             : T extends object
-              ? { [K in keyof T as T[K] extends ((...args: never[]) => unknown) | undefined ? never : K]: Jsonified<Exclude<T[K], undefined>> }
+              ? JsonifiedObject<T>
               : never;
+
+type Method = (...args: never[]) => unknown;
+/** Keys JSON writes for sure, keys it leaves out when they hold undefined, and none of the methods. */
+type JsonifiedObject<T> = Flat<
+  { [K in keyof T as T[K] extends Method | undefined ? never : undefined extends T[K] ? never : K]: Jsonified<T[K]> } & {
+    [K in keyof T as T[K] extends Method | undefined ? never : undefined extends T[K] ? K : never]?: Jsonified<Exclude<T[K], undefined>>;
+  }
+>;
+type Flat<T> = { [K in keyof T]: T[K] };
 
 export function toJson(value: unknown, what: string): string {
   const problem = problemIn(value, []);

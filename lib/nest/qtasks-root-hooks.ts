@@ -3,23 +3,33 @@ import { QueueTasks } from '../core/queue-tasks.js';
 import { QTasksLifecycle } from './qtasks-lifecycle.js';
 
 /**
- * List it in the providers of the app's root module to run tasks only while the whole app is up.
- * Nest runs the root module's hooks last at bootstrap and first at shutdown, so the worker and the
- * timers start after every other module's onApplicationBootstrap and stop (running tasks given
- * the grace time) before every other module's onModuleDestroy. The connections still open first
- * and close last (QTasksLifecycle), so the app can enqueue in its own hooks.
+ * List it in the providers of the app's root module to run tasks only while the app's other
+ * modules are up. Nest runs the root module's hooks after every other module's at bootstrap and
+ * before them at shutdown, so the worker and the timers start after the other modules'
+ * onApplicationBootstrap and stop (running tasks given the grace time) before their
+ * onModuleDestroy. Hooks of the root module's own providers are not ordered against it (Nest
+ * orders one module's providers by their dependency depth): keep what tasks use in a module of
+ * its own. The connections still open first and close last (QTasksLifecycle), so the app can
+ * enqueue in its own hooks.
  */
 @Injectable()
 export class QTasksRootHooks implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     private readonly queueTasks: QueueTasks,
-    lifecycle: QTasksLifecycle,
+    private readonly lifecycle: QTasksLifecycle,
   ) {
     lifecycle.handOverWork();
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.queueTasks.startWork();
+    try {
+      await this.queueTasks.startWork();
+    } catch (error) {
+      // A failed bootstrap leaves no handle behind (dashboard, connections), as when the work
+      // starts with the components.
+      await this.lifecycle.onApplicationShutdown().catch(() => undefined);
+      throw error;
+    }
   }
 
   async onModuleDestroy(): Promise<void> {

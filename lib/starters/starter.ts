@@ -72,11 +72,23 @@ export class Starter {
   async startWork(app: StartableApp): Promise<void> {
     if (!this.started || this.working) return;
     this.working = true;
-    await app.worker?.start();
-    for (const hook of this.hooks) await hook.start();
-    if (!this.startFired) {
-      this.startFired = true;
-      await this.fire(app, 'start');
+    const startedHooks: StartHook[] = [];
+    try {
+      await app.worker?.start();
+      for (const hook of this.hooks) {
+        await hook.start();
+        startedHooks.push(hook);
+      }
+      if (!this.startFired) {
+        this.startFired = true;
+        await this.fire(app, 'start');
+      }
+    } catch (error) {
+      // Undo what did start: a failed start leaves no work running, and may be tried again.
+      this.working = this.startFired = false;
+      for (const hook of startedHooks.reverse()) await hook.stop().catch(() => undefined);
+      await app.worker?.stop(0).catch(() => undefined);
+      throw error;
     }
   }
 
@@ -94,12 +106,14 @@ export class Starter {
   async stop(app: StartableApp): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    // Stop triggers answer start triggers: none when the work never started.
+    const fired = this.startFired;
     this.startFired = false;
     await this.stopWork(app);
     await app.broker.stop();
     await app.storage.stop();
     await app.globalConfig?.stop();
-    await this.fire(app, 'stop').catch((error: unknown) => app.logger.error(traceback(error)));
+    if (fired) await this.fire(app, 'stop').catch((error: unknown) => app.logger.error(traceback(error)));
   }
 
   /** The components' start (or stop) triggers, in start order, then the starter's own. */

@@ -85,5 +85,31 @@ describe('an engine app started without its work', () => {
       await app.stop();
     }
   });
+
+  it('undoes a start of the work that failed: nothing runs, and it can be started again', async () => {
+    let refuse = true;
+    const app = new QueueTasks({ name: uniqueAppName('work-failed'), url: inject('redisUrl'), logger: { log: () => undefined, warn: () => undefined, error: () => undefined } });
+    app.task('job', () => 'done');
+    app.addPlugin({
+      name: 'Gatekeeper',
+      handlers: {
+        starter_start: () => {
+          if (refuse) throw new Error('not yet');
+        },
+      },
+    });
+    await app.start({ work: false });
+    try {
+      await expect(app.startWork()).rejects.toThrow(/not yet/);
+      const { uuid } = await app.add('job');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect((await app.get(uuid))!.status).toBe('new');
+      refuse = false;
+      await app.startWork();
+      expect(await app.wait(uuid, { timeout: 15_000 })).toMatchObject({ status: 'success' });
+    } finally {
+      await app.stop();
+    }
+  });
 });
 
