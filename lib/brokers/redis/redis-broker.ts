@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AddOutcomeUnknownError, InvalidOptionError, RedisUnavailableError } from '../../core/errors.js';
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/task-record.js';
 import { neverSent, type RedisClient } from '../../redis/connection.js';
-import { ScriptRunner } from '../../redis/scripts.js';
+import { ScriptRunner, type ScriptName } from '../../redis/scripts.js';
 import { encodeNewRecord, decodeRecord } from '../../storages/record-codec.js';
 import { RedisStorage, type RedisStorageOptions } from '../../storages/redis/redis-storage.js';
 import { EnqueueBatcher, type BatchLimits } from './enqueue-batcher.js';
@@ -234,21 +234,22 @@ export class RedisBroker extends Broker {
   }
 
   async cancel(uuid: string, reason: string, retention: Retention): Promise<TaskRecord | null> {
-    const raw = (await this.scripts
-      .run('cancel', [this.keys.delayed, this.keys.priorities], [this.keys.prefix, uuid, reason, ...retentionArgs(retention)])
-      .catch((error: unknown) => {
-        throw this.storage.connection.unavailable(error);
-      })) as string | null;
+    const keys = [this.keys.delayed, this.keys.priorities];
+    const raw = (await this.runForCaller('cancel', keys, [this.keys.prefix, uuid, reason, ...retentionArgs(retention)])) as string | null;
     return raw ? decodeRecord(uuid, raw) : null;
   }
 
   async requeue(uuid: string): Promise<RequeueOutcome> {
-    const reply = (await this.scripts
-      .run('requeue-finished', [this.keys.priorities, this.keys.marker], [this.keys.prefix, uuid])
-      .catch((error: unknown) => {
-        throw this.storage.connection.unavailable(error);
-      })) as [number, string] | null;
+    const keys = [this.keys.priorities, this.keys.marker];
+    const reply = (await this.runForCaller('requeue-finished', keys, [this.keys.prefix, uuid])) as [number, string] | null;
     return reply && { requeued: reply[0] === 1, record: decodeRecord(uuid, reply[1]) };
+  }
+
+  /** A script run for an app's caller (not the worker's loop): Redis being unreachable is a typed error. */
+  private runForCaller(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {
+    return this.scripts.run(name, keys, args).catch((error: unknown) => {
+      throw this.storage.connection.unavailable(error);
+    });
   }
 
   async onCancelRequested(listener: (uuid: string) => void): Promise<() => Promise<void>> {
