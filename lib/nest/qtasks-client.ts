@@ -1,5 +1,5 @@
 import { Injectable, type Type } from '@nestjs/common';
-import { InvalidOptionError, TaskFailedError, WaitTimeoutError } from '../core/errors.js';
+import { InvalidOptionError, TaskFailedError } from '../core/errors.js';
 import {
   QueueTasks,
   type AddOnceOptions,
@@ -10,7 +10,7 @@ import {
 } from '../core/queue-tasks.js';
 import type { Jsonified } from '../core/json.js';
 import type { TaskContext } from '../core/task-context.js';
-import { isFinal, type TaskRecord } from '../core/task-record.js';
+import type { TaskRecord } from '../core/task-record.js';
 
 type AnyMethod = (...args: any[]) => any;
 
@@ -63,8 +63,8 @@ export class TaskHandle<A extends unknown[], R> {
    * `returnOnTimeout`: there is no result to resolve with).
    */
   async run(...args: A): Promise<R> {
-    const record = await this.queueTasks.run(this.name, args, this.options);
-    if (!isFinal(record.status)) throw new WaitTimeoutError(record.uuid, this.options.timeout ?? 0, record);
+    // Not returnOnTimeout: the run's own WaitTimeoutError, as there is no result to resolve with.
+    const record = await this.queueTasks.run(this.name, args, { ...this.options, returnOnTimeout: false });
     if (record.status !== 'success') throw new TaskFailedError(record);
     return record.returning as R;
   }
