@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { requeuedRecord } from '../brokers/broker.js';
 import { RedisBroker } from '../brokers/redis/redis-broker.js';
 import { InvalidOptionError, QTasksError, RedisUnavailableError, TaskNotFoundError } from '../core/errors.js';
-import { RedisConnection } from '../redis/connection.js';
+import { isRedisUrl, RedisConnection } from '../redis/connection.js';
 import { assertAppName } from '../redis/keys.js';
 import { RedisStorage } from '../storages/redis/redis-storage.js';
 import { assertTaskState, QueueInspector, TASK_STATES } from '../webview/inspector.js';
@@ -203,14 +203,8 @@ async function inspect(
 
 /** Refuses what ioredis would misread: it takes `http://host` for a socket path, and throws a TypeError on a bad port. */
 function assertRedisUrl(url: string): void {
-  if (url.startsWith('/')) return; // a Unix socket path
-  let protocol: string | undefined;
-  try {
-    protocol = new URL(url).protocol;
-  } catch {
-    // not a URL: refused below
-  }
-  if (protocol !== 'redis:' && protocol !== 'rediss:') {
+  // A path is a Unix socket.
+  if (!url.startsWith('/') && !isRedisUrl(url)) {
     throw new InvalidOptionError(`--url must be a redis:// or rediss:// URL, or a Unix socket path; got "${url}".`);
   }
 }

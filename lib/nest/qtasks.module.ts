@@ -13,6 +13,7 @@ import { Broker } from '../brokers/broker.js';
 import { GlobalConfig } from '../configs/global-config.js';
 import { InvalidOptionError, shownValue } from '../core/errors.js';
 import { QueueTasks, type QueueTasksOptions } from '../core/queue-tasks.js';
+import { isRedisUrl } from '../redis/connection.js';
 import { Starter } from '../starters/starter.js';
 import { Storage } from '../storages/storage.js';
 import { QTasksTimer } from '../timers/timer.js';
@@ -139,14 +140,6 @@ function checkedOptions(options: unknown, what: string): QTasksModuleOptions {
     throw new InvalidOptionError(`interceptors must be a list of interceptor classes or instances, got ${shownValue(interceptors)}.`);
   }
   return options as QTasksModuleOptions;
-}
-
-function isRedisUrl(url: unknown): boolean {
-  try {
-    return ['redis:', 'rediss:'].includes(new URL(url as string).protocol);
-  } catch {
-    return false;
-  }
 }
 
 function isInterceptorRef(ref: unknown): boolean {

@@ -278,6 +278,15 @@ export class RedisConnection {
   }
 }
 
+/** True for a redis:// or rediss:// URL (what ioredis reads as a server, not as a socket path). */
+export function isRedisUrl(url: unknown): boolean {
+  try {
+    return ['redis:', 'rediss:'].includes(new URL(url as string).protocol);
+  } catch {
+    return false;
+  }
+}
+
 /** ioredis's own default connectTimeout. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
