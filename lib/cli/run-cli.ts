@@ -79,7 +79,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     const run = COMMANDS[command];
     if (!run) throw new InvalidOptionError(`unknown command "${command}"; run \`qtasks help\` for the list.`);
-    const extra = rest.slice(command === 'task' || command === 'requeue' ? 1 : 0);
+    const extra = rest.slice(TAKES_UUID.has(command) ? 1 : 0);
     if (extra.length > 0) throw new InvalidOptionError(`${command} takes no argument ${JSON.stringify(extra[0])}; run \`qtasks help\`.`);
     assertAppName(name);
     assertRedisUrl(url);
@@ -122,26 +122,20 @@ const COMMANDS: Record<string, Command> = {
     });
   },
   task: (input) => {
-    const [uuid] = input.rest;
-    if (!uuid) throw new InvalidOptionError('task needs a uuid: qtasks task <uuid>');
+    const uuid = uuidArgument('task', input.rest);
     return inspect(input, async (inspector) => {
       const record = await inspector.task(uuid);
       if (!record) throw new TaskNotFoundError(uuid);
       return [record, formatRecord(record)];
     });
   },
-  requeue: async ({ url, name, values, rest, io }) => {
-    const [uuid] = rest;
-    if (!uuid) throw new InvalidOptionError('requeue needs a uuid: qtasks requeue <uuid>');
-    const connection = await openUrl(url);
-    try {
-      const broker = new RedisBroker({ storage: new RedisStorage({ name, connection, globalConfig: null }) });
+  requeue: (input) => {
+    const uuid = uuidArgument('requeue', input.rest);
+    return withRedis(input, async (connection) => {
+      const broker = new RedisBroker({ storage: new RedisStorage({ name: input.name, connection, globalConfig: null }) });
       const record = requeuedRecord(uuid, await broker.requeue(uuid));
-      io.out(values.json ? `${JSON.stringify(record, null, 2)}\n` : `requeued ${uuid} (${record.taskName}): status new, attempt 1\n`);
-      return EXIT.ok;
-    } finally {
-      await connection.close();
-    }
+      return [record, `requeued ${uuid} (${record.taskName}): status new, attempt 1`];
+    });
   },
   schedules: (input) => inspect(input, async (inspector) => {
     const { schedules } = await inspector.overview();
@@ -187,18 +181,32 @@ function openUrl(url: string): Promise<RedisConnection> {
 }
 
 /** Runs `read` on an inspector of the app and prints its answer as JSON or as text. */
-async function inspect(
-  { url, name, values, io }: CommandInput,
-  read: (inspector: QueueInspector) => Promise<[data: unknown, text: string]>,
+function inspect(input: CommandInput, read: (inspector: QueueInspector) => Promise<[data: unknown, text: string]>): Promise<number> {
+  return withRedis(input, (connection) => read(new QueueInspector({ name: input.name, connection })));
+}
+
+/** Runs `use` on a connection to the app's Redis and prints its answer as JSON or as text. */
+async function withRedis(
+  { url, values, io }: CommandInput,
+  use: (connection: RedisConnection) => Promise<[data: unknown, text: string]>,
 ): Promise<number> {
   const connection = await openUrl(url);
   try {
-    const [data, text] = await read(new QueueInspector({ name, connection }));
+    const [data, text] = await use(connection);
     io.out(values.json ? `${JSON.stringify(data, null, 2)}\n` : `${text}\n`);
     return EXIT.ok;
   } finally {
     await connection.close();
   }
+}
+
+/** Commands that take a task's uuid as their one argument. */
+const TAKES_UUID = new Set(['task', 'requeue']);
+
+function uuidArgument(command: string, rest: string[]): string {
+  const [uuid] = rest;
+  if (!uuid) throw new InvalidOptionError(`${command} needs a uuid: qtasks ${command} <uuid>`);
+  return uuid;
 }
 
 /** Refuses what ioredis would misread: it takes `http://host` for a socket path, and throws a TypeError on a bad port. */
