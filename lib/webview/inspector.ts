@@ -177,13 +177,12 @@ export class QueueInspector {
   private async runningTasks(): Promise<Pick<TaskList, 'tasks' | 'malformed'>> {
     const batches = await this.client.zrange(this.keys.active, 0, '-1');
     const lists = await Promise.all(batches.map((batch) => this.client.lrange(this.keys.batch(batch), 0, -1)));
-    const listedIn = new Map<string, Set<string>>();
-    lists.forEach((uuids, index) => {
-      for (const uuid of uuids) listedIn.set(uuid, (listedIn.get(uuid) ?? new Set()).add(batches[index]!));
-    });
-    const list = await this.records([...listedIn.keys()], (uuid, raw) => {
+    // A claim lists a task under its batch in the same step that gives it the batch's token, so a
+    // token naming a live batch means the task is listed there.
+    const live = new Set(batches);
+    const list = await this.records([...new Set(lists.flat())], (_, raw) => {
       const token = readRecordHead(raw)?.token;
-      return token !== undefined && listedIn.get(uuid)!.has(token.slice(0, token.lastIndexOf(':')));
+      return token !== undefined && live.has(token.slice(0, token.lastIndexOf(':')));
     });
     return { ...list, tasks: list.tasks.filter((task) => task.status === 'process') };
   }
