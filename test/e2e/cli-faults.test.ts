@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { EXIT } from '../../lib/cli/run-cli.js';
 import { raceTimeout } from '../../lib/core/timing.js';
@@ -6,7 +5,7 @@ import { RedisGlobalConfig, type WorkerStatus } from '../../lib/index.js';
 import { RedisKeys } from '../../lib/redis/keys.js';
 import { startChildApp } from '../helpers/child-app.js';
 import { uniqueAppName } from '../helpers/names.js';
-import { plainApps } from '../helpers/plain-app.js';
+import { appsOnTestRedis, plainApps } from '../helpers/plain-app.js';
 import { qtasks } from '../helpers/qtasks-cli.js';
 
 describe('the qtasks CLI against a Redis Cluster, given one node’s URL', () => {
@@ -54,13 +53,7 @@ describe('the qtasks CLI against a Redis Cluster, given one node’s URL', () =>
 });
 
 describe('the qtasks CLI and GlobalConfig with entries written by hand or by another tool', () => {
-  const redisUrl = inject('redisUrl');
-  const redis = new Redis(redisUrl);
-  const apps = plainApps(redisUrl);
-  afterAll(async () => {
-    await apps.stopAll();
-    redis.disconnect();
-  });
+  const { url: redisUrl, redis, apps } = appsOnTestRedis();
 
   it('lists a heartbeat or schedule lacking fields, and leaves out those with no id or name', async () => {
     const keys = new RedisKeys(uniqueAppName('cli-partial'));

@@ -7,7 +7,7 @@ import { ScriptRunner } from '../../lib/redis/scripts.js';
 import { eventually } from '../helpers/eventually.js';
 import { Gate } from '../helpers/gate.js';
 import { uniqueAppName } from '../helpers/names.js';
-import { plainApps } from '../helpers/plain-app.js';
+import { appsOnTestRedis } from '../helpers/plain-app.js';
 
 const keep: Retention = { deleteFinishedTasks: false, resultTtlMs: 0, keepFinishedTasks: 0 };
 
@@ -188,13 +188,7 @@ describe('completion notices', () => {
 });
 
 describe('a task claimed again by the worker still running it', () => {
-  const url = inject('redisUrl');
-  const redis = new Redis(url);
-  const apps = plainApps(url);
-  afterAll(async () => {
-    await apps.stopAll();
-    await redis.quit();
-  });
+  const { redis, apps } = appsOnTestRedis();
   /** Redis's clock (the one lease deadlines are set by), in ms. */
   const redisNowMs = async () => {
     const [seconds, micros] = await redis.time();

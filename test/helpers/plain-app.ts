@@ -1,3 +1,5 @@
+import { Redis } from 'ioredis';
+import { afterAll, inject } from 'vitest';
 import { QueueTasks, type QTasksLogger, type QueueTasksOptions } from '../../lib/index.js';
 import { uniqueAppName } from './names.js';
 
@@ -19,4 +21,16 @@ export function plainApps(redisUrl: string) {
       await Promise.all(apps.splice(0).map((app) => app.stop()));
     },
   };
+}
+
+/** The test Redis's URL, a client of it and plainApps on it, closed after the enclosing describe. */
+export function appsOnTestRedis() {
+  const url = inject('redisUrl');
+  const redis = new Redis(url);
+  const apps = plainApps(url);
+  afterAll(async () => {
+    await apps.stopAll();
+    redis.disconnect();
+  });
+  return { url, redis, apps };
 }
