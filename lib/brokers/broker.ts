@@ -1,4 +1,5 @@
 import { TaskNotFoundError, TaskStateError } from '../core/errors.js';
+import type { RateLimits } from '../core/rate-limit.js';
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../core/task-record.js';
 import type { Storage } from '../storages/storage.js';
 
@@ -11,7 +12,7 @@ export interface ClaimBatch {
   tasks: ClaimedTask[];
   /** One per outcome the claim settled first: false where the lease was lost (see `complete`). */
   stored: boolean[];
-  /** Milliseconds until the next delayed task is due, or null when none is scheduled. */
+  /** Milliseconds until the next delayed task is due or rate-limit window reopens; null when none. */
   nextDueInMs: number | null;
 }
 
@@ -21,6 +22,12 @@ export interface ClaimRequest {
   max: number;
   leaseMs: number;
   retention: Retention;
+  /**
+   * Tasks with a rate limit, by name. One met while its window is full is not claimed: it waits,
+   * in order, and goes back to the head of its queue when the window reopens (`nextDueInMs` then
+   * says when). The limits are the claiming worker's: every worker of an app should declare the same.
+   */
+  rateLimits?: RateLimits;
 }
 
 /** What `Broker.requeue` answers: the record after the call, and whether it went back to its queue. */
@@ -57,11 +64,11 @@ export abstract class Broker {
   abstract enqueue(tasks: NewTask[]): Promise<string[]>;
 
   /**
-   * Takes up to `max` tasks for `workerId`, each under a lease of `leaseMs`. Never blocks. Stores
-   * the `settle` outcomes first, in the same step, as `complete` would: a busy worker hands in one
-   * batch and takes the next in one round trip.
+   * Takes up to `max` tasks for `workerId`, each under a lease of `leaseMs`, within their rate
+   * limits. Never blocks. Stores the `settle` outcomes first, in the same step, as `complete`
+   * would: a busy worker hands in one batch and takes the next in one round trip.
    */
-  abstract claim(workerId: string, max: number, leaseMs: number, retention: Retention, settle?: TaskOutcome[]): Promise<ClaimBatch>;
+  abstract claim(request: ClaimRequest, settle?: TaskOutcome[]): Promise<ClaimBatch>;
 
   /** Resolves when work may have arrived, after `timeoutMs`, or when `signal` aborts. */
   abstract waitForWork(timeoutMs: number, signal: AbortSignal): Promise<void>;
@@ -74,8 +81,7 @@ export abstract class Broker {
   async claimAfterWait(timeoutMs: number, signal: AbortSignal, request: ClaimRequest): Promise<ClaimBatch | null> {
     await this.waitForWork(timeoutMs, signal);
     if (signal.aborted) return null;
-    const { workerId, max, leaseMs, retention } = request;
-    return this.claim(workerId, max, leaseMs, retention);
+    return this.claim(request);
   }
 
   /** Stores outcomes; false for each task whose lease was lost (its outcome is discarded). */

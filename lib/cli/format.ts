@@ -12,6 +12,7 @@ export function formatOverview(overview: QueueOverview, where: string): string {
     `app ${overview.app} on ${where}`,
     counts,
     `queues: ${queues}`,
+    ...overview.rateLimited.map(({ task, waiting, reopensAt }) => `rate limit of ${task}: ${waiting} waiting until ${iso(reopensAt)}`),
     `tasks known: ${overview.catalog.map(({ name }) => name).join(', ') || 'none published'}`,
     formatWorkers(overview.workers),
   ];

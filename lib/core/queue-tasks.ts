@@ -202,6 +202,7 @@ export class QueueTasks {
       config: this.config,
       globalConfig: this.globalConfig,
       taskNames: this.registry.names(),
+      rateLimits: this.registry.rateLimits(),
       logger: this.logger,
       plugins: this.plugins,
     });

@@ -1,5 +1,6 @@
 import { assertBackoff, type Backoff } from '../plugins/retry/backoff.js';
 import { DuplicateTaskError, InvalidOptionError, UnknownTaskError } from './errors.js';
+import { assertRateLimit, type RateLimit, type RateLimits } from './rate-limit.js';
 import type { TaskInterceptor } from './interceptor.js';
 import type { ScheduleTiming } from './schedule.js';
 import { asThreadTask, type ThreadTarget, type ThreadTaskOptions } from './thread-task.js';
@@ -28,6 +29,8 @@ export interface TaskOptions extends ScheduleTiming {
   backoff?: Backoff;
   /** Time limit in ms: the task's signal aborts and it ends `error` (timed out). */
   maxTime?: number;
+  /** At most `max` starts in each window of `windowMs`, across all workers (see RateLimit). */
+  rateLimit?: RateLimit;
   /** Interceptors around this task only, after the global ones. */
   interceptors?: TaskInterceptor[];
   /** Classes of the enqueue arguments, for validation; Nest tasks default to the emitted types. */
@@ -69,6 +72,7 @@ export interface TaskCatalogEntry {
   name: string;
   source: string;
   priority?: number;
+  rateLimit?: RateLimit;
   description?: string;
   tags: string[];
 }
@@ -106,6 +110,11 @@ export class TaskRegistry {
     return [...this.byName.values()];
   }
 
+  /** The rate limits of the tasks that have one, by name. */
+  rateLimits(): RateLimits {
+    return new Map(this.definitions().flatMap(({ name, options }) => (options.rateLimit ? [[name, options.rateLimit] as const] : [])));
+  }
+
   /** The task `type.method` declares, else the one of its nearest base class (a subclass may declare its own). */
   findByMethod(type: Function, method: string | symbol): TaskDefinition | undefined {
     const declared = this.definitions().filter(({ owner }) => owner?.method === method);
@@ -121,6 +130,7 @@ export class TaskRegistry {
       name,
       source,
       priority: options.priority,
+      rateLimit: options.rateLimit,
       description: options.description,
       tags: options.tags ?? [],
     }));
@@ -139,4 +149,5 @@ function assertTaskOptions({ options, source }: TaskDeclaration): void {
     throw new InvalidOptionError(`retryOn ${where} must be a list of error classes.`);
   }
   assertBackoff(options.backoff, `backoff ${where}`);
+  assertRateLimit(options.rateLimit, `rateLimit ${where}`);
 }

@@ -27,6 +27,8 @@ export class RedisKeys {
   readonly schedules: string;
   /** Tasks that reached each final status, ever (hash status -> count; see notify in finish.lua). */
   readonly finishedCounts: string;
+  /** Names of rate-limited tasks with tasks waiting, by when their window reopens (see rate-limit.lua). */
+  readonly rateLimitWaiting: string;
 
   constructor(readonly appName: string) {
     assertAppName(appName);
@@ -45,6 +47,7 @@ export class RedisKeys {
     this.workerInfo = `${this.prefix}wi`;
     this.schedules = `${this.prefix}tm`;
     this.finishedCounts = `${this.prefix}st`;
+    this.rateLimitWaiting = `${this.prefix}rw`;
   }
 
   record(uuid: string): string {
@@ -69,6 +72,11 @@ export class RedisKeys {
   /** Uuids of the tasks of one claimed batch (see lua/includes/leases.lua). */
   batch(id: string): string {
     return `${this.prefix}lb:${id}`;
+  }
+
+  /** Tasks of one rate-limited task waiting for its window, `<uuid> <priority>` each, in order. */
+  rateLimitParked(taskName: string): string {
+    return `${this.prefix}rp:${taskName}`;
   }
 
   waiter(uuid: string): string {

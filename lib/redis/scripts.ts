@@ -38,7 +38,7 @@ interface LoadedScript {
 function loadSource(name: string): string {
   const included = new Set<string>();
   const expand = (text: string): string =>
-    text.replace(/^--@include (\w+)\n/gm, (_, include: string) => {
+    text.replace(/^--@include ([\w-]+)\n/gm, (_, include: string) => {
       if (included.has(include)) return '';
       included.add(include);
       return expand(readFileSync(join(LUA_DIR, 'includes', `${include}.lua`), 'utf8'));

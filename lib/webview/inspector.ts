@@ -19,6 +19,8 @@ export interface QueueOverview {
   counts: Record<TaskState, number>;
   /** Queue entries per priority, lowest (first to run) first. */
   queues: { priority: number; queued: number }[];
+  /** Queued tasks held back by their task's rate limit (counted in `queued`), by task, until their window reopens. */
+  rateLimited: { task: string; waiting: number; reopensAt: Date }[];
   /** Live workers (heartbeats), each `running` counted from the tasks it holds now. */
   workers: WorkerStatus[];
   catalog: TaskCatalogEntry[];
@@ -96,8 +98,9 @@ export class QueueInspector {
   }
 
   async overview(): Promise<QueueOverview> {
-    const [queues, delayed, { tasks: running }, finished, heartbeats, catalog, schedules, settings] = await Promise.all([
+    const [queues, rateLimited, delayed, { tasks: running }, finished, heartbeats, catalog, schedules, settings] = await Promise.all([
       this.queueLengths(),
+      this.rateLimited(),
       this.client.zcard(this.keys.delayed),
       this.runningTasks(),
       this.client.hgetall(this.keys.finishedCounts),
@@ -107,7 +110,7 @@ export class QueueInspector {
       this.globalConfig.getAll(),
     ]);
     const counts: Record<TaskState, number> = {
-      queued: queues.reduce((sum, { queued }) => sum + queued, 0),
+      queued: [...queues.map(({ queued }) => queued), ...rateLimited.map(({ waiting }) => waiting)].reduce((sum, n) => sum + n, 0),
       delayed,
       running: running.length,
       success: Number(finished.success ?? 0),
@@ -118,7 +121,7 @@ export class QueueInspector {
     const held = new Map<string, number>();
     for (const { worker } of running) if (worker) held.set(worker, (held.get(worker) ?? 0) + 1);
     const workers = heartbeats.map((status) => ({ ...status, running: held.get(status.id) ?? 0 }));
-    return { app: this.keys.appName, counts, queues, workers, catalog, schedules, settings };
+    return { app: this.keys.appName, counts, queues, rateLimited, workers, catalog, schedules, settings };
   }
 
   /**
@@ -159,12 +162,26 @@ export class QueueInspector {
     return priorities.map((priority, index) => ({ priority: Number(priority), queued: lengths[index]! }));
   }
 
+  private async rateLimited(): Promise<QueueOverview['rateLimited']> {
+    const entries = await this.client.zrange(this.keys.rateLimitWaiting, 0, '-1', 'WITHSCORES');
+    const names = entries.filter((_, i) => i % 2 === 0);
+    const lengths = await Promise.all(names.map((name) => this.client.llen(this.keys.rateLimitParked(name))));
+    return names.map((task, i) => ({ task, waiting: lengths[i]!, reopensAt: new Date(Number(entries[i * 2 + 1])) }));
+  }
+
+  /** The queue lists' entries, then the tasks waiting for a rate limit. */
   private async queuedUuids(limit: number): Promise<string[]> {
+    // Some entries may be cancelled tasks: read a little more than asked.
+    const wanted = limit * 2;
     const uuids: string[] = [];
     for (const priority of await this.client.zrange(this.keys.priorities, 0, '-1')) {
-      // Some entries may be cancelled tasks: read a little more than asked.
-      uuids.push(...(await this.client.lrange(this.keys.queue(priority), 0, limit * 2 - 1)));
-      if (uuids.length >= limit * 2) break;
+      if (uuids.length >= wanted) return uuids;
+      uuids.push(...(await this.client.lrange(this.keys.queue(priority), 0, wanted - 1)));
+    }
+    for (const name of await this.client.zrange(this.keys.rateLimitWaiting, 0, '-1')) {
+      if (uuids.length >= wanted) break;
+      const parked = await this.client.lrange(this.keys.rateLimitParked(name), 0, wanted - 1);
+      uuids.push(...parked.map((entry) => entry.slice(0, entry.indexOf(' '))));
     }
     return uuids;
   }

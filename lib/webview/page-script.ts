@@ -113,11 +113,16 @@ function renderRates(counts) {
   previousTotals = totals;
 }
 
+function rateLimit(limit) {
+  return limit ? limit.max + ' per ' + limit.windowMs + ' ms' : '';
+}
+
 function renderOverview(overview) {
   byId('app-name').textContent = overview.app;
   for (const state of STATES) byId('count-' + state).textContent = String(overview.counts[state]);
   renderRates(overview.counts);
   fill('queues', overview.queues.map((q) => row('queue-row', [q.priority, q.queued])), 2);
+  fill('rate-limited', overview.rateLimited.map((r) => row('rate-limited-row', [r.task, r.waiting, time(r.reopensAt)])), 3);
   const now = Date.now();
   fill('workers', overview.workers.map((w) => {
     const tr = row('worker-row', [w.id, w.host, w.pid, w.running + '/' + w.maxTasksProcess, age(now - w.startedAt), (w.tasks || []).join(', ')]);
@@ -126,7 +131,7 @@ function renderOverview(overview) {
     return tr;
   }), 6);
   fill('catalog', overview.catalog.map((t) =>
-    row('catalog-row', [t.name, t.priority ?? '', t.description ?? '', (t.tags || []).join(', '), t.source])), 5);
+    row('catalog-row', [t.name, t.priority ?? '', rateLimit(t.rateLimit), t.description ?? '', (t.tags || []).join(', '), t.source])), 6);
   fill('schedules', overview.schedules.map((s) => {
     const timing = s.cron ? 'cron ' + s.cron + (s.timezone ? ' (' + s.timezone + ')' : '') : 'every ' + s.every / 1000 + ' s';
     return row('schedule-row', [s.name, s.taskName, timing, time(s.nextRun), time(s.lastRun), s.lastTaskUuid ?? '']);

@@ -90,6 +90,7 @@ export function renderPage({ appName, refreshMs }: { appName: string; refreshMs:
 <p class="muted">Finished: <span data-testid="rate-total">-</span> tasks/s</p>
 <h2>Queues</h2>
 ${table('queues', 'queues', ['priority', 'queued'])}
+${table('rate-limited', 'rate-limited', ['task waiting for its rate limit', 'waiting', 'window reopens'])}
 <h2>Workers</h2>
 ${table('workers', 'workers', ['id', 'host', 'pid', 'running', 'age', 'tasks'])}
 <h2>Task list</h2>
@@ -104,7 +105,7 @@ ${table('malformed', 'malformed', ['unreadable record', 'why'], true)}
 ${blocks}
 </section>
 <h2>Catalogue</h2>
-${table('catalog', 'catalog', ['task', 'priority', 'description', 'tags', 'source'])}
+${table('catalog', 'catalog', ['task', 'priority', 'rate limit', 'description', 'tags', 'source'])}
 <h2>Schedules</h2>
 ${table('schedules', 'schedules', ['name', 'task', 'timing', 'next run', 'last run', 'last task'])}
 <h2>Settings</h2>

@@ -251,10 +251,8 @@ export class AsyncWorker extends Worker {
     this.markSent(settle, true);
     try {
       const sentAt = performance.now();
-      const batch =
-        waitMs === undefined
-          ? await broker.claim(this.id, size, config.leaseMs, this.retention, settle)
-          : await broker.claimAfterWait(waitMs, signal, { workerId: this.id, max: size, leaseMs: config.leaseMs, retention: this.retention });
+      const request = { workerId: this.id, max: size, leaseMs: config.leaseMs, retention: this.retention, rateLimits: this.ctx.rateLimits };
+      const batch = waitMs === undefined ? await broker.claim(request, settle) : await broker.claimAfterWait(waitMs, signal, request);
       if (!batch) return true;
       if (waitMs === undefined) this.claimRoundTripMs = performance.now() - sentAt;
       this.settled(settle, batch.stored);

@@ -1,6 +1,7 @@
 import type { Broker } from '../brokers/broker.js';
 import type { GlobalConfig } from '../configs/global-config.js';
 import type { QTasksConfig } from '../core/config.js';
+import type { RateLimits } from '../core/rate-limit.js';
 import type { TaskExecutor } from '../core/executor.js';
 import type { QTasksLogger } from '../core/logger.js';
 import type { PluginRunner } from '../plugins/plugin-runner.js';
@@ -12,6 +13,8 @@ export interface WorkerContext {
   config: QTasksConfig;
   globalConfig: GlobalConfig | null;
   taskNames: string[];
+  /** The tasks' rate limits, by name: the worker's claims keep them. */
+  rateLimits: RateLimits;
   logger: QTasksLogger;
   plugins: PluginRunner;
 }

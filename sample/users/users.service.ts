@@ -40,8 +40,11 @@ export class UsersService {
     return ids.length;
   }
 
-  /** A DTO parameter: the validation plugin checks it at enqueue and hands the task an InviteDto. */
-  @Task({ name: 'invite', description: 'invites a user by email', tags: ['users'] })
+  /**
+   * A DTO parameter: the validation plugin checks it at enqueue and hands the task an InviteDto.
+   * Rate-limited as an email provider would require: at most 5 invites a second, across workers.
+   */
+  @Task({ name: 'invite', description: 'invites a user by email', tags: ['users'], rateLimit: { max: 5, windowMs: 1_000 } })
   async invite(invite: InviteDto): Promise<string> {
     return `invited ${invite.email} for user ${invite.userId} (${invite instanceof InviteDto ? 'validated' : 'raw'})`;
   }

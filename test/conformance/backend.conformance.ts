@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { raceTimeout } from '../../lib/core/timing.js';
-import { QueueTasks, type Broker, type NewTask, type QueueTasksOptions, type Retention } from '../../lib/index.js';
+import { startsPerWindow } from '../helpers/rate-windows.js';
+import { QueueTasks, type Broker, type ClaimBatch, type NewTask, type QueueTasksOptions, type RateLimits, type Retention } from '../../lib/index.js';
 
 /** How the suite gets a fresh, empty backend for each test. */
 export interface BackendFactory {
@@ -32,7 +33,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
   describe(`backend conformance: ${label}`, () => {
     let broker: Broker;
     const claimUuids = async (max: number, leaseMs = 10_000) =>
-      (await broker.claim('w1', max, leaseMs, KEEP)).tasks.map((t) => t.record.uuid);
+      (await broker.claim({ workerId: 'w1', max, leaseMs, retention: KEEP })).tasks.map((t) => t.record.uuid);
 
     beforeEach(async () => {
       broker = await factory.broker();
@@ -47,7 +48,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       (record.args as [{ id: number; tags: string[] }])[0].tags.push('changed');
       record.status = 'success';
       expect((await broker.storage.get(t.uuid))!.args).toEqual([{ id: 1, tags: ['a'] }]);
-      const [claimed] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      const [claimed] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
       claimed!.record.args.push('extra');
       expect((await broker.storage.get(t.uuid))!).toMatchObject({ status: 'process', args: [{ id: 1, tags: ['a'] }] });
     });
@@ -66,7 +67,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       for (const retention of [KEEP, { ...KEEP, deleteFinishedTasks: true }]) {
         const tasks = Array.from({ length: 4100 }, (_, i) => task({ args: [i] }));
         await broker.enqueue(tasks);
-        const claimed = (await broker.claim('w1', 5000, 10_000, retention)).tasks;
+        const claimed = (await broker.claim({ workerId: 'w1', max: 5000, leaseMs: 10_000, retention })).tasks;
         expect(claimed.map((t) => t.record.uuid)).toEqual(tasks.map((t) => t.uuid));
         expect(claimed.map((t) => t.record.args)).toEqual(tasks.map((_, i) => [i]));
         const stored = await broker.complete(
@@ -88,7 +89,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('a claim marks the task running under a lease for that worker', async () => {
       const t = task();
       await broker.enqueue([t]);
-      const batch = await broker.claim('worker-a', 5, 10_000, KEEP);
+      const batch = await broker.claim({ workerId: 'worker-a', max: 5, leaseMs: 10_000, retention: KEEP });
       expect(batch.nextDueInMs).toBeNull();
       expect(batch.tasks).toHaveLength(1);
       expect(batch.tasks[0]!.token).toEqual(expect.any(String));
@@ -103,12 +104,12 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       const later = task({ delayMs: 60_000 });
       await broker.enqueue([soon, later]);
       expect((await broker.storage.get(soon.uuid))!.runAt!.getTime()).toBe(soon.createdAt + 1500);
-      const first = await broker.claim('w1', 5, 10_000, KEEP);
+      const first = await broker.claim({ workerId: 'w1', max: 5, leaseMs: 10_000, retention: KEEP });
       expect(first.tasks).toEqual([]);
       expect(first.nextDueInMs).toBeGreaterThan(0);
       expect(first.nextDueInMs).toBeLessThanOrEqual(1500);
       await sleep(first.nextDueInMs! + 50);
-      const second = await broker.claim('w1', 5, 10_000, KEEP);
+      const second = await broker.claim({ workerId: 'w1', max: 5, leaseMs: 10_000, retention: KEEP });
       expect(second.tasks.map((t) => t.record.uuid)).toEqual([soon.uuid]);
       expect(second.nextDueInMs).toBeGreaterThan(50_000);
     });
@@ -117,7 +118,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     const expireLease = async (retention: Retention) => {
       const t = task();
       await broker.enqueue([t]);
-      const [first] = (await broker.claim('dead-worker', 1, 40, retention)).tasks;
+      const [first] = (await broker.claim({ workerId: 'dead-worker', max: 1, leaseMs: 40, retention })).tasks;
       await sleep(100);
       expect(await broker.recover(3, retention)).toEqual({ requeued: 1, failed: 0 });
       return { t, stale: { uuid: t.uuid, token: first!.token } };
@@ -128,7 +129,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       const requeued = (await broker.storage.get(t.uuid))!;
       expect(requeued).toMatchObject({ status: 'new', stalls: 1 });
       expect(requeued.worker).toBeUndefined();
-      const [fresh] = (await broker.claim('live-worker', 1, 10_000, KEEP)).tasks;
+      const [fresh] = (await broker.claim({ workerId: 'live-worker', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
       expect(fresh!.record).toMatchObject({ uuid: t.uuid, worker: 'live-worker', stalls: 1 });
       expect(fresh!.token).not.toBe(stale.token);
 
@@ -153,7 +154,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('with finished records deleted, a stale holder still cannot complete (or delete) a task run again', async () => {
       const drop: Retention = { ...KEEP, deleteFinishedTasks: true };
       const { t, stale } = await expireLease(drop);
-      const [fresh] = (await broker.claim('live-worker', 1, 10_000, drop)).tasks;
+      const [fresh] = (await broker.claim({ workerId: 'live-worker', max: 1, leaseMs: 10_000, retention: drop })).tasks;
       expect(await broker.complete([{ ...stale, status: 'success', payload: '1' }], drop)).toEqual([false]);
       expect((await broker.storage.get(t.uuid))!).toMatchObject({ status: 'process', worker: 'live-worker' });
       expect(await broker.complete([{ uuid: t.uuid, token: fresh!.token, status: 'success', payload: '2' }], drop)).toEqual([true]);
@@ -183,7 +184,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('renew keeps a lease alive and reports leases that are not held', async () => {
       const t = task();
       await broker.enqueue([t]);
-      const [claimed] = (await broker.claim('w1', 1, 50, KEEP)).tasks;
+      const [claimed] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 50, retention: KEEP })).tasks;
       expect(await broker.renew([{ uuid: t.uuid, token: claimed!.token }, { uuid: t.uuid, token: 'forged' }], 10_000)).toEqual([t.uuid]);
       await sleep(120);
       expect(await broker.recover(3, KEEP)).toEqual({ requeued: 0, failed: 0 });
@@ -193,7 +194,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('release gives a task back to the head of its queue without counting a stall', async () => {
       const [a, b] = [task(), task()];
       await broker.enqueue([a, b]);
-      const [claimedA] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      const [claimedA] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
       expect(await broker.release([{ uuid: a.uuid, token: 'forged' }], KEEP)).toBe(0);
       expect(await broker.release([{ uuid: a.uuid, token: claimedA!.token }], KEEP)).toBe(1);
       expect((await broker.storage.get(a.uuid))!).toMatchObject({ status: 'new', stalls: 0 });
@@ -203,7 +204,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('release puts several tasks back in the order they were claimed, ahead of the rest', async () => {
       const tasks = [task(), task(), task(), task()];
       await broker.enqueue(tasks);
-      const claimed = (await broker.claim('w1', 3, 10_000, KEEP)).tasks;
+      const claimed = (await broker.claim({ workerId: 'w1', max: 3, leaseMs: 10_000, retention: KEEP })).tasks;
       const leases = claimed.map(({ record, token }) => ({ uuid: record.uuid, token }));
       expect(await broker.release(leases, KEEP)).toBe(3);
       expect(await claimUuids(4)).toEqual(tasks.map((t) => t.uuid));
@@ -212,7 +213,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('release of a task whose cancel was asked ends it cancel rather than queueing it again', async () => {
       const [doomed, kept] = [task(), task()];
       await broker.enqueue([doomed, kept]);
-      const claimed = (await broker.claim('w1', 2, 10_000, KEEP)).tasks;
+      const claimed = (await broker.claim({ workerId: 'w1', max: 2, leaseMs: 10_000, retention: KEEP })).tasks;
       expect((await broker.cancel(doomed.uuid, 'not needed', KEEP))!).toMatchObject({ status: 'process', cancelReason: 'not needed' });
       const leases = claimed.map(({ record, token }) => ({ uuid: record.uuid, token }));
       expect(await broker.release(leases, KEEP)).toBe(1);
@@ -223,7 +224,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('complete stores success and error outcomes', async () => {
       const [ok, bad] = [task(), task()];
       await broker.enqueue([ok, bad]);
-      const tasks = (await broker.claim('w1', 2, 10_000, KEEP)).tasks;
+      const tasks = (await broker.claim({ workerId: 'w1', max: 2, leaseMs: 10_000, retention: KEEP })).tasks;
       const stored = await broker.complete(
         [
           { uuid: ok.uuid, token: tasks[0]!.token, status: 'success', payload: '{"n":1}' },
@@ -241,10 +242,10 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('a retry outcome sends the same uuid back with attempt + 1 and keeps the error history', async () => {
       const t = task();
       await broker.enqueue([t]);
-      const [first] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      const [first] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
       await broker.complete([{ uuid: t.uuid, token: first!.token, status: 'retry', payload: 'Error: first' }], KEEP);
       expect((await broker.storage.get(t.uuid))!).toMatchObject({ status: 'new', attempt: 2, errors: ['Error: first'] });
-      const [second] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      const [second] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
       expect(second!.record).toMatchObject({ uuid: t.uuid, attempt: 2 });
       const idle = broker.waitForWork(20_000, new AbortController().signal);
       await broker.complete([{ uuid: t.uuid, token: second!.token, status: 'retry', payload: 'Error: second', retryDelayMs: 60_000 }], KEEP);
@@ -252,7 +253,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       const delayed = (await broker.storage.get(t.uuid))!;
       expect(delayed).toMatchObject({ status: 'new', attempt: 3 });
       expect(delayed.runAt).toBeInstanceOf(Date);
-      const batch = await broker.claim('w1', 1, 10_000, KEEP);
+      const batch = await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP });
       expect(batch.tasks).toEqual([]);
       expect(batch.nextDueInMs).toBeGreaterThan(50_000);
     });
@@ -260,7 +261,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('a retry outcome of a task whose cancel was asked while it ran ends it cancel, not queued again', async () => {
       const [doomed, next] = [task(), task()];
       await broker.enqueue([doomed]);
-      const [held] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      const [held] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
       await broker.cancel(doomed.uuid, 'user asked', KEEP);
       await broker.enqueue([next]);
       expect(await broker.complete([{ uuid: doomed.uuid, token: held!.token, status: 'retry', payload: 'Error: first' }], KEEP)).toEqual([true]);
@@ -277,9 +278,9 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('an error after retries adds its traceback to the history', async () => {
       const t = task();
       await broker.enqueue([t]);
-      const [first] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      const [first] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
       await broker.complete([{ uuid: t.uuid, token: first!.token, status: 'retry', payload: 'Error: first' }], KEEP);
-      const [second] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      const [second] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
       await broker.complete([{ uuid: t.uuid, token: second!.token, status: 'error', payload: 'Error: last' }], KEEP);
       expect((await broker.storage.get(t.uuid))!).toMatchObject({
         status: 'error',
@@ -294,7 +295,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       await broker.enqueue([queued, delayed, next]);
       expect(await broker.cancel(queued.uuid, 'not needed', KEEP)).toMatchObject({ status: 'cancel', cancelReason: 'not needed' });
       expect((await broker.cancel(delayed.uuid, 'later', KEEP))!.status).toBe('cancel');
-      const batch = await broker.claim('w1', 5, 10_000, KEEP);
+      const batch = await broker.claim({ workerId: 'w1', max: 5, leaseMs: 10_000, retention: KEEP });
       expect(batch.tasks.map((t) => t.record.uuid)).toEqual([next.uuid]);
       expect(batch.nextDueInMs).toBeNull();
       expect(await broker.cancel('no-such-task', 'x', KEEP)).toBeNull();
@@ -305,7 +306,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('cancel of a running task reaches the worker, which stores the cancel outcome', async () => {
       const t = task();
       await broker.enqueue([t]);
-      const [claimed] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      const [claimed] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
       let heard!: (uuid: string) => void;
       const requested = new Promise<string>((resolve) => (heard = resolve));
       const unsubscribe = await broker.onCancelRequested((uuid) => heard(uuid));
@@ -322,8 +323,8 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('recover puts the tasks of expired batches back in the order they were claimed, ahead of the rest', async () => {
       const tasks = [task(), task(), task(), task(), task()];
       await broker.enqueue(tasks);
-      await broker.claim('dying', 2, 30, KEEP);
-      await broker.claim('dying', 2, 30, KEEP);
+      await broker.claim({ workerId: 'dying', max: 2, leaseMs: 30, retention: KEEP });
+      await broker.claim({ workerId: 'dying', max: 2, leaseMs: 30, retention: KEEP });
       await sleep(80);
       expect(await broker.recover(3, KEEP)).toEqual({ requeued: 4, failed: 0 });
       expect(await claimUuids(5)).toEqual(tasks.map((t) => t.uuid));
@@ -332,7 +333,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('a running task whose cancel was asked ends cancel when its worker dies', async () => {
       const t = task();
       await broker.enqueue([t]);
-      await broker.claim('dying', 1, 30, KEEP);
+      await broker.claim({ workerId: 'dying', max: 1, leaseMs: 30, retention: KEEP });
       await broker.cancel(t.uuid, 'stop it', KEEP);
       await sleep(80);
       expect(await broker.recover(3, KEEP)).toEqual({ requeued: 0, failed: 1 });
@@ -342,7 +343,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('progress is stored while the lease is held', async () => {
       const t = task();
       await broker.enqueue([t]);
-      const [claimed] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      const [claimed] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
       expect(await broker.progress({ uuid: t.uuid, token: claimed!.token }, '{"done":3,"of":10}')).toBe(true);
       expect((await broker.storage.get(t.uuid))!.progress).toEqual({ done: 3, of: 10 });
       expect(await broker.progress({ uuid: t.uuid, token: 'forged' }, '{"done":9}')).toBe(false);
@@ -376,7 +377,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('retention: deleteFinishedTasks drops the record yet still tells a watcher', async () => {
       const t = task();
       await broker.enqueue([t]);
-      const [claimed] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      const [claimed] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
       const watch = await broker.storage.watch(t.uuid);
       await broker.complete([{ uuid: t.uuid, token: claimed!.token, status: 'success', payload: '"gone"' }], {
         ...KEEP,
@@ -389,7 +390,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('retention: resultTtlMs expires finished records, not running ones', async () => {
       const [finished, running] = [task(), task()];
       await broker.enqueue([finished, running]);
-      const tasks = (await broker.claim('w1', 2, 10_000, KEEP)).tasks;
+      const tasks = (await broker.claim({ workerId: 'w1', max: 2, leaseMs: 10_000, retention: KEEP })).tasks;
       await broker.complete([{ uuid: finished.uuid, token: tasks[0]!.token, status: 'success', payload: '1' }], {
         ...KEEP,
         resultTtlMs: 1000,
@@ -404,7 +405,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('retention: keepFinishedTasks keeps the records of only the newest N per status', async () => {
       const tasks = Array.from({ length: 7 }, () => task());
       await broker.enqueue(tasks);
-      const claimed = (await broker.claim('w1', 7, 10_000, KEEP)).tasks;
+      const claimed = (await broker.claim({ workerId: 'w1', max: 7, leaseMs: 10_000, retention: KEEP })).tasks;
       const keepThree = { ...KEEP, keepFinishedTasks: 3 };
       // One by one, so "newest" is well defined: 5 successes, then 2 errors.
       for (const [index, { record, token }] of claimed.entries()) {
@@ -418,9 +419,9 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('requeue runs a task that ended error again at the tail of its queue: new, attempt 1, every traceback kept', async () => {
       const [failing, other] = [task({ args: ['f'] }), task()];
       await broker.enqueue([failing]);
-      const [first] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      const [first] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
       await broker.complete([{ uuid: failing.uuid, token: first!.token, status: 'retry', payload: 'first failure', retryDelayMs: 0 }], KEEP);
-      const [second] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      const [second] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
       expect(second!.record.attempt).toBe(2);
       await broker.complete([{ uuid: failing.uuid, token: second!.token, status: 'error', payload: 'second failure' }], KEEP);
       await broker.enqueue([other]);
@@ -430,7 +431,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect(outcome!.record.errors).toEqual(['first failure', 'second failure']);
       for (const gone of ['traceback', 'startedAt', 'finishedAt', 'worker'] as const) expect(outcome!.record[gone]).toBeUndefined();
       expect(await broker.storage.get(failing.uuid)).toEqual(outcome!.record);
-      const again = (await broker.claim('w2', 5, 10_000, KEEP)).tasks;
+      const again = (await broker.claim({ workerId: 'w2', max: 5, leaseMs: 10_000, retention: KEEP })).tasks;
       expect(again.map((t) => t.record.uuid)).toEqual([other.uuid, failing.uuid]);
       expect(again[1]!.record).toMatchObject({ status: 'process', attempt: 1, worker: 'w2' });
     });
@@ -438,9 +439,9 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('a retried task that fails by stalling keeps every traceback in errors, through a requeue too', async () => {
       const t = task();
       await broker.enqueue([t]);
-      const [first] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      const [first] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
       await broker.complete([{ uuid: t.uuid, token: first!.token, status: 'retry', payload: 'Error: first attempt', retryDelayMs: 0 }], KEEP);
-      await broker.claim('dead-worker', 1, 40, KEEP);
+      await broker.claim({ workerId: 'dead-worker', max: 1, leaseMs: 40, retention: KEEP });
       await sleep(100);
       expect(await broker.recover(0, KEEP)).toEqual({ requeued: 0, failed: 1 });
       const stalled = (await broker.storage.get(t.uuid))!;
@@ -453,7 +454,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('requeue takes a cancelled task too, and leaves a task in any other status as it is', async () => {
       const [cancelled, queued, running, succeeded] = [task(), task(), task(), task()];
       await broker.enqueue([running, succeeded]);
-      const [held, done] = (await broker.claim('w1', 2, 10_000, KEEP)).tasks;
+      const [held, done] = (await broker.claim({ workerId: 'w1', max: 2, leaseMs: 10_000, retention: KEEP })).tasks;
       await broker.complete([{ uuid: succeeded.uuid, token: done!.token, status: 'success', payload: '1' }], KEEP);
       await broker.enqueue([cancelled, queued]);
       await broker.cancel(cancelled.uuid, 'not now', KEEP);
@@ -472,7 +473,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('a requeued task leaves the finished index and its result TTL: it is not trimmed or expired as a finished one', async () => {
       const [requeued, later] = [task(), task()];
       await broker.enqueue([requeued, later]);
-      const [a, b] = (await broker.claim('w1', 2, 10_000, KEEP)).tasks;
+      const [a, b] = (await broker.claim({ workerId: 'w1', max: 2, leaseMs: 10_000, retention: KEEP })).tasks;
       // Keep one error record, each for a second.
       const retention = { ...KEEP, keepFinishedTasks: 1, resultTtlMs: 1000 };
       await broker.complete([{ uuid: requeued.uuid, token: a!.token, status: 'error', payload: 'boom' }], retention);
@@ -490,7 +491,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       const timedOut = await broker.storage.waitFinished(t.uuid, 50);
       expect(timedOut).toMatchObject({ uuid: t.uuid, status: 'new' });
       const waiting = broker.storage.waitFinished(t.uuid);
-      const [claimed] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      const [claimed] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
       expect(await within(waiting, 100)).toBe('timed out');
       await broker.complete([{ uuid: t.uuid, token: claimed!.token, status: 'success', payload: '42' }], KEEP);
       expect(await waiting).toMatchObject({ status: 'success', returning: 42 });
@@ -552,7 +553,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       const t = task();
       const watch = await broker.storage.watch(t.uuid);
       await broker.enqueue([t]);
-      const [claimed] = (await broker.claim('w1', 1, 10_000, KEEP)).tasks;
+      const [claimed] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
       await broker.complete([{ uuid: t.uuid, token: claimed!.token, status: 'success', payload: '7' }], KEEP);
       expect(await watch.finished).toMatchObject({ uuid: t.uuid, status: 'success', returning: 7 });
       const cancelled = await broker.storage.watch('never-enqueued', 20);
@@ -563,6 +564,62 @@ export function describeBackendConformance(label: string, factory: BackendFactor
     it('a wake-up with no idle worker is kept for the next wait', async () => {
       await broker.enqueue([task()]);
       expect(await within(broker.waitForWork(20_000, new AbortController().signal), 10_000)).toBe('done');
+    });
+
+    describe('rate limits', () => {
+      const limited = (max: number, windowMs: number) => new Map([['mail', { max, windowMs }]]);
+      const claimLimited = async (max: number, rateLimits: RateLimits) => broker.claim({ workerId: 'w1', max, leaseMs: 10_000, retention: KEEP, rateLimits });
+      const uuidsOf = (batch: ClaimBatch) => batch.tasks.map((t) => t.record.uuid);
+
+      it('starts a limited task at most max times per window; the rest wait in order while other tasks run', async () => {
+        const rateLimits = limited(2, 400);
+        const [m1, m2, m3, other, m4, m5] = ['mail', 'mail', 'mail', 'job', 'mail', 'mail'].map((taskName) => task({ taskName }));
+        await broker.enqueue([m1!, m2!, m3!, other!, m4!, m5!]);
+        const first = await claimLimited(10, rateLimits);
+        expect(uuidsOf(first)).toEqual([m1!.uuid, m2!.uuid, other!.uuid]);
+        // The window is full: the others are still new, and the worker is told when to come back.
+        expect((await broker.storage.get(m3!.uuid))!.status).toBe('new');
+        expect(first.nextDueInMs).toBeGreaterThan(0);
+        expect(first.nextDueInMs).toBeLessThanOrEqual(400);
+        const m6 = task({ taskName: 'mail' });
+        await broker.enqueue([m6]);
+        expect(uuidsOf(await claimLimited(10, rateLimits))).toEqual([]);
+
+        await sleep(first.nextDueInMs! + 20);
+        const second = await claimLimited(10, rateLimits);
+        expect(uuidsOf(second)).toEqual([m3!.uuid, m4!.uuid]);
+        await sleep(second.nextDueInMs! + 20);
+        expect(uuidsOf(await claimLimited(10, rateLimits))).toEqual([m5!.uuid, m6.uuid]);
+      });
+
+      it('tasks back from the waiting line go ahead of same-priority tasks queued after them', async () => {
+        const rateLimits = limited(1, 200);
+        const [a, b] = [task({ taskName: 'mail' }), task({ taskName: 'mail' })];
+        await broker.enqueue([a, b]);
+        expect(uuidsOf(await claimLimited(1, rateLimits))).toEqual([a.uuid]);
+        // b waits for the window; a one-task claim takes the other task meanwhile.
+        const other = task();
+        await broker.enqueue([other]);
+        const second = await claimLimited(1, rateLimits);
+        expect(uuidsOf(second)).toEqual([other.uuid]);
+        expect(second.nextDueInMs).toBeGreaterThan(0);
+        const later = task();
+        await broker.enqueue([later]);
+        await sleep(second.nextDueInMs! + 20);
+        expect(uuidsOf(await claimLimited(1, rateLimits))).toEqual([b.uuid]);
+        expect(uuidsOf(await claimLimited(1, rateLimits))).toEqual([later.uuid]);
+      });
+
+      it('a cancelled waiting task never runs; a task no longer limited all comes back once its window reopens', async () => {
+        const [a, b, c, d] = Array.from({ length: 4 }, () => task({ taskName: 'mail' }));
+        await broker.enqueue([a!, b!, c!, d!]);
+        const first = await claimLimited(10, limited(1, 200));
+        expect(uuidsOf(first)).toEqual([a!.uuid]);
+        expect(await broker.cancel(b!.uuid, 'not needed', KEEP)).toMatchObject({ status: 'cancel' });
+        await sleep(first.nextDueInMs! + 20);
+        // Claimed without the limit (it was removed from the task): every waiting task comes back.
+        expect(uuidsOf(await claimLimited(10, new Map()))).toEqual([c!.uuid, d!.uuid]);
+      });
     });
 
     it('runs tasks end to end through QueueTasks: result, error, wait', async () => {
@@ -606,6 +663,19 @@ export function describeBackendConformance(label: string, factory: BackendFactor
           message: `Task ${failed.uuid} is success; only a task that ended error or cancel can be requeued.`,
         });
         await expect(app.requeue('no-such-task')).rejects.toMatchObject({ code: 'TASK_NOT_FOUND' });
+      } finally {
+        await app.stop();
+      }
+    });
+
+    it('keeps the rate limit of a task through QueueTasks: the worker waits for each window and runs them all', async () => {
+      const app = new QueueTasks({ ...factory.appOptions(), config: { maxTasksProcess: 10 } });
+      app.task({ name: 'mail', rateLimit: { max: 2, windowMs: 300 } }, async (n: number) => n);
+      await app.start();
+      try {
+        const records = await Promise.all([1, 2, 3, 4, 5].map((n) => app.run('mail', [n], { timeout: 10_000 })));
+        expect(records.map((r) => r.returning)).toEqual([1, 2, 3, 4, 5]);
+        expect(startsPerWindow(records.map((r) => r.startedAt!.getTime()), 300)).toEqual([2, 2, 1]);
       } finally {
         await app.stop();
       }

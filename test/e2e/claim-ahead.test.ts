@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { QueueTasks, RedisBroker, type ClaimBatch, type Lease, type Retention, type TaskOutcome } from '../../lib/index.js';
+import { QueueTasks, RedisBroker, type ClaimBatch, type ClaimRequest, type Lease, type Retention, type TaskOutcome } from '../../lib/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { Gate } from '../helpers/gate.js';
 import { uniqueAppName } from '../helpers/names.js';
@@ -27,11 +27,12 @@ class SlowLinkBroker extends RedisBroker {
     super({ name, url });
   }
 
-  override async claim(workerId: string, max: number, leaseMs: number, retention: Retention, settle?: TaskOutcome[]): Promise<ClaimBatch> {
+  override async claim(request: ClaimRequest, settle?: TaskOutcome[]): Promise<ClaimBatch> {
+    const { max } = request;
     this.askedInFlight += max;
     this.mostAskedInFlight = Math.max(this.mostAskedInFlight, this.askedInFlight);
     try {
-      const batch = await super.claim(workerId, max, leaseMs, retention, settle);
+      const batch = await super.claim(request, settle);
       await sleep(this.latencyMs);
       return batch;
     } finally {

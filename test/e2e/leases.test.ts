@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { QueueTasks, RedisBroker, type ClaimBatch, type ClaimedTask, type Lease, type NewTask, type Retention, type TaskOutcome } from '../../lib/index.js';
+import { QueueTasks, RedisBroker, type ClaimBatch, type ClaimedTask, type ClaimRequest, type Lease, type NewTask, type Retention, type TaskOutcome } from '../../lib/index.js';
 import { ScriptRunner } from '../../lib/redis/scripts.js';
 import { eventually } from '../helpers/eventually.js';
 import { Gate } from '../helpers/gate.js';
@@ -36,7 +36,7 @@ describe('leases', () => {
   it('a completion stores once; the same token cannot finish the task twice', async () => {
     const task = newTask();
     await broker.enqueue([task]);
-    const [claimed] = (await broker.claim('w1', 5, 10_000, keep)).tasks;
+    const [claimed] = (await broker.claim({ workerId: 'w1', max: 5, leaseMs: 10_000, retention: keep })).tasks;
     expect(claimed!.record.status).toBe('process');
     const outcome = { uuid: task.uuid, token: claimed!.token, status: 'success' as const, payload: '"ok"' };
     expect(await broker.complete([outcome], keep)).toEqual([true]);
@@ -48,10 +48,10 @@ describe('leases', () => {
 
   it('two calls on their way that settle one batch between them end its lease: nothing is left behind', async () => {
     await broker.enqueue([newTask(), newTask(), newTask()]);
-    const [a, b, c] = (await broker.claim('w1', 3, 10_000, keep)).tasks;
+    const [a, b, c] = (await broker.claim({ workerId: 'w1', max: 3, leaseMs: 10_000, retention: keep })).tasks;
     const outcome = ({ record, token }: ClaimedTask) => ({ uuid: record.uuid, token, status: 'success' as const, payload: '1' });
     // A complete and a claim carrying outcomes, both sent before either answers.
-    const [stored, claimed] = await Promise.all([broker.complete([outcome(a!)], keep), broker.claim('w1', 1, 10_000, keep, [outcome(b!), outcome(c!)])]);
+    const [stored, claimed] = await Promise.all([broker.complete([outcome(a!)], keep), broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: keep }, [outcome(b!), outcome(c!)])]);
     expect([stored, claimed.stored]).toEqual([[true], [true, true]]);
     expect(await redis.zcard(`qtasks:{${name}}:a`)).toBe(0);
     expect(await redis.keys(`qtasks:{${name}}:lb:*`)).toEqual([]);
@@ -63,7 +63,7 @@ describe('leases', () => {
     const keys = broker.storage.keys;
     // What the worker's broker sends: two claims of 2 on their way at once, call ids 7 and 8.
     const claim = (callId: number) =>
-      scripts.run('claim', [keys.priorities, keys.delayed, keys.marker, keys.active], [keys.prefix, 'w1', 2, 10_000, '0', 0, 0, callId, 0]) as Promise<
+      scripts.run('claim', [keys.priorities, keys.delayed, keys.marker, keys.active], [keys.prefix, 'w1', 2, 10_000, '0', 0, 0, callId, 0, 0]) as Promise<
         [number, string, string, string]
       >;
     const first = [await claim(7), await claim(8)];
@@ -76,7 +76,7 @@ describe('leases', () => {
   it('renew pushes the deadline of held leases only', async () => {
     const task = newTask();
     await broker.enqueue([task]);
-    const [claimed] = (await broker.claim('w1', 1, 1_000, keep)).tasks;
+    const [claimed] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 1_000, retention: keep })).tasks;
     // One lease entry per claimed batch: this claim's.
     const deadline = async () => {
       const entries = await redis.zrange(`qtasks:{${name}}:a`, '0', '-1', 'WITHSCORES');
@@ -95,7 +95,7 @@ describe('leases', () => {
   it('renew does not bring back a lease that expired and was recovered', async () => {
     const task = newTask();
     await broker.enqueue([task]);
-    const [claimed] = (await broker.claim('w1', 1, 30, keep)).tasks;
+    const [claimed] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 30, retention: keep })).tasks;
     await sleep(60);
     expect(await broker.recover(3, keep)).toEqual({ requeued: 1, failed: 0 });
     expect(await broker.renew([{ uuid: task.uuid, token: claimed!.token }], 60_000)).toEqual([task.uuid]);
@@ -109,14 +109,14 @@ describe('leases', () => {
     // send it again), then a claim this broker completes in full, which ends its own batch lease.
     const lostClaimer = new RedisBroker({ name, url });
     await lostClaimer.start();
-    const lost = (await lostClaimer.claim('w1', 2, 30, keep)).tasks;
+    const lost = (await lostClaimer.claim({ workerId: 'w1', max: 2, leaseMs: 30, retention: keep })).tasks;
     await lostClaimer.stop();
-    const mine = (await broker.claim('w2', 2, 30, keep)).tasks;
+    const mine = (await broker.claim({ workerId: 'w2', max: 2, leaseMs: 30, retention: keep })).tasks;
     const outcomes = mine.map(({ record, token }) => ({ uuid: record.uuid, token, status: 'success' as const, payload: '1' }));
     expect(await broker.complete(outcomes, keep)).toEqual([true, true]);
     await sleep(60);
     expect(await broker.recover(3, keep)).toEqual({ requeued: 2, failed: 0 });
-    const again = (await broker.claim('w3', 4, 10_000, keep)).tasks.map(({ record }) => record.uuid);
+    const again = (await broker.claim({ workerId: 'w3', max: 4, leaseMs: 10_000, retention: keep })).tasks.map(({ record }) => record.uuid);
     expect(again.sort()).toEqual(lost.map(({ record }) => record.uuid).sort());
   });
 
@@ -134,19 +134,19 @@ describe('leases', () => {
     expect(await redis.lrange(`qtasks:{${name}}:q:0`, 0, -1)).toEqual([first.uuid, last.uuid]);
     // A priority whose queue ran dry is no longer listed.
     expect(await redis.zrange(`qtasks:{${name}}:qp`, '0', '-1')).toEqual(['0']);
-    const claimed = (await broker.claim('w1', 5, 10_000, keep)).tasks.map(({ record }) => record.uuid);
+    const claimed = (await broker.claim({ workerId: 'w1', max: 5, leaseMs: 10_000, retention: keep })).tasks.map(({ record }) => record.uuid);
     expect(claimed).toEqual([first.uuid, last.uuid]);
   });
 
   it('release hands a held task back to the head of the queue, unclaimed', async () => {
     const [a, b] = [newTask(), newTask()];
     await broker.enqueue([a, b]);
-    const [claimed] = (await broker.claim('w1', 1, 10_000, keep)).tasks;
+    const [claimed] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: keep })).tasks;
     expect(claimed!.record.uuid).toBe(a.uuid);
     expect(await broker.release([{ uuid: a.uuid, token: 'not-the-token' }], keep)).toBe(0);
     expect(await broker.release([{ uuid: a.uuid, token: claimed!.token }], keep)).toBe(1);
     expect((await broker.storage.get(a.uuid))?.status).toBe('new');
-    const again = (await broker.claim('w2', 2, 10_000, keep)).tasks.map((task) => task.record.uuid);
+    const again = (await broker.claim({ workerId: 'w2', max: 2, leaseMs: 10_000, retention: keep })).tasks.map((task) => task.record.uuid);
     expect(again).toEqual([a.uuid, b.uuid]);
   });
 });
@@ -170,7 +170,7 @@ describe('completion notices', () => {
         if (message.startsWith(watched.uuid)) lastArrived();
       });
       await broker.enqueue([unwatched, watched]);
-      const claimed = (await broker.claim('w1', 2, 10_000, keep)).tasks;
+      const claimed = (await broker.claim({ workerId: 'w1', max: 2, leaseMs: 10_000, retention: keep })).tasks;
       const finish = (index: number) =>
         broker.complete([{ uuid: claimed[index]!.record.uuid, token: claimed[index]!.token, status: 'success', payload: '1' }], keep);
       await finish(0);
@@ -254,8 +254,8 @@ class LateSettleReplies extends RedisBroker {
   renewals = 0;
   private waiting: Array<() => void> = [];
 
-  override async claim(workerId: string, max: number, leaseMs: number, retention: Retention, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
-    const batch = await super.claim(workerId, max, leaseMs, retention, settle);
+  override async claim(request: ClaimRequest, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
+    const batch = await super.claim(request, settle);
     if (settle.length > 0) await this.nextRenewal();
     return batch;
   }

@@ -121,6 +121,7 @@ describe('the sample app over HTTP', () => {
     const overview = (await (await fetch(`${app.get(WebView).address}/api/overview`)).json()) as QueueOverview;
     expect(overview.app).toBe(name);
     expect(overview.catalog.map((task) => task.name).sort()).toEqual(['fail', 'hashPassword', 'import', 'invite', 'report', 'test']);
+    expect(overview.catalog.find((task) => task.name === 'invite')!.rateLimit).toEqual({ max: 5, windowMs: 1_000 });
     expect(overview.workers.map((worker) => worker.pid)).toContain(process.pid);
   });
 });

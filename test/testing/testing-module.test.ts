@@ -4,6 +4,7 @@ import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { InvalidOptionError, QTasksClient, QueueTasks, Task, UnknownTaskError, type TaskContext } from '../../lib/index.js';
 import { DrainTimeoutError, QTasksTesting, QTasksTestingModule, type QTasksTestingModuleOptions } from '../../lib/testing/index.js';
 import { plainApps } from '../helpers/plain-app.js';
+import { startsPerWindow } from '../helpers/rate-windows.js';
 
 @Injectable()
 class Mailer {
@@ -45,8 +46,16 @@ class Stuck {
   }
 }
 
+@Injectable()
+class Throttled {
+  @Task({ rateLimit: { max: 1, windowMs: 150 } })
+  ping(n: number) {
+    return n;
+  }
+}
+
 async function boot(options: QTasksTestingModuleOptions = {}): Promise<TestingModule> {
-  @Module({ imports: [QTasksTestingModule.forRoot(options)], providers: [Mailer, Signup, Stuck] })
+  @Module({ imports: [QTasksTestingModule.forRoot(options)], providers: [Mailer, Signup, Stuck, Throttled] })
   class AppUnderTest {}
   const app = await Test.createTestingModule({ imports: [AppUnderTest] }).compile();
   await app.init();
@@ -76,6 +85,16 @@ describe('QTasksTestingModule', () => {
     // Arguments went through JSON, as with Redis: the Date arrived as a string.
     expect(registered[0]!.returning).toEqual({ email: 'a@x.io', at: 'string' });
     expect(testing.records({ status: 'success' })).toHaveLength(4);
+  });
+
+  it('drain() waits for tasks held back by their rate limit too', async () => {
+    app = await boot();
+    const client = app.get(QTasksClient);
+    for (const n of [1, 2, 3]) await client.add('ping', [n]);
+    await app.get(QTasksTesting).drain();
+    const records = app.get(QTasksTesting).records({ taskName: 'ping' });
+    expect(records.map((r) => [r.status, r.returning])).toEqual([['success', 1], ['success', 2], ['success', 3]]);
+    expect(startsPerWindow(records.map((r) => r.startedAt!.getTime()), 150)).toEqual([1, 1, 1]);
   });
 
   it('enqueued() lists tasks not started, and its records are copies', async () => {

@@ -218,6 +218,20 @@ describe('the engine', () => {
     );
   });
 
+  it.each([
+    ['no max', { windowMs: 1000 }, 'rateLimit of task at function send needs max, a whole number of starts above 0; got {"windowMs":1000}.'],
+    ['a max of 0', { max: 0, windowMs: 1000 }, 'needs max, a whole number of starts above 0'],
+    ['a fractional max', { max: 1.5, windowMs: 1000 }, 'needs max, a whole number of starts above 0'],
+    ['null', null, 'needs max, a whole number of starts above 0; got null.'],
+    ['no window', { max: 5 }, 'rateLimit of task at function send needs windowMs, a whole number of milliseconds from 1 to 2147483647; got undefined.'],
+    ['a window of 0.5 ms', { max: 5, windowMs: 0.5 }, 'needs windowMs, a whole number of milliseconds from 1 to 2147483647; got 0.5.'],
+    ['a window past the timer range', { max: 5, windowMs: 2 ** 31 }, 'got 2147483648.'],
+  ])('refuses a rateLimit with %s, naming the task', (_case, rateLimit, message) => {
+    const app = new QueueTasks({ backend: 'memory' });
+    expect(() => app.task({ name: 'send', rateLimit: rateLimit as never }, () => undefined)).toThrow(InvalidOptionError);
+    expect(() => app.task({ name: 'send', rateLimit: rateLimit as never }, () => undefined)).toThrow(message);
+  });
+
   it('refuses a wait timeout that is no whole number of ms, before anything is enqueued', async () => {
     const storage = new MemoryStorage();
     const app = new QueueTasks({ storage, worker: false, logger: quiet }).task('job', () => 1);

@@ -1,9 +1,10 @@
 import type { GlobalConfig } from '../../configs/global-config.js';
+import type { RateLimit, RateLimits } from '../../core/rate-limit.js';
 import { TimerSet } from '../../core/timer-set.js';
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/task-record.js';
 import { MemoryStorage } from '../../storages/memory/memory-storage.js';
 import { decodeRecord, newStoredRecord, type StoredRecord } from '../../storages/record-codec.js';
-import { Broker, type ClaimBatch, type Lease, type RequeueOutcome, type Retention } from '../broker.js';
+import { Broker, type ClaimBatch, type ClaimRequest, type Lease, type RequeueOutcome, type Retention } from '../broker.js';
 
 export interface MemoryBrokerOptions {
   /** The storage whose records this broker changes; a new one when absent. */
@@ -16,6 +17,20 @@ interface HeldLease {
   token: string;
   deadline: number;
 }
+
+/** A rate limit's current window: starts counted in it, and when it closes. */
+interface RateWindow {
+  started: number;
+  endsAt: number;
+}
+
+/** A task parked by its rate limit, with the priority it goes back to. */
+interface ParkedTask {
+  uuid: string;
+  priority: number;
+}
+
+const NO_RATE_LIMITS: RateLimits = new Map();
 
 /**
  * An in-process broker with the Redis broker's semantics (see lib/redis/lua: each method here does
@@ -30,6 +45,10 @@ export class MemoryBroker extends Broker {
   private readonly queues = new Map<number, string[]>();
   /** Delayed tasks: uuid -> due time. */
   private readonly delayed = new Map<string, number>();
+  /** Rate limits (see lua/includes/rate-limit.lua): open windows, parked tasks in order, reopen times. */
+  private readonly rateWindows = new Map<string, RateWindow>();
+  private readonly parked = new Map<string, ParkedTask[]>();
+  private readonly reopenAt = new Map<string, number>();
   private readonly leases = new Map<string, HeldLease>();
   private readonly uniqueKeys = new Map<string, { uuid: string; expiresAt: number }>();
   private readonly cancelListeners = new Set<(uuid: string) => void>();
@@ -80,7 +99,8 @@ export class MemoryBroker extends Broker {
     return out;
   }
 
-  async claim(workerId: string, max: number, leaseMs: number, retention: Retention, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
+  async claim(request: ClaimRequest, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
+    const { workerId, max, leaseMs, retention, rateLimits = NO_RATE_LIMITS } = request;
     const stored = await this.complete(settle, retention);
     const now = Date.now();
     this.sweepExpired(now);
@@ -90,6 +110,7 @@ export class MemoryBroker extends Broker {
       const record = this.storage.read(uuid);
       if (record?.s === 'new') this.pushQueued(record.p, uuid, 'tail');
     }
+    this.unparkReopened(rateLimits, now);
     const tokenPrefix = `${workerId}:${++this.claimCount}:`;
     const tasks: ClaimedTask[] = [];
     while (tasks.length < max && this.queues.size > 0) {
@@ -97,6 +118,12 @@ export class MemoryBroker extends Broker {
       const record = this.storage.read(uuid);
       // A missing record was deleted, a non-'new' one cancelled: both leave the queue silently.
       if (record?.s !== 'new') continue;
+      const limit = rateLimits.get(record.n);
+      const reopenAt = limit && this.rateLimitedUntil(record.n, limit, now);
+      if (reopenAt) {
+        this.park(record.n, { uuid, priority: record.p }, reopenAt);
+        continue;
+      }
       Object.assign(record, { s: 'process', b: now, u: now, w: workerId });
       const raw = this.storage.write(uuid, record);
       const token = tokenPrefix + (tasks.length + 1);
@@ -105,7 +132,7 @@ export class MemoryBroker extends Broker {
     }
     if (this.queues.size > 0) this.wake();
     let nextDue = Infinity;
-    for (const at of this.delayed.values()) nextDue = Math.min(nextDue, at);
+    for (const at of [...this.delayed.values(), ...this.reopenAt.values()]) nextDue = Math.min(nextDue, at);
     this.changed();
     return { tasks, stored, nextDueInMs: Number.isFinite(nextDue) ? Math.max(0, nextDue - now) : null };
   }
@@ -250,7 +277,7 @@ export class MemoryBroker extends Broker {
     const now = Date.now();
     Object.assign(record, { s: 'cancel', x: reason, u: now, f: now });
     this.delayed.delete(uuid);
-    this.removeQueued(record.p, uuid);
+    if (!this.removeQueued(record.p, uuid)) this.unparkOne(record.n, uuid);
     const raw = this.storage.finish(uuid, record, retention);
     this.changed();
     return decodeRecord(uuid, raw);
@@ -306,7 +333,9 @@ export class MemoryBroker extends Broker {
   private isIdle(): boolean {
     if (this.leases.size > 0) return false;
     // A queued uuid whose record was removed meanwhile stays in its list until a claim drops it; it is not work.
-    return ![...this.queues.values()].some((list) => list.some((uuid) => this.storage.read(uuid)?.s === 'new'));
+    const queued = [...this.queues.values()].flat();
+    const parked = [...this.parked.values()].flatMap((tasks) => tasks.map(({ uuid }) => uuid));
+    return ![...queued, ...parked].some((uuid) => this.storage.read(uuid)?.s === 'new');
   }
 
   private changed(): void {
@@ -322,13 +351,65 @@ export class MemoryBroker extends Broker {
     else list.push(uuid);
   }
 
-  /** Takes a uuid out of its priority's queue (a cancelled task), as cancel.lua's LREM does. */
-  private removeQueued(priority: number, uuid: string): void {
+  /** Takes a uuid out of its priority's queue (a cancelled task), as cancel.lua's LREM does; false when not there. */
+  private removeQueued(priority: number, uuid: string): boolean {
     const list = this.queues.get(priority);
     const at = list?.indexOf(uuid) ?? -1;
-    if (at < 0) return;
+    if (at < 0) return false;
     list!.splice(at, 1);
     if (list!.length === 0) this.queues.delete(priority);
+    return true;
+  }
+
+  /** Counts a start of `name` in its window: undefined when allowed, else when the window reopens. */
+  private rateLimitedUntil(name: string, limit: RateLimit, now: number): number | undefined {
+    let window = this.rateWindows.get(name);
+    if (!window || window.endsAt <= now) this.rateWindows.set(name, (window = { started: 0, endsAt: now + limit.windowMs }));
+    if (window.started < limit.max) {
+      window.started++;
+      return undefined;
+    }
+    return window.endsAt;
+  }
+
+  private park(name: string, task: ParkedTask, reopenAt: number): void {
+    let tasks = this.parked.get(name);
+    if (!tasks) this.parked.set(name, (tasks = []));
+    tasks.push(task);
+    this.reopenAt.set(name, reopenAt);
+  }
+
+  /** Takes a parked task out (a cancelled one). */
+  private unparkOne(name: string, uuid: string): void {
+    const tasks = this.parked.get(name) ?? [];
+    const at = tasks.findIndex((task) => task.uuid === uuid);
+    if (at >= 0) tasks.splice(at, 1);
+    if (tasks.length === 0) this.forgetParked(name);
+  }
+
+  /**
+   * Puts parked tasks whose window has reopened back at the head of their queues, in the order they
+   * were parked: as many as the window has room for (all, for a task no longer limited).
+   */
+  private unparkReopened(limits: RateLimits, now: number): void {
+    for (const [name, at] of this.reopenAt) {
+      if (at > now) continue;
+      const limit = limits.get(name);
+      const window = this.rateWindows.get(name);
+      const counting = window && window.endsAt > now ? window : undefined;
+      const tasks = this.parked.get(name)!;
+      const moved = tasks.splice(0, limit ? limit.max - (counting?.started ?? 0) : tasks.length);
+      // Last first: each goes in front of the one parked before it.
+      for (const { uuid, priority } of moved.reverse()) this.pushQueued(priority, uuid, 'head');
+      if (tasks.length === 0) this.forgetParked(name);
+      // The rest wait for the window these ones open (or the one still counting).
+      else this.reopenAt.set(name, counting ? counting.endsAt : now + limit!.windowMs);
+    }
+  }
+
+  private forgetParked(name: string): void {
+    this.parked.delete(name);
+    this.reopenAt.delete(name);
   }
 
   /** Takes the first uuid of the lowest priority (call only while a queue is not empty). */

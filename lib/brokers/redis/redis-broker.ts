@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AddOutcomeUnknownError, InvalidOptionError, RedisUnavailableError } from '../../core/errors.js';
+import type { RateLimits } from '../../core/rate-limit.js';
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/task-record.js';
 import { neverSent, type RedisClient } from '../../redis/connection.js';
 import { ScriptRunner, type ScriptName } from '../../redis/scripts.js';
@@ -80,15 +81,24 @@ export class RedisBroker extends Broker {
     return uuids.split(' ');
   }
 
-  async claim(workerId: string, max: number, leaseMs: number, retention: Retention, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
-    return this.claimOn(this.storage.client, { workerId, max, leaseMs, retention }, settle);
+  async claim(request: ClaimRequest, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
+    return this.claimOn(this.storage.client, request, settle);
   }
 
   /** A claim on `client`: the main connection, or the blocking one right behind BLPOP. */
   private async claimOn(client: RedisClient, request: ClaimRequest, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
-    const { workerId, max, leaseMs, retention } = request;
+    const { workerId, max, leaseMs, retention, rateLimits } = request;
     const settling = this.settleOnSend(settle);
-    const args = [this.keys.prefix, workerId, max, leaseMs, ...retentionArgs(retention), ++this.calls, ...outcomeArgs(settle, settling.ended)];
+    const args = [
+      this.keys.prefix,
+      workerId,
+      max,
+      leaseMs,
+      ...retentionArgs(retention),
+      ++this.calls,
+      ...rateLimitArgs(rateLimits),
+      ...outcomeArgs(settle, settling.ended),
+    ];
     const [nextDue, stored, batch, claimed] = (await this.scripts.run('claim', this.stateKeys, args, client).catch(settling.undo)) as [
       number,
       string,
@@ -268,6 +278,14 @@ export class RedisBroker extends Broker {
 /** The three retention values every finishing script reads with readRetention (lua/includes/finish.lua). */
 function retentionArgs(retention: Retention): [string, number, number] {
   return [retention.deleteFinishedTasks ? '1' : '0', retention.resultTtlMs, retention.keepFinishedTasks];
+}
+
+/** Rate limits as claim.lua reads them (see readRateLimits in lua/includes/rate-limit.lua). */
+function rateLimitArgs(limits?: RateLimits): (string | number)[] {
+  if (!limits) return [0];
+  const args: (string | number)[] = [limits.size];
+  for (const [name, { max, windowMs }] of limits) args.push(name, max, windowMs);
+  return args;
 }
 
 /** Outcome flags as the scripts return them: one '1' (stored) or '0' (lease lost) each. */

@@ -7,6 +7,7 @@
 -- Returns the record after the call, or false when there is no such task.
 --@include time
 --@include finish
+--@include rate-limit
 local prefix = ARGV[1]
 local uuid = ARGV[2]
 local raw = redis.call('GET', prefix .. 't:' .. uuid)
@@ -35,8 +36,13 @@ redis.call('ZREM', KEYS[1], uuid)
 -- cancel is rare next to the adds and claims that keep the queue a plain list.
 local priority = rec.p or 0
 local listKey = prefix .. 'q:' .. priority
-if redis.call('LREM', listKey, 1, uuid) == 1 and redis.call('LLEN', listKey) == 0 then
-  redis.call('ZREM', KEYS[2], priority)
+if redis.call('LREM', listKey, 1, uuid) == 1 then
+  if redis.call('LLEN', listKey) == 0 then
+    redis.call('ZREM', KEYS[2], priority)
+  end
+else
+  -- Parked by its rate limit (see includes/rate-limit.lua), or not queued at all.
+  unparkOne(prefix, rec.n, uuid, priority)
 end
 raw = finish(prefix, uuid, rec, readRetention(4), notices)
 notify(prefix, notices)

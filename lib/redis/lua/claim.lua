@@ -5,8 +5,9 @@
 -- KEYS[4] active zset (batch -> lease deadline)
 -- ARGV[1] key prefix, ARGV[2] worker id, ARGV[3] max tasks, ARGV[4] lease ms,
 -- ARGV[5..7] retention (see readRetention), ARGV[8] the call's id (new for each call the worker
--- makes), ARGV[9...] the outcomes (none: ARGV[9] = 0)
--- Returns { ms until the next delayed task (-1 = none), one '1' or '0' per outcome (a string),
+-- makes), ARGV[9...] the rate limits (see readRateLimits; none: ARGV[9] = 0), then the outcomes
+-- (none: 0)
+-- Returns { ms until the next delayed task or rate-limit window reopens (-1 = none), one '1' or '0' per outcome (a string),
 -- the batch id ('' when nothing was claimed), the claimed tasks as one string of lines
 -- `<uuid>\n<record>\n...` } (a few long strings cost the client library far less to read than a
 -- value per task; JSON has no raw newline). The n-th task's token is `<batch>:<n>`.
@@ -16,6 +17,7 @@
 --@include bulk
 --@include outcomes
 --@include answers
+--@include rate-limit
 local prefix = ARGV[1]
 local now = nowMs()
 
@@ -28,12 +30,18 @@ local function readRecords(uuids)
   return keys, callInChunks('MGET', keys)
 end
 
--- ms until the first delayed task is due (-1: none).
-local function dueIn(first)
-  if #first == 0 then
-    return -1
+-- ms until the first of these (a ZRANGE WITHSCORES reply each) is due (-1: none).
+local function dueIn(...)
+  local due = -1
+  for _, first in ipairs({ ... }) do
+    if #first > 0 then
+      local wait = math.max(0, tonumber(first[2]) - now)
+      if due < 0 or wait < due then
+        due = wait
+      end
+    end
   end
-  return math.max(0, tonumber(first[2]) - now)
+  return due
 end
 
 -- The worker's last claims, answered `<stored flags> <batch>` and kept for a lease's time (see
@@ -56,7 +64,8 @@ if repeated then
       end
     end
   end
-  return { dueIn(redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')), lastStored, lastBatch, table.concat(lines, '\n') }
+  local firstReopen = redis.call('ZRANGE', prefix .. 'rw', 0, 0, 'WITHSCORES')
+  return { dueIn(redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES'), firstReopen), lastStored, lastBatch, table.concat(lines, '\n') }
 end
 
 local retention = readRetention(5)
@@ -64,7 +73,9 @@ local notices = newNotices()
 -- The records this call writes, as MSET arguments: kept successes (storeOutcomes adds them) and
 -- the claimed tasks' held records, all in one call at the end rather than one SET per task.
 local writes = {}
-local stored = storeOutcomes(prefix, 9, now, retention, notices, writes)
+local limits, outcomesAt = readRateLimits(9)
+local limited = next(limits) ~= nil
+local stored = storeOutcomes(prefix, outcomesAt, now, retention, notices, writes)
 
 -- The first delayed task; when it is due, due ones are promoted and the first is read again.
 local function firstDelayed()
@@ -82,6 +93,7 @@ if #nextDelayed > 0 and tonumber(nextDelayed[2]) <= now then
   end
   nextDelayed = firstDelayed()
 end
+local nextReopen = unparkReopened(prefix, KEYS[1], limits, now)
 
 -- The batch id comes from a counter here, not from the caller: a claim the client library sends
 -- again after a reconnect must not reuse the id of a batch that the caller never heard of.
@@ -95,7 +107,12 @@ local lines = {}
 local claimedUuids = {}
 local max = tonumber(ARGV[3])
 local claimed = 0
-while claimed < max do
+-- Rate-limited tasks met in this call whose window is full: name -> when it reopens.
+local full = {}
+-- Parked by this call: bounded, so a long backlog of one limited task is parked over several
+-- calls rather than holding Redis in one.
+local parked = 0
+while claimed < max and parked < 1000 do
   local top = redis.call('ZRANGE', KEYS[1], 0, 0)
   if #top == 0 then
     break
@@ -123,6 +140,16 @@ while claimed < max do
         rest = queuedRest(raw)
       end
     end
+    if rest and limited then
+      local name = queuedTaskName(raw, rest)
+      local limit = name and limits[name]
+      local reopenAt = limit and rateLimitedUntil(prefix, name, limit, now, full)
+      if reopenAt then
+        parkLimited(prefix, name, uuid, top[1], reopenAt)
+        parked = parked + 1
+        rest = nil
+      end
+    end
     if rest then
       if not batch then
         batch = redis.call('INCR', prefix .. 'bn')
@@ -145,10 +172,13 @@ if claimed > 0 then
   callInChunks('RPUSH', claimedUuids, prefix .. 'lb:' .. batch)
 end
 -- Work left behind wakes the next idle worker. (A claim that got fewer than it asked for
--- emptied every list, so it has none to leave.)
-if claimed == max and redis.call('ZCARD', KEYS[1]) > 0 then
+-- emptied every list, or parked all it could, so it has none to leave but tasks to park.)
+if (claimed == max or parked >= 1000) and redis.call('ZCARD', KEYS[1]) > 0 then
   wake(KEYS[3])
 end
 keepAnswer(answerKey, kept, ARGV[8], stored .. ' ' .. (batch or ''), ARGV[4])
 notify(prefix, notices)
-return { dueIn(nextDelayed), stored, tostring(batch or ''), table.concat(lines, '\n') }
+if parked > 0 then
+  nextReopen = redis.call('ZRANGE', prefix .. 'rw', 0, 0, 'WITHSCORES')
+end
+return { dueIn(nextDelayed, nextReopen), stored, tostring(batch or ''), table.concat(lines, '\n') }
