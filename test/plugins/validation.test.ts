@@ -77,6 +77,11 @@ class UsersTasks {
   }
 
   @Task()
+  remind(at: Date, note: string) {
+    return { isDate: at instanceof Date, at: at.toISOString(), note };
+  }
+
+  @Task()
   withContext(@TaskCtx() ctx: TaskContext, user: CreateUserDto) {
     return `${ctx.taskName}: ${describeUser(user)}`;
   }
@@ -134,6 +139,18 @@ describe('validation (class-validator) of DTO-typed parameters', () => {
     expect((await client.run('greet', [2, null], { timeout: 15_000 })).returning).toBe('2: nobody');
     expect(await client.task(UsersTasks, 'greet').run(3, valid)).toBe('3: ann@example.com (30) at 12345');
     await expect(client.task(UsersTasks, 'greet').add(4, { ...valid, age: 1 })).rejects.toThrow(TaskValidationError);
+  });
+
+  it('a Date parameter gets a Date, not the ISO string JSON made of it; a value that is no date is refused at enqueue', async () => {
+    const at = new Date('2026-12-01T09:30:00.000Z');
+    expect(await client.task(UsersTasks, 'remind').run(at, 'call ann')).toEqual({ isDate: true, at: at.toISOString(), note: 'call ann' });
+    // The record keeps the argument as JSON gave it; Unix ms are read as a date too.
+    const record = await client.run('remind', [at.getTime(), 'again'], { timeout: 15_000 });
+    expect(record).toMatchObject({ status: 'success', args: [at.getTime(), 'again'], returning: { isDate: true, at: at.toISOString() } });
+    await expect(client.add('remind', ['next tuesday', 'x'])).rejects.toThrow(
+      'Arguments of task "remind" are invalid: argument 1 (Date) must be a date (a Date, an ISO date string or Unix ms), got "next tuesday".',
+    );
+    await expect(client.add('remind', [{ at: 1 }, 'x'])).rejects.toThrow(TaskValidationError);
   });
 
   it('the context parameter is skipped: the DTO is the first enqueue argument', async () => {

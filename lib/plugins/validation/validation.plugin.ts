@@ -1,18 +1,19 @@
 import type { ValidationError } from 'class-validator';
-import { TaskValidationError } from '../../core/errors.js';
+import { shownValue, TaskValidationError } from '../../core/errors.js';
 import type { TaskOptions, TaskRegistry } from '../../core/task-registry.js';
 import type { TaskPlugin } from '../plugin.js';
 import type { TriggerEvent } from '../triggers.js';
 
-/** Parameter types that are not DTOs: left as they are. */
+/** Parameter types that are not DTOs: left as they are (but Date, see revivedDate). */
 const PLAIN_TYPES: unknown[] = [Object, String, Number, Boolean, Array, Function, Symbol, BigInt, Date, Promise, Map, Set];
 
 /**
- * Validation with class-validator: each argument whose parameter type is a class is turned into
- * that class (class-transformer) and validated at enqueue (a failure rejects the add, nothing is
- * enqueued; the stored arguments stay the JSON the caller gave), then turned and validated again
- * before the task runs (the task gets the class instances). Converting the stored JSON, never an
- * instance, applies each `@Transform` and `@Expose` once.
+ * Typed arguments. Validation with class-validator: each argument whose parameter type is a class
+ * is turned into that class (class-transformer) and validated at enqueue (a failure rejects the
+ * add, nothing is enqueued; the stored arguments stay the JSON the caller gave), then turned and
+ * validated again before the task runs (the task gets the class instances). Converting the stored
+ * JSON, never an instance, applies each `@Transform` and `@Expose` once. A `Date` parameter is
+ * checked the same way and gets a Date back from the ISO string JSON made of it.
  */
 export class ValidationPlugin implements TaskPlugin {
   readonly name = 'ValidationPlugin';
@@ -22,11 +23,11 @@ export class ValidationPlugin implements TaskPlugin {
     app_add_task_before_broker: ({ name, args }: TriggerEvent<'app_add_task_before_broker'>) => {
       const definition = this.registry.get(name);
       if (!definition) return; // the add itself reports the unknown task
-      const types = dtoTypes(definition.options, definition.paramTypes);
+      const types = convertedTypes(definition.options, definition.paramTypes);
       if (types) return converted(name, types, args).then(() => undefined);
     },
     task_executor_args_replace: ({ record, args, options, paramTypes }: TriggerEvent<'task_executor_args_replace'>) => {
-      const types = dtoTypes(options, paramTypes);
+      const types = convertedTypes(options, paramTypes);
       if (types) return converted(record.taskName, types, args).then((instances) => ({ args: instances }));
     },
   };
@@ -34,10 +35,10 @@ export class ValidationPlugin implements TaskPlugin {
   constructor(private readonly registry: TaskRegistry) {}
 }
 
-/** A task's parameter types when some of them are DTO classes to validate; undefined otherwise. */
-function dtoTypes(options: TaskOptions, paramTypes: readonly unknown[] | undefined): readonly unknown[] | undefined {
+/** A task's parameter types when some of them are DTO classes or dates to convert; undefined otherwise. */
+function convertedTypes(options: TaskOptions, paramTypes: readonly unknown[] | undefined): readonly unknown[] | undefined {
   const types = options.paramTypes ?? paramTypes;
-  if (!types || options.validate === false || !types.some(isDto)) return undefined;
+  if (!types || options.validate === false || !types.some(isConverted)) return undefined;
   return types;
 }
 
@@ -45,23 +46,33 @@ function isDto(type: unknown): type is Function {
   return typeof type === 'function' && !PLAIN_TYPES.includes(type);
 }
 
+/** A parameter type whose argument is converted: a DTO class or Date. */
+function isConverted(type: unknown): type is Function {
+  return type === Date || isDto(type);
+}
+
 /** class-transformer and class-validator, loaded at the first DTO: an app without DTOs never loads them. */
 let validationLibraries: Promise<[typeof import('class-transformer'), typeof import('class-validator')]> | undefined;
 
-/** The arguments with each DTO turned into its class and validated; a TaskValidationError lists every failure. */
+/**
+ * The arguments with each DTO turned into its class and validated, and each date a Date; a
+ * TaskValidationError lists every failure.
+ */
 async function converted(taskName: string, types: readonly unknown[], args: unknown[]): Promise<unknown[]> {
-  const [{ plainToInstance }, { validate }] = await (validationLibraries ??= Promise.all([import('class-transformer'), import('class-validator')]));
+  const libraries = types.some(isDto) ? await (validationLibraries ??= Promise.all([import('class-transformer'), import('class-validator')])) : undefined;
   const problems: string[] = [];
   const instances = await Promise.all(
     args.map(async (arg, index) => {
       const type = types[index];
       // null or undefined is an optional parameter not given: Nest's ValidationPipe lets it through too.
-      if (!isDto(type) || arg === null || arg === undefined) return arg;
+      if (arg === null || arg === undefined || !isConverted(type)) return arg;
       const label = `argument ${index + 1} (${type.name})`;
+      if (type === Date) return revivedDate(arg, label, problems);
       if (typeof arg !== 'object' || Array.isArray(arg)) {
         problems.push(`${label} must be an object, got ${Array.isArray(arg) ? 'a list' : typeof arg}`);
         return arg;
       }
+      const [{ plainToInstance }, { validate }] = libraries!;
       const instance = arg instanceof type ? arg : plainToInstance(type as new () => object, arg);
       // As Nest's ValidationPipe: a class without decorators is accepted (class-validator ≥0.14 refuses it by default).
       for (const error of await validate(instance as object, { forbidUnknownValues: false })) problems.push(...describe(label, error));
@@ -70,6 +81,14 @@ async function converted(taskName: string, types: readonly unknown[], args: unkn
   );
   if (problems.length > 0) throw new TaskValidationError(taskName, problems);
   return instances;
+}
+
+/** A Date for a Date parameter: JSON carried it as its ISO string (a caller may give ms too). */
+function revivedDate(arg: unknown, label: string, problems: string[]): unknown {
+  const date = arg instanceof Date ? arg : typeof arg === 'string' || typeof arg === 'number' ? new Date(arg) : undefined;
+  if (date && !Number.isNaN(date.getTime())) return date;
+  problems.push(`${label} must be a date (a Date, an ISO date string or Unix ms), got ${shownValue(arg)}`);
+  return arg;
 }
 
 function describe(path: string, error: ValidationError): string[] {
