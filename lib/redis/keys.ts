@@ -74,8 +74,8 @@ export class RedisKeys {
     return `${this.prefix}lb:${id}`;
   }
 
-  /** Tasks of one rate-limited task waiting for its window, `<uuid> <priority>` each, in order. */
-  rateLimitParked(taskName: string): string {
+  /** The uuids of one rate-limited task's tasks waiting for its window, in order. */
+  rateLimitLine(taskName: string): string {
     return `${this.prefix}rp:${taskName}`;
   }
 

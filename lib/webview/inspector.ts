@@ -165,7 +165,7 @@ export class QueueInspector {
   private async rateLimited(): Promise<QueueOverview['rateLimited']> {
     const entries = await this.client.zrange(this.keys.rateLimitWaiting, 0, '-1', 'WITHSCORES');
     const names = entries.filter((_, i) => i % 2 === 0);
-    const lengths = await Promise.all(names.map((name) => this.client.llen(this.keys.rateLimitParked(name))));
+    const lengths = await Promise.all(names.map((name) => this.client.llen(this.keys.rateLimitLine(name))));
     return names.map((task, i) => ({ task, waiting: lengths[i]!, reopensAt: new Date(Number(entries[i * 2 + 1])) }));
   }
 
@@ -180,8 +180,7 @@ export class QueueInspector {
     }
     for (const name of await this.client.zrange(this.keys.rateLimitWaiting, 0, '-1')) {
       if (uuids.length >= wanted) break;
-      const parked = await this.client.lrange(this.keys.rateLimitParked(name), 0, wanted - 1);
-      uuids.push(...parked.map((entry) => entry.slice(0, entry.indexOf(' '))));
+      uuids.push(...(await this.client.lrange(this.keys.rateLimitLine(name), 0, wanted - 1)));
     }
     return uuids;
   }

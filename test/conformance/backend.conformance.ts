@@ -610,6 +610,48 @@ export function describeBackendConformance(label: string, factory: BackendFactor
         expect(uuidsOf(await claimLimited(1, rateLimits))).toEqual([later.uuid]);
       });
 
+      it('waiting tasks keep their place however long they wait: a claim with fewer slots than the window allows leaves them first in line', async () => {
+        const rateLimits = limited(2, 200);
+        const all = Array.from({ length: 6 }, () => task({ taskName: 'mail' }));
+        await broker.enqueue(all);
+        const first = await claimLimited(10, rateLimits);
+        expect(uuidsOf(first)).toEqual(all.slice(0, 2).map((t) => t.uuid));
+        await sleep(first.nextDueInMs! + 20);
+        // One slot only: the third starts, the fourth stays first in line through a whole window.
+        expect(uuidsOf(await claimLimited(1, rateLimits))).toEqual([all[2]!.uuid]);
+        await sleep(450);
+        const rest: string[] = [];
+        for (let windows = 0; rest.length < 3 && windows < 10; windows++) {
+          const batch = await claimLimited(10, rateLimits);
+          rest.push(...uuidsOf(batch));
+          if (rest.length < 3) await sleep((batch.nextDueInMs ?? 0) + 20);
+        }
+        expect(rest).toEqual(all.slice(3).map((t) => t.uuid));
+      });
+
+      it('a task given back unstarted leaves its window, and goes ahead of the tasks waiting behind it', async () => {
+        const rateLimits = limited(2, 400);
+        const all = Array.from({ length: 4 }, () => task({ taskName: 'mail' }));
+        await broker.enqueue(all);
+        const first = await claimLimited(10, rateLimits);
+        expect(uuidsOf(first)).toEqual([all[0]!.uuid, all[1]!.uuid]);
+        // The second was claimed ahead and given back: it did not start, so it is not counted.
+        await broker.release([{ uuid: all[1]!.uuid, token: first.tasks[1]!.token }], KEEP);
+        const again = await claimLimited(10, rateLimits);
+        expect(uuidsOf(again)).toEqual([all[1]!.uuid]);
+        expect(uuidsOf(await claimLimited(10, rateLimits))).toEqual([]);
+        await sleep(again.nextDueInMs! + 20);
+        expect(uuidsOf(await claimLimited(10, rateLimits))).toEqual([all[2]!.uuid, all[3]!.uuid]);
+      });
+
+      it('a limit raised while tasks wait starts them at once, ahead of tasks queued after them', async () => {
+        const all = Array.from({ length: 4 }, () => task({ taskName: 'mail' }));
+        await broker.enqueue(all.slice(0, 3));
+        expect(uuidsOf(await claimLimited(10, limited(1, 60_000)))).toEqual([all[0]!.uuid]);
+        await broker.enqueue([all[3]!]);
+        expect(uuidsOf(await claimLimited(10, limited(5, 60_000)))).toEqual(all.slice(1).map((t) => t.uuid));
+      });
+
       it('a cancelled waiting task never runs; a task no longer limited all comes back once its window reopens', async () => {
         const [a, b, c, d] = Array.from({ length: 4 }, () => task({ taskName: 'mail' }));
         await broker.enqueue([a!, b!, c!, d!]);

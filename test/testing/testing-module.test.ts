@@ -97,6 +97,20 @@ describe('QTasksTestingModule', () => {
     expect(startsPerWindow(records.map((r) => r.startedAt!.getTime()), 150)).toEqual([1, 1, 1]);
   });
 
+  it('drain() under fake timers waits for a rate limit until the clock is advanced past its window', async () => {
+    vi.useFakeTimers();
+    app = await boot();
+    const client = app.get(QTasksClient);
+    for (const n of [1, 2]) await client.add('ping', [n]);
+    let drained = false;
+    const draining = app.get(QTasksTesting).drain().then(() => (drained = true));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(drained).toBe(false);
+    await vi.advanceTimersByTimeAsync(100);
+    await draining;
+    expect(app.get(QTasksTesting).records({ taskName: 'ping' }).map((r) => r.status)).toEqual(['success', 'success']);
+  });
+
   it('enqueued() lists tasks not started, and its records are copies', async () => {
     app = await boot();
     const testing = app.get(QTasksTesting);

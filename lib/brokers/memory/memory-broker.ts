@@ -1,9 +1,10 @@
 import type { GlobalConfig } from '../../configs/global-config.js';
-import type { RateLimit, RateLimits } from '../../core/rate-limit.js';
+import type { RateLimits } from '../../core/rate-limit.js';
 import { TimerSet } from '../../core/timer-set.js';
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/task-record.js';
 import { MemoryStorage } from '../../storages/memory/memory-storage.js';
 import { decodeRecord, newStoredRecord, type StoredRecord } from '../../storages/record-codec.js';
+import { MemoryRateLimits } from './memory-rate-limits.js';
 import { Broker, type ClaimBatch, type ClaimRequest, type Lease, type RequeueOutcome, type Retention } from '../broker.js';
 
 export interface MemoryBrokerOptions {
@@ -16,18 +17,6 @@ export interface MemoryBrokerOptions {
 interface HeldLease {
   token: string;
   deadline: number;
-}
-
-/** A rate limit's current window: starts counted in it, and when it closes. */
-interface RateWindow {
-  started: number;
-  endsAt: number;
-}
-
-/** A task parked by its rate limit, with the priority it goes back to. */
-interface ParkedTask {
-  uuid: string;
-  priority: number;
 }
 
 const NO_RATE_LIMITS: RateLimits = new Map();
@@ -45,10 +34,7 @@ export class MemoryBroker extends Broker {
   private readonly queues = new Map<number, string[]>();
   /** Delayed tasks: uuid -> due time. */
   private readonly delayed = new Map<string, number>();
-  /** Rate limits (see lua/includes/rate-limit.lua): open windows, parked tasks in order, reopen times. */
-  private readonly rateWindows = new Map<string, RateWindow>();
-  private readonly parked = new Map<string, ParkedTask[]>();
-  private readonly reopenAt = new Map<string, number>();
+  private readonly rateState = new MemoryRateLimits();
   private readonly leases = new Map<string, HeldLease>();
   private readonly uniqueKeys = new Map<string, { uuid: string; expiresAt: number }>();
   private readonly cancelListeners = new Set<(uuid: string) => void>();
@@ -110,29 +96,50 @@ export class MemoryBroker extends Broker {
       const record = this.storage.read(uuid);
       if (record?.s === 'new') this.pushQueued(record.p, uuid, 'tail');
     }
-    this.unparkReopened(rateLimits, now);
     const tokenPrefix = `${workerId}:${++this.claimCount}:`;
     const tasks: ClaimedTask[] = [];
-    while (tasks.length < max && this.queues.size > 0) {
-      const uuid = this.popLowest();
-      const record = this.storage.read(uuid);
-      // A missing record was deleted, a non-'new' one cancelled: both leave the queue silently.
-      if (record?.s !== 'new') continue;
-      const limit = rateLimits.get(record.n);
-      const reopenAt = limit && this.rateLimitedUntil(record.n, limit, now);
-      if (reopenAt) {
-        this.park(record.n, { uuid, priority: record.p }, reopenAt);
-        continue;
-      }
+    /** Claims a queued task (one deleted or cancelled leaves silently); false when it was not. */
+    const hold = (uuid: string, record: StoredRecord | undefined): boolean => {
+      if (record?.s !== 'new') return false;
       Object.assign(record, { s: 'process', b: now, u: now, w: workerId });
       const raw = this.storage.write(uuid, record);
       const token = tokenPrefix + (tasks.length + 1);
       this.leases.set(uuid, { token, deadline: now + leaseMs });
       tasks.push({ token, record: decodeRecord(uuid, raw) });
+      return true;
+    };
+    // Waiting lines whose window has room go first (reopened, or left room by a task given back, or
+    // a limit raised since): their tasks were met before anything queued.
+    for (const [name, line] of this.rateState.waitingLines()) {
+      const limit = rateLimits.get(name);
+      // A task no longer limited (not in this claim's limits) waits for nothing.
+      let allowed = Math.min(max - tasks.length, limit ? this.rateState.roomIn(name, limit, now) : Infinity);
+      if (allowed <= 0) continue;
+      while (allowed > 0 && line.length > 0) {
+        const uuid = line.shift()!;
+        if (!hold(uuid, this.storage.read(uuid))) continue;
+        if (limit) this.rateState.countStart(name, limit, now);
+        allowed--;
+      }
+      const full = limit && this.rateState.roomIn(name, limit, now) <= 0;
+      this.rateState.settle(name, full ? this.rateState.closesAt(name) : now);
+    }
+    while (tasks.length < max && this.queues.size > 0) {
+      const uuid = this.popLowest();
+      const record = this.storage.read(uuid);
+      const limit = record?.s === 'new' ? rateLimits.get(record.n) : undefined;
+      if (limit) {
+        const name = record!.n;
+        if (this.rateState.roomIn(name, limit, now) <= 0) {
+          this.rateState.join(name, uuid, this.rateState.closesAt(name));
+          continue;
+        }
+        this.rateState.countStart(name, limit, now);
+      }
+      hold(uuid, record);
     }
     if (this.queues.size > 0) this.wake();
-    let nextDue = Infinity;
-    for (const at of [...this.delayed.values(), ...this.reopenAt.values()]) nextDue = Math.min(nextDue, at);
+    const nextDue = Math.min(...this.delayed.values(), this.rateState.nextReopen());
     this.changed();
     return { tasks, stored, nextDueInMs: Number.isFinite(nextDue) ? Math.max(0, nextDue - now) : null };
   }
@@ -223,7 +230,10 @@ export class MemoryBroker extends Broker {
     for (const { uuid, token } of [...leases].reverse()) {
       if (!this.takeLease(uuid, token)) continue;
       const record = this.storage.read(uuid);
-      if (record && this.giveBack(uuid, record, now, retention)) released++;
+      if (!record) continue;
+      // It never started: it leaves the count of its rate-limit window.
+      this.rateState.uncountStart(record.n, record.b, now);
+      if (this.giveBack(uuid, record, now, retention)) released++;
     }
     if (released > 0) this.wake();
     this.changed();
@@ -277,7 +287,7 @@ export class MemoryBroker extends Broker {
     const now = Date.now();
     Object.assign(record, { s: 'cancel', x: reason, u: now, f: now });
     this.delayed.delete(uuid);
-    if (!this.removeQueued(record.p, uuid)) this.unparkOne(record.n, uuid);
+    if (!this.removeQueued(record.p, uuid)) this.rateState.leave(record.n, uuid);
     const raw = this.storage.finish(uuid, record, retention);
     this.changed();
     return decodeRecord(uuid, raw);
@@ -334,8 +344,7 @@ export class MemoryBroker extends Broker {
     if (this.leases.size > 0) return false;
     // A queued uuid whose record was removed meanwhile stays in its list until a claim drops it; it is not work.
     const queued = [...this.queues.values()].flat();
-    const parked = [...this.parked.values()].flatMap((tasks) => tasks.map(({ uuid }) => uuid));
-    return ![...queued, ...parked].some((uuid) => this.storage.read(uuid)?.s === 'new');
+    return ![...queued, ...this.rateState.waiting()].some((uuid) => this.storage.read(uuid)?.s === 'new');
   }
 
   private changed(): void {
@@ -359,57 +368,6 @@ export class MemoryBroker extends Broker {
     list!.splice(at, 1);
     if (list!.length === 0) this.queues.delete(priority);
     return true;
-  }
-
-  /** Counts a start of `name` in its window: undefined when allowed, else when the window reopens. */
-  private rateLimitedUntil(name: string, limit: RateLimit, now: number): number | undefined {
-    let window = this.rateWindows.get(name);
-    if (!window || window.endsAt <= now) this.rateWindows.set(name, (window = { started: 0, endsAt: now + limit.windowMs }));
-    if (window.started < limit.max) {
-      window.started++;
-      return undefined;
-    }
-    return window.endsAt;
-  }
-
-  private park(name: string, task: ParkedTask, reopenAt: number): void {
-    let tasks = this.parked.get(name);
-    if (!tasks) this.parked.set(name, (tasks = []));
-    tasks.push(task);
-    this.reopenAt.set(name, reopenAt);
-  }
-
-  /** Takes a parked task out (a cancelled one). */
-  private unparkOne(name: string, uuid: string): void {
-    const tasks = this.parked.get(name) ?? [];
-    const at = tasks.findIndex((task) => task.uuid === uuid);
-    if (at >= 0) tasks.splice(at, 1);
-    if (tasks.length === 0) this.forgetParked(name);
-  }
-
-  /**
-   * Puts parked tasks whose window has reopened back at the head of their queues, in the order they
-   * were parked: as many as the window has room for (all, for a task no longer limited).
-   */
-  private unparkReopened(limits: RateLimits, now: number): void {
-    for (const [name, at] of this.reopenAt) {
-      if (at > now) continue;
-      const limit = limits.get(name);
-      const window = this.rateWindows.get(name);
-      const counting = window && window.endsAt > now ? window : undefined;
-      const tasks = this.parked.get(name)!;
-      const moved = tasks.splice(0, limit ? limit.max - (counting?.started ?? 0) : tasks.length);
-      // Last first: each goes in front of the one parked before it.
-      for (const { uuid, priority } of moved.reverse()) this.pushQueued(priority, uuid, 'head');
-      if (tasks.length === 0) this.forgetParked(name);
-      // The rest wait for the window these ones open (or the one still counting).
-      else this.reopenAt.set(name, counting ? counting.endsAt : now + limit!.windowMs);
-    }
-  }
-
-  private forgetParked(name: string): void {
-    this.parked.delete(name);
-    this.reopenAt.delete(name);
   }
 
   /** Takes the first uuid of the lowest priority (call only while a queue is not empty). */
@@ -442,7 +400,8 @@ export class MemoryBroker extends Broker {
     delete record.w;
     delete record.b;
     this.storage.write(uuid, record);
-    this.pushQueued(record.p, uuid, 'head');
+    // Tasks of its name waiting for their rate limit were met after it: it goes ahead of them.
+    if (!this.rateState.rejoinAtHead(record.n, uuid)) this.pushQueued(record.p, uuid, 'head');
     return true;
   }
 

@@ -41,8 +41,8 @@ if redis.call('LREM', listKey, 1, uuid) == 1 then
     redis.call('ZREM', KEYS[2], priority)
   end
 else
-  -- Parked by its rate limit (see includes/rate-limit.lua), or not queued at all.
-  unparkOne(prefix, rec.n, uuid, priority)
+  -- Waiting for its rate limit (see includes/rate-limit.lua), or not queued at all.
+  leaveWaitingLine(prefix, rec.n, uuid)
 end
 raw = finish(prefix, uuid, rec, readRetention(4), notices)
 notify(prefix, notices)

@@ -1,14 +1,15 @@
 -- Claim: first stores the outcomes the caller settles with this call (see includes/outcomes.lua),
--- then promotes due delayed tasks and takes up to ARGV[3] queued tasks, lowest priority first,
--- turning each into 'process' under one lease for the whole batch (see includes/leases.lua).
+-- then promotes due delayed tasks and takes up to ARGV[3] tasks: first those waiting for a rate
+-- limit whose window reopened (see includes/rate-limit.lua), then queued ones, lowest priority
+-- first, turning each into 'process' under one lease for the whole batch (see includes/leases.lua).
 -- KEYS[1] priorities zset, KEYS[2] delayed zset, KEYS[3] wake-up marker list,
 -- KEYS[4] active zset (batch -> lease deadline)
 -- ARGV[1] key prefix, ARGV[2] worker id, ARGV[3] max tasks, ARGV[4] lease ms,
 -- ARGV[5..7] retention (see readRetention), ARGV[8] the call's id (new for each call the worker
 -- makes), ARGV[9...] the rate limits (see readRateLimits; none: ARGV[9] = 0), then the outcomes
 -- (none: 0)
--- Returns { ms until the next delayed task or rate-limit window reopens (-1 = none), one '1' or '0' per outcome (a string),
--- the batch id ('' when nothing was claimed), the claimed tasks as one string of lines
+-- Returns { ms until the next delayed task is due or rate-limit window reopens (-1 = none), one
+-- '1' or '0' per outcome (a string), the batch id ('' when nothing was claimed), the claimed tasks as one string of lines
 -- `<uuid>\n<record>\n...` } (a few long strings cost the client library far less to read than a
 -- value per task; JSON has no raw newline). The n-th task's token is `<batch>:<n>`.
 --@include time
@@ -93,7 +94,6 @@ if #nextDelayed > 0 and tonumber(nextDelayed[2]) <= now then
   end
   nextDelayed = firstDelayed()
 end
-local nextReopen = unparkReopened(prefix, KEYS[1], limits, now)
 
 -- The batch id comes from a counter here, not from the caller: a claim the client library sends
 -- again after a reconnect must not reuse the id of a batch that the caller never heard of.
@@ -107,22 +107,17 @@ local lines = {}
 local claimedUuids = {}
 local max = tonumber(ARGV[3])
 local claimed = 0
--- Rate-limited tasks met in this call whose window is full: name -> when it reopens.
-local full = {}
--- Parked by this call: bounded, so a long backlog of one limited task is parked over several
--- calls rather than holding Redis in one.
+-- Rate limits (see includes/rate-limit.lua): the windows read by this call, whether tasks wait in
+-- a line, and the tasks this call put in one (bounded, so a long backlog of one limited task
+-- joins its line over several calls rather than holding Redis in one).
+local windows = {}
+local anyWaiting = false
 local parked = 0
-while claimed < max and parked < 1000 do
-  local top = redis.call('ZRANGE', KEYS[1], 0, 0)
-  if #top == 0 then
-    break
-  end
-  local listKey = prefix .. 'q:' .. top[1]
-  local wanted = max - claimed
-  local uuids = redis.call('LPOP', listKey, wanted) or {}
-  if #uuids < wanted then
-    redis.call('ZREM', KEYS[1], top[1])
-  end
+
+-- Claims the queued tasks `uuids` in order. Taken from a queue (`fromQueue`), a limited task whose
+-- window is full joins its waiting line instead; taken from a line, its window has room. (A line
+-- with room left is emptied before the queues are read, so no queued task passes one.)
+local function claimQueued(uuids, fromQueue)
   local keys, raws = readRecords(uuids)
   for i, uuid in ipairs(uuids) do
     local key = keys[i]
@@ -143,11 +138,16 @@ while claimed < max and parked < 1000 do
     if rest and limited then
       local name = queuedTaskName(raw, rest)
       local limit = name and limits[name]
-      local reopenAt = limit and rateLimitedUntil(prefix, name, limit, now, full)
-      if reopenAt then
-        parkLimited(prefix, name, uuid, top[1], reopenAt)
-        parked = parked + 1
-        rest = nil
+      if limit then
+        local window = rateWindow(prefix, name, windows)
+        if fromQueue and roomIn(window, limit, now) <= 0 then
+          joinWaitingLine(prefix, name, uuid, window.e)
+          anyWaiting = true
+          parked = parked + 1
+          rest = nil
+        else
+          countStart(window, limit, now)
+        end
       end
     end
     if rest then
@@ -166,6 +166,51 @@ while claimed < max and parked < 1000 do
   end
 end
 
+-- Waiting lines whose window has room go first (reopened, or left room by a task given back, or
+-- a limit raised since): their tasks were met before anything queued.
+for _, name in ipairs(redis.call('ZRANGE', prefix .. 'rw', 0, -1)) do
+  local limit = limits[name]
+  local window = limit and rateWindow(prefix, name, windows)
+  -- A task no longer limited (not in this claim's limits) waits for nothing.
+  local allowed = max - claimed
+  if limit then
+    allowed = math.min(allowed, roomIn(window, limit, now))
+  end
+  if allowed <= 0 then
+    anyWaiting = true
+  else
+    local lineKey = prefix .. 'rp:' .. name
+    repeat
+      local taken = redis.call('LPOP', lineKey, allowed)
+      if taken then
+        local before = claimed
+        claimQueued(taken, false)
+        allowed = allowed - (claimed - before)
+      end
+    until not taken or allowed <= 0
+    -- The rest wait for the window this call filled, or for the next claim when this one is full.
+    local full = limit and roomIn(window, limit, now) <= 0
+    if settleWaitingLine(prefix, name, full and window.e or now) then
+      anyWaiting = true
+    end
+  end
+end
+
+while claimed < max and parked < 1000 do
+  local top = redis.call('ZRANGE', KEYS[1], 0, 0)
+  if #top == 0 then
+    break
+  end
+  local listKey = prefix .. 'q:' .. top[1]
+  local wanted = max - claimed
+  local uuids = redis.call('LPOP', listKey, wanted) or {}
+  if #uuids < wanted then
+    redis.call('ZREM', KEYS[1], top[1])
+  end
+  claimQueued(uuids, true)
+end
+
+saveRateWindows(prefix, windows)
 callInChunks('MSET', writes)
 if claimed > 0 then
   redis.call('ZADD', KEYS[4], now + tonumber(ARGV[4]), batch)
@@ -178,7 +223,5 @@ if (claimed == max or parked >= 1000) and redis.call('ZCARD', KEYS[1]) > 0 then
 end
 keepAnswer(answerKey, kept, ARGV[8], stored .. ' ' .. (batch or ''), ARGV[4])
 notify(prefix, notices)
-if parked > 0 then
-  nextReopen = redis.call('ZRANGE', prefix .. 'rw', 0, 0, 'WITHSCORES')
-end
+local nextReopen = anyWaiting and redis.call('ZRANGE', prefix .. 'rw', 0, 0, 'WITHSCORES') or {}
 return { dueIn(nextDelayed, nextReopen), stored, tostring(batch or ''), table.concat(lines, '\n') }

@@ -9,6 +9,7 @@
 --@include time
 --@include leases
 --@include requeue
+--@include rate-limit
 local prefix = ARGV[1]
 local now = nowMs()
 local retention = readRetention(2)
@@ -21,8 +22,12 @@ for i = #ARGV - 1, first, -2 do
   local uuid = ARGV[i]
   local raw = redis.call('GET', prefix .. 't:' .. uuid)
   local rec = raw and decodeRecord(raw)
-  if rec and rec.k == ARGV[i + 1] and giveBack(prefix, KEYS[2], uuid, rec, now, retention, notices) then
-    released = released + 1
+  if rec and rec.k == ARGV[i + 1] then
+    -- It never started: it leaves the count of its rate-limit window.
+    uncountStart(prefix, rec, now)
+    if giveBack(prefix, KEYS[2], uuid, rec, now, retention, notices) then
+      released = released + 1
+    end
   end
 end
 dropBatches(prefix, KEYS[1], { unpack(ARGV, 6, 5 + batchCount) })

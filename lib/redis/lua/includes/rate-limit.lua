@@ -1,11 +1,11 @@
 -- Rate limits: at most `max` starts of one task per window of `window` ms, across every worker.
--- A window opens with the first start after the last one closed: <prefix>rl:<name> counts its
--- starts and expires with it. A claim that takes a task whose window is full parks it at the tail
--- of <prefix>rp:<name> (entries `<uuid> <priority>`) instead of starting it, and <prefix>rw holds
--- each name with parked tasks, scored by when its window reopens. Once it has, a claim moves only
--- what the new window allows back to the head of their queues: a long backlog waits where it is
--- rather than going round the queue every window.
---@include queue
+-- A window opens with the first start after the last one closed: <prefix>rl:<name> holds it as a
+-- hash (n starts, s start, e end, in ms), and expires when it closes. A claim that meets a task
+-- whose window is full puts it at the tail of that name's waiting line <prefix>rp:<name> (a list
+-- of uuids) instead of starting it; <prefix>rw scores each name with a waiting line by when its
+-- window reopens (what an idle worker sleeps until). Each claim first starts waiting tasks whose
+-- window has room, from the head of their line, as many as it allows, so a task waits at most once
+-- and keeps its place, and nothing goes round the queue again.
 --@include record
 
 -- The limits a claim carries from ARGV[at]: a count, then `<name> <max> <window ms>` per task.
@@ -30,72 +30,82 @@ local function queuedTaskName(raw, rest)
   return rec and rec.n
 end
 
--- Counts a start of `name` in its window; returns nil when the window allows it, else the time
--- (ms) at which the window reopens. `full` caches the answer per name for the rest of this call.
-local function rateLimitedUntil(prefix, name, limit, now, full)
-  if full[name] then
-    return full[name]
+-- The window of `name`, read once per call into `windows`: { n = starts, s = start, e = end }.
+local function rateWindow(prefix, name, windows)
+  local window = windows[name]
+  if not window then
+    local stored = redis.call('HMGET', prefix .. 'rl:' .. name, 'n', 's', 'e')
+    window = { n = tonumber(stored[1]) or 0, s = tonumber(stored[2]) or 0, e = tonumber(stored[3]) or 0 }
+    windows[name] = window
   end
-  local key = prefix .. 'rl:' .. name
-  local started = redis.call('INCR', key)
-  if started == 1 then
-    redis.call('PEXPIRE', key, limit.window)
-  end
-  if started <= limit.max then
-    return nil
-  end
-  full[name] = now + math.max(redis.call('PTTL', key), 0)
-  return full[name]
+  return window
 end
 
--- Parks a task whose window is full until it reopens at `reopenAt`.
-local function parkLimited(prefix, name, uuid, priority, reopenAt)
-  redis.call('RPUSH', prefix .. 'rp:' .. name, uuid .. ' ' .. priority)
-  redis.call('ZADD', prefix .. 'rw', reopenAt, name)
+-- Starts the window allows now (a closed one allows `max`: the next start opens a new one).
+local function roomIn(window, limit, now)
+  if window.e <= now then
+    return limit.max
+  end
+  return limit.max - window.n
 end
 
--- Takes a parked task out (a cancelled one): true when it was parked.
-local function unparkOne(prefix, name, uuid, priority)
-  local parkedKey = prefix .. 'rp:' .. name
-  if redis.call('LREM', parkedKey, 1, uuid .. ' ' .. priority) == 0 then
+local function countStart(window, limit, now)
+  if window.e <= now then
+    window.n, window.s, window.e = 0, now, now + limit.window
+  end
+  window.n = window.n + 1
+  window.changed = true
+end
+
+-- Stores the windows this call counted starts in; each key expires when its window closes.
+local function saveRateWindows(prefix, windows)
+  for name, window in pairs(windows) do
+    if window.changed then
+      local key = prefix .. 'rl:' .. name
+      redis.call('HSET', key, 'n', window.n, 's', window.s, 'e', window.e)
+      redis.call('PEXPIREAT', key, window.e)
+    end
+  end
+end
+
+-- A held task given back unstarted leaves the count of the window it was claimed in, while that
+-- window is open: it did not start. The room it leaves makes its name's waiting line due now.
+local function uncountStart(prefix, rec, now)
+  local key = prefix .. 'rl:' .. rec.n
+  local stored = redis.call('HMGET', key, 'n', 's', 'e')
+  local started, opened, closes = tonumber(stored[1]), tonumber(stored[2]), tonumber(stored[3])
+  if started and started > 0 and rec.b and rec.b >= opened and now < closes then
+    redis.call('HINCRBY', key, 'n', -1)
+    redis.call('ZADD', prefix .. 'rw', 'XX', 'LT', now, rec.n)
+  end
+end
+
+-- Puts a task at the tail of its name's waiting line, which reopens at `reopenAt` if it is new.
+local function joinWaitingLine(prefix, name, uuid, reopenAt)
+  if redis.call('RPUSH', prefix .. 'rp:' .. name, uuid) == 1 then
+    redis.call('ZADD', prefix .. 'rw', reopenAt, name)
+  end
+end
+
+-- After a claim took what it could from a line: forgotten once empty, else due again at `dueAt`.
+-- True while tasks still wait in it.
+local function settleWaitingLine(prefix, name, dueAt)
+  if redis.call('EXISTS', prefix .. 'rp:' .. name) == 0 then
+    redis.call('ZREM', prefix .. 'rw', name)
     return false
   end
-  if redis.call('LLEN', parkedKey) == 0 then
-    redis.call('ZREM', prefix .. 'rw', name)
-  end
+  redis.call('ZADD', prefix .. 'rw', dueAt, name)
   return true
 end
 
--- Moves parked tasks whose window has reopened back to the head of their queues, in the order
--- they were parked: as many as the window has room for (all, for a task no longer limited).
--- Returns the first window still closed, as { name, reopen time } (empty: none).
-local function unparkReopened(prefix, prioritiesKey, limits, now)
-  local waitingKey = prefix .. 'rw'
-  local first = redis.call('ZRANGE', waitingKey, 0, 0, 'WITHSCORES')
-  if #first == 0 or tonumber(first[2]) > now then
-    return first
+-- Takes a task out of its name's waiting line (a cancel); true when it was there.
+local function leaveWaitingLine(prefix, name, uuid)
+  local lineKey = prefix .. 'rp:' .. name
+  if redis.call('LREM', lineKey, 1, uuid) == 0 then
+    return false
   end
-  for _, name in ipairs(redis.call('ZRANGEBYSCORE', waitingKey, '-inf', now, 'LIMIT', 0, 100)) do
-    local limit = limits[name]
-    local room = 1000
-    local counterKey = prefix .. 'rl:' .. name
-    if limit then
-      room = limit.max - tonumber(redis.call('GET', counterKey) or 0)
-    end
-    local parkedKey = prefix .. 'rp:' .. name
-    local entries = room > 0 and redis.call('LPOP', parkedKey, room) or {}
-    -- Last first: each goes in front of the one parked before it.
-    for i = #entries, 1, -1 do
-      local uuid, priority = string.match(entries[i], '^(%S+) (%S+)$')
-      pushQueued(prefix, prioritiesKey, priority, uuid, true)
-    end
-    if redis.call('LLEN', parkedKey) == 0 then
-      redis.call('ZREM', waitingKey, name)
-    else
-      -- The rest wait for the window these ones open (or the one still counting).
-      local reopensIn = limit and redis.call('PTTL', counterKey) or 0
-      redis.call('ZADD', waitingKey, now + (reopensIn > 0 and reopensIn or limit and limit.window or 0), name)
-    end
+  if redis.call('EXISTS', lineKey) == 0 then
+    redis.call('ZREM', prefix .. 'rw', name)
   end
-  return redis.call('ZRANGE', waitingKey, 0, 0, 'WITHSCORES')
+  return true
 end

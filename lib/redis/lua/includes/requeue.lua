@@ -1,5 +1,6 @@
 -- Gives back a held task that will not run where it is (its worker died, or gave it back): to the
--- head of its queue as 'new', or, when its cancel was asked for meanwhile, it ends 'cancel'
+-- head of its queue as 'new' (of its waiting line, when tasks of its name wait for their rate
+-- limit: it was met before them), or, when its cancel was asked for meanwhile, it ends 'cancel'
 -- instead of running later. Returns true when it went back to the queue.
 --@include record
 --@include queue
@@ -17,6 +18,11 @@ local function giveBack(prefix, prioritiesKey, uuid, rec, now, retention, notice
   rec.w = nil
   rec.b = nil
   redis.call('SET', prefix .. 't:' .. uuid, encodeRecord(rec))
-  pushQueued(prefix, prioritiesKey, rec.p, uuid, true)
+  local lineKey = prefix .. 'rp:' .. rec.n
+  if redis.call('EXISTS', lineKey) == 1 then
+    redis.call('LPUSH', lineKey, uuid)
+  else
+    pushQueued(prefix, prioritiesKey, rec.p, uuid, true)
+  end
   return true
 end

@@ -1,0 +1,96 @@
+import type { RateLimit } from '../../core/rate-limit.js';
+
+/** A rate limit's window: starts counted in it, when it opened and when it closes. */
+interface RateWindow {
+  started: number;
+  opensAt: number;
+  closesAt: number;
+}
+
+/**
+ * The memory broker's rate-limit state, kept as lua/includes/rate-limit.lua keeps it in Redis: a
+ * window per limited task, and a waiting line per task (uuids in order) with when it reopens.
+ */
+export class MemoryRateLimits {
+  private readonly windows = new Map<string, RateWindow>();
+  private readonly lines = new Map<string, string[]>();
+  private readonly reopenAt = new Map<string, number>();
+
+  /** Starts the window of `name` allows now (a closed one allows `max`). */
+  roomIn(name: string, limit: RateLimit, now: number): number {
+    const window = this.windows.get(name);
+    return window && window.closesAt > now ? limit.max - window.started : limit.max;
+  }
+
+  countStart(name: string, limit: RateLimit, now: number): void {
+    let window = this.windows.get(name);
+    if (!window || window.closesAt <= now) this.windows.set(name, (window = { started: 0, opensAt: now, closesAt: now + limit.windowMs }));
+    window.started++;
+  }
+
+  /**
+   * A task claimed at `claimedAt` and given back unstarted leaves its window's count, while it is
+   * open; the room it leaves makes its name's waiting line due now.
+   */
+  uncountStart(name: string, claimedAt: number | undefined, now: number): void {
+    const window = this.windows.get(name);
+    if (!window || window.started === 0 || claimedAt === undefined || claimedAt < window.opensAt || now >= window.closesAt) return;
+    window.started--;
+    if (this.reopenAt.has(name)) this.reopenAt.set(name, Math.min(this.reopenAt.get(name)!, now));
+  }
+
+  /** When the window of `name` closes (0: none is open). */
+  closesAt(name: string): number {
+    return this.windows.get(name)?.closesAt ?? 0;
+  }
+
+  /** Puts a task at the tail of its name's line, which reopens at `reopenAt` if it is new. */
+  join(name: string, uuid: string, reopenAt: number): void {
+    const line = this.lines.get(name);
+    if (line) return void line.push(uuid);
+    this.lines.set(name, [uuid]);
+    this.reopenAt.set(name, reopenAt);
+  }
+
+  /** Puts a given-back task at the head of its name's line; false when no line is waiting. */
+  rejoinAtHead(name: string, uuid: string): boolean {
+    const line = this.lines.get(name);
+    line?.unshift(uuid);
+    return line !== undefined;
+  }
+
+  /** Takes a task out of its name's line (a cancel). */
+  leave(name: string, uuid: string): void {
+    const line = this.lines.get(name);
+    const at = line?.indexOf(uuid) ?? -1;
+    if (at < 0) return;
+    line!.splice(at, 1);
+    if (line!.length === 0) this.forget(name);
+  }
+
+  /** The waiting lines, the soonest to reopen first: a claim takes from their heads. */
+  waitingLines(): [name: string, line: string[]][] {
+    return [...this.reopenAt].sort((a, b) => a[1] - b[1]).map(([name]) => [name, this.lines.get(name)!]);
+  }
+
+  /** After a claim took what it could from a line: forgotten once empty, else due again at `dueAt`. */
+  settle(name: string, dueAt: number): void {
+    if (this.lines.get(name)!.length === 0) this.forget(name);
+    else this.reopenAt.set(name, dueAt);
+  }
+
+  /** When the first line reopens (Infinity: none waits). */
+  nextReopen(): number {
+    return Math.min(...this.reopenAt.values());
+  }
+
+  /** Every waiting uuid. */
+  waiting(): string[] {
+    return [...this.lines.values()].flat();
+  }
+
+  private forget(name: string): void {
+    this.lines.delete(name);
+    this.reopenAt.delete(name);
+  }
+}
