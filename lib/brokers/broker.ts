@@ -114,6 +114,14 @@ export abstract class Broker {
    */
   abstract requeue(uuid: string): Promise<RequeueOutcome>;
 
+  /**
+   * Pauses (or resumes) starting tasks: of the whole queue, or of the task `taskName` only. While
+   * paused, claims start none of them (they stay `new`, in order; running tasks go on); a task of
+   * a paused name met by a claim waits aside, and starts first after the resume. Pauses are kept
+   * in the backend, so they hold for every worker until resumed.
+   */
+  abstract setPaused(paused: boolean, taskName?: string): Promise<void>;
+
   /** Calls `listener` with the uuid of each running task whose cancel is asked for; resolves to an unsubscribe. */
   abstract onCancelRequested(listener: (uuid: string) => void): Promise<() => Promise<void>>;
 

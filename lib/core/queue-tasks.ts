@@ -305,6 +305,23 @@ export class QueueTasks {
     return requeuedRecord(uuid, await this.broker.requeue(uuid));
   }
 
+  /**
+   * Pauses starting tasks until `resume`: all of them, or those of the task `taskName` (an
+   * UnknownTaskError for a name not registered). Running tasks go on; paused ones stay `new`, in
+   * order, and start first once resumed. The pause is kept in the backend, so every worker of the
+   * app holds to it, across restarts.
+   */
+  async pause(taskName?: string): Promise<void> {
+    if (taskName !== undefined) this.registry.require(taskName);
+    await this.broker.setPaused(true, taskName);
+  }
+
+  /** Ends a pause made by `pause()` (the whole queue) or `pause(taskName)` (that task). */
+  async resume(taskName?: string): Promise<void> {
+    if (taskName !== undefined) this.registry.require(taskName);
+    await this.broker.setPaused(false, taskName);
+  }
+
   private get retention(): Retention {
     return this.config;
   }

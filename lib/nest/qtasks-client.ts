@@ -125,6 +125,16 @@ export class QTasksClient {
     return this.queueTasks.cancel(uuid, reason);
   }
 
+  /** Pauses starting tasks: all, or those of `taskName` only, until `resume` (see QueueTasks.pause). */
+  pause(taskName?: string): Promise<void> {
+    return this.queueTasks.pause(taskName);
+  }
+
+  /** Ends a pause of the queue, or of `taskName`. */
+  resume(taskName?: string): Promise<void> {
+    return this.queueTasks.resume(taskName);
+  }
+
   /** Runs a task that ended `error` or `cancel` again, under its uuid (see QueueTasks.requeue). */
   requeue(uuid: string): Promise<TaskRecord> {
     return this.queueTasks.requeue(uuid);

@@ -19,6 +19,7 @@ const SCRIPT_KEYS = {
   progress: 1,
   'schedule-run': 1,
   'requeue-finished': 2,
+  pause: 1,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_KEYS;

@@ -664,6 +664,88 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       });
     });
 
+    describe('pauses', () => {
+      const claimAll = async (rateLimits?: RateLimits) => broker.claim({ workerId: 'w1', max: 10, leaseMs: 10_000, retention: KEEP, rateLimits });
+      const uuidsOf = (batch: ClaimBatch) => batch.tasks.map((t) => t.record.uuid);
+
+      it('a paused queue starts nothing, yet the claims store the outcomes they carry; resumed, it starts the tasks in order', async () => {
+        const [a, b, c] = [task(), task(), task()];
+        await broker.enqueue([a, b]);
+        const [held] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
+        await broker.setPaused(true);
+        await broker.enqueue([c]);
+        const paused = await broker.claim({ workerId: 'w1', max: 10, leaseMs: 10_000, retention: KEEP }, [
+          { uuid: a.uuid, token: held!.token, status: 'success', payload: '"done"' },
+        ]);
+        expect(paused).toEqual({ tasks: [], stored: [true], nextDueInMs: null });
+        expect(await broker.storage.get(a.uuid)).toMatchObject({ status: 'success', returning: 'done' });
+        expect((await broker.storage.get(b.uuid))!.status).toBe('new');
+        await broker.setPaused(false);
+        expect(uuidsOf(await claimAll())).toEqual([b.uuid, c.uuid]);
+      });
+
+      it('a paused task waits aside, in order, while the others run; resumed, its tasks start before anything queued', async () => {
+        const [m1, other, m2] = [task({ taskName: 'mail' }), task(), task({ taskName: 'mail' })];
+        await broker.enqueue([m1, other, m2]);
+        await broker.setPaused(true, 'mail');
+        expect(uuidsOf(await claimAll())).toEqual([other.uuid]);
+        const [m3, later] = [task({ taskName: 'mail' }), task()];
+        await broker.enqueue([m3]);
+        expect(uuidsOf(await claimAll())).toEqual([]);
+        expect((await broker.storage.get(m1.uuid))!.status).toBe('new');
+        await broker.setPaused(false, 'mail');
+        await broker.enqueue([later]);
+        expect(uuidsOf(await claimAll())).toEqual([m1.uuid, m2.uuid, m3.uuid, later.uuid]);
+      });
+
+      it('a resumed task whose rate-limit window is full waits for the window, and the worker is told when it reopens', async () => {
+        const rateLimits = new Map([['mail', { max: 1, windowMs: 60_000 }]]);
+        const [m1, m2] = [task({ taskName: 'mail' }), task({ taskName: 'mail' })];
+        await broker.enqueue([m1, m2]);
+        expect(uuidsOf(await claimAll(rateLimits))).toEqual([m1.uuid]);
+        await broker.setPaused(true, 'mail');
+        await broker.setPaused(false, 'mail');
+        const first = await claimAll(rateLimits);
+        expect(uuidsOf(first)).toEqual([]);
+        // Not 0: a worker told to come back at once would claim in a loop until the window reopens.
+        expect(first.nextDueInMs).toBeGreaterThan(50_000);
+        expect((await claimAll(rateLimits)).nextDueInMs).toBeGreaterThan(50_000);
+      });
+
+      it('a cancelled task waiting for a resume never runs', async () => {
+        const [m1, m2] = [task({ taskName: 'mail' }), task({ taskName: 'mail' })];
+        await broker.enqueue([m1, m2]);
+        await broker.setPaused(true, 'mail');
+        expect(uuidsOf(await claimAll())).toEqual([]);
+        expect(await broker.cancel(m1.uuid, 'not needed', KEEP)).toMatchObject({ status: 'cancel' });
+        await broker.setPaused(false, 'mail');
+        expect(uuidsOf(await claimAll())).toEqual([m2.uuid]);
+      });
+    });
+
+    it('pauses and resumes through QueueTasks: an idle worker wakes on the resume; an unknown task is refused', async () => {
+      const app = new QueueTasks(factory.appOptions());
+      app.task('mail', async (to: string) => `sent to ${to}`);
+      await app.start();
+      try {
+        await app.pause('mail');
+        const { uuid } = await app.add('mail', ['ann']);
+        await sleep(300);
+        expect((await app.get(uuid))!.status).toBe('new');
+        await app.resume('mail');
+        expect(await app.wait(uuid, { timeout: 10_000 })).toMatchObject({ status: 'success', returning: 'sent to ann' });
+        await app.pause();
+        const second = await app.add('mail', ['bob']);
+        await sleep(300);
+        expect((await app.get(second.uuid))!.status).toBe('new');
+        await app.resume();
+        expect(await app.wait(second.uuid, { timeout: 10_000 })).toMatchObject({ status: 'success' });
+        await expect(app.pause('no-such-task')).rejects.toMatchObject({ code: 'UNKNOWN_TASK' });
+      } finally {
+        await app.stop();
+      }
+    });
+
     it('runs tasks end to end through QueueTasks: result, error, wait', async () => {
       const app = new QueueTasks({ ...factory.appOptions(), config: { maxTasksProcess: 2 } });
       app.task('double', async (n: number) => n * 2);

@@ -4,7 +4,7 @@ import { TimerSet } from '../../core/timer-set.js';
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/task-record.js';
 import { MemoryStorage } from '../../storages/memory/memory-storage.js';
 import { decodeRecord, newStoredRecord, type StoredRecord } from '../../storages/record-codec.js';
-import { MemoryRateLimits } from './memory-rate-limits.js';
+import { MemoryWaitingLines } from './memory-waiting-lines.js';
 import { Broker, type ClaimBatch, type ClaimRequest, type Lease, type RequeueOutcome, type Retention } from '../broker.js';
 
 export interface MemoryBrokerOptions {
@@ -34,13 +34,15 @@ export class MemoryBroker extends Broker {
   private readonly queues = new Map<number, string[]>();
   /** Delayed tasks: uuid -> due time. */
   private readonly delayed = new Map<string, number>();
-  private readonly rateState = new MemoryRateLimits();
+  private readonly waitingLines = new MemoryWaitingLines();
   private readonly leases = new Map<string, HeldLease>();
   private readonly uniqueKeys = new Map<string, { uuid: string; expiresAt: number }>();
   private readonly cancelListeners = new Set<(uuid: string) => void>();
   /** Idle workers in waitForWork; a wake-up with none waiting is kept for the next (the Redis marker). */
   private readonly workWaiters: (() => void)[] = [];
   private marker = false;
+  private queuePaused = false;
+  private readonly pausedTasks = new Set<string>();
   private readonly idleWaiters = new Set<() => void>();
   private readonly timers = new TimerSet();
   private claimCount = 0;
@@ -88,6 +90,8 @@ export class MemoryBroker extends Broker {
   async claim(request: ClaimRequest, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
     const { workerId, max, leaseMs, retention, rateLimits = NO_RATE_LIMITS } = request;
     const stored = await this.complete(settle, retention);
+    // Nothing starts: the outcomes are stored, and the worker sleeps until a resume wakes it.
+    if (this.queuePaused) return { tasks: [], stored, nextDueInMs: null };
     const now = Date.now();
     this.sweepExpired(now);
     const due = [...this.delayed].filter(([, at]) => at <= now).sort((a, b) => a[1] - b[1]);
@@ -110,36 +114,44 @@ export class MemoryBroker extends Broker {
     };
     // Waiting lines whose window has room go first (reopened, or left room by a task given back, or
     // a limit raised since): their tasks were met before anything queued.
-    for (const [name, line] of this.rateState.waitingLines()) {
+    for (const [name, line] of this.waitingLines.waitingLines()) {
       const limit = rateLimits.get(name);
       // A task no longer limited (not in this claim's limits) waits for nothing.
-      let allowed = Math.min(max - tasks.length, limit ? this.rateState.roomIn(name, limit, now) : Infinity);
-      if (allowed <= 0) continue;
+      let allowed = Math.min(max - tasks.length, limit ? this.waitingLines.roomIn(name, limit, now) : Infinity);
+      if (allowed <= 0) {
+        // Due earlier (resumed, or a task given back) but full again: it waits for the window's close.
+        if (limit && this.waitingLines.roomIn(name, limit, now) <= 0) this.waitingLines.settle(name, this.waitingLines.closesAt(name));
+        continue;
+      }
       while (allowed > 0 && line.length > 0) {
         const uuid = line.shift()!;
         if (!hold(uuid, this.storage.read(uuid))) continue;
-        if (limit) this.rateState.countStart(name, limit, now);
+        if (limit) this.waitingLines.countStart(name, limit, now);
         allowed--;
       }
-      const full = limit && this.rateState.roomIn(name, limit, now) <= 0;
-      this.rateState.settle(name, full ? this.rateState.closesAt(name) : now);
+      const full = limit && this.waitingLines.roomIn(name, limit, now) <= 0;
+      this.waitingLines.settle(name, full ? this.waitingLines.closesAt(name) : now);
     }
     while (tasks.length < max && this.queues.size > 0) {
       const uuid = this.popLowest();
       const record = this.storage.read(uuid);
+      if (record?.s === 'new' && this.pausedTasks.has(record.n)) {
+        this.waitingLines.join(record.n, uuid, null);
+        continue;
+      }
       const limit = record?.s === 'new' ? rateLimits.get(record.n) : undefined;
       if (limit) {
         const name = record!.n;
-        if (this.rateState.roomIn(name, limit, now) <= 0) {
-          this.rateState.join(name, uuid, this.rateState.closesAt(name));
+        if (this.waitingLines.roomIn(name, limit, now) <= 0) {
+          this.waitingLines.join(name, uuid, this.waitingLines.closesAt(name));
           continue;
         }
-        this.rateState.countStart(name, limit, now);
+        this.waitingLines.countStart(name, limit, now);
       }
       hold(uuid, record);
     }
     if (this.queues.size > 0) this.wake();
-    const nextDue = Math.min(...this.delayed.values(), this.rateState.nextReopen());
+    const nextDue = Math.min(...this.delayed.values(), this.waitingLines.nextReopen());
     this.changed();
     return { tasks, stored, nextDueInMs: Number.isFinite(nextDue) ? Math.max(0, nextDue - now) : null };
   }
@@ -232,7 +244,7 @@ export class MemoryBroker extends Broker {
       const record = this.storage.read(uuid);
       if (!record) continue;
       // It never started: it leaves the count of its rate-limit window.
-      this.rateState.uncountStart(record.n, record.b, now);
+      this.waitingLines.uncountStart(record.n, record.b, now);
       if (this.giveBack(uuid, record, now, retention)) released++;
     }
     if (released > 0) this.wake();
@@ -287,7 +299,7 @@ export class MemoryBroker extends Broker {
     const now = Date.now();
     Object.assign(record, { s: 'cancel', x: reason, u: now, f: now });
     this.delayed.delete(uuid);
-    if (!this.removeQueued(record.p, uuid)) this.rateState.leave(record.n, uuid);
+    if (!this.removeQueued(record.p, uuid)) this.waitingLines.leave(record.n, uuid);
     const raw = this.storage.finish(uuid, record, retention);
     this.changed();
     return decodeRecord(uuid, raw);
@@ -308,6 +320,18 @@ export class MemoryBroker extends Broker {
     this.wake();
     this.changed();
     return { requeued: true, record: decodeRecord(uuid, raw) };
+  }
+
+  async setPaused(paused: boolean, taskName?: string): Promise<void> {
+    if (taskName === undefined) {
+      this.queuePaused = paused;
+    } else {
+      if (paused) this.pausedTasks.add(taskName);
+      else this.pausedTasks.delete(taskName);
+      this.waitingLines.hold(taskName, paused);
+    }
+    // Idle workers sleep on the marker: the next claim starts what was held.
+    if (!paused) this.wake();
   }
 
   async onCancelRequested(listener: (uuid: string) => void): Promise<() => Promise<void>> {
@@ -344,7 +368,7 @@ export class MemoryBroker extends Broker {
     if (this.leases.size > 0) return false;
     // A queued uuid whose record was removed meanwhile stays in its list until a claim drops it; it is not work.
     const queued = [...this.queues.values()].flat();
-    return ![...queued, ...this.rateState.waiting()].some((uuid) => this.storage.read(uuid)?.s === 'new');
+    return ![...queued, ...this.waitingLines.waiting()].some((uuid) => this.storage.read(uuid)?.s === 'new');
   }
 
   private changed(): void {
@@ -401,7 +425,7 @@ export class MemoryBroker extends Broker {
     delete record.b;
     this.storage.write(uuid, record);
     // Tasks of its name waiting for their rate limit were met after it: it goes ahead of them.
-    if (!this.rateState.rejoinAtHead(record.n, uuid)) this.pushQueued(record.p, uuid, 'head');
+    if (!this.waitingLines.rejoinAtHead(record.n, uuid)) this.pushQueued(record.p, uuid, 'head');
     return true;
   }
 

@@ -255,6 +255,10 @@ export class RedisBroker extends Broker {
     return reply && { requeued: reply[0] === 1, record: decodeRecord(uuid, reply[1]) };
   }
 
+  async setPaused(paused: boolean, taskName?: string): Promise<void> {
+    await this.runForCaller('pause', [this.keys.marker], [this.keys.prefix, paused ? '1' : '0', taskName ?? '']);
+  }
+
   /** A script run for an app's caller (not the worker's loop): Redis being unreachable is a typed error. */
   private runForCaller(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {
     return this.scripts.run(name, keys, args).catch((error: unknown) => {
@@ -280,7 +284,7 @@ function retentionArgs(retention: Retention): [string, number, number] {
   return [retention.deleteFinishedTasks ? '1' : '0', retention.resultTtlMs, retention.keepFinishedTasks];
 }
 
-/** Rate limits as claim.lua reads them (see readRateLimits in lua/includes/rate-limit.lua). */
+/** Rate limits as claim.lua reads them (see readRateLimits in lua/includes/waiting-lines.lua). */
 function rateLimitArgs(limits?: RateLimits): (string | number)[] {
   if (!limits) return [0];
   const args: (string | number)[] = [limits.size];

@@ -7,7 +7,7 @@
 -- Returns the record after the call, or false when there is no such task.
 --@include time
 --@include finish
---@include rate-limit
+--@include waiting-lines
 local prefix = ARGV[1]
 local uuid = ARGV[2]
 local raw = redis.call('GET', prefix .. 't:' .. uuid)
@@ -41,7 +41,7 @@ if redis.call('LREM', listKey, 1, uuid) == 1 then
     redis.call('ZREM', KEYS[2], priority)
   end
 else
-  -- Waiting for its rate limit (see includes/rate-limit.lua), or not queued at all.
+  -- Waiting for its rate limit (see includes/waiting-lines.lua), or not queued at all.
   leaveWaitingLine(prefix, rec.n, uuid)
 end
 raw = finish(prefix, uuid, rec, readRetention(4), notices)

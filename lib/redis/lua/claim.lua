@@ -1,6 +1,6 @@
 -- Claim: first stores the outcomes the caller settles with this call (see includes/outcomes.lua),
 -- then promotes due delayed tasks and takes up to ARGV[3] tasks: first those waiting for a rate
--- limit whose window reopened (see includes/rate-limit.lua), then queued ones, lowest priority
+-- limit whose window reopened (see includes/waiting-lines.lua), then queued ones, lowest priority
 -- first, turning each into 'process' under one lease for the whole batch (see includes/leases.lua).
 -- KEYS[1] priorities zset, KEYS[2] delayed zset, KEYS[3] wake-up marker list,
 -- KEYS[4] active zset (batch -> lease deadline)
@@ -18,7 +18,7 @@
 --@include bulk
 --@include outcomes
 --@include answers
---@include rate-limit
+--@include waiting-lines
 local prefix = ARGV[1]
 local now = nowMs()
 
@@ -75,8 +75,17 @@ local notices = newNotices()
 -- the claimed tasks' held records, all in one call at the end rather than one SET per task.
 local writes = {}
 local limits, outcomesAt = readRateLimits(9)
-local limited = next(limits) ~= nil
 local stored = storeOutcomes(prefix, outcomesAt, now, retention, notices, writes)
+local paused, queuePaused = readPauses(prefix)
+if queuePaused then
+  -- Nothing starts: the outcomes are stored, and the worker sleeps until a resume wakes it.
+  callInChunks('MSET', writes)
+  keepAnswer(answerKey, kept, ARGV[8], stored .. ' ', ARGV[4])
+  notify(prefix, notices)
+  return { -1, stored, '', '' }
+end
+-- Whether claimed tasks' names matter: some are limited or paused.
+local namesMatter = next(limits) ~= nil or next(paused) ~= nil
 
 -- The first delayed task; when it is due, due ones are promoted and the first is read again.
 local function firstDelayed()
@@ -107,7 +116,7 @@ local lines = {}
 local claimedUuids = {}
 local max = tonumber(ARGV[3])
 local claimed = 0
--- Rate limits (see includes/rate-limit.lua): the windows read by this call, whether tasks wait in
+-- Rate limits (see includes/waiting-lines.lua): the windows read by this call, whether tasks wait in
 -- a line, and the tasks this call put in one (bounded, so a long backlog of one limited task
 -- joins its line over several calls rather than holding Redis in one).
 local windows = {}
@@ -135,10 +144,14 @@ local function claimQueued(uuids, fromQueue)
         rest = queuedRest(raw)
       end
     end
-    if rest and limited then
+    if rest and namesMatter then
       local name = queuedTaskName(raw, rest)
       local limit = name and limits[name]
-      if limit then
+      if fromQueue and paused[name] then
+        joinWaitingLine(prefix, name, uuid, nil)
+        parked = parked + 1
+        rest = nil
+      elseif limit then
         local window = rateWindow(prefix, name, windows)
         if fromQueue and roomIn(window, limit, now) <= 0 then
           joinWaitingLine(prefix, name, uuid, window.e)
@@ -168,7 +181,9 @@ end
 
 -- Waiting lines whose window has room go first (reopened, or left room by a task given back, or
 -- a limit raised since): their tasks were met before anything queued.
-for _, name in ipairs(redis.call('ZRANGE', prefix .. 'rw', 0, -1)) do
+local scheduled = redis.call('ZRANGE', prefix .. 'rw', 0, -1, 'WITHSCORES')
+for i = 1, #scheduled, 2 do
+  local name = scheduled[i]
   local limit = limits[name]
   local window = limit and rateWindow(prefix, name, windows)
   -- A task no longer limited (not in this claim's limits) waits for nothing.
@@ -178,6 +193,10 @@ for _, name in ipairs(redis.call('ZRANGE', prefix .. 'rw', 0, -1)) do
   end
   if allowed <= 0 then
     anyWaiting = true
+    -- Due earlier (resumed, or a task given back) but full again: it waits for the window's close.
+    if limit and roomIn(window, limit, now) <= 0 and tonumber(scheduled[i + 1]) < window.e then
+      redis.call('ZADD', prefix .. 'rw', window.e, name)
+    end
   else
     local lineKey = prefix .. 'rp:' .. name
     repeat

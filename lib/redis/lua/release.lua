@@ -9,7 +9,7 @@
 --@include time
 --@include leases
 --@include requeue
---@include rate-limit
+--@include waiting-lines
 local prefix = ARGV[1]
 local now = nowMs()
 local retention = readRetention(2)

@@ -1,11 +1,15 @@
--- Rate limits: at most `max` starts of one task per window of `window` ms, across every worker.
--- A window opens with the first start after the last one closed: <prefix>rl:<name> holds it as a
--- hash (n starts, s start, e end, in ms), and expires when it closes. A claim that meets a task
--- whose window is full puts it at the tail of that name's waiting line <prefix>rp:<name> (a list
--- of uuids) instead of starting it; <prefix>rw scores each name with a waiting line by when its
--- window reopens (what an idle worker sleeps until). Each claim first starts waiting tasks whose
--- window has room, from the head of their line, as many as it allows, so a task waits at most once
--- and keeps its place, and nothing goes round the queue again.
+-- Waiting lines: tasks a claim met but may not start yet wait aside, in the order met, in a list
+-- per task name <prefix>rp:<name> (uuids), and start from its head before anything queued once
+-- they may: a task waits at most once, keeps its place, and nothing goes round the queue again.
+-- Two things hold tasks back:
+-- * A rate limit: at most `max` starts of one task per window of `window` ms, across every
+--   worker. A window opens with the first start after the last one closed: <prefix>rl:<name>
+--   holds it as a hash (n starts, s start, e end, in ms) and expires when it closes. A task met
+--   while its window is full waits; each claim starts waiting tasks while their window has room.
+--   <prefix>rw scores each name with a line by when its window reopens (what an idle worker
+--   sleeps until).
+-- * A pause (pause.lua): the set <prefix>ps holds paused task names, and '' while the whole queue
+--   is paused. A paused task's line stays out of <prefix>rw until it is resumed.
 --@include record
 
 -- The limits a claim carries from ARGV[at]: a count, then `<name> <max> <window ms>` per task.
@@ -80,11 +84,23 @@ local function uncountStart(prefix, rec, now)
   end
 end
 
--- Puts a task at the tail of its name's waiting line, which reopens at `reopenAt` if it is new.
+-- Puts a task at the tail of its name's waiting line; a new line reopens at `reopenAt` (nil: it
+-- waits for a resume).
 local function joinWaitingLine(prefix, name, uuid, reopenAt)
-  if redis.call('RPUSH', prefix .. 'rp:' .. name, uuid) == 1 then
+  if redis.call('RPUSH', prefix .. 'rp:' .. name, uuid) == 1 and reopenAt then
     redis.call('ZADD', prefix .. 'rw', reopenAt, name)
   end
+end
+
+-- What is paused: name -> true for each paused task, and whether the whole queue is.
+local function readPauses(prefix)
+  local paused = {}
+  for _, name in ipairs(redis.call('SMEMBERS', prefix .. 'ps')) do
+    paused[name] = true
+  end
+  local queuePaused = paused[''] == true
+  paused[''] = nil
+  return paused, queuePaused
 end
 
 -- After a claim took what it could from a line: forgotten once empty, else due again at `dueAt`.

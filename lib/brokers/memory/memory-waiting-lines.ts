@@ -8,10 +8,11 @@ interface RateWindow {
 }
 
 /**
- * The memory broker's rate-limit state, kept as lua/includes/rate-limit.lua keeps it in Redis: a
- * window per limited task, and a waiting line per task (uuids in order) with when it reopens.
+ * The memory broker's waiting lines, kept as lua/includes/waiting-lines.lua keeps them in Redis: a
+ * rate-limit window per limited task, and a line per task (uuids in order) of tasks held back by
+ * a full window or a pause, with when it reopens (none while its task is paused).
  */
-export class MemoryRateLimits {
+export class MemoryWaitingLines {
   private readonly windows = new Map<string, RateWindow>();
   private readonly lines = new Map<string, string[]>();
   private readonly reopenAt = new Map<string, number>();
@@ -44,12 +45,18 @@ export class MemoryRateLimits {
     return this.windows.get(name)?.closesAt ?? 0;
   }
 
-  /** Puts a task at the tail of its name's line, which reopens at `reopenAt` if it is new. */
-  join(name: string, uuid: string, reopenAt: number): void {
+  /** Puts a task at the tail of its name's line; a new line reopens at `reopenAt` (null: it waits for a resume). */
+  join(name: string, uuid: string, reopenAt: number | null): void {
     const line = this.lines.get(name);
     if (line) return void line.push(uuid);
     this.lines.set(name, [uuid]);
-    this.reopenAt.set(name, reopenAt);
+    if (reopenAt !== null) this.reopenAt.set(name, reopenAt);
+  }
+
+  /** A paused task's line waits for its resume, which makes it due at once. */
+  hold(name: string, held: boolean): void {
+    if (held) this.reopenAt.delete(name);
+    else if (this.lines.has(name)) this.reopenAt.set(name, 0);
   }
 
   /** Puts a given-back task at the head of its name's line; false when no line is waiting. */
@@ -68,7 +75,7 @@ export class MemoryRateLimits {
     if (line!.length === 0) this.forget(name);
   }
 
-  /** The waiting lines, the soonest to reopen first: a claim takes from their heads. */
+  /** The lines that are not paused, the soonest to reopen first: a claim takes from their heads. */
   waitingLines(): [name: string, line: string[]][] {
     return [...this.reopenAt].sort((a, b) => a[1] - b[1]).map(([name]) => [name, this.lines.get(name)!]);
   }
