@@ -12,7 +12,11 @@ export function formatOverview(overview: QueueOverview, where: string): string {
     `app ${overview.app} on ${where}`,
     counts,
     `queues: ${queues}`,
-    ...overview.rateLimited.map(({ task, waiting, reopensAt }) => `rate limit of ${task}: ${waiting} waiting until ${iso(reopensAt)}`),
+    ...(overview.paused ? ['PAUSED: no task starts until `qtasks resume`'] : []),
+    ...(overview.pausedTasks.length > 0 ? [`paused tasks: ${overview.pausedTasks.join(', ')}`] : []),
+    ...overview.waitingLines.map(
+      ({ task, waiting, reopensAt }) => `waiting: ${waiting} of ${task} ${reopensAt ? `for its rate limit, until ${iso(reopensAt)}` : 'until it is resumed'}`,
+    ),
     `tasks known: ${overview.catalog.map(({ name }) => name).join(', ') || 'none published'}`,
     formatWorkers(overview.workers),
   ];

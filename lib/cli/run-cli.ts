@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { requeuedRecord } from '../brokers/broker.js';
 import { RedisBroker } from '../brokers/redis/redis-broker.js';
 import { InvalidOptionError, QTasksError, RedisUnavailableError, TaskNotFoundError } from '../core/errors.js';
+import { RedisGlobalConfig } from '../configs/redis/redis-global-config.js';
 import { isRedisUrl, RedisConnection } from '../redis/connection.js';
 import { assertAppName } from '../redis/keys.js';
 import { RedisStorage } from '../storages/redis/redis-storage.js';
@@ -11,7 +12,7 @@ import { formatOverview, formatRecord, formatSchedules, formatTaskList, formatWo
 
 export const USAGE = `Usage: qtasks <command> [options]
 
-Reads an app's queue straight from Redis; no app needs to run. Only requeue writes.
+Reads an app's queue straight from Redis; no app needs to run. Only requeue, pause and resume write.
 
 Commands:
   status                 tasks per state, queues, live workers
@@ -19,7 +20,10 @@ Commands:
   tasks [--state S] [--limit N]
                          tasks in one state (${TASK_STATES.join(', ')}; default queued)
   task <uuid>            one task's record
-  requeue <uuid>         runs a task that ended error or cancel again (the one command that writes)
+  requeue <uuid>         runs a task that ended error or cancel again
+  pause [task]           workers start no task (or none of this task) until resumed;
+                         running tasks go on
+  resume [task]          ends that pause
   schedules              timer schedules with their last and next run
   settings               GlobalConfig settings
   apps                   app names found on this Redis
@@ -79,7 +83,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     const run = COMMANDS[command];
     if (!run) throw new InvalidOptionError(`unknown command "${command}"; run \`qtasks help\` for the list.`);
-    const extra = rest.slice(TAKES_UUID.has(command) ? 1 : 0);
+    const extra = rest.slice(TAKES_ARGUMENT.has(command) ? 1 : 0);
     if (extra.length > 0) throw new InvalidOptionError(`${command} takes no argument ${JSON.stringify(extra[0])}; run \`qtasks help\`.`);
     assertAppName(name);
     assertRedisUrl(url);
@@ -132,11 +136,12 @@ const COMMANDS: Record<string, Command> = {
   requeue: (input) => {
     const uuid = uuidArgument('requeue', input.rest);
     return withRedis(input, async (connection) => {
-      const broker = new RedisBroker({ storage: new RedisStorage({ name: input.name, connection, globalConfig: null }) });
-      const record = requeuedRecord(uuid, await broker.requeue(uuid));
+      const record = requeuedRecord(uuid, await appBroker(input.name, connection).requeue(uuid));
       return [record, `requeued ${uuid} (${record.taskName}): status new, attempt 1`];
     });
   },
+  pause: (input) => setPaused(input, true),
+  resume: (input) => setPaused(input, false),
   schedules: (input) => inspect(input, async (inspector) => {
     const { schedules } = await inspector.overview();
     return [schedules, formatSchedules(schedules)];
@@ -174,6 +179,30 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
+/** The app's broker on `connection`, for the commands that write. */
+function appBroker(name: string, connection: RedisConnection): RedisBroker {
+  return new RedisBroker({ storage: new RedisStorage({ name, connection, globalConfig: null }) });
+}
+
+/**
+ * Pauses or resumes the queue, or the task the command names. A pause of a task the app's published
+ * catalogue lacks is refused as a likely typo; a resume is not (it may end a pause of a task since removed).
+ */
+function setPaused(input: CommandInput, paused: boolean): Promise<number> {
+  const [taskName] = input.rest;
+  return withRedis(input, async (connection) => {
+    if (paused && taskName !== undefined) {
+      const known = (await new RedisGlobalConfig({ name: input.name, connection }).catalog()).map((task) => task.name);
+      if (known.length > 0 && !known.includes(taskName)) {
+        throw new InvalidOptionError(`app ${input.name} has no task "${taskName}"; its tasks: ${known.join(', ')}.`);
+      }
+    }
+    await appBroker(input.name, connection).setPaused(paused, taskName);
+    const what = taskName === undefined ? 'the queue' : `task ${taskName}`;
+    return [{ paused, task: taskName ?? null }, `${paused ? 'paused' : 'resumed'} ${what} of ${input.name}`];
+  });
+}
+
 /** The Redis at `url`, a single server or a cluster node (see RedisConnection.openUrl). */
 function openUrl(url: string): Promise<RedisConnection> {
   // A CLI call should say at once that Redis is down, not hang.
@@ -200,8 +229,8 @@ async function withRedis(
   }
 }
 
-/** Commands that take a task's uuid as their one argument. */
-const TAKES_UUID = new Set(['task', 'requeue']);
+/** Commands that take one argument: a task's uuid, or (optional) a task name. */
+const TAKES_ARGUMENT = new Set(['task', 'requeue', 'pause', 'resume']);
 
 function uuidArgument(command: string, rest: string[]): string {
   const [uuid] = rest;

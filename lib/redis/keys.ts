@@ -27,8 +27,10 @@ export class RedisKeys {
   readonly schedules: string;
   /** Tasks that reached each final status, ever (hash status -> count; see notify in finish.lua). */
   readonly finishedCounts: string;
-  /** Names of rate-limited tasks with tasks waiting, by when their window reopens (see rate-limit.lua). */
-  readonly rateLimitWaiting: string;
+  /** Names whose waiting line waits for a rate-limit window, by when it reopens (see waiting-lines.lua). */
+  readonly waitingLineReopens: string;
+  /** Paused task names, and '' while the whole queue is paused (see pause.lua). */
+  readonly pauses: string;
 
   constructor(readonly appName: string) {
     assertAppName(appName);
@@ -47,7 +49,8 @@ export class RedisKeys {
     this.workerInfo = `${this.prefix}wi`;
     this.schedules = `${this.prefix}tm`;
     this.finishedCounts = `${this.prefix}st`;
-    this.rateLimitWaiting = `${this.prefix}rw`;
+    this.waitingLineReopens = `${this.prefix}rw`;
+    this.pauses = `${this.prefix}ps`;
   }
 
   record(uuid: string): string {
@@ -74,8 +77,8 @@ export class RedisKeys {
     return `${this.prefix}lb:${id}`;
   }
 
-  /** The uuids of one rate-limited task's tasks waiting for its window, in order. */
-  rateLimitLine(taskName: string): string {
+  /** The uuids of one task's tasks held back (by its rate limit or a pause), in order. */
+  waitingLine(taskName: string): string {
     return `${this.prefix}rp:${taskName}`;
   }
 

@@ -19,8 +19,15 @@ export interface QueueOverview {
   counts: Record<TaskState, number>;
   /** Queue entries per priority, lowest (first to run) first. */
   queues: { priority: number; queued: number }[];
-  /** Queued tasks held back by their task's rate limit (counted in `queued`), by task, until their window reopens. */
-  rateLimited: { task: string; waiting: number; reopensAt: Date }[];
+  /** True while the whole queue is paused (no task starts). */
+  paused: boolean;
+  /** Tasks paused one by one. */
+  pausedTasks: string[];
+  /**
+   * Queued tasks held back (counted in `queued`), by task: until their rate-limit window reopens,
+   * or until their task is resumed (`reopensAt` null).
+   */
+  waitingLines: { task: string; waiting: number; reopensAt: Date | null }[];
   /** Live workers (heartbeats), each `running` counted from the tasks it holds now. */
   workers: WorkerStatus[];
   catalog: TaskCatalogEntry[];
@@ -98,9 +105,9 @@ export class QueueInspector {
   }
 
   async overview(): Promise<QueueOverview> {
-    const [queues, rateLimited, delayed, { tasks: running }, finished, heartbeats, catalog, schedules, settings] = await Promise.all([
+    const [queues, { paused, pausedTasks, waitingLines }, delayed, { tasks: running }, finished, heartbeats, catalog, schedules, settings] = await Promise.all([
       this.queueLengths(),
-      this.rateLimited(),
+      this.waitingLines(),
       this.client.zcard(this.keys.delayed),
       this.runningTasks(),
       this.client.hgetall(this.keys.finishedCounts),
@@ -110,7 +117,7 @@ export class QueueInspector {
       this.globalConfig.getAll(),
     ]);
     const counts: Record<TaskState, number> = {
-      queued: [...queues.map(({ queued }) => queued), ...rateLimited.map(({ waiting }) => waiting)].reduce((sum, n) => sum + n, 0),
+      queued: [...queues.map(({ queued }) => queued), ...waitingLines.map(({ waiting }) => waiting)].reduce((sum, n) => sum + n, 0),
       delayed,
       running: running.length,
       success: Number(finished.success ?? 0),
@@ -121,7 +128,7 @@ export class QueueInspector {
     const held = new Map<string, number>();
     for (const { worker } of running) if (worker) held.set(worker, (held.get(worker) ?? 0) + 1);
     const workers = heartbeats.map((status) => ({ ...status, running: held.get(status.id) ?? 0 }));
-    return { app: this.keys.appName, counts, queues, rateLimited, workers, catalog, schedules, settings };
+    return { app: this.keys.appName, counts, queues, paused, pausedTasks, waitingLines, workers, catalog, schedules, settings };
   }
 
   /**
@@ -162,11 +169,22 @@ export class QueueInspector {
     return priorities.map((priority, index) => ({ priority: Number(priority), queued: lengths[index]! }));
   }
 
-  private async rateLimited(): Promise<QueueOverview['rateLimited']> {
-    const entries = await this.client.zrange(this.keys.rateLimitWaiting, 0, '-1', 'WITHSCORES');
-    const names = entries.filter((_, i) => i % 2 === 0);
-    const lengths = await Promise.all(names.map((name) => this.client.llen(this.keys.rateLimitLine(name))));
-    return names.map((task, i) => ({ task, waiting: lengths[i]!, reopensAt: new Date(Number(entries[i * 2 + 1])) }));
+  private async waitingLines(): Promise<Pick<QueueOverview, 'paused' | 'pausedTasks' | 'waitingLines'>> {
+    const { names, reopens, pauses } = await this.lineNames();
+    const pausedTasks = pauses.filter((name) => name !== '').sort();
+    const lengths = await Promise.all(names.map((name) => this.client.llen(this.keys.waitingLine(name))));
+    const waitingLines = names
+      .map((task, i) => ({ task, waiting: lengths[i]!, reopensAt: reopens.has(task) ? new Date(reopens.get(task)!) : null }))
+      .filter(({ waiting }) => waiting > 0);
+    return { paused: pauses.includes(''), pausedTasks, waitingLines };
+  }
+
+  /** Names that may have a waiting line: scheduled to reopen (rate limits), or paused; with the reopen times and pauses. */
+  private async lineNames(): Promise<{ names: string[]; reopens: Map<string, number>; pauses: string[] }> {
+    const [entries, pauses] = await Promise.all([this.client.zrange(this.keys.waitingLineReopens, 0, '-1', 'WITHSCORES'), this.client.smembers(this.keys.pauses)]);
+    const reopens = new Map<string, number>();
+    for (let i = 0; i < entries.length; i += 2) reopens.set(entries[i]!, Number(entries[i + 1]));
+    return { names: [...new Set([...reopens.keys(), ...pauses.filter((name) => name !== '')])], reopens, pauses };
   }
 
   /** The queue lists' entries, then the tasks waiting for a rate limit. */
@@ -178,9 +196,9 @@ export class QueueInspector {
       if (uuids.length >= wanted) return uuids;
       uuids.push(...(await this.client.lrange(this.keys.queue(priority), 0, wanted - 1)));
     }
-    for (const name of await this.client.zrange(this.keys.rateLimitWaiting, 0, '-1')) {
+    for (const name of (await this.lineNames()).names) {
       if (uuids.length >= wanted) break;
-      uuids.push(...(await this.client.lrange(this.keys.rateLimitLine(name), 0, wanted - 1)));
+      uuids.push(...(await this.client.lrange(this.keys.waitingLine(name), 0, wanted - 1)));
     }
     return uuids;
   }

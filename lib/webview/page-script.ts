@@ -122,7 +122,11 @@ function renderOverview(overview) {
   for (const state of STATES) byId('count-' + state).textContent = String(overview.counts[state]);
   renderRates(overview.counts);
   fill('queues', overview.queues.map((q) => row('queue-row', [q.priority, q.queued])), 2);
-  fill('rate-limited', overview.rateLimited.map((r) => row('rate-limited-row', [r.task, r.waiting, time(r.reopensAt)])), 3);
+  const paused = byId('paused');
+  paused.hidden = !overview.paused && overview.pausedTasks.length === 0;
+  paused.textContent = overview.paused ? 'Paused: no task starts until the queue is resumed.' : 'Paused tasks: ' + overview.pausedTasks.join(', ');
+  fill('waiting-lines', overview.waitingLines.map((w) =>
+    row('waiting-line-row', [w.task, w.waiting, w.reopensAt ? time(w.reopensAt) + ' (rate limit)' : 'resumed'])), 3);
   const now = Date.now();
   fill('workers', overview.workers.map((w) => {
     const tr = row('worker-row', [w.id, w.host, w.pid, w.running + '/' + w.maxTasksProcess, age(now - w.startedAt), (w.tasks || []).join(', ')]);

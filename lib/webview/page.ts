@@ -90,7 +90,8 @@ export function renderPage({ appName, refreshMs }: { appName: string; refreshMs:
 <p class="muted">Finished: <span data-testid="rate-total">-</span> tasks/s</p>
 <h2>Queues</h2>
 ${table('queues', 'queues', ['priority', 'queued'])}
-${table('rate-limited', 'rate-limited', ['task waiting for its rate limit', 'waiting', 'window reopens'])}
+<p role="status" data-testid="paused" hidden></p>
+${table('waiting-lines', 'waiting-lines', ['task held back', 'waiting', 'until'])}
 <h2>Workers</h2>
 ${table('workers', 'workers', ['id', 'host', 'pid', 'running', 'age', 'tasks'])}
 <h2>Task list</h2>

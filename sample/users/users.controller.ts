@@ -52,6 +52,23 @@ export class UsersController {
     return this.qtasks.requeue(uuid);
   }
 
+  /**
+   * Pauses starting tasks, for every worker: all of them, or with `{ "task": "invite" }` those of one
+   * task (say, while the mail provider is down). Running tasks go on; held ones start once resumed.
+   */
+  @Post('queue/pause')
+  async pause(@Body() body: { task?: string } = {}): Promise<{ paused: string }> {
+    await this.qtasks.pause(body.task);
+    return { paused: body.task ?? 'queue' };
+  }
+
+  /** Ends a pause: `{ "task": "invite" }` for one task's, nothing for the queue's. */
+  @Post('queue/resume')
+  async resume(@Body() body: { task?: string } = {}): Promise<{ resumed: string }> {
+    await this.qtasks.resume(body.task);
+    return { resumed: body.task ?? 'queue' };
+  }
+
   /** Enqueues and waits for the result (pushed by Redis). */
   @Post('report')
   async report(): Promise<{ users: number }> {

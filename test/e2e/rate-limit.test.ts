@@ -59,22 +59,22 @@ describe('tasks waiting for their rate limit, as the inspector and the CLI show 
     await inspector.start();
     try {
       // The worker's claim after the first run parks the other two until the window reopens.
-      await expect.poll(async () => (await inspector.overview()).rateLimited, { timeout: 10_000 }).toMatchObject([{ task: 'mail', waiting: 2 }]);
+      await expect.poll(async () => (await inspector.overview()).waitingLines, { timeout: 10_000 }).toMatchObject([{ task: 'mail', waiting: 2 }]);
       const overview = await inspector.overview();
       expect(overview.counts.queued).toBe(2);
-      const reopensAt = overview.rateLimited[0]!.reopensAt.getTime();
+      const reopensAt = overview.waitingLines[0]!.reopensAt!.getTime();
       expect(reopensAt).toBeGreaterThan(Date.now() + windowMs - 60_000);
       expect(reopensAt).toBeLessThanOrEqual(Date.now() + windowMs);
       expect((await inspector.tasks('queued')).tasks.map(({ uuid }) => uuid)).toEqual([second.uuid, third.uuid]);
 
       const status = await qtasks('status', '--app', app.name);
-      expect(status.out).toContain(`rate limit of mail: 2 waiting until ${new Date(reopensAt).toISOString()}`);
+      expect(status.out).toContain(`waiting: 2 of mail for its rate limit, until ${new Date(reopensAt).toISOString()}`);
 
       await app.cancel(second.uuid, 'not needed');
-      expect((await inspector.overview()).rateLimited).toMatchObject([{ task: 'mail', waiting: 1 }]);
+      expect((await inspector.overview()).waitingLines).toMatchObject([{ task: 'mail', waiting: 1 }]);
       expect((await inspector.tasks('queued')).tasks.map(({ uuid }) => uuid)).toEqual([third.uuid]);
       await app.cancel(third.uuid, 'not needed');
-      expect((await inspector.overview()).rateLimited).toEqual([]);
+      expect((await inspector.overview()).waitingLines).toEqual([]);
     } finally {
       await inspector.stop();
     }

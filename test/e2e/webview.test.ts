@@ -110,14 +110,21 @@ describe('the WebView dashboard', () => {
     await apps.stopAll();
   });
 
-  it('shows the tasks waiting for a rate limit, and each task\'s limit in the catalogue', async () => {
+  it('shows the tasks held back by a rate limit or a pause, and each task\'s limit in the catalogue', async () => {
     const limited = await apps.start('webview-rate', (app) => app.task({ name: 'mail', rateLimit: { max: 1, windowMs: 600_000 } }, () => 'sent'));
     const [first] = [await limited.add('mail'), await limited.add('mail'), await limited.add('mail')];
     await limited.wait(first.uuid, WAIT);
     const page = await openPage(await startView({ name: limited.name, url: redisUrl, port: 0, refreshMs: 200 }));
-    await expect.poll(() => page.locator(`${testId('rate-limited-row')} td`).allTextContents(), WAIT).toEqual(['mail', '2', expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/)]);
+    await expect.poll(() => page.locator(`${testId('waiting-line-row')} td`).allTextContents(), WAIT).toEqual(['mail', '2', expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(rate limit\)$/)]);
     expect(await text(page, 'count-queued')).toBe('2');
     expect(await page.locator(`${testId('catalog-row')} td`).nth(2).textContent()).toBe('1 per 600000 ms');
+    expect(await page.locator(testId('paused')).isHidden()).toBe(true);
+
+    await limited.pause('mail');
+    await expect.poll(() => page.locator(`${testId('waiting-line-row')} td`).allTextContents(), WAIT).toEqual(['mail', '2', 'resumed']);
+    expect(await text(page, 'paused')).toBe('Paused tasks: mail');
+    await limited.pause();
+    await expect.poll(() => text(page, 'paused'), WAIT).toBe('Paused: no task starts until the queue is resumed.');
   });
 
   it('shows the app, the counts per state with finished tasks/s, the queues, the worker and the catalogue', async () => {
