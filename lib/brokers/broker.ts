@@ -23,11 +23,18 @@ export interface ClaimRequest {
   leaseMs: number;
   retention: Retention;
   /**
-   * Tasks with a rate limit, by name. One met while its window is full is not claimed: it waits,
-   * in order, and goes back to the head of its queue when the window reopens (`nextDueInMs` then
-   * says when). The limits are the claiming worker's: every worker of an app should declare the same.
+   * Tasks with a rate limit, by name. One met while its window is full is not claimed: it waits in
+   * its task's waiting line, in order, and claims start it from there, before queued tasks, once
+   * the window has room (`nextDueInMs` says when it reopens). The limits are the claiming worker's:
+   * every worker of an app should declare the same.
    */
   rateLimits?: RateLimits;
+}
+
+/** How `Broker.release` counts what it gives back. */
+export interface ReleaseOptions {
+  /** The tasks started here (a stopping worker's): they stay counted against their rate limit. */
+  started?: boolean;
 }
 
 /** What `Broker.requeue` answers: the record after the call, and whether it went back to its queue. */
@@ -91,11 +98,13 @@ export abstract class Broker {
   abstract renew(leases: Lease[], leaseMs: number): Promise<string[]>;
 
   /**
-   * Gives held tasks that did not run back to the head of the queue, in the order they were
-   * claimed (a stopping worker, or a batch claimed ahead that found no free slot); a task whose
-   * cancel was asked for ends `cancel` instead. Returns how many went back to the queue.
+   * Gives held tasks back to the head of the queue (of their waiting line, when tasks of their name
+   * wait), in the order they were claimed: a batch claimed ahead that found no free slot, or a
+   * stopping worker's tasks, with `started` when they started (they stay counted against their
+   * rate limit; unstarted ones leave its window's count). A task whose cancel was asked for ends
+   * `cancel` instead. Returns how many went back.
    */
-  abstract release(leases: Lease[], retention: Retention): Promise<number>;
+  abstract release(leases: Lease[], retention: Retention, options?: ReleaseOptions): Promise<number>;
 
   /** Re-queues tasks whose lease expired; after `maxStalls` a task ends `error` instead. */
   abstract recover(maxStalls: number, retention: Retention): Promise<{ requeued: number; failed: number }>;

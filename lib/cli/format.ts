@@ -14,15 +14,19 @@ export function formatOverview(overview: QueueOverview, where: string): string {
     `queues: ${queues}`,
     ...(overview.paused ? ['PAUSED: no task starts until `qtasks resume`'] : []),
     ...(overview.pausedTasks.length > 0 ? [`paused tasks: ${overview.pausedTasks.join(', ')}`] : []),
-    ...overview.waitingLines.map(
-      ({ task, waiting, reopensAt }) => `waiting: ${waiting} of ${task} ${reopensAt ? `for its rate limit, until ${iso(reopensAt)}` : 'until it is resumed'}`,
-    ),
+    ...overview.waitingLines.map(({ task, waiting, paused, reopensAt }) => `waiting: ${waiting} of ${task} ${heldUntil(paused, reopensAt)}`),
     `tasks known: ${overview.catalog.map(({ name }) => name).join(', ') || 'none published'}`,
     formatWorkers(overview.workers),
   ];
   // Most often a mistyped --app (or the wrong Redis or database): say so rather than show zeros.
   if (storesNothing(overview)) lines.push(`(nothing is stored for app "${overview.app}" here; \`qtasks apps\` lists the apps found)`);
   return lines.join('\n');
+}
+
+/** What a waiting line waits for (see QueueOverview.waitingLines). */
+function heldUntil(paused: boolean, reopensAt: Date | null): string {
+  if (paused) return 'until it is resumed';
+  return reopensAt ? `for its rate limit, until ${iso(reopensAt)}` : 'due now (the next claim starts them)';
 }
 
 function storesNothing({ counts, catalog, workers, schedules, settings }: QueueOverview): boolean {

@@ -24,10 +24,11 @@ export interface QueueOverview {
   /** Tasks paused one by one. */
   pausedTasks: string[];
   /**
-   * Queued tasks held back (counted in `queued`), by task: until their rate-limit window reopens,
-   * or until their task is resumed (`reopensAt` null).
+   * Queued tasks held back (counted in `queued`), by task: while their task is `paused`, or until
+   * their rate-limit window reopens at `reopensAt` (null when it is not waiting for one: the next
+   * claim starts them).
    */
-  waitingLines: { task: string; waiting: number; reopensAt: Date | null }[];
+  waitingLines: { task: string; waiting: number; paused: boolean; reopensAt: Date | null }[];
   /** Live workers (heartbeats), each `running` counted from the tasks it holds now. */
   workers: WorkerStatus[];
   catalog: TaskCatalogEntry[];
@@ -173,8 +174,12 @@ export class QueueInspector {
     const { names, reopens, pauses } = await this.lineNames();
     const pausedTasks = pauses.filter((name) => name !== '').sort();
     const lengths = await Promise.all(names.map((name) => this.client.llen(this.keys.waitingLine(name))));
+    const now = Date.now();
     const waitingLines = names
-      .map((task, i) => ({ task, waiting: lengths[i]!, reopensAt: reopens.has(task) ? new Date(reopens.get(task)!) : null }))
+      .map((task, i) => {
+        const reopensAt = reopens.get(task) ?? 0;
+        return { task, waiting: lengths[i]!, paused: pausedTasks.includes(task), reopensAt: reopensAt > now ? new Date(reopensAt) : null };
+      })
       .filter(({ waiting }) => waiting > 0);
     return { paused: pauses.includes(''), pausedTasks, waitingLines };
   }

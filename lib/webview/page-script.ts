@@ -126,7 +126,7 @@ function renderOverview(overview) {
   paused.hidden = !overview.paused && overview.pausedTasks.length === 0;
   paused.textContent = overview.paused ? 'Paused: no task starts until the queue is resumed.' : 'Paused tasks: ' + overview.pausedTasks.join(', ');
   fill('waiting-lines', overview.waitingLines.map((w) =>
-    row('waiting-line-row', [w.task, w.waiting, w.reopensAt ? time(w.reopensAt) + ' (rate limit)' : 'resumed'])), 3);
+    row('waiting-line-row', [w.task, w.waiting, w.paused ? 'resumed' : w.reopensAt ? time(w.reopensAt) + ' (rate limit)' : 'due now'])), 3);
   const now = Date.now();
   fill('workers', overview.workers.map((w) => {
     const tr = row('worker-row', [w.id, w.host, w.pid, w.running + '/' + w.maxTasksProcess, age(now - w.startedAt), (w.tasks || []).join(', ')]);

@@ -176,7 +176,9 @@ export class AsyncWorker extends Worker {
     let released = 0;
     await settleWithin(
       [
-        unfinished.length > 0 ? this.ctx.broker.release(unfinished, this.retention).then((count) => (released = count)) : Promise.resolve(),
+        // These started here (or, after a give-back that failed, were claimed ahead): they stay
+        // counted against their rate limit, which errs on the safe side.
+        unfinished.length > 0 ? this.ctx.broker.release(unfinished, this.retention, { started: true }).then((count) => (released = count)) : Promise.resolve(),
         this.ctx.globalConfig?.removeStatus(this.id) ?? Promise.resolve(),
       ],
       SHUTDOWN_STEP_MS,

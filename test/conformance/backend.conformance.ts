@@ -630,7 +630,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       });
 
       it('a task given back unstarted leaves its window, and goes ahead of the tasks waiting behind it', async () => {
-        const rateLimits = limited(2, 400);
+        const rateLimits = limited(2, 1_500);
         const all = Array.from({ length: 4 }, () => task({ taskName: 'mail' }));
         await broker.enqueue(all);
         const first = await claimLimited(10, rateLimits);
@@ -642,6 +642,20 @@ export function describeBackendConformance(label: string, factory: BackendFactor
         expect(uuidsOf(await claimLimited(10, rateLimits))).toEqual([]);
         await sleep(again.nextDueInMs! + 20);
         expect(uuidsOf(await claimLimited(10, rateLimits))).toEqual([all[2]!.uuid, all[3]!.uuid]);
+      });
+
+      it('a task given back after it started (a stopping worker) stays counted, first in its line', async () => {
+        const rateLimits = limited(1, 60_000);
+        const [m1, m2] = [task({ taskName: 'mail' }), task({ taskName: 'mail' })];
+        await broker.enqueue([m1, m2]);
+        const first = await claimLimited(10, rateLimits);
+        expect(uuidsOf(first)).toEqual([m1.uuid]);
+        expect(await broker.release([{ uuid: m1.uuid, token: first.tasks[0]!.token }], KEEP, { started: true })).toBe(1);
+        const next = await claimLimited(10, rateLimits);
+        expect(uuidsOf(next)).toEqual([]);
+        expect(next.nextDueInMs).toBeGreaterThan(50_000);
+        // Claimed without the limit (it was removed): the line comes out in order, the given-back task first.
+        expect(uuidsOf(await claimLimited(10, new Map()))).toEqual([m1.uuid, m2.uuid]);
       });
 
       it('a limit raised while tasks wait starts them at once, ahead of tasks queued after them', async () => {

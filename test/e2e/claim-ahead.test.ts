@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { QueueTasks, RedisBroker, type ClaimBatch, type ClaimRequest, type Lease, type Retention, type TaskOutcome } from '../../lib/index.js';
+import { QueueTasks, RedisBroker, type ClaimBatch, type ClaimRequest, type Lease, type ReleaseOptions, type Retention, type TaskOutcome } from '../../lib/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { Gate } from '../helpers/gate.js';
 import { uniqueAppName } from '../helpers/names.js';
@@ -40,12 +40,12 @@ class SlowLinkBroker extends RedisBroker {
     }
   }
 
-  override async release(leases: Lease[], retention: Retention): Promise<number> {
+  override async release(leases: Lease[], retention: Retention, options?: ReleaseOptions): Promise<number> {
     this.releaseCalls++;
     this.givenBack.push(...leases.map(({ uuid }) => uuid));
     if (this.refuseReleases > 0 && this.refuseReleases--) throw new Error('release refused on purpose');
     await this.releaseGate?.pass();
-    const released = await super.release(leases, retention);
+    const released = await super.release(leases, retention, options);
     if (this.loseReleaseReplies > 0 && this.loseReleaseReplies--) throw new Error('release reply lost on purpose');
     return released;
   }

@@ -5,7 +5,7 @@ import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/t
 import { MemoryStorage } from '../../storages/memory/memory-storage.js';
 import { decodeRecord, newStoredRecord, type StoredRecord } from '../../storages/record-codec.js';
 import { MemoryWaitingLines } from './memory-waiting-lines.js';
-import { Broker, type ClaimBatch, type ClaimRequest, type Lease, type RequeueOutcome, type Retention } from '../broker.js';
+import { Broker, type ClaimBatch, type ClaimRequest, type Lease, type ReleaseOptions, type RequeueOutcome, type Retention } from '../broker.js';
 
 export interface MemoryBrokerOptions {
   /** The storage whose records this broker changes; a new one when absent. */
@@ -114,7 +114,9 @@ export class MemoryBroker extends Broker {
     };
     // Waiting lines whose window has room go first (reopened, or left room by a task given back, or
     // a limit raised since): their tasks were met before anything queued.
-    for (const [name, line] of this.waitingLines.waitingLines()) {
+    // A line this call left due (it was full before the line was): the next idle worker should take it.
+    let lineLeftDue = false;
+    for (const [name, line] of this.waitingLines.scheduled()) {
       const limit = rateLimits.get(name);
       // A task no longer limited (not in this claim's limits) waits for nothing.
       let allowed = Math.min(max - tasks.length, limit ? this.waitingLines.roomIn(name, limit, now) : Infinity);
@@ -131,6 +133,7 @@ export class MemoryBroker extends Broker {
       }
       const full = limit && this.waitingLines.roomIn(name, limit, now) <= 0;
       this.waitingLines.settle(name, full ? this.waitingLines.closesAt(name) : now);
+      lineLeftDue ||= !full && line.length > 0;
     }
     while (tasks.length < max && this.queues.size > 0) {
       const uuid = this.popLowest();
@@ -150,7 +153,7 @@ export class MemoryBroker extends Broker {
       }
       hold(uuid, record);
     }
-    if (this.queues.size > 0) this.wake();
+    if (this.queues.size > 0 || lineLeftDue) this.wake();
     const nextDue = Math.min(...this.delayed.values(), this.waitingLines.nextReopen());
     this.changed();
     return { tasks, stored, nextDueInMs: Number.isFinite(nextDue) ? Math.max(0, nextDue - now) : null };
@@ -235,7 +238,7 @@ export class MemoryBroker extends Broker {
     return lost;
   }
 
-  async release(leases: Lease[], retention: Retention): Promise<number> {
+  async release(leases: Lease[], retention: Retention, { started = false }: ReleaseOptions = {}): Promise<number> {
     const now = Date.now();
     let released = 0;
     // Last first: each goes in front of the one before it, so the claim order comes back.
@@ -243,8 +246,7 @@ export class MemoryBroker extends Broker {
       if (!this.takeLease(uuid, token)) continue;
       const record = this.storage.read(uuid);
       if (!record) continue;
-      // It never started: it leaves the count of its rate-limit window.
-      this.waitingLines.uncountStart(record.n, record.b, now);
+      if (!started) this.waitingLines.uncountStart(record.n, record.b, now);
       if (this.giveBack(uuid, record, now, retention)) released++;
     }
     if (released > 0) this.wake();
@@ -328,7 +330,7 @@ export class MemoryBroker extends Broker {
     } else {
       if (paused) this.pausedTasks.add(taskName);
       else this.pausedTasks.delete(taskName);
-      this.waitingLines.hold(taskName, paused);
+      this.waitingLines.setPaused(taskName, paused);
     }
     // Idle workers sleep on the marker: the next claim starts what was held.
     if (!paused) this.wake();

@@ -54,8 +54,8 @@ export class MemoryWaitingLines {
   }
 
   /** A paused task's line waits for its resume, which makes it due at once. */
-  hold(name: string, held: boolean): void {
-    if (held) this.reopenAt.delete(name);
+  setPaused(name: string, paused: boolean): void {
+    if (paused) this.reopenAt.delete(name);
     else if (this.lines.has(name)) this.reopenAt.set(name, 0);
   }
 
@@ -76,7 +76,7 @@ export class MemoryWaitingLines {
   }
 
   /** The lines that are not paused, the soonest to reopen first: a claim takes from their heads. */
-  waitingLines(): [name: string, line: string[]][] {
+  scheduled(): [name: string, line: string[]][] {
     return [...this.reopenAt].sort((a, b) => a[1] - b[1]).map(([name]) => [name, this.lines.get(name)!]);
   }
 

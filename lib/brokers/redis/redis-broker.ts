@@ -7,7 +7,7 @@ import { ScriptRunner, type ScriptName } from '../../redis/scripts.js';
 import { encodeNewRecord, decodeRecord } from '../../storages/record-codec.js';
 import { RedisStorage, type RedisStorageOptions } from '../../storages/redis/redis-storage.js';
 import { EnqueueBatcher, type BatchLimits } from './enqueue-batcher.js';
-import { Broker, type ClaimBatch, type ClaimRequest, type Lease, type RequeueOutcome, type Retention } from '../broker.js';
+import { Broker, type ClaimBatch, type ClaimRequest, type Lease, type ReleaseOptions, type RequeueOutcome, type Retention } from '../broker.js';
 
 /** Concurrent adds joined into one enqueue call carry at most this much (see EnqueueBatcher). */
 const ENQUEUE_BATCH_LIMITS: BatchLimits = { tasks: 1000, chars: 4 * 1024 * 1024 };
@@ -192,15 +192,12 @@ export class RedisBroker extends Broker {
     return leases.filter(({ token }) => lost.has(batchOf(token))).map(({ uuid }) => uuid);
   }
 
-  async release(leases: Lease[], retention: Retention): Promise<number> {
+  async release(leases: Lease[], retention: Retention, { started = false }: ReleaseOptions = {}): Promise<number> {
     if (leases.length === 0) return 0;
     const { ended, undo } = this.settleOnSend(leases);
+    const args = [this.keys.prefix, ...retentionArgs(retention), started ? '1' : '0', ended.length, ...ended];
     return (await this.scripts
-      .run(
-        'release',
-        [this.keys.active, this.keys.priorities, this.keys.marker],
-        [this.keys.prefix, ...retentionArgs(retention), ended.length, ...ended, ...leases.flatMap(({ uuid, token }) => [uuid, token])],
-      )
+      .run('release', [this.keys.active, this.keys.priorities, this.keys.marker], [...args, ...leases.flatMap(({ uuid, token }) => [uuid, token])])
       .catch(undo)) as number;
   }
 

@@ -121,6 +121,8 @@ local claimed = 0
 -- joins its line over several calls rather than holding Redis in one).
 local windows = {}
 local anyWaiting = false
+-- A line this call left due (it was full before the line was): the next idle worker should take it.
+local lineLeftDue = false
 local parked = 0
 
 -- Claims the queued tasks `uuids` in order. Taken from a queue (`fromQueue`), a limited task whose
@@ -211,6 +213,7 @@ for i = 1, #scheduled, 2 do
     local full = limit and roomIn(window, limit, now) <= 0
     if settleWaitingLine(prefix, name, full and window.e or now) then
       anyWaiting = true
+      lineLeftDue = lineLeftDue or not full
     end
   end
 end
@@ -236,8 +239,8 @@ if claimed > 0 then
   callInChunks('RPUSH', claimedUuids, prefix .. 'lb:' .. batch)
 end
 -- Work left behind wakes the next idle worker. (A claim that got fewer than it asked for
--- emptied every list, or parked all it could, so it has none to leave but tasks to park.)
-if (claimed == max or parked >= 1000) and redis.call('ZCARD', KEYS[1]) > 0 then
+-- emptied every list and line it could take from, or parked all it could.)
+if lineLeftDue or ((claimed == max or parked >= 1000) and redis.call('ZCARD', KEYS[1]) > 0) then
   wake(KEYS[3])
 end
 keepAnswer(answerKey, kept, ARGV[8], stored .. ' ' .. (batch or ''), ARGV[4])

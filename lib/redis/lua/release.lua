@@ -1,10 +1,11 @@
--- Release: a worker gives back tasks it holds but will not run (it is stopping, or a batch it
--- claimed ahead found its slots still busy); they go to the head of their queue, in the order
--- they were claimed, without counting as a stall. A task whose cancel was asked for ends
--- 'cancel' instead: it never ran, and now never will.
+-- Release: a worker gives back tasks it holds but will not finish (it is stopping, or a batch it
+-- claimed ahead found its slots still busy); they go to the head of their queue (or waiting line),
+-- in the order they were claimed, without counting as a stall. A task whose cancel was asked for
+-- ends 'cancel' instead. Tasks that never started leave their rate-limit window's count.
 -- KEYS[1] active zset, KEYS[2] priorities zset, KEYS[3] wake-up marker list
--- ARGV[1] key prefix, ARGV[2..4] retention (see readRetention), ARGV[5] number of batches whose
--- lease ends with this call, then their ids; then 2 per lease, in claim order: uuid, token
+-- ARGV[1] key prefix, ARGV[2..4] retention (see readRetention), ARGV[5] '1' when the tasks
+-- started (they stay counted), ARGV[6] number of batches whose lease ends with this call, then
+-- their ids; then 2 per lease, in claim order: uuid, token
 -- Returns how many tasks went back to the queue.
 --@include time
 --@include leases
@@ -14,8 +15,9 @@ local prefix = ARGV[1]
 local now = nowMs()
 local retention = readRetention(2)
 local notices = newNotices()
-local batchCount = tonumber(ARGV[5])
-local first = 6 + batchCount
+local started = ARGV[5] == '1'
+local batchCount = tonumber(ARGV[6])
+local first = 7 + batchCount
 local released = 0
 -- Last first: each goes in front of the one before it, so the claim order comes back.
 for i = #ARGV - 1, first, -2 do
@@ -23,14 +25,15 @@ for i = #ARGV - 1, first, -2 do
   local raw = redis.call('GET', prefix .. 't:' .. uuid)
   local rec = raw and decodeRecord(raw)
   if rec and rec.k == ARGV[i + 1] then
-    -- It never started: it leaves the count of its rate-limit window.
-    uncountStart(prefix, rec, now)
+    if not started then
+      uncountStart(prefix, rec, now)
+    end
     if giveBack(prefix, KEYS[2], uuid, rec, now, retention, notices) then
       released = released + 1
     end
   end
 end
-dropBatches(prefix, KEYS[1], { unpack(ARGV, 6, 5 + batchCount) })
+dropBatches(prefix, KEYS[1], { unpack(ARGV, 7, 6 + batchCount) })
 if released > 0 then
   wake(KEYS[3])
 end

@@ -114,14 +114,10 @@ local function settleWaitingLine(prefix, name, dueAt)
   return true
 end
 
--- Takes a task out of its name's waiting line (a cancel); true when it was there.
+-- Takes a task out of its name's waiting line, if it waits there (a cancel).
 local function leaveWaitingLine(prefix, name, uuid)
   local lineKey = prefix .. 'rp:' .. name
-  if redis.call('LREM', lineKey, 1, uuid) == 0 then
-    return false
-  end
-  if redis.call('EXISTS', lineKey) == 0 then
+  if redis.call('LREM', lineKey, 1, uuid) == 1 and redis.call('EXISTS', lineKey) == 0 then
     redis.call('ZREM', prefix .. 'rw', name)
   end
-  return true
 end
