@@ -114,7 +114,7 @@ export class MemoryBroker extends Broker {
     };
     // Waiting lines whose window has room go first (reopened, or left room by a task given back, or
     // a limit raised since): their tasks were met before anything queued.
-    // A line this call left due (it was full before the line was): the next idle worker should take it.
+    // A line this call left due (the claim filled up before the line emptied): the next idle worker takes it.
     let lineLeftDue = false;
     for (const [name, line] of this.waitingLines.scheduled()) {
       const limit = rateLimits.get(name);

@@ -121,7 +121,7 @@ local claimed = 0
 -- joins its line over several calls rather than holding Redis in one).
 local windows = {}
 local anyWaiting = false
--- A line this call left due (it was full before the line was): the next idle worker should take it.
+-- A line this call left due (the claim filled up before the line emptied): the next idle worker takes it.
 local lineLeftDue = false
 local parked = 0
 
