@@ -726,6 +726,18 @@ export function describeBackendConformance(label: string, factory: BackendFactor
         expect((await claimAll(rateLimits)).nextDueInMs).toBeGreaterThan(50_000);
       });
 
+      it('lines resumed together start by task name, as a sorted set orders them', async () => {
+        const [zeta, alpha] = [task({ taskName: 'zeta' }), task({ taskName: 'alpha' })];
+        await broker.enqueue([zeta, alpha]);
+        await broker.setPaused(true, 'zeta');
+        await broker.setPaused(true, 'alpha');
+        expect(uuidsOf(await claimAll())).toEqual([]);
+        await broker.setPaused(false, 'zeta');
+        await broker.setPaused(false, 'alpha');
+        expect(uuidsOf(await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP }))).toEqual([alpha.uuid]);
+        expect(uuidsOf(await claimAll())).toEqual([zeta.uuid]);
+      });
+
       it('a cancelled task waiting for a resume never runs', async () => {
         const [m1, m2] = [task({ taskName: 'mail' }), task({ taskName: 'mail' })];
         await broker.enqueue([m1, m2]);

@@ -77,7 +77,9 @@ export class MemoryWaitingLines {
 
   /** The lines that are not paused, the soonest to reopen first: a claim takes from their heads. */
   scheduled(): [name: string, line: string[]][] {
-    return [...this.reopenAt].sort((a, b) => a[1] - b[1]).map(([name]) => [name, this.lines.get(name)!]);
+    // Ties by name, as Redis orders a sorted set's members of equal score.
+    const byReopen = ([nameA, atA]: [string, number], [nameB, atB]: [string, number]) => atA - atB || (nameA < nameB ? -1 : nameA > nameB ? 1 : 0);
+    return [...this.reopenAt].sort(byReopen).map(([name]) => [name, this.lines.get(name)!]);
   }
 
   /** After a claim took what it could from a line: forgotten once empty, else due again at `dueAt`. */
