@@ -154,7 +154,9 @@ export class MemoryBroker extends Broker {
       hold(uuid, record);
     }
     if (this.queues.size > 0 || lineLeftDue) this.wake();
-    const nextDue = Math.min(...this.delayed.values(), this.waitingLines.nextReopen());
+    // A loop, not a spread: there may be more delayed tasks than a call takes arguments.
+    let nextDue = this.waitingLines.nextReopen();
+    for (const at of this.delayed.values()) nextDue = Math.min(nextDue, at);
     this.changed();
     return { tasks, stored, nextDueInMs: Number.isFinite(nextDue) ? Math.max(0, nextDue - now) : null };
   }

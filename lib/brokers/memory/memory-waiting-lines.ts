@@ -90,7 +90,9 @@ export class MemoryWaitingLines {
 
   /** When the first line reopens (Infinity: none waits). */
   nextReopen(): number {
-    return Math.min(...this.reopenAt.values());
+    let first = Infinity;
+    for (const at of this.reopenAt.values()) first = Math.min(first, at);
+    return first;
   }
 
   /** Every waiting uuid. */
