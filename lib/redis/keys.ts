@@ -27,7 +27,7 @@ export class RedisKeys {
   readonly schedules: string;
   /** Tasks that reached each final status, ever (hash status -> count; see notify in finish.lua). */
   readonly finishedCounts: string;
-  /** Names whose waiting line waits for a rate-limit window, by when it reopens (see waiting-lines.lua). */
+  /** Names with a scheduled waiting line, by when it is due: its rate-limit window's close, or 0/now (see waiting-lines.lua). */
   readonly waitingLineReopens: string;
   /** Paused task names, and '' while the whole queue is paused (see pause.lua). */
   readonly pauses: string;

@@ -192,7 +192,7 @@ export class QueueInspector {
     return { names: [...new Set([...reopens.keys(), ...pauses.filter((name) => name !== '')])], reopens, pauses };
   }
 
-  /** The queue lists' entries, then the tasks waiting for a rate limit. */
+  /** The queue lists' entries, then the tasks held in waiting lines (rate limits, pauses). */
   private async queuedUuids(limit: number): Promise<string[]> {
     // Some entries may be cancelled tasks: read a little more than asked.
     const wanted = limit * 2;

@@ -58,7 +58,7 @@ describe('tasks waiting for their rate limit, as the inspector and the CLI show 
     const inspector = new QueueInspector({ name: app.name, url });
     await inspector.start();
     try {
-      // The worker's claim after the first run parks the other two until the window reopens.
+      // The claim that started the first put the other two in the waiting line until the window reopens.
       await expect.poll(async () => (await inspector.overview()).waitingLines, { timeout: 10_000 }).toMatchObject([{ task: 'mail', waiting: 2 }]);
       const overview = await inspector.overview();
       expect(overview.counts.queued).toBe(2);

@@ -428,7 +428,7 @@ export class MemoryBroker extends Broker {
     delete record.w;
     delete record.b;
     this.storage.write(uuid, record);
-    // Tasks of its name waiting for their rate limit were met after it: it goes ahead of them.
+    // Tasks of its name held in a waiting line were met after it: it goes ahead of them.
     if (!this.waitingLines.rejoinAtHead(record.n, uuid)) this.pushQueued(record.p, uuid, 'head');
     return true;
   }

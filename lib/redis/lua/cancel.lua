@@ -7,7 +7,15 @@
 -- Returns the record after the call, or false when there is no such task.
 --@include time
 --@include finish
---@include waiting-lines
+
+-- Takes a task out of its name's waiting line (see includes/waiting-lines.lua), if it waits there.
+local function leaveWaitingLine(prefix, name, uuid)
+  local lineKey = prefix .. 'rp:' .. name
+  if redis.call('LREM', lineKey, 1, uuid) == 1 and redis.call('EXISTS', lineKey) == 0 then
+    redis.call('ZREM', prefix .. 'rw', name)
+  end
+end
+
 local prefix = ARGV[1]
 local uuid = ARGV[2]
 local raw = redis.call('GET', prefix .. 't:' .. uuid)
@@ -41,7 +49,7 @@ if redis.call('LREM', listKey, 1, uuid) == 1 then
     redis.call('ZREM', KEYS[2], priority)
   end
 else
-  -- Waiting for its rate limit (see includes/waiting-lines.lua), or not queued at all.
+  -- Held in its waiting line (a full rate-limit window, or a pause), or not queued at all.
   leaveWaitingLine(prefix, rec.n, uuid)
 end
 raw = finish(prefix, uuid, rec, readRetention(4), notices)

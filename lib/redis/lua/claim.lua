@@ -1,6 +1,6 @@
 -- Claim: first stores the outcomes the caller settles with this call (see includes/outcomes.lua),
--- then promotes due delayed tasks and takes up to ARGV[3] tasks: first those waiting for a rate
--- limit whose window reopened (see includes/waiting-lines.lua), then queued ones, lowest priority
+-- then promotes due delayed tasks and takes up to ARGV[3] tasks: first those held in a waiting
+-- line that may start now (see includes/waiting-lines.lua), then queued ones, lowest priority
 -- first, turning each into 'process' under one lease for the whole batch (see includes/leases.lua).
 -- KEYS[1] priorities zset, KEYS[2] delayed zset, KEYS[3] wake-up marker list,
 -- KEYS[4] active zset (batch -> lease deadline)
@@ -18,6 +18,7 @@
 --@include bulk
 --@include outcomes
 --@include answers
+--@include rate-windows
 --@include waiting-lines
 local prefix = ARGV[1]
 local now = nowMs()
@@ -116,14 +117,15 @@ local lines = {}
 local claimedUuids = {}
 local max = tonumber(ARGV[3])
 local claimed = 0
--- Rate limits (see includes/waiting-lines.lua): the windows read by this call, whether tasks wait in
--- a line, and the tasks this call put in one (bounded, so a long backlog of one limited task
--- joins its line over several calls rather than holding Redis in one).
+-- Waiting lines (see includes/waiting-lines.lua): the rate-limit windows read by this call, and
+-- whether tasks wait in a scheduled line.
 local windows = {}
 local anyWaiting = false
 -- A line this call left due (the claim filled up before the line emptied): the next idle worker takes it.
 local lineLeftDue = false
-local parked = 0
+-- Tasks this call put in a line: bounded, so a long backlog of one held task joins its line over
+-- several calls rather than holding Redis in one.
+local joinedLines = 0
 
 -- Claims the queued tasks `uuids` in order. Taken from a queue (`fromQueue`), a limited task whose
 -- window is full joins its waiting line instead; taken from a line, its window has room. (A line
@@ -151,14 +153,14 @@ local function claimQueued(uuids, fromQueue)
       local limit = name and limits[name]
       if fromQueue and paused[name] then
         joinWaitingLine(prefix, name, uuid, nil)
-        parked = parked + 1
+        joinedLines = joinedLines + 1
         rest = nil
       elseif limit then
         local window = rateWindow(prefix, name, windows)
         if fromQueue and roomIn(window, limit, now) <= 0 then
           joinWaitingLine(prefix, name, uuid, window.e)
           anyWaiting = true
-          parked = parked + 1
+          joinedLines = joinedLines + 1
           rest = nil
         else
           countStart(window, limit, now)
@@ -218,7 +220,7 @@ for i = 1, #scheduled, 2 do
   end
 end
 
-while claimed < max and parked < 1000 do
+while claimed < max and joinedLines < 1000 do
   local top = redis.call('ZRANGE', KEYS[1], 0, 0)
   if #top == 0 then
     break
@@ -239,8 +241,8 @@ if claimed > 0 then
   callInChunks('RPUSH', claimedUuids, prefix .. 'lb:' .. batch)
 end
 -- Work left behind wakes the next idle worker. (A claim that got fewer than it asked for
--- emptied every list and line it could take from, or parked all it could.)
-if lineLeftDue or ((claimed == max or parked >= 1000) and redis.call('ZCARD', KEYS[1]) > 0) then
+-- emptied every list and line it could take from, or put all it could in lines.)
+if lineLeftDue or ((claimed == max or joinedLines >= 1000) and redis.call('ZCARD', KEYS[1]) > 0) then
   wake(KEYS[3])
 end
 keepAnswer(answerKey, kept, ARGV[8], stored .. ' ' .. (batch or ''), ARGV[4])

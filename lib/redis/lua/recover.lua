@@ -1,5 +1,6 @@
 -- Recover: tasks whose batch lease deadline passed (their worker died or froze) go back to the
--- head of their queue; a task that stalled more than ARGV[2] times ends 'error' instead of
+-- head of their queue (or of their waiting line, see includes/requeue.lua), still counted against
+-- their rate limit; a task that stalled more than ARGV[2] times ends 'error' instead of
 -- looping forever, and one whose cancel was asked for ends 'cancel'.
 -- (Both count as 'failed' in the reply: they will not run again.) Tasks of the batch that were
 -- finished, or claimed again by another batch since, carry no token of it and are left alone.

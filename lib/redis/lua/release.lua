@@ -10,7 +10,20 @@
 --@include time
 --@include leases
 --@include requeue
---@include waiting-lines
+
+-- A held task given back unstarted leaves the count of the window it was claimed in (see
+-- includes/rate-windows.lua), while that window is open; the room it leaves makes its name's
+-- waiting line due now.
+local function uncountStart(prefix, rec, now)
+  local key = prefix .. 'rl:' .. rec.n
+  local stored = redis.call('HMGET', key, 'n', 's', 'e')
+  local started, opened, closes = tonumber(stored[1]), tonumber(stored[2]), tonumber(stored[3])
+  if started and started > 0 and rec.b and rec.b >= opened and now < closes then
+    redis.call('HINCRBY', key, 'n', -1)
+    redis.call('ZADD', prefix .. 'rw', 'XX', 'LT', now, rec.n)
+  end
+end
+
 local prefix = ARGV[1]
 local now = nowMs()
 local retention = readRetention(2)

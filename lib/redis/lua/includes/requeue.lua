@@ -1,6 +1,6 @@
 -- Gives back a held task that will not run where it is (its worker died, or gave it back): to the
--- head of its queue as 'new' (of its waiting line, when tasks of its name wait for their rate
--- limit: it was met before them), or, when its cancel was asked for meanwhile, it ends 'cancel'
+-- head of its queue as 'new' (of its waiting line, when tasks of its name wait in one: it was met
+-- before them), or, when its cancel was asked for meanwhile, it ends 'cancel'
 -- instead of running later. Returns true when it went back to the queue.
 --@include record
 --@include queue

@@ -1,0 +1,52 @@
+-- Rate-limit windows (see waiting-lines.lua for what a full window does to a task): a window opens
+-- with the first start after the last one closed; <prefix>rl:<name> holds it as a hash (n starts,
+-- s start, e end, in ms) and expires when it closes. Read once per claim, written back once.
+
+-- The limits a claim carries from ARGV[at]: a count, then `<name> <max> <window ms>` per task.
+-- Returns name -> { max, window } and the index of the first ARGV after them.
+local function readRateLimits(at)
+  local limits = {}
+  local count = tonumber(ARGV[at])
+  for i = at + 1, at + 3 * count, 3 do
+    limits[ARGV[i]] = { max = tonumber(ARGV[i + 1]), window = tonumber(ARGV[i + 2]) }
+  end
+  return limits, at + 1 + 3 * count
+end
+
+-- The window of `name`, read once per call into `windows`: { n = starts, s = start, e = end }.
+local function rateWindow(prefix, name, windows)
+  local window = windows[name]
+  if not window then
+    local stored = redis.call('HMGET', prefix .. 'rl:' .. name, 'n', 's', 'e')
+    window = { n = tonumber(stored[1]) or 0, s = tonumber(stored[2]) or 0, e = tonumber(stored[3]) or 0 }
+    windows[name] = window
+  end
+  return window
+end
+
+-- Starts the window allows now (a closed one allows `max`: the next start opens a new one).
+local function roomIn(window, limit, now)
+  if window.e <= now then
+    return limit.max
+  end
+  return limit.max - window.n
+end
+
+local function countStart(window, limit, now)
+  if window.e <= now then
+    window.n, window.s, window.e = 0, now, now + limit.window
+  end
+  window.n = window.n + 1
+  window.changed = true
+end
+
+-- Stores the windows this call counted starts in; each key expires when its window closes.
+local function saveRateWindows(prefix, windows)
+  for name, window in pairs(windows) do
+    if window.changed then
+      local key = prefix .. 'rl:' .. name
+      redis.call('HSET', key, 'n', window.n, 's', window.s, 'e', window.e)
+      redis.call('PEXPIREAT', key, window.e)
+    end
+  end
+end
