@@ -1,4 +1,4 @@
-import { TaskNotFoundError, TaskStateError } from '../core/errors.js';
+import { InvalidOptionError, TaskNotFoundError, TaskStateError } from '../core/errors.js';
 import type { RateLimits } from '../core/rate-limit.js';
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../core/task-record.js';
 import type { Storage } from '../storages/storage.js';
@@ -29,6 +29,11 @@ export interface ClaimRequest {
    * every worker of an app should declare the same.
    */
   rateLimits?: RateLimits;
+}
+
+/** Refuses an empty task name, which no task has (a backend may store the whole queue's pause under it). */
+export function assertPauseTarget(taskName: string | undefined): void {
+  if (taskName === '') throw new InvalidOptionError('setPaused takes a task name, or none for the whole queue; got an empty one.');
 }
 
 /** How `Broker.release` counts what it gives back. */

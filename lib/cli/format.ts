@@ -29,8 +29,9 @@ function heldUntil(paused: boolean, reopensAt: Date | null): string {
   return reopensAt ? `for its rate limit, until ${iso(reopensAt)}` : 'due now (the next claim starts them)';
 }
 
-function storesNothing({ counts, catalog, workers, schedules, settings }: QueueOverview): boolean {
-  return TASK_STATES.every((state) => counts[state] === 0) && catalog.length + workers.length + schedules.length + Object.keys(settings).length === 0;
+function storesNothing({ counts, catalog, workers, schedules, settings, paused, pausedTasks }: QueueOverview): boolean {
+  const anything = catalog.length + workers.length + schedules.length + Object.keys(settings).length + pausedTasks.length;
+  return TASK_STATES.every((state) => counts[state] === 0) && anything === 0 && !paused;
 }
 
 export function formatWorkers(workers: WorkerStatus[]): string {

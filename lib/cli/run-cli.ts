@@ -21,8 +21,9 @@ Commands:
                          tasks in one state (${TASK_STATES.join(', ')}; default queued)
   task <uuid>            one task's record
   requeue <uuid>         runs a task that ended error or cancel again
-  pause [task]           workers start no task (or none of this task) until resumed;
-                         running tasks go on
+  pause [task] [--force] workers start no task (or none of this task) until resumed;
+                         running tasks go on. Refused for an app that publishes no task
+                         catalogue here (a mistyped --app?) unless --force
   resume [task]          ends that pause
   schedules              timer schedules with their last and next run
   settings               GlobalConfig settings
@@ -60,6 +61,7 @@ const OPTIONS = {
   port: { type: 'string' },
   host: { type: 'string' },
   'allowed-hosts': { type: 'string' },
+  force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -99,12 +101,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 interface CommandInput {
   url: string;
   name: string;
-  values: { json?: boolean; state?: string; limit?: string; port?: string; host?: string; 'allowed-hosts'?: string };
+  values: { json?: boolean; state?: string; limit?: string; port?: string; host?: string; 'allowed-hosts'?: string; force?: boolean };
   rest: string[];
   io: CliIo;
 }
 
-/** A command; it checks its usage before it reaches Redis, so bad usage is told apart from Redis being down. */
+/**
+ * A command; it checks its usage before it reaches Redis, so bad usage is told apart from Redis
+ * being down (what only Redis can tell, such as a task name the app lacks, is checked there).
+ */
 type Command = (input: CommandInput) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
@@ -185,15 +190,20 @@ function appBroker(name: string, connection: RedisConnection): RedisBroker {
 }
 
 /**
- * Pauses or resumes the queue, or the task the command names. A pause of a task the app's published
- * catalogue lacks is refused as a likely typo; a resume is not (it may end a pause of a task since removed).
+ * Pauses or resumes the queue, or the task the command names. A pause is checked against the app's
+ * published catalogue, as a mistyped --app or task name would pause nothing that runs (--force
+ * skips the check for an app that publishes none); a resume is not (it may end a pause of a task
+ * since removed).
  */
 function setPaused(input: CommandInput, paused: boolean): Promise<number> {
   const [taskName] = input.rest;
   return withRedis(input, async (connection) => {
-    if (paused && taskName !== undefined) {
+    if (paused) {
       const known = (await new RedisGlobalConfig({ name: input.name, connection }).catalog()).map((task) => task.name);
-      if (known.length > 0 && !known.includes(taskName)) {
+      if (known.length === 0 && !input.values.force) {
+        throw new InvalidOptionError(`app ${input.name} publishes no task catalogue here (a mistyped --app?); nothing was paused. Give --force to pause it all the same.`);
+      }
+      if (taskName !== undefined && known.length > 0 && !known.includes(taskName)) {
         throw new InvalidOptionError(`app ${input.name} has no task "${taskName}"; its tasks: ${known.join(', ')}.`);
       }
     }

@@ -738,6 +738,12 @@ export function describeBackendConformance(label: string, factory: BackendFactor
         expect(uuidsOf(await claimAll())).toEqual([zeta.uuid]);
       });
 
+      it('an empty task name is refused: no task has one', async () => {
+        await expect(broker.setPaused(true, '')).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+        await broker.enqueue([task()]);
+        expect(uuidsOf(await claimAll())).toHaveLength(1);
+      });
+
       it('a cancelled task waiting for a resume never runs', async () => {
         const [m1, m2] = [task({ taskName: 'mail' }), task({ taskName: 'mail' })];
         await broker.enqueue([m1, m2]);

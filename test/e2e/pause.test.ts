@@ -88,6 +88,25 @@ describe('pausing a task and the whole queue, from the client and from the CLI',
     expect(typo.code).toBe(2);
     expect(typo.err).toBe(`qtasks: app ${name} has no task "sned"; its tasks: send, audit.\n`);
     expect((await inspector.overview()).pausedTasks).toEqual([]);
+    expect(await qtasks('resume', '', '--app', name)).toMatchObject({
+      code: 2,
+      err: 'qtasks: setPaused takes a task name, or none for the whole queue; got an empty one.\n',
+    });
+  });
+
+  it('the CLI refuses to pause an app that publishes nothing here (a mistyped --app) unless forced, and prints JSON', async () => {
+    const typo = `${name}-typo`;
+    expect(await qtasks('pause', '--app', typo)).toMatchObject({
+      code: 2,
+      err: `qtasks: app ${typo} publishes no task catalogue here (a mistyped --app?); nothing was paused. Give --force to pause it all the same.\n`,
+    });
+    expect((await qtasks('status', '--app', typo)).out).toContain(`nothing is stored for app "${typo}"`);
+    const forced = await qtasks('pause', 'send', '--app', typo, '--force', '--json');
+    expect(forced.code).toBe(0);
+    expect(JSON.parse(forced.out)).toEqual({ paused: true, task: 'send' });
+    // Paused, the app is no longer "nothing stored".
+    expect((await qtasks('status', '--app', typo)).out).not.toContain('nothing is stored');
+    expect(JSON.parse((await qtasks('resume', 'send', '--app', typo, '--json')).out)).toEqual({ paused: false, task: 'send' });
   });
 });
 

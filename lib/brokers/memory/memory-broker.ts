@@ -5,7 +5,7 @@ import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/t
 import { MemoryStorage } from '../../storages/memory/memory-storage.js';
 import { decodeRecord, newStoredRecord, type StoredRecord } from '../../storages/record-codec.js';
 import { MemoryWaitingLines } from './memory-waiting-lines.js';
-import { Broker, type ClaimBatch, type ClaimRequest, type Lease, type ReleaseOptions, type RequeueOutcome, type Retention } from '../broker.js';
+import { assertPauseTarget, Broker, type ClaimBatch, type ClaimRequest, type Lease, type ReleaseOptions, type RequeueOutcome, type Retention } from '../broker.js';
 
 export interface MemoryBrokerOptions {
   /** The storage whose records this broker changes; a new one when absent. */
@@ -327,6 +327,7 @@ export class MemoryBroker extends Broker {
   }
 
   async setPaused(paused: boolean, taskName?: string): Promise<void> {
+    assertPauseTarget(taskName);
     if (taskName === undefined) {
       this.queuePaused = paused;
     } else {

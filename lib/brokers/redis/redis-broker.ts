@@ -7,7 +7,7 @@ import { ScriptRunner, type ScriptName } from '../../redis/scripts.js';
 import { encodeNewRecord, decodeRecord } from '../../storages/record-codec.js';
 import { RedisStorage, type RedisStorageOptions } from '../../storages/redis/redis-storage.js';
 import { EnqueueBatcher, type BatchLimits } from './enqueue-batcher.js';
-import { Broker, type ClaimBatch, type ClaimRequest, type Lease, type ReleaseOptions, type RequeueOutcome, type Retention } from '../broker.js';
+import { assertPauseTarget, Broker, type ClaimBatch, type ClaimRequest, type Lease, type ReleaseOptions, type RequeueOutcome, type Retention } from '../broker.js';
 
 /** Concurrent adds joined into one enqueue call carry at most this much (see EnqueueBatcher). */
 const ENQUEUE_BATCH_LIMITS: BatchLimits = { tasks: 1000, chars: 4 * 1024 * 1024 };
@@ -253,6 +253,7 @@ export class RedisBroker extends Broker {
   }
 
   async setPaused(paused: boolean, taskName?: string): Promise<void> {
+    assertPauseTarget(taskName);
     await this.runForCaller('pause', [this.keys.marker], [this.keys.prefix, paused ? '1' : '0', taskName ?? '']);
   }
 
