@@ -82,6 +82,11 @@ class UsersTasks {
   }
 
   @Task()
+  schedule(user: CreateUserDto, at?: Date) {
+    return { isDto: user instanceof CreateUserDto, at: at === undefined || at === null ? null : at.toISOString() };
+  }
+
+  @Task()
   withContext(@TaskCtx() ctx: TaskContext, user: CreateUserDto) {
     return `${ctx.taskName}: ${describeUser(user)}`;
   }
@@ -147,10 +152,23 @@ describe('validation (class-validator) of DTO-typed parameters', () => {
     // The record keeps the argument as JSON gave it; Unix ms are read as a date too.
     const record = await client.run('remind', [at.getTime(), 'again'], { timeout: 15_000 });
     expect(record).toMatchObject({ status: 'success', args: [at.getTime(), 'again'], returning: { isDate: true, at: at.toISOString() } });
-    await expect(client.add('remind', ['next tuesday', 'x'])).rejects.toThrow(
-      'Arguments of task "remind" are invalid: argument 1 (Date) must be a date (a Date, an ISO date string or Unix ms), got "next tuesday".',
-    );
+    const refused = (at: unknown) =>
+      `Arguments of task "remind" are invalid: argument 1 (Date) must be a date (a Date, an ISO 8601 string with its time zone, or Unix ms), got ${at}.`;
+    await expect(client.add('remind', ['next tuesday', 'x'])).rejects.toThrow(refused('"next tuesday"'));
+    // Strings Date would read as some date, or in the worker's own time zone, name no one instant.
+    await expect(client.add('remind', ['1', 'x'])).rejects.toThrow(refused('"1"'));
+    await expect(client.add('remind', ['2026-12-01T09:30:00', 'x'])).rejects.toThrow(refused('"2026-12-01T09:30:00"'));
+    await expect(client.add('remind', [new Date(Number.NaN), 'x'])).rejects.toThrow(refused('an invalid Date'));
+    await expect(client.add('remind', [1e20, 'x'])).rejects.toThrow(refused('100000000000000000000'));
     await expect(client.add('remind', [{ at: 1 }, 'x'])).rejects.toThrow(TaskValidationError);
+    expect((await client.run('remind', ['2026-12-01T10:30:00+01:00', 'offset'], { timeout: 15_000 })).returning).toMatchObject({ at: at.toISOString() });
+  });
+
+  it('a Date beside a DTO: both converted; an optional Date given null or left out is let through', async () => {
+    const handle = client.task(UsersTasks, 'schedule');
+    expect(await handle.run(valid, new Date('2026-12-24T18:00:00.000Z'))).toEqual({ isDto: true, at: '2026-12-24T18:00:00.000Z' });
+    expect(await handle.run(valid)).toEqual({ isDto: true, at: null });
+    expect((await client.run('schedule', [valid, null], { timeout: 15_000 })).returning).toEqual({ isDto: true, at: null });
   });
 
   it('the context parameter is skipped: the DTO is the first enqueue argument', async () => {

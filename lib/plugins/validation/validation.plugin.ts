@@ -18,8 +18,8 @@ const PLAIN_TYPES: unknown[] = [Object, String, Number, Boolean, Array, Function
 export class ValidationPlugin implements TaskPlugin {
   readonly name = 'ValidationPlugin';
   readonly handlers = {
-    // Not async: a task without DTO parameters (most) gets its answer, at enqueue and before it
-    // runs, without a promise made.
+    // Not async: a task without DTO or Date parameters (most) gets its answer, at enqueue and
+    // before it runs, without a promise made.
     app_add_task_before_broker: ({ name, args }: TriggerEvent<'app_add_task_before_broker'>) => {
       const definition = this.registry.get(name);
       if (!definition) return; // the add itself reports the unknown task
@@ -83,11 +83,21 @@ async function converted(taskName: string, types: readonly unknown[], args: unkn
   return instances;
 }
 
+/**
+ * An ISO 8601 date, or date and time with its zone (`Z` or an offset): the forms that name one
+ * instant wherever the worker runs. A time without a zone is read in the worker's own zone, and
+ * `Date` parses many other strings ("1", "March 7") as some date: both are refused.
+ */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/;
+
 /** A Date for a Date parameter: JSON carried it as its ISO string (a caller may give ms too). */
 function revivedDate(arg: unknown, label: string, problems: string[]): unknown {
-  const date = arg instanceof Date ? arg : typeof arg === 'string' || typeof arg === 'number' ? new Date(arg) : undefined;
+  let date: Date | undefined;
+  if (arg instanceof Date) date = arg;
+  else if (typeof arg === 'number' || (typeof arg === 'string' && ISO_INSTANT.test(arg))) date = new Date(arg);
   if (date && !Number.isNaN(date.getTime())) return date;
-  problems.push(`${label} must be a date (a Date, an ISO date string or Unix ms), got ${shownValue(arg)}`);
+  const given = arg instanceof Date ? 'an invalid Date' : shownValue(arg);
+  problems.push(`${label} must be a date (a Date, an ISO 8601 string with its time zone, or Unix ms), got ${given}`);
   return arg;
 }
 
