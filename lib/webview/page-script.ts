@@ -124,7 +124,10 @@ function renderOverview(overview) {
   fill('queues', overview.queues.map((q) => row('queue-row', [q.priority, q.queued])), 2);
   const paused = byId('paused');
   paused.hidden = !overview.paused && overview.pausedTasks.length === 0;
-  paused.textContent = overview.paused ? 'Paused: no task starts until the queue is resumed.' : 'Paused tasks: ' + overview.pausedTasks.join(', ');
+  paused.textContent = [
+    overview.paused ? 'Paused: no task starts until the queue is resumed.' : '',
+    overview.pausedTasks.length > 0 ? 'Paused tasks: ' + overview.pausedTasks.join(', ') + '.' : '',
+  ].filter(Boolean).join(' ');
   fill('waiting-lines', overview.waitingLines.map((w) =>
     row('waiting-line-row', [w.task, w.waiting, w.paused ? 'resumed' : w.reopensAt ? time(w.reopensAt) + ' (rate limit)' : 'due now'])), 3);
   const now = Date.now();

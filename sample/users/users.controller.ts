@@ -57,16 +57,16 @@ export class UsersController {
    * task (say, while the mail provider is down). Running tasks go on; held ones start once resumed.
    */
   @Post('queue/pause')
-  async pause(@Body() body: { task?: string } = {}): Promise<{ paused: string }> {
+  async pause(@Body() body: { task?: string } = {}): Promise<{ paused: boolean; task: string | null }> {
     await this.qtasks.pause(body.task);
-    return { paused: body.task ?? 'queue' };
+    return { paused: true, task: body.task ?? null };
   }
 
   /** Ends a pause: `{ "task": "invite" }` for one task's, nothing for the queue's. */
   @Post('queue/resume')
-  async resume(@Body() body: { task?: string } = {}): Promise<{ resumed: string }> {
+  async resume(@Body() body: { task?: string } = {}): Promise<{ paused: boolean; task: string | null }> {
     await this.qtasks.resume(body.task);
-    return { resumed: body.task ?? 'queue' };
+    return { paused: false, task: body.task ?? null };
   }
 
   /** Enqueues and waits for the result (pushed by Redis). */

@@ -119,12 +119,12 @@ describe('the sample app over HTTP', () => {
 
   it('pauses one task over HTTP while the others run, and resumes it; an unknown task is a 400', async () => {
     const client = app.get(QTasksClient);
-    expect(await (await post('/queue/pause', { task: 'fail' })).json()).toEqual({ paused: 'fail' });
+    expect(await (await post('/queue/pause', { task: 'fail' })).json()).toEqual({ paused: true, task: 'fail' });
     const held = (await (await post('/tasks', { name: 'fail', args: ['later'] })).json()) as TaskRecord;
     const other = (await (await post('/users/6/record')).json()) as TaskRecord;
     expect((await client.wait(other.uuid, { timeout: 15_000 })).status).toBe('success');
     expect((await client.get(held.uuid))!.status).toBe('new');
-    expect(await (await post('/queue/resume', { task: 'fail' })).json()).toEqual({ resumed: 'fail' });
+    expect(await (await post('/queue/resume', { task: 'fail' })).json()).toEqual({ paused: false, task: 'fail' });
     expect((await client.wait(held.uuid, { timeout: 15_000 })).status).toBe('error');
     const unknown = await post('/queue/pause', { task: 'nope' });
     expect(unknown.status).toBe(400);

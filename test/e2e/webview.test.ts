@@ -122,9 +122,9 @@ describe('the WebView dashboard', () => {
 
     await limited.pause('mail');
     await expect.poll(() => page.locator(`${testId('waiting-line-row')} td`).allTextContents(), WAIT).toEqual(['mail', '2', 'resumed']);
-    expect(await text(page, 'paused')).toBe('Paused tasks: mail');
+    expect(await text(page, 'paused')).toBe('Paused tasks: mail.');
     await limited.pause();
-    await expect.poll(() => text(page, 'paused'), WAIT).toBe('Paused: no task starts until the queue is resumed.');
+    await expect.poll(() => text(page, 'paused'), WAIT).toBe('Paused: no task starts until the queue is resumed. Paused tasks: mail.');
   });
 
   it('shows the app, the counts per state with finished tasks/s, the queues, the worker and the catalogue', async () => {

@@ -19,6 +19,12 @@ import {
   type TriggerAnswer,
   type TriggerEvent,
   type TriggerHandlers,
+  type Broker,
+  type Lease,
+  type RateLimit,
+  type RateLimits,
+  type ReleaseOptions,
+  type Retention,
 } from '../../lib/index.js';
 import { QTasksTesting, QTasksTestingModule } from '../../lib/testing/index.js';
 
@@ -238,6 +244,32 @@ export class WrongTaskOptions {
   // @ts-expect-error cron is an expression
   @Task({ cron: 5 })
   c(): void {}
+
+  // @ts-expect-error a rate limit needs its window
+  @Task({ rateLimit: { max: 5 } })
+  d(): void {}
+
+  // @ts-expect-error a rate limit's window is windowMs
+  @Task({ rateLimit: { max: 5, window: 1000 } })
+  e(): void {}
+}
+
+export type PauseTypes = [
+  Assert<Equal<ReturnType<QTasksClient['pause']>, Promise<void>>>,
+  Assert<Equal<ReturnType<QueueTasks['resume']>, Promise<void>>>,
+  Assert<Equal<Parameters<QTasksClient['pause']>, [taskName?: string]>>,
+];
+
+export function pausing(client: QTasksClient, app: QueueTasks, broker: Broker, lease: Lease, retention: Retention): void {
+  const limit: RateLimit = { max: 5, windowMs: 1_000 };
+  const limits: RateLimits = new Map([['mail', limit]]);
+  void [client.pause('mail'), app.resume(), broker.claim({ workerId: 'w', max: 1, leaseMs: 1_000, retention, rateLimits: limits })];
+  const started: ReleaseOptions = { started: true };
+  void broker.release([lease], retention, started);
+  // @ts-expect-error a task name is a string
+  void client.pause(5);
+  // @ts-expect-error claim takes one request, not positional arguments
+  void broker.claim('w', 1, 1_000, retention);
 }
 
 export function engine(app: QueueTasks): void {
