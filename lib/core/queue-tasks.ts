@@ -311,15 +311,18 @@ export class QueueTasks {
    * order, and start first once resumed. The pause is kept in the backend, so every worker of the
    * app holds to it, across restarts.
    */
-  async pause(taskName?: string): Promise<void> {
-    if (taskName !== undefined) this.registry.require(taskName);
-    await this.broker.setPaused(true, taskName);
+  pause(taskName?: string): Promise<void> {
+    return this.setPaused(true, taskName);
   }
 
   /** Ends a pause made by `pause()` (the whole queue) or `pause(taskName)` (that task). */
-  async resume(taskName?: string): Promise<void> {
+  resume(taskName?: string): Promise<void> {
+    return this.setPaused(false, taskName);
+  }
+
+  private async setPaused(paused: boolean, taskName: string | undefined): Promise<void> {
     if (taskName !== undefined) this.registry.require(taskName);
-    await this.broker.setPaused(false, taskName);
+    await this.broker.setPaused(paused, taskName);
   }
 
   private get retention(): Retention {

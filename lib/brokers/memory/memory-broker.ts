@@ -42,7 +42,6 @@ export class MemoryBroker extends Broker {
   private readonly workWaiters: (() => void)[] = [];
   private marker = false;
   private queuePaused = false;
-  private readonly pausedTasks = new Set<string>();
   private readonly idleWaiters = new Set<() => void>();
   private readonly timers = new TimerSet();
   private claimCount = 0;
@@ -119,10 +118,11 @@ export class MemoryBroker extends Broker {
     for (const [name, line] of this.waitingLines.scheduled()) {
       const limit = rateLimits.get(name);
       // A task no longer limited (not in this claim's limits) waits for nothing.
-      let allowed = Math.min(max - tasks.length, limit ? this.waitingLines.roomIn(name, limit, now) : Infinity);
+      const room = limit ? this.waitingLines.roomIn(name, limit, now) : Infinity;
+      let allowed = Math.min(max - tasks.length, room);
       if (allowed <= 0) {
         // Due earlier (resumed, or a task given back) but full again: it waits for the window's close.
-        if (limit && this.waitingLines.roomIn(name, limit, now) <= 0) this.waitingLines.settle(name, this.waitingLines.closesAt(name));
+        if (room <= 0) this.waitingLines.settle(name, this.waitingLines.closesAt(name));
         continue;
       }
       while (allowed > 0 && line.length > 0) {
@@ -138,13 +138,15 @@ export class MemoryBroker extends Broker {
     while (tasks.length < max && this.queues.size > 0) {
       const uuid = this.popLowest();
       const record = this.storage.read(uuid);
-      if (record?.s === 'new' && this.pausedTasks.has(record.n)) {
-        this.waitingLines.join(record.n, uuid, null);
+      // A missing record was deleted, a non-'new' one cancelled: both leave the queue silently.
+      if (record?.s !== 'new') continue;
+      const { n: name } = record;
+      if (this.waitingLines.isPaused(name)) {
+        this.waitingLines.join(name, uuid, null);
         continue;
       }
-      const limit = record?.s === 'new' ? rateLimits.get(record.n) : undefined;
+      const limit = rateLimits.get(name);
       if (limit) {
-        const name = record!.n;
         if (this.waitingLines.roomIn(name, limit, now) <= 0) {
           this.waitingLines.join(name, uuid, this.waitingLines.closesAt(name));
           continue;
@@ -328,13 +330,8 @@ export class MemoryBroker extends Broker {
 
   async setPaused(paused: boolean, taskName?: string): Promise<void> {
     assertPauseTarget(taskName);
-    if (taskName === undefined) {
-      this.queuePaused = paused;
-    } else {
-      if (paused) this.pausedTasks.add(taskName);
-      else this.pausedTasks.delete(taskName);
-      this.waitingLines.setPaused(taskName, paused);
-    }
+    if (taskName === undefined) this.queuePaused = paused;
+    else this.waitingLines.setPaused(taskName, paused);
     // Idle workers sleep on the marker: the next claim starts what was held.
     if (!paused) this.wake();
   }

@@ -9,13 +9,14 @@ interface RateWindow {
 
 /**
  * The memory broker's waiting lines, kept as lua/includes/waiting-lines.lua keeps them in Redis: a
- * rate-limit window per limited task, and a line per task (uuids in order) of tasks held back by
- * a full window or a pause, with when it reopens (none while its task is paused).
+ * rate-limit window per limited task, the paused tasks, and a line per task (uuids in order) of
+ * tasks held back by a full window or a pause, with when it reopens (none while it is paused).
  */
 export class MemoryWaitingLines {
   private readonly windows = new Map<string, RateWindow>();
   private readonly lines = new Map<string, string[]>();
   private readonly reopenAt = new Map<string, number>();
+  private readonly pausedTasks = new Set<string>();
 
   /** Starts the window of `name` allows now (a closed one allows `max`). */
   roomIn(name: string, limit: RateLimit, now: number): number {
@@ -53,10 +54,19 @@ export class MemoryWaitingLines {
     if (reopenAt !== null) this.reopenAt.set(name, reopenAt);
   }
 
+  isPaused(name: string): boolean {
+    return this.pausedTasks.has(name);
+  }
+
   /** A paused task's line waits for its resume, which makes it due at once. */
   setPaused(name: string, paused: boolean): void {
-    if (paused) this.reopenAt.delete(name);
-    else if (this.lines.has(name)) this.reopenAt.set(name, 0);
+    if (paused) {
+      this.pausedTasks.add(name);
+      this.reopenAt.delete(name);
+    } else {
+      this.pausedTasks.delete(name);
+      if (this.lines.has(name)) this.reopenAt.set(name, 0);
+    }
   }
 
   /** Puts a given-back task at the head of its name's line; false when no line is waiting. */

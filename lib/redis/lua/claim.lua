@@ -191,14 +191,12 @@ for i = 1, #scheduled, 2 do
   local limit = limits[name]
   local window = limit and rateWindow(prefix, name, windows)
   -- A task no longer limited (not in this claim's limits) waits for nothing.
-  local allowed = max - claimed
-  if limit then
-    allowed = math.min(allowed, roomIn(window, limit, now))
-  end
+  local room = limit and roomIn(window, limit, now) or math.huge
+  local allowed = math.min(max - claimed, room)
   if allowed <= 0 then
     anyWaiting = true
     -- Due earlier (resumed, or a task given back) but full again: it waits for the window's close.
-    if limit and roomIn(window, limit, now) <= 0 and tonumber(scheduled[i + 1]) < window.e then
+    if room <= 0 and tonumber(scheduled[i + 1]) < window.e then
       redis.call('ZADD', prefix .. 'rw', window.e, name)
     end
   else
