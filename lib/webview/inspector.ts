@@ -171,8 +171,7 @@ export class QueueInspector {
   }
 
   private async waitingLines(): Promise<Pick<QueueOverview, 'paused' | 'pausedTasks' | 'waitingLines'>> {
-    const { names, reopens, pauses } = await this.lineNames();
-    const pausedTasks = pauses.filter((name) => name !== '').sort();
+    const { names, reopens, pausedTasks, queuePaused } = await this.lineNames();
     const lengths = await Promise.all(names.map((name) => this.client.llen(this.keys.waitingLine(name))));
     const now = Date.now();
     const waitingLines = names
@@ -181,15 +180,19 @@ export class QueueInspector {
         return { task, waiting: lengths[i]!, paused: pausedTasks.includes(task), reopensAt: reopensAt > now ? new Date(reopensAt) : null };
       })
       .filter(({ waiting }) => waiting > 0);
-    return { paused: pauses.includes(''), pausedTasks, waitingLines };
+    return { paused: queuePaused, pausedTasks, waitingLines };
   }
 
-  /** Names that may have a waiting line: scheduled to reopen (rate limits), or paused; with the reopen times and pauses. */
-  private async lineNames(): Promise<{ names: string[]; reopens: Map<string, number>; pauses: string[] }> {
+  /**
+   * Names that may have a waiting line: scheduled (rate limits), with their due times, or paused;
+   * and whether the whole queue is paused (the member '' of the pauses, see pause.lua).
+   */
+  private async lineNames(): Promise<{ names: string[]; reopens: Map<string, number>; pausedTasks: string[]; queuePaused: boolean }> {
     const [entries, pauses] = await Promise.all([this.client.zrange(this.keys.waitingLineReopens, 0, '-1', 'WITHSCORES'), this.client.smembers(this.keys.pauses)]);
     const reopens = new Map<string, number>();
     for (let i = 0; i < entries.length; i += 2) reopens.set(entries[i]!, Number(entries[i + 1]));
-    return { names: [...new Set([...reopens.keys(), ...pauses.filter((name) => name !== '')])], reopens, pauses };
+    const pausedTasks = pauses.filter((name) => name !== '').sort();
+    return { names: [...new Set([...reopens.keys(), ...pausedTasks])], reopens, pausedTasks, queuePaused: pauses.includes('') };
   }
 
   /** The queue lists' entries, then the tasks held in waiting lines (rate limits, pauses). */
