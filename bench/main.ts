@@ -23,6 +23,7 @@ const SIZES: Sizes = quick
   : { single: 5_000, concurrent: 20_000, bulk: 20_000, process: 20_000, latency: 3_000, memory: 100_000, rss: 20_000, ceiling: 200_000 };
 const LATENCY = { ratePerSec: 500, concurrency: 10 };
 const RSS_CONCURRENCY = 10;
+const SINGLE_BLOCKS = 5;
 const RESULTS_NAME = `bench/results/${quick ? 'latest-quick' : 'latest'}.json`;
 const RESULTS_FILE = new URL(`../../${RESULTS_NAME}`, import.meta.url);
 
@@ -31,12 +32,19 @@ interface Scenario {
   request(queue: string, sizes: Sizes): Request;
   /** Measured in a fresh process after the long-lived runner pre-filled the queue. */
   fresh?: boolean;
+  /**
+   * Split each run into this many blocks of equal size, the two libraries taking turns block by
+   * block: a short scenario then meets the machine's drift on both sides alike, not on one.
+   */
+  blocks?: number;
 }
 
 const ALL_SCENARIOS: Scenario[] = [
   ...(['single', 'concurrent', 'bulk'] as const).map((mode) => ({
     key: `enqueue.${mode}`,
     request: (queue: string, sizes: Sizes): Request => ({ kind: 'enqueue', mode, tasks: sizes[mode], queue }),
+    // One add at a time is the shortest scenario (under a second), so the most exposed to drift.
+    blocks: mode === 'single' ? SINGLE_BLOCKS : 1,
   })),
   ...[1, 10, 100].flatMap((concurrency) =>
     [true, false].map((keepResults) => ({
@@ -81,12 +89,21 @@ try {
   const runs: Runs = {};
   for (let run = 0; run < RUNS; run++) {
     for (const [index, scenario] of SCENARIOS.entries()) {
-      // Alternate who goes first, so drift in the shared machine's load hits both sides alike.
-      const order = (run + index) % 2 === 0 ? CONTENDER_IDS : [...CONTENDER_IDS].reverse();
-      for (const id of order) {
-        await admin.flushall();
-        const queue = `bench${sequence++}`;
-        const metrics = await measure(id, scenario, queue);
+      const blocks = scenario.blocks ?? 1;
+      const measured = { qtasks: [] as Metrics[], bullmq: [] as Metrics[] };
+      const queues = { qtasks: `bench${sequence++}`, bullmq: `bench${sequence++}` };
+      for (let block = 0; block < blocks; block++) {
+        // Alternate who goes first, so drift in the shared machine's load hits both sides alike.
+        const order = (run + index + block) % 2 === 0 ? CONTENDER_IDS : [...CONTENDER_IDS].reverse();
+        for (const id of order) {
+          // Each measurement starts on an empty Redis, but a split one keeps its queues to the end
+          // of the run: each block adds to what the earlier ones left, as the unsplit run would.
+          if (blocks === 1 || (block === 0 && id === order[0])) await admin.flushall();
+          measured[id].push(await measure(id, scenario, queues[id], blocks));
+        }
+      }
+      for (const id of CONTENDER_IDS) {
+        const metrics = joinBlocks(measured[id]);
         ((runs[scenario.key] ??= { qtasks: [], bullmq: [] })[id]).push(metrics);
         process.stdout.write(`run ${run + 1}/${RUNS} ${scenario.key} ${id}: ${brief(metrics)}\n`);
       }
@@ -128,8 +145,11 @@ try {
   await server.destroy();
 }
 
-async function measure(id: ContenderId, scenario: Scenario, queue: string): Promise<Metrics> {
-  const request = scenario.request(queue, SIZES);
+/** One block of a run: a `blocks`-th of the scenario's tasks. */
+async function measure(id: ContenderId, scenario: Scenario, queue: string, blocks = 1): Promise<Metrics> {
+  const whole = scenario.request(queue, SIZES);
+  if (whole.tasks % blocks !== 0) throw new Error(`${scenario.key}: ${whole.tasks} tasks do not split into ${blocks} blocks`);
+  const request = { ...whole, tasks: whole.tasks / blocks };
   if (!scenario.fresh) return runners.get(id)!.ask(request);
   if (request.kind !== 'process') throw new Error(`a fresh-process scenario must be a process one: ${scenario.key}`);
   await runners.get(id)!.ask({ kind: 'prefill', tasks: request.tasks, queue, keepResults: request.keepResults });
@@ -139,6 +159,22 @@ async function measure(id: ContenderId, scenario: Scenario, queue: string): Prom
   } finally {
     await fresh.stop();
   }
+}
+
+/**
+ * One run's figures from its equal blocks: the throughput of all their tasks over all their time
+ * (the harmonic mean), and the mean of every per-task figure.
+ */
+function joinBlocks(blocks: Metrics[]): Metrics {
+  const joined: Metrics = {};
+  for (const metric of Object.keys(blocks[0]!)) {
+    const values = blocks.map((block) => block[metric]!);
+    joined[metric] =
+      metric === 'tasksPerSec'
+        ? values.length / values.reduce((sum, perSec) => sum + 1 / perSec, 0)
+        : values.reduce((sum, value) => sum + value, 0) / values.length;
+  }
+  return joined;
 }
 
 function summarize(runs: Runs): Summary {
