@@ -136,6 +136,13 @@ export abstract class Broker {
    */
   abstract setPaused(paused: boolean, taskName?: string): Promise<void>;
 
+  /**
+   * Wakes one idle worker (one in `waitForWork`), or the next to wait should none be idle. A
+   * stopping worker hands over with it what its last claim may have told it alone: when the next
+   * delayed task or waiting line is due (the woken worker's claim learns it).
+   */
+  abstract wakeWorker(): Promise<void>;
+
   /** Calls `listener` with the uuid of each running task whose cancel is asked for; resolves to an unsubscribe. */
   abstract onCancelRequested(listener: (uuid: string) => void): Promise<() => Promise<void>>;
 

@@ -20,6 +20,7 @@ const SCRIPT_KEYS = {
   'schedule-run': 1,
   'requeue-finished': 2,
   pause: 1,
+  wake: 1,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_KEYS;

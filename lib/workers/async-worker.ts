@@ -179,6 +179,10 @@ export class AsyncWorker extends Worker {
         // These started here (or, after a give-back that failed, were claimed ahead): they stay
         // counted against their rate limit, which errs on the safe side.
         unfinished.length > 0 ? this.ctx.broker.release(unfinished, this.retention, { started: true }).then((count) => (released = count)) : Promise.resolve(),
+        // Only this worker's last claim may have learnt when a task or waiting line is next due
+        // (one wake-up reaches one idle worker): another idle worker, woken, learns it in its turn
+        // instead of sleeping through it.
+        this.nextDueInMs !== null ? this.ctx.broker.wakeWorker() : Promise.resolve(),
         this.ctx.globalConfig?.removeStatus(this.id) ?? Promise.resolve(),
       ],
       SHUTDOWN_STEP_MS,

@@ -566,6 +566,23 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect(await within(broker.waitForWork(20_000, new AbortController().signal), 10_000)).toBe('done');
     });
 
+    it('wakeWorker wakes an idle worker, or with none idle the next to wait, and changes nothing else', async () => {
+      const never = new AbortController().signal;
+      const idle = broker.waitForWork(20_000, never);
+      expect(await within(idle, 100)).toBe('timed out');
+      await broker.wakeWorker();
+      expect(await within(idle, 10_000)).toBe('done');
+      await broker.wakeWorker();
+      expect(await within(broker.waitForWork(20_000, never), 10_000)).toBe('done');
+      // One wake-up per call, not a standing one: the wait after it sleeps again.
+      const stopping = new AbortController();
+      const asleep = broker.waitForWork(20_000, stopping.signal);
+      expect(await within(asleep, 200)).toBe('timed out');
+      stopping.abort();
+      await asleep;
+      expect((await broker.claim({ workerId: 'w1', max: 5, leaseMs: 10_000, retention: KEEP })).tasks).toEqual([]);
+    });
+
     describe('rate limits', () => {
       const limited = (max: number, windowMs: number) => new Map([['mail', { max, windowMs }]]);
       const claimLimited = async (max: number, rateLimits: RateLimits) => broker.claim({ workerId: 'w1', max, leaseMs: 10_000, retention: KEEP, rateLimits });

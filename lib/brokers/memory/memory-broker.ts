@@ -336,6 +336,10 @@ export class MemoryBroker extends Broker {
     if (!paused) this.wake();
   }
 
+  async wakeWorker(): Promise<void> {
+    this.wake();
+  }
+
   async onCancelRequested(listener: (uuid: string) => void): Promise<() => Promise<void>> {
     const own = (uuid: string) => listener(uuid);
     this.cancelListeners.add(own);

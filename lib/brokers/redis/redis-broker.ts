@@ -257,6 +257,10 @@ export class RedisBroker extends Broker {
     await this.runForCaller('pause', [this.keys.marker], [this.keys.prefix, paused ? '1' : '0', taskName ?? '']);
   }
 
+  async wakeWorker(): Promise<void> {
+    await this.scripts.run('wake', [this.keys.marker], []);
+  }
+
   /** A script run for an app's caller (not the worker's loop): Redis being unreachable is a typed error. */
   private runForCaller(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {
     return this.scripts.run(name, keys, args).catch((error: unknown) => {
