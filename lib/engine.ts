@@ -44,6 +44,7 @@ export { AsyncWorker, type AsyncWorkerOptions } from './workers/async-worker.js'
 export { ThreadWorker, type ThreadWorkerOptions } from './workers/thread-worker.js';
 export type { ThreadTaskOptions, ThreadTarget, ThreadRunner } from './core/thread-task.js';
 export type { RateLimit, RateLimits } from './core/rate-limit.js';
+export type { RunningLimits } from './core/running-limit.js';
 export { Starter, type StartHook, type StartableApp } from './starters/starter.js';
 export { QTasksTimer, type TimerOptions, type TickEvent, type CronJobRegistry } from './timers/timer.js';
 export {

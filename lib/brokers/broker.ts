@@ -1,5 +1,6 @@
 import { InvalidOptionError, TaskNotFoundError, TaskStateError } from '../core/errors.js';
 import type { RateLimits } from '../core/rate-limit.js';
+import type { RunningLimits } from '../core/running-limit.js';
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../core/task-record.js';
 import type { Storage } from '../storages/storage.js';
 
@@ -12,7 +13,7 @@ export interface ClaimBatch {
   tasks: ClaimedTask[];
   /** One per outcome the claim settled first: false where the lease was lost (see `complete`). */
   stored: boolean[];
-  /** Milliseconds until the next delayed task is due or rate-limit window reopens; null when none. */
+  /** Milliseconds until the next delayed task or waiting line is due; null when none. */
   nextDueInMs: number | null;
 }
 
@@ -29,6 +30,14 @@ export interface ClaimRequest {
    * every worker of an app should declare the same.
    */
   rateLimits?: RateLimits;
+  /**
+   * Tasks with a maxRunning, by name. A claimed one holds one of its name's running slots until
+   * its outcome is stored, it is given back or its lease is recovered; one met while every slot is
+   * held waits in its task's waiting line, in order, and claims start it from there, before queued
+   * tasks, once a slot is free (the end that frees it wakes an idle worker). Like `rateLimits`,
+   * the claiming worker's.
+   */
+  runningLimits?: RunningLimits;
 }
 
 /** Refuses an empty task name, which no task has (a backend may store the whole queue's pause under it). */

@@ -203,6 +203,7 @@ export class QueueTasks {
       globalConfig: this.globalConfig,
       taskNames: this.registry.names(),
       rateLimits: this.registry.rateLimits(),
+      runningLimits: this.registry.runningLimits(),
       logger: this.logger,
       plugins: this.plugins,
     });

@@ -1,6 +1,7 @@
 import { assertBackoff, type Backoff } from '../plugins/retry/backoff.js';
 import { DuplicateTaskError, InvalidOptionError, UnknownTaskError } from './errors.js';
 import { assertRateLimit, type RateLimit, type RateLimits } from './rate-limit.js';
+import { assertMaxRunning, type RunningLimits } from './running-limit.js';
 import type { TaskInterceptor } from './interceptor.js';
 import type { ScheduleTiming } from './schedule.js';
 import { asThreadTask, type ThreadTarget, type ThreadTaskOptions } from './thread-task.js';
@@ -31,6 +32,8 @@ export interface TaskOptions extends ScheduleTiming {
   maxTime?: number;
   /** At most `max` starts in each window of `windowMs`, across all workers (see RateLimit). */
   rateLimit?: RateLimit;
+  /** At most this many of the task running at once, across all workers (see RunningLimits). */
+  maxRunning?: number;
   /** Interceptors around this task only, after the global ones. */
   interceptors?: TaskInterceptor[];
   /** Classes of the enqueue arguments, for validation; Nest tasks default to the emitted types. */
@@ -73,6 +76,7 @@ export interface TaskCatalogEntry {
   source: string;
   priority?: number;
   rateLimit?: RateLimit;
+  maxRunning?: number;
   description?: string;
   tags: string[];
 }
@@ -115,6 +119,11 @@ export class TaskRegistry {
     return new Map(this.definitions().flatMap(({ name, options }) => (options.rateLimit ? [[name, options.rateLimit] as const] : [])));
   }
 
+  /** The maxRunning of the tasks that have one, by name. */
+  runningLimits(): RunningLimits {
+    return new Map(this.definitions().flatMap(({ name, options }) => (options.maxRunning ? [[name, options.maxRunning] as const] : [])));
+  }
+
   /** The task `type.method` declares, else the one of its nearest base class (a subclass may declare its own). */
   findByMethod(type: Function, method: string | symbol): TaskDefinition | undefined {
     const declared = this.definitions().filter(({ owner }) => owner?.method === method);
@@ -131,6 +140,7 @@ export class TaskRegistry {
       source,
       priority: options.priority,
       rateLimit: options.rateLimit,
+      maxRunning: options.maxRunning,
       description: options.description,
       tags: options.tags ?? [],
     }));
@@ -150,4 +160,5 @@ function assertTaskOptions({ options, source }: TaskDeclaration): void {
   }
   assertBackoff(options.backoff, `backoff ${where}`);
   assertRateLimit(options.rateLimit, `rateLimit ${where}`);
+  assertMaxRunning(options.maxRunning, `maxRunning ${where}`);
 }

@@ -257,7 +257,7 @@ export class AsyncWorker extends Worker {
     this.markSent(settle, true);
     try {
       const sentAt = performance.now();
-      const request = { workerId: this.id, max: size, leaseMs: config.leaseMs, retention: this.retention, rateLimits: this.ctx.rateLimits };
+      const request = { workerId: this.id, max: size, leaseMs: config.leaseMs, retention: this.retention, rateLimits: this.ctx.rateLimits, runningLimits: this.ctx.runningLimits };
       const batch = waitMs === undefined ? await broker.claim(request, settle) : await broker.claimAfterWait(waitMs, signal, request);
       if (!batch) return true;
       if (waitMs === undefined) this.claimRoundTripMs = performance.now() - sentAt;

@@ -2,6 +2,7 @@ import type { Broker } from '../brokers/broker.js';
 import type { GlobalConfig } from '../configs/global-config.js';
 import type { QTasksConfig } from '../core/config.js';
 import type { RateLimits } from '../core/rate-limit.js';
+import type { RunningLimits } from '../core/running-limit.js';
 import type { TaskExecutor } from '../core/executor.js';
 import type { QTasksLogger } from '../core/logger.js';
 import type { PluginRunner } from '../plugins/plugin-runner.js';
@@ -15,6 +16,8 @@ export interface WorkerContext {
   taskNames: string[];
   /** The tasks' rate limits, by name: the worker's claims keep them. */
   rateLimits: RateLimits;
+  /** The tasks' maxRunning, by name: the worker's claims keep them. */
+  runningLimits: RunningLimits;
   logger: QTasksLogger;
   plugins: PluginRunner;
 }

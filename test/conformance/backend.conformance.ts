@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { raceTimeout } from '../../lib/core/timing.js';
 import { startsPerWindow } from '../helpers/rate-windows.js';
-import { QueueTasks, type Broker, type ClaimBatch, type NewTask, type QueueTasksOptions, type RateLimits, type Retention } from '../../lib/index.js';
+import { QueueTasks, type Broker, type ClaimBatch, type NewTask, type QueueTasksOptions, type RateLimits, type Retention, type RunningLimits } from '../../lib/index.js';
 
 /** How the suite gets a fresh, empty backend for each test. */
 export interface BackendFactory {
@@ -695,6 +695,109 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       });
     });
 
+    describe('running limits', () => {
+      const oneAtOnce: RunningLimits = new Map([['mail', 1]]);
+      const claimAs = async (workerId: string, runningLimits: RunningLimits, settle: Parameters<Broker['claim']>[1] = [], leaseMs = 10_000) =>
+        broker.claim({ workerId, max: 10, leaseMs, retention: KEEP, runningLimits }, settle);
+      const uuidsOf = (batch: ClaimBatch) => batch.tasks.map((t) => t.record.uuid);
+      const success = (batch: ClaimBatch, at = 0) => ({ uuid: batch.tasks[at]!.record.uuid, token: batch.tasks[at]!.token, status: 'success' as const, payload: '1' });
+
+      it('holds at most maxRunning of a task at once across workers; the rest wait in order while other tasks run, each stored outcome starting the next', async () => {
+        const runningLimits = new Map([['mail', 2]]);
+        const [m1, m2, other, m3, m4] = ['mail', 'mail', 'job', 'mail', 'mail'].map((taskName) => task({ taskName }));
+        await broker.enqueue([m1!, m2!, other!, m3!, m4!]);
+        const first = await claimAs('w1', runningLimits);
+        expect(uuidsOf(first)).toEqual([m1!.uuid, m2!.uuid, other!.uuid]);
+        // Both slots are held: the others wait for a lease to end, not for a time.
+        expect(first.nextDueInMs).toBeNull();
+        expect((await broker.storage.get(m3!.uuid))!.status).toBe('new');
+        expect(uuidsOf(await claimAs('w2', runningLimits))).toEqual([]);
+        expect(await broker.complete([success(first, 0)], KEEP)).toEqual([true]);
+        expect(uuidsOf(await claimAs('w2', runningLimits))).toEqual([m3!.uuid]);
+        // An outcome settled by a claim frees its slot for that same claim.
+        const settled = await claimAs('w1', runningLimits, [{ ...success(first, 1), status: 'error', payload: 'Error: no' }]);
+        expect(settled.stored).toEqual([true]);
+        expect(uuidsOf(settled)).toEqual([m4!.uuid]);
+        expect(uuidsOf(await claimAs('w1', runningLimits))).toEqual([]);
+      });
+
+      it('frees a slot whatever ends the lease (a retry, a give-back, an expired lease), and wakes an idle worker for the waiting tasks', async () => {
+        const [a, b, c] = Array.from({ length: 3 }, () => task({ taskName: 'mail' }));
+        await broker.enqueue([a!, b!, c!]);
+        const first = await claimAs('w1', oneAtOnce);
+        expect(uuidsOf(first)).toEqual([a!.uuid]);
+        expect(uuidsOf(await claimAs('w1', oneAtOnce))).toEqual([]);
+        // The enqueue's wake-up, kept for the next wait, is taken first.
+        await broker.waitForWork(50, new AbortController().signal);
+        const idle = broker.waitForWork(20_000, new AbortController().signal);
+        expect(await within(idle, 100)).toBe('timed out');
+        await broker.complete([{ ...success(first), status: 'retry', payload: 'Error: again', retryDelayMs: 0 }], KEEP);
+        expect(await within(idle, 10_000)).toBe('done');
+        // The waiting tasks go first; the retried one queued behind them.
+        const second = await claimAs('w2', oneAtOnce);
+        expect(uuidsOf(second)).toEqual([b!.uuid]);
+        expect(await broker.release([{ uuid: b!.uuid, token: second.tasks[0]!.token }], KEEP)).toBe(1);
+        const third = await claimAs('w2', oneAtOnce, [], 100);
+        expect(uuidsOf(third)).toEqual([b!.uuid]);
+        await sleep(150);
+        expect(await broker.recover(5, KEEP)).toEqual({ requeued: 1, failed: 0 });
+        const fourth = await claimAs('w3', oneAtOnce);
+        expect(uuidsOf(fourth)).toEqual([b!.uuid]);
+        expect(fourth.tasks[0]!.record.stalls).toBe(1);
+        // The worker whose lease expired is too late: its outcome frees nothing.
+        expect(await broker.complete([success(third)], KEEP)).toEqual([false]);
+        expect(uuidsOf(await claimAs('w3', oneAtOnce))).toEqual([]);
+        await broker.complete([success(fourth)], KEEP);
+        const fifth = await claimAs('w3', oneAtOnce);
+        expect(uuidsOf(fifth)).toEqual([c!.uuid]);
+        // The retried task came back behind the waiting ones, and waited its turn in their line.
+        await broker.complete([success(fifth)], KEEP);
+        expect(uuidsOf(await claimAs('w3', oneAtOnce))).toEqual([a!.uuid]);
+      });
+
+      it('with a rate limit too, a task starts only when both allow', async () => {
+        const [m1, m2, m3] = Array.from({ length: 3 }, () => task({ taskName: 'mail' }));
+        await broker.enqueue([m1!, m2!, m3!]);
+        const limits = { rateLimits: new Map([['mail', { max: 2, windowMs: 60_000 }]]), runningLimits: oneAtOnce };
+        const claim = (settle: Parameters<Broker['claim']>[1] = []) => broker.claim({ workerId: 'w1', max: 10, leaseMs: 10_000, retention: KEEP, ...limits }, settle);
+        const first = await claim();
+        expect(uuidsOf(first)).toEqual([m1!.uuid]);
+        const second = await claim([success(first)]);
+        expect(uuidsOf(second)).toEqual([m2!.uuid]);
+        // A slot is free again, but the window is full: m3 waits for its close.
+        const third = await claim([success(second)]);
+        expect(uuidsOf(third)).toEqual([]);
+        expect(third.nextDueInMs).toBeGreaterThan(50_000);
+      });
+
+      it('a slot freed while its task is paused starts nothing until the resume', async () => {
+        const [p1, p2] = [task({ taskName: 'post' }), task({ taskName: 'post' })];
+        await broker.enqueue([p1, p2]);
+        const posts = new Map([['post', 1]]);
+        const held = await claimAs('w2', posts);
+        expect(uuidsOf(held)).toEqual([p1.uuid]);
+        await broker.setPaused(true, 'post');
+        await broker.complete([success(held)], KEEP);
+        expect(uuidsOf(await claimAs('w2', posts))).toEqual([]);
+        await broker.setPaused(false, 'post');
+        expect(uuidsOf(await claimAs('w2', posts))).toEqual([p2.uuid]);
+      });
+
+      it('a task no longer limited leaves its line in order once a slot frees; tasks claimed without the limit hold no slot', async () => {
+        const all = Array.from({ length: 4 }, () => task({ taskName: 'mail' }));
+        await broker.enqueue(all);
+        const first = await claimAs('w1', oneAtOnce);
+        expect(uuidsOf(first)).toEqual([all[0]!.uuid]);
+        expect(uuidsOf(await claimAs('w1', oneAtOnce))).toEqual([]);
+        await broker.complete([success(first)], KEEP);
+        expect(uuidsOf(await claimAs('w2', new Map()))).toEqual(all.slice(1).map((t) => t.uuid));
+        const later = [task({ taskName: 'mail' }), task({ taskName: 'mail' })];
+        await broker.enqueue(later);
+        expect(uuidsOf(await claimAs('w1', oneAtOnce))).toEqual([later[0]!.uuid]);
+        expect(uuidsOf(await claimAs('w1', oneAtOnce))).toEqual([]);
+      });
+    });
+
     describe('pauses', () => {
       const claimAll = async (rateLimits?: RateLimits) => broker.claim({ workerId: 'w1', max: 10, leaseMs: 10_000, retention: KEEP, rateLimits });
       const uuidsOf = (batch: ClaimBatch) => batch.tasks.map((t) => t.record.uuid);
@@ -790,6 +893,32 @@ export function describeBackendConformance(label: string, factory: BackendFactor
         await app.resume();
         expect(await app.wait(second.uuid, { timeout: 10_000 })).toMatchObject({ status: 'success' });
         await expect(app.pause('no-such-task')).rejects.toMatchObject({ code: 'UNKNOWN_TASK' });
+      } finally {
+        await app.stop();
+      }
+    });
+
+    it('keeps the maxRunning of a task through QueueTasks: no more run at once, whatever the worker has free', async () => {
+      const app = new QueueTasks({ ...factory.appOptions(), config: { maxTasksProcess: 6 } });
+      let running = 0;
+      let mostAtOnce = 0;
+      app.task({ name: 'export', maxRunning: 2 }, async (n: number) => {
+        mostAtOnce = Math.max(mostAtOnce, ++running);
+        await sleep(60);
+        running--;
+        return n;
+      });
+      app.task('quick', async (n: number) => n);
+      await app.start();
+      try {
+        const exports = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => app.add('export', [n])));
+        const quick = await app.add('quick', [7]);
+        // The quick task does not wait behind the held exports.
+        const quickDone = await app.wait(quick.uuid, { timeout: 10_000 });
+        const done = await Promise.all(exports.map(({ uuid }) => app.wait(uuid, { timeout: 10_000 })));
+        expect(done.map((record) => [record.status, record.returning])).toEqual([1, 2, 3, 4, 5, 6].map((n) => ['success', n]));
+        expect(mostAtOnce).toBe(2);
+        expect(quickDone.finishedAt!.getTime()).toBeLessThan(done[4]!.startedAt!.getTime());
       } finally {
         await app.stop();
       }

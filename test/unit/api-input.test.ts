@@ -232,6 +232,16 @@ describe('the engine', () => {
     expect(() => app.task({ name: 'send', rateLimit: rateLimit as never }, () => undefined)).toThrow(message);
   });
 
+  it.each([
+    ['0', 0, 'maxRunning of task at function send must be a whole number of tasks above 0; got 0.'],
+    ['a fraction', 2.5, 'got 2.5.'],
+    ['a string', '3', 'got "3".'],
+  ])('refuses a maxRunning of %s, naming the task', (_case, maxRunning, message) => {
+    const app = new QueueTasks({ backend: 'memory' });
+    expect(() => app.task({ name: 'send', maxRunning: maxRunning as never }, () => undefined)).toThrow(InvalidOptionError);
+    expect(() => app.task({ name: 'send', maxRunning: maxRunning as never }, () => undefined)).toThrow(message);
+  });
+
   it('refuses a wait timeout that is no whole number of ms, before anything is enqueued', async () => {
     const storage = new MemoryStorage();
     const app = new QueueTasks({ storage, worker: false, logger: quiet }).task('job', () => 1);

@@ -1,5 +1,6 @@
 import type { GlobalConfig } from '../../configs/global-config.js';
 import type { RateLimits } from '../../core/rate-limit.js';
+import type { RunningLimits } from '../../core/running-limit.js';
 import { TimerSet } from '../../core/timer-set.js';
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/task-record.js';
 import { MemoryStorage } from '../../storages/memory/memory-storage.js';
@@ -20,6 +21,7 @@ interface HeldLease {
 }
 
 const NO_RATE_LIMITS: RateLimits = new Map();
+const NO_RUNNING_LIMITS: RunningLimits = new Map();
 
 /**
  * An in-process broker with the Redis broker's semantics (see lib/redis/lua: each method here does
@@ -87,7 +89,7 @@ export class MemoryBroker extends Broker {
   }
 
   async claim(request: ClaimRequest, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
-    const { workerId, max, leaseMs, retention, rateLimits = NO_RATE_LIMITS } = request;
+    const { workerId, max, leaseMs, retention, rateLimits = NO_RATE_LIMITS, runningLimits = NO_RUNNING_LIMITS } = request;
     const stored = await this.complete(settle, retention);
     // Nothing starts: the outcomes are stored, and the worker sleeps until a resume wakes it.
     if (this.queuePaused) return { tasks: [], stored, nextDueInMs: null };
@@ -111,29 +113,46 @@ export class MemoryBroker extends Broker {
       tasks.push({ token, record: decodeRecord(uuid, raw) });
       return true;
     };
-    // Waiting lines whose window has room go first (reopened, or left room by a task given back, or
-    // a limit raised since): their tasks were met before anything queued.
+    const lines = this.waitingLines;
+    /** Starts the limits of `name` allow now: the room in its window and its free slots, the fewer. */
+    const roomFor = (name: string): number => {
+      const rate = rateLimits.get(name);
+      const running = runningLimits.get(name);
+      return Math.min(rate ? lines.roomIn(name, rate, now) : Infinity, running === undefined ? Infinity : lines.freeSlots(name, running));
+    };
+    /** When a line its limits hold back is due again: null while every slot is held, else when its window closes. */
+    const heldUntil = (name: string): number | null => {
+      const running = runningLimits.get(name);
+      return running !== undefined && lines.freeSlots(name, running) <= 0 ? null : lines.closesAt(name);
+    };
+    const countStart = (name: string, uuid: string): void => {
+      const rate = rateLimits.get(name);
+      if (rate) lines.countStart(name, rate, now);
+      if (runningLimits.has(name)) lines.takeSlot(name, uuid);
+    };
+    // Waiting lines with room go first (a window reopened, a slot freed, a task given back, a resume,
+    // or a limit raised since): their tasks were met before anything queued.
     // A line this call left due (the claim filled up before the line emptied): the next idle worker takes it.
     let lineLeftDue = false;
-    for (const [name, line] of this.waitingLines.scheduled()) {
-      const limit = rateLimits.get(name);
+    for (const [name, line] of lines.scheduled()) {
       // A task no longer limited (not in this claim's limits) waits for nothing.
-      const room = limit ? this.waitingLines.roomIn(name, limit, now) : Infinity;
+      const room = roomFor(name);
       let allowed = Math.min(max - tasks.length, room);
       if (allowed <= 0) {
-        // Due earlier (resumed, or a task given back) but full again: it waits for the window's close.
-        if (room <= 0) this.waitingLines.settle(name, this.waitingLines.closesAt(name));
+        // Due earlier but full again: it waits for a slot, or for its window's close.
+        if (room <= 0) lines.settle(name, heldUntil(name));
         continue;
       }
       while (allowed > 0 && line.length > 0) {
         const uuid = line.shift()!;
         if (!hold(uuid, this.storage.read(uuid))) continue;
-        if (limit) this.waitingLines.countStart(name, limit, now);
+        countStart(name, uuid);
         allowed--;
       }
-      const full = limit && this.waitingLines.roomIn(name, limit, now) <= 0;
-      this.waitingLines.settle(name, full ? this.waitingLines.closesAt(name) : now);
-      lineLeftDue ||= !full && line.length > 0;
+      // The rest wait for a slot or the window this call filled, or for the next claim when this one is full.
+      const dueAt = roomFor(name) <= 0 ? heldUntil(name) : now;
+      lines.settle(name, dueAt);
+      lineLeftDue ||= dueAt === now && line.length > 0;
     }
     while (tasks.length < max && this.queues.size > 0) {
       const uuid = this.popLowest();
@@ -141,18 +160,15 @@ export class MemoryBroker extends Broker {
       // A missing record was deleted, a non-'new' one cancelled: both leave the queue silently.
       if (record?.s !== 'new') continue;
       const { n: name } = record;
-      if (this.waitingLines.isPaused(name)) {
-        this.waitingLines.join(name, uuid, null);
+      if (lines.isPaused(name)) {
+        lines.join(name, uuid, null);
         continue;
       }
-      const limit = rateLimits.get(name);
-      if (limit) {
-        if (this.waitingLines.roomIn(name, limit, now) <= 0) {
-          this.waitingLines.join(name, uuid, this.waitingLines.closesAt(name));
-          continue;
-        }
-        this.waitingLines.countStart(name, limit, now);
+      if (roomFor(name) <= 0) {
+        lines.join(name, uuid, heldUntil(name));
+        continue;
       }
+      countStart(name, uuid);
       hold(uuid, record);
     }
     if (this.queues.size > 0 || lineLeftDue) this.wake();
@@ -186,8 +202,10 @@ export class MemoryBroker extends Broker {
   async complete(outcomes: TaskOutcome[], retention: Retention): Promise<boolean[]> {
     const now = Date.now();
     let requeued = 0;
+    let slotFreed = false;
     const stored = outcomes.map(({ uuid, token, status, payload, retryDelayMs }) => {
       if (!this.takeLease(uuid, token)) return false;
+      slotFreed = this.waitingLines.freeSlot(uuid) || slotFreed;
       const record = this.storage.read(uuid);
       if (!record) return true;
       record.u = now;
@@ -226,7 +244,7 @@ export class MemoryBroker extends Broker {
       this.storage.finish(uuid, record, retention);
       return true;
     });
-    if (requeued > 0) this.wake();
+    if (requeued > 0 || slotFreed) this.wake();
     this.changed();
     return stored;
   }
@@ -245,15 +263,17 @@ export class MemoryBroker extends Broker {
   async release(leases: Lease[], retention: Retention, { started = false }: ReleaseOptions = {}): Promise<number> {
     const now = Date.now();
     let released = 0;
+    let slotFreed = false;
     // Last first: each goes in front of the one before it, so the claim order comes back.
     for (const { uuid, token } of [...leases].reverse()) {
       if (!this.takeLease(uuid, token)) continue;
+      slotFreed = this.waitingLines.freeSlot(uuid) || slotFreed;
       const record = this.storage.read(uuid);
       if (!record) continue;
       if (!started) this.waitingLines.uncountStart(record.n, record.b, now);
       if (this.giveBack(uuid, record, now, retention)) released++;
     }
-    if (released > 0) this.wake();
+    if (released > 0 || slotFreed) this.wake();
     this.changed();
     return released;
   }
@@ -262,10 +282,12 @@ export class MemoryBroker extends Broker {
     const now = Date.now();
     let requeued = 0;
     let failed = 0;
+    let slotFreed = false;
     // Each goes to the head of its queue: walked last-first, they end up in the order they were claimed.
     const expired = [...this.leases].filter(([, lease]) => lease.deadline <= now).sort((a, b) => a[1].deadline - b[1].deadline);
     for (const [uuid] of expired.reverse()) {
       this.leases.delete(uuid);
+      slotFreed = this.waitingLines.freeSlot(uuid) || slotFreed;
       const record = this.storage.read(uuid);
       if (record?.s !== 'process') continue;
       record.l = (record.l ?? 0) + 1;
@@ -287,7 +309,7 @@ export class MemoryBroker extends Broker {
         failed++;
       }
     }
-    if (requeued > 0) this.wake();
+    if (requeued > 0 || slotFreed) this.wake();
     this.changed();
     return { requeued, failed };
   }

@@ -9,11 +9,15 @@ interface RateWindow {
 
 /**
  * The memory broker's waiting lines, kept as lua/includes/waiting-lines.lua keeps them in Redis: a
- * rate-limit window per limited task, the paused tasks, and a line per task (uuids in order) of
- * tasks held back by a full window or a pause, with when it reopens (none while it is paused).
+ * rate-limit window per limited task, the running slots of tasks with maxRunning, the paused
+ * tasks, and a line per task (uuids in order) of tasks held back by a full window, all slots held
+ * or a pause, with when it reopens (none while it waits for a slot or a resume).
  */
 export class MemoryWaitingLines {
   private readonly windows = new Map<string, RateWindow>();
+  /** Running slots (lua/includes/running-slots.lua): the name of each holder, the holders per name. */
+  private readonly slotHolders = new Map<string, string>();
+  private readonly running = new Map<string, number>();
   private readonly lines = new Map<string, string[]>();
   private readonly reopenAt = new Map<string, number>();
   private readonly pausedTasks = new Set<string>();
@@ -41,12 +45,38 @@ export class MemoryWaitingLines {
     if (this.reopenAt.has(name)) this.reopenAt.set(name, Math.min(this.reopenAt.get(name)!, now));
   }
 
+  /** Running slots of `name` free now, of `maxRunning`. */
+  freeSlots(name: string, maxRunning: number): number {
+    return maxRunning - (this.running.get(name) ?? 0);
+  }
+
+  takeSlot(name: string, uuid: string): void {
+    this.slotHolders.set(uuid, name);
+    this.running.set(name, (this.running.get(name) ?? 0) + 1);
+  }
+
+  /**
+   * Frees the slot `uuid` holds, if any (its lease ended). Tasks of its name waiting for a slot are
+   * due at once (unless their task is paused): true then, and the broker wakes an idle worker.
+   */
+  freeSlot(uuid: string): boolean {
+    const name = this.slotHolders.get(uuid);
+    if (name === undefined) return false;
+    this.slotHolders.delete(uuid);
+    const left = this.running.get(name)! - 1;
+    if (left > 0) this.running.set(name, left);
+    else this.running.delete(name);
+    if (!this.lines.has(name) || this.pausedTasks.has(name)) return false;
+    this.reopenAt.set(name, 0);
+    return true;
+  }
+
   /** When the window of `name` closes (0: none is open). */
   closesAt(name: string): number {
     return this.windows.get(name)?.closesAt ?? 0;
   }
 
-  /** Puts a task at the tail of its name's line; a new line reopens at `reopenAt` (null: it waits for a resume). */
+  /** Puts a task at the tail of its name's line; a new line reopens at `reopenAt` (null: it waits for a slot or a resume). */
   join(name: string, uuid: string, reopenAt: number | null): void {
     const line = this.lines.get(name);
     if (line) return void line.push(uuid);
@@ -92,9 +122,13 @@ export class MemoryWaitingLines {
     return [...this.reopenAt].sort(byReopen).map(([name]) => [name, this.lines.get(name)!]);
   }
 
-  /** After a claim took what it could from a line: forgotten once empty, else due again at `dueAt`. */
-  settle(name: string, dueAt: number): void {
+  /**
+   * After a claim took what it could from a line: forgotten once empty, else due again at `dueAt`
+   * (null: out of the schedule until a slot frees).
+   */
+  settle(name: string, dueAt: number | null): void {
     if (this.lines.get(name)!.length === 0) this.forget(name);
+    else if (dueAt === null) this.reopenAt.delete(name);
     else this.reopenAt.set(name, dueAt);
   }
 

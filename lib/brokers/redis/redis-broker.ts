@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AddOutcomeUnknownError, InvalidOptionError, RedisUnavailableError } from '../../core/errors.js';
 import type { RateLimits } from '../../core/rate-limit.js';
+import type { RunningLimits } from '../../core/running-limit.js';
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/task-record.js';
 import { neverSent, type RedisClient } from '../../redis/connection.js';
 import { ScriptRunner, type ScriptName } from '../../redis/scripts.js';
@@ -87,7 +88,7 @@ export class RedisBroker extends Broker {
 
   /** A claim on `client`: the main connection, or the blocking one right behind BLPOP. */
   private async claimOn(client: RedisClient, request: ClaimRequest, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
-    const { workerId, max, leaseMs, retention, rateLimits } = request;
+    const { workerId, max, leaseMs, retention, rateLimits, runningLimits } = request;
     const settling = this.settleOnSend(settle);
     const args = [
       this.keys.prefix,
@@ -96,7 +97,7 @@ export class RedisBroker extends Broker {
       leaseMs,
       ...retentionArgs(retention),
       ++this.calls,
-      ...rateLimitArgs(rateLimits),
+      ...limitArgs(rateLimits, runningLimits),
       ...outcomeArgs(settle, settling.ended),
     ];
     const [nextDue, stored, batch, claimed] = (await this.scripts.run('claim', this.stateKeys, args, client).catch(settling.undo)) as [
@@ -286,11 +287,14 @@ function retentionArgs(retention: Retention): [string, number, number] {
   return [retention.deleteFinishedTasks ? '1' : '0', retention.resultTtlMs, retention.keepFinishedTasks];
 }
 
-/** Rate limits as claim.lua reads them (see readRateLimits in lua/includes/waiting-lines.lua). */
-function rateLimitArgs(limits?: RateLimits): (string | number)[] {
-  if (!limits) return [0];
-  const args: (string | number)[] = [limits.size];
-  for (const [name, { max, windowMs }] of limits) args.push(name, max, windowMs);
+/** The tasks' limits as claim.lua reads them (see readLimits in lua/includes/waiting-lines.lua). */
+function limitArgs(rateLimits?: RateLimits, runningLimits?: RunningLimits): (string | number)[] {
+  const names = new Set([...(rateLimits?.keys() ?? []), ...(runningLimits?.keys() ?? [])]);
+  const args: (string | number)[] = [names.size];
+  for (const name of names) {
+    const rate = rateLimits?.get(name);
+    args.push(name, rate?.max ?? 0, rate?.windowMs ?? 0, runningLimits?.get(name) ?? 0);
+  }
   return args;
 }
 

@@ -1,14 +1,15 @@
 -- Claim: first stores the outcomes the caller settles with this call (see includes/outcomes.lua),
 -- then promotes due delayed tasks and takes up to ARGV[3] tasks: first those held in a waiting
 -- line that may start now (see includes/waiting-lines.lua), then queued ones, lowest priority
--- first, turning each into 'process' under one lease for the whole batch (see includes/leases.lua).
+-- first, turning each into 'process' under one lease for the whole batch (see includes/leases.lua)
+-- and taking a running slot for each task with maxRunning (see includes/running-slots.lua).
 -- KEYS[1] priorities zset, KEYS[2] delayed zset, KEYS[3] wake-up marker list,
 -- KEYS[4] active zset (batch -> lease deadline)
 -- ARGV[1] key prefix, ARGV[2] worker id, ARGV[3] max tasks, ARGV[4] lease ms,
 -- ARGV[5..7] retention (see readRetention), ARGV[8] the call's id (new for each call the worker
--- makes), ARGV[9...] the rate limits (see readRateLimits; none: ARGV[9] = 0), then the outcomes
+-- makes), ARGV[9...] the tasks' limits (see readLimits; none: ARGV[9] = 0), then the outcomes
 -- (none: 0)
--- Returns { ms until the next delayed task is due or rate-limit window reopens (-1 = none), one
+-- Returns { ms until the next delayed task or waiting line is due (-1 = none), one
 -- '1' or '0' per outcome (a string), the batch id ('' when nothing was claimed), the claimed tasks as one string of lines
 -- `<uuid>\n<record>\n...` } (a few long strings cost the client library far less to read than a
 -- value per task; JSON has no raw newline). The n-th task's token is `<batch>:<n>`.
@@ -19,6 +20,7 @@
 --@include outcomes
 --@include answers
 --@include rate-windows
+--@include running-slots
 --@include waiting-lines
 local prefix = ARGV[1]
 local now = nowMs()
@@ -75,7 +77,7 @@ local notices = newNotices()
 -- The records this call writes, as MSET arguments: kept successes (storeOutcomes adds them) and
 -- the claimed tasks' held records, all in one call at the end rather than one SET per task.
 local writes = {}
-local limits, outcomesAt = readRateLimits(9)
+local limits, outcomesAt = readLimits(9)
 local stored = storeOutcomes(prefix, outcomesAt, now, retention, notices, writes)
 local paused, queuePaused = readPauses(prefix)
 if queuePaused then
@@ -117,9 +119,10 @@ local lines = {}
 local claimedUuids = {}
 local max = tonumber(ARGV[3])
 local claimed = 0
--- Waiting lines (see includes/waiting-lines.lua): the rate-limit windows read by this call, and
--- whether tasks wait in a scheduled line.
+-- Waiting lines (see includes/waiting-lines.lua): the rate-limit windows and running counts read
+-- by this call, and whether tasks wait in a scheduled line.
 local windows = {}
+local runningCounts = {}
 local anyWaiting = false
 -- A line this call left due (the claim filled up before the line emptied): the next idle worker takes it.
 local lineLeftDue = false
@@ -127,9 +130,30 @@ local lineLeftDue = false
 -- several calls rather than holding Redis in one.
 local joinedLines = 0
 
+-- Starts `limit` allows its task now: the room in its window and its free running slots, the fewer.
+local function roomFor(name, limit)
+  local room = math.huge
+  if limit.rate then
+    room = roomIn(rateWindow(prefix, name, windows), limit.rate, now)
+  end
+  if limit.running then
+    room = math.min(room, limit.running - runningCount(prefix, name, runningCounts))
+  end
+  return room
+end
+
+-- When a line that `limit` holds back is due again: nil while every running slot is held (the
+-- lease end that frees one schedules it), else when its window closes.
+local function heldUntil(name, limit)
+  if limit.running and runningCount(prefix, name, runningCounts) >= limit.running then
+    return nil
+  end
+  return windows[name].e
+end
+
 -- Claims the queued tasks `uuids` in order. Taken from a queue (`fromQueue`), a limited task whose
--- window is full joins its waiting line instead; taken from a line, its window has room. (A line
--- with room left is emptied before the queues are read, so no queued task passes one.)
+-- window is full or whose slots are all held joins its waiting line instead; taken from a line, it
+-- has room. (A line with room left is emptied before the queues are read, so no queued task passes one.)
 local function claimQueued(uuids, fromQueue)
   local keys, raws = readRecords(uuids)
   for i, uuid in ipairs(uuids) do
@@ -156,14 +180,18 @@ local function claimQueued(uuids, fromQueue)
         joinedLines = joinedLines + 1
         rest = nil
       elseif limit then
-        local window = rateWindow(prefix, name, windows)
-        if fromQueue and roomIn(window, limit, now) <= 0 then
-          joinWaitingLine(prefix, name, uuid, window.e)
+        if fromQueue and roomFor(name, limit) <= 0 then
+          joinWaitingLine(prefix, name, uuid, heldUntil(name, limit))
           anyWaiting = true
           joinedLines = joinedLines + 1
           rest = nil
         else
-          countStart(window, limit, now)
+          if limit.rate then
+            countStart(rateWindow(prefix, name, windows), limit.rate, now)
+          end
+          if limit.running then
+            takeRunningSlot(prefix, name, uuid, runningCounts)
+          end
         end
       end
     end
@@ -183,21 +211,25 @@ local function claimQueued(uuids, fromQueue)
   end
 end
 
--- Waiting lines whose window has room go first (reopened, or left room by a task given back, or
--- a limit raised since): their tasks were met before anything queued.
+-- Waiting lines with room go first (a window reopened, a slot freed, a task given back, a resume,
+-- or a limit raised since): their tasks were met before anything queued.
 local scheduled = redis.call('ZRANGE', prefix .. 'rw', 0, -1, 'WITHSCORES')
 for i = 1, #scheduled, 2 do
   local name = scheduled[i]
   local limit = limits[name]
-  local window = limit and rateWindow(prefix, name, windows)
   -- A task no longer limited (not in this claim's limits) waits for nothing.
-  local room = limit and roomIn(window, limit, now) or math.huge
+  local room = limit and roomFor(name, limit) or math.huge
   local allowed = math.min(max - claimed, room)
   if allowed <= 0 then
     anyWaiting = true
-    -- Due earlier (resumed, or a task given back) but full again: it waits for the window's close.
-    if room <= 0 and tonumber(scheduled[i + 1]) < window.e then
-      redis.call('ZADD', prefix .. 'rw', window.e, name)
+    if room <= 0 then
+      -- Due earlier but full again: it waits for a slot, or for its window's close.
+      local dueAt = heldUntil(name, limit)
+      if not dueAt then
+        redis.call('ZREM', prefix .. 'rw', name)
+      elseif tonumber(scheduled[i + 1]) < dueAt then
+        redis.call('ZADD', prefix .. 'rw', dueAt, name)
+      end
     end
   else
     local lineKey = prefix .. 'rp:' .. name
@@ -209,11 +241,15 @@ for i = 1, #scheduled, 2 do
         allowed = allowed - (claimed - before)
       end
     until not taken or allowed <= 0
-    -- The rest wait for the window this call filled, or for the next claim when this one is full.
-    local full = limit and roomIn(window, limit, now) <= 0
-    if settleWaitingLine(prefix, name, full and window.e or now) then
+    -- The rest wait for a slot or the window this call filled, or for the next claim when this
+    -- one is full.
+    local dueAt = now
+    if limit and roomFor(name, limit) <= 0 then
+      dueAt = heldUntil(name, limit)
+    end
+    if settleWaitingLine(prefix, name, dueAt) then
       anyWaiting = true
-      lineLeftDue = lineLeftDue or not full
+      lineLeftDue = lineLeftDue or dueAt == now
     end
   end
 end

@@ -1,6 +1,6 @@
 -- Recover: tasks whose batch lease deadline passed (their worker died or froze) go back to the
 -- head of their queue (or of their waiting line, see includes/requeue.lua), still counted against
--- their rate limit; a task that stalled more than ARGV[2] times ends 'error' instead of
+-- their rate limit, their running slots freed (see includes/running-slots.lua); a task that stalled more than ARGV[2] times ends 'error' instead of
 -- looping forever, and one whose cancel was asked for ends 'cancel'.
 -- (Both count as 'failed' in the reply: they will not run again.) Tasks of the batch that were
 -- finished, or claimed again by another batch since, carry no token of it and are left alone.
@@ -11,18 +11,25 @@
 --@include finish
 --@include leases
 --@include requeue
+--@include running-slots
 local prefix = ARGV[1]
 local now = nowMs()
 local retention = readRetention(3)
 local maxStalls = tonumber(ARGV[2])
 local notices = newNotices()
 local requeued, failed = 0, 0
+local slotFreed = false
 
 local function recoverTask(uuid, batch)
   local rec, malformed = loadRecord(prefix, uuid, now, retention, notices)
+  local held = rec and rec.s == 'process' and rec.k and batchOf(rec.k) == batch
+  -- The lease ends: so does the running slot, unless another claim holds the task now.
+  if held or not rec then
+    slotFreed = freeRunningSlot(prefix, uuid) or slotFreed
+  end
   if malformed then
     failed = failed + 1
-  elseif rec and rec.s == 'process' and rec.k and batchOf(rec.k) == batch then
+  elseif held then
     rec.l = (rec.l or 0) + 1
     if rec.x == nil and rec.l > maxStalls then
       rec.k = nil
@@ -56,7 +63,7 @@ for b = #expired, 1, -1 do
   end
 end
 dropBatches(prefix, KEYS[1], expired)
-if requeued > 0 then
+if requeued > 0 or slotFreed then
   wake(KEYS[3])
 end
 notify(prefix, notices)

@@ -1,7 +1,8 @@
 -- Release: a worker gives back tasks it holds but will not finish (it is stopping, or a batch it
 -- claimed ahead found its slots still busy); they go to the head of their queue (or waiting line),
 -- in the order they were claimed, without counting as a stall. A task whose cancel was asked for
--- ends 'cancel' instead. Tasks that never started leave their rate-limit window's count.
+-- ends 'cancel' instead. Tasks that never started leave their rate-limit window's count; each
+-- frees the running slot it held (see includes/running-slots.lua).
 -- KEYS[1] active zset, KEYS[2] priorities zset, KEYS[3] wake-up marker list
 -- ARGV[1] key prefix, ARGV[2..4] retention (see readRetention), ARGV[5] '1' when the tasks
 -- started (they stay counted), ARGV[6] number of batches whose lease ends with this call, then
@@ -10,6 +11,7 @@
 --@include time
 --@include leases
 --@include requeue
+--@include running-slots
 
 -- A held task given back unstarted leaves the count of the window it was claimed in (see
 -- includes/rate-windows.lua), while that window is open; the room it leaves makes its name's
@@ -32,6 +34,7 @@ local started = ARGV[5] == '1'
 local batchCount = tonumber(ARGV[6])
 local first = 7 + batchCount
 local released = 0
+local slotFreed = false
 -- Last first: each goes in front of the one before it, so the claim order comes back.
 for i = #ARGV - 1, first, -2 do
   local uuid = ARGV[i]
@@ -41,13 +44,14 @@ for i = #ARGV - 1, first, -2 do
     if not started then
       uncountStart(prefix, rec, now)
     end
+    slotFreed = freeRunningSlot(prefix, uuid) or slotFreed
     if giveBack(prefix, KEYS[2], uuid, rec, now, retention, notices) then
       released = released + 1
     end
   end
 end
 dropBatches(prefix, KEYS[1], { unpack(ARGV, 7, 6 + batchCount) })
-if released > 0 then
+if released > 0 or slotFreed then
   wake(KEYS[3])
 end
 notify(prefix, notices)

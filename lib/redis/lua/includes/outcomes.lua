@@ -11,12 +11,14 @@
 -- ids, then one value per outcome, `<uuid> <token> <status> <retry delay ms> <payload>` (one
 -- value rather than five: the client library's cost is per value, and the payload goes last, so
 -- it may hold spaces).
--- Returns a string of one '1' (stored) or '0' (lease lost) per outcome.
+-- Returns a string of one '1' (stored) or '0' (lease lost) per outcome. A stored outcome frees the
+-- running slot its task held (see running-slots.lua).
 --@include record
 --@include queue
 --@include leases
 --@include bulk
 --@include finish
+--@include running-slots
 -- Successes kept for good are not written here but added to `writes` (key, record, ...), which
 -- the caller writes in one MSET together with its own writes (see finishEncoded).
 local function storeOutcomes(prefix, first, now, retention, notices, writes)
@@ -108,6 +110,8 @@ local function storeOutcomes(prefix, first, now, retention, notices, writes)
   end
   callInChunks('DEL', dropKeys)
   local raws = callInChunks('MGET', readKeys)
+  local slotsHeld = #uuids > 0 and anySlotHeld(prefix)
+  local slotFreed = false
 
   for n = 1, #uuids do
     local uuid, token, status, delay, payload = uuids[n], tokens[n], statuses[n], delays[n], payloads[n]
@@ -136,9 +140,12 @@ local function storeOutcomes(prefix, first, now, retention, notices, writes)
       end
     end
     out[n] = stored
+    if stored == '1' and slotsHeld and freeRunningSlot(prefix, uuid) then
+      slotFreed = true
+    end
   end
   dropBatches(prefix, KEYS[4], { unpack(ARGV, first + 1, first + batchCount) })
-  if requeued > 0 then
+  if requeued > 0 or slotFreed then
     wake(KEYS[3])
   end
   return table.concat(out)

@@ -2,17 +2,6 @@
 -- with the first start after the last one closed; <prefix>rl:<name> holds it as a hash (n starts,
 -- s start, e end, in ms) and expires when it closes. Read once per claim, written back once.
 
--- The limits a claim carries from ARGV[at]: a count, then `<name> <max> <window ms>` per task.
--- Returns name -> { max, window } and the index of the first ARGV after them.
-local function readRateLimits(at)
-  local limits = {}
-  local count = tonumber(ARGV[at])
-  for i = at + 1, at + 3 * count, 3 do
-    limits[ARGV[i]] = { max = tonumber(ARGV[i + 1]), window = tonumber(ARGV[i + 2]) }
-  end
-  return limits, at + 1 + 3 * count
-end
-
 -- The window of `name`, read once per call into `windows`: { n = starts, s = start, e = end }.
 local function rateWindow(prefix, name, windows)
   local window = windows[name]

@@ -1,15 +1,34 @@
 -- Waiting lines: tasks a claim met but may not start yet wait aside, in the order met, in a list
 -- per task name <prefix>rp:<name> (uuids), and start from its head before anything queued once
 -- they may: a task waits at most once, keeps its place, and nothing goes round the queue again.
--- Two things hold tasks back:
+-- Three things hold tasks back:
 -- * A rate limit: at most `max` starts of one task per window of `window` ms, across every
 --   worker (windows: rate-windows.lua). A task met while its window is full waits; each claim
 --   starts waiting tasks while their window has room. <prefix>rw scores each name with a line by
 --   when it is due: its window's close (what an idle worker sleeps until), or 0 or now for a line
 --   resumed or left with room.
+-- * A running limit: at most `running` tasks of one name held by workers at once (slots:
+--   running-slots.lua). A line whose slots are all held stays out of <prefix>rw until a lease end
+--   frees one, which scores it 0.
 -- * A pause (pause.lua): the set <prefix>ps holds paused task names, and '' while the whole queue
 --   is paused. A paused task's line stays out of <prefix>rw until it is resumed.
 --@include record
+
+-- The limits a claim carries from ARGV[at]: a count, then `<name> <max starts> <window ms>
+-- <max running>` per task (0 where it has no such limit). Returns name -> { rate = { max, window }
+-- or nil, running = max running or nil } and the index of the first ARGV after them.
+local function readLimits(at)
+  local limits = {}
+  local count = tonumber(ARGV[at])
+  for i = at + 1, at + 4 * count, 4 do
+    local max, running = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 3])
+    limits[ARGV[i]] = {
+      rate = max > 0 and { max = max, window = tonumber(ARGV[i + 2]) } or nil,
+      running = running > 0 and running or nil,
+    }
+  end
+  return limits, at + 1 + 4 * count
+end
 
 -- The task name of a queued record whose rest starts at `rest` (see queuedRest): a pattern, not a
 -- JSON decode, as on every hot path; names with escaped characters take the decode.
@@ -41,13 +60,14 @@ local function readPauses(prefix)
   return paused, queuePaused
 end
 
--- After a claim took what it could from a line: forgotten once empty, else due again at `dueAt`.
--- True while tasks still wait in it.
+-- After a claim took what it could from a line: forgotten once empty, else due again at `dueAt`
+-- (nil: out of the schedule until a slot frees). True while tasks still wait in it.
 local function settleWaitingLine(prefix, name, dueAt)
-  if redis.call('EXISTS', prefix .. 'rp:' .. name) == 0 then
+  local waiting = redis.call('EXISTS', prefix .. 'rp:' .. name) == 1
+  if waiting and dueAt then
+    redis.call('ZADD', prefix .. 'rw', dueAt, name)
+  else
     redis.call('ZREM', prefix .. 'rw', name)
-    return false
   end
-  redis.call('ZADD', prefix .. 'rw', dueAt, name)
-  return true
+  return waiting
 end

@@ -1,0 +1,44 @@
+-- Running slots (see waiting-lines.lua for what a full task does to a task met by a claim): a task
+-- with maxRunning holds one of its name's slots from its claim until its lease ends (its outcome
+-- is stored, it is given back, or its lease expires and it is recovered), across every worker.
+-- <prefix>rs maps each slot holder's uuid to its name, so whatever ends a lease frees the slot
+-- without being told the name; <prefix>rc counts the holders of each name.
+
+-- Holders of `name`, read once per call into `counts`.
+local function runningCount(prefix, name, counts)
+  local count = counts[name]
+  if not count then
+    count = tonumber(redis.call('HGET', prefix .. 'rc', name)) or 0
+    counts[name] = count
+  end
+  return count
+end
+
+local function takeRunningSlot(prefix, name, uuid, counts)
+  counts[name] = runningCount(prefix, name, counts) + 1
+  redis.call('HSET', prefix .. 'rs', uuid, name)
+  redis.call('HINCRBY', prefix .. 'rc', name, 1)
+end
+
+-- Whether any task holds a slot: one read per call, so a lease end looks a task up only then.
+local function anySlotHeld(prefix)
+  return redis.call('EXISTS', prefix .. 'rs') == 1
+end
+
+-- Frees the slot `uuid` holds, if any. Tasks of its name waiting for a slot are due at once
+-- (unless their task is paused): true then, and the caller wakes an idle worker.
+local function freeRunningSlot(prefix, uuid)
+  local name = redis.call('HGET', prefix .. 'rs', uuid)
+  if not name then
+    return false
+  end
+  redis.call('HDEL', prefix .. 'rs', uuid)
+  if redis.call('HINCRBY', prefix .. 'rc', name, -1) <= 0 then
+    redis.call('HDEL', prefix .. 'rc', name)
+  end
+  if redis.call('EXISTS', prefix .. 'rp:' .. name) == 0 or redis.call('SISMEMBER', prefix .. 'ps', name) == 1 then
+    return false
+  end
+  redis.call('ZADD', prefix .. 'rw', 'LT', 0, name)
+  return true
+end
