@@ -14,7 +14,7 @@ export function formatOverview(overview: QueueOverview, where: string): string {
     `queues: ${queues}`,
     ...(overview.paused ? ['PAUSED: no task starts until `qtasks resume`'] : []),
     ...(overview.pausedTasks.length > 0 ? [`paused tasks: ${overview.pausedTasks.join(', ')}`] : []),
-    ...overview.waitingLines.map(({ task, waiting, paused, reopensAt }) => `waiting: ${waiting} of ${task} ${heldUntil(paused, reopensAt)}`),
+    ...overview.waitingLines.map((line) => `waiting: ${line.waiting} of ${line.task} ${heldUntil(line)}`),
     `tasks known: ${overview.catalog.map(({ name }) => name).join(', ') || 'none published'}`,
     formatWorkers(overview.workers),
   ];
@@ -24,8 +24,9 @@ export function formatOverview(overview: QueueOverview, where: string): string {
 }
 
 /** What a waiting line waits for (see QueueOverview.waitingLines). */
-function heldUntil(paused: boolean, reopensAt: Date | null): string {
+function heldUntil({ paused, reopensAt, waitsForSlot, running }: QueueOverview['waitingLines'][number]): string {
   if (paused) return 'until it is resumed';
+  if (waitsForSlot) return `for a running slot (${running} running, its maxRunning)`;
   return reopensAt ? `for its rate limit, until ${iso(reopensAt)}` : 'due now (the next claim starts them)';
 }
 

@@ -31,6 +31,8 @@ export class RedisKeys {
   readonly waitingLineReopens: string;
   /** Paused task names, and '' while the whole queue is paused (see pause.lua). */
   readonly pauses: string;
+  /** Tasks with maxRunning: how many of each name hold a running slot (see running-slots.lua). */
+  readonly runningCounts: string;
 
   constructor(readonly appName: string) {
     assertAppName(appName);
@@ -51,6 +53,7 @@ export class RedisKeys {
     this.finishedCounts = `${this.prefix}st`;
     this.waitingLineReopens = `${this.prefix}rw`;
     this.pauses = `${this.prefix}ps`;
+    this.runningCounts = `${this.prefix}rc`;
   }
 
   record(uuid: string): string {

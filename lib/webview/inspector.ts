@@ -24,11 +24,12 @@ export interface QueueOverview {
   /** Tasks paused one by one. */
   pausedTasks: string[];
   /**
-   * Queued tasks held back (counted in `queued`), by task: while their task is `paused`, or until
-   * their rate-limit window reopens at `reopensAt` (null when it is not waiting for one: the next
-   * claim starts them).
+   * Queued tasks held back (counted in `queued`), by task: while their task is `paused`, until
+   * their rate-limit window reopens at `reopensAt`, or while `waitsForSlot`, until one of the
+   * `running` tasks of their name (its maxRunning reached) ends; with none of these, the next
+   * claim starts them.
    */
-  waitingLines: { task: string; waiting: number; paused: boolean; reopensAt: Date | null }[];
+  waitingLines: { task: string; waiting: number; paused: boolean; reopensAt: Date | null; waitsForSlot: boolean; running: number }[];
   /** Live workers (heartbeats), each `running` counted from the tasks it holds now. */
   workers: WorkerStatus[];
   catalog: TaskCatalogEntry[];
@@ -171,31 +172,46 @@ export class QueueInspector {
   }
 
   private async waitingLines(): Promise<Pick<QueueOverview, 'paused' | 'pausedTasks' | 'waitingLines'>> {
-    const { names, reopens, pausedTasks, queuePaused } = await this.lineNames();
+    const { names, reopens, pausedTasks, queuePaused, running } = await this.lineNames();
     const lengths = await Promise.all(names.map((name) => this.client.llen(this.keys.waitingLine(name))));
     const now = Date.now();
     const waitingLines = names
       .map((task, i) => {
         const reopensAt = reopens.get(task) ?? 0;
-        return { task, waiting: lengths[i]!, paused: pausedTasks.includes(task), reopensAt: reopensAt > now ? new Date(reopensAt) : null };
+        const paused = pausedTasks.includes(task);
+        return {
+          task,
+          waiting: lengths[i]!,
+          paused,
+          reopensAt: reopensAt > now ? new Date(reopensAt) : null,
+          // Out of the schedule and not paused: every running slot is held (see waiting-lines.lua).
+          waitsForSlot: !paused && !reopens.has(task),
+          running: running.get(task) ?? 0,
+        };
       })
       .filter(({ waiting }) => waiting > 0);
     return { paused: queuePaused, pausedTasks, waitingLines };
   }
 
   /**
-   * Names that may have a waiting line: scheduled (rate limits), with their due times, or paused;
-   * and whether the whole queue is paused (the member '' of the pauses, see pause.lua).
+   * Names that may have a waiting line: scheduled (rate limits), with their due times, paused, or
+   * with running slots held, with their counts; and whether the whole queue is paused (the member ''
+   * of the pauses, see pause.lua).
    */
-  private async lineNames(): Promise<{ names: string[]; reopens: Map<string, number>; pausedTasks: string[]; queuePaused: boolean }> {
-    const [entries, pauses] = await Promise.all([this.client.zrange(this.keys.waitingLineReopens, 0, '-1', 'WITHSCORES'), this.client.smembers(this.keys.pauses)]);
+  private async lineNames(): Promise<{ names: string[]; reopens: Map<string, number>; pausedTasks: string[]; queuePaused: boolean; running: Map<string, number> }> {
+    const [entries, pauses, counts] = await Promise.all([
+      this.client.zrange(this.keys.waitingLineReopens, 0, '-1', 'WITHSCORES'),
+      this.client.smembers(this.keys.pauses),
+      this.client.hgetall(this.keys.runningCounts),
+    ]);
     const reopens = new Map<string, number>();
     for (let i = 0; i < entries.length; i += 2) reopens.set(entries[i]!, Number(entries[i + 1]));
+    const running = new Map(Object.entries(counts).map(([name, count]) => [name, Number(count)]));
     const pausedTasks = pauses.filter((name) => name !== '').sort();
-    return { names: [...new Set([...reopens.keys(), ...pausedTasks])], reopens, pausedTasks, queuePaused: pauses.includes('') };
+    return { names: [...new Set([...reopens.keys(), ...pausedTasks, ...running.keys()])], reopens, pausedTasks, queuePaused: pauses.includes(''), running };
   }
 
-  /** The queue lists' entries, then the tasks held in waiting lines (rate limits, pauses). */
+  /** The queue lists' entries, then the tasks held in waiting lines (rate and running limits, pauses). */
   private async queuedUuids(limit: number): Promise<string[]> {
     // Some entries may be cancelled tasks: read a little more than asked.
     const wanted = limit * 2;

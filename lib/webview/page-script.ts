@@ -117,6 +117,13 @@ function rateLimit(limit) {
   return limit ? limit.max + ' per ' + limit.windowMs + ' ms' : '';
 }
 
+/** What a waiting line waits for (see QueueOverview.waitingLines). */
+function heldUntil(line) {
+  if (line.paused) return 'resumed';
+  if (line.waitsForSlot) return 'a running slot (' + line.running + ' running)';
+  return line.reopensAt ? time(line.reopensAt) + ' (rate limit)' : 'due now';
+}
+
 function renderOverview(overview) {
   byId('app-name').textContent = overview.app;
   for (const state of STATES) byId('count-' + state).textContent = String(overview.counts[state]);
@@ -129,7 +136,7 @@ function renderOverview(overview) {
     overview.pausedTasks.length > 0 ? 'Paused tasks: ' + overview.pausedTasks.join(', ') + '.' : '',
   ].filter(Boolean).join(' ');
   fill('waiting-lines', overview.waitingLines.map((w) =>
-    row('waiting-line-row', [w.task, w.waiting, w.paused ? 'resumed' : w.reopensAt ? time(w.reopensAt) + ' (rate limit)' : 'due now'])), 3);
+    row('waiting-line-row', [w.task, w.waiting, heldUntil(w)])), 3);
   const now = Date.now();
   fill('workers', overview.workers.map((w) => {
     const tr = row('worker-row', [w.id, w.host, w.pid, w.running + '/' + w.maxTasksProcess, age(now - w.startedAt), (w.tasks || []).join(', ')]);
@@ -138,7 +145,7 @@ function renderOverview(overview) {
     return tr;
   }), 6);
   fill('catalog', overview.catalog.map((t) =>
-    row('catalog-row', [t.name, t.priority ?? '', rateLimit(t.rateLimit), t.description ?? '', (t.tags || []).join(', '), t.source])), 6);
+    row('catalog-row', [t.name, t.priority ?? '', rateLimit(t.rateLimit), t.maxRunning ?? '', t.description ?? '', (t.tags || []).join(', '), t.source])), 7);
   fill('schedules', overview.schedules.map((s) => {
     const timing = s.cron ? 'cron ' + s.cron + (s.timezone ? ' (' + s.timezone + ')' : '') : 'every ' + s.every / 1000 + ' s';
     return row('schedule-row', [s.name, s.taskName, timing, time(s.nextRun), time(s.lastRun), s.lastTaskUuid ?? '']);

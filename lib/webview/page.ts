@@ -106,7 +106,7 @@ ${table('malformed', 'malformed', ['unreadable record', 'why'], true)}
 ${blocks}
 </section>
 <h2>Catalogue</h2>
-${table('catalog', 'catalog', ['task', 'priority', 'rate limit', 'description', 'tags', 'source'])}
+${table('catalog', 'catalog', ['task', 'priority', 'rate limit', 'max running', 'description', 'tags', 'source'])}
 <h2>Schedules</h2>
 ${table('schedules', 'schedules', ['name', 'task', 'timing', 'next run', 'last run', 'last task'])}
 <h2>Settings</h2>

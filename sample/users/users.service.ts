@@ -26,9 +26,10 @@ export class UsersService {
 
   /**
    * Uses its context (uuid, attempt, progress, logger, abort signal): fails on its first attempt,
-   * so the retry plugin runs it again under the same uuid; `maxTime` bounds each attempt.
+   * so the retry plugin runs it again under the same uuid; `maxTime` bounds each attempt. One
+   * import at a time across all workers (`maxRunning`): the directory takes one writer.
    */
-  @Task({ name: 'import', retry: 2, backoff: { type: 'fixed', delay: 200 }, maxTime: 5000 })
+  @Task({ name: 'import', retry: 2, backoff: { type: 'fixed', delay: 200 }, maxTime: 5000, maxRunning: 1 })
   async importUsers(ids: number[], @TaskCtx() ctx: TaskContext): Promise<number> {
     if (ctx.attempt === 1) throw new Error('the directory was busy, try again');
     for (const [index, id] of ids.entries()) {

@@ -68,7 +68,7 @@ describe('pausing a task and the whole queue, from the client and from the CLI',
     await client.run('audit', ['meet them'], { timeout: 10_000 });
     await client.pause();
     await client.resume('send');
-    expect((await inspector.overview()).waitingLines).toEqual([{ task: 'send', waiting: 2, paused: false, reopensAt: null }]);
+    expect((await inspector.overview()).waitingLines).toEqual([{ task: 'send', waiting: 2, paused: false, reopensAt: null, waitsForSlot: false, running: 0 }]);
     expect((await qtasks('status', '--app', name)).out).toContain('waiting: 2 of send due now (the next claim starts them)');
     await client.resume();
     for (const { uuid } of held) expect((await client.wait(uuid, { timeout: 10_000 })).status).toBe('success');

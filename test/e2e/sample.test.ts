@@ -57,13 +57,14 @@ describe('the sample app over HTTP', () => {
     expect(done.errors?.[0]).toMatch(/the directory was busy/);
     const status = (await (await fetch(`${base}/status`)).json()) as {
       workers: { pid: number }[];
-      tasks: { name: string }[];
+      tasks: { name: string; maxRunning?: number }[];
       schedules: { name: string; cron?: string }[];
       outcomes: Record<string, number>;
       components: Record<string, string | null>;
     };
     expect(status.workers.map((worker) => worker.pid)).toContain(process.pid);
     expect(status.tasks.map((task) => task.name).sort()).toEqual(['fail', 'hashPassword', 'import', 'invite', 'report', 'test']);
+    expect(status.tasks).toContainEqual(expect.objectContaining({ name: 'import', maxRunning: 1 }));
     expect(status.schedules).toContainEqual(expect.objectContaining({ name: 'report', cron: '0 * * * * *' }));
     expect(status.outcomes['import:retry']).toBe(1);
     expect(status.outcomes['import:success']).toBe(1);

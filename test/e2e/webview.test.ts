@@ -127,6 +127,21 @@ describe('the WebView dashboard', () => {
     await expect.poll(() => text(page, 'paused'), WAIT).toBe('Paused: no task starts until the queue is resumed. Paused tasks: mail.');
   });
 
+  it('shows the tasks waiting for a running slot, and each task\'s maxRunning in the catalogue', async () => {
+    const held = new Gate();
+    const app = await apps.start('webview-running', (queue) => queue.task({ name: 'export', maxRunning: 1 }, () => held.pass()));
+    await app.add('export');
+    await app.add('export');
+    await held.reached;
+    try {
+      const page = await openPage(await startView({ name: app.name, url: redisUrl, port: 0, refreshMs: 200 }));
+      await expect.poll(() => page.locator(`${testId('waiting-line-row')} td`).allTextContents(), WAIT).toEqual(['export', '1', 'a running slot (1 running)']);
+      expect(await page.locator(`${testId('catalog-row')} td`).nth(3).textContent()).toBe('1');
+    } finally {
+      held.open();
+    }
+  });
+
   it('shows the app, the counts per state with finished tasks/s, the queues, the worker and the catalogue', async () => {
     const page = await openPage(view);
     const counts = { queued: '2', delayed: '1', running: '1', success: '4', error: '1', cancel: '1' };

@@ -24,6 +24,7 @@ import {
   type RateLimit,
   type RateLimits,
   type ReleaseOptions,
+  type RunningLimits,
   type Retention,
 } from '../../lib/index.js';
 import { QTasksTesting, QTasksTestingModule } from '../../lib/testing/index.js';
@@ -252,6 +253,13 @@ export class WrongTaskOptions {
   // @ts-expect-error a rate limit's window is windowMs
   @Task({ rateLimit: { max: 5, window: 1000 } })
   e(): void {}
+
+  // @ts-expect-error maxRunning is a number of tasks
+  @Task({ maxRunning: { max: 2 } })
+  f(): void {}
+
+  @Task({ maxRunning: 2, rateLimit: { max: 5, windowMs: 1_000 } })
+  g(): void {}
 }
 
 export type PauseTypes = [
@@ -263,7 +271,9 @@ export type PauseTypes = [
 export function pausing(client: QTasksClient, app: QueueTasks, broker: Broker, lease: Lease, retention: Retention): void {
   const limit: RateLimit = { max: 5, windowMs: 1_000 };
   const limits: RateLimits = new Map([['mail', limit]]);
-  void [client.pause('mail'), app.resume(), broker.claim({ workerId: 'w', max: 1, leaseMs: 1_000, retention, rateLimits: limits })];
+  const runningLimits: RunningLimits = new Map([['export', 2]]);
+  void [client.pause('mail'), app.resume(), broker.claim({ workerId: 'w', max: 1, leaseMs: 1_000, retention, rateLimits: limits, runningLimits })];
+  void broker.wakeWorker();
   const started: ReleaseOptions = { started: true };
   void broker.release([lease], retention, started);
   // @ts-expect-error a task name is a string
