@@ -755,6 +755,56 @@ export function describeBackendConformance(label: string, factory: BackendFactor
         expect(uuidsOf(await claimAs('w3', oneAtOnce))).toEqual([a!.uuid]);
       });
 
+      it('a lease end frees the slot its claim took, whatever became of the record; a late caller whose task another claim holds frees nothing', async () => {
+        const [a1, a2, a3] = Array.from({ length: 3 }, () => task({ taskName: 'mail' }));
+        await broker.enqueue([a1!, a2!, a3!]);
+        const first = await claimAs('w1', oneAtOnce);
+        expect(uuidsOf(first)).toEqual([a1!.uuid]);
+        await broker.storage.remove(a1!.uuid);
+        expect(await broker.release([{ uuid: a1!.uuid, token: first.tasks[0]!.token }], KEEP)).toBe(0);
+        const second = await claimAs('w1', oneAtOnce, [], 1);
+        expect(uuidsOf(second)).toEqual([a2!.uuid]);
+        // Its lease runs out and another worker takes it; then its record goes.
+        await sleep(10);
+        await broker.recover(5, KEEP);
+        const third = await claimAs('w2', oneAtOnce);
+        expect(uuidsOf(third)).toEqual([a2!.uuid]);
+        await broker.storage.remove(a2!.uuid);
+        // The first worker, late: its outcome and its give-back are refused, and free nothing.
+        expect(await broker.complete([success(second)], KEEP)).toEqual([false]);
+        expect(await broker.release([{ uuid: a2!.uuid, token: second.tasks[0]!.token }], KEEP)).toBe(0);
+        expect(uuidsOf(await claimAs('w2', oneAtOnce))).toEqual([]);
+        expect(await broker.complete([success(third)], KEEP)).toEqual([true]);
+        expect(uuidsOf(await claimAs('w2', oneAtOnce))).toEqual([a3!.uuid]);
+      });
+
+      it('a limit raised while tasks wait for a slot starts them at once, ahead of tasks queued after them', async () => {
+        const all = Array.from({ length: 4 }, () => task({ taskName: 'mail' }));
+        await broker.enqueue(all.slice(0, 3));
+        expect(uuidsOf(await claimAs('w1', oneAtOnce))).toEqual([all[0]!.uuid]);
+        await broker.enqueue([all[3]!]);
+        expect(uuidsOf(await claimAs('w1', new Map([['mail', 2]])))).toEqual([all[1]!.uuid]);
+        expect(uuidsOf(await claimAs('w1', new Map([['mail', 5]])))).toEqual([all[2]!.uuid, all[3]!.uuid]);
+      });
+
+      it('a line left due by a claim that was full wakes an idle worker for it', async () => {
+        const limits = new Map([['mail', 1], ['post', 1]]);
+        const [m1, p1, m2, p2] = ['mail', 'post', 'mail', 'post'].map((taskName) => task({ taskName }));
+        await broker.enqueue([m1!, p1!, m2!, p2!]);
+        const first = await claimAs('w1', limits);
+        expect(uuidsOf(first)).toEqual([m1!.uuid, p1!.uuid]);
+        await broker.complete([success(first, 0), success(first, 1)], KEEP);
+        // The wake-ups so far (the enqueue's, the freed slots') are taken first.
+        await broker.waitForWork(50, new AbortController().signal);
+        const idle = broker.waitForWork(20_000, new AbortController().signal);
+        expect(await within(idle, 100)).toBe('timed out');
+        // A one-task claim takes the mail; the post's line, due too, is left for another worker.
+        const one = await broker.claim({ workerId: 'w2', max: 1, leaseMs: 10_000, retention: KEEP, runningLimits: limits });
+        expect(uuidsOf(one)).toEqual([m2!.uuid]);
+        expect(await within(idle, 10_000)).toBe('done');
+        expect(uuidsOf(await claimAs('w3', limits))).toEqual([p2!.uuid]);
+      });
+
       it('with a rate limit too, a task starts only when both allow', async () => {
         const [m1, m2, m3] = Array.from({ length: 3 }, () => task({ taskName: 'mail' }));
         await broker.enqueue([m1!, m2!, m3!]);

@@ -73,6 +73,19 @@ describe('leases', () => {
     expect(await redis.zcard(`qtasks:{${name}}:a`)).toBe(2);
   });
 
+  it('a claim sent again while the whole queue is paused gets its first answer: no due time', async () => {
+    await broker.enqueue([{ ...newTask(), delayMs: 60_000 }]);
+    await broker.setPaused(true);
+    const scripts = new ScriptRunner(broker.storage.client);
+    const keys = broker.storage.keys;
+    const claim = () =>
+      scripts.run('claim', [keys.priorities, keys.delayed, keys.marker, keys.active], [keys.prefix, 'w1', 2, 10_000, '0', 0, 0, 9, 0, 0]) as Promise<[number, string, string, string]>;
+    const [first, again] = [await claim(), await claim()];
+    expect(first[0]).toBe(-1);
+    expect(again).toEqual(first);
+    await broker.setPaused(false);
+  });
+
   it('renew pushes the deadline of held leases only', async () => {
     const task = newTask();
     await broker.enqueue([task]);

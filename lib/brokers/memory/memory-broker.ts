@@ -130,6 +130,9 @@ export class MemoryBroker extends Broker {
       if (rate) lines.countStart(name, rate, now);
       if (runningLimits.has(name)) lines.takeSlot(name, uuid);
     };
+    // A line waiting for a slot is out of the schedule until a lease end frees one; should this claim's
+    // limits leave room (a maxRunning raised since), it is due now, so no queued task passes it.
+    for (const name of runningLimits.keys()) if (roomFor(name) > 0) lines.dueWhenWaitingForSlot(name);
     // Waiting lines with room go first (a window reopened, a slot freed, a task given back, a resume,
     // or a limit raised since): their tasks were met before anything queued.
     // A line this call left due (the claim filled up before the line emptied): the next idle worker takes it.
@@ -139,6 +142,8 @@ export class MemoryBroker extends Broker {
       const room = roomFor(name);
       let allowed = Math.min(max - tasks.length, room);
       if (allowed <= 0) {
+        // Due, but this claim is full: the next idle worker takes it.
+        lineLeftDue ||= room > 0;
         // Due earlier but full again: it waits for a slot, or for its window's close.
         if (room <= 0) lines.settle(name, heldUntil(name));
         continue;

@@ -71,6 +71,11 @@ export class MemoryWaitingLines {
     return true;
   }
 
+  /** A line out of the schedule waiting for a slot (not paused) is due now: a claim has room for it. */
+  dueWhenWaitingForSlot(name: string): void {
+    if (this.lines.has(name) && !this.reopenAt.has(name) && !this.pausedTasks.has(name)) this.reopenAt.set(name, 0);
+  }
+
   /** When the window of `name` closes (0: none is open). */
   closesAt(name: string): number {
     return this.windows.get(name)?.closesAt ?? 0;

@@ -68,8 +68,12 @@ if repeated then
       end
     end
   end
-  local firstReopen = redis.call('ZRANGE', prefix .. 'rw', 0, 0, 'WITHSCORES')
-  return { dueIn(redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES'), firstReopen), lastStored, lastBatch, table.concat(lines, '\n') }
+  -- As the first run answered: while the whole queue is paused, no due time (a resume wakes the worker).
+  local due = -1
+  if redis.call('SISMEMBER', prefix .. 'ps', '') == 0 then
+    due = dueIn(redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES'), redis.call('ZRANGE', prefix .. 'rw', 0, 0, 'WITHSCORES'))
+  end
+  return { due, lastStored, lastBatch, table.concat(lines, '\n') }
 end
 
 local retention = readRetention(5)
@@ -172,6 +176,8 @@ local function claimQueued(uuids, fromQueue)
         rest = queuedRest(raw)
       end
     end
+    -- The name whose running slot the task takes, if it has maxRunning.
+    local slotOf = nil
     if rest and namesMatter then
       local name = queuedTaskName(raw, rest)
       local limit = name and limits[name]
@@ -189,9 +195,7 @@ local function claimQueued(uuids, fromQueue)
           if limit.rate then
             countStart(rateWindow(prefix, name, windows), limit.rate, now)
           end
-          if limit.running then
-            takeRunningSlot(prefix, name, uuid, runningCounts)
-          end
+          slotOf = limit.running and name
         end
       end
     end
@@ -201,6 +205,9 @@ local function claimQueued(uuids, fromQueue)
         heldHead = '{"s":"process","u":' .. now .. ',"k":"' .. batch .. ':'
       end
       claimed = claimed + 1
+      if slotOf then
+        takeRunningSlot(prefix, slotOf, uuid, batch, runningCounts)
+      end
       local held = heldHead .. claimed .. heldTail .. string.sub(raw, rest)
       writes[#writes + 1] = key
       writes[#writes + 1] = held
@@ -208,6 +215,14 @@ local function claimQueued(uuids, fromQueue)
       lines[#lines + 1] = uuid
       lines[#lines + 1] = held
     end
+  end
+end
+
+-- A line waiting for a slot is out of the schedule until a lease end frees one; should this claim's
+-- limits leave room (a maxRunning raised since), it is due now, so no queued task passes it.
+for name, limit in pairs(limits) do
+  if limit.running and not paused[name] and redis.call('EXISTS', prefix .. 'rp:' .. name) == 1 and roomFor(name, limit) > 0 then
+    redis.call('ZADD', prefix .. 'rw', 'NX', 0, name)
   end
 end
 
@@ -222,6 +237,8 @@ for i = 1, #scheduled, 2 do
   local allowed = math.min(max - claimed, room)
   if allowed <= 0 then
     anyWaiting = true
+    -- Due, but this claim is full: the next idle worker takes it.
+    lineLeftDue = lineLeftDue or room > 0
     if room <= 0 then
       -- Due earlier but full again: it waits for a slot, or for its window's close.
       local dueAt = heldUntil(name, limit)

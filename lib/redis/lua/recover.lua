@@ -1,7 +1,8 @@
 -- Recover: tasks whose batch lease deadline passed (their worker died or froze) go back to the
 -- head of their queue (or of their waiting line, see includes/requeue.lua), still counted against
--- their rate limit, their running slots freed (see includes/running-slots.lua); a task that stalled more than ARGV[2] times ends 'error' instead of
--- looping forever, and one whose cancel was asked for ends 'cancel'.
+-- their rate limit, their running slots freed (see includes/running-slots.lua); a task that
+-- stalled more than ARGV[2] times ends 'error' instead of looping forever, and one whose cancel
+-- was asked for ends 'cancel'.
 -- (Both count as 'failed' in the reply: they will not run again.) Tasks of the batch that were
 -- finished, or claimed again by another batch since, carry no token of it and are left alone.
 -- KEYS[1] active zset, KEYS[2] priorities zset, KEYS[3] wake-up marker list
@@ -22,14 +23,11 @@ local slotFreed = false
 
 local function recoverTask(uuid, batch)
   local rec, malformed = loadRecord(prefix, uuid, now, retention, notices)
-  local held = rec and rec.s == 'process' and rec.k and batchOf(rec.k) == batch
-  -- The lease ends: so does the running slot, unless another claim holds the task now.
-  if held or not rec then
-    slotFreed = freeRunningSlot(prefix, uuid) or slotFreed
-  end
+  -- The lease ends, and the running slot it took with it (whatever became of the record).
+  slotFreed = freeRunningSlot(prefix, uuid, batch) or slotFreed
   if malformed then
     failed = failed + 1
-  elseif held then
+  elseif rec and rec.s == 'process' and rec.k and batchOf(rec.k) == batch then
     rec.l = (rec.l or 0) + 1
     if rec.x == nil and rec.l > maxStalls then
       rec.k = nil

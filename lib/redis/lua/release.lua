@@ -40,11 +40,12 @@ for i = #ARGV - 1, first, -2 do
   local uuid = ARGV[i]
   local raw = redis.call('GET', prefix .. 't:' .. uuid)
   local rec = raw and decodeRecord(raw)
+  -- The lease ends, and the running slot it took with it (whatever became of the record).
+  slotFreed = freeRunningSlot(prefix, uuid, batchOf(ARGV[i + 1])) or slotFreed
   if rec and rec.k == ARGV[i + 1] then
     if not started then
       uncountStart(prefix, rec, now)
     end
-    slotFreed = freeRunningSlot(prefix, uuid) or slotFreed
     if giveBack(prefix, KEYS[2], uuid, rec, now, retention, notices) then
       released = released + 1
     end

@@ -116,16 +116,19 @@ local function storeOutcomes(prefix, first, now, retention, notices, writes)
   for n = 1, #uuids do
     local uuid, token, status, delay, payload = uuids[n], tokens[n], statuses[n], delays[n], payloads[n]
     local raw = readAt[n] and raws[readAt[n]]
-    -- A record removed (or unreadable) while it ran has no token to check: its lease just ends.
+    -- A record removed (or unreadable) while it ran has no token to check: its outcome counts as
+    -- stored while its batch's lease is in force (nobody else was given the task), else as late.
     local stored = '1'
-    if raw then
+    if not raw then
+      stored = leaseHeld(token) and '1' or '0'
+    else
       local holder, rest = heldRest(raw)
       if holder == nil then
         -- Not a held record in the key order: decode it to read its token, if any.
         local rec = decodeRecord(raw)
         if rec and rec.k == token then
           storeOther(uuid, rec, status, payload, delay)
-        elseif rec then
+        elseif rec or not leaseHeld(token) then
           stored = '0'
         end
       elseif holder ~= token then
@@ -140,7 +143,7 @@ local function storeOutcomes(prefix, first, now, retention, notices, writes)
       end
     end
     out[n] = stored
-    if stored == '1' and slotsHeld and freeRunningSlot(prefix, uuid) then
+    if stored == '1' and slotsHeld and freeRunningSlot(prefix, uuid, batchOf(token)) then
       slotFreed = true
     end
   end

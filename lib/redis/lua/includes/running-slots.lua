@@ -1,8 +1,9 @@
 -- Running slots (see waiting-lines.lua for what a full task does to a task met by a claim): a task
 -- with maxRunning holds one of its name's slots from its claim until its lease ends (its outcome
 -- is stored, it is given back, or its lease expires and it is recovered), across every worker.
--- <prefix>rs maps each slot holder's uuid to its name, so whatever ends a lease frees the slot
--- without being told the name; <prefix>rc counts the holders of each name.
+-- <prefix>rs maps each slot holder's uuid to `<batch> <name>`: whatever ends a lease frees the slot
+-- without being told the name, and only the lease that took a slot frees it (a late caller whose
+-- task another claim holds now frees nothing); <prefix>rc counts the holders of each name.
 
 -- Holders of `name`, read once per call into `counts`.
 local function runningCount(prefix, name, counts)
@@ -14,9 +15,9 @@ local function runningCount(prefix, name, counts)
   return count
 end
 
-local function takeRunningSlot(prefix, name, uuid, counts)
+local function takeRunningSlot(prefix, name, uuid, batch, counts)
   counts[name] = runningCount(prefix, name, counts) + 1
-  redis.call('HSET', prefix .. 'rs', uuid, name)
+  redis.call('HSET', prefix .. 'rs', uuid, batch .. ' ' .. name)
   redis.call('HINCRBY', prefix .. 'rc', name, 1)
 end
 
@@ -25,11 +26,12 @@ local function anySlotHeld(prefix)
   return redis.call('EXISTS', prefix .. 'rs') == 1
 end
 
--- Frees the slot `uuid` holds, if any. Tasks of its name waiting for a slot are due at once
--- (unless their task is paused): true then, and the caller wakes an idle worker.
-local function freeRunningSlot(prefix, uuid)
-  local name = redis.call('HGET', prefix .. 'rs', uuid)
-  if not name then
+-- Frees the slot `uuid` holds under the lease of `batch`, if any. Tasks of its name waiting for a
+-- slot are due at once (unless their task is paused): true then, and the caller wakes an idle worker.
+local function freeRunningSlot(prefix, uuid, batch)
+  local holder = redis.call('HGET', prefix .. 'rs', uuid)
+  local holderBatch, name = string.match(holder or '', '^(%S+) (.*)$')
+  if not name or holderBatch ~= batch then
     return false
   end
   redis.call('HDEL', prefix .. 'rs', uuid)
