@@ -23,7 +23,7 @@ const SIZES: Sizes = quick
   : { single: 5_000, concurrent: 20_000, bulk: 20_000, process: 20_000, latency: 3_000, memory: 100_000, rss: 20_000, ceiling: 200_000 };
 const LATENCY = { ratePerSec: 500, concurrency: 10 };
 const RSS_CONCURRENCY = 10;
-const SINGLE_BLOCKS = 5;
+const SINGLE_BLOCKS = 4;
 const RESULTS_NAME = `bench/results/${quick ? 'latest-quick' : 'latest'}.json`;
 const RESULTS_FILE = new URL(`../../${RESULTS_NAME}`, import.meta.url);
 
@@ -33,8 +33,9 @@ interface Scenario {
   /** Measured in a fresh process after the long-lived runner pre-filled the queue. */
   fresh?: boolean;
   /**
-   * Split each run into this many blocks of equal size, the two libraries taking turns block by
-   * block: a short scenario then meets the machine's drift on both sides alike, not on one.
+   * Split each run into this many blocks of equal size (an even number: each library goes first
+   * in half of them), the two libraries taking turns block by block: a short scenario then meets
+   * the machine's drift on both sides alike, not on one.
    */
   blocks?: number;
 }
@@ -96,8 +97,9 @@ try {
         // Alternate who goes first, so drift in the shared machine's load hits both sides alike.
         const order = (run + index + block) % 2 === 0 ? CONTENDER_IDS : [...CONTENDER_IDS].reverse();
         for (const id of order) {
-          // Each measurement starts on an empty Redis, but a split one keeps its queues to the end
-          // of the run: each block adds to what the earlier ones left, as the unsplit run would.
+          // Each measurement starts on an empty Redis. A split one keeps both libraries' queues to
+          // the end of the run, so each block adds to what its earlier ones left, as the unsplit
+          // run would, beside the other library's (the same for both).
           if (blocks === 1 || (block === 0 && id === order[0])) await admin.flushall();
           measured[id].push(await measure(id, scenario, queues[id], blocks));
         }

@@ -7,6 +7,13 @@ import { InvalidOptionError, shownValue } from './errors.js';
  */
 export type RunningLimits = ReadonlyMap<string, number>;
 
+/**
+ * When a waiting line whose running slots are all held is due: later than any time, so never by the
+ * clock (a lease end that frees a slot makes it due). 2^53 - 1, as WAITS_FOR_SLOT in
+ * lib/redis/lua/includes/waiting-lines.lua.
+ */
+export const RUNNING_SLOT_WAIT = Number.MAX_SAFE_INTEGER;
+
 /** Refuses a maxRunning the broker could not keep (`where` names it in the error). */
 export function assertMaxRunning(value: unknown, where: string): void {
   if (value === undefined) return;

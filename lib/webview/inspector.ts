@@ -3,6 +3,7 @@ import type { WorkerStatus } from '../configs/global-config.js';
 import { RedisGlobalConfig } from '../configs/redis/redis-global-config.js';
 import { InvalidOptionError } from '../core/errors.js';
 import type { ScheduleState } from '../core/schedule.js';
+import { RUNNING_SLOT_WAIT } from '../core/running-limit.js';
 import { FINAL_STATUSES, type TaskRecord, type TaskStatus } from '../core/task-record.js';
 import type { TaskCatalogEntry } from '../core/task-registry.js';
 import { RedisConnection, type RedisClient, type RedisConnectionOptions } from '../redis/connection.js';
@@ -178,14 +179,13 @@ export class QueueInspector {
     const waitingLines = names
       .map((task, i) => {
         const reopensAt = reopens.get(task) ?? 0;
-        const paused = pausedTasks.includes(task);
+        const waitsForSlot = reopensAt >= RUNNING_SLOT_WAIT;
         return {
           task,
           waiting: lengths[i]!,
-          paused,
-          reopensAt: reopensAt > now ? new Date(reopensAt) : null,
-          // Out of the schedule and not paused: every running slot is held (see waiting-lines.lua).
-          waitsForSlot: !paused && !reopens.has(task),
+          paused: pausedTasks.includes(task),
+          reopensAt: reopensAt > now && !waitsForSlot ? new Date(reopensAt) : null,
+          waitsForSlot,
           running: running.get(task) ?? 0,
         };
       })
@@ -194,9 +194,9 @@ export class QueueInspector {
   }
 
   /**
-   * Names that may have a waiting line: scheduled (rate limits), with their due times, paused, or
-   * with running slots held, with their counts; and whether the whole queue is paused (the member ''
-   * of the pauses, see pause.lua).
+   * Names that may have a waiting line: scheduled (rate and running limits), with their due times,
+   * or paused; the running slots held per name; and whether the whole queue is paused (the member
+   * '' of the pauses, see pause.lua).
    */
   private async lineNames(): Promise<{ names: string[]; reopens: Map<string, number>; pausedTasks: string[]; queuePaused: boolean; running: Map<string, number> }> {
     const [entries, pauses, counts] = await Promise.all([
@@ -208,7 +208,7 @@ export class QueueInspector {
     for (let i = 0; i < entries.length; i += 2) reopens.set(entries[i]!, Number(entries[i + 1]));
     const running = new Map(Object.entries(counts).map(([name, count]) => [name, Number(count)]));
     const pausedTasks = pauses.filter((name) => name !== '').sort();
-    return { names: [...new Set([...reopens.keys(), ...pausedTasks, ...running.keys()])], reopens, pausedTasks, queuePaused: pauses.includes(''), running };
+    return { names: [...new Set([...reopens.keys(), ...pausedTasks])], reopens, pausedTasks, queuePaused: pauses.includes(''), running };
   }
 
   /** The queue lists' entries, then the tasks held in waiting lines (rate and running limits, pauses). */

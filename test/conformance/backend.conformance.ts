@@ -820,6 +820,17 @@ export function describeBackendConformance(label: string, factory: BackendFactor
         expect(third.nextDueInMs).toBeGreaterThan(50_000);
       });
 
+      it('a task waiting for a slot whose maxRunning is raised while its window is full waits for the window, and the worker is told when', async () => {
+        const [m1, m2] = [task({ taskName: 'mail' }), task({ taskName: 'mail' })];
+        await broker.enqueue([m1, m2]);
+        const rateLimits = new Map([['mail', { max: 1, windowMs: 60_000 }]]);
+        const claim = (runningLimits: RunningLimits) => broker.claim({ workerId: 'w1', max: 10, leaseMs: 10_000, retention: KEEP, rateLimits, runningLimits });
+        expect(uuidsOf(await claim(oneAtOnce))).toEqual([m1.uuid]);
+        const raised = await claim(new Map([['mail', 2]]));
+        expect(uuidsOf(raised)).toEqual([]);
+        expect(raised.nextDueInMs).toBeGreaterThan(50_000);
+      });
+
       it('a slot freed while its task is paused starts nothing until the resume', async () => {
         const [p1, p2] = [task({ taskName: 'post' }), task({ taskName: 'post' })];
         await broker.enqueue([p1, p2]);
@@ -833,18 +844,67 @@ export function describeBackendConformance(label: string, factory: BackendFactor
         expect(uuidsOf(await claimAs('w2', posts))).toEqual([p2.uuid]);
       });
 
-      it('a task no longer limited leaves its line in order once a slot frees; tasks claimed without the limit hold no slot', async () => {
+      it('a task no longer limited starts its waiting tasks first, in order; tasks claimed without the limit hold no slot', async () => {
         const all = Array.from({ length: 4 }, () => task({ taskName: 'mail' }));
-        await broker.enqueue(all);
+        await broker.enqueue(all.slice(0, 3));
         const first = await claimAs('w1', oneAtOnce);
         expect(uuidsOf(first)).toEqual([all[0]!.uuid]);
         expect(uuidsOf(await claimAs('w1', oneAtOnce))).toEqual([]);
-        await broker.complete([success(first)], KEEP);
+        // Claimed without the limit (it was removed) while the first still runs: the line comes out ahead of the newer task.
+        await broker.enqueue([all[3]!]);
         expect(uuidsOf(await claimAs('w2', new Map()))).toEqual(all.slice(1).map((t) => t.uuid));
         const later = [task({ taskName: 'mail' }), task({ taskName: 'mail' })];
         await broker.enqueue(later);
+        expect(uuidsOf(await claimAs('w1', oneAtOnce))).toEqual([]);
+        await broker.complete([success(first)], KEEP);
         expect(uuidsOf(await claimAs('w1', oneAtOnce))).toEqual([later[0]!.uuid]);
         expect(uuidsOf(await claimAs('w1', oneAtOnce))).toEqual([]);
+      });
+
+      it('a cancelled task waiting for a slot never runs', async () => {
+        const [a1, a2, a3] = Array.from({ length: 3 }, () => task({ taskName: 'mail' }));
+        await broker.enqueue([a1!, a2!, a3!]);
+        const first = await claimAs('w1', oneAtOnce);
+        expect(uuidsOf(first)).toEqual([a1!.uuid]);
+        expect(uuidsOf(await claimAs('w1', oneAtOnce))).toEqual([]);
+        expect(await broker.cancel(a2!.uuid, 'not needed', KEEP)).toMatchObject({ status: 'cancel' });
+        expect(uuidsOf(await claimAs('w1', oneAtOnce, [success(first)]))).toEqual([a3!.uuid]);
+      });
+
+      it('a claim that frees a slot and starts the waiting task itself wakes no idle worker', async () => {
+        const [a1, a2] = [task({ taskName: 'mail' }), task({ taskName: 'mail' })];
+        await broker.enqueue([a1, a2]);
+        const first = await claimAs('w1', oneAtOnce);
+        await broker.waitForWork(50, new AbortController().signal);
+        const stopping = new AbortController();
+        const idle = broker.waitForWork(20_000, stopping.signal);
+        expect(uuidsOf(await claimAs('w1', oneAtOnce, [success(first)]))).toEqual([a2.uuid]);
+        expect(await within(idle, 300)).toBe('timed out');
+        stopping.abort();
+        await idle;
+      });
+
+      it('a give-back or an expired lease that frees a slot wakes an idle worker, even when its task does not go back', async () => {
+        const never = new AbortController().signal;
+        const [a1, a2, a3] = Array.from({ length: 3 }, () => task({ taskName: 'mail' }));
+        await broker.enqueue([a1!, a2!, a3!]);
+        const first = await claimAs('w1', oneAtOnce);
+        expect(uuidsOf(await claimAs('w1', oneAtOnce))).toEqual([]);
+        await broker.storage.remove(a1!.uuid);
+        await broker.waitForWork(50, never);
+        const idle = broker.waitForWork(20_000, never);
+        expect(await within(idle, 100)).toBe('timed out');
+        expect(await broker.release([{ uuid: a1!.uuid, token: first.tasks[0]!.token }], KEEP)).toBe(0);
+        expect(await within(idle, 10_000)).toBe('done');
+
+        expect(uuidsOf(await claimAs('w2', oneAtOnce, [], 1))).toEqual([a2!.uuid]);
+        await broker.storage.remove(a2!.uuid);
+        await sleep(10);
+        const idleAgain = broker.waitForWork(20_000, never);
+        expect(await within(idleAgain, 100)).toBe('timed out');
+        expect(await broker.recover(5, KEEP)).toEqual({ requeued: 0, failed: 0 });
+        expect(await within(idleAgain, 10_000)).toBe('done');
+        expect(uuidsOf(await claimAs('w3', oneAtOnce))).toEqual([a3!.uuid]);
       });
     });
 

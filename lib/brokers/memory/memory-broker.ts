@@ -1,6 +1,6 @@
 import type { GlobalConfig } from '../../configs/global-config.js';
 import type { RateLimits } from '../../core/rate-limit.js';
-import type { RunningLimits } from '../../core/running-limit.js';
+import { RUNNING_SLOT_WAIT, type RunningLimits } from '../../core/running-limit.js';
 import { TimerSet } from '../../core/timer-set.js';
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/task-record.js';
 import { MemoryStorage } from '../../storages/memory/memory-storage.js';
@@ -90,7 +90,7 @@ export class MemoryBroker extends Broker {
 
   async claim(request: ClaimRequest, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
     const { workerId, max, leaseMs, retention, rateLimits = NO_RATE_LIMITS, runningLimits = NO_RUNNING_LIMITS } = request;
-    const stored = await this.complete(settle, retention);
+    const { stored } = this.storeOutcomes(settle, retention);
     // Nothing starts: the outcomes are stored, and the worker sleeps until a resume wakes it.
     if (this.queuePaused) return { tasks: [], stored, nextDueInMs: null };
     const now = Date.now();
@@ -120,21 +120,18 @@ export class MemoryBroker extends Broker {
       const running = runningLimits.get(name);
       return Math.min(rate ? lines.roomIn(name, rate, now) : Infinity, running === undefined ? Infinity : lines.freeSlots(name, running));
     };
-    /** When a line its limits hold back is due again: null while every slot is held, else when its window closes. */
-    const heldUntil = (name: string): number | null => {
+    /** When a line its limits hold back is due again: when a slot frees while every slot is held, else when its window closes. */
+    const lineDueAt = (name: string): number => {
       const running = runningLimits.get(name);
-      return running !== undefined && lines.freeSlots(name, running) <= 0 ? null : lines.closesAt(name);
+      return running !== undefined && lines.freeSlots(name, running) <= 0 ? RUNNING_SLOT_WAIT : lines.closesAt(name);
     };
     const countStart = (name: string, uuid: string): void => {
       const rate = rateLimits.get(name);
       if (rate) lines.countStart(name, rate, now);
       if (runningLimits.has(name)) lines.takeSlot(name, uuid);
     };
-    // A line waiting for a slot is out of the schedule until a lease end frees one; should this claim's
-    // limits leave room (a maxRunning raised since), it is due now, so no queued task passes it.
-    for (const name of runningLimits.keys()) if (roomFor(name) > 0) lines.dueWhenWaitingForSlot(name);
     // Waiting lines with room go first (a window reopened, a slot freed, a task given back, a resume,
-    // or a limit raised since): their tasks were met before anything queued.
+    // or a limit raised or removed since): their tasks were met before anything queued.
     // A line this call left due (the claim filled up before the line emptied): the next idle worker takes it.
     let lineLeftDue = false;
     for (const [name, line] of lines.scheduled()) {
@@ -144,8 +141,8 @@ export class MemoryBroker extends Broker {
       if (allowed <= 0) {
         // Due, but this claim is full: the next idle worker takes it.
         lineLeftDue ||= room > 0;
-        // Due earlier but full again: it waits for a slot, or for its window's close.
-        if (room <= 0) lines.settle(name, heldUntil(name));
+        // Full: it waits for a slot, or for its window's close.
+        if (room <= 0) lines.settle(name, lineDueAt(name));
         continue;
       }
       while (allowed > 0 && line.length > 0) {
@@ -155,7 +152,7 @@ export class MemoryBroker extends Broker {
         allowed--;
       }
       // The rest wait for a slot or the window this call filled, or for the next claim when this one is full.
-      const dueAt = roomFor(name) <= 0 ? heldUntil(name) : now;
+      const dueAt = roomFor(name) <= 0 ? lineDueAt(name) : now;
       lines.settle(name, dueAt);
       lineLeftDue ||= dueAt === now && line.length > 0;
     }
@@ -170,7 +167,7 @@ export class MemoryBroker extends Broker {
         continue;
       }
       if (roomFor(name) <= 0) {
-        lines.join(name, uuid, heldUntil(name));
+        lines.join(name, uuid, lineDueAt(name));
         continue;
       }
       countStart(name, uuid);
@@ -205,6 +202,17 @@ export class MemoryBroker extends Broker {
   }
 
   async complete(outcomes: TaskOutcome[], retention: Retention): Promise<boolean[]> {
+    const { stored, slotFreed } = this.storeOutcomes(outcomes, retention);
+    // Tasks wait for the slot an outcome freed: an idle worker starts them.
+    if (slotFreed) this.wake();
+    return stored;
+  }
+
+  /**
+   * Stores outcomes (complete.lua and claim.lua share it as includes/outcomes.lua does), and says
+   * whether a running slot freed for waiting tasks: a claim starts them itself.
+   */
+  private storeOutcomes(outcomes: TaskOutcome[], retention: Retention): { stored: boolean[]; slotFreed: boolean } {
     const now = Date.now();
     let requeued = 0;
     let slotFreed = false;
@@ -249,9 +257,9 @@ export class MemoryBroker extends Broker {
       this.storage.finish(uuid, record, retention);
       return true;
     });
-    if (requeued > 0 || slotFreed) this.wake();
+    if (requeued > 0) this.wake();
     this.changed();
-    return stored;
+    return { stored, slotFreed };
   }
 
   async renew(leases: Lease[], leaseMs: number): Promise<string[]> {

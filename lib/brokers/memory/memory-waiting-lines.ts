@@ -1,4 +1,5 @@
 import type { RateLimit } from '../../core/rate-limit.js';
+import { RUNNING_SLOT_WAIT } from '../../core/running-limit.js';
 
 /** A rate limit's window: starts counted in it, when it opened and when it closes. */
 interface RateWindow {
@@ -11,7 +12,7 @@ interface RateWindow {
  * The memory broker's waiting lines, kept as lua/includes/waiting-lines.lua keeps them in Redis: a
  * rate-limit window per limited task, the running slots of tasks with maxRunning, the paused
  * tasks, and a line per task (uuids in order) of tasks held back by a full window, all slots held
- * or a pause, with when it reopens (none while it waits for a slot or a resume).
+ * or a pause, with when it reopens (RUNNING_SLOT_WAIT while it waits for a slot, none while paused).
  */
 export class MemoryWaitingLines {
   private readonly windows = new Map<string, RateWindow>();
@@ -71,17 +72,12 @@ export class MemoryWaitingLines {
     return true;
   }
 
-  /** A line out of the schedule waiting for a slot (not paused) is due now: a claim has room for it. */
-  dueWhenWaitingForSlot(name: string): void {
-    if (this.lines.has(name) && !this.reopenAt.has(name) && !this.pausedTasks.has(name)) this.reopenAt.set(name, 0);
-  }
-
   /** When the window of `name` closes (0: none is open). */
   closesAt(name: string): number {
     return this.windows.get(name)?.closesAt ?? 0;
   }
 
-  /** Puts a task at the tail of its name's line; a new line reopens at `reopenAt` (null: it waits for a slot or a resume). */
+  /** Puts a task at the tail of its name's line; a new line reopens at `reopenAt` (null: it waits for a resume). */
   join(name: string, uuid: string, reopenAt: number | null): void {
     const line = this.lines.get(name);
     if (line) return void line.push(uuid);
@@ -127,20 +123,16 @@ export class MemoryWaitingLines {
     return [...this.reopenAt].sort(byReopen).map(([name]) => [name, this.lines.get(name)!]);
   }
 
-  /**
-   * After a claim took what it could from a line: forgotten once empty, else due again at `dueAt`
-   * (null: out of the schedule until a slot frees).
-   */
-  settle(name: string, dueAt: number | null): void {
+  /** After a claim took what it could from a line: forgotten once empty, else due again at `dueAt`. */
+  settle(name: string, dueAt: number): void {
     if (this.lines.get(name)!.length === 0) this.forget(name);
-    else if (dueAt === null) this.reopenAt.delete(name);
     else this.reopenAt.set(name, dueAt);
   }
 
-  /** When the first line reopens (Infinity: none waits). */
+  /** When the first line reopens (Infinity: none waits for a time). */
   nextReopen(): number {
     let first = Infinity;
-    for (const at of this.reopenAt.values()) first = Math.min(first, at);
+    for (const at of this.reopenAt.values()) if (at < RUNNING_SLOT_WAIT) first = Math.min(first, at);
     return first;
   }
 

@@ -49,7 +49,8 @@ if redis.call('LREM', listKey, 1, uuid) == 1 then
     redis.call('ZREM', KEYS[2], priority)
   end
 else
-  -- Held in its waiting line (a full rate-limit window, or a pause), or not queued at all.
+  -- Held in its waiting line (a full rate-limit window, every running slot held, or a pause), or
+  -- not queued at all.
   leaveWaitingLine(prefix, rec.n, uuid)
 end
 raw = finish(prefix, uuid, rec, readRetention(4), notices)

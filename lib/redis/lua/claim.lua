@@ -34,11 +34,12 @@ local function readRecords(uuids)
   return keys, callInChunks('MGET', keys)
 end
 
--- ms until the first of these (a ZRANGE WITHSCORES reply each) is due (-1: none).
+-- ms until the first of these (a ZRANGE WITHSCORES reply each) is due (-1: none; a line waiting
+-- for a running slot is due at no time).
 local function dueIn(...)
   local due = -1
   for _, first in ipairs({ ... }) do
-    if #first > 0 then
+    if #first > 0 and tonumber(first[2]) < WAITS_FOR_SLOT then
       local wait = math.max(0, tonumber(first[2]) - now)
       if due < 0 or wait < due then
         due = wait
@@ -68,7 +69,7 @@ if repeated then
       end
     end
   end
-  -- As the first run answered: while the whole queue is paused, no due time (a resume wakes the worker).
+  -- While the whole queue is paused, no due time, as a first run answers (a resume wakes the worker).
   local due = -1
   if redis.call('SISMEMBER', prefix .. 'ps', '') == 0 then
     due = dueIn(redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES'), redis.call('ZRANGE', prefix .. 'rw', 0, 0, 'WITHSCORES'))
@@ -146,11 +147,11 @@ local function roomFor(name, limit)
   return room
 end
 
--- When a line that `limit` holds back is due again: nil while every running slot is held (the
--- lease end that frees one schedules it), else when its window closes.
-local function heldUntil(name, limit)
+-- When a line that `limit` holds back is due again: when a slot frees while every running slot is
+-- held (the lease end that frees one schedules it), else when its window closes.
+local function lineDueAt(name, limit)
   if limit.running and runningCount(prefix, name, runningCounts) >= limit.running then
-    return nil
+    return WAITS_FOR_SLOT
   end
   return windows[name].e
 end
@@ -187,7 +188,7 @@ local function claimQueued(uuids, fromQueue)
         rest = nil
       elseif limit then
         if fromQueue and roomFor(name, limit) <= 0 then
-          joinWaitingLine(prefix, name, uuid, heldUntil(name, limit))
+          joinWaitingLine(prefix, name, uuid, lineDueAt(name, limit))
           anyWaiting = true
           joinedLines = joinedLines + 1
           rest = nil
@@ -218,16 +219,8 @@ local function claimQueued(uuids, fromQueue)
   end
 end
 
--- A line waiting for a slot is out of the schedule until a lease end frees one; should this claim's
--- limits leave room (a maxRunning raised since), it is due now, so no queued task passes it.
-for name, limit in pairs(limits) do
-  if limit.running and not paused[name] and redis.call('EXISTS', prefix .. 'rp:' .. name) == 1 and roomFor(name, limit) > 0 then
-    redis.call('ZADD', prefix .. 'rw', 'NX', 0, name)
-  end
-end
-
 -- Waiting lines with room go first (a window reopened, a slot freed, a task given back, a resume,
--- or a limit raised since): their tasks were met before anything queued.
+-- or a limit raised or removed since): their tasks were met before anything queued.
 local scheduled = redis.call('ZRANGE', prefix .. 'rw', 0, -1, 'WITHSCORES')
 for i = 1, #scheduled, 2 do
   local name = scheduled[i]
@@ -240,11 +233,9 @@ for i = 1, #scheduled, 2 do
     -- Due, but this claim is full: the next idle worker takes it.
     lineLeftDue = lineLeftDue or room > 0
     if room <= 0 then
-      -- Due earlier but full again: it waits for a slot, or for its window's close.
-      local dueAt = heldUntil(name, limit)
-      if not dueAt then
-        redis.call('ZREM', prefix .. 'rw', name)
-      elseif tonumber(scheduled[i + 1]) < dueAt then
+      -- Full: it waits for a slot, or for its window's close.
+      local dueAt = lineDueAt(name, limit)
+      if tonumber(scheduled[i + 1]) ~= dueAt then
         redis.call('ZADD', prefix .. 'rw', dueAt, name)
       end
     end
@@ -262,7 +253,7 @@ for i = 1, #scheduled, 2 do
     -- one is full.
     local dueAt = now
     if limit and roomFor(name, limit) <= 0 then
-      dueAt = heldUntil(name, limit)
+      dueAt = lineDueAt(name, limit)
     end
     if settleWaitingLine(prefix, name, dueAt) then
       anyWaiting = true

@@ -18,8 +18,12 @@ end
 
 local notices = newNotices()
 local writes = {}
-local out = storeOutcomes(ARGV[1], 7, nowMs(), readRetention(4), notices, writes)
+local out, slotFreed = storeOutcomes(ARGV[1], 7, nowMs(), readRetention(4), notices, writes)
 callInChunks('MSET', writes)
+-- Tasks wait for the slot an outcome freed: an idle worker starts them.
+if slotFreed then
+  wake(KEYS[3])
+end
 -- Kept long enough for a reconnect after a long outage: one small key per caller.
 keepAnswer(answerKey, kept, ARGV[3], out, 600000)
 notify(ARGV[1], notices)

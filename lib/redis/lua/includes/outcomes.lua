@@ -11,8 +11,9 @@
 -- ids, then one value per outcome, `<uuid> <token> <status> <retry delay ms> <payload>` (one
 -- value rather than five: the client library's cost is per value, and the payload goes last, so
 -- it may hold spaces).
--- Returns a string of one '1' (stored) or '0' (lease lost) per outcome. A stored outcome frees the
--- running slot its task held (see running-slots.lua).
+-- Returns a string of one '1' (stored) or '0' (lease lost) per outcome, and whether a running slot
+-- its lease took (see running-slots.lua) was freed for waiting tasks: complete.lua then wakes an idle
+-- worker, while a claim starts them itself.
 --@include record
 --@include queue
 --@include leases
@@ -143,13 +144,13 @@ local function storeOutcomes(prefix, first, now, retention, notices, writes)
       end
     end
     out[n] = stored
-    if stored == '1' and slotsHeld and freeRunningSlot(prefix, uuid, batchOf(token)) then
+    if slotsHeld and freeRunningSlot(prefix, uuid, batchOf(token)) then
       slotFreed = true
     end
   end
   dropBatches(prefix, KEYS[4], { unpack(ARGV, first + 1, first + batchCount) })
-  if requeued > 0 or slotFreed then
+  if requeued > 0 then
     wake(KEYS[3])
   end
-  return table.concat(out)
+  return table.concat(out), slotFreed
 end

@@ -8,11 +8,16 @@
 --   when it is due: its window's close (what an idle worker sleeps until), or 0 or now for a line
 --   resumed or left with room.
 -- * A running limit: at most `running` tasks of one name held by workers at once (slots:
---   running-slots.lua). A line whose slots are all held stays out of <prefix>rw until a lease end
---   frees one, which scores it 0.
+--   running-slots.lua). A line whose slots are all held is scored WAITS_FOR_SLOT, after any time
+--   (never due by the clock), until a lease end frees a slot and scores it 0; each claim still
+--   looks at it, so one whose limit was raised or removed starts at once.
 -- * A pause (pause.lua): the set <prefix>ps holds paused task names, and '' while the whole queue
 --   is paused. A paused task's line stays out of <prefix>rw until it is resumed.
 --@include record
+
+-- The score of a line waiting for a running slot (2^53 - 1, as RUNNING_SLOT_WAIT in
+-- lib/core/running-limit.ts): later than any due time, so it is never one.
+local WAITS_FOR_SLOT = 9007199254740991
 
 -- The limits a claim carries from ARGV[at]: a count, then `<name> <max starts> <window ms>
 -- <max running>` per task (0 where it has no such limit). Returns name -> { rate = { max, window }
@@ -60,14 +65,13 @@ local function readPauses(prefix)
   return paused, queuePaused
 end
 
--- After a claim took what it could from a line: forgotten once empty, else due again at `dueAt`
--- (nil: out of the schedule until a slot frees). True while tasks still wait in it.
+-- After a claim took what it could from a line: forgotten once empty, else due again at `dueAt`.
+-- True while tasks still wait in it.
 local function settleWaitingLine(prefix, name, dueAt)
-  local waiting = redis.call('EXISTS', prefix .. 'rp:' .. name) == 1
-  if waiting and dueAt then
-    redis.call('ZADD', prefix .. 'rw', dueAt, name)
-  else
+  if redis.call('EXISTS', prefix .. 'rp:' .. name) == 0 then
     redis.call('ZREM', prefix .. 'rw', name)
+    return false
   end
-  return waiting
+  redis.call('ZADD', prefix .. 'rw', dueAt, name)
+  return true
 end
