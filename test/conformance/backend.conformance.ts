@@ -701,6 +701,15 @@ export function describeBackendConformance(label: string, factory: BackendFactor
         broker.claim({ workerId, max: 10, leaseMs, retention: KEEP, runningLimits }, settle);
       const uuidsOf = (batch: ClaimBatch) => batch.tasks.map((t) => t.record.uuid);
       const success = (batch: ClaimBatch, at = 0) => ({ uuid: batch.tasks[at]!.record.uuid, token: batch.tasks[at]!.token, status: 'success' as const, payload: '1' });
+      /** Three mail tasks: the first claimed by w1 under `oneAtOnce`, the other two waiting for its slot. */
+      const oneHeldTwoWaiting = async () => {
+        const mails = Array.from({ length: 3 }, () => task({ taskName: 'mail' }));
+        await broker.enqueue(mails);
+        const first = await claimAs('w1', oneAtOnce);
+        expect(uuidsOf(first)).toEqual([mails[0]!.uuid]);
+        expect(uuidsOf(await claimAs('w1', oneAtOnce))).toEqual([]);
+        return { first, mails: mails as [NewTask, NewTask, NewTask] };
+      };
 
       it('holds at most maxRunning of a task at once across workers; the rest wait in order while other tasks run, each stored outcome starting the next', async () => {
         const runningLimits = new Map([['mail', 2]]);
@@ -722,11 +731,10 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       });
 
       it('frees a slot whatever ends the lease (a retry, a give-back, an expired lease), and wakes an idle worker for the waiting tasks', async () => {
-        const [a, b, c] = Array.from({ length: 3 }, () => task({ taskName: 'mail' }));
-        await broker.enqueue([a!, b!, c!]);
-        const first = await claimAs('w1', oneAtOnce);
-        expect(uuidsOf(first)).toEqual([a!.uuid]);
-        expect(uuidsOf(await claimAs('w1', oneAtOnce))).toEqual([]);
+        const {
+          first,
+          mails: [a, b, c],
+        } = await oneHeldTwoWaiting();
         // The enqueue's wake-up, kept for the next wait, is taken first.
         await broker.waitForWork(50, new AbortController().signal);
         const idle = broker.waitForWork(20_000, new AbortController().signal);
@@ -862,11 +870,10 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       });
 
       it('a cancelled task waiting for a slot never runs', async () => {
-        const [a1, a2, a3] = Array.from({ length: 3 }, () => task({ taskName: 'mail' }));
-        await broker.enqueue([a1!, a2!, a3!]);
-        const first = await claimAs('w1', oneAtOnce);
-        expect(uuidsOf(first)).toEqual([a1!.uuid]);
-        expect(uuidsOf(await claimAs('w1', oneAtOnce))).toEqual([]);
+        const {
+          first,
+          mails: [, a2, a3],
+        } = await oneHeldTwoWaiting();
         expect(await broker.cancel(a2!.uuid, 'not needed', KEEP)).toMatchObject({ status: 'cancel' });
         expect(uuidsOf(await claimAs('w1', oneAtOnce, [success(first)]))).toEqual([a3!.uuid]);
       });
@@ -886,10 +893,10 @@ export function describeBackendConformance(label: string, factory: BackendFactor
 
       it('a give-back or an expired lease that frees a slot wakes an idle worker, even when its task does not go back', async () => {
         const never = new AbortController().signal;
-        const [a1, a2, a3] = Array.from({ length: 3 }, () => task({ taskName: 'mail' }));
-        await broker.enqueue([a1!, a2!, a3!]);
-        const first = await claimAs('w1', oneAtOnce);
-        expect(uuidsOf(await claimAs('w1', oneAtOnce))).toEqual([]);
+        const {
+          first,
+          mails: [a1, a2, a3],
+        } = await oneHeldTwoWaiting();
         await broker.storage.remove(a1!.uuid);
         await broker.waitForWork(50, never);
         const idle = broker.waitForWork(20_000, never);
