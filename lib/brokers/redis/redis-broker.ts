@@ -289,6 +289,8 @@ function retentionArgs(retention: Retention): [string, number, number] {
 
 /** The tasks' limits as claim.lua reads them (see readLimits in lua/includes/waiting-lines.lua). */
 function limitArgs(rateLimits?: RateLimits, runningLimits?: RunningLimits): (string | number)[] {
+  // Sent with every claim: most apps have no limit, and pay for no set.
+  if (!rateLimits?.size && !runningLimits?.size) return [0];
   const names = new Set([...(rateLimits?.keys() ?? []), ...(runningLimits?.keys() ?? [])]);
   const args: (string | number)[] = [names.size];
   for (const name of names) {

@@ -1,6 +1,7 @@
--- Running slots (see waiting-lines.lua for what a full task does to a task met by a claim): a task
--- with maxRunning holds one of its name's slots from its claim until its lease ends (its outcome
--- is stored, it is given back, or its lease expires and it is recovered), across every worker.
+-- Running slots (waiting-lines.lua says what a claim does with a task whose slots are all held): a
+-- task with maxRunning holds one of its name's slots from its claim until its lease ends (its
+-- outcome is stored, it is given back, or its lease expires and it is recovered), across every
+-- worker.
 -- <prefix>rs maps each slot holder's uuid to `<batch> <name>`: whatever ends a lease frees the slot
 -- without being told the name, and only the lease that took a slot frees it (a late caller whose
 -- task another claim holds now frees nothing); <prefix>rc counts the holders of each name.
