@@ -232,9 +232,8 @@ export class QueueTasks {
   }
 
   /** Enqueues one task; resolves with its record (status `new`) once Redis has it. */
-  async add(name: string, args: unknown[] = [], options: AddOptions = {}): Promise<TaskRecord> {
-    const { stored } = await this.enqueue(await this.prepareAll([{ name, args, ...options }]));
-    return stored[0]!;
+  add(name: string, args: unknown[] = [], options: AddOptions = {}): Promise<TaskRecord> {
+    return this.enqueueItems([{ name, args, ...options }], ({ stored }) => stored[0]!);
   }
 
   /**
@@ -252,13 +251,12 @@ export class QueueTasks {
     // Through the same enqueue triggers as add (validation hooks there), then keyed.
     const [prepared] = await this.prepareAll([{ name, args, priority: options.priority, delay: options.delay }]);
     const task: NewTask = { ...prepared!, uniqueKey, uniqueTtlMs };
-    const { uuids } = await this.enqueue([task]);
-    return { uuid: uuids[0]!, added: uuids[0] === task.uuid };
+    return this.enqueue([task], ({ uuids }) => ({ uuid: uuids[0]!, added: uuids[0] === task.uuid }));
   }
 
   /** Enqueues many tasks in one round trip, all or none. */
-  async addBulk(items: BulkItem[]): Promise<TaskRecord[]> {
-    return (await this.enqueue(await this.prepareAll(items))).stored;
+  addBulk(items: BulkItem[]): Promise<TaskRecord[]> {
+    return this.enqueueItems(items, ({ stored }) => stored);
   }
 
   async get(uuid: string): Promise<TaskRecord | null> {
@@ -278,7 +276,7 @@ export class QueueTasks {
     const [task] = await this.prepareAll([{ name, args, ...options }]);
     const watch = await this.storage.watch(task!.uuid, options.timeout);
     try {
-      await this.enqueue([task!]);
+      await this.enqueue([task!], () => undefined);
     } catch (error) {
       watch.cancel();
       throw error;
@@ -331,46 +329,82 @@ export class QueueTasks {
   }
 
   /**
-   * New tasks from the caller's items, through the enqueue-side triggers (validation hooks here).
-   * A trigger nobody handles costs nothing (no event, no await): bulk adds run this per task.
+   * Prepares the items and enqueues them; resolves with `answer` of what the broker did. An add
+   * is a round trip to Redis plus a few promise turns, and each turn costs about a microsecond on
+   * the CPU the round trip left cold: nothing waits for a promise that is not needed.
    */
-  private async prepareAll(items: BulkItem[]): Promise<NewTask[]> {
+  private enqueueItems<T>(items: BulkItem[], answer: (enqueued: Enqueued) => T): Promise<T> {
+    let prepared: NewTask[] | Promise<NewTask[]>;
+    try {
+      prepared = this.prepareAll(items);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return Array.isArray(prepared) ? this.enqueue(prepared, answer) : prepared.then((tasks) => this.enqueue(tasks, answer));
+  }
+
+  /**
+   * New tasks from the caller's items, through the enqueue-side triggers (validation hooks here).
+   * Answers at once, without a promise, while every handler does: bulk adds run this per task.
+   */
+  private prepareAll(items: BulkItem[]): NewTask[] | Promise<NewTask[]> {
     if (!Array.isArray(items)) throw new InvalidOptionError(`addBulk takes an array of { name, args? } items, got ${shownValue(items)}.`);
-    const { plugins } = this;
     const tasks: NewTask[] = [];
-    for (const item of items) {
-      if (typeof item !== 'object' || item === null) {
-        throw new InvalidOptionError(`Each item of addBulk must be an object { name, args? }, got ${shownValue(item)}.`);
-      }
-      let event = { name: item.name, args: item.args ?? [], priority: item.priority, delay: item.delay };
-      if (plugins.has('app_add_task_before_broker')) event = await plugins.trigger('app_add_task_before_broker', event);
-      let task = this.prepare(event);
-      if (plugins.has('broker_add_before')) ({ task } = await plugins.trigger('broker_add_before', { task }));
+    for (let index = 0; index < items.length; index++) {
+      const task = this.prepareItem(items[index]!);
+      if (task instanceof Promise) return this.prepareRest(items, index, task, tasks);
       tasks.push(task);
     }
     return tasks;
   }
 
+  /** prepareAll from the item at `index` on, once a trigger answered that item with a promise. */
+  private async prepareRest(items: BulkItem[], index: number, pending: Promise<NewTask>, tasks: NewTask[]): Promise<NewTask[]> {
+    tasks.push(await pending);
+    for (const item of items.slice(index + 1)) tasks.push(await this.prepareItem(item));
+    return tasks;
+  }
+
+  private prepareItem(item: BulkItem): NewTask | Promise<NewTask> {
+    if (typeof item !== 'object' || item === null) {
+      throw new InvalidOptionError(`Each item of addBulk must be an object { name, args? }, got ${shownValue(item)}.`);
+    }
+    const event = { name: item.name, args: item.args ?? [], priority: item.priority, delay: item.delay };
+    const answered = this.plugins.fire('app_add_task_before_broker', event);
+    return answered instanceof Promise ? answered.then((event) => this.prepareTask(event)) : this.prepareTask(answered);
+  }
+
+  /** A task from its item as the first trigger left it, through the broker-side trigger. */
+  private prepareTask(item: BulkItem): NewTask | Promise<NewTask> {
+    const task = this.prepare(item);
+    const answered = this.plugins.fire('broker_add_before', { task });
+    return answered instanceof Promise ? answered.then((event) => event.task) : answered.task;
+  }
+
   /**
-   * Hands prepared tasks to the broker, then runs the after-enqueue triggers. Resolves with the
-   * broker's uuid for each task (for one dropped by its unique key, the holder's) and the records
-   * of the tasks it stored: the record triggers fire for those alone.
+   * Hands prepared tasks to the broker, then runs the after-enqueue triggers; resolves with
+   * `answer` of the broker's uuid for each task (for one dropped by its unique key, the holder's)
+   * and the records of the tasks it stored: the record triggers fire for those alone.
    */
-  private async enqueue(tasks: NewTask[]): Promise<{ uuids: string[]; stored: TaskRecord[] }> {
+  private enqueue<T>(tasks: NewTask[], answer: (enqueued: Enqueued) => T): Promise<T> {
     const { plugins } = this;
-    const enqueued = this.broker.enqueue(tasks);
+    const sent = this.broker.enqueue(tasks);
     // Built while the broker's call is on its way: off the round trip's critical path.
     const records = tasks.map(newRecord);
-    const uuids = await enqueued;
-    const stored = records.filter((record, index) => uuids[index] === record.uuid);
+    return sent.then((uuids) => {
+      const enqueued = { uuids, stored: records.filter((record, index) => uuids[index] === record.uuid) };
+      const hasAfterTriggers = plugins.has('broker_add_after') || plugins.has('storage_add') || plugins.has('app_add_task_after_broker');
+      return hasAfterTriggers ? this.runAfterEnqueue(tasks, enqueued).then(() => answer(enqueued)) : answer(enqueued);
+    });
+  }
+
+  private async runAfterEnqueue(tasks: NewTask[], { uuids, stored }: Enqueued): Promise<void> {
+    const { plugins } = this;
     if (plugins.has('broker_add_after')) await plugins.trigger('broker_add_after', { tasks, uuids });
-    if (plugins.has('storage_add') || plugins.has('app_add_task_after_broker')) {
-      for (const record of stored) {
-        await plugins.trigger('storage_add', { record });
-        await plugins.trigger('app_add_task_after_broker', { record });
-      }
+    for (const record of stored) {
+      await plugins.trigger('storage_add', { record });
+      await plugins.trigger('app_add_task_after_broker', { record });
     }
-    return { uuids, stored };
   }
 
   private prepare(item: BulkItem): NewTask {
@@ -388,6 +422,12 @@ export class QueueTasks {
     if (bytes > this.config.maxPayloadBytes) throw new PayloadTooLargeError(item.name, bytes, this.config.maxPayloadBytes);
     return { uuid: randomUUID(), taskName: item.name, priority, argsJson, createdAt: Date.now(), delayMs: Math.round(delayMs) };
   }
+}
+
+/** What an enqueue did: the broker's uuid per task, and the records of the tasks it stored. */
+interface Enqueued {
+  uuids: string[];
+  stored: TaskRecord[];
 }
 
 /** A wait's timeout: a Node timer and a Redis TTL take whole milliseconds, up to MAX_TIMER_MS. */

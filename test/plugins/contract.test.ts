@@ -107,6 +107,57 @@ describe('plugin contract', () => {
     expect(await redis.exists(`qtasks:{${app.name}}:qp`, `qtasks:{${app.name}}:q:0`)).toBe(0);
   });
 
+  it('handlers may answer some tasks with a promise and others at once: each answer applies, in order', async () => {
+    const app = await apps.start('contract', echoArgs, { worker: false });
+    const seen: string[] = [];
+    app.addPlugin(
+      plugin('Mixed', {
+        // Odd arguments get their priority later, even ones at once.
+        app_add_task_before_broker: ({ args }) => {
+          const n = args[0] as number;
+          return n % 2 ? new Promise((resolve) => setTimeout(() => resolve({ priority: n }), 5)) : { priority: n };
+        },
+      }),
+    );
+    app.addPlugin(plugin('Watcher', { app_add_task_before_broker: ({ args, priority }) => void seen.push(`${args[0]}:${priority}`) }));
+    app.addPlugin(
+      plugin('LateTagger', {
+        broker_add_before: ({ task }) => (task.priority === 3 ? Promise.resolve({ task: { ...task, priority: 30 } }) : undefined),
+      }),
+    );
+    const records = await app.addBulk([1, 2, 3, 4].map((n) => ({ name: 'echo', args: [n] })));
+    expect(seen).toEqual(['1:1', '2:2', '3:3', '4:4']);
+    expect(records.map((record) => [record.args[0], record.priority])).toEqual([[1, 1], [2, 2], [3, 30], [4, 4]]);
+    for (const record of records) expect((await app.get(record.uuid))!.priority).toBe(record.priority);
+
+    const single = await app.add('echo', [5]);
+    expect(single.priority).toBe(5);
+    expect(seen.at(-1)).toBe('5:5');
+  });
+
+  it('a handler whose promise rejects refuses the whole bulk add with PluginError; nothing is enqueued', async () => {
+    const app = await apps.start('contract', echoArgs, { worker: false });
+    app.addPlugin(
+      plugin('SlowNo', {
+        app_add_task_before_broker: ({ args }) => (args[0] === 2 ? Promise.reject(new Error('quota')) : undefined),
+      }),
+    );
+    const error = await app.addBulk([1, 2, 3].map((n) => ({ name: 'echo', args: [n] }))).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'PLUGIN_FAILED', plugin: 'SlowNo', trigger: 'app_add_task_before_broker' });
+    expect(await taskUuids(redis, app.name)).toEqual([]);
+    // A refusal at once rejects too: the add never throws where it is called.
+    app.addPlugin(
+      plugin('FastNo', {
+        app_add_task_before_broker: () => {
+          throw new Error('closed');
+        },
+      }),
+    );
+    const pending = app.add('echo', [1]);
+    await expect(pending).rejects.toMatchObject({ plugin: 'FastNo' });
+    expect(await taskUuids(redis, app.name)).toEqual([]);
+  });
+
   it('a plugin throwing while a task runs ends that task error; the worker keeps running', async () => {
     const app = await apps.start('contract', echoArgs, { config: { maxTasksProcess: 1 } });
     app.addPlugin(

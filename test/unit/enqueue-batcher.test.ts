@@ -68,13 +68,17 @@ describe('EnqueueBatcher', () => {
     expect(await next).toEqual(['uuid-of-d']);
   });
 
-  it('sends at once again when nothing is on its way', async () => {
+  it('sends at once again when nothing is on its way, as soon as the caller has its answer or its error', async () => {
     const { calls, send } = recordingSend();
     const batcher = new EnqueueBatcher(send, roomy);
     const first = batcher.enqueue(['a']);
     calls[0]!.answer();
     await first;
-    void batcher.enqueue(['b']);
+    const second = batcher.enqueue(['b']);
     expect(calls.map((call) => call.values)).toEqual([['a'], ['b']]);
+    calls[1]!.fail(new Error('Redis went away'));
+    await expect(second).rejects.toThrow('Redis went away');
+    void batcher.enqueue(['c']);
+    expect(calls.map((call) => call.values)).toEqual([['a'], ['b'], ['c']]);
   });
 });

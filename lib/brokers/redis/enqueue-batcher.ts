@@ -67,12 +67,16 @@ export class EnqueueBatcher {
     );
   }
 
-  private async dispatch(values: string[]): Promise<string[]> {
+  private dispatch(values: string[]): Promise<string[]> {
     this.inFlight++;
-    try {
-      return await this.send(values);
-    } finally {
-      this.inFlight--;
-    }
+    const sent = this.send(values);
+    // Counted off beside the caller's chain, not in it (no promise turn added to an add), and
+    // before the caller resumes: reactions run in the order they were registered.
+    sent.then(this.settled, this.settled);
+    return sent;
   }
+
+  private readonly settled = (): void => {
+    this.inFlight--;
+  };
 }

@@ -63,23 +63,25 @@ export class RedisBroker extends Broker {
     if (this.ownsStorage) await this.storage.stop();
   }
 
-  async enqueue(tasks: NewTask[]): Promise<string[]> {
-    if (tasks.length === 0) return [];
-    const values = tasks.map(enqueueValue);
+  enqueue(tasks: NewTask[]): Promise<string[]> {
+    if (tasks.length === 0) return Promise.resolve([]);
+    let values: string[];
     try {
-      return await this.enqueues.enqueue(values);
+      values = tasks.map(enqueueValue);
     } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.enqueues.enqueue(values).catch((error: unknown) => {
       const failure = this.storage.connection.unavailable(error);
       // Lost on its way, not refused before it left: the caller must know Redis may have stored it.
       if (failure instanceof RedisUnavailableError && !neverSent(error)) throw new AddOutcomeUnknownError(failure, tasks.map((task) => task.uuid));
       throw failure;
-    }
+    });
   }
 
-  private async sendEnqueue(values: string[]): Promise<string[]> {
+  private sendEnqueue(values: string[]): Promise<string[]> {
     const keys = [this.keys.priorities, this.keys.delayed, this.keys.marker];
-    const uuids = (await this.scripts.run('enqueue', keys, [this.keys.prefix, ...values])) as string;
-    return uuids.split(' ');
+    return this.scripts.run('enqueue', keys, [this.keys.prefix, ...values]).then((uuids) => (uuids as string).split(' '));
   }
 
   async claim(request: ClaimRequest, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
