@@ -13,7 +13,7 @@ const SCRIPT_KEYS = {
   complete: 4,
   renew: 1,
   release: 3,
-  recover: 3,
+  recover: 4,
   cancel: 2,
   watch: 3,
   progress: 1,

@@ -583,6 +583,41 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect((await broker.claim({ workerId: 'w1', max: 5, leaseMs: 10_000, retention: KEEP })).tasks).toEqual([]);
     });
 
+    it('recover wakes an idle worker for a delayed task due with no wake-up left for it, once it is due', async () => {
+      const never = new AbortController().signal;
+      const delayed = task({ delayMs: 150 });
+      await broker.enqueue([delayed]);
+      // The enqueue's wake-up, taken by a worker that died before it claimed (so no one knows the time).
+      expect(await within(broker.waitForWork(20_000, never), 10_000)).toBe('done');
+      const asleep = broker.waitForWork(20_000, never);
+      await broker.recover(3, KEEP);
+      // Not due at that sweep, and nothing else wakes the worker once it is.
+      expect(await within(asleep, 300)).toBe('timed out');
+      await broker.recover(3, KEEP);
+      expect(await within(asleep, 10_000)).toBe('done');
+      expect((await broker.claim({ workerId: 'w1', max: 5, leaseMs: 10_000, retention: KEEP })).tasks.map((t) => t.record.uuid)).toEqual([delayed.uuid]);
+      // Nothing due any more: a sweep wakes no one.
+      const stopping = new AbortController();
+      const idle = broker.waitForWork(20_000, stopping.signal);
+      await broker.recover(3, KEEP);
+      expect(await within(idle, 200)).toBe('timed out');
+      stopping.abort();
+      await idle;
+    });
+
+    it('recover wakes no one for a due delayed task while the whole queue is paused', async () => {
+      await broker.setPaused(true);
+      await broker.enqueue([task({ delayMs: 1 })]);
+      const stopping = new AbortController();
+      expect(await within(broker.waitForWork(20_000, stopping.signal), 10_000)).toBe('done');
+      const idle = broker.waitForWork(20_000, stopping.signal);
+      await sleep(20);
+      await broker.recover(3, KEEP);
+      expect(await within(idle, 200)).toBe('timed out');
+      stopping.abort();
+      await idle;
+    });
+
     describe('rate limits', () => {
       const limited = (max: number, windowMs: number) => new Map([['mail', { max, windowMs }]]);
       const claimLimited = async (max: number, rateLimits: RateLimits) => broker.claim({ workerId: 'w1', max, leaseMs: 10_000, retention: KEEP, rateLimits });

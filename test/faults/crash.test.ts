@@ -1,5 +1,6 @@
 import { writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import type { QueueTasks, RedisConnectionOptions } from '../../lib/index.js';
@@ -86,6 +87,25 @@ describe('worker processes that freeze or keep dying', () => {
     await frozen.waitFor(`task ${task.uuid}: its lease expired`, 10_000);
     expect(frozen.output()).toMatch(/this result was discarded/);
     expect(await producer.get(task.uuid)).toEqual(done);
+  }, CHILD_TEST_MS);
+
+  it('kill -9 of the idle worker that alone knew when a delayed task is due: another runs it after a recovery sweep, not its idle block', async () => {
+    const { producer, spawnWorker } = await scene.open(connection, 'due-lost');
+    const doomed = await spawnWorker('A');
+    // Redis serves blocked workers in the order they blocked: A, asleep first, takes the delayed
+    // task's wake-up, and so is the only one that learns when it is due.
+    await sleep(300);
+    await spawnWorker('B');
+    await sleep(300);
+    const enqueuedAt = Date.now();
+    const task = await producer.add('work', ['late', 0], { delay: 1_500 });
+    await sleep(300);
+    await stopChild(doomed);
+    // B sleeps on its 30 s idle block unless woken; its recovery sweeps come every LEASE_MS / 2.
+    const record = await producer.wait(task.uuid, { timeout: 15_000 });
+    expect(record).toMatchObject({ status: 'success', returning: { id: 'late', by: 'B' } });
+    expect(record.startedAt!.getTime() - enqueuedAt).toBeGreaterThanOrEqual(1_500);
+    expect(record.startedAt!.getTime() - enqueuedAt).toBeLessThan(1_500 + 4 * LEASE_MS);
   }, CHILD_TEST_MS);
 
   it('a task that keeps killing its worker ends error after maxStalls instead of looping', async () => {

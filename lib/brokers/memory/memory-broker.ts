@@ -174,9 +174,7 @@ export class MemoryBroker extends Broker {
       hold(uuid, record);
     }
     if (this.queues.size > 0 || lineLeftDue) this.wake();
-    // A loop, not a spread: there may be more delayed tasks than a call takes arguments.
-    let nextDue = this.waitingLines.nextReopen();
-    for (const at of this.delayed.values()) nextDue = Math.min(nextDue, at);
+    const nextDue = this.firstDueAt();
     this.changed();
     return { tasks, stored, nextDueInMs: Number.isFinite(nextDue) ? Math.max(0, nextDue - now) : null };
   }
@@ -322,7 +320,8 @@ export class MemoryBroker extends Broker {
         failed++;
       }
     }
-    if (requeued > 0 || slotFreed) this.wake();
+    // A safety net for a lost wake-up, as recover.lua: something due with no worker woken for it.
+    if (requeued > 0 || slotFreed || (!this.queuePaused && this.firstDueAt() <= now)) this.wake();
     this.changed();
     return { requeued, failed };
   }
@@ -468,6 +467,14 @@ export class MemoryBroker extends Broker {
     // Tasks of its name held in a waiting line were met after it: it goes ahead of them.
     if (!this.waitingLines.rejoinAtHead(record.n, uuid)) this.pushQueued(record.p, uuid, 'head');
     return true;
+  }
+
+  /** When the first delayed task or scheduled waiting line is due (Infinity: none is). */
+  private firstDueAt(): number {
+    // A loop, not a spread: there may be more delayed tasks than a call takes arguments.
+    let dueAt = this.waitingLines.nextReopen();
+    for (const at of this.delayed.values()) dueAt = Math.min(dueAt, at);
+    return dueAt;
   }
 
   /** One wake-up reaches one idle worker; with none idle it waits for the next. */

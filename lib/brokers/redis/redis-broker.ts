@@ -237,7 +237,7 @@ export class RedisBroker extends Broker {
   async recover(maxStalls: number, retention: Retention): Promise<{ requeued: number; failed: number }> {
     const [requeued, failed] = (await this.scripts.run(
       'recover',
-      [this.keys.active, this.keys.priorities, this.keys.marker],
+      [this.keys.active, this.keys.priorities, this.keys.marker, this.keys.delayed],
       [this.keys.prefix, maxStalls, ...retentionArgs(retention)],
     )) as [number, number];
     return { requeued, failed };

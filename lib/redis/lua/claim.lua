@@ -34,21 +34,6 @@ local function readRecords(uuids)
   return keys, callInChunks('MGET', keys)
 end
 
--- ms until the first of these (a ZRANGE WITHSCORES reply each) is due (-1: none; a line waiting
--- for a running slot is due at no time).
-local function dueIn(...)
-  local due = -1
-  for _, first in ipairs({ ... }) do
-    if #first > 0 and tonumber(first[2]) < WAITS_FOR_SLOT then
-      local wait = math.max(0, tonumber(first[2]) - now)
-      if due < 0 or wait < due then
-        due = wait
-      end
-    end
-  end
-  return due
-end
-
 -- The worker's last claims, answered `<stored flags> <batch>` and kept for a lease's time (see
 -- includes/answers.lua): run twice, a call sent again would store its outcomes again (and find
 -- their leases ended) and hold a second batch while the first waits for its lease to run out.
@@ -72,7 +57,7 @@ if repeated then
   -- While the whole queue is paused, no due time, as a first run answers (a resume wakes the worker).
   local due = -1
   if redis.call('SISMEMBER', prefix .. 'ps', '') == 0 then
-    due = dueIn(redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES'), redis.call('ZRANGE', prefix .. 'rw', 0, 0, 'WITHSCORES'))
+    due = dueIn(now, redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES'), redis.call('ZRANGE', prefix .. 'rw', 0, 0, 'WITHSCORES'))
   end
   return { due, lastStored, lastBatch, table.concat(lines, '\n') }
 end
@@ -290,4 +275,4 @@ end
 keepAnswer(answerKey, kept, ARGV[8], stored .. ' ' .. (batch or ''), ARGV[4])
 notify(prefix, notices)
 local nextReopen = anyWaiting and redis.call('ZRANGE', prefix .. 'rw', 0, 0, 'WITHSCORES') or {}
-return { dueIn(nextDelayed, nextReopen), stored, tostring(batch or ''), table.concat(lines, '\n') }
+return { dueIn(now, nextDelayed, nextReopen), stored, tostring(batch or ''), table.concat(lines, '\n') }

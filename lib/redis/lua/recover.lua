@@ -5,7 +5,11 @@
 -- was asked for ends 'cancel'.
 -- (Both count as 'failed' in the reply: they will not run again.) Tasks of the batch that were
 -- finished, or claimed again by another batch since, carry no token of it and are left alone.
--- KEYS[1] active zset, KEYS[2] priorities zset, KEYS[3] wake-up marker list
+-- A safety net for a lost wake-up rides along: when a delayed task or a waiting line is due and no
+-- wake-up is pending, it wakes an idle worker (the one that alone knew the time may have died
+-- asleep). Every live worker recovers every leaseMs / 2, so such a task starts that late at most,
+-- not after the other workers' idle block (30 s).
+-- KEYS[1] active zset, KEYS[2] priorities zset, KEYS[3] wake-up marker list, KEYS[4] delayed zset
 -- ARGV[1] key prefix, ARGV[2] max stalls, ARGV[3..5] retention (see readRetention)
 -- Returns { requeued, failed }.
 --@include time
@@ -13,6 +17,7 @@
 --@include leases
 --@include requeue
 --@include running-slots
+--@include waiting-lines
 local prefix = ARGV[1]
 local now = nowMs()
 local retention = readRetention(3)
@@ -61,7 +66,12 @@ for b = #expired, 1, -1 do
   end
 end
 dropBatches(prefix, KEYS[1], expired)
-if requeued > 0 or slotFreed then
+-- Due now, and the queue not paused as a whole (a claim would then start nothing).
+local function dueUnattended()
+  return dueIn(now, redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES'), redis.call('ZRANGE', prefix .. 'rw', 0, 0, 'WITHSCORES')) == 0
+    and redis.call('SISMEMBER', prefix .. 'ps', '') == 0
+end
+if requeued > 0 or slotFreed or dueUnattended() then
   wake(KEYS[3])
 end
 notify(prefix, notices)

@@ -19,6 +19,22 @@
 -- lib/core/running-limit.ts): later than any due time, so it is never one.
 local WAITS_FOR_SLOT = 9007199254740991
 
+-- ms from `now` until the first of these (a ZRANGE WITHSCORES reply each: the first delayed task,
+-- the first scheduled line) is due, 0 when one is; -1 when none is (a line waiting for a running
+-- slot is due at no time).
+local function dueIn(now, ...)
+  local due = -1
+  for _, first in ipairs({ ... }) do
+    if #first > 0 and tonumber(first[2]) < WAITS_FOR_SLOT then
+      local wait = math.max(0, tonumber(first[2]) - now)
+      if due < 0 or wait < due then
+        due = wait
+      end
+    end
+  end
+  return due
+end
+
 -- The limits a claim carries from ARGV[at]: a count, then `<name> <max starts> <window ms>
 -- <max running>` per task (0 where it has no such limit). Returns name -> { rate = { max, window }
 -- or nil, running = max running or nil } and the index of the first ARGV after them.
