@@ -75,16 +75,15 @@ export class ScriptRunner {
   constructor(private readonly client: RedisClient) {}
 
   /** Runs a script on this runner's client, or on `client` (another connection of the same Redis). */
-  async run(name: ScriptName, keys: readonly string[], args: readonly Arg[], client: RedisClient = this.client): Promise<unknown> {
+  run(name: ScriptName, keys: readonly string[], args: readonly Arg[], client: RedisClient = this.client): Promise<unknown> {
     const script = LOADED.get(name)!;
     if (keys.length !== script.keyCount) {
-      throw new Error(`script ${name} takes ${script.keyCount} keys, got ${keys.length}`);
+      return Promise.reject(new Error(`script ${name} takes ${script.keyCount} keys, got ${keys.length}`));
     }
-    try {
-      return await client.evalsha(script.sha, script.keyCount, ...keys, ...args);
-    } catch (error) {
+    // Not an async function: one promise less on every call (an add makes one call).
+    return client.evalsha(script.sha, script.keyCount, ...keys, ...args).catch((error: unknown) => {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
       return client.eval(script.source, script.keyCount, ...keys, ...args);
-    }
+    });
   }
 }

@@ -39,6 +39,8 @@ export class RedisBroker extends Broker {
   private calls = 0;
   /** Names this broker to complete.lua, which keeps each caller's last call. */
   private readonly callerId = randomUUID();
+  /** enqueue.lua's keys, built once: every add sends them. */
+  private readonly enqueueKeys: readonly string[];
   private readonly enqueues = new EnqueueBatcher((values) => this.sendEnqueue(values), ENQUEUE_BATCH_LIMITS);
 
   constructor(options: RedisBrokerOptions = {}) {
@@ -46,6 +48,7 @@ export class RedisBroker extends Broker {
     this.ownsStorage = !options.storage;
     this.storage = options.storage ?? new RedisStorage(options);
     this.scripts = new ScriptRunner(this.storage.client);
+    this.enqueueKeys = [this.keys.priorities, this.keys.delayed, this.keys.marker];
   }
 
   private get keys() {
@@ -80,8 +83,7 @@ export class RedisBroker extends Broker {
   }
 
   private sendEnqueue(values: string[]): Promise<string[]> {
-    const keys = [this.keys.priorities, this.keys.delayed, this.keys.marker];
-    return this.scripts.run('enqueue', keys, [this.keys.prefix, ...values]).then((uuids) => (uuids as string).split(' '));
+    return this.scripts.run('enqueue', this.enqueueKeys, [this.keys.prefix, ...values]).then((uuids) => (uuids as string).split(' '));
   }
 
   async claim(request: ClaimRequest, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
