@@ -120,7 +120,12 @@ export abstract class Broker {
    */
   abstract release(leases: Lease[], retention: Retention, options?: ReleaseOptions): Promise<number>;
 
-  /** Re-queues tasks whose lease expired; after `maxStalls` a task ends `error` instead. */
+  /**
+   * Re-queues tasks whose lease expired; after `maxStalls` a task ends `error` instead. Wakes an
+   * idle worker when it re-queued or freed anything, and, as a safety net for a lost wake-up (the
+   * one idle worker that knew when something is due died), when a delayed task or a waiting line
+   * is due with no wake-up pending, unless the whole queue is paused.
+   */
   abstract recover(maxStalls: number, retention: Retention): Promise<{ requeued: number; failed: number }>;
 
   /**

@@ -61,14 +61,19 @@ export class PluginRunner {
    * throws rejects with PluginError naming plugin and trigger, except a QTasksError, which is a
    * deliberate refusal (a failed validation, say) and passes through as it is.
    */
-  async trigger<T extends TriggerName>(trigger: T, event: TriggerEvent<T>): Promise<TriggerEvent<T>> {
-    return this.fire(trigger, event);
+  trigger<T extends TriggerName>(trigger: T, event: TriggerEvent<T>): Promise<TriggerEvent<T>> {
+    // Not async: an async function would wrap fire's promise in one more (a promise turn more).
+    try {
+      return Promise.resolve(this.fire(trigger, event));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /**
    * `trigger`, answering without a promise while every handler answers at once (throwing, not
-   * rejecting, on a refusal). The enqueue path fires per task before the task can leave, and each
-   * promise turn there costs an add about a microsecond on a CPU its round trip left cold.
+   * rejecting, on a refusal). The enqueue path fires per task before the task can leave, and a
+   * promise there would cost every add a turn of the event loop's microtask queue.
    */
   fire<T extends TriggerName>(trigger: T, event: TriggerEvent<T>): TriggerEvent<T> | Promise<TriggerEvent<T>> {
     const registrations = this.ordered.get(trigger);
@@ -85,14 +90,14 @@ export class PluginRunner {
     for (let index = first; index < registrations.length; index++) {
       const { plugin, handler } = registrations[index]!;
       let answer: unknown;
+      let pending: boolean;
       try {
         answer = (handler as (event: TriggerEvent<T>) => unknown)(current);
+        pending = typeof (answer as PromiseLike<unknown> | null)?.then === 'function';
       } catch (error) {
         throw handlerFailure(plugin, trigger, error);
       }
-      if (typeof (answer as PromiseLike<unknown> | null)?.then === 'function') {
-        return this.runAfter(trigger, registrations, index, current, answer as PromiseLike<unknown>);
-      }
+      if (pending) return this.runAfter(trigger, registrations, index, current, answer as PromiseLike<unknown>);
       current = applied(plugin, trigger, current, answer);
     }
     return current;

@@ -583,39 +583,57 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect((await broker.claim({ workerId: 'w1', max: 5, leaseMs: 10_000, retention: KEEP })).tasks).toEqual([]);
     });
 
-    it('recover wakes an idle worker for a delayed task due with no wake-up left for it, once it is due', async () => {
-      const never = new AbortController().signal;
-      const delayed = task({ delayMs: 150 });
-      await broker.enqueue([delayed]);
-      // The enqueue's wake-up, taken by a worker that died before it claimed (so no one knows the time).
-      expect(await within(broker.waitForWork(20_000, never), 10_000)).toBe('done');
-      const asleep = broker.waitForWork(20_000, never);
-      await broker.recover(3, KEEP);
-      // Not due at that sweep, and nothing else wakes the worker once it is.
-      expect(await within(asleep, 300)).toBe('timed out');
-      await broker.recover(3, KEEP);
-      expect(await within(asleep, 10_000)).toBe('done');
-      expect((await broker.claim({ workerId: 'w1', max: 5, leaseMs: 10_000, retention: KEEP })).tasks.map((t) => t.record.uuid)).toEqual([delayed.uuid]);
-      // Nothing due any more: a sweep wakes no one.
+    /** Takes the wake-up pending now, as an idle worker that died before it claimed would. */
+    const takeWakeUp = async () => expect(await within(broker.waitForWork(20_000, new AbortController().signal), 10_000)).toBe('done');
+    /** Whether a recovery sweep made at `at` (after sleeping until then) wakes a worker asleep now. */
+    const sweepWakes = async (at: number) => {
       const stopping = new AbortController();
-      const idle = broker.waitForWork(20_000, stopping.signal);
+      const asleep = broker.waitForWork(20_000, stopping.signal);
+      await sleep(Math.max(0, at - Date.now()));
       await broker.recover(3, KEEP);
-      expect(await within(idle, 200)).toBe('timed out');
+      const outcome = await within(asleep, 300);
       stopping.abort();
-      await idle;
+      await asleep;
+      return outcome === 'done';
+    };
+
+    it('recover wakes an idle worker for a delayed task due with no wake-up left for it, once it is due', async () => {
+      const delayed = task({ delayMs: 1_000 });
+      const dueAt = Date.now() + 1_000;
+      await broker.enqueue([delayed]);
+      await takeWakeUp();
+      expect(await sweepWakes(Date.now())).toBe(false); // not due yet
+      expect(await sweepWakes(dueAt + 50)).toBe(true);
+      expect((await broker.claim({ workerId: 'w1', max: 5, leaseMs: 10_000, retention: KEEP })).tasks.map((t) => t.record.uuid)).toEqual([delayed.uuid]);
+      expect(await sweepWakes(Date.now())).toBe(false); // nothing due any more
     });
 
     it('recover wakes no one for a due delayed task while the whole queue is paused', async () => {
       await broker.setPaused(true);
       await broker.enqueue([task({ delayMs: 1 })]);
-      const stopping = new AbortController();
-      expect(await within(broker.waitForWork(20_000, stopping.signal), 10_000)).toBe('done');
-      const idle = broker.waitForWork(20_000, stopping.signal);
-      await sleep(20);
-      await broker.recover(3, KEEP);
-      expect(await within(idle, 200)).toBe('timed out');
-      stopping.abort();
-      await idle;
+      await takeWakeUp();
+      expect(await sweepWakes(Date.now() + 20)).toBe(false);
+    });
+
+    it('recover wakes an idle worker for a rate-limited line once its window closes, and no one for a line waiting for a running slot', async () => {
+      const rateLimits = new Map([['mail', { max: 1, windowMs: 1_000 }]]);
+      const [m1, m2] = [task({ taskName: 'mail' }), task({ taskName: 'mail' })];
+      await broker.enqueue([m1!, m2!]);
+      const windowClosesAt = Date.now() + 1_000;
+      const first = await broker.claim({ workerId: 'w1', max: 5, leaseMs: 10_000, retention: KEEP, rateLimits });
+      expect(first.tasks.map((t) => t.record.uuid)).toEqual([m1!.uuid]);
+      await takeWakeUp();
+      expect(await sweepWakes(Date.now())).toBe(false);
+      expect(await sweepWakes(windowClosesAt + 50)).toBe(true);
+
+      const runningLimits = new Map([['export', 1]]);
+      const [e1, e2] = [task({ taskName: 'export' }), task({ taskName: 'export' })];
+      await broker.enqueue([e1!, e2!]);
+      const second = await broker.claim({ workerId: 'w1', max: 5, leaseMs: 10_000, retention: KEEP, rateLimits, runningLimits });
+      expect(second.tasks.map((t) => t.record.uuid)).toEqual([m2!.uuid, e1!.uuid]);
+      await takeWakeUp();
+      // e2 waits for e1's slot: due at no time, so a sweep leaves the worker asleep.
+      expect(await sweepWakes(Date.now())).toBe(false);
     });
 
     describe('rate limits', () => {

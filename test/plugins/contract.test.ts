@@ -158,6 +158,34 @@ describe('plugin contract', () => {
     expect(await taskUuids(redis, app.name)).toEqual([]);
   });
 
+  it('a deliberate refusal (a QTasksError) passes through unwrapped, answered at once or later', async () => {
+    const app = await apps.start('contract', echoArgs, { worker: false });
+    app.addPlugin(
+      plugin('Gate', {
+        app_add_task_before_broker: ({ args }) => {
+          const refusal = new InvalidOptionError(`argument ${String(args[0])} is not allowed`);
+          if (args[0] === 'now') throw refusal;
+          if (args[0] === 'later') return Promise.reject(refusal);
+        },
+      }),
+    );
+    for (const when of ['now', 'later']) {
+      const error = await app.add('echo', [when]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect((error as Error).message).toBe(`argument ${when} is not allowed`);
+    }
+    expect(await taskUuids(redis, app.name)).toEqual([]);
+  });
+
+  it('a broker_add_before handler that answers a broken task makes the add reject, never throw where it is called', async () => {
+    const app = await apps.start('contract', echoArgs, { worker: false });
+    app.addPlugin(plugin('Breaker', { broker_add_before: () => ({ task: null as never }) }));
+    let pending: Promise<unknown> | undefined;
+    expect(() => (pending = app.add('echo', [1]))).not.toThrow();
+    await expect(pending).rejects.toThrow(TypeError);
+    expect(await taskUuids(redis, app.name)).toEqual([]);
+  });
+
   it('a plugin throwing while a task runs ends that task error; the worker keeps running', async () => {
     const app = await apps.start('contract', echoArgs, { config: { maxTasksProcess: 1 } });
     app.addPlugin(

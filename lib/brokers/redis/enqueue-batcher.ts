@@ -69,7 +69,12 @@ export class EnqueueBatcher {
 
   private dispatch(values: string[]): Promise<string[]> {
     this.inFlight++;
-    const sent = this.send(values);
+    let sent: Promise<string[]>;
+    try {
+      sent = this.send(values);
+    } catch (error) {
+      sent = Promise.reject(error);
+    }
     // Counted off beside the caller's chain, not in it (no promise turn added to an add), and
     // before the caller resumes: reactions run in the order they were registered.
     sent.then(this.settled, this.settled);

@@ -55,11 +55,7 @@ if repeated then
     end
   end
   -- While the whole queue is paused, no due time, as a first run answers (a resume wakes the worker).
-  local due = -1
-  if redis.call('SISMEMBER', prefix .. 'ps', '') == 0 then
-    due = dueIn(now, redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES'), redis.call('ZRANGE', prefix .. 'rw', 0, 0, 'WITHSCORES'))
-  end
-  return { due, lastStored, lastBatch, table.concat(lines, '\n') }
+  return { nextDueIn(prefix, KEYS[2], now), lastStored, lastBatch, table.concat(lines, '\n') }
 end
 
 local retention = readRetention(5)

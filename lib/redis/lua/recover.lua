@@ -66,12 +66,7 @@ for b = #expired, 1, -1 do
   end
 end
 dropBatches(prefix, KEYS[1], expired)
--- Due now, and the queue not paused as a whole (a claim would then start nothing).
-local function dueUnattended()
-  return dueIn(now, redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES'), redis.call('ZRANGE', prefix .. 'rw', 0, 0, 'WITHSCORES')) == 0
-    and redis.call('SISMEMBER', prefix .. 'ps', '') == 0
-end
-if requeued > 0 or slotFreed or dueUnattended() then
+if requeued > 0 or slotFreed or nextDueIn(prefix, KEYS[4], now) == 0 then
   wake(KEYS[3])
 end
 notify(prefix, notices)

@@ -35,6 +35,15 @@ local function dueIn(now, ...)
   return due
 end
 
+-- ms from `now` until the first delayed task (zset `delayedKey`) or scheduled line is due, 0 when
+-- one is; -1 when none is, or while the whole queue is paused (a claim then starts nothing).
+local function nextDueIn(prefix, delayedKey, now)
+  if redis.call('SISMEMBER', prefix .. 'ps', '') == 1 then
+    return -1
+  end
+  return dueIn(now, redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES'), redis.call('ZRANGE', prefix .. 'rw', 0, 0, 'WITHSCORES'))
+end
+
 -- The limits a claim carries from ARGV[at]: a count, then `<name> <max starts> <window ms>
 -- <max running>` per task (0 where it has no such limit). Returns name -> { rate = { max, window }
 -- or nil, running = max running or nil } and the index of the first ARGV after them.
