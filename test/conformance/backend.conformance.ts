@@ -599,8 +599,9 @@ export function describeBackendConformance(label: string, factory: BackendFactor
 
     it('recover wakes an idle worker for a delayed task due with no wake-up left for it, once it is due', async () => {
       const delayed = task({ delayMs: 1_000 });
-      const dueAt = Date.now() + 1_000;
       await broker.enqueue([delayed]);
+      // Read after the call: Redis's clock, when the script ran, was no later than this one.
+      const dueAt = Date.now() + 1_000;
       await takeWakeUp();
       expect(await sweepWakes(Date.now())).toBe(false); // not due yet
       expect(await sweepWakes(dueAt + 50)).toBe(true);
@@ -619,8 +620,8 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       const rateLimits = new Map([['mail', { max: 1, windowMs: 1_000 }]]);
       const [m1, m2] = [task({ taskName: 'mail' }), task({ taskName: 'mail' })];
       await broker.enqueue([m1!, m2!]);
-      const windowClosesAt = Date.now() + 1_000;
       const first = await broker.claim({ workerId: 'w1', max: 5, leaseMs: 10_000, retention: KEEP, rateLimits });
+      const windowClosesAt = Date.now() + 1_000;
       expect(first.tasks.map((t) => t.record.uuid)).toEqual([m1!.uuid]);
       await takeWakeUp();
       expect(await sweepWakes(Date.now())).toBe(false);
