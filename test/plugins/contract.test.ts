@@ -177,6 +177,18 @@ describe('plugin contract', () => {
     expect(await taskUuids(redis, app.name)).toEqual([]);
   });
 
+  it('an answer whose then cannot be read is the plugin failing, named as such', async () => {
+    const app = await apps.start('contract', echoArgs, { worker: false });
+    const trap = Object.defineProperty({}, 'then', {
+      get() {
+        throw new Error('no then here');
+      },
+    });
+    app.addPlugin(plugin('Trap', { app_add_task_before_broker: () => trap as never }));
+    await expect(app.add('echo', [1])).rejects.toMatchObject({ code: 'PLUGIN_FAILED', plugin: 'Trap', trigger: 'app_add_task_before_broker' });
+    expect(await taskUuids(redis, app.name)).toEqual([]);
+  });
+
   it('a broker_add_before handler that answers a broken task makes the add reject, never throw where it is called', async () => {
     const app = await apps.start('contract', echoArgs, { worker: false });
     app.addPlugin(plugin('Breaker', { broker_add_before: () => ({ task: null as never }) }));
