@@ -38,6 +38,11 @@ const CLUSTER_FAILOVER_WAIT_MS = 60_000;
 /** ioredis's pause before it tries a command again while its slot has no master (retryDelayOnFailover, OnClusterDown). */
 const CLUSTER_RETRY_DELAY_MS = 100;
 
+/** Pause before the `attempt`th try to reach Redis again: ioredis's reconnects, and ours. */
+export function reconnectDelayMs(attempt: number): number {
+  return Math.min(attempt * 50, 2000);
+}
+
 /**
  * ioredis settings for each whenRedisDown. On a cluster, a command whose slot's master is lost is
  * tried again up to maxRedirections times: ioredis's default, 16, fails it within 2 s, in the
@@ -65,17 +70,25 @@ export class RedisConnection {
   private everConnected = false;
   /** The latest connection error: it names the real cause (ECONNREFUSED, auth...) in our errors. */
   private lastError?: Error;
+  /**
+   * True when calls are held while Redis is unreachable (whenRedisDown 'wait'), so work that opens
+   * a connection of its own (a wait's subscription) holds too instead of failing. A client handed
+   * in by the app follows its own settings, which are not ours to read.
+   */
+  readonly holdsWhileDown: boolean;
 
   constructor(options: RedisConnectionOptions) {
     if (options.client) {
       this.client = options.client;
       this.ownsClient = false;
+      this.holdsWhileDown = false;
       return;
     }
     const whenDown = options.whenRedisDown ?? 'wait';
     if (!(whenDown in WHEN_DOWN)) {
       throw new InvalidOptionError(`whenRedisDown must be 'wait' or 'fail', got ${JSON.stringify(whenDown)}.`);
     }
+    this.holdsWhileDown = whenDown === 'wait';
     const { enableOfflineQueue, maxRetriesPerRequest, maxRedirections } = WHEN_DOWN[whenDown];
     if (options.cluster) {
       const given = options.cluster.options ?? {};
@@ -90,7 +103,7 @@ export class RedisConnection {
       });
     } else {
       const given = options.redis ?? {};
-      const retry = given.retryStrategy ?? ((attempt: number) => Math.min(attempt * 50, 2000));
+      const retry = given.retryStrategy ?? reconnectDelayMs;
       const base: RedisOptions = {
         lazyConnect: true,
         enableOfflineQueue,

@@ -19,7 +19,7 @@ interface Entry {
 
 interface Waiter {
   finished(record: TaskRecord | null): void;
-  abort(error: Error): void;
+  abort(error: unknown): void;
   cancel(): void;
 }
 
@@ -122,8 +122,22 @@ export class MemoryStorage extends Storage {
       this.write(uuid, record);
     }
     if (retention.keepFinishedTasks > 0 && !retention.deleteFinishedTasks) this.keepNewest(uuid, record.s, retention.keepFinishedTasks);
-    for (const waiter of [...(this.waiters.get(uuid) ?? [])]) waiter.finished(decodeRecord(uuid, raw));
+    this.tellWaiters(uuid, raw);
     return raw;
+  }
+
+  /** Ends the waits for a finished task: with its record, or with why its record cannot be read. */
+  private tellWaiters(uuid: string, raw: string): void {
+    const waiters = this.waiters.get(uuid);
+    if (!waiters) return;
+    let record: TaskRecord;
+    try {
+      record = decodeRecord(uuid, raw);
+    } catch (error) {
+      for (const waiter of [...waiters]) waiter.abort(error);
+      return;
+    }
+    for (const waiter of [...waiters]) waiter.finished(record);
   }
 
   /** Keeps the records of only the newest `keep` finished tasks of one status. */

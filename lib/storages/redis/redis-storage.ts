@@ -1,7 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { GlobalConfig } from '../../configs/global-config.js';
-import { QTasksError } from '../../core/errors.js';
+import { MalformedRecordError, QTasksError, RedisUnavailableError } from '../../core/errors.js';
 import { isFinal, type TaskRecord, type TaskStatus } from '../../core/task-record.js';
-import { RedisConnection, type RedisClient, type RedisConnectionOptions } from '../../redis/connection.js';
+import { reconnectDelayMs, RedisConnection, type RedisClient, type RedisConnectionOptions } from '../../redis/connection.js';
 import { RedisKeys } from '../../redis/keys.js';
 import { ScriptRunner } from '../../redis/scripts.js';
 import { Storage, type TaskWatch } from '../storage.js';
@@ -50,6 +51,8 @@ export class RedisStorage extends Storage {
   private recheck?: NodeJS.Timeout;
   /** The re-read on its way: one at a time, so ticks during an outage do not pile reads up. */
   private rechecking?: Promise<void>;
+  /** Aborted by stop: ends the waits held while Redis is unreachable (see subscribeHeld). */
+  private stopping = new AbortController();
 
   constructor(options: RedisStorageOptions = {}) {
     super();
@@ -65,10 +68,12 @@ export class RedisStorage extends Storage {
   }
 
   async start(): Promise<void> {
+    if (this.stopping.signal.aborted) this.stopping = new AbortController();
     await this.connection.connect();
   }
 
   async stop(): Promise<void> {
+    this.stopping.abort();
     clearInterval(this.markRenewal);
     clearInterval(this.recheck);
     this.markRenewal = this.recheck = undefined;
@@ -96,7 +101,7 @@ export class RedisStorage extends Storage {
   }
 
   async watch(uuid: string, timeoutMs?: number): Promise<TaskWatch> {
-    await this.subscribe();
+    await this.subscribeHeld(timeoutMs === undefined ? Infinity : Date.now() + timeoutMs);
     let waiter!: Waiter;
     let timer: NodeJS.Timeout | undefined;
     const finished = new Promise<TaskRecord | null>((resolve, reject) => {
@@ -143,6 +148,27 @@ export class RedisStorage extends Storage {
     return this.scripts.run('watch', [this.keys.waiter(uuid), this.keys.waiting, this.keys.record(uuid)], [ttlMs]);
   }
 
+  /**
+   * The subscription, opened now if it is not open yet. Redis unreachable with whenRedisDown
+   * 'wait' holds the wait, as it holds an add: opening is tried again (a connection that never
+   * connected does not reconnect by itself) until Redis is back, the wait's own timeout has
+   * passed, or the storage stops.
+   */
+  private async subscribeHeld(deadline: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.subscribe();
+        return;
+      } catch (error) {
+        const pauseMs = reconnectDelayMs(attempt);
+        if (!this.connection.holdsWhileDown || !(error instanceof RedisUnavailableError) || Date.now() + pauseMs > deadline) throw error;
+        await sleep(pauseMs, undefined, { signal: this.stopping.signal }).catch(() => {
+          throw new QTasksError('STOPPED', 'Storage stopped while a wait was held for Redis to come back.');
+        });
+      }
+    }
+  }
+
   private subscribe(): Promise<RedisClient> {
     this.subscriber ??= this.openSubscriber().catch((error: unknown) => {
       this.subscriber = this.subscriberOpened = undefined; // the next watch tries again
@@ -175,7 +201,10 @@ export class RedisStorage extends Storage {
       let record: TaskRecord;
       try {
         record = decodeRecord(uuid, parts[i + 1]!);
-      } catch {
+      } catch (error) {
+        // Its final record cannot be read (a plugin stored a result that is not JSON, a record
+        // edited by hand): the waits end with that, not never.
+        for (const waiter of [...waiters]) waiter.abort(error);
         continue;
       }
       for (const waiter of [...waiters]) waiter.finished(record);
@@ -211,7 +240,14 @@ export class RedisStorage extends Storage {
   }
 
   private async settleFinished(uuid: string): Promise<void> {
-    const record = await this.get(uuid);
+    let record: TaskRecord | null;
+    try {
+      record = await this.get(uuid);
+    } catch (error) {
+      if (!(error instanceof MalformedRecordError)) throw error;
+      for (const waiter of [...(this.waiters.get(uuid) ?? [])]) waiter.abort(error);
+      return;
+    }
     if (record && isFinal(record.status)) for (const waiter of [...(this.waiters.get(uuid) ?? [])]) waiter.finished(record);
   }
 
