@@ -117,6 +117,22 @@ describe("whenRedisDown 'wait' holds a wait while Redis is down, as it holds an 
     await expect(settled(held, 5_000, 'the held wait')).rejects.toBeInstanceOf(QTasksError);
   });
 
+  it('the time a wait was held counts toward its timeout', async () => {
+    const { server, producer, queued } = await producerWithRedisDown('held-counted');
+    const startedAt = Date.now();
+    // No worker: the task stays queued, so the wait ends by its 3 s timeout, 2 s of them held.
+    const waited = producer.wait(queued.uuid, { timeout: 3_000, returnOnTimeout: true });
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await server.restart();
+    try {
+      expect(await settled(waited, 10_000, 'wait()')).toMatchObject({ status: 'new' });
+      // Counted from the call, not from Redis's return (which would end it near 5 s).
+      expect(Date.now() - startedAt).toBeLessThan(4_500);
+    } finally {
+      await producer.stop();
+    }
+  });
+
   it("with whenRedisDown 'fail' a wait fails at once, as an add does", async () => {
     const server = await startRedisServer();
     servers.push(server);

@@ -101,7 +101,8 @@ export class RedisStorage extends Storage {
   }
 
   async watch(uuid: string, timeoutMs?: number): Promise<TaskWatch> {
-    await this.subscribeHeld(timeoutMs === undefined ? Infinity : Date.now() + timeoutMs);
+    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    await this.subscribeHeld(deadline);
     let waiter!: Waiter;
     let timer: NodeJS.Timeout | undefined;
     const finished = new Promise<TaskRecord | null>((resolve, reject) => {
@@ -115,7 +116,8 @@ export class RedisStorage extends Storage {
         cancel: end,
       };
       if (timeoutMs !== undefined) {
-        timer = setTimeout(() => this.get(uuid).then(waiter.finished, waiter.abort), timeoutMs);
+        // What is left of it: time held for Redis to come back counts too.
+        timer = setTimeout(() => this.get(uuid).then(waiter.finished, waiter.abort), Math.max(0, deadline - Date.now()));
       }
     });
     // A stop may reject it before its owner awaits it; that must not count as unhandled.
