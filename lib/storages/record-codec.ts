@@ -106,7 +106,7 @@ export function decodeRecord(uuid: string, raw: string): TaskRecord {
     taskName: stored.n,
     status: stored.s as TaskStatus,
     priority: stored.p ?? 0,
-    args: parseJsonField(uuid, 'arguments', stored.a ?? '[]') as unknown[],
+    args: storedArgs(uuid, stored.a),
     createdAt: new Date(stored.c),
     updatedAt: new Date(stored.u ?? stored.c),
     attempt: stored.t ?? 1,
@@ -122,6 +122,13 @@ export function decodeRecord(uuid: string, raw: string): TaskRecord {
   if (stored.g !== undefined) record.progress = parseJsonField(uuid, 'progress', stored.g);
   if (Array.isArray(stored.h)) record.errors = stored.h;
   return record;
+}
+
+/** The argument list; anything else (`"abc"`, `5`, `null`) would be spread into the handler as something else. */
+function storedArgs(uuid: string, text: string | undefined): unknown[] {
+  const args = parseJsonField(uuid, 'arguments', text ?? '[]');
+  if (!Array.isArray(args)) throw new MalformedRecordError(uuid, `its arguments are not a JSON list: ${String(text).slice(0, 80)}`);
+  return args;
 }
 
 function parseJsonField(uuid: string, what: string, text: string): unknown {

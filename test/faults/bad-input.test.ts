@@ -187,6 +187,27 @@ describe('bad input: a clear typed error, nothing else lost, the worker keeps ru
     expect(stored.e).toMatch(/^MalformedRecordError: .*arguments are not JSON/);
   });
 
+  it('a record whose arguments are JSON but not a list ends error as malformed, instead of being spread into the handler', async () => {
+    // "abc" would run double('a', 'b', 'c'); 5, null and an object would end in a TypeError naming none of it.
+    const broken = ['"abc"', '5', 'null', '{"x":1}'].map((args, i) => ({ uuid: `hand-written-non-list-${i}`, args }));
+    for (const { uuid, args } of broken) {
+      await redis.set(keys.record(uuid), JSON.stringify({ s: 'new', n: 'double', a: args, c: 1 }));
+      await redis.rpush(`${keys.prefix}q:0`, uuid);
+    }
+    await redis.zadd(keys.priorities, 0, 0);
+    // Queued behind them: once these ran, the worker has claimed (and ended) the broken ones.
+    const good = await client.add('double', [5]);
+    expect(await client.wait(good.uuid, { timeout: 10_000 })).toMatchObject({ status: 'success', returning: 10 });
+    for (const { uuid, args } of broken) {
+      const error = await client.get(uuid).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MalformedRecordError);
+      expect((error as Error).message).toBe(`Task record ${uuid} in storage is malformed: its arguments are not a JSON list: ${args}.`);
+      const stored = JSON.parse((await redis.get(keys.record(uuid)))!) as { s: string; e: string; r?: string };
+      expect(stored).toMatchObject({ s: 'error', e: (error as Error).toString() });
+      expect(stored.r).toBeUndefined();
+    }
+  });
+
   it('a task that throws a non-Error value ends error showing that value', async () => {
     const text = await client.run('throwValue', ['plain text'], { timeout: 10_000 });
     expect(text.status).toBe('error');

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MalformedRecordError } from '../../lib/core/errors.js';
 import type { NewTask } from '../../lib/core/task-record.js';
 import { decodeRecord, encodeNewRecord, newStoredRecord } from '../../lib/storages/record-codec.js';
 
@@ -21,5 +22,12 @@ describe('the Redis form of a new record', () => {
     expect(encodeNewRecord(base).startsWith('{"s":"new",')).toBe(true);
     expect(Object.keys(JSON.parse(encodeNewRecord(base)) as object)).toEqual(['s', 'n', 'a', 'c']);
     expect(Object.keys(JSON.parse(encodeNewRecord({ ...base, priority: 2, delayMs: 10 })) as object)).toEqual(['s', 'n', 'a', 'c', 'd', 'p']);
+  });
+});
+
+describe('reading a stored record', () => {
+  it.each(['"abc"', '5', 'null', 'true', '{"x":1}'])('refuses arguments that are JSON but not a list (%s) as malformed', (args) => {
+    const raw = JSON.stringify({ s: 'new', n: 'send', a: args, c: 1 });
+    expect(() => decodeRecord('u-2', raw)).toThrow(new MalformedRecordError('u-2', `its arguments are not a JSON list: ${args}`));
   });
 });
