@@ -29,7 +29,9 @@ export class DuplicateTaskError extends QTasksError {
 
 export class NotSerializableError extends QTasksError {
   constructor(what: string, readonly path: string, reason: string) {
-    super('NOT_SERIALIZABLE', `${what} cannot be stored as JSON: ${path} ${reason}.`);
+    // A path hundreds of levels deep is shown by its ends; `path` keeps all of it.
+    const shown = path.length > 120 ? `${path.slice(0, 80)}…${path.slice(-30)}` : path;
+    super('NOT_SERIALIZABLE', `${what} cannot be stored as JSON: ${shown} ${reason}.`);
   }
 }
 

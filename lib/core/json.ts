@@ -41,9 +41,16 @@ type JsonifiedObject<T> = Flat<
 type Flat<T> = { [K in keyof T]: T[K] };
 
 export function toJson(value: unknown, what: string): string {
-  const problem = problemIn(value, []);
-  if (problem) throw new NotSerializableError(what, `$${problem.path}`, problem.reason);
-  return JSON.stringify(value);
+  const ancestors: object[] = [];
+  let problem: Problem | undefined;
+  try {
+    problem = problemIn(value, ancestors);
+    if (!problem) return JSON.stringify(value);
+  } catch (error) {
+    // A getter or a Proxy trap threw: the walk stopped where `ancestors` and `trail` say.
+    problem = thrownProblem(ancestors.length, error);
+  }
+  throw new NotSerializableError(what, `$${problem.path}`, problem.reason);
 }
 
 /**
@@ -62,6 +69,20 @@ interface Problem {
   path: string;
   reason: string;
 }
+
+/**
+ * Deeper values are refused: the walk (and JSON.stringify, a little further down) would overflow
+ * the stack a few thousand levels down, from wherever the add was called.
+ */
+const MAX_JSON_DEPTH = 1000;
+
+/**
+ * The key or index the walk is at in each object on its way down (`LISTING` while it lists that
+ * object's keys): what names the place of a getter or a Proxy trap that throws, without a path
+ * string built for clean values. One for the module, so a walk only writes into it.
+ */
+const trail: (string | number)[] = [];
+const LISTING = -1;
 
 /**
  * The first value that would not survive JSON, or undefined. Every add walks its arguments, so
@@ -94,15 +115,19 @@ function problemIn(value: unknown, ancestors: object[], throughToJson = false): 
     const lossy = LOSSY_TYPES.find((type) => object instanceof type);
     if (lossy) return { path: '', reason: `is a ${lossy.name}, which JSON turns into {}` };
   }
-  ancestors.push(object);
+  if (ancestors.length >= MAX_JSON_DEPTH) return { path: '', reason: `is nested deeper than ${MAX_JSON_DEPTH} levels` };
+  const level = ancestors.push(object) - 1;
+  trail[level] = LISTING;
   let problem: Problem | undefined;
   if (Array.isArray(object)) {
     for (let index = 0; index < object.length && !problem; index++) {
+      trail[level] = index;
       problem = problemIn(object[index], ancestors);
       if (problem) problem.path = `[${index}]${problem.path}`;
     }
   } else {
     for (const key of Object.keys(object)) {
+      trail[level] = key;
       const item = object[key];
       // JSON drops undefined properties; that loses nothing the receiver could tell apart.
       if (item === undefined) continue;
@@ -127,4 +152,16 @@ function shownByToJson(object: Record<string, unknown>, ancestors: object[]): Pr
   const problem = problemIn(shown, ancestors, true);
   if (problem?.path === '') problem.reason = `has a toJSON() whose value ${problem.reason}`;
   return problem;
+}
+
+/** What a throw inside the walk means, `depth` objects down (`ancestors` was not unwound). */
+function thrownProblem(depth: number, error: unknown): Problem {
+  const listing = depth > 0 && trail[depth - 1] === LISTING;
+  let path = '';
+  for (let level = 0; level < (listing ? depth - 1 : depth); level++) {
+    const at = trail[level]!;
+    path += typeof at === 'number' ? `[${at}]` : `.${at}`;
+  }
+  const how = listing ? 'threw when its keys were listed' : 'threw when read';
+  return { path, reason: `${how} (${errorMessage(error)})` };
 }

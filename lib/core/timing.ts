@@ -1,6 +1,13 @@
 /** The longest delay a Node timer takes (a longer one fires at once): 2³¹−1 ms, about 24.8 days. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/**
+ * The longest `delay` of a task: 100 years, past any real use. Beyond it the run-at time soon
+ * stops being a valid Date (a delay of 1e16 ms gave runAt Invalid Date), and Lua's number format
+ * (14 digits) would round it in the stored record.
+ */
+export const MAX_DELAY_MS = 100 * 365.25 * 24 * 3_600_000;
+
 /** Resolves after `ms`, or at once when `signal` aborts. */
 export function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

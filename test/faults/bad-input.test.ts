@@ -140,6 +140,45 @@ describe('bad input: a clear typed error, nothing else lost, the worker keeps ru
     expect(await redis.llen(`${keys.prefix}q:0`)).toBe(0);
   });
 
+  it('arguments that throw when read, or nest too deep, are refused with NotSerializableError naming the path', async () => {
+    const getter = {
+      get total(): number {
+        throw new Error('getter boom');
+      },
+    };
+    const proxy = new Proxy({}, {
+      ownKeys() {
+        throw new Error('proxy boom');
+      },
+    });
+    let deep: unknown[] = [];
+    for (let level = 0; level < 20_000; level++) deep = [deep];
+    const cases: [unknown[], string, RegExp][] = [
+      [[1, { items: [getter] }], '$[1].items[0].total', /: \$\[1\]\.items\[0\]\.total threw when read \(getter boom\)\.$/],
+      [[{ options: proxy }], '$[0].options', /: \$\[0\]\.options threw when its keys were listed \(proxy boom\)\.$/],
+      // The walk would overflow the stack (a RangeError naming nothing); the path is shown by its ends.
+      [[deep], `$${'[0]'.repeat(1000)}`, /: \$(\[0\]){26}\[…(\[0\]){10} is nested deeper than 1000 levels\.$/],
+    ];
+    for (const [args, path, message] of cases) {
+      const error = await client.add('double', args).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NotSerializableError);
+      expect(error).toMatchObject({ code: 'NOT_SERIALIZABLE', path });
+      expect((error as Error).message).toMatch(message);
+    }
+    expect(await redis.llen(`${keys.prefix}q:0`)).toBe(0);
+  });
+
+  it('a delay over 100 years is refused with InvalidOptionError, instead of storing runAt Invalid Date', async () => {
+    const error = await client.add('double', [1], { delay: 1e16 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as Error).message).toBe('delay of task "double" must be from 0 to 3155760000000 milliseconds (100 years), got 10000000000000000.');
+    // The longest one allowed is kept to the millisecond.
+    const longest = await client.add('double', [1], { delay: 3_155_760_000_000 });
+    const stored = await client.get(longest.uuid);
+    expect(stored!.runAt!.getTime()).toBe(longest.createdAt.getTime() + 3_155_760_000_000);
+    await client.cancel(longest.uuid);
+  });
+
   it('trailing undefined arguments are optional parameters left out; one in the middle is refused', async () => {
     expect((await client.run('double', [21, undefined, undefined], { timeout: 10_000 })).returning).toBe(42);
     const error = await client.add('double', [undefined, 2]).catch((e: unknown) => e);
