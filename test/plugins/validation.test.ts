@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Expose, Transform, Type } from 'class-transformer';
-import { IsEmail, IsInt, Min, ValidateNested } from 'class-validator';
+import { IsDate, IsEmail, IsInt, Min, ValidateNested } from 'class-validator';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { QTasksClient, Task, TaskCtx, TaskValidationError, type QueueTasks, type TaskContext } from '../../lib/index.js';
@@ -45,6 +45,19 @@ class NoteDto {
   text!: string;
 }
 
+/** A Date field without `@Type`: JSON carries it as an ISO string, and so does the DTO the worker builds. */
+class MeetingDto {
+  @IsDate()
+  at!: Date;
+}
+
+/** The same with `@Type(() => Date)`: class-transformer turns the string back into a Date. */
+class TypedMeetingDto {
+  @Type(() => Date)
+  @IsDate()
+  at!: Date;
+}
+
 function describeUser(user: CreateUserDto): string {
   return `${user.email} (${user.age}) at ${user.address.zip}`;
 }
@@ -84,6 +97,16 @@ class UsersTasks {
   @Task()
   schedule(user: CreateUserDto, at?: Date) {
     return { isDto: user instanceof CreateUserDto, at: at === undefined || at === null ? null : at.toISOString() };
+  }
+
+  @Task()
+  meet(meeting: MeetingDto) {
+    return meeting.at instanceof Date;
+  }
+
+  @Task()
+  meetTyped(meeting: TypedMeetingDto) {
+    return meeting.at.toISOString();
   }
 
   @Task()
@@ -127,6 +150,20 @@ describe('validation (class-validator) of DTO-typed parameters', () => {
     await expect(client.add('createUser', ['not an object', 'hi'])).rejects.toThrow(/argument 1 \(CreateUserDto\) must be an object, got string/);
     expect(await redis.keys(`qtasks:{${name}}:t:*`)).toHaveLength(recordsBefore);
     expect(await redis.zcard(`qtasks:{${name}}:qp`)).toBe(0);
+  });
+
+  it('a DTO is validated at enqueue as the worker will get it, after JSON: what would fail when run is refused', async () => {
+    const recordsBefore = (await redis.keys(`qtasks:{${name}}:t:*`)).length;
+    const at = new Date('2026-12-01T09:30:00.000Z');
+    // The caller holds a Date; the worker would get its ISO string, which @IsDate() refuses.
+    for (const meeting of [{ at }, Object.assign(new MeetingDto(), { at })]) {
+      const error = await client.add('meet', [meeting]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TaskValidationError);
+      expect((error as Error).message).toBe('Arguments of task "meet" are invalid: argument 1 (MeetingDto).at: at must be a Date instance.');
+    }
+    expect(await redis.keys(`qtasks:{${name}}:t:*`)).toHaveLength(recordsBefore);
+    // With @Type(() => Date) the worker's DTO gets a Date back: accepted, and it runs.
+    expect(await client.task(UsersTasks, 'meetTyped').run({ at })).toBe(at.toISOString());
   });
 
   it('transforms run once, before the task runs; the record keeps the arguments as given', async () => {

@@ -1,6 +1,7 @@
 import type { ValidationError } from 'class-validator';
 import { shownValue, TaskValidationError } from '../../core/errors.js';
-import type { TaskOptions, TaskRegistry } from '../../core/task-registry.js';
+import { argsToJson } from '../../core/json.js';
+import type { TaskDefinition, TaskOptions, TaskRegistry } from '../../core/task-registry.js';
 import type { TaskPlugin } from '../plugin.js';
 import type { TriggerEvent } from '../triggers.js';
 
@@ -9,11 +10,12 @@ const PLAIN_TYPES: unknown[] = [Object, String, Number, Boolean, Array, Function
 
 /**
  * Typed arguments. Validation with class-validator: each argument whose parameter type is a class
- * is turned into that class (class-transformer) and validated at enqueue (a failure rejects the
- * add, nothing is enqueued; the stored arguments stay the JSON the caller gave), then turned and
- * validated again before the task runs (the task gets the class instances). Converting the stored
- * JSON, never an instance, applies each `@Transform` and `@Expose` once. A `Date` parameter is
- * checked the same way and gets a Date back from the ISO string JSON made of it.
+ * is turned into that class (class-transformer) and validated at enqueue, from the JSON the record
+ * will keep, as the worker will get it (a failure rejects the add, nothing is enqueued; the stored
+ * arguments stay the JSON the caller gave), then turned and validated again before the task runs
+ * (the task gets the class instances). Converting the stored JSON, never an instance, applies each
+ * `@Transform` and `@Expose` once. A `Date` parameter is checked the same way and gets a Date back
+ * from the ISO string JSON made of it.
  */
 export class ValidationPlugin implements TaskPlugin {
   readonly name = 'ValidationPlugin';
@@ -23,8 +25,7 @@ export class ValidationPlugin implements TaskPlugin {
     app_add_task_before_broker: ({ name, args }: TriggerEvent<'app_add_task_before_broker'>) => {
       const definition = this.registry.get(name);
       if (!definition) return; // the add itself reports the unknown task
-      const types = convertedTypes(definition.options, definition.paramTypes);
-      if (types) return converted(name, types, args).then(() => undefined);
+      return validatedAtEnqueue(definition, args);
     },
     task_executor_args_replace: ({ record, args, options, paramTypes }: TriggerEvent<'task_executor_args_replace'>) => {
       const types = convertedTypes(options, paramTypes);
@@ -33,6 +34,29 @@ export class ValidationPlugin implements TaskPlugin {
   };
 
   constructor(private readonly registry: TaskRegistry) {}
+}
+
+/**
+ * Rejects with TaskValidationError what an add of `args` would enqueue only to fail when run; the
+ * timer checks a schedule's arguments with it too. Undefined, at once, for a task without DTO or
+ * Date parameters (most): no promise made.
+ */
+export function validatedAtEnqueue(definition: TaskDefinition, args: unknown[]): Promise<void> | undefined {
+  const types = convertedTypes(definition.options, definition.paramTypes);
+  if (!types) return undefined;
+  return converted(definition.name, types, asTheWorkerGets(definition.name, types, args)).then(() => undefined);
+}
+
+/**
+ * The arguments as the worker will get them: a DTO as JSON gives it back (a Date field in it is an
+ * ISO string there: `@IsDate()` without `@Type(() => Date)` fails at enqueue, not only when run).
+ * A Date parameter keeps the caller's value: JSON writes an invalid Date as null, which would pass
+ * as an optional parameter not given. Throws NotSerializableError as the add would.
+ */
+function asTheWorkerGets(taskName: string, types: readonly unknown[], args: unknown[]): unknown[] {
+  if (!types.some(isDto)) return args;
+  const stored = JSON.parse(argsToJson(args, `Arguments of task "${taskName}"`)) as unknown[];
+  return args.map((arg, index) => (types[index] === Date ? arg : stored[index]));
 }
 
 /** A task's parameter types when some of them are DTO classes or dates to convert; undefined otherwise. */
