@@ -1,4 +1,4 @@
-import { errorMessage, NotSerializableError } from './errors.js';
+import { errorMessage, NotSerializableError, PayloadTooLargeError } from './errors.js';
 
 /**
  * JSON.stringify silently drops or rewrites what it cannot represent (functions vanish, NaN becomes
@@ -62,6 +62,14 @@ export function argsToJson(args: unknown[], what: string): string {
   let end = args.length;
   while (end > 0 && args[end - 1] === undefined) end--;
   return toJson(end === args.length ? args : args.slice(0, end), what);
+}
+
+/** A task's argument list as its record keeps it: JSON, of at most `maxPayloadBytes`. */
+export function storedArgsJson(taskName: string, args: unknown[], maxPayloadBytes: number): string {
+  const argsJson = argsToJson(args, `Arguments of task "${taskName}"`);
+  const bytes = Buffer.byteLength(argsJson);
+  if (bytes > maxPayloadBytes) throw new PayloadTooLargeError(taskName, bytes, maxPayloadBytes);
+  return argsJson;
 }
 
 /** What cannot be stored, and where below the value it sits (built only on the way out). */

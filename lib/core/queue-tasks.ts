@@ -17,10 +17,10 @@ import type { Storage } from '../storages/storage.js';
 import { AsyncWorker } from '../workers/async-worker.js';
 import type { Worker } from '../workers/worker.js';
 import { assertPriority, resolveConfig, type QTasksConfig } from './config.js';
-import { InvalidOptionError, PayloadTooLargeError, shownValue, TaskNotFoundError, WaitTimeoutError } from './errors.js';
+import { InvalidOptionError, shownValue, TaskNotFoundError, WaitTimeoutError } from './errors.js';
 import { TaskExecutor, traceback } from './executor.js';
 import type { TaskInterceptor } from './interceptor.js';
-import { argsToJson } from './json.js';
+import { storedArgsJson } from './json.js';
 import { consoleLogger, taggedConsoleLogger, type QTasksLogger } from './logger.js';
 import { isFinal, type NewTask, type TaskRecord } from './task-record.js';
 import { TaskRegistry, type TaskHandler, type TaskOptions } from './task-registry.js';
@@ -426,9 +426,7 @@ export class QueueTasks {
     }
     const given = item.args ?? [];
     if (!Array.isArray(given)) throw new InvalidOptionError(`Arguments of task "${item.name}" must be an array.`);
-    const argsJson = argsToJson(given, `Arguments of task "${item.name}"`);
-    const bytes = Buffer.byteLength(argsJson);
-    if (bytes > this.config.maxPayloadBytes) throw new PayloadTooLargeError(item.name, bytes, this.config.maxPayloadBytes);
+    const argsJson = storedArgsJson(item.name, given, this.config.maxPayloadBytes);
     return { uuid: randomUUID(), taskName: item.name, priority, argsJson, createdAt: Date.now(), delayMs: Math.round(delayMs) };
   }
 }

@@ -10,7 +10,9 @@ import {
 } from '../core/errors.js';
 import type { QueueTasks } from '../core/queue-tasks.js';
 import type { ScheduleDefinition, ScheduleOptions, ScheduleState } from '../core/schedule.js';
+import { storedArgsJson } from '../core/json.js';
 import { pause, settleWithin } from '../core/timing.js';
+import { validatedAtEnqueue } from '../plugins/validation/validation.plugin.js';
 import type { StartHook } from '../starters/starter.js';
 import { buildSchedule, type BuiltSchedule } from './build-schedule.js';
 import { createTickJob } from './tick-job.js';
@@ -55,6 +57,13 @@ interface Schedule extends BuiltSchedule {
   job?: CronJob;
 }
 
+interface AddedSchedule {
+  schedule: Schedule;
+  where: string;
+  /** Its check, when `add` made it (its task was known). */
+  checked?: Promise<void>;
+}
+
 /** Shortest life of a tick's idempotency key: covers clock skew between instances and late fires. */
 const MIN_KEY_TTL_MS = 60_000;
 /** Longest wait at stop for ticks still being enqueued. */
@@ -76,11 +85,13 @@ const TICK_RETRY_MS = 1_000;
 export class QTasksTimer implements StartHook {
   readonly registry: CronJobRegistry | undefined;
   readonly enabled: boolean;
-  private readonly added = new Map<string, { schedule: Schedule; where: string }>();
+  private readonly added = new Map<string, AddedSchedule>();
   private readonly schedules = new Map<string, Schedule>();
   private readonly listeners = new Set<(event: TickEvent) => void>();
   private readonly inFlight = new Set<Promise<void>>();
   private started = false;
+  /** Set while a start checks its schedules: an add meanwhile waits for the outcome. */
+  private starting: Promise<void> | undefined;
   private stopping = new AbortController();
 
   constructor(
@@ -102,13 +113,23 @@ export class QTasksTimer implements StartHook {
    * the app starts it is kept until start; after, it runs at once. A bad schedule is refused here.
    */
   async add(taskName: string, options: ScheduleOptions): Promise<ScheduleDefinition> {
+    if (this.starting) await this.starting;
     const where = `timer.add("${taskName}")`;
     const schedule: Schedule = { ...buildSchedule(taskName, options, where), lastTick: 0 };
     const { name } = schedule.definition;
     if (this.added.has(name) || this.schedules.has(name)) throw new DuplicateScheduleError(name);
-    if (this.started) this.checkTask(schedule, where);
-    this.added.set(name, { schedule, where });
-    if (this.started) {
+    // Before start its task may not be registered yet: start checks it then.
+    const checked = this.started || this.app.registry.get(taskName) ? this.check(schedule, where) : undefined;
+    // Kept before the check ends, so a start the caller did not wait for sees it (and waits for the check).
+    this.added.set(name, { schedule, where, checked });
+    try {
+      await checked;
+    } catch (error) {
+      this.added.delete(name);
+      throw error;
+    }
+    // A start made while it was checked armed it already.
+    if (this.started && !this.schedules.has(name)) {
       this.schedules.set(name, schedule);
       if (this.enabled) await this.arm(schedule);
     }
@@ -155,19 +176,26 @@ export class QTasksTimer implements StartHook {
 
   /** Checks every schedule (a bad one fails the app's start), then arms them when enabled. */
   async start(): Promise<void> {
-    this.schedules.clear();
-    this.stopping = new AbortController();
-    const declared = this.app.registry
-      .definitions()
-      .filter(({ options }) => options.cron !== undefined || options.every !== undefined)
-      .map(({ name, options, source }) => ({ schedule: { ...buildSchedule(name, options, source), lastTick: 0 }, where: source }));
-    for (const { schedule, where } of [...declared, ...this.added.values()]) {
-      const { name } = schedule.definition;
-      if (this.schedules.has(name)) throw new DuplicateScheduleError(name);
-      this.checkTask(schedule, where);
-      this.schedules.set(name, schedule);
+    let checkedAll!: () => void;
+    this.starting = new Promise((resolve) => (checkedAll = resolve));
+    try {
+      this.schedules.clear();
+      this.stopping = new AbortController();
+      const declared: AddedSchedule[] = this.app.registry
+        .definitions()
+        .filter(({ options }) => options.cron !== undefined || options.every !== undefined)
+        .map(({ name, options, source }) => ({ schedule: { ...buildSchedule(name, options, source), lastTick: 0 }, where: source }));
+      for (const { schedule, where, checked } of [...declared, ...this.added.values()]) {
+        const { name } = schedule.definition;
+        if (this.schedules.has(name)) throw new DuplicateScheduleError(name);
+        await (checked ?? this.check(schedule, where));
+        this.schedules.set(name, schedule);
+      }
+      this.started = true;
+    } finally {
+      this.starting = undefined;
+      checkedAll();
     }
-    this.started = true;
     if (!this.enabled) {
       this.app.logger.log(`timer off in this process (${this.schedules.size} schedule(s) known)`);
       return;
@@ -202,13 +230,25 @@ export class QTasksTimer implements StartHook {
     await settleWithin([...this.inFlight], STOP_WAIT_MS);
   }
 
-  private checkTask({ definition }: Schedule, where: string): void {
-    if (!this.app.registry.get(definition.taskName)) {
+  /**
+   * Refuses a schedule that could never enqueue: an unknown task, or arguments every tick's add
+   * would refuse (over maxPayloadBytes, failing their DTO validation), which would only log an
+   * error at every tick.
+   */
+  private async check({ definition }: Schedule, where: string): Promise<void> {
+    const task = this.app.registry.get(definition.taskName);
+    if (!task) {
       const unknown = new UnknownTaskError(definition.taskName, this.app.registry.names());
       throw new InvalidScheduleError(definition.name, where, unknown.message, { cause: unknown });
     }
     if (definition.catchUp && !this.app.globalConfig) {
       throw new InvalidScheduleError(definition.name, where, '`catchUp` needs a GlobalConfig, where the last run is kept.');
+    }
+    try {
+      storedArgsJson(definition.taskName, definition.args, this.app.config.maxPayloadBytes);
+      await validatedAtEnqueue(task, definition.args);
+    } catch (error) {
+      throw new InvalidScheduleError(definition.name, where, `its arguments would fail every tick: ${errorMessage(error)}`, { cause: error });
     }
   }
 

@@ -1,6 +1,7 @@
 import { Injectable, Module, type OnModuleInit } from '@nestjs/common';
 import { Cron, ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
+import { IsInt, Min, Validate, ValidatorConstraint, type ValidatorConstraintInterface } from 'class-validator';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -36,6 +37,26 @@ class BeatService {
   beat(value: number) {
     return value * 2;
   }
+}
+
+class CountDto {
+  @IsInt()
+  @Min(1)
+  n!: number;
+}
+
+/** A check that takes its time (an async constraint, a database lookup say). */
+@ValidatorConstraint({ async: true })
+class CheckedSlowly implements ValidatorConstraintInterface {
+  async validate(): Promise<boolean> {
+    await sleep(300);
+    return true;
+  }
+}
+
+class SlowCountDto {
+  @Validate(CheckedSlowly)
+  n!: number;
 }
 
 /** Catches the tick events of a whole app's life, start-up included (catch-up happens there). */
@@ -186,6 +207,65 @@ describe('timer in one process', () => {
     }
     const failed = startNestApp({ name: uniqueAppName('timer-nogc'), url, globalConfig: null }, [CatchUpService]);
     await expect(failed).rejects.toThrow(/Schedule "nightly" \(CatchUpService\.nightly\) is invalid: `catchUp` needs a GlobalConfig/);
+  });
+
+  it('a schedule whose arguments every tick would refuse (too large, failing DTO validation) is refused by timer.add', async () => {
+    const name = uniqueAppName('timer-bad-args');
+    const app = new QueueTasks({ name, url, config: { maxPayloadBytes: 100 } });
+    app.task('echo', (text: string) => text);
+    app.task({ name: 'count', paramTypes: [CountDto] }, (dto: CountDto) => dto.n);
+    app.task({ name: 'slowCount', paramTypes: [SlowCountDto] }, (dto: SlowCountDto) => dto.n);
+    const timer = new QTasksTimer(app);
+    const refusals = {
+      big: [
+        'echo',
+        ['x'.repeat(500)],
+        'Schedule "big" (timer.add("echo")) is invalid: its arguments would fail every tick: Arguments of task "echo" take 504 bytes, over the limit of 100.',
+      ],
+      zero: [
+        'count',
+        [{ n: 0 }],
+        'Schedule "zero" (timer.add("count")) is invalid: its arguments would fail every tick: Arguments of task "count" are invalid: argument 1 (CountDto).n: n must not be less than 1.',
+      ],
+    } as const;
+    const refused = async () => {
+      for (const [schedule, [task, args, message]] of Object.entries(refusals)) {
+        const error = await timer.add(task, { name: schedule, every: 1000, args: [...args] }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(InvalidScheduleError);
+        expect((error as Error).message).toBe(message);
+      }
+    };
+    await refused();
+    // Added before start, with the call not waited for: the start waits for its check, and arms it.
+    const adding = timer.add('slowCount', { name: 'one', every: 1000, args: [{ n: 1 }] });
+    await app.start();
+    try {
+      expect((await timer.list()).map((schedule) => schedule.name)).toEqual(['one']);
+      await adding;
+      await refused();
+      const event = await nextTickEvent(timer);
+      expect(event.schedule).toBe('one');
+      expect((await app.wait(event.uuid, { timeout: 10_000 })).returning).toBe(1);
+    } finally {
+      await app.stop();
+    }
+    expect((await tickKeys(redis, name, 'big')).size + (await tickKeys(redis, name, 'zero')).size).toBe(0);
+  });
+
+  it('a declared schedule whose arguments fail DTO validation fails bootstrap, naming it', async () => {
+    @Injectable()
+    class CountingService {
+      @Task({ every: 1000, args: [{ n: 0 }] })
+      countDown(dto: CountDto) {
+        return dto.n;
+      }
+    }
+    const failed = startNestApp({ name: uniqueAppName('timer-dto'), url }, [CountingService]);
+    await expect(failed).rejects.toThrow(InvalidScheduleError);
+    await expect(failed).rejects.toThrow(
+      'Schedule "countDown" (CountingService.countDown) is invalid: its arguments would fail every tick: ' +
+        'Arguments of task "countDown" are invalid: argument 1 (CountDto).n: n must not be less than 1.',
+    );
   });
 
   it('a timer-only process (worker: false) enqueues on schedule; the tasks wait for a worker', async () => {
