@@ -275,6 +275,13 @@ export class QTasksTimer implements StartHook {
   private async catchUp(schedule: Schedule): Promise<void> {
     const lastRun = (await this.app.globalConfig!.schedule(schedule.definition.name))?.lastRun;
     if (!lastRun) return;
+    // Not a time (written by hand, say): the app still starts, as if the schedule had never run.
+    if (Number.isNaN(lastRun.getTime())) {
+      this.app.logger.warn(
+        `timer: schedule "${schedule.definition.name}" has an unreadable last run in GlobalConfig: taken as none, so no missed tick is caught up`,
+      );
+      return;
+    }
     const missed = schedule.trigger.latestBetween(lastRun.getTime(), Date.now());
     if (missed === null) return;
     schedule.lastTick = missed;

@@ -17,6 +17,7 @@ import {
   Worker,
   type TickEvent,
 } from '../../lib/index.js';
+import { RedisKeys } from '../../lib/redis/keys.js';
 import { eventually } from '../helpers/eventually.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startNestApp } from '../helpers/nest-app.js';
@@ -381,6 +382,28 @@ describe('ticks missed while no instance ran', () => {
     const missedWithTasks = [...keys.keys()].filter((t) => t > lastRunAtStop && t <= tick);
     expect(missedWithTasks).toEqual([tick]);
     expect(keys.get(tick)).toBe(catchUp!.uuid);
+  });
+
+  it('an unreadable last run (written by hand) is taken as none: the app starts, warns naming the schedule, and the next tick replaces it', async () => {
+    const name = uniqueAppName('catch-up-unreadable');
+    await redis.hset(new RedisKeys(name).scheduleRun('tick'), 'l', 'garbage');
+    const [warnings, errors]: string[][] = [[], []];
+    const app = new QueueTasks({ name, url, logger: { log: () => undefined, warn: (m) => warnings.push(m), error: (m) => errors.push(m) } });
+    // A cron schedule: the cron library threw on the Invalid Date, failing the start with an untyped CronError.
+    app.task({ name: 'tick', cron: '* * * * * *', catchUp: true }, () => undefined);
+    const timer = new QTasksTimer(app);
+    await app.start();
+    try {
+      expect(warnings).toEqual([
+        'timer: schedule "tick" has an unreadable last run in GlobalConfig: taken as none, so no missed tick is caught up',
+      ]);
+      const event = await nextTickEvent(timer);
+      expect(event.catchUp).toBe(false);
+      expect((await timer.list())[0]!.lastRun).toEqual(event.tick);
+      expect(errors).toEqual([]);
+    } finally {
+      await app.stop();
+    }
   });
 
   it('catchUp: false (the default) skips them', async () => {

@@ -3,7 +3,8 @@
 -- KEYS[1] the schedule's run hash (<prefix>tr:<name>): l last tick ms, u its task uuid, n next run ms
 -- ARGV[1] tick ms, ARGV[2] task uuid, ARGV[3] next run ms
 -- Returns 1 when recorded, 0 when this or a later tick is already recorded.
-local last = tonumber(redis.call('HGET', KEYS[1], 'l') or '-1')
+-- A last tick that is no number (written by hand) counts as none: this tick replaces it.
+local last = tonumber(redis.call('HGET', KEYS[1], 'l')) or -1
 if tonumber(ARGV[1]) <= last then
   return 0
 end
