@@ -114,27 +114,28 @@ export function decodeRecord(uuid: string, raw: string): TaskRecord {
   };
   if (stored.b !== undefined) record.startedAt = new Date(stored.b);
   if (stored.f !== undefined) record.finishedAt = new Date(stored.f);
-  if (stored.r !== undefined) record.returning = parseJsonField(uuid, 'result', stored.r);
+  if (stored.r !== undefined) record.returning = parseJsonField(uuid, 'its result is', stored.r);
   if (stored.e !== undefined) record.traceback = stored.e;
   if (stored.x !== undefined) record.cancelReason = stored.x;
   if (stored.w !== undefined) record.worker = stored.w;
   if (stored.d !== undefined) record.runAt = new Date(stored.d);
-  if (stored.g !== undefined) record.progress = parseJsonField(uuid, 'progress', stored.g);
+  if (stored.g !== undefined) record.progress = parseJsonField(uuid, 'its progress is', stored.g);
   if (Array.isArray(stored.h)) record.errors = stored.h;
   return record;
 }
 
 /** The argument list; anything else (`"abc"`, `5`, `null`) would be spread into the handler as something else. */
 function storedArgs(uuid: string, text: string | undefined): unknown[] {
-  const args = parseJsonField(uuid, 'arguments', text ?? '[]');
+  const args = parseJsonField(uuid, 'its arguments are', text ?? '[]');
   if (!Array.isArray(args)) throw new MalformedRecordError(uuid, `its arguments are not a JSON list: ${String(text).slice(0, 80)}`);
   return args;
 }
 
-function parseJsonField(uuid: string, what: string, text: string): unknown {
+/** `field` names the field with its verb ("its result is"), for the error's message. */
+function parseJsonField(uuid: string, field: string, text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw new MalformedRecordError(uuid, `its ${what} are not JSON`);
+    throw new MalformedRecordError(uuid, `${field} not JSON`);
   }
 }

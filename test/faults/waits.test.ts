@@ -38,7 +38,7 @@ describe('waits end, with a typed error, when the finished record cannot be read
         // Under the storage's 5 s re-read: the completion message itself must end the waits.
         const ran = settled(app.run('double', [21]), 3_000, 'run()');
         await expect(ran).rejects.toBeInstanceOf(MalformedRecordError);
-        await expect(ran).rejects.toMatchObject({ message: expect.stringMatching(/result .*not JSON/) });
+        await expect(ran).rejects.toMatchObject({ message: expect.stringMatching(/its result is not JSON/) });
         const added = await app.add('double', [1]);
         await expect(settled(app.wait(added.uuid), 3_000, 'wait()')).rejects.toBeInstanceOf(MalformedRecordError);
       } finally {
