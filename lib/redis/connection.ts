@@ -70,6 +70,8 @@ export class RedisConnection {
   private everConnected = false;
   /** The latest connection error: it names the real cause (ECONNREFUSED, auth...) in our errors. */
   private lastError?: Error;
+  /** The database as the URL writes it: ioredis keeps only its parseInt ("abc" is NaN, "2abc" is 2). */
+  private readonly urlDatabase?: string;
   /**
    * True when calls are held while Redis is unreachable (whenRedisDown 'wait'), so work that opens
    * a connection of its own (a wait's subscription) holds too instead of failing. A client handed
@@ -114,6 +116,7 @@ export class RedisConnection {
         retryStrategy: (attempt) => (this.everConnected ? retry(attempt) : null),
       };
       this.client = options.url ? new Redis(options.url, base) : new Redis(base);
+      if (options.url) this.urlDatabase = databaseInUrl(options.url);
     }
     this.ownsClient = true;
     // Handled here (ioredis reconnects by itself); callers see the cause in typed errors.
@@ -224,6 +227,18 @@ export class RedisConnection {
   }
 
   /**
+   * A database that is no number is refused before connecting: ioredis would SELECT NaN with no
+   * handler for its failure, an unhandled rejection that ends the process.
+   */
+  private refuseNonNumericDatabase(): void {
+    if (this.client instanceof Cluster) return;
+    const { db } = this.client.options;
+    const given = this.urlDatabase ?? (db === undefined ? undefined : String(db));
+    if (given === undefined || (/^-?\d+$/.test(given) && (db === undefined || Number.isInteger(db)))) return;
+    throw new InvalidOptionError(`Redis database "${given}" is not a database number: give a whole number, as in redis://127.0.0.1:6379/2 (or none, for database 0).`);
+  }
+
+  /**
    * A database the server does not have fails here, naming it: ioredis only reports its failed
    * SELECT as an 'error' event and goes on in database 0, where the app would mix with others.
    */
@@ -252,7 +267,9 @@ export class RedisConnection {
 
   describe(): string {
     if (this.client instanceof Cluster) return 'a Redis Cluster';
-    const { host, port, db } = this.client.options;
+    const { host, port, db, path } = this.client.options;
+    // A Unix socket path wins over host and port, which then keep their defaults.
+    if (path) return db ? `${path} (database ${db})` : path;
     return `${host}:${port}/${db ?? 0}`;
   }
 
@@ -261,6 +278,7 @@ export class RedisConnection {
     // A client of ours is connected here only: it is new, or a failed connect left it stopped,
     // and connecting it again is the retry.
     if (this.ownsClient || this.client.status === 'wait') {
+      this.refuseNonNumericDatabase();
       // ioredis's connectTimeout covers opening the socket only: a server that accepts it and
       // never answers (stopped, or a proxy with no backend) would hold the connect for ever.
       const limitMs = this.connectTimeoutMs();
@@ -298,6 +316,17 @@ export function isRedisUrl(url: unknown): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The database a URL names, as written, or undefined: the path of a redis:// URL, else its `db`
+ * query parameter (the only place a Unix socket path can name one).
+ */
+function databaseInUrl(url: string): string | undefined {
+  if (url.startsWith('/')) return new URLSearchParams(url.split('?')[1] ?? '').get('db') ?? undefined;
+  if (!isRedisUrl(url)) return undefined;
+  const { pathname, searchParams } = new URL(url);
+  return pathname.length > 1 ? pathname.slice(1) : (searchParams.get('db') ?? undefined);
 }
 
 /** ioredis's own default connectTimeout. */

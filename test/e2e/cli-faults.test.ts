@@ -127,4 +127,16 @@ describe('the qtasks CLI and GlobalConfig with entries written by hand or by ano
       expect(badUrl.err).toContain(`--url must be a redis:// or rediss:// URL, or a Unix socket path; got "${url}"`);
     }
   });
+
+  it('exits 2 naming a database that is no number, and names the socket path of a Redis it cannot reach', async () => {
+    for (const [url, database] of [[`${redisUrl}/abc`, 'abc'], [`${redisUrl}/2abc`, '2abc'], [`${redisUrl}?db=x`, 'x']] as const) {
+      // Before the fix the command never ended (ioredis's SELECT NaN killed the process): bounded.
+      const bad = await raceTimeout(qtasks('status', '--url', url), 10_000, () => ({ code: -1, out: '', err: 'no answer' }));
+      expect(bad.err).toBe(`qtasks: Redis database "${database}" is not a database number: give a whole number, as in redis://127.0.0.1:6379/2 (or none, for database 0).\n`);
+      expect(bad.code).toBe(EXIT.usage);
+    }
+    const socket = await qtasks('status', '--url', '/tmp/qtasks-no-such-redis.sock');
+    expect(socket.code).toBe(EXIT.failed);
+    expect(socket.err).toMatch(/^qtasks: Redis at \/tmp\/qtasks-no-such-redis\.sock is not reachable: /);
+  });
 });

@@ -15,6 +15,7 @@ import {
   UnknownTaskError,
   type WhenRedisDown,
 } from '../../lib/index.js';
+import { raceTimeout } from '../../lib/core/timing.js';
 import { RedisKeys } from '../../lib/redis/keys.js';
 import { eventually } from '../helpers/eventually.js';
 import { uniqueAppName } from '../helpers/names.js';
@@ -344,6 +345,19 @@ describe('bootstrap with an unreachable Redis', () => {
       await app.stop();
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it('a database that is no number fails the start naming it, before any connection (not an unhandled SELECT NaN)', async () => {
+    const app = new QueueTasks({ name: uniqueAppName('nan-db'), url: `${inject('redisUrl')}/abc` });
+    try {
+      const error = await raceTimeout(app.start().catch((e: unknown) => e), 10_000, () => 'start never ended');
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect((error as Error).message).toBe(
+        'Redis database "abc" is not a database number: give a whole number, as in redis://127.0.0.1:6379/2 (or none, for database 0).',
+      );
+    } finally {
+      await app.stop();
     }
   });
 
