@@ -110,7 +110,9 @@ export class QTasksTimer implements StartHook {
 
   /**
    * Adds a schedule of `taskName` (the original's `timer.add_task("test", trigger=...)`). Before
-   * the app starts it is kept until start; after, it runs at once. A bad schedule is refused here.
+   * the app starts it is kept until start; after, it runs at once. A bad schedule is refused here;
+   * one that cannot be published (Redis down with whenRedisDown 'fail') is not kept, so it can be
+   * added again.
    */
   async add(taskName: string, options: ScheduleOptions): Promise<ScheduleDefinition> {
     if (this.starting) await this.starting;
@@ -131,7 +133,14 @@ export class QTasksTimer implements StartHook {
     // A start made while it was checked armed it already.
     if (this.started && !this.schedules.has(name)) {
       this.schedules.set(name, schedule);
-      if (this.enabled) await this.arm(schedule);
+      if (this.enabled) {
+        try {
+          await this.arm(schedule);
+        } catch (error) {
+          this.forget(schedule);
+          throw error;
+        }
+      }
     }
     return schedule.definition;
   }
@@ -143,12 +152,19 @@ export class QTasksTimer implements StartHook {
   async remove(name: string): Promise<boolean> {
     const schedule = this.schedules.get(name) ?? this.added.get(name)?.schedule;
     if (!schedule) return false;
-    this.disarm(schedule);
-    this.schedules.delete(name);
-    this.added.delete(name);
+    this.forget(schedule);
     await Promise.allSettled([...this.inFlight]);
     if (this.running) await this.app.globalConfig?.removeSchedule(name);
     return true;
+  }
+
+  /** Stops a schedule here and drops it from this process (a declared one comes back at the next start). */
+  private forget(schedule: Schedule): void {
+    const { name } = schedule.definition;
+    this.disarm(schedule);
+    // Only this very schedule: a failed add must not drop another one under the same name.
+    if (this.schedules.get(name) === schedule) this.schedules.delete(name);
+    if (this.added.get(name)?.schedule === schedule) this.added.delete(name);
   }
 
   /** The schedules of this process (declared ones once the app started), with their run state. */

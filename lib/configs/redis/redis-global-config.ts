@@ -90,11 +90,13 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   async publishSchedule(schedule: ScheduleDefinition, nextRun: Date): Promise<void> {
-    await this.client
-      .multi()
-      .hset(this.keys.schedules, schedule.name, JSON.stringify(schedule))
-      .hset(this.keys.scheduleRun(schedule.name), 'n', nextRun.getTime())
-      .exec();
+    await this.reach(() =>
+      this.client
+        .multi()
+        .hset(this.keys.schedules, schedule.name, JSON.stringify(schedule))
+        .hset(this.keys.scheduleRun(schedule.name), 'n', nextRun.getTime())
+        .exec(),
+    );
   }
 
   async recordScheduleRun(name: string, tick: Date, taskUuid: string, nextRun: Date): Promise<boolean> {
@@ -107,17 +109,30 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   async removeSchedule(name: string): Promise<void> {
-    await this.client.multi().hdel(this.keys.schedules, name).del(this.keys.scheduleRun(name)).exec();
+    await this.reach(() => this.client.multi().hdel(this.keys.schedules, name).del(this.keys.scheduleRun(name)).exec());
   }
 
   async schedule(name: string): Promise<ScheduleState | undefined> {
-    const [definition] = readableObjects<ScheduleDefinition>([await this.client.hget(this.keys.schedules, name)], 'name');
-    return definition && this.withRun(definition, await this.runFields(name));
+    const [raw, run] = await this.reach(() => Promise.all([this.client.hget(this.keys.schedules, name), this.runFields(name)]));
+    const [definition] = readableObjects<ScheduleDefinition>([raw], 'name');
+    return definition && this.withRun(definition, run);
   }
 
   async schedules(): Promise<ScheduleState[]> {
     const definitions = readableObjects<ScheduleDefinition>(Object.values(await this.client.hgetall(this.keys.schedules)), 'name');
     return Promise.all(definitions.map(async (definition) => this.withRun(definition, await this.runFields(definition.name))));
+  }
+
+  /**
+   * A timer's add and remove call these: while Redis cannot be reached (whenRedisDown 'fail'),
+   * they fail as RedisUnavailableError, as the producer paths do, not with ioredis's own error.
+   */
+  private async reach<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (error) {
+      throw this.connection.unavailable(error);
+    }
   }
 
   private runFields(name: string): Promise<(string | null)[]> {
