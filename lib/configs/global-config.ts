@@ -73,9 +73,12 @@ export abstract class GlobalConfig {
   abstract publishSchedule(schedule: ScheduleDefinition, nextRun: Date): Promise<void>;
   /**
    * Records the task enqueued for a tick, unless a later tick is already recorded (instances
-   * report the same tick, possibly out of order). Returns whether it was recorded.
+   * report the same tick, possibly out of order). Returns whether it was recorded, or `'removed'`
+   * when the schedule is no longer published (removed by another instance): nothing is recorded,
+   * and the timer stops the schedule.
    */
-  abstract recordScheduleRun(name: string, tick: Date, taskUuid: string, nextRun: Date): Promise<boolean>;
+  abstract recordScheduleRun(name: string, tick: Date, taskUuid: string, nextRun: Date): Promise<boolean | 'removed'>;
+  /** Removes a schedule for every instance: the ones still running it stop it at their next tick. */
   abstract removeSchedule(name: string): Promise<void>;
   abstract schedule(name: string): Promise<ScheduleState | undefined>;
   abstract schedules(): Promise<ScheduleState[]>;

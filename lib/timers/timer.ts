@@ -158,6 +158,14 @@ export class QTasksTimer implements StartHook {
     return true;
   }
 
+  /** Another instance removed the schedule: it stops here too, as if removed here. */
+  private stopRemovedElsewhere(schedule: Schedule): void {
+    const { name } = schedule.definition;
+    if (this.schedules.get(name) !== schedule) return; // stopped here already
+    this.forget(schedule);
+    this.app.logger.log(`timer: schedule "${name}" was removed by another instance; stopped here too`);
+  }
+
   /** Stops a schedule here and drops it from this process (a declared one comes back at the next start). */
   private forget(schedule: Schedule): void {
     const { name } = schedule.definition;
@@ -328,8 +336,11 @@ export class QTasksTimer implements StartHook {
           uniqueKey: `timer:${definition.name}:${tick}`,
           uniqueTtlMs,
         });
-        await this.app.globalConfig?.recordScheduleRun(definition.name, new Date(tick), uuid, new Date(trigger.nextAfter(Date.now())));
-        this.emitTick({ schedule: definition.name, taskName: definition.taskName, tick: new Date(tick), uuid, added, catchUp });
+        // No uuid: the enqueue refused the tick, as another instance removed the schedule.
+        const nextRun = new Date(trigger.nextAfter(Date.now()));
+        const recorded = uuid === '' ? 'removed' : await this.app.globalConfig?.recordScheduleRun(definition.name, new Date(tick), uuid, nextRun);
+        if (uuid !== '') this.emitTick({ schedule: definition.name, taskName: definition.taskName, tick: new Date(tick), uuid, added, catchUp });
+        if (recorded === 'removed') this.stopRemovedElsewhere(schedule);
         return;
       } catch (error) {
         const again = error instanceof RedisUnavailableError && this.started && Date.now() + TICK_RETRY_MS < triesEnd;

@@ -1,10 +1,13 @@
 import { Redis } from 'ioredis';
-import { describe, expect, it } from 'vitest';
-import { QTasksTimer, QueueTasks, RedisUnavailableError } from '../../lib/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { QTasksTimer, QueueTasks, RedisUnavailableError, type TickEvent } from '../../lib/index.js';
+import { RedisKeys } from '../../lib/redis/keys.js';
 import { eventually } from '../helpers/eventually.js';
 import { uniqueAppName } from '../helpers/names.js';
+import { qtasks } from '../helpers/qtasks-cli.js';
 import { startRedisServer } from '../helpers/redis-server.js';
-import { nextTickEvent } from '../helpers/ticks.js';
+import { nextTickEvent, tickKeys } from '../helpers/ticks.js';
 
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -34,6 +37,69 @@ describe('timer.add while Redis is briefly down', () => {
       await app.stop();
       await redis.quit();
       await server.destroy();
+    }
+  });
+});
+
+describe('timer.remove with several instances running one schedule', () => {
+  const url = inject('redisUrl');
+  const redis = new Redis(url);
+  afterAll(async () => redis.quit());
+
+  /** One instance of the app, running schedule "x" (every second); what it logs, and its ticks. */
+  const startInstance = async (name: string) => {
+    const logged: string[] = [];
+    const app = new QueueTasks({ name, url, worker: false, logger: { ...quiet, log: (line) => logged.push(line) } });
+    app.task('report', () => 'report');
+    const timer = new QTasksTimer(app);
+    const ticks: TickEvent[] = [];
+    timer.onTick((event) => ticks.push(event));
+    await timer.add('report', { name: 'x', every: 1000 });
+    await app.start();
+    return { app, timer, logged, ticks };
+  };
+
+  it('stops it everywhere: no instance enqueues a tick after the remove, the others stop it, the CLI lists none; an instance adding it again brings it back', async () => {
+    const name = uniqueAppName('timer-remove-all');
+    const a = await startInstance(name);
+    const b = await startInstance(name);
+    let c: Awaited<ReturnType<typeof startInstance>> | undefined;
+    try {
+      await nextTickEvent(b.timer, (event) => event.schedule === 'x');
+      expect(await a.timer.remove('x')).toBe(true);
+      const removedAt = Date.now();
+
+      // B learns of it at its next tick (a second away), and enqueues nothing for it.
+      await eventually('B stopped x', async () => (await b.timer.list()).length === 0, 5_000, 50);
+      expect(b.logged).toContain('timer: schedule "x" was removed by another instance; stopped here too');
+      await sleep(1_200); // a further tick: B's job is gone, not just refused
+      expect([...(await tickKeys(redis, name, 'x')).keys()].filter((tick) => tick > removedAt)).toEqual([]);
+      expect(b.ticks.filter((event) => event.tick.getTime() > removedAt)).toEqual([]);
+      const schedules = await qtasks('schedules', '--app', name);
+      expect(schedules.out).toBe('no schedules\n');
+
+      // An instance that starts with the schedule (declared or added in its code) adds it again.
+      c = await startInstance(name);
+      const event = await nextTickEvent(c.timer, (tick) => tick.schedule === 'x');
+      expect(event.added).toBe(true);
+      expect((await qtasks('schedules', '--app', name)).out).toMatch(/^x {2}report {2}every 1000 ms/);
+    } finally {
+      await Promise.all([a.app.stop(), b.app.stop(), c?.app.stop()]);
+    }
+  });
+
+  it('an instance whose schedule lost its definition some other way (an older version removed it) stops it at its next tick, leaving no run state', async () => {
+    const name = uniqueAppName('timer-remove-old');
+    const keys = new RedisKeys(name);
+    const b = await startInstance(name);
+    try {
+      await nextTickEvent(b.timer, (event) => event.schedule === 'x');
+      await redis.multi().hdel(keys.schedules, 'x').del(keys.scheduleRun('x')).exec();
+      await eventually('B stopped x', async () => (await b.timer.list()).length === 0, 5_000, 50);
+      await sleep(1_200);
+      expect(await redis.exists(keys.scheduleRun('x'))).toBe(0);
+    } finally {
+      await b.app.stop();
     }
   });
 });

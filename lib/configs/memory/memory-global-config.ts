@@ -61,7 +61,8 @@ export class MemoryGlobalConfig extends GlobalConfig {
   }
 
   // As schedule-run.lua: an older tick, reported late, never overwrites a newer one.
-  async recordScheduleRun(name: string, tick: Date, taskUuid: string, nextRun: Date): Promise<boolean> {
+  async recordScheduleRun(name: string, tick: Date, taskUuid: string, nextRun: Date): Promise<boolean | 'removed'> {
+    if (!this.scheduleDefinitions.has(name)) return 'removed';
     const run = this.scheduleRuns.get(name) ?? {};
     if (run.lastRun !== undefined && tick.getTime() <= run.lastRun) return false;
     this.scheduleRuns.set(name, { lastRun: tick.getTime(), lastTaskUuid: taskUuid, nextRun: nextRun.getTime() });

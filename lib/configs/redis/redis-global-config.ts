@@ -5,6 +5,13 @@ import { RedisKeys } from '../../redis/keys.js';
 import { ScriptRunner } from '../../redis/scripts.js';
 import { GlobalConfig, readableObjects, type WorkerStatus } from '../global-config.js';
 
+/**
+ * How long a removed schedule's ticks stay refused: longer than the longest `every` (about 24.8
+ * days), so every instance still running it ticks into the mark. One that does not (a cron rarer
+ * than that) enqueues that one tick, then stops the schedule when it cannot record it.
+ */
+const REMOVED_MARK_MS = 30 * 24 * 3_600_000;
+
 export interface RedisGlobalConfigOptions extends RedisConnectionOptions {
   name?: string;
   connection?: RedisConnection;
@@ -90,26 +97,40 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   async publishSchedule(schedule: ScheduleDefinition, nextRun: Date): Promise<void> {
+    const run = this.keys.scheduleRun(schedule.name);
     await this.reach(() =>
       this.client
         .multi()
         .hset(this.keys.schedules, schedule.name, JSON.stringify(schedule))
-        .hset(this.keys.scheduleRun(schedule.name), 'n', nextRun.getTime())
+        // Published again after a removal: its ticks enqueue again, and its run state is kept.
+        .hdel(run, 'r')
+        .persist(run)
+        .hset(run, 'n', nextRun.getTime())
         .exec(),
     );
   }
 
-  async recordScheduleRun(name: string, tick: Date, taskUuid: string, nextRun: Date): Promise<boolean> {
-    const recorded = await this.scripts.run('schedule-run', [this.keys.scheduleRun(name)], [
+  async recordScheduleRun(name: string, tick: Date, taskUuid: string, nextRun: Date): Promise<boolean | 'removed'> {
+    const recorded = await this.scripts.run('schedule-run', [this.keys.scheduleRun(name), this.keys.schedules], [
       tick.getTime(),
       taskUuid,
       nextRun.getTime(),
+      name,
     ]);
-    return recorded === 1;
+    return recorded === -1 ? 'removed' : recorded === 1;
   }
 
+  /**
+   * Deletes the definition and run state, and leaves the mark `r` in the run hash: the enqueue
+   * script then refuses the schedule's ticks, so instances that still run it enqueue nothing more
+   * and stop it at their next tick. The mark goes when the schedule is published again, or after
+   * REMOVED_MARK_MS.
+   */
   async removeSchedule(name: string): Promise<void> {
-    await this.reach(() => this.client.multi().hdel(this.keys.schedules, name).del(this.keys.scheduleRun(name)).exec());
+    const run = this.keys.scheduleRun(name);
+    await this.reach(() =>
+      this.client.multi().hdel(this.keys.schedules, name).del(run).hset(run, 'r', Date.now()).pexpire(run, REMOVED_MARK_MS).exec(),
+    );
   }
 
   async schedule(name: string): Promise<ScheduleState | undefined> {

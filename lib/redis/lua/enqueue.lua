@@ -4,7 +4,9 @@
 -- value): `<uuid> <priority> <delay ms> <unique key TTL ms> <unique key length in bytes> `
 -- followed by the unique key (may be empty) and the record JSON.
 -- Returns one uuid per task, joined by spaces: its own, or for a duplicate unique key the uuid
--- that holds the key.
+-- that holds the key, or '' for the tick of a removed timer schedule (nothing is enqueued).
+-- Unique keys `timer:<schedule>:<tick ms>` are a timer's ticks: while the schedule's run hash
+-- (<prefix>tr:<schedule>) holds `r`, set when any instance removed it, no instance enqueues them.
 --@include time
 --@include queue
 local prefix = ARGV[1]
@@ -19,9 +21,15 @@ for i = 2, #ARGV do
   local recordAt = rest + tonumber(uniqueLength)
   local holder = nil
   if recordAt > rest then
-    local uniqueKey = prefix .. 'u:' .. string.sub(task, rest, recordAt - 1)
-    if not redis.call('SET', uniqueKey, uuid, 'NX', 'PX', uniqueTtl) then
-      holder = redis.call('GET', uniqueKey)
+    local given = string.sub(task, rest, recordAt - 1)
+    local schedule = string.match(given, '^timer:(.+):%d+$')
+    if schedule and redis.call('HEXISTS', prefix .. 'tr:' .. schedule, 'r') == 1 then
+      holder = ''
+    else
+      local uniqueKey = prefix .. 'u:' .. given
+      if not redis.call('SET', uniqueKey, uuid, 'NX', 'PX', uniqueTtl) then
+        holder = redis.call('GET', uniqueKey)
+      end
     end
   end
   if holder then

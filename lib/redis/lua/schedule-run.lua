@@ -1,9 +1,15 @@
 -- Schedule run: records the task a timer enqueued for a tick. Every running instance reports
 -- each tick, possibly late and out of order, so an older tick never overwrites a newer one.
 -- KEYS[1] the schedule's run hash (<prefix>tr:<name>): l last tick ms, u its task uuid, n next run ms
--- ARGV[1] tick ms, ARGV[2] task uuid, ARGV[3] next run ms
--- Returns 1 when recorded, 0 when this or a later tick is already recorded.
+-- KEYS[2] the schedules hash (<prefix>tm): name -> definition
+-- ARGV[1] tick ms, ARGV[2] task uuid, ARGV[3] next run ms, ARGV[4] the schedule's name
+-- Returns 1 when recorded, 0 when this or a later tick is already recorded, -1 when the schedule
+-- is no longer published (another instance removed it): nothing is recorded, so no run state
+-- outlives its definition, and the caller stops the schedule.
 -- A last tick that is no number (written by hand) counts as none: this tick replaces it.
+if redis.call('HEXISTS', KEYS[2], ARGV[4]) == 0 then
+  return -1
+end
 local last = tonumber(redis.call('HGET', KEYS[1], 'l')) or -1
 if tonumber(ARGV[1]) <= last then
   return 0
