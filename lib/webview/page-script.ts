@@ -51,11 +51,22 @@ function time(value) {
 }
 
 function age(ms) {
+  if (!Number.isFinite(ms)) return '';
   const s = Math.max(0, Math.floor(ms / 1000));
   if (s < 60) return s + 's';
   if (s < 3600) return Math.floor(s / 60) + 'm ' + (s % 60) + 's';
   if (s < 86400) return Math.floor(s / 3600) + 'h ' + Math.floor((s % 3600) / 60) + 'm';
   return Math.floor(s / 86400) + 'd ' + Math.floor((s % 86400) / 3600) + 'h';
+}
+
+/**
+ * A list field of a heartbeat or catalogue entry. Those are stored JSON that another version or
+ * tool may have written with anything there (a string, an object): shown as text, never trusted.
+ */
+function listText(value) {
+  if (Array.isArray(value)) return value.join(', ');
+  if (value === undefined || value === null) return '';
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 function json(value) {
@@ -139,13 +150,13 @@ function renderOverview(overview) {
     row('waiting-line-row', [w.task, w.waiting, heldUntil(w)])), 3);
   const now = Date.now();
   fill('workers', overview.workers.map((w) => {
-    const tr = row('worker-row', [w.id, w.host, w.pid, w.running + '/' + w.maxTasksProcess, age(now - w.startedAt), (w.tasks || []).join(', ')]);
+    const tr = row('worker-row', [w.id, w.host, w.pid, w.running + '/' + w.maxTasksProcess, age(now - w.startedAt), listText(w.tasks)]);
     tr.dataset.workerId = w.id;
     tr.cells[3].dataset.testid = 'worker-running';
     return tr;
   }), 6);
   fill('catalog', overview.catalog.map((t) =>
-    row('catalog-row', [t.name, t.priority ?? '', rateLimit(t.rateLimit), t.maxRunning ?? '', t.description ?? '', (t.tags || []).join(', '), t.source])), 7);
+    row('catalog-row', [t.name, t.priority ?? '', rateLimit(t.rateLimit), t.maxRunning ?? '', t.description ?? '', listText(t.tags), t.source])), 7);
   fill('schedules', overview.schedules.map((s) => {
     const timing = s.cron ? 'cron ' + s.cron + (s.timezone ? ' (' + s.timezone + ')' : '') : 'every ' + s.every / 1000 + ' s';
     return row('schedule-row', [s.name, s.taskName, timing, time(s.nextRun), time(s.lastRun), s.lastTaskUuid ?? '']);

@@ -341,6 +341,31 @@ describe('the WebView dashboard', () => {
     await expect.poll(() => page.locator(`${testId('malformed-row')} td:first-child`).allTextContents(), WAIT).toEqual(['broken']);
   });
 
+  it('renders the overview when a heartbeat or catalogue entry written by another version or tool holds a field of another type', async () => {
+    const name = uniqueAppName('webview-odd');
+    const redis = new Redis(redisUrl);
+    try {
+      const heartbeat = { id: 'odd', host: 'h', pid: 1, startedAt: 'yesterday', running: 0, maxTasksProcess: 4, tasks: 'send' };
+      await redis.multi().zadd(`qtasks:{${name}}:workers`, Date.now() + 600_000, 'odd').hset(`qtasks:{${name}}:wi`, 'odd', JSON.stringify(heartbeat)).exec();
+      await redis.hset(`qtasks:{${name}}:catalog`, {
+        billing: JSON.stringify({ name: 'billing', tags: 'billing' }),
+        report: JSON.stringify({ name: 'report', tags: { team: 'ops' } }),
+      });
+    } finally {
+      await redis.quit();
+    }
+    const odd = await startView({ name, url: redisUrl, port: 0, refreshMs: 200 });
+    const page = await openPage(odd);
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await expect.poll(() => page.locator(`${testId('worker-row')} td`).allTextContents(), WAIT).toEqual(['odd', 'h', '1', '0/4', '', 'send']);
+    const catalogue = await page.locator(testId('catalog-row')).evaluateAll((rows) => rows.map((row) => row.children[5]!.textContent));
+    expect(catalogue.sort()).toEqual(['billing', '{"team":"ops"}']);
+    expect(await text(page, 'app-name')).toBe(name);
+    expect(await page.locator(testId('error-banner')).isHidden()).toBe(true);
+    expect(pageErrors).toEqual([]);
+  });
+
   it('keeps serving while Redis is down, before or after connecting: the API answers 503, the page shows why, and both recover', async () => {
     const redis = await startRedisServer();
     let down: WebView | undefined;
