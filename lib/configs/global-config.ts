@@ -1,3 +1,4 @@
+import { toJson } from '../core/json.js';
 import type { ScheduleDefinition, ScheduleState } from '../core/schedule.js';
 import type { TaskCatalogEntry } from '../core/task-registry.js';
 import { PluginRunner } from '../plugins/plugin-runner.js';
@@ -28,9 +29,10 @@ export abstract class GlobalConfig {
   // set, get, getAll and setStatus fire their triggers here, once for every backend; a backend
   // only stores and reads the JSON text.
 
+  /** Stores `value` as JSON; one JSON would not give back as it is fails with NotSerializableError. */
   async set(key: string, value: unknown): Promise<void> {
     const answer = await this.plugins.trigger('global_config_set', { key, value });
-    await this.writeSetting(key, JSON.stringify(answer.value));
+    await this.writeSetting(key, toJson(answer.value, `GlobalConfig setting "${key}"`));
   }
 
   async get<T = unknown>(key: string): Promise<T | undefined> {

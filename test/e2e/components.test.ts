@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { QueueTasks, RedisGlobalConfig } from '../../lib/index.js';
+import { MemoryGlobalConfig, NotSerializableError, QueueTasks, RedisGlobalConfig } from '../../lib/index.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { assertRedisInstalled } from '../helpers/redis-server.js';
 
@@ -57,6 +57,36 @@ describe('components without Nest', () => {
       expect(await redis.exists(`qtasks:{${name}}:gc`)).toBe(1);
     } finally {
       await reader.stop();
+    }
+  });
+
+  it('GlobalConfig refuses a setting JSON would not give back, naming the key and the path, on both backends', async () => {
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const refused: [unknown, string][] = [
+      [undefined, '$ is undefined'],
+      [() => 1, '$ is a function'],
+      [10n, '$ is a BigInt'],
+      [NaN, '$ is NaN'],
+      [new Map([[1, 2]]), '$ is a Map, which JSON turns into {}'],
+      [{ at: { every: [1, circular] } }, '$.at.every[1].self is a circular reference'],
+    ];
+    const redisConfig = new RedisGlobalConfig({ name: uniqueAppName('settings-refused'), url });
+    await redisConfig.start();
+    try {
+      for (const globalConfig of [redisConfig, new MemoryGlobalConfig()]) {
+        await globalConfig.set('kept', 1);
+        for (const [value, problem] of refused) {
+          const error = await globalConfig.set('kept', value).catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(NotSerializableError);
+          expect((error as Error).message).toBe(`GlobalConfig setting "kept" cannot be stored as JSON: ${problem}.`);
+        }
+        expect(await globalConfig.getAll()).toEqual({ kept: 1 });
+        await globalConfig.set('when', new Date(0)); // a value whose toJSON gives JSON is stored as that
+        expect(await globalConfig.get('when')).toBe('1970-01-01T00:00:00.000Z');
+      }
+    } finally {
+      await redisConfig.stop();
     }
   });
 
