@@ -90,11 +90,17 @@ export function formatSchedules(schedules: ScheduleState[]): string {
     schedules.map((schedule) => [
       schedule.name,
       schedule.taskName,
-      schedule.cron ?? `every ${schedule.every} ms`,
+      timing(schedule),
       `last ${schedule.lastRun ? iso(schedule.lastRun) : 'never'}`,
       `next ${schedule.nextRun ? iso(schedule.nextRun) : 'unknown'}`,
     ]),
   );
+}
+
+/** When a schedule fires: a cron expression with its time zone (the system's when none is set), or the interval. */
+function timing({ cron, timezone, every }: ScheduleState): string {
+  if (cron === undefined) return `every ${every} ms`;
+  return timezone ? `${cron} (${timezone})` : cron;
 }
 
 /**

@@ -1,8 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { EXIT, USAGE } from '../../lib/cli/run-cli.js';
+import { RedisGlobalConfig } from '../../lib/index.js';
 import { startChildApp } from '../helpers/child-app.js';
 import { Gate } from '../helpers/gate.js';
+import { uniqueAppName } from '../helpers/names.js';
 import { plainApps } from '../helpers/plain-app.js';
 import { qtasks } from '../helpers/qtasks-cli.js';
 
@@ -50,6 +52,27 @@ describe('the qtasks CLI', () => {
     expect((await qtasks('workers', '--app', app.name)).out).toContain('double, boom, hold');
     expect((await qtasks('apps')).out.split('\n')).toContain(app.name);
     gate.open();
+  });
+
+  it('lists the schedules with their timing: a cron expression with its time zone, or the interval', async () => {
+    const globalConfig = new RedisGlobalConfig({ name: uniqueAppName('cli-schedules'), url: inject('redisUrl') });
+    await globalConfig.start();
+    try {
+      const base = { taskName: 'report', args: [], catchUp: false };
+      await globalConfig.publishSchedule({ ...base, name: 'morning', cron: '0 9 * * 1-5', timezone: 'Europe/Paris' }, new Date(Date.UTC(2030, 0, 1, 8)));
+      await globalConfig.publishSchedule({ ...base, name: 'hourly', cron: '0 * * * *' }, new Date(Date.UTC(2030, 0, 1, 9)));
+      await globalConfig.publishSchedule({ ...base, name: 'fast', every: 5000 }, new Date(Date.UTC(2030, 0, 1)));
+      const listed = await qtasks('schedules', '--app', globalConfig.keys.appName);
+      expect(listed.code).toBe(EXIT.ok);
+      expect(listed.out.split('\n').sort()).toEqual([
+        '',
+        'fast     report  every 5000 ms               last never  next 2030-01-01T00:00:00.000Z',
+        'hourly   report  0 * * * *                   last never  next 2030-01-01T09:00:00.000Z',
+        'morning  report  0 9 * * 1-5 (Europe/Paris)  last never  next 2030-01-01T08:00:00.000Z',
+      ]);
+    } finally {
+      await globalConfig.stop();
+    }
   });
 
   it('requeues a failed task, which the app’s worker runs again; refuses others with exit code 1', async () => {
