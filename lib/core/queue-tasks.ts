@@ -8,6 +8,7 @@ import { RedisGlobalConfig } from '../configs/redis/redis-global-config.js';
 import { RedisConnection, type RedisConnectionOptions } from '../redis/connection.js';
 import type { AddPluginOptions, TaskPlugin } from '../plugins/plugin.js';
 import { PluginRunner } from '../plugins/plugin-runner.js';
+import type { TriggerName } from '../plugins/triggers.js';
 import { RetryPlugin } from '../plugins/retry/retry.plugin.js';
 import { ValidationPlugin } from '../plugins/validation/validation.plugin.js';
 import { Starter } from '../starters/starter.js';
@@ -17,7 +18,7 @@ import type { Storage } from '../storages/storage.js';
 import { AsyncWorker } from '../workers/async-worker.js';
 import type { Worker } from '../workers/worker.js';
 import { assertPriority, resolveConfig, type QTasksConfig } from './config.js';
-import { InvalidOptionError, shownValue, TaskNotFoundError, WaitTimeoutError } from './errors.js';
+import { errorMessage, InvalidOptionError, shownValue, TaskNotFoundError, WaitTimeoutError } from './errors.js';
 import { TaskExecutor, traceback } from './executor.js';
 import type { TaskInterceptor } from './interceptor.js';
 import { storedArgsJson } from './json.js';
@@ -404,14 +405,31 @@ export class QueueTasks {
     });
   }
 
+  /**
+   * The after-enqueue triggers. The tasks are stored and will run whatever their handlers do, so a
+   * failing handler is logged, not thrown: a rejected add would tell the caller nothing was
+   * enqueued, and its retry would run the work twice.
+   */
   private async runAfterEnqueue(tasks: NewTask[], { uuids, stored }: Enqueued): Promise<void> {
     const { plugins } = this;
-    if (plugins.has('broker_add_after')) await plugins.trigger('broker_add_after', { tasks, uuids });
+    if (plugins.has('broker_add_after')) {
+      await plugins.inform('broker_add_after', { tasks, uuids }, this.afterEnqueueFailure('broker_add_after', uuids));
+    }
     if (!plugins.has('storage_add') && !plugins.has('app_add_task_after_broker')) return;
     for (const record of stored) {
-      await plugins.trigger('storage_add', { record });
-      await plugins.trigger('app_add_task_after_broker', { record });
+      await plugins.inform('storage_add', { record }, this.afterEnqueueFailure('storage_add', [record.uuid]));
+      await plugins.inform('app_add_task_after_broker', { record }, this.afterEnqueueFailure('app_add_task_after_broker', [record.uuid]));
     }
+  }
+
+  /** Logs a handler's failure on an after-enqueue trigger: a failed notification, not a failed enqueue. */
+  private afterEnqueueFailure(trigger: TriggerName, uuids: string[]): (plugin: string, error: unknown) => void {
+    return (plugin, error) =>
+      this.logger.error(
+        `Plugin "${plugin}" failed on trigger "${trigger}" for task(s) ${uuids.join(', ')}, ` +
+          `which are enqueued all the same: ${errorMessage(error)}`,
+        traceback(error),
+      );
   }
 
   private prepare(item: BulkItem): NewTask {

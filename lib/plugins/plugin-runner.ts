@@ -71,6 +71,23 @@ export class PluginRunner {
   }
 
   /**
+   * Runs a trigger that tells of something already done (tasks enqueued), which a failing handler
+   * can neither undo nor be allowed to hide from the other handlers: each handler runs in turn, and
+   * each failure goes to `failed` with its plugin's name instead of to the caller. For informing
+   * triggers only (nothing to replace): every handler sees the same event.
+   */
+  async inform<T extends TriggerName>(trigger: T, event: TriggerEvent<T>, failed: (plugin: string, error: unknown) => void): Promise<void> {
+    for (const { plugin, handler } of this.ordered.get(trigger) ?? []) {
+      try {
+        // Checked as any answer is: a field an informing trigger does not let replace is a failure.
+        applied(plugin, trigger, event, await (handler as (event: TriggerEvent<T>) => unknown)(event));
+      } catch (error) {
+        failed(plugin, error);
+      }
+    }
+  }
+
+  /**
    * `trigger`, answering without a promise while every handler answers at once (throwing, not
    * rejecting, on a refusal). The enqueue path fires per task before the task can leave, and a
    * promise there would cost every add a turn of the event loop's microtask queue.

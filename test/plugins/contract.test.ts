@@ -5,6 +5,7 @@ import {
   PluginAnswerError,
   PluginError,
   QueueTasks,
+  type TaskContext,
   type TaskPlugin,
   type TriggerHandlers,
 } from '../../lib/index.js';
@@ -56,9 +57,9 @@ describe('plugin contract', () => {
 
   it('an answer with a field the trigger does not let replace is refused, naming plugin and trigger', async () => {
     const app = await apps.start('contract', echoArgs, { worker: false });
-    app.addPlugin(plugin('Sneaky', { app_add_task_after_broker: () => ({ record: null }) as never }));
+    app.addPlugin(plugin('Sneaky', { app_add_task_before_broker: () => ({ record: null }) as never }));
     await expect(app.add('echo', [])).rejects.toThrow(PluginAnswerError);
-    await expect(app.add('echo', [])).rejects.toThrow(/Plugin "Sneaky" answered trigger "app_add_task_after_broker" with field\(s\) it may not replace: record/);
+    await expect(app.add('echo', [])).rejects.toThrow(/Plugin "Sneaky" answered trigger "app_add_task_before_broker" with field\(s\) it may not replace: record/);
     app.addPlugin(plugin('Listy', { app_get: () => [1] as never }));
     await expect(app.get('x')).rejects.toThrow(/Plugin "Listy" answered trigger "app_get" with a list; an answer is nothing or an object with some of: record/);
   });
@@ -105,6 +106,40 @@ describe('plugin contract', () => {
     // Nothing reached Redis: no record, no queue.
     expect(await taskUuids(redis, app.name)).toEqual([]);
     expect(await redis.exists(`qtasks:{${app.name}}:qp`, `qtasks:{${app.name}}:q:0`)).toBe(0);
+  });
+
+  it('a plugin failing after the enqueue leaves add, addBulk and addOnce resolved and each task run once; the failure is logged naming plugin, trigger and uuids', async () => {
+    const errors: string[] = [];
+    const runs = new Map<string, number>();
+    const app = await apps.start('contract', (a) => a.task({ name: 'charge', echo: true }, (ctx: TaskContext) => void runs.set(ctx.uuid, (runs.get(ctx.uuid) ?? 0) + 1)), {
+      logger: { log: () => undefined, warn: console.warn, error: (line) => void errors.push(line) },
+    });
+    const afterTriggers = ['broker_add_after', 'storage_add', 'app_add_task_after_broker'] as const;
+    const failing = () => {
+      throw new Error('audit service down');
+    };
+    app.addPlugin(plugin('Audit', Object.fromEntries(afterTriggers.map((trigger) => [trigger, failing]))));
+    // Handlers after a failing one still hear of the task.
+    const heard: string[] = [];
+    app.addPlugin(plugin('Listener', { app_add_task_after_broker: ({ record }) => void heard.push(record.uuid) }));
+
+    const single = await app.add('charge', [100]);
+    expect(errors).toEqual(
+      afterTriggers.map((trigger) => `Plugin "Audit" failed on trigger "${trigger}" for task(s) ${single.uuid}, which are enqueued all the same: audit service down`),
+    );
+    const bulk = await app.addBulk([{ name: 'charge' }, { name: 'charge' }]);
+    expect(errors.slice(3, 4)).toEqual([
+      `Plugin "Audit" failed on trigger "broker_add_after" for task(s) ${bulk.map((r) => r.uuid).join(', ')}, which are enqueued all the same: audit service down`,
+    ]);
+    // A timer's tick enqueues through addOnce: it must not be taken for a failed enqueue either.
+    const once = await app.addOnce('charge', [], { uniqueKey: 'tick', uniqueTtlMs: 60_000 });
+    expect(once.added).toBe(true);
+    const uuids = [single.uuid, ...bulk.map((r) => r.uuid), once.uuid];
+    expect(heard).toEqual(uuids);
+    for (const uuid of uuids) expect((await app.wait(uuid, { timeout: 15_000 })).status).toBe('success');
+    expect(uuids.map((uuid) => runs.get(uuid))).toEqual([1, 1, 1, 1]);
+    // broker_add_after once per call (3 calls), the record triggers once per task (4 tasks).
+    expect(errors).toHaveLength(3 + 2 * 4);
   });
 
   it('handlers may answer some tasks with a promise and others at once: each answer applies, in order', async () => {
