@@ -1,16 +1,15 @@
 import type { Broker } from '../brokers/broker.js';
 import { PluginRunner } from '../plugins/plugin-runner.js';
-import { timeLimit } from '../plugins/time-limit.interceptor.js';
 import { PluginError, shownValue, TaskCancelledError, TaskTimeoutError } from './errors.js';
 import { runInterceptors, TaskExecutionContext, type TaskInterceptor } from './interceptor.js';
 import { toJson } from './json.js';
 import type { QTasksLogger } from './logger.js';
 import { TaskContext, type TaskClient } from './task-context.js';
 import { collectGenerated, isGenerator } from './task-generator.js';
-import { TaskAbort } from './task-abort.js';
+import { TaskAbort, unlessAborted, untilAborted } from './task-abort.js';
 import type { TaskRecord } from './task-record.js';
 import type { TaskDefinition, TaskRegistry } from './task-registry.js';
-import type { ThreadRunner, ThreadTimeLimit } from './thread-task.js';
+import type { ThreadRunner } from './thread-task.js';
 
 export interface ExecutionResult {
   status: 'success' | 'error' | 'cancel';
@@ -40,14 +39,13 @@ export interface ExecutorDependencies {
 
 /**
  * Runs one claimed task: executor triggers, arguments (validated, replaced), interceptors around
- * the handler (time limit first), generator tasks collected, result encoded.
+ * the handler, generator tasks collected, result encoded. Every wait, a plugin's included, is
+ * raced against the task's abort switch, which its time limit flips too.
  */
 export class TaskExecutor {
   private readonly interceptors: TaskInterceptor[] = [];
   /** Each task's chain, built once (not per run); emptied when interceptors are added. */
   private chains = new WeakMap<TaskDefinition, readonly TaskInterceptor[]>();
-  /** The same for thread tasks run on a thread pool. */
-  private threadChains = new WeakMap<TaskDefinition, readonly TaskInterceptor[]>();
 
   constructor(
     readonly registry: TaskRegistry,
@@ -58,7 +56,16 @@ export class TaskExecutor {
   useInterceptors(...interceptors: TaskInterceptor[]): void {
     this.interceptors.push(...interceptors);
     this.chains = new WeakMap();
-    this.threadChains = new WeakMap();
+  }
+
+  /**
+   * Starts the task's `maxTime` on its abort switch, so it counts the whole run: the worker calls
+   * this before its own triggers (a hung handler then uses up the task's time like its code does).
+   * False when the task has no limit or one counts already.
+   */
+  startTimeLimit(taskName: string, abort: TaskAbort): boolean {
+    const definition = this.registry.get(taskName);
+    return definition !== undefined && limitTime(definition, abort);
   }
 
   async execute(record: TaskRecord, controls: ExecutionControls): Promise<ExecutionResult> {
@@ -71,18 +78,29 @@ export class TaskExecutor {
           `(it knows: ${this.registry.names().join(', ') || 'none'}); was it enqueued by another app version?`,
       };
     }
-    let result: ExecutionResult;
+    const { abort } = controls;
+    // Counted from here when no worker started it (a run without one: runInline).
+    const timed = limitTime(definition, abort);
     try {
-      result = await this.encode(record, await this.run(record, definition, controls));
-    } catch (error) {
-      result = await this.failure(record, error, controls.abort);
+      let result: ExecutionResult;
+      try {
+        result = await this.encode(record, await this.run(record, definition, controls), abort);
+      } catch (error) {
+        result = await this.failure(record, error, abort);
+      }
+      const { plugins } = this.deps;
+      if (plugins.has('task_executor_task_close')) {
+        try {
+          const event = { record, status: result.status };
+          await unlessAborted(plugins.fire('task_executor_task_close', event), abort, event);
+        } catch (error) {
+          this.deps.taskLogger(record.uuid, record.taskName).error(traceback(error));
+        }
+      }
+      return result;
+    } finally {
+      if (timed) abort.pauseTime();
     }
-    if (this.deps.plugins.has('task_executor_task_close')) {
-      await this.deps.plugins.trigger('task_executor_task_close', { record, status: result.status }).catch((error: unknown) => {
-        this.deps.taskLogger(record.uuid, record.taskName).error(traceback(error));
-      });
-    }
-    return result;
   }
 
   private async run(
@@ -92,21 +110,19 @@ export class TaskExecutor {
   ): Promise<unknown> {
     const { plugins, broker } = this.deps;
     // A trigger nobody handles costs nothing here (no event, no await): this runs for every task.
-    if (plugins.has('task_executor_before_execute')) await plugins.trigger('task_executor_before_execute', { record });
+    // One that does is raced against the abort: a handler that never answers cannot hold the task.
+    if (plugins.has('task_executor_before_execute')) await untilAborted(plugins.fire('task_executor_before_execute', { record }), switched);
     let args = record.args;
     if (plugins.has('task_executor_args_replace')) {
-      ({ args } = await plugins.trigger('task_executor_args_replace', {
-        record,
-        args,
-        options: definition.options,
-        paramTypes: definition.paramTypes ?? [],
-      }));
+      const event = { record, args, options: definition.options, paramTypes: definition.paramTypes ?? [] };
+      ({ args } = await untilAborted(plugins.fire('task_executor_args_replace', event), switched));
     }
     const onThread = definition.thread !== undefined && threadRunner !== undefined;
-    let interceptors = this.interceptorsOf(definition, onThread);
+    let interceptors = this.interceptorsOf(definition);
     if (plugins.has('task_executor_middlewares_execute')) {
       // A copy: the plugin may change the list it is given, and the chain is shared by every run.
-      ({ interceptors } = await plugins.trigger('task_executor_middlewares_execute', { record, interceptors: [...interceptors] }));
+      const event = { record, interceptors: [...interceptors] };
+      ({ interceptors } = await untilAborted(plugins.fire('task_executor_middlewares_execute', event), switched));
     }
     const abort = (reason: Error) => switched.abort(reason);
     // Built on first use: a plain task with no interceptor never needs its context.
@@ -121,12 +137,11 @@ export class TaskExecutor {
         this.deps.client,
         { progress: (json) => broker.progress({ uuid: record.uuid, token }, json), abort },
       ));
+    // Inside `work`, which is raced as a whole: its own trigger needs no race of its own.
     const call = async (callArgs: unknown[]) => {
       if (plugins.has('task_executor_run_task')) await plugins.trigger('task_executor_run_task', { record, args: callArgs });
       const handlerArgs = definition.contextIndex === undefined ? callArgs : withContext(callArgs, definition.contextIndex, contextOf());
-      const returned = onThread
-        ? await threadRunner!.run(definition.thread!, handlerArgs, switched, threadTimeLimit(definition))
-        : await definition.handler(...handlerArgs);
+      const returned = onThread ? await onThreadPool(threadRunner!, definition, handlerArgs, switched) : await definition.handler(...handlerArgs);
       return isGenerator(returned) ? collectGenerated(returned, record, definition, contextOf(), plugins) : returned;
     };
     const work =
@@ -134,50 +149,68 @@ export class TaskExecutor {
         ? call(args)
         : runInterceptors(interceptors, new TaskExecutionContext(contextOf(), args, definition, abort), call);
     let result = await untilAborted(work, switched);
-    if (plugins.has('task_executor_after_execute')) await plugins.trigger('task_executor_after_execute', { record, result });
+    if (plugins.has('task_executor_after_execute')) await untilAborted(plugins.fire('task_executor_after_execute', { record, result }), switched);
     if (plugins.has('task_executor_after_execute_result_replace')) {
-      ({ result } = await plugins.trigger('task_executor_after_execute_result_replace', { record, result }));
+      ({ result } = await untilAborted(plugins.fire('task_executor_after_execute_result_replace', { record, result }), switched));
     }
     return result;
   }
 
-  /**
-   * A thread task on a pool has its time limit counted by the pool, from when a thread starts it:
-   * a wait for a free thread is not the task's time.
-   */
-  private interceptorsOf(definition: TaskDefinition, onThread: boolean): readonly TaskInterceptor[] {
-    const chains = onThread ? this.threadChains : this.chains;
-    let chain = chains.get(definition);
+  private interceptorsOf(definition: TaskDefinition): readonly TaskInterceptor[] {
+    let chain = this.chains.get(definition);
     if (!chain) {
-      const limited = definition.options.maxTime && !onThread;
-      chain = [...(limited ? [timeLimit] : []), ...this.interceptors, ...(definition.options.interceptors ?? [])];
-      chains.set(definition, chain);
+      chain = [...this.interceptors, ...(definition.options.interceptors ?? [])];
+      this.chains.set(definition, chain);
     }
     return chain;
   }
 
-  private async encode(record: TaskRecord, result: unknown): Promise<ExecutionResult> {
+  private async encode(record: TaskRecord, result: unknown, abort: TaskAbort): Promise<ExecutionResult> {
     let payload = toJson(result ?? null, `The result of task "${record.taskName}"`);
     if (this.deps.plugins.has('task_executor_decode')) {
-      ({ payload } = await this.deps.plugins.trigger('task_executor_decode', { record, result, payload }));
+      ({ payload } = await untilAborted(this.deps.plugins.fire('task_executor_decode', { record, result, payload }), abort));
     }
     return { status: 'success', payload };
   }
 
   private async failure(record: TaskRecord, error: unknown, abort: TaskAbort): Promise<ExecutionResult> {
-    if (abort.reason instanceof TaskCancelledError) {
-      return { status: 'cancel', payload: abort.reason.reason };
-    }
-    if (error instanceof PluginError) {
+    let failed = error;
+    if (error instanceof PluginError && !(abort.reason instanceof TaskCancelledError)) {
       // Another plugin may supply a result for what a plugin broke (the original's run_task_trigger_error).
       try {
-        const answer = await this.deps.plugins.trigger('task_executor_run_task_trigger_error', { record, error });
-        if ('result' in answer) return await this.encode(record, answer.result);
+        const answer = await untilAborted(this.deps.plugins.fire('task_executor_run_task_trigger_error', { record, error }), abort);
+        if ('result' in answer) return await this.encode(record, answer.result, abort);
       } catch (second) {
-        return { status: 'error', payload: traceback(second), error: second };
+        failed = second;
       }
     }
-    return { status: 'error', payload: traceback(error), error };
+    return abortedResult(abort) ?? { status: 'error', payload: traceback(failed), error: failed };
+  }
+}
+
+/**
+ * How a cancelled task ends, whatever it was doing: `cancel` with the reason. Undefined for a task
+ * not cancelled (a time limit or a stop ends it as the error it is).
+ */
+export function abortedResult(abort: TaskAbort): ExecutionResult | undefined {
+  return abort.reason instanceof TaskCancelledError ? { status: 'cancel', payload: abort.reason.reason } : undefined;
+}
+
+/** Starts the task's maxTime on the abort switch, unless it has none or one counts already. */
+function limitTime({ name, options: { maxTime } }: TaskDefinition, abort: TaskAbort): boolean {
+  return maxTime !== undefined && abort.limitTime(maxTime, () => new TaskTimeoutError(name, maxTime));
+}
+
+/**
+ * Runs a thread task's export on the pool. The pool counts what is left of the time limit from
+ * when a thread takes the call: a wait for a free thread is not the task's time.
+ */
+async function onThreadPool(threadRunner: ThreadRunner, definition: TaskDefinition, args: unknown[], abort: TaskAbort): Promise<unknown> {
+  const timeLimit = abort.pauseTime();
+  try {
+    return await threadRunner.run(definition.thread!, args, abort, timeLimit);
+  } finally {
+    abort.resumeTime();
   }
 }
 
@@ -189,33 +222,6 @@ function withContext(args: unknown[], index: number, context: TaskContext): unkn
   return full;
 }
 
-/**
- * Settles with `work`, or rejects with the abort reason as soon as the task is aborted: the slot
- * is freed even when the task ignores its signal (its late outcome is dropped).
- */
-function untilAborted<T>(work: Promise<T>, abort: TaskAbort): Promise<T> {
-  if (abort.reason) {
-    work.catch(() => undefined);
-    return Promise.reject(abort.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    abort.onAbort(reject);
-    work.then(
-      (value) => {
-        abort.onAbort(undefined);
-        resolve(value);
-      },
-      (error: unknown) => {
-        abort.onAbort(undefined);
-        reject(error);
-      },
-    );
-  });
-}
-
-function threadTimeLimit({ name, options: { maxTime } }: TaskDefinition): ThreadTimeLimit | undefined {
-  return maxTime ? { ms: maxTime, reason: () => new TaskTimeoutError(name, maxTime) } : undefined;
-}
 
 /** Message and stack of anything a task threw, Error or not. */
 export function traceback(error: unknown): string {

@@ -7,6 +7,7 @@
 export class TaskAbort {
   private controller?: AbortController;
   private listener?: (reason: Error) => void;
+  private clock?: TimeLimitClock;
   /** Why it was aborted, once it was. */
   reason?: Error;
 
@@ -33,5 +34,88 @@ export class TaskAbort {
   onAbort(listener: ((reason: Error) => void) | undefined): void {
     this.listener = listener;
     if (listener && this.reason) listener(this.reason);
+  }
+
+  /**
+   * Starts the time limit (maxTime): the switch flips with `reason()` once the run has used `ms`.
+   * Returns false, changing nothing, when a limit already counts: the worker starts it before its
+   * own triggers, the executor only for a run without a worker.
+   */
+  limitTime(ms: number, reason: () => Error): boolean {
+    if (this.clock) return false;
+    this.clock = { leftMs: ms, since: 0, reason };
+    this.resumeTime();
+    return true;
+  }
+
+  /**
+   * Stops the clock (the run is over, or a thread task waits for a thread, which is not its time):
+   * what is left of the limit, or undefined without one.
+   */
+  pauseTime(): { ms: number; reason: () => Error } | undefined {
+    const clock = this.clock;
+    if (!clock) return undefined;
+    if (clock.timer) {
+      clearTimeout(clock.timer);
+      clock.timer = undefined;
+      clock.leftMs = Math.max(0, clock.leftMs - (performance.now() - clock.since));
+    }
+    return { ms: clock.leftMs, reason: clock.reason };
+  }
+
+  resumeTime(): void {
+    const clock = this.clock;
+    if (!clock || clock.timer || this.reason) return;
+    clock.since = performance.now();
+    clock.timer = setTimeout(() => this.abort(clock.reason()), clock.leftMs);
+  }
+}
+
+interface TimeLimitClock {
+  leftMs: number;
+  /** performance.now() when it last started counting. */
+  since: number;
+  reason: () => Error;
+  timer?: NodeJS.Timeout;
+}
+
+/**
+ * Settles with `work` (a trigger's answer, or the task's own work), or rejects with the abort
+ * reason as soon as the task is aborted: the slot is freed even when the task or a plugin ignores
+ * the signal (a late outcome is dropped, a late failure swallowed). An answer given at once is
+ * returned as it is, with no promise: nothing to wait for.
+ */
+export function untilAborted<T>(work: T | Promise<T>, abort: TaskAbort): T | Promise<T> {
+  if (!(work instanceof Promise)) return work;
+  if (abort.reason) {
+    work.catch(() => undefined);
+    return Promise.reject(abort.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    abort.onAbort(reject);
+    work.then(
+      (value) => {
+        abort.onAbort(undefined);
+        resolve(value);
+      },
+      (error: unknown) => {
+        abort.onAbort(undefined);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * A trigger's answer once the task's outcome is known (its closing triggers): waited for only
+ * until the task is aborted, after which `otherwise` (the event as it was) stands and the outcome
+ * is kept. A handler's own failure still throws.
+ */
+export async function unlessAborted<T>(answer: T | Promise<T>, abort: TaskAbort, otherwise: T): Promise<T> {
+  try {
+    return await untilAborted(answer, abort);
+  } catch (error) {
+    if (abort.reason !== undefined && error === abort.reason) return otherwise;
+    throw error;
   }
 }

@@ -28,7 +28,7 @@ export interface TaskOptions extends ScheduleTiming {
   retryOn?: ErrorClass[];
   /** Delay before each retry; default none. */
   backoff?: Backoff;
-  /** Time limit in ms: the task's signal aborts and it ends `error` (timed out). */
+  /** Time limit in ms over the task's whole run, plugin handlers included: its signal aborts and it ends `error` (timed out). */
   maxTime?: number;
   /** At most `max` starts in each window of `windowMs`, across all workers (see RateLimit). */
   rateLimit?: RateLimit;

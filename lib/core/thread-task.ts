@@ -22,7 +22,7 @@ export interface ThreadTarget {
   exportName: string;
 }
 
-/** The `maxTime` of a task, for a runner to count from when a thread starts the call. */
+/** What is left of a task's `maxTime`, for a runner to count from when a thread starts the call. */
 export interface ThreadTimeLimit {
   ms: number;
   /** The abort reason when the time is up. */

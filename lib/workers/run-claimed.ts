@@ -1,5 +1,5 @@
-import { traceback } from '../core/executor.js';
-import type { TaskAbort } from '../core/task-abort.js';
+import { abortedResult, traceback, type ExecutionResult } from '../core/executor.js';
+import { unlessAborted, untilAborted, type TaskAbort } from '../core/task-abort.js';
 import type { ClaimedTask, TaskOutcome, TaskRecord } from '../core/task-record.js';
 import type { ThreadRunner } from '../core/thread-task.js';
 import type { WorkerContext } from './worker.js';
@@ -8,6 +8,12 @@ import type { WorkerContext } from './worker.js';
  * One claimed task through the worker's triggers and the executor, to the outcome to store. A
  * failed task becomes `retry` when a `worker_task_error_retry` handler (the retry plugin) says so;
  * a throwing plugin ends the task `error`, never the worker.
+ *
+ * The whole run is raced against the task's abort switch (cancel, maxTime, the shutdown grace): a
+ * handler that never answers cannot hold the task or its slot. Aborted before its outcome is known,
+ * the task ends as an abort ends it (`cancel`, or the time limit's `error`); once it is known, the
+ * triggers after it are no longer waited for and it stands. Either way a handler answering late
+ * changes nothing.
  */
 export async function runClaimed(
   ctx: WorkerContext,
@@ -18,33 +24,58 @@ export async function runClaimed(
 ): Promise<TaskOutcome> {
   const { plugins, executor } = ctx;
   const uuid = claimed.uuid;
+  // Counted from here: time a trigger takes is the task's time too.
+  const timed = executor.startTimeLimit(claimed.taskName, abort);
   // A trigger nobody handles costs nothing here (no event, no await): this runs for every task.
   try {
     let record = claimed;
-    if (plugins.has('broker_add_worker')) ({ record } = await plugins.trigger('broker_add_worker', { record, workerId }));
-    if (plugins.has('storage_add_process')) await plugins.trigger('storage_add_process', { record });
-    if (plugins.has('worker_add')) await plugins.trigger('worker_add', { record, workerId });
-    if (plugins.has('worker_execute_before')) ({ record } = await plugins.trigger('worker_execute_before', { record }));
-    if (plugins.has('worker_run_task_before')) await plugins.trigger('worker_run_task_before', { record });
-    const { status, payload, error } = await executor.execute(record, { token, abort, threadRunner });
-    let outcome: TaskOutcome = { uuid, token, status, payload };
-    if (status === 'error') outcome = await retryDecision(ctx, record, outcome, error);
-    if (plugins.has('worker_execute_after')) await plugins.trigger('worker_execute_after', { record, outcome });
-    if (plugins.has('broker_update')) ({ outcome } = await plugins.trigger('broker_update', { record, outcome }));
+    let result: ExecutionResult;
+    try {
+      if (plugins.has('broker_add_worker')) ({ record } = await untilAborted(plugins.fire('broker_add_worker', { record, workerId }), abort));
+      if (plugins.has('storage_add_process')) await untilAborted(plugins.fire('storage_add_process', { record }), abort);
+      if (plugins.has('worker_add')) await untilAborted(plugins.fire('worker_add', { record, workerId }), abort);
+      if (plugins.has('worker_execute_before')) ({ record } = await untilAborted(plugins.fire('worker_execute_before', { record }), abort));
+      if (plugins.has('worker_run_task_before')) await untilAborted(plugins.fire('worker_run_task_before', { record }), abort);
+      result = await executor.execute(record, { token, abort, threadRunner });
+    } catch (error) {
+      // Aborted while a trigger kept it waiting: it ends as the executor ends an aborted task.
+      if (abort.reason === undefined) throw error;
+      result = abortedResult(abort) ?? { status: 'error', payload: traceback(abort.reason), error: abort.reason };
+    }
+    let outcome: TaskOutcome = { uuid, token, status: result.status, payload: result.payload };
+    if (result.status === 'error') outcome = await retryDecision(ctx, record, outcome, result.error, abort);
+    if (plugins.has('worker_execute_after')) {
+      const event = { record, outcome };
+      await unlessAborted(plugins.fire('worker_execute_after', event), abort, event);
+    }
+    if (plugins.has('broker_update')) {
+      const event = { record, outcome };
+      ({ outcome } = await unlessAborted(plugins.fire('broker_update', event), abort, event));
+    }
     return outcome;
   } catch (error) {
     return { uuid, token, status: 'error', payload: traceback(error) };
+  } finally {
+    if (timed) abort.pauseTime();
   }
 }
 
 /**
  * A failed task's outcome after the `worker_task_error_retry` handlers. One that throws (a custom
- * backoff, say) leaves the task `error` with its own traceback, the handler's failure added to it.
+ * backoff, say) leaves the task `error` with its own traceback, the handler's failure added to it;
+ * one still unanswered when the task is aborted leaves it `error`, not retried.
  */
-async function retryDecision({ plugins, executor }: WorkerContext, record: TaskRecord, outcome: TaskOutcome, error: unknown): Promise<TaskOutcome> {
+async function retryDecision(
+  { plugins, executor }: WorkerContext,
+  record: TaskRecord,
+  outcome: TaskOutcome,
+  error: unknown,
+  abort: TaskAbort,
+): Promise<TaskOutcome> {
   const options = executor.registry.get(record.taskName)?.options ?? {};
   try {
-    const decision = await plugins.trigger('worker_task_error_retry', { record, options, error, retry: undefined, delayMs: undefined });
+    const event = { record, options, error, retry: undefined, delayMs: undefined };
+    const decision = await unlessAborted(plugins.fire('worker_task_error_retry', event), abort, event);
     return decision.retry ? { ...outcome, status: 'retry', retryDelayMs: decision.delayMs ?? 0 } : outcome;
   } catch (failure) {
     return { ...outcome, payload: `${outcome.payload}\n\nNot retried: deciding the retry failed with ${traceback(failure)}` };

@@ -1,0 +1,110 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import type { QueueTasks, TaskPlugin, TriggerHandler, TriggerName } from '../../lib/index.js';
+import { Gate } from '../helpers/gate.js';
+import { plainApps } from '../helpers/plain-app.js';
+
+const apps = plainApps(inject('redisUrl'));
+afterAll(() => apps.stopAll());
+
+/** Long enough for a task held for ever to show it, short enough to fail fast. */
+const WAIT = { timeout: 5_000 };
+
+/** A plugin registered for one trigger (as an HTTP call with no timeout would be). */
+function addPlugin<T extends TriggerName>(app: QueueTasks, trigger: T, handler: TriggerHandler<T>): void {
+  const plugin: TaskPlugin = { name: 'AuditLog', handlers: { [trigger]: handler } };
+  app.addPlugin(plugin, { triggers: [trigger] });
+}
+
+const withQuickTask = (register: (app: QueueTasks) => void) => (app: QueueTasks) => {
+  register(app);
+  app.task('quick', () => 'ran in the freed slot');
+};
+
+// A handler answering after the abort must not surface as an unhandled rejection.
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+beforeEach(() => {
+  unhandled.length = 0;
+  process.on('unhandledRejection', onUnhandled);
+});
+afterEach(() => {
+  process.off('unhandledRejection', onUnhandled);
+});
+
+describe('a plugin handler that never answers cannot hold a task or its slot', () => {
+  it('maxTime counts it: the task ends error "timed out", the next task takes its slot, and the handler failing later changes nothing', async () => {
+    const late = new Gate();
+    const app = await apps.start('hung-plugin', withQuickTask((a) => a.task({ name: 'limited', maxTime: 200 }, () => 'ran')), {
+      config: { maxTasksProcess: 1 },
+    });
+    addPlugin(app, 'task_executor_before_execute', async ({ record }) => {
+      if (record.taskName !== 'limited') return;
+      await late.pass();
+      throw new Error('the audit service answered too late');
+    });
+    const limited = await app.run('limited', [], WAIT);
+    expect(limited.status).toBe('error');
+    expect(limited.traceback).toMatch(/^TaskTimeoutError: Task "limited" timed out after 200 ms/);
+    // One slot: this runs only because the timed-out task gave it back.
+    expect(await app.run('quick', [], WAIT)).toMatchObject({ status: 'success', returning: 'ran in the freed slot' });
+    late.open();
+    await sleep(50);
+    expect(await app.get(limited.uuid)).toMatchObject({ status: 'error', traceback: limited.traceback });
+    expect(app.worker!.running).toBe(0);
+    expect(unhandled).toEqual([]);
+  });
+
+  it('cancel ends it: the task ends cancel with the reason, and the next task takes its slot', async () => {
+    const held = new Gate();
+    const app = await apps.start('hung-plugin', withQuickTask((a) => a.task('held', () => 'ran')), { config: { maxTasksProcess: 1 } });
+    addPlugin(app, 'worker_execute_before', async ({ record }) => {
+      if (record.taskName === 'held') await held.pass();
+    });
+    const added = await app.add('held');
+    await held.reached;
+    await app.cancel(added.uuid, 'operator cancel');
+    expect(await app.wait(added.uuid, WAIT)).toMatchObject({ status: 'cancel', cancelReason: 'operator cancel' });
+    expect(await app.run('quick', [], WAIT)).toMatchObject({ status: 'success', returning: 'ran in the freed slot' });
+    held.open();
+    await sleep(50);
+    expect((await app.get(added.uuid))!.status).toBe('cancel');
+    expect(unhandled).toEqual([]);
+  });
+
+  it('the shutdown grace ends it: stop() leaves no task running, and the task goes back to the queue', async () => {
+    const held = new Gate();
+    const warnings: string[] = [];
+    const app = await apps.start('hung-plugin', (a) => a.task('held', () => 'ran'), {
+      config: { shutdownGraceMs: 200 },
+      logger: { log: () => undefined, warn: (line) => void warnings.push(line), error: console.error },
+    });
+    addPlugin(app, 'storage_add_process', () => held.pass());
+    const added = await app.add('held');
+    await held.reached;
+    await app.stopWork();
+    expect(app.worker!.running).toBe(0);
+    expect((await app.get(added.uuid))!.status).toBe('new');
+    expect(warnings).toEqual([expect.stringMatching(/stopped with 1 unfinished task\(s\); 1 handed back to the queue$/)]);
+    held.open();
+  });
+
+  it('once the outcome is known it stands: a closing trigger left unanswered at maxTime does not change it, nor does its late answer', async () => {
+    const late = new Gate();
+    const app = await apps.start('hung-plugin', withQuickTask((a) => a.task({ name: 'done', maxTime: 200 }, () => 'finished')), {
+      config: { maxTasksProcess: 1 },
+    });
+    addPlugin(app, 'broker_update', async ({ record, outcome }) => {
+      if (record.taskName !== 'done') return;
+      await late.pass();
+      return { outcome: { ...outcome, status: 'error' as const, payload: 'a late replacement' } };
+    });
+    const done = await app.run('done', [], WAIT);
+    expect(done).toMatchObject({ status: 'success', returning: 'finished' });
+    expect(await app.run('quick', [], WAIT)).toMatchObject({ status: 'success', returning: 'ran in the freed slot' });
+    late.open();
+    await sleep(50);
+    expect(await app.get(done.uuid)).toMatchObject({ status: 'success', returning: 'finished' });
+    expect(unhandled).toEqual([]);
+  });
+});
