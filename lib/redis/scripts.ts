@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MalformedRecordError } from '../core/errors.js';
 import type { RedisClient } from './connection.js';
 
 const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lua');
@@ -82,8 +83,23 @@ export class ScriptRunner {
     }
     // Not an async function: one promise less on every call (an add makes one call).
     return client.evalsha(script.sha, script.keyCount, ...keys, ...args).catch((error: unknown) => {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return client.eval(script.source, script.keyCount, ...keys, ...args);
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw typedRefusal(error);
+      return client.eval(script.source, script.keyCount, ...keys, ...args).catch((retried: unknown) => {
+        throw typedRefusal(retried);
+      });
     });
   }
+}
+
+const MALFORMED_REPLY = 'MALFORMED_RECORD ';
+
+/**
+ * A script's refusal of a record that is no task record, `MALFORMED_RECORD ["<uuid>","<why>"]`
+ * (lua/includes/record-check.lua), as MalformedRecordError; any other error as it is.
+ */
+function typedRefusal(error: unknown): unknown {
+  if (!(error instanceof Error) || !error.message.startsWith(MALFORMED_REPLY)) return error;
+  // Some Redis versions append where the script stopped; the JSON array ends at the last ']'.
+  const [uuid, why] = JSON.parse(error.message.slice(MALFORMED_REPLY.length, error.message.lastIndexOf(']') + 1)) as [string, string];
+  return new MalformedRecordError(uuid, why);
 }

@@ -8,6 +8,7 @@ import { FINAL_STATUSES, type TaskRecord, type TaskStatus } from '../core/task-r
 import type { TaskCatalogEntry } from '../core/task-registry.js';
 import { RedisConnection, type RedisClient, type RedisConnectionOptions } from '../redis/connection.js';
 import { RedisKeys } from '../redis/keys.js';
+import { getRecordText } from '../redis/record-text.js';
 import { decodeRecord, readRecordHead, RECORD_HEAD_BYTES, type RecordHead } from '../storages/record-codec.js';
 
 /** Where a task stands, as the dashboard and the CLI list tasks. */
@@ -153,7 +154,7 @@ export class QueueInspector {
 
   /** One task's record, or null; a malformed record throws MalformedRecordError naming it. */
   async task(uuid: string): Promise<TaskRecord | null> {
-    const raw = await this.client.get(this.keys.record(uuid));
+    const raw = await getRecordText(this.client, this.keys.record(uuid), uuid);
     return raw === null ? null : decodeRecord(uuid, raw);
   }
 

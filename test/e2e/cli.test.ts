@@ -131,11 +131,15 @@ describe('the qtasks CLI', () => {
     expect(missing.err).toContain('no-such-uuid');
     const redis = new Redis(inject('redisUrl'));
     await redis.set('qtasks:{cli-malformed}:t:broken', 'not a record');
+    await redis.hset('qtasks:{cli-malformed}:t:hashed', 'field', 'value');
     redis.disconnect();
     const malformed = await qtasks('task', 'broken', '--app', 'cli-malformed');
     expect(malformed.code).toBe(EXIT.failed);
     expect(malformed.err).toContain('broken');
     expect(malformed.err).toContain('not JSON');
+    const wrongType = await qtasks('task', 'hashed', '--app', 'cli-malformed');
+    expect(wrongType.code).toBe(EXIT.failed);
+    expect(wrongType.err).toContain('Task record hashed in storage is malformed: the key holds a Redis hash, not a task record.');
     const down = await qtasks('status', '--url', 'redis://127.0.0.1:1');
     expect(down.code).toBe(EXIT.failed);
     expect(down.err).toMatch(/Redis .*127\.0\.0\.1:1/);

@@ -229,6 +229,13 @@ describe.each(BACKENDS)('the queue inspector (what the dashboard and CLI read) o
     await expect(inspector.task('broken')).rejects.toBeInstanceOf(MalformedRecordError);
   });
 
+  it('refuses a record key holding another Redis type with MalformedRecordError naming it and the type', async () => {
+    const app = await startApp('inspect-wrong-type', (registered) => registered.task('job', () => 'ok'));
+    const inspector = await inspectorOf(app);
+    await inspector.connection.client.hset(inspector.keys.record('hashed'), 'field', 'value');
+    await expect(inspector.task('hashed')).rejects.toThrow(new MalformedRecordError('hashed', 'the key holds a Redis hash, not a task record'));
+  });
+
   it('names the apps on this Redis', async () => {
     const app = await startApp('inspect-apps', (registered) => registered.task('job', () => 'ok'));
     expect(await (await inspectorOf(app)).apps()).toContain(app.name);

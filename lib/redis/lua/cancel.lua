@@ -4,9 +4,11 @@
 -- is left as it is.
 -- KEYS[1] delayed zset, KEYS[2] priorities zset
 -- ARGV[1] key prefix, ARGV[2] uuid, ARGV[3] reason, ARGV[4..6] retention (see readRetention)
--- Returns the record after the call, or false when there is no such task.
+-- Returns the record after the call, or false when there is no such task; one that is no task
+-- record is refused, unchanged (see includes/record-check.lua).
 --@include time
 --@include finish
+--@include record-check
 
 -- Takes a task out of its name's waiting line (see includes/waiting-lines.lua), if it waits there.
 local function leaveWaitingLine(prefix, name, uuid)
@@ -18,8 +20,10 @@ end
 
 local prefix = ARGV[1]
 local uuid = ARGV[2]
-local raw = redis.call('GET', prefix .. 't:' .. uuid)
-if not raw then
+local raw, refusal = readRecordToChange(prefix, uuid)
+if refusal then
+  return refusal
+elseif not raw then
   return false
 end
 local rec = decodeRecord(raw)

@@ -5,7 +5,8 @@
 -- Returns 1 when stored, 0 when the lease is lost.
 --@include time
 --@include record
-local raw = redis.call('GET', KEYS[1])
+-- A key of another Redis type holds no lease: lost, as for a malformed record.
+local raw = readRecordText(KEYS[1])
 local rec = raw and decodeRecord(raw)
 if not rec or rec.k ~= ARGV[1] then
   return 0

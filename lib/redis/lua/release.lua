@@ -38,7 +38,8 @@ local slotFreed = false
 -- Last first: each goes in front of the one before it, so the claim order comes back.
 for i = #ARGV - 1, first, -2 do
   local uuid = ARGV[i]
-  local raw = redis.call('GET', prefix .. 't:' .. uuid)
+  -- A key of another Redis type is no task record: left as it is, like a malformed one.
+  local raw = readRecordText(prefix .. 't:' .. uuid)
   local rec = raw and decodeRecord(raw)
   -- The lease ends, and the running slot it took with it (whatever became of the record).
   slotFreed = freeRunningSlot(prefix, uuid, batchOf(ARGV[i + 1])) or slotFreed

@@ -5,15 +5,17 @@
 -- KEYS[1] priorities zset, KEYS[2] wake-up marker list
 -- ARGV[1] key prefix, ARGV[2] uuid
 -- Returns { 1 when it was requeued else 0, the record after the call }, or false when there is
--- no such task.
+-- no such task; one that is no task record is refused, unchanged (see includes/record-check.lua).
 --@include time
---@include record
+--@include record-check
 --@include queue
 local prefix = ARGV[1]
 local uuid = ARGV[2]
 local key = prefix .. 't:' .. uuid
-local raw = redis.call('GET', key)
-if not raw then
+local raw, refusal = readRecordToChange(prefix, uuid)
+if refusal then
+  return refusal
+elseif not raw then
   return false
 end
 local rec = decodeRecord(raw)

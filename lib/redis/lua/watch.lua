@@ -4,7 +4,9 @@
 -- KEYS[1] waiter mark (<prefix>w:<uuid>), KEYS[2] any-waiter flag (<prefix>wa), KEYS[3] the record
 -- ARGV[1] mark TTL ms
 -- Returns the record as it is now (false when there is none), read in the same atomic step: a
--- task finishing later is published to the waiter, one finished earlier is in this reply.
+-- task finishing later is published to the waiter, one finished earlier is in this reply. A key of
+-- another Redis type is refused (see includes/record-check.lua), before anything is marked.
+--@include record-check
 local function mark(key)
   if redis.call('SET', key, '1', 'NX', 'PX', ARGV[1]) then
     return 1
@@ -12,6 +14,11 @@ local function mark(key)
   redis.call('PEXPIRE', key, ARGV[1], 'GT')
   return 0
 end
+local raw, why = readRecordText(KEYS[3])
+if why then
+  -- App names hold no braces, so the uuid is all that follows the prefix's `}:t:`.
+  return malformedReply(string.match(KEYS[3], '^[^}]*}:t:(.*)$'), why)
+end
 mark(KEYS[2])
 mark(KEYS[1])
-return redis.call('GET', KEYS[3])
+return raw

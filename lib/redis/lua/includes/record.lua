@@ -41,6 +41,17 @@ local function heldRest(raw)
   return string.match(raw, '^{"s":"process","u":%d+,"k":"([^"]*)",()')
 end
 
+-- The text of the record at `key`, false when there is none. A key holding another Redis type is no
+-- task record: false then, and why (as lib/redis/record-text.ts words it), where a GET would stop
+-- the whole script with WRONGTYPE.
+local function readRecordText(key)
+  local raw = redis.pcall('GET', key)
+  if type(raw) == 'table' then
+    return false, 'the key holds a Redis ' .. redis.call('TYPE', key).ok .. ', not a task record'
+  end
+  return raw, nil
+end
+
 local function decodeRecord(raw)
   local ok, rec = pcall(cjson.decode, raw)
   if ok and type(rec) == 'table' and type(rec.n) == 'string' and type(rec.s) == 'string' then
