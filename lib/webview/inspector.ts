@@ -8,7 +8,7 @@ import { FINAL_STATUSES, type TaskRecord, type TaskStatus } from '../core/task-r
 import type { TaskCatalogEntry } from '../core/task-registry.js';
 import { RedisConnection, type RedisClient, type RedisConnectionOptions } from '../redis/connection.js';
 import { RedisKeys } from '../redis/keys.js';
-import { getRecordText } from '../redis/record-text.js';
+import { getRecordText, isWrongTypeError, wrongTypeReason } from '../redis/record-text.js';
 import { decodeRecord, readRecordHead, RECORD_HEAD_BYTES, type RecordHead } from '../storages/record-codec.js';
 
 /** Where a task stands, as the dashboard and the CLI list tasks. */
@@ -76,6 +76,8 @@ const SCAN_COUNT = 1_000;
  * result, and only their summaries are kept: a small chunk bounds what is held at once.
  */
 const READ_CHUNK = 100;
+/** A record head GETRANGE could not read: the key holds another Redis type than a string. */
+const OTHER_TYPE = Symbol('another Redis type');
 
 /**
  * A read-only view of one app's queue, straight from Redis with no app running: what the
@@ -256,10 +258,12 @@ export class QueueInspector {
     const uuids = [...new Set(keys)].map((key) => key.slice(this.keys.prefix.length + 2));
     const heads = await this.heads(uuids);
     const malformed: TaskList['malformed'] = [];
+    const unread: string[] = [];
     const finished: { uuid: string; updatedAt: number }[] = [];
     uuids.forEach((uuid, index) => {
       const head = heads[index];
       if (head === null) malformed.push({ uuid, reason: 'no status at the start of the stored record' });
+      else if (head === OTHER_TYPE) unread.push(uuid);
       else if (head?.status === state) finished.push({ uuid, updatedAt: head.updatedAt });
     });
     const newest = finished.sort((a, b) => b.updatedAt - a.updatedAt).slice(0, limit);
@@ -267,7 +271,7 @@ export class QueueInspector {
     return {
       state,
       tasks: list.tasks.filter((task) => task.status === state),
-      malformed: [...malformed, ...list.malformed],
+      malformed: [...malformed, ...(await this.otherTypes(unread)), ...list.malformed],
       complete,
     };
   }
@@ -288,39 +292,63 @@ export class QueueInspector {
 
   /**
    * The head of each record, from its first bytes only: undefined when it is gone, null when it
-   * does not start with one (not a stored record).
+   * does not start with one (not a stored record), OTHER_TYPE when its key holds no string.
    */
-  private async heads(uuids: string[]): Promise<(RecordHead | null | undefined)[]> {
-    const heads: (RecordHead | null | undefined)[] = [];
+  private async heads(uuids: string[]): Promise<(RecordHead | null | undefined | typeof OTHER_TYPE)[]> {
+    const heads: (RecordHead | null | undefined | typeof OTHER_TYPE)[] = [];
     for (let start = 0; start < uuids.length; start += SCAN_COUNT) {
       const pipeline = this.client.pipeline();
       for (const uuid of uuids.slice(start, start + SCAN_COUNT)) pipeline.getrange(this.keys.record(uuid), 0, RECORD_HEAD_BYTES - 1);
       for (const [error, raw] of (await pipeline.exec()) ?? []) {
-        if (error) throw error;
-        heads.push(raw === '' ? undefined : readRecordHead(raw as string));
+        if (error && !isWrongTypeError(error)) throw error;
+        heads.push(error ? OTHER_TYPE : raw === '' ? undefined : readRecordHead(raw as string));
       }
     }
     return heads;
   }
 
   /**
+   * Of records that could not be read as strings, those whose key holds another Redis type (a
+   * hash, say), with why; gone ones are left out. Looked up only for those: one call, rarely made.
+   */
+  private async otherTypes(uuids: string[]): Promise<TaskList['malformed']> {
+    if (uuids.length === 0) return [];
+    const pipeline = this.client.pipeline();
+    for (const uuid of uuids) pipeline.type(this.keys.record(uuid));
+    const types = (await pipeline.exec()) ?? [];
+    return uuids.flatMap((uuid, index) => {
+      const [error, type] = types[index] ?? [];
+      if (error) throw error;
+      // 'string': written since the first read; it is listed at the next.
+      return type === 'none' || type === 'string' ? [] : [{ uuid, reason: wrongTypeReason(type as string) }];
+    });
+  }
+
+  /**
    * The summaries of the records of `uuids` in order, of those `accept` takes; gone ones are left
-   * out, malformed ones listed apart.
+   * out, malformed ones (keys of another Redis type too) listed apart.
    */
   private async records(uuids: string[], accept: (uuid: string, raw: string) => boolean = () => true): Promise<Pick<TaskList, 'tasks' | 'malformed'>> {
     const list: Pick<TaskList, 'tasks' | 'malformed'> = { tasks: [], malformed: [] };
     for (let start = 0; start < uuids.length; start += READ_CHUNK) {
       const chunk = uuids.slice(start, start + READ_CHUNK);
+      // MGET answers nil for a key of another type as for a missing one.
       const raws = await this.client.mget(chunk.map((uuid) => this.keys.record(uuid)));
+      const unread: string[] = [];
       chunk.forEach((uuid, index) => {
         const raw = raws[index];
-        if (raw === null || raw === undefined || !accept(uuid, raw)) return;
+        if (raw === null || raw === undefined) {
+          unread.push(uuid);
+          return;
+        }
+        if (!accept(uuid, raw)) return;
         try {
           list.tasks.push(summarize(decodeRecord(uuid, raw)));
         } catch (error) {
           list.malformed.push({ uuid, reason: (error as Error).message });
         }
       });
+      list.malformed.push(...(await this.otherTypes(unread)));
     }
     return list;
   }

@@ -140,6 +140,10 @@ describe('the qtasks CLI', () => {
     const wrongType = await qtasks('task', 'hashed', '--app', 'cli-malformed');
     expect(wrongType.code).toBe(EXIT.failed);
     expect(wrongType.err).toContain('Task record hashed in storage is malformed: the key holds a Redis hash, not a task record.');
+    // Listed apart, not failing the list.
+    const listed = await qtasks('tasks', '--state', 'success', '--app', 'cli-malformed');
+    expect(listed.code).toBe(0);
+    expect(listed.out).toContain('malformed record hashed: the key holds a Redis hash, not a task record');
     const down = await qtasks('status', '--url', 'redis://127.0.0.1:1');
     expect(down.code).toBe(EXIT.failed);
     expect(down.err).toMatch(/Redis .*127\.0\.0\.1:1/);

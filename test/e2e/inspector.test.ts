@@ -229,6 +229,33 @@ describe.each(BACKENDS)('the queue inspector (what the dashboard and CLI read) o
     await expect(inspector.task('broken')).rejects.toBeInstanceOf(MalformedRecordError);
   });
 
+  it('lists a record key holding another Redis type apart, in scanned, indexed and queued lists, instead of failing them', async () => {
+    const register = (registered: QueueTasks) => registered.task('job', () => 'ok');
+    const reason = 'the key holds a Redis hash, not a task record';
+    // Finished tasks found by a scan of the records' heads.
+    const scanned = await startApp('inspect-wrong-type-scan', register);
+    const done = await scanned.run('job');
+    const scanInspector = await inspectorOf(scanned);
+    await scanInspector.connection.client.hset(scanInspector.keys.record('hashed'), 'field', 'value');
+    expect(await scanInspector.tasks('success')).toMatchObject({ tasks: [{ uuid: done.uuid }], malformed: [{ uuid: 'hashed', reason }] });
+
+    // Finished tasks from the keepFinishedTasks index.
+    const indexed = await startApp('inspect-wrong-type-index', register, { config: { keepFinishedTasks: 10 } });
+    const kept = await indexed.run('job');
+    const indexInspector = await inspectorOf(indexed);
+    await indexInspector.connection.client.hset(indexInspector.keys.record('hashed'), 'field', 'value');
+    await indexInspector.connection.client.zadd(indexInspector.keys.finished('success'), 1, 'hashed');
+    expect(await indexInspector.tasks('success')).toMatchObject({ tasks: [{ uuid: kept.uuid }], malformed: [{ uuid: 'hashed', reason }] });
+
+    // Queued tasks (no worker here to take the queue entry).
+    const producer = await startApp('inspect-wrong-type-queue', register, { worker: false });
+    const queued = await producer.add('job');
+    const queueInspector = await inspectorOf(producer);
+    await queueInspector.connection.client.hset(queueInspector.keys.record('hashed'), 'field', 'value');
+    await queueInspector.connection.client.rpush(queueInspector.keys.queue(0), 'hashed');
+    expect(await queueInspector.tasks('queued')).toMatchObject({ tasks: [{ uuid: queued.uuid }], malformed: [{ uuid: 'hashed', reason }] });
+  });
+
   it('refuses a record key holding another Redis type with MalformedRecordError naming it and the type', async () => {
     const app = await startApp('inspect-wrong-type', (registered) => registered.task('job', () => 'ok'));
     const inspector = await inspectorOf(app);
