@@ -23,7 +23,7 @@ export type { QTasksLogger } from './core/logger.js';
 export type { Jsonified } from './core/json.js';
 export type { ScheduleTiming, ScheduleOptions, ScheduleDefinition, ScheduleRun, ScheduleState } from './core/schedule.js';
 
-export { Broker, type Lease, type ClaimBatch, type ClaimRequest, type ReleaseOptions, type Retention } from './brokers/broker.js';
+export { Broker, type Lease, type ClaimBatch, type ClaimRequest, type RecoverOutcome, type ReleaseOptions, type Retention } from './brokers/broker.js';
 export { RedisBroker, type RedisBrokerOptions } from './brokers/redis/redis-broker.js';
 export { MemoryBroker, type MemoryBrokerOptions } from './brokers/memory/memory-broker.js';
 export { Storage } from './storages/storage.js';

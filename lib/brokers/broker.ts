@@ -40,6 +40,16 @@ export interface ClaimRequest {
   runningLimits?: RunningLimits;
 }
 
+/** What a recovery sweep did (see Broker.recover). */
+export interface RecoverOutcome {
+  /** Tasks back in the queue (or their waiting line). */
+  requeued: number;
+  /** Tasks that will not run again: more than maxStalls stalls, a cancel asked for, or a malformed record. */
+  failed: number;
+  /** Records among `failed` that were no task records, with why: present only when there are any. */
+  malformed?: { uuid: string; reason: string }[];
+}
+
 /** Refuses an empty task name, which no task has (a backend may store the whole queue's pause under it). */
 export function assertPauseTarget(taskName: string | undefined): void {
   if (taskName === '') throw new InvalidOptionError('setPaused takes a task name, or none for the whole queue; got an empty one.');
@@ -126,7 +136,7 @@ export abstract class Broker {
    * one idle worker that knew when something is due died), when a delayed task or a waiting line
    * is due with no wake-up pending, unless the whole queue is paused.
    */
-  abstract recover(maxStalls: number, retention: Retention): Promise<{ requeued: number; failed: number }>;
+  abstract recover(maxStalls: number, retention: Retention): Promise<RecoverOutcome>;
 
   /**
    * Cancels a task: one not started never runs (status `cancel`); for a running one the request

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Broker, Lease, Retention } from '../brokers/broker.js';
-import { errorMessage, InvalidOptionError, NotAttachedError, shownValue, TaskCancelledError, WorkerStoppedError } from '../core/errors.js';
+import { errorMessage, InvalidOptionError, MalformedRecordError, NotAttachedError, shownValue, TaskCancelledError, WorkerStoppedError } from '../core/errors.js';
 import { TaskAbort } from '../core/task-abort.js';
 import { pause, settleWithin } from '../core/timing.js';
 import { traceback } from '../core/executor.js';
@@ -146,7 +146,10 @@ export class AsyncWorker extends Worker {
     this.every(config.leaseMs / 3, () => this.renewLeases());
     if (config.runningOlderTasks) {
       this.every(config.leaseMs / 2, () => this.recoverExpired());
-      await this.recoverExpired();
+      // A sweep that fails must not keep the worker from starting: the next one tries again.
+      await this.recoverExpired().catch((error: unknown) =>
+        this.ctx.logger.error(`worker ${this.id} could not recover expired leases, trying again every ${config.leaseMs / 2} ms: ${errorMessage(error)}`),
+      );
     }
     if (this.ctx.globalConfig) {
       this.every(config.globalConfigStatusTtlMs / 2, () => this.heartbeat());
@@ -443,11 +446,15 @@ export class AsyncWorker extends Worker {
   }
 
   private async recoverExpired(): Promise<void> {
-    const { requeued, failed } = await this.ctx.broker.recover(this.ctx.config.maxStalls, this.retention);
+    const { requeued, failed, malformed = [] } = await this.ctx.broker.recover(this.ctx.config.maxStalls, this.retention);
     this.notify('broker_running_older_tasks', { requeued, failed });
     this.notify('storage_running_older_tasks', { requeued, failed });
+    for (const { uuid, reason } of malformed) {
+      const error = new MalformedRecordError(uuid, reason);
+      this.ctx.logger.error(`worker ${this.id} recovering expired leases: ${error.name}: ${error.message}`);
+    }
     if (requeued + failed > 0) {
-      this.ctx.logger.warn(`recovered tasks of dead workers: ${requeued} queued again, ${failed} failed after too many stalls`);
+      this.ctx.logger.warn(`recovered tasks of dead workers: ${requeued} queued again, ${failed} not run again (too many stalls, cancelled, or malformed)`);
     }
   }
 

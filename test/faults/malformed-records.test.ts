@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { MalformedRecordError, RedisBroker, type QueueTasks, type Retention } from '../../lib/index.js';
+import { MalformedRecordError, RedisBroker, type QTasksLogger, type QueueTasks, type Retention } from '../../lib/index.js';
 import { RedisKeys } from '../../lib/redis/keys.js';
 import { appsOnTestRedis } from '../helpers/plain-app.js';
 
@@ -57,5 +58,77 @@ describe('records in Redis that are no task records: a typed error naming the re
     expect(await broker.release(leases, KEEP)).toBe(1);
     expect(await app.get(a!.uuid)).toMatchObject({ status: 'new' });
     expect(await redis.hgetall(keys.record(b!.uuid))).toEqual({ field: 'value' });
+  });
+
+  it('recovery of expired leases names a record of another Redis type, leaves it as it is, and recovers the rest, older batches too', async () => {
+    const { app, keys, broker } = await producer('wrong-type-recover');
+    const [older, a, b] = await app.addBulk([1, 2, 3].map((n) => ({ name: 'double', args: [n] })));
+    await broker.claim({ workerId: 'dead-1', max: 1, leaseMs: 50, retention: KEEP });
+    await broker.claim({ workerId: 'dead-2', max: 2, leaseMs: 50, retention: KEEP });
+    await redis.del(keys.record(b!.uuid));
+    await redis.hset(keys.record(b!.uuid), 'field', 'value');
+    await sleep(150);
+
+    expect(await broker.recover(3, KEEP)).toEqual({
+      requeued: 2,
+      failed: 1,
+      malformed: [{ uuid: b!.uuid, reason: 'the key holds a Redis hash, not a task record; left as it is' }],
+    });
+    for (const { uuid } of [older!, a!]) expect(await app.get(uuid)).toMatchObject({ status: 'new', stalls: 1 });
+    expect(await redis.hgetall(keys.record(b!.uuid))).toEqual({ field: 'value' });
+    expect(await redis.zcard(keys.active)).toBe(0);
+    expect(await broker.recover(3, KEEP)).toEqual({ requeued: 0, failed: 0 });
+  });
+
+  it('a claim meeting a due delayed task whose record key holds another Redis type claims the rest', async () => {
+    const { app, keys, broker } = await producer('wrong-type-delayed');
+    await redis.hset(keys.record('hashed'), 'field', 'value');
+    await redis.zadd(keys.delayed, Date.now() - 1000, 'hashed');
+    const good = await app.add('double', [1]);
+    const { tasks } = await broker.claim({ workerId: 'w1', max: 5, leaseMs: 10_000, retention: KEEP });
+    expect(tasks.map(({ record }) => record.uuid)).toEqual([good.uuid]);
+    expect(await redis.zcard(keys.delayed)).toBe(0);
+    expect(await redis.hgetall(keys.record('hashed'))).toEqual({ field: 'value' });
+  });
+
+  /** A logger keeping what is logged as errors and warnings. */
+  function recordingLogger(): QTasksLogger & { errors: string[]; warnings: string[] } {
+    const errors: string[] = [];
+    const warnings: string[] = [];
+    return { errors, warnings, log: () => undefined, warn: (message: string) => void warnings.push(message), error: (message: string) => void errors.push(message) };
+  }
+
+  it('a worker starting beside a dead worker\'s batch holding such a record starts, runs the batch\'s other task and logs the record as malformed', async () => {
+    const { app, keys, broker } = await producer('wrong-type-dead-batch');
+    const [a, b] = await app.addBulk([{ name: 'double', args: [1] }, { name: 'double', args: [2] }]);
+    await broker.claim({ workerId: 'dead', max: 2, leaseMs: 50, retention: KEEP });
+    await redis.del(keys.record(b!.uuid));
+    await redis.hset(keys.record(b!.uuid), 'field', 'value');
+    await sleep(150);
+
+    const logger = recordingLogger();
+    await apps.start('wrong-type-dead-batch-worker', (registered) => registered.task('double', (n: number) => n * 2), { name: app.name, logger, globalConfig: null });
+    expect(await app.wait(a!.uuid, { timeout: 10_000 })).toMatchObject({ status: 'success', returning: 2, stalls: 1 });
+    expect(logger.errors).toEqual([
+      expect.stringContaining(`MalformedRecordError: Task record ${b!.uuid} in storage is malformed: the key holds a Redis hash, not a task record; left as it is.`),
+    ]);
+  });
+
+  it('a worker whose first recovery sweep fails starts all the same, logs it, and runs tasks', async () => {
+    const { app, keys } = await producer('recover-fails');
+    // The lease set holding another type: every recovery sweep fails until it is gone.
+    await redis.set(keys.active, 'not a sorted set');
+    const logger = recordingLogger();
+    const worker = await apps.start('recover-fails-worker', (registered) => registered.task('double', (n: number) => n * 2), {
+      name: app.name,
+      logger,
+      globalConfig: null,
+      config: { leaseMs: 1000 },
+    });
+    expect(worker.worker).not.toBeNull();
+    // The sweeps every 500 ms after it may fail too, until the key is gone.
+    expect(logger.errors[0]).toMatch(/could not recover expired leases, trying again every 500 ms: WRONGTYPE/);
+    await redis.del(keys.active);
+    expect(await app.run('double', [21], { timeout: 10_000 })).toMatchObject({ status: 'success', returning: 42 });
   });
 });

@@ -6,7 +6,7 @@ import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/t
 import { MemoryStorage } from '../../storages/memory/memory-storage.js';
 import { decodeRecord, newStoredRecord, type StoredRecord } from '../../storages/record-codec.js';
 import { MemoryWaitingLines } from './memory-waiting-lines.js';
-import { assertPauseTarget, Broker, type ClaimBatch, type ClaimRequest, type Lease, type ReleaseOptions, type RequeueOutcome, type Retention } from '../broker.js';
+import { assertPauseTarget, Broker, type ClaimBatch, type ClaimRequest, type Lease, type RecoverOutcome, type ReleaseOptions, type RequeueOutcome, type Retention } from '../broker.js';
 
 export interface MemoryBrokerOptions {
   /** The storage whose records this broker changes; a new one when absent. */
@@ -289,7 +289,7 @@ export class MemoryBroker extends Broker {
     return released;
   }
 
-  async recover(maxStalls: number, retention: Retention): Promise<{ requeued: number; failed: number }> {
+  async recover(maxStalls: number, retention: Retention): Promise<RecoverOutcome> {
     const now = Date.now();
     let requeued = 0;
     let failed = 0;

@@ -8,7 +8,7 @@ import { ScriptRunner, type ScriptName } from '../../redis/scripts.js';
 import { encodeNewRecord, decodeRecord } from '../../storages/record-codec.js';
 import { RedisStorage, type RedisStorageOptions } from '../../storages/redis/redis-storage.js';
 import { EnqueueBatcher, type BatchLimits } from './enqueue-batcher.js';
-import { assertPauseTarget, Broker, type ClaimBatch, type ClaimRequest, type Lease, type ReleaseOptions, type RequeueOutcome, type Retention } from '../broker.js';
+import { assertPauseTarget, Broker, type ClaimBatch, type ClaimRequest, type Lease, type RecoverOutcome, type ReleaseOptions, type RequeueOutcome, type Retention } from '../broker.js';
 
 /** Concurrent adds joined into one enqueue call carry at most this much (see EnqueueBatcher). */
 const ENQUEUE_BATCH_LIMITS: BatchLimits = { tasks: 1000, chars: 4 * 1024 * 1024 };
@@ -236,13 +236,16 @@ export class RedisBroker extends Broker {
     return { ended, undo };
   }
 
-  async recover(maxStalls: number, retention: Retention): Promise<{ requeued: number; failed: number }> {
-    const [requeued, failed] = (await this.scripts.run(
+  async recover(maxStalls: number, retention: Retention): Promise<RecoverOutcome> {
+    const [requeued, failed, malformed] = (await this.scripts.run(
       'recover',
       [this.keys.active, this.keys.priorities, this.keys.marker, this.keys.delayed],
       [this.keys.prefix, maxStalls, ...retentionArgs(retention)],
-    )) as [number, number];
-    return { requeued, failed };
+    )) as [number, number, string[]];
+    if (malformed.length === 0) return { requeued, failed };
+    const records: RecoverOutcome['malformed'] = [];
+    for (let i = 0; i < malformed.length; i += 2) records.push({ uuid: malformed[i]!, reason: malformed[i + 1]! });
+    return { requeued, failed, malformed: records };
   }
 
   async cancel(uuid: string, reason: string, retention: Retention): Promise<TaskRecord | null> {

@@ -9,9 +9,11 @@
 -- wake-up is pending, it wakes an idle worker (the one that alone knew the time may have died
 -- asleep). Every live worker recovers every leaseMs / 2, so such a task starts that late at most,
 -- not after the other workers' idle block (30 s).
+-- A record that is no task record (malformed text, or a key holding another Redis type) counts as
+-- failed and is named in the reply, and the rest of the batches are recovered all the same.
 -- KEYS[1] active zset, KEYS[2] priorities zset, KEYS[3] wake-up marker list, KEYS[4] delayed zset
 -- ARGV[1] key prefix, ARGV[2] max stalls, ARGV[3..5] retention (see readRetention)
--- Returns { requeued, failed }.
+-- Returns { requeued, failed, { uuid, why, ... of the records that were no task records } }.
 --@include time
 --@include finish
 --@include leases
@@ -25,13 +27,16 @@ local maxStalls = tonumber(ARGV[2])
 local notices = newNotices()
 local requeued, failed = 0, 0
 local slotFreed = false
+local malformed = {}
 
 local function recoverTask(uuid, batch)
-  local rec, malformed = loadRecord(prefix, uuid, now, retention, notices)
+  local rec, why = loadRecord(prefix, uuid, now, retention, notices)
   -- The lease ends, and the running slot it took with it (whatever became of the record).
   slotFreed = freeRunningSlot(prefix, uuid, batch) or slotFreed
-  if malformed then
+  if why then
     failed = failed + 1
+    malformed[#malformed + 1] = uuid
+    malformed[#malformed + 1] = why
   elseif rec and rec.s == 'process' and rec.k and batchOf(rec.k) == batch then
     rec.l = (rec.l or 0) + 1
     if rec.x == nil and rec.l > maxStalls then
@@ -70,4 +75,4 @@ if requeued > 0 or slotFreed or nextDueIn(prefix, KEYS[4], now) == 0 then
   wake(KEYS[3])
 end
 notify(prefix, notices)
-return { requeued, failed }
+return { requeued, failed, malformed }

@@ -85,17 +85,20 @@ local function failMalformed(prefix, uuid, raw, now, retention, notices)
   finish(prefix, uuid, rec, retention, notices)
 end
 
--- Reads a task's record. Returns it, or nil when there is none or it is malformed; a malformed
--- one is failed on the spot, and the second result says so.
+-- Reads a task's record. Returns it, or nil when there is none or it is no task record, and then
+-- why as the second result. Malformed text is failed on the spot; a key holding another Redis type
+-- is left as it is (no text to keep, and not a string of ours to overwrite).
 local function loadRecord(prefix, uuid, now, retention, notices)
-  local raw = redis.call('GET', prefix .. 't:' .. uuid)
-  if not raw then
-    return nil, false
+  local raw, otherType = readRecordText(prefix .. 't:' .. uuid)
+  if otherType then
+    return nil, otherType .. '; left as it is'
+  elseif not raw then
+    return nil, nil
   end
   local rec = decodeRecord(raw)
   if rec == nil then
     failMalformed(prefix, uuid, raw, now, retention, notices)
-    return nil, true
+    return nil, 'not a valid task record; it ended error, keeping its text'
   end
-  return rec, false
+  return rec, nil
 end
