@@ -97,6 +97,23 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect(batch.tasks[0]!.record.startedAt).toBeInstanceOf(Date);
     });
 
+    it('a queued record the codec refuses fails alone as malformed, never left running, and the claim takes the rest', async () => {
+      // No string task name: its head is a queued record's, the rest is no task record.
+      const [first, nameless, argless, last] = [task(), task({ taskName: 5 as unknown as string }), task({ argsJson: '{not json' }), task()];
+      await broker.enqueue([first, nameless, argless, last]);
+      const batch = await broker.claim({ workerId: 'w1', max: 4, leaseMs: 10_000, retention: KEEP });
+      expect(batch.tasks.map(({ record }) => record.uuid)).toEqual([first.uuid, last.uuid]);
+      expect(await broker.storage.get(nameless.uuid)).toMatchObject({
+        status: 'error',
+        traceback: expect.stringMatching(/^MalformedRecordError: the stored record is not a valid task record: .*"n":5/),
+      });
+      // One whose arguments are no JSON fails too (its record stays unreadable); neither is claimed again.
+      await expect(broker.storage.get(argless.uuid)).rejects.toThrow('its arguments are not JSON');
+      expect((await broker.claim({ workerId: 'w2', max: 4, leaseMs: 10_000, retention: KEEP })).tasks).toEqual([]);
+      const stored = await broker.complete(batch.tasks.map(({ record, token }) => ({ uuid: record.uuid, token, status: 'success' as const, payload: '1' })), KEEP);
+      expect(stored).toEqual([true, true]);
+    });
+
     it('delayed tasks wait for their time, and the claim says when the next is due', async () => {
       // A second and a half: the enqueue, the read and the first claim must all come before the
       // due time, also on a loaded 2-core machine talking to a cluster.

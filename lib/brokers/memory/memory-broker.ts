@@ -103,14 +103,21 @@ export class MemoryBroker extends Broker {
     }
     const tokenPrefix = `${workerId}:${++this.claimCount}:`;
     const tasks: ClaimedTask[] = [];
+    /** Claimed tasks the codec refuses: they fail alone once the claim is done, as RedisBroker.claim fails them. */
+    const malformed: TaskOutcome[] = [];
+    let held = 0;
     /** Claims a queued task (one deleted or cancelled leaves silently); false when it was not. */
     const hold = (uuid: string, record: StoredRecord | undefined): boolean => {
       if (record?.s !== 'new') return false;
       Object.assign(record, { s: 'process', b: now, u: now, w: workerId });
       const raw = this.storage.write(uuid, record);
-      const token = tokenPrefix + (tasks.length + 1);
+      const token = tokenPrefix + ++held;
       this.leases.set(uuid, { token, deadline: now + leaseMs });
-      tasks.push({ token, record: decodeRecord(uuid, raw) });
+      try {
+        tasks.push({ token, record: decodeRecord(uuid, raw) });
+      } catch (error) {
+        malformed.push({ uuid, token, status: 'error', payload: `${(error as Error).name}: ${(error as Error).message}` });
+      }
       return true;
     };
     const lines = this.waitingLines;
@@ -137,7 +144,7 @@ export class MemoryBroker extends Broker {
     for (const [name, line] of lines.scheduled()) {
       // A task no longer limited (not in this claim's limits) waits for nothing.
       const room = roomFor(name);
-      let allowed = Math.min(max - tasks.length, room);
+      let allowed = Math.min(max - held, room);
       if (allowed <= 0) {
         // Due, but this claim is full: the next idle worker takes it.
         lineLeftDue ||= room > 0;
@@ -156,7 +163,7 @@ export class MemoryBroker extends Broker {
       lines.settle(name, dueAt);
       lineLeftDue ||= dueAt === now && line.length > 0;
     }
-    while (tasks.length < max && this.queues.size > 0) {
+    while (held < max && this.queues.size > 0) {
       const uuid = this.popLowest();
       const record = this.storage.read(uuid);
       // A missing record was deleted, a non-'new' one cancelled: both leave the queue silently.
@@ -173,6 +180,7 @@ export class MemoryBroker extends Broker {
       countStart(name, uuid);
       hold(uuid, record);
     }
+    if (malformed.length > 0) this.storeOutcomes(malformed, retention);
     if (this.queues.size > 0 || lineLeftDue) this.wake();
     const nextDue = this.firstDueAt();
     this.changed();
@@ -219,6 +227,11 @@ export class MemoryBroker extends Broker {
       slotFreed = this.waitingLines.freeSlot(uuid) || slotFreed;
       const record = this.storage.read(uuid);
       if (!record) return true;
+      if (typeof record.n !== 'string') {
+        // Held, but no task record (no task name): it ends 'error', as outcomes.lua fails it.
+        this.failMalformed(uuid, JSON.stringify(record), now, retention);
+        return true;
+      }
       record.u = now;
       if (status === 'retry') {
         record.h = [...(record.h ?? []), payload];
@@ -467,6 +480,12 @@ export class MemoryBroker extends Broker {
     // Tasks of its name held in a waiting line were met after it: it goes ahead of them.
     if (!this.waitingLines.rejoinAtHead(record.n, uuid)) this.pushQueued(record.p, uuid, 'head');
     return true;
+  }
+
+  /** A record that is no task record is replaced by an error record keeping its text (failMalformed in lua/includes/finish.lua). */
+  private failMalformed(uuid: string, raw: string, now: number, retention: Retention): void {
+    const e = `MalformedRecordError: the stored record is not a valid task record: ${raw.slice(0, 200)}`;
+    this.storage.finish(uuid, { n: '?', s: 'error', p: 0, a: '[]', c: now, u: now, f: now, t: 1, l: 0, e }, retention);
   }
 
   /** When the first delayed task or scheduled waiting line is due (Infinity: none is). */

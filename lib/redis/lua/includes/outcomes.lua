@@ -140,6 +140,10 @@ local function storeOutcomes(prefix, first, now, retention, notices, writes)
         local rec = decodeRecord(raw)
         if rec then
           storeOther(uuid, rec, status, payload, delay)
+        else
+          -- Held, but no task record (its head passed the claim's check, its rest did not: no task
+          -- name, say; the broker fails such a claimed task): it ends 'error', not left 'process'.
+          failMalformed(prefix, uuid, raw, now, retention, notices)
         end
       end
     end
