@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { MemoryBroker } from '../../lib/index.js';
+import { MalformedRecordError, MemoryBroker } from '../../lib/index.js';
 import { describeBackendConformance } from './backend.conformance.js';
 
 describeBackendConformance('memory', {
@@ -13,6 +13,29 @@ describeBackendConformance('memory', {
 });
 
 describe('the memory broker alone', () => {
+  it('refuses cancel and requeue of a record the codec refuses with MalformedRecordError, before changing anything', async () => {
+    const broker = new MemoryBroker();
+    const keep = { deleteFinishedTasks: false, resultTtlMs: 0, keepFinishedTasks: 0 };
+    const task = (argsJson: string) => ({ uuid: randomUUID(), taskName: 'job', priority: 0, argsJson, createdAt: Date.now(), delayMs: 0 });
+    const [queued, failed] = [task('{not json'), task('{not json')];
+    await broker.enqueue([failed]);
+    // Claimed, it fails as malformed: status error, its arguments still no JSON.
+    expect((await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: keep })).tasks).toEqual([]);
+    await broker.enqueue([queued]);
+    for (const { uuid } of [queued, failed]) {
+      const before = broker.storage.read(uuid);
+      for (const call of [() => broker.cancel(uuid, 'no', keep), () => broker.requeue(uuid)]) {
+        await expect(call()).rejects.toThrow(new MalformedRecordError(uuid, 'its arguments are not JSON'));
+      }
+      expect(broker.storage.read(uuid)).toEqual(before);
+    }
+    expect(broker.storage.read(failed.uuid)!.s).toBe('error');
+    // The queued one was not cancelled: a claim still meets it (and fails it).
+    expect((await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: keep })).tasks).toEqual([]);
+    expect(broker.storage.read(queued.uuid)!.s).toBe('error');
+    await broker.stop();
+  });
+
   it('claims with 200,000 delayed tasks stored (more than one call takes arguments)', async () => {
     const broker = new MemoryBroker();
     const now = Date.now();

@@ -45,6 +45,33 @@ describe('records in Redis that are no task records: a typed error naming the re
     expect(await app.get((await app.add('double', [1])).uuid)).toMatchObject({ status: 'new' });
   });
 
+  it('cancel and requeue of a record the codec refuses throw MalformedRecordError naming it and why, before changing anything', async () => {
+    const { app, keys } = await producer('malformed-text');
+    const cases: [uuid: string, raw: string, why: string][] = [
+      ['queued-args', '{"s":"new","n":"double","a":"{not json","c":1}', 'its arguments are not JSON'],
+      ['failed-args', '{"s":"error","n":"double","a":"{x","c":1,"e":"Error: boom"}', 'its arguments are not JSON'],
+      ['failed-result', '{"s":"cancel","n":"double","a":"[1]","c":1,"r":"{bad"}', 'its result are not JSON'],
+      ['empty', '', 'not JSON: '],
+      ['not-json', 'garbage{', 'not JSON: garbage{'],
+      ['array', '[1,2]', 'no task name'],
+      ['bogus-status', '{"s":"bogus","n":"double","a":"[1]","c":1}', 'unknown status "bogus"'],
+    ];
+    for (const [uuid, raw] of cases) await redis.set(keys.record(uuid), raw);
+    await redis.rpush(keys.queue(0), 'queued-args');
+    await redis.zadd(keys.priorities, 0, 0);
+    for (const [uuid, raw, why] of cases) {
+      for (const call of [() => app.cancel(uuid), () => app.requeue(uuid)]) {
+        const error = await rejection(call());
+        expect(error).toBeInstanceOf(MalformedRecordError);
+        expect(error).toMatchObject({ uuid, message: `Task record ${uuid} in storage is malformed: ${why}.` });
+      }
+      expect(await redis.get(keys.record(uuid))).toBe(raw);
+    }
+    // Still queued as it was, and no finished total moved.
+    expect(await redis.lrange(keys.queue(0), 0, -1)).toEqual(['queued-args']);
+    expect(await redis.hgetall(keys.finishedCounts)).toEqual({});
+  });
+
   it('a held task whose record key came to hold another Redis type: release and progress treat it as lost, for the other tasks too', async () => {
     const { app, keys, broker } = await producer('wrong-type-held');
     const [a, b] = await app.addBulk([{ name: 'double', args: [1] }, { name: 'double', args: [2] }]);

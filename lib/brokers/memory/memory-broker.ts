@@ -340,7 +340,7 @@ export class MemoryBroker extends Broker {
   }
 
   async cancel(uuid: string, reason: string, retention: Retention): Promise<TaskRecord | null> {
-    const record = this.storage.read(uuid);
+    const record = this.readToChange(uuid);
     if (!record) return null;
     if (record.s === 'process' && record.x === undefined) {
       record.x = reason;
@@ -359,7 +359,7 @@ export class MemoryBroker extends Broker {
   }
 
   async requeue(uuid: string): Promise<RequeueOutcome> {
-    const record = this.storage.read(uuid);
+    const record = this.readToChange(uuid);
     if (!record) return null;
     if (record.s !== 'error' && record.s !== 'cancel') return { requeued: false, record: decodeRecord(uuid, JSON.stringify(record)) };
     const finishedAs = record.s;
@@ -480,6 +480,16 @@ export class MemoryBroker extends Broker {
     // Tasks of its name held in a waiting line were met after it: it goes ahead of them.
     if (!this.waitingLines.rejoinAtHead(record.n, uuid)) this.pushQueued(record.p, uuid, 'head');
     return true;
+  }
+
+  /**
+   * The stored record of `uuid` for a change a caller asks for; one the codec refuses throws
+   * MalformedRecordError before anything changes (as readRecordToChange in lua/includes/record-check.lua).
+   */
+  private readToChange(uuid: string): StoredRecord | undefined {
+    const record = this.storage.read(uuid);
+    if (record) decodeRecord(uuid, JSON.stringify(record));
+    return record;
   }
 
   /** A record that is no task record is replaced by an error record keeping its text (failMalformed in lua/includes/finish.lua). */

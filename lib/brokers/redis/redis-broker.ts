@@ -251,7 +251,7 @@ export class RedisBroker extends Broker {
   async cancel(uuid: string, reason: string, retention: Retention): Promise<TaskRecord | null> {
     const keys = [this.keys.delayed, this.keys.priorities];
     const raw = (await this.runForCaller('cancel', keys, [this.keys.prefix, uuid, reason, ...retentionArgs(retention)])) as string | null;
-    return raw ? decodeRecord(uuid, raw) : null;
+    return raw === null ? null : decodeRecord(uuid, raw);
   }
 
   async requeue(uuid: string): Promise<RequeueOutcome> {

@@ -27,13 +27,13 @@ elseif not raw then
   return false
 end
 local rec = decodeRecord(raw)
-if rec ~= nil and rec.s == 'process' and rec.x == nil then
+if rec.s == 'process' and rec.x == nil then
   rec.x = ARGV[3]
   raw = encodeRecord(rec)
   redis.call('SET', prefix .. 't:' .. uuid, raw)
   redis.call('PUBLISH', prefix .. 'cancel', uuid)
 end
-if rec == nil or rec.s ~= 'new' then
+if rec.s ~= 'new' then
   return raw
 end
 local now = nowMs()

@@ -19,7 +19,7 @@ elseif not raw then
   return false
 end
 local rec = decodeRecord(raw)
-if rec == nil or (rec.s ~= 'error' and rec.s ~= 'cancel') then
+if rec.s ~= 'error' and rec.s ~= 'cancel' then
   return { 0, raw }
 end
 local finishedAs = rec.s

@@ -9,10 +9,40 @@ local function malformedReply(uuid, why)
   return redis.error_reply('MALFORMED_RECORD ' .. cjson.encode({ uuid, why }))
 end
 
+-- The statuses a record may have (TASK_STATUSES in lib/core/task-record.ts).
+local STATUSES = { new = true, process = true, success = true, error = true, cancel = true }
+-- The fields holding JSON text, in the order and words of record-codec.ts's decodeRecord.
+local JSON_FIELDS = { { 'a', 'arguments' }, { 'r', 'result' }, { 'g', 'progress' } }
+
+-- Why the record text `raw` is no task record, as record-codec.ts's decodeRecord words it (the
+-- caller decodes the reply with it); nil when it is one. Decodes the JSON text fields too: a
+-- change is asked for one task at a time, never on a hot path.
+local function recordFault(raw)
+  local ok, rec = pcall(cjson.decode, raw)
+  if not ok then
+    return 'not JSON: ' .. string.sub(raw, 1, 80)
+  elseif type(rec) ~= 'table' then
+    return 'not an object'
+  elseif type(rec.n) ~= 'string' then
+    return 'no task name'
+  elseif not STATUSES[rec.s] then
+    return 'unknown status "' .. tostring(rec.s) .. '"'
+  end
+  for _, field in ipairs(JSON_FIELDS) do
+    local text = rec[field[1]]
+    if type(text) == 'table' or (type(text) == 'string' and not pcall(cjson.decode, text)) then
+      return 'its ' .. field[2] .. ' are not JSON'
+    end
+  end
+  return nil
+end
+
 -- The record text of `uuid` for a change a caller asked for, false when there is none; for one
--- that is no task record, false and the reply refusing it (the script returns it, changing nothing).
+-- that is no task record (another Redis type, or text the codec refuses), false and the reply
+-- refusing it (the script returns it, having changed nothing).
 local function readRecordToChange(prefix, uuid)
   local raw, why = readRecordText(prefix .. 't:' .. uuid)
+  why = why or (raw and recordFault(raw))
   if why then
     return false, malformedReply(uuid, why)
   end
