@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { MalformedRecordError, RedisBroker, type QTasksLogger, type QueueTasks, type Retention } from '../../lib/index.js';
+import { MalformedRecordError, RedisBroker, type NewTask, type QTasksLogger, type QueueTasks, type Retention } from '../../lib/index.js';
 import { RedisKeys } from '../../lib/redis/keys.js';
 import { appsOnTestRedis } from '../helpers/plain-app.js';
 
@@ -157,5 +158,59 @@ describe('records in Redis that are no task records: a typed error naming the re
     expect(logger.errors[0]).toMatch(/could not recover expired leases, trying again every 500 ms: WRONGTYPE/);
     await redis.del(keys.active);
     expect(await app.run('double', [21], { timeout: 10_000 })).toMatchObject({ status: 'success', returning: 42 });
+  });
+});
+
+describe('an add that Redis refuses part-way (a key holding another Redis type) stores none of its tasks', () => {
+  const { redis, apps } = appsOnTestRedis();
+
+  async function producer(label: string): Promise<{ app: QueueTasks; keys: RedisKeys; broker: RedisBroker }> {
+    const app = await apps.start(label, (registered) => registered.task('double', (n: number) => n * 2), { worker: false, globalConfig: null });
+    return { app, keys: new RedisKeys(app.name), broker: app.broker as RedisBroker };
+  }
+
+  /** A new task for broker.enqueue. */
+  function newTask(overrides: Partial<NewTask> = {}): NewTask {
+    return { uuid: randomUUID(), taskName: 'double', priority: 0, argsJson: '[1]', createdAt: Date.now(), delayMs: 0, ...overrides };
+  }
+
+  /** The app's keys in Redis, each with its type. */
+  async function keyTypes(keys: RedisKeys): Promise<Record<string, string>> {
+    const found = await redis.keys(`${keys.prefix.replace(/[{}]/g, '\\$&')}*`);
+    return Object.fromEntries(await Promise.all(found.map(async (key) => [key.slice(keys.prefix.length), await redis.type(key)] as const)));
+  }
+
+  it('a bulk add meeting a queue, the delayed set, the wake-up marker or a unique key of another type stores nothing and rejects', async () => {
+    const { app, keys, broker } = await producer('enqueue-wrong-type');
+    const cases: [foreign: string, tasks: () => NewTask[]][] = [
+      [keys.queue(5), () => [newTask(), newTask(), newTask({ priority: 5 })]],
+      [keys.delayed, () => [newTask(), newTask({ delayMs: 60_000 })]],
+      [keys.marker, () => [newTask(), newTask({ priority: 3 })]],
+      [`${keys.prefix}u:once`, () => [newTask(), newTask({ uniqueKey: 'taken', uniqueTtlMs: 60_000 }), newTask({ uniqueKey: 'once', uniqueTtlMs: 60_000 })]],
+    ];
+    for (const [foreign, tasks] of cases) {
+      await redis.hset(foreign, 'field', 'value');
+      const before = await keyTypes(keys);
+      await expect(broker.enqueue(tasks())).rejects.toThrow(/^WRONGTYPE/);
+      expect(await keyTypes(keys)).toEqual(before);
+      await redis.del(foreign);
+    }
+    // With the foreign keys gone, the same adds go through.
+    const records = await app.addBulk([{ name: 'double', args: [1] }, { name: 'double', args: [2], priority: 5 }, { name: 'double', args: [3], delay: 60_000 }]);
+    expect(await Promise.all(records.map(({ uuid }) => app.get(uuid)))).toMatchObject([{ status: 'new' }, { status: 'new' }, { status: 'new' }]);
+  });
+
+  it('a call sent again that fails part-way keeps the tasks its first run stored, and unique keys others hold', async () => {
+    const { keys, broker } = await producer('enqueue-wrong-type-again');
+    const [first, holder] = [newTask(), newTask({ uniqueKey: 'held', uniqueTtlMs: 60_000 })];
+    await broker.enqueue([first, holder]);
+    const before = await keyTypes(keys);
+    await redis.hset(keys.queue(5), 'field', 'value');
+    // The first task again (its record stored already), a duplicate of the held key, and one that fails.
+    await expect(broker.enqueue([first, newTask({ uniqueKey: 'held', uniqueTtlMs: 60_000 }), newTask({ priority: 5 })])).rejects.toThrow(/^WRONGTYPE/);
+    await redis.del(keys.queue(5));
+    expect(await keyTypes(keys)).toEqual(before);
+    expect(await redis.lrange(keys.queue(0), 0, -1)).toEqual([first.uuid, holder.uuid]);
+    expect(await redis.get(`${keys.prefix}u:held`)).toBe(holder.uuid);
   });
 });

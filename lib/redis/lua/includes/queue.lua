@@ -1,27 +1,35 @@
 -- Queue: a list per priority (<prefix>q:<priority>) plus a sorted set of the non-empty priorities,
 -- so the lowest priority is first and FIFO holds within one priority. An idle worker blocks on the
 -- wake-up marker list.
+-- Both helpers take an optional `call`: redis.call (the default: an error stops the script), or
+-- redis.pcall for a caller that takes its writes back when one fails (enqueue.lua): a failed
+-- command's error is then returned.
 
 -- Puts a task in its priority's list: at the tail for new work, at the head for work given back.
 -- A record leaves out priority 0 (record-codec.ts), hence the default. Only the first task of a
 -- list adds its priority to the sorted set (claim drops the priority when the list runs dry).
-local function pushQueued(prefix, prioritiesKey, priority, uuid, atHead)
+local function pushQueued(prefix, prioritiesKey, priority, uuid, atHead, call)
+  call = call or redis.call
   priority = priority or 0
   local listKey = prefix .. 'q:' .. priority
   local length
   if atHead then
-    length = redis.call('LPUSH', listKey, uuid)
+    length = call('LPUSH', listKey, uuid)
   else
-    length = redis.call('RPUSH', listKey, uuid)
+    length = call('RPUSH', listKey, uuid)
   end
   if length == 1 then
-    redis.call('ZADD', prioritiesKey, priority, priority)
+    return call('ZADD', prioritiesKey, priority, priority)
   end
+  return length
 end
 
 -- One marker wakes one blocked worker; a worker that leaves work behind pushes the next one.
-local function wake(markerKey)
-  if redis.call('LLEN', markerKey) == 0 then
-    redis.call('RPUSH', markerKey, '1')
+local function wake(markerKey, call)
+  call = call or redis.call
+  local pending = call('LLEN', markerKey)
+  if pending == 0 then
+    return call('RPUSH', markerKey, '1')
   end
+  return pending
 end
