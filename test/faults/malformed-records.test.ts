@@ -24,7 +24,7 @@ describe('records in Redis that are no task records: a typed error naming the re
     return { app, keys: new RedisKeys(app.name), broker: app.broker as RedisBroker };
   }
 
-  it('wait, cancel and requeue of a record key holding another Redis type throw MalformedRecordError naming it and the type, and change nothing', async () => {
+  it('get, wait, cancel and requeue of a record key holding another Redis type throw MalformedRecordError naming it and the type, and change nothing', async () => {
     const { app, keys } = await producer('wrong-type');
     await redis.hset(keys.record('hashed'), 'field', 'value');
     await redis.rpush(keys.record('listed'), 'item');
@@ -32,7 +32,7 @@ describe('records in Redis that are no task records: a typed error naming the re
       ['hashed', 'hash'],
       ['listed', 'list'],
     ] as const) {
-      for (const call of [() => app.wait(uuid, { timeout: 500 }), () => app.cancel(uuid), () => app.requeue(uuid)]) {
+      for (const call of [() => app.get(uuid), () => app.wait(uuid, { timeout: 500 }), () => app.cancel(uuid), () => app.requeue(uuid)]) {
         const error = await rejection(call());
         expect(error).toBeInstanceOf(MalformedRecordError);
         expect(error).toMatchObject({ uuid, message: `Task record ${uuid} in storage is malformed: the key holds a Redis ${type}, not a task record.` });

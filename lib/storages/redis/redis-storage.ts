@@ -4,6 +4,7 @@ import { MalformedRecordError, QTasksError, RedisUnavailableError } from '../../
 import { isFinal, type TaskRecord, type TaskStatus } from '../../core/task-record.js';
 import { reconnectDelayMs, RedisConnection, type RedisClient, type RedisConnectionOptions } from '../../redis/connection.js';
 import { RedisKeys } from '../../redis/keys.js';
+import { getRecordText } from '../../redis/record-text.js';
 import { ScriptRunner } from '../../redis/scripts.js';
 import { Storage, type TaskWatch } from '../storage.js';
 import { decodeRecord, readRecordHead, RECORD_HEAD_BYTES } from '../record-codec.js';
@@ -90,7 +91,7 @@ export class RedisStorage extends Storage {
   }
 
   async get(uuid: string): Promise<TaskRecord | null> {
-    const raw = await this.client.get(this.keys.record(uuid)).catch((error: unknown) => {
+    const raw = await getRecordText(this.client, this.keys.record(uuid), uuid).catch((error: unknown) => {
       throw this.connection.unavailable(error);
     });
     return raw === null ? null : decodeRecord(uuid, raw);
