@@ -51,7 +51,10 @@ describe('records in Redis that are no task records: a typed error naming the re
     const cases: [uuid: string, raw: string, why: string][] = [
       ['queued-args', '{"s":"new","n":"double","a":"{not json","c":1}', 'its arguments are not JSON'],
       ['failed-args', '{"s":"error","n":"double","a":"{x","c":1,"e":"Error: boom"}', 'its arguments are not JSON'],
-      ['failed-result', '{"s":"cancel","n":"double","a":"[1]","c":1,"r":"{bad"}', 'its result are not JSON'],
+      ['failed-result', '{"s":"cancel","n":"double","a":"[1]","c":1,"r":"{bad"}', 'its result is not JSON'],
+      ['string-args', '{"s":"new","n":"double","a":"\\"abc\\"","c":1}', 'its arguments are not a JSON list: "abc"'],
+      ['object-args', '{"s":"error","n":"double","a":"{}","c":1}', 'its arguments are not a JSON list: {}'],
+      ['number-args', '{"s":"cancel","n":"double","a":5,"c":1}', 'its arguments are not a JSON list: 5'],
       ['empty', '', 'not JSON: '],
       ['not-json', 'garbage{', 'not JSON: garbage{'],
       ['array', '[1,2]', 'no task name'],

@@ -2,7 +2,7 @@
 -- flags that the app has a waiter at all (finishing scripts skip the mark lookups without one).
 -- Only extends an existing mark or flag, so a short wait never cuts a longer one short.
 -- KEYS[1] waiter mark (<prefix>w:<uuid>), KEYS[2] any-waiter flag (<prefix>wa), KEYS[3] the record
--- ARGV[1] mark TTL ms
+-- ARGV[1] mark TTL ms, ARGV[2] the task's uuid (names it in a refusal)
 -- Returns the record as it is now (false when there is none), read in the same atomic step: a
 -- task finishing later is published to the waiter, one finished earlier is in this reply. A key of
 -- another Redis type is refused (see includes/record-check.lua), before anything is marked.
@@ -16,8 +16,7 @@ local function mark(key)
 end
 local raw, why = readRecordText(KEYS[3])
 if why then
-  -- App names hold no braces, so the uuid is all that follows the prefix's `}:t:`.
-  return malformedReply(string.match(KEYS[3], '^[^}]*}:t:(.*)$'), why)
+  return malformedReply(ARGV[2], why)
 end
 mark(KEYS[2])
 mark(KEYS[1])

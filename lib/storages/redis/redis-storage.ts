@@ -148,7 +148,7 @@ export class RedisStorage extends Storage {
 
   /** Sets or extends the waiter mark; replies with the record as it is now. */
   private mark(uuid: string, ttlMs: number): Promise<unknown> {
-    return this.scripts.run('watch', [this.keys.waiter(uuid), this.keys.waiting, this.keys.record(uuid)], [ttlMs]);
+    return this.scripts.run('watch', [this.keys.waiter(uuid), this.keys.waiting, this.keys.record(uuid)], [ttlMs, uuid]);
   }
 
   /**

@@ -11,8 +11,25 @@ end
 
 -- The statuses a record may have (TASK_STATUSES in lib/core/task-record.ts).
 local STATUSES = { new = true, process = true, success = true, error = true, cancel = true }
--- The fields holding JSON text, in the order and words of record-codec.ts's decodeRecord.
-local JSON_FIELDS = { { 'a', 'arguments' }, { 'r', 'result' }, { 'g', 'progress' } }
+-- The fields holding JSON text besides the arguments, in the order and words of record-codec.ts's
+-- decodeRecord.
+local JSON_FIELDS = { { 'r', 'its result is' }, { 'g', 'its progress is' } }
+
+-- Why the arguments field `a` is no argument list, as decodeRecord's storedArgs words it; nil when
+-- it is one (or absent: no arguments). A list is JSON text starting with `[`: cjson decodes `{}`
+-- and `[]` alike.
+local function argsFault(a)
+  if a == nil then
+    return nil
+  elseif type(a) ~= 'string' then
+    return 'its arguments are not a JSON list: ' .. string.sub(cjson.encode(a), 1, 80)
+  elseif not pcall(cjson.decode, a) then
+    return 'its arguments are not JSON'
+  elseif not string.find(a, '^%s*%[') then
+    return 'its arguments are not a JSON list: ' .. string.sub(a, 1, 80)
+  end
+  return nil
+end
 
 -- Why the record text `raw` is no task record, as record-codec.ts's decodeRecord words it (the
 -- caller decodes the reply with it); nil when it is one. Decodes the JSON text fields too: a
@@ -28,10 +45,14 @@ local function recordFault(raw)
   elseif not STATUSES[rec.s] then
     return 'unknown status "' .. tostring(rec.s) .. '"'
   end
+  local fault = argsFault(rec.a)
+  if fault then
+    return fault
+  end
   for _, field in ipairs(JSON_FIELDS) do
     local text = rec[field[1]]
     if type(text) == 'table' or (type(text) == 'string' and not pcall(cjson.decode, text)) then
-      return 'its ' .. field[2] .. ' are not JSON'
+      return field[2] .. ' not JSON'
     end
   end
   return nil
