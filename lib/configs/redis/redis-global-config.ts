@@ -98,7 +98,7 @@ export class RedisGlobalConfig extends GlobalConfig {
 
   async publishSchedule(schedule: ScheduleDefinition, nextRun: Date): Promise<void> {
     const run = this.keys.scheduleRun(schedule.name);
-    await this.reach(() =>
+    await this.typedUnavailable(() =>
       this.client
         .multi()
         .hset(this.keys.schedules, schedule.name, JSON.stringify(schedule))
@@ -111,12 +111,9 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   async recordScheduleRun(name: string, tick: Date, taskUuid: string, nextRun: Date): Promise<boolean | 'removed'> {
-    const recorded = await this.scripts.run('schedule-run', [this.keys.scheduleRun(name), this.keys.schedules], [
-      tick.getTime(),
-      taskUuid,
-      nextRun.getTime(),
-      name,
-    ]);
+    const recorded = await this.typedUnavailable(() =>
+      this.scripts.run('schedule-run', [this.keys.scheduleRun(name), this.keys.schedules], [tick.getTime(), taskUuid, nextRun.getTime(), name]),
+    );
     return recorded === -1 ? 'removed' : recorded === 1;
   }
 
@@ -128,27 +125,30 @@ export class RedisGlobalConfig extends GlobalConfig {
    */
   async removeSchedule(name: string): Promise<void> {
     const run = this.keys.scheduleRun(name);
-    await this.reach(() =>
+    await this.typedUnavailable(() =>
       this.client.multi().hdel(this.keys.schedules, name).del(run).hset(run, 'r', Date.now()).pexpire(run, REMOVED_MARK_MS).exec(),
     );
   }
 
   async schedule(name: string): Promise<ScheduleState | undefined> {
-    const [raw, run] = await this.reach(() => Promise.all([this.client.hget(this.keys.schedules, name), this.runFields(name)]));
+    const [raw, run] = await this.typedUnavailable(() => Promise.all([this.client.hget(this.keys.schedules, name), this.runFields(name)]));
     const [definition] = readableObjects<ScheduleDefinition>([raw], 'name');
     return definition && this.withRun(definition, run);
   }
 
   async schedules(): Promise<ScheduleState[]> {
-    const definitions = readableObjects<ScheduleDefinition>(Object.values(await this.client.hgetall(this.keys.schedules)), 'name');
-    return Promise.all(definitions.map(async (definition) => this.withRun(definition, await this.runFields(definition.name))));
+    return this.typedUnavailable(async () => {
+      const definitions = readableObjects<ScheduleDefinition>(Object.values(await this.client.hgetall(this.keys.schedules)), 'name');
+      return Promise.all(definitions.map(async (definition) => this.withRun(definition, await this.runFields(definition.name))));
+    });
   }
 
   /**
-   * A timer's add and remove call these: while Redis cannot be reached (whenRedisDown 'fail'),
-   * they fail as RedisUnavailableError, as the producer paths do, not with ioredis's own error.
+   * Runs a schedule read or write (every one goes through here): while Redis cannot be reached
+   * (whenRedisDown 'fail'), it fails as RedisUnavailableError, as the producer paths do, not with
+   * ioredis's own error. Other errors pass as they are.
    */
-  private async reach<T>(command: () => Promise<T>): Promise<T> {
+  private async typedUnavailable<T>(command: () => Promise<T>): Promise<T> {
     try {
       return await command();
     } catch (error) {
