@@ -76,12 +76,20 @@ export abstract class GlobalConfig {
   /**
    * Records the task enqueued for a tick, unless a later tick is already recorded (instances
    * report the same tick, possibly out of order). Returns whether it was recorded, or `'removed'`
-   * when the schedule is no longer published (removed by another instance): nothing is recorded,
-   * and the timer stops the schedule.
+   * when the schedule is marked removed (by `removeSchedule` in any instance): nothing is
+   * recorded, and the timer stops the schedule.
    */
   abstract recordScheduleRun(name: string, tick: Date, taskUuid: string, nextRun: Date): Promise<boolean | 'removed'>;
-  /** Removes a schedule for every instance: the ones still running it stop it at their next tick. */
+  /**
+   * Removes a schedule for every instance: it is marked removed until published again, and the
+   * instances still running it stop it at their next tick.
+   */
   abstract removeSchedule(name: string): Promise<void>;
+  /**
+   * Deletes a schedule's definition and run state and leaves no removal mark: an instance still
+   * running it goes on (the start-up cleanup of schedules that look abandoned).
+   */
+  abstract dropSchedule(name: string): Promise<void>;
   abstract schedule(name: string): Promise<ScheduleState | undefined>;
   abstract schedules(): Promise<ScheduleState[]>;
 }

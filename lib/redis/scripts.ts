@@ -18,7 +18,7 @@ const SCRIPT_KEYS = {
   cancel: 2,
   watch: 3,
   progress: 1,
-  'schedule-run': 2,
+  'schedule-run': 1,
   'requeue-finished': 2,
   pause: 1,
   wake: 1,

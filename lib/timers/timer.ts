@@ -240,7 +240,8 @@ export class QTasksTimer implements StartHook {
     const overdue = Date.now() - ABANDONED_AFTER_MS;
     for (const { name, nextRun } of await globalConfig.schedules()) {
       if (this.schedules.has(name) || nextRun === undefined || nextRun.getTime() > overdue) continue;
-      await globalConfig.removeSchedule(name);
+      // No removal mark: an instance that does run it (added there at run time, its tick late) goes on.
+      await globalConfig.dropSchedule(name);
       this.app.logger.log(`timer: schedule "${name}" removed from GlobalConfig: no instance fired it since ${nextRun.toISOString()}`);
     }
   }

@@ -46,15 +46,15 @@ describe('timer.remove with several instances running one schedule', () => {
   const redis = new Redis(url);
   afterAll(async () => redis.quit());
 
-  /** One instance of the app, running schedule "x" (every second); what it logs, and its ticks. */
-  const startInstance = async (name: string) => {
+  /** One instance of the app, running schedule "x" (every second by default); what it logs, and its ticks. */
+  const startInstance = async (name: string, every = 1000) => {
     const logged: string[] = [];
     const app = new QueueTasks({ name, url, worker: false, logger: { ...quiet, log: (line) => logged.push(line) } });
     app.task('report', () => 'report');
     const timer = new QTasksTimer(app);
     const ticks: TickEvent[] = [];
     timer.onTick((event) => ticks.push(event));
-    await timer.add('report', { name: 'x', every: 1000 });
+    await timer.add('report', { name: 'x', every });
     await app.start();
     return { app, timer, logged, ticks };
   };
@@ -88,18 +88,32 @@ describe('timer.remove with several instances running one schedule', () => {
     }
   });
 
-  it('an instance whose schedule lost its definition some other way (an older version removed it) stops it at its next tick, leaving no run state', async () => {
-    const name = uniqueAppName('timer-remove-old');
+  it('an instance starting without the schedule, which drops it from GlobalConfig as abandoned (its tick ran late), does not stop it in the instance running it', async () => {
+    const name = uniqueAppName('timer-drop-abandoned');
     const keys = new RedisKeys(name);
-    const b = await startInstance(name);
+    // A runs "x" (every 2 s); B runs no schedule of it.
+    const a = await startInstance(name, 2000);
+    let b: QueueTasks | undefined;
+    const bLogged: string[] = [];
     try {
-      await nextTickEvent(b.timer, (event) => event.schedule === 'x');
-      await redis.multi().hdel(keys.schedules, 'x').del(keys.scheduleRun('x')).exec();
-      await eventually('B stopped x', async () => (await b.timer.list()).length === 0, 5_000, 50);
-      await sleep(1_200);
-      expect(await redis.exists(keys.scheduleRun('x'))).toBe(0);
+      await nextTickEvent(a.timer, (event) => event.schedule === 'x');
+      // A's next run as B sees it: two minutes past (a tick that ran late, a clock behind).
+      await redis.hset(keys.scheduleRun('x'), 'n', Date.now() - 120_000);
+      b = new QueueTasks({ name, url, worker: false, logger: { ...quiet, log: (line) => bLogged.push(line) } });
+      b.task('report', () => 'report');
+      new QTasksTimer(b);
+      await b.start();
+      const droppedAt = Date.now();
+      expect(bLogged.some((line) => line.startsWith('timer: schedule "x" removed from GlobalConfig'))).toBe(true);
+
+      // A goes on: its next tick is enqueued and recorded, and it still lists x.
+      const event = await nextTickEvent(a.timer, (tick) => tick.schedule === 'x' && tick.tick.getTime() > droppedAt, 5_000);
+      expect(event.added).toBe(true);
+      expect(a.logged.filter((line) => line.includes('removed by another instance'))).toEqual([]);
+      expect((await a.timer.list()).map((schedule) => schedule.name)).toEqual(['x']);
+      await eventually('the tick recorded', async () => (await redis.hget(keys.scheduleRun('x'), 'u')) === event.uuid, 3_000, 50);
     } finally {
-      await b.app.stop();
+      await Promise.all([a.app.stop(), b?.stop()]);
     }
   });
 });

@@ -13,6 +13,8 @@ export class MemoryGlobalConfig extends GlobalConfig {
   /** Schedule definitions as JSON text, and their run state (times in ms), by schedule name. */
   private readonly scheduleDefinitions = new Map<string, string>();
   private readonly scheduleRuns = new Map<string, { lastRun?: number; lastTaskUuid?: string; nextRun?: number }>();
+  /** Schedules removed by `removeSchedule` and not published since (Redis's mark `r`). */
+  private readonly removedSchedules = new Set<string>();
 
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
@@ -57,12 +59,13 @@ export class MemoryGlobalConfig extends GlobalConfig {
 
   async publishSchedule(schedule: ScheduleDefinition, nextRun: Date): Promise<void> {
     this.scheduleDefinitions.set(schedule.name, JSON.stringify(schedule));
+    this.removedSchedules.delete(schedule.name);
     this.scheduleRuns.set(schedule.name, { ...this.scheduleRuns.get(schedule.name), nextRun: nextRun.getTime() });
   }
 
   // As schedule-run.lua: an older tick, reported late, never overwrites a newer one.
   async recordScheduleRun(name: string, tick: Date, taskUuid: string, nextRun: Date): Promise<boolean | 'removed'> {
-    if (!this.scheduleDefinitions.has(name)) return 'removed';
+    if (this.removedSchedules.has(name)) return 'removed';
     const run = this.scheduleRuns.get(name) ?? {};
     if (run.lastRun !== undefined && tick.getTime() <= run.lastRun) return false;
     this.scheduleRuns.set(name, { lastRun: tick.getTime(), lastTaskUuid: taskUuid, nextRun: nextRun.getTime() });
@@ -70,6 +73,11 @@ export class MemoryGlobalConfig extends GlobalConfig {
   }
 
   async removeSchedule(name: string): Promise<void> {
+    await this.dropSchedule(name);
+    this.removedSchedules.add(name);
+  }
+
+  async dropSchedule(name: string): Promise<void> {
     this.scheduleDefinitions.delete(name);
     this.scheduleRuns.delete(name);
   }

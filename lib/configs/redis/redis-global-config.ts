@@ -8,7 +8,7 @@ import { GlobalConfig, readableObjects, type WorkerStatus } from '../global-conf
 /**
  * How long a removed schedule's ticks stay refused: longer than the longest `every` (about 24.8
  * days), so every instance still running it ticks into the mark. One that does not (a cron rarer
- * than that) enqueues that one tick, then stops the schedule when it cannot record it.
+ * than that) goes on with it.
  */
 const REMOVED_MARK_MS = 30 * 24 * 3_600_000;
 
@@ -112,7 +112,7 @@ export class RedisGlobalConfig extends GlobalConfig {
 
   async recordScheduleRun(name: string, tick: Date, taskUuid: string, nextRun: Date): Promise<boolean | 'removed'> {
     const recorded = await this.typedUnavailable(() =>
-      this.scripts.run('schedule-run', [this.keys.scheduleRun(name), this.keys.schedules], [tick.getTime(), taskUuid, nextRun.getTime(), name]),
+      this.scripts.run('schedule-run', [this.keys.scheduleRun(name)], [tick.getTime(), taskUuid, nextRun.getTime()]),
     );
     return recorded === -1 ? 'removed' : recorded === 1;
   }
@@ -128,6 +128,10 @@ export class RedisGlobalConfig extends GlobalConfig {
     await this.typedUnavailable(() =>
       this.client.multi().hdel(this.keys.schedules, name).del(run).hset(run, 'r', Date.now()).pexpire(run, REMOVED_MARK_MS).exec(),
     );
+  }
+
+  async dropSchedule(name: string): Promise<void> {
+    await this.typedUnavailable(() => this.client.multi().hdel(this.keys.schedules, name).del(this.keys.scheduleRun(name)).exec());
   }
 
   async schedule(name: string): Promise<ScheduleState | undefined> {
