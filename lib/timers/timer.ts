@@ -54,6 +54,8 @@ export interface TickEvent {
 interface Schedule extends BuiltSchedule {
   /** Latest tick handled here; a fire never handles a tick twice. */
   lastTick: number;
+  /** Set as its arming begins (before the job exists), cleared when disarmed: it is armed once. */
+  armed?: boolean;
   job?: CronJob;
 }
 
@@ -224,7 +226,8 @@ export class QTasksTimer implements StartHook {
       this.app.logger.log(`timer off in this process (${this.schedules.size} schedule(s) known)`);
       return;
     }
-    for (const schedule of this.schedules.values()) await this.arm(schedule);
+    // A copy: an add waiting for the start inserts and arms its schedule while this loop awaits.
+    for (const schedule of [...this.schedules.values()]) await this.arm(schedule);
     await this.dropAbandoned();
     this.app.logger.log(`timer started: ${this.schedules.size} schedule(s)`);
   }
@@ -278,11 +281,14 @@ export class QTasksTimer implements StartHook {
   }
 
   private async arm(schedule: Schedule): Promise<void> {
+    if (schedule.armed) return;
+    schedule.armed = true;
     const { definition, trigger } = schedule;
     const now = Date.now();
     schedule.lastTick = now;
     await this.app.globalConfig?.publishSchedule(definition, new Date(trigger.nextAfter(now)));
     if (definition.catchUp) await this.catchUp(schedule);
+    if (!schedule.armed) return; // disarmed meanwhile (removed, stopped)
     schedule.job = createTickJob(definition, trigger, () => this.fire(schedule));
     this.registry?.addCronJob(this.jobName(definition.name), schedule.job);
     schedule.job.start();
@@ -294,6 +300,7 @@ export class QTasksTimer implements StartHook {
     if (this.registry?.doesExist('cron', jobName)) this.registry.deleteCronJob(jobName);
     void schedule.job?.stop();
     schedule.job = undefined;
+    schedule.armed = false;
   }
 
   /** Enqueues one task for the ticks missed since the last recorded run, keyed by the latest of them. */

@@ -60,6 +60,31 @@ class SlowCountDto {
   n!: number;
 }
 
+/** A slow check that says when it begins: a test then knows a timer's start is checking. */
+let checkBegun: (() => void) | undefined;
+@ValidatorConstraint({ async: true })
+class CheckedSlowlyAndSaid implements ValidatorConstraintInterface {
+  async validate(): Promise<boolean> {
+    checkBegun?.();
+    await sleep(300);
+    return true;
+  }
+}
+
+class SaidCountDto {
+  @Validate(CheckedSlowlyAndSaid)
+  n!: number;
+}
+
+/** @nestjs/schedule's registry (which refuses a job name twice), noting every job added. */
+class NotingRegistry extends SchedulerRegistry {
+  readonly added: string[] = [];
+  override addCronJob(name: string, job: Parameters<SchedulerRegistry['addCronJob']>[1]): void {
+    this.added.push(name);
+    super.addCronJob(name, job);
+  }
+}
+
 /** Catches the tick events of a whole app's life, start-up included (catch-up happens there). */
 const recorded: TickEvent[] = [];
 @Injectable()
@@ -251,6 +276,38 @@ describe('timer in one process', () => {
       await app.stop();
     }
     expect((await tickKeys(redis, name, 'big')).size + (await tickKeys(redis, name, 'zero')).size).toBe(0);
+  });
+
+  it('a timer.add made while the start checks the schedules arms its schedule once', async () => {
+    const name = uniqueAppName('timer-add-during-start');
+    const app = new QueueTasks({ name, url, worker: false });
+    app.task({ name: 'slowCount', every: 1000, args: [{ n: 1 }], paramTypes: [SaidCountDto] }, (dto: SaidCountDto) => dto.n);
+    app.task('beat', () => 'beat');
+    const registry = new NotingRegistry();
+    const timer = new QTasksTimer(app, { registry });
+    const ticks: TickEvent[] = [];
+    timer.onTick((event) => ticks.push(event));
+    const checking = new Promise<void>((resolve) => (checkBegun = resolve));
+    const starting = app.start();
+    try {
+      await checking; // the start checks slowCount's schedule: an add now waits for that start
+      const adding = timer.add('beat', { name: 'during', every: 1000 });
+      await starting;
+      await adding;
+      expect(registry.added.sort()).toEqual([`qtasks:${name}:during`, `qtasks:${name}:slowCount`]);
+      await nextTickEvent(timer, (event) => event.schedule === 'during');
+
+      // Removed, it fires no more: no job of it was left running.
+      expect(await timer.remove('during')).toBe(true);
+      const removedAt = Date.now();
+      await sleep(2_200);
+      expect(ticks.filter((event) => event.schedule === 'during' && event.tick.getTime() > removedAt)).toEqual([]);
+      expect([...(await tickKeys(redis, name, 'during')).keys()].filter((tick) => tick > removedAt)).toEqual([]);
+    } finally {
+      checkBegun = undefined;
+      await starting.catch(() => undefined);
+      await app.stop();
+    }
   });
 
   it('a declared schedule whose arguments fail DTO validation fails bootstrap, naming it', async () => {
