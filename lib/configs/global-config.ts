@@ -85,6 +85,8 @@ export abstract class GlobalConfig {
    * instances still running it stop it at their next tick.
    */
   abstract removeSchedule(name: string): Promise<void>;
+  /** Whether the schedule is marked removed (a timer asks before enqueueing each tick). */
+  abstract scheduleRemoved(name: string): Promise<boolean>;
   /**
    * Deletes a schedule's definition and run state and leaves no removal mark: an instance still
    * running it goes on (the start-up cleanup of schedules that look abandoned).

@@ -339,15 +339,20 @@ export class QTasksTimer implements StartHook {
     const triesEnd = tick + uniqueTtlMs / 2;
     for (let attempt = 1; ; attempt++) {
       try {
+        // Removed by another instance: stopped here before its tick. A remove made after this
+        // check lets this one tick through; recording it then finds the mark and stops it.
+        if (await this.app.globalConfig?.scheduleRemoved(definition.name)) {
+          this.stopRemovedElsewhere(schedule);
+          return;
+        }
         const { uuid, added } = await this.app.addOnce(definition.taskName, definition.args, {
           priority: definition.priority,
           uniqueKey: `timer:${definition.name}:${tick}`,
           uniqueTtlMs,
         });
-        // No uuid: the enqueue refused the tick, as another instance removed the schedule.
         const nextRun = new Date(trigger.nextAfter(Date.now()));
-        const recorded = uuid === '' ? 'removed' : await this.app.globalConfig?.recordScheduleRun(definition.name, new Date(tick), uuid, nextRun);
-        if (uuid !== '') this.emitTick({ schedule: definition.name, taskName: definition.taskName, tick: new Date(tick), uuid, added, catchUp });
+        const recorded = await this.app.globalConfig?.recordScheduleRun(definition.name, new Date(tick), uuid, nextRun);
+        this.emitTick({ schedule: definition.name, taskName: definition.taskName, tick: new Date(tick), uuid, added, catchUp });
         if (recorded === 'removed') this.stopRemovedElsewhere(schedule);
         return;
       } catch (error) {

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { QTasksTimer, QueueTasks, RedisUnavailableError, type TickEvent } from '../../lib/index.js';
+import { MemoryGlobalConfig, QTasksTimer, QueueTasks, RedisUnavailableError, type GlobalConfig, type TickEvent } from '../../lib/index.js';
 import { RedisKeys } from '../../lib/redis/keys.js';
 import { eventually } from '../helpers/eventually.js';
 import { uniqueAppName } from '../helpers/names.js';
@@ -47,9 +47,9 @@ describe('timer.remove with several instances running one schedule', () => {
   afterAll(async () => redis.quit());
 
   /** One instance of the app, running schedule "x" (every second by default); what it logs, and its ticks. */
-  const startInstance = async (name: string, every = 1000) => {
+  const startInstance = async (name: string, every = 1000, globalConfig?: GlobalConfig) => {
     const logged: string[] = [];
-    const app = new QueueTasks({ name, url, worker: false, logger: { ...quiet, log: (line) => logged.push(line) } });
+    const app = new QueueTasks({ name, url, worker: false, globalConfig, logger: { ...quiet, log: (line) => logged.push(line) } });
     app.task('report', () => 'report');
     const timer = new QTasksTimer(app);
     const ticks: TickEvent[] = [];
@@ -88,6 +88,26 @@ describe('timer.remove with several instances running one schedule', () => {
     }
   });
 
+  it('stops it everywhere with a MemoryGlobalConfig shared by the instances of one process: no tick is enqueued after the remove', async () => {
+    const name = uniqueAppName('timer-remove-memory');
+    const globalConfig = new MemoryGlobalConfig();
+    const a = await startInstance(name, 1000, globalConfig);
+    const b = await startInstance(name, 1000, globalConfig);
+    try {
+      await nextTickEvent(b.timer, (event) => event.schedule === 'x');
+      expect(await a.timer.remove('x')).toBe(true);
+      const removedAt = Date.now();
+      await eventually('B stopped x', async () => (await b.timer.list()).length === 0, 5_000, 50);
+      expect(b.logged).toContain('timer: schedule "x" was removed by another instance; stopped here too');
+      await sleep(1_200);
+      expect([...(await tickKeys(redis, name, 'x')).keys()].filter((tick) => tick > removedAt)).toEqual([]);
+      expect(b.ticks.filter((event) => event.tick.getTime() > removedAt)).toEqual([]);
+      expect(await globalConfig.schedules()).toEqual([]);
+    } finally {
+      await Promise.all([a.app.stop(), b.app.stop()]);
+    }
+  });
+
   it('an instance starting without the schedule, which drops it from GlobalConfig as abandoned (its tick ran late), does not stop it in the instance running it', async () => {
     const name = uniqueAppName('timer-drop-abandoned');
     const keys = new RedisKeys(name);
@@ -114,6 +134,29 @@ describe('timer.remove with several instances running one schedule', () => {
       await eventually('the tick recorded', async () => (await redis.hget(keys.scheduleRun('x'), 'u')) === event.uuid, 3_000, 50);
     } finally {
       await Promise.all([a.app.stop(), b?.stop()]);
+    }
+  });
+});
+
+describe('addOnce with a unique key starting with timer:', () => {
+  const url = inject('redisUrl');
+  const redis = new Redis(url);
+  afterAll(async () => redis.quit());
+
+  it('enqueues as any other key, even while a removed schedule of that name is marked', async () => {
+    const name = uniqueAppName('timer-prefix-key');
+    const app = new QueueTasks({ name, url, worker: false, logger: quiet });
+    app.task('report', () => 'report');
+    await app.start();
+    try {
+      await redis.hset(new RedisKeys(name).scheduleRun('nightly'), 'r', Date.now());
+      const first = await app.addOnce('report', [], { uniqueKey: 'timer:nightly:1000', uniqueTtlMs: 60_000 });
+      expect(first.added).toBe(true);
+      expect(first.uuid).not.toBe('');
+      expect(await app.get(first.uuid)).toMatchObject({ status: 'new', taskName: 'report' });
+      expect(await app.addOnce('report', [], { uniqueKey: 'timer:nightly:1000', uniqueTtlMs: 60_000 })).toEqual({ uuid: first.uuid, added: false });
+    } finally {
+      await app.stop();
     }
   });
 });

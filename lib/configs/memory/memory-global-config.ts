@@ -77,6 +77,10 @@ export class MemoryGlobalConfig extends GlobalConfig {
     this.removedSchedules.add(name);
   }
 
+  async scheduleRemoved(name: string): Promise<boolean> {
+    return this.removedSchedules.has(name);
+  }
+
   async dropSchedule(name: string): Promise<void> {
     this.scheduleDefinitions.delete(name);
     this.scheduleRuns.delete(name);

@@ -6,7 +6,7 @@ import { ScriptRunner } from '../../redis/scripts.js';
 import { GlobalConfig, readableObjects, type WorkerStatus } from '../global-config.js';
 
 /**
- * How long a removed schedule's ticks stay refused: longer than the longest `every` (about 24.8
+ * How long a removed schedule stays marked removed: longer than the longest `every` (about 24.8
  * days), so every instance still running it ticks into the mark. One that does not (a cron rarer
  * than that) goes on with it.
  */
@@ -118,16 +118,20 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   /**
-   * Deletes the definition and run state, and leaves the mark `r` in the run hash: the enqueue
-   * script then refuses the schedule's ticks, so instances that still run it enqueue nothing more
-   * and stop it at their next tick. The mark goes when the schedule is published again, or after
-   * REMOVED_MARK_MS.
+   * Deletes the definition and run state, and leaves the mark `r` in the run hash: instances that
+   * still run the schedule find it before their next tick's enqueue (scheduleRemoved) or when
+   * recording it (schedule-run.lua), and stop it. The mark goes when the schedule is published
+   * again, or after REMOVED_MARK_MS.
    */
   async removeSchedule(name: string): Promise<void> {
     const run = this.keys.scheduleRun(name);
     await this.typedUnavailable(() =>
       this.client.multi().hdel(this.keys.schedules, name).del(run).hset(run, 'r', Date.now()).pexpire(run, REMOVED_MARK_MS).exec(),
     );
+  }
+
+  async scheduleRemoved(name: string): Promise<boolean> {
+    return (await this.typedUnavailable(() => this.client.hexists(this.keys.scheduleRun(name), 'r'))) === 1;
   }
 
   async dropSchedule(name: string): Promise<void> {

@@ -5,9 +5,7 @@
 -- value): `<uuid> <priority> <delay ms> <unique key TTL ms> <unique key length in bytes> `
 -- followed by the unique key (may be empty) and the record JSON.
 -- Returns one uuid per task, joined by spaces: its own, or for a duplicate unique key the uuid
--- that holds the key, or '' for the tick of a removed timer schedule (nothing is enqueued).
--- Unique keys `timer:<schedule>:<tick ms>` are a timer's ticks: while the schedule's run hash
--- (<prefix>tr:<schedule>) holds `r`, set when any instance removed it, no instance enqueues them.
+-- that holds the key.
 --@include time
 --@include queue
 local prefix = ARGV[1]
@@ -29,26 +27,15 @@ for i = 2, #ARGV do
   local recordAt = rest + tonumber(uniqueLength)
   local holder = nil
   if recordAt > rest then
-    local given = string.sub(task, rest, recordAt - 1)
-    local schedule = string.match(given, '^timer:(.+):%d+$')
-    local removed = schedule and redis.pcall('HEXISTS', prefix .. 'tr:' .. schedule, 'r')
-    if type(removed) == 'table' then
-      failure = removed
-      break
-    end
-    if removed == 1 then
-      holder = ''
+    local uniqueKey = prefix .. 'u:' .. string.sub(task, rest, recordAt - 1)
+    if redis.call('SET', uniqueKey, uuid, 'NX', 'PX', uniqueTtl) then
+      takenKeys = takenKeys or {}
+      takenKeys[#takenKeys + 1] = uniqueKey
     else
-      local uniqueKey = prefix .. 'u:' .. given
-      if redis.call('SET', uniqueKey, uuid, 'NX', 'PX', uniqueTtl) then
-        takenKeys = takenKeys or {}
-        takenKeys[#takenKeys + 1] = uniqueKey
-      else
-        holder = redis.pcall('GET', uniqueKey)
-        if type(holder) == 'table' then
-          failure = holder
-          break
-        end
+      holder = redis.pcall('GET', uniqueKey)
+      if type(holder) == 'table' then
+        failure = holder
+        break
       end
     end
   end
