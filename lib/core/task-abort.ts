@@ -109,13 +109,13 @@ export function untilAborted<T>(work: T | Promise<T>, abort: TaskAbort): T | Pro
 /**
  * A trigger's answer once the task's outcome is known (its closing triggers): waited for only
  * until the task is aborted, after which `otherwise` (the event as it was) stands and the outcome
- * is kept. A handler's own failure still throws.
+ * is kept. A handler's own failure still throws. An answer given at once (the retry plugin's) is
+ * returned as it is, with no promise.
  */
-export async function unlessAborted<T>(answer: T | Promise<T>, abort: TaskAbort, otherwise: T): Promise<T> {
-  try {
-    return await untilAborted(answer, abort);
-  } catch (error) {
+export function unlessAborted<T>(answer: T | Promise<T>, abort: TaskAbort, otherwise: T): T | Promise<T> {
+  if (!(answer instanceof Promise)) return answer;
+  return (untilAborted(answer, abort) as Promise<T>).catch((error: unknown) => {
     if (abort.reason !== undefined && error === abort.reason) return otherwise;
     throw error;
-  }
+  });
 }
