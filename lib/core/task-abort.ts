@@ -1,3 +1,6 @@
+/** How long a closing trigger is waited for on an aborted task, by default (the default shutdown grace). */
+export const CLOSING_WAIT_MS = 10_000;
+
 /**
  * A running task's abort switch. Cancel and time limit flip it; the executor stops waiting at
  * once. Its AbortController is built only when something reads `signal` (the task's context, a
@@ -5,6 +8,13 @@
  * worker's hot path does not need to pay.
  */
 export class TaskAbort {
+  /**
+   * @param closingWaitMs How long a closing trigger's handler is waited for on a task aborted
+   *   before the trigger fired (a timed-out task's retry decision, say): the worker gives its
+   *   `shutdownGraceMs`, a run without one `CLOSING_WAIT_MS`.
+   */
+  constructor(readonly closingWaitMs = CLOSING_WAIT_MS) {}
+
   private controller?: AbortController;
   private listener?: (reason: Error) => void;
   private clock?: TimeLimitClock;
@@ -107,15 +117,36 @@ export function untilAborted<T>(work: T | Promise<T>, abort: TaskAbort): T | Pro
 }
 
 /**
- * A trigger's answer once the task's outcome is known (its closing triggers): waited for only
- * until the task is aborted, after which `otherwise` (the event as it was) stands and the outcome
- * is kept. A handler's own failure still throws. An answer given at once (the retry plugin's) is
- * returned as it is, with no promise.
+ * A trigger's answer once the task's outcome is known (its closing triggers). Aborted while it
+ * waits, the wait ends at once: `otherwise` (the event as it was) stands and the outcome is kept.
+ * Aborted already when it fired (a timed-out task's retry decision), the answer is waited for, or
+ * the abort would throw away every closing handler's work, the retry plugin's decision included,
+ * whenever one handler is async; but only `abort.closingWaitMs`, after which `otherwise` stands,
+ * so a hung handler cannot hold the task either. A handler's own failure still throws. An answer
+ * given at once (the retry plugin's) is returned as it is, with no promise.
  */
 export function unlessAborted<T>(answer: T | Promise<T>, abort: TaskAbort, otherwise: T): T | Promise<T> {
   if (!(answer instanceof Promise)) return answer;
+  if (abort.reason !== undefined) return within(answer, abort.closingWaitMs, otherwise);
   return (untilAborted(answer, abort) as Promise<T>).catch((error: unknown) => {
     if (abort.reason !== undefined && error === abort.reason) return otherwise;
     throw error;
+  });
+}
+
+/** `answer`, or `otherwise` once `ms` passed without it (a late answer or failure is dropped). */
+function within<T>(answer: Promise<T>, ms: number, otherwise: T): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => resolve(otherwise), ms);
+    answer.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
 }

@@ -338,7 +338,7 @@ export class AsyncWorker extends Worker {
   private execute(task: ClaimedTask, ended?: () => void): void {
     const { record: { uuid }, token } = task;
     this.hold(task);
-    const abort = new TaskAbort();
+    const abort = new TaskAbort(this.ctx.config.shutdownGraceMs);
     this.aborts.set(uuid, abort);
     if (this.earlyCancels.delete(uuid)) void this.abortCancelled(uuid);
     const run = runClaimed(this.ctx, this.id, task, abort, this.threadRunner).then((outcome) => {

@@ -13,7 +13,8 @@ import type { WorkerContext } from './worker.js';
  * handler that never answers cannot hold the task or its slot. Aborted before its outcome is known,
  * the task ends as an abort ends it (`cancel`, or the time limit's `error`); once it is known, the
  * triggers after it are no longer waited for and it stands. Either way a handler answering late
- * changes nothing.
+ * changes nothing. A task aborted before those triggers fire still has them waited for, bounded by
+ * the shutdown grace: a timed-out task is retried, and a hung handler still cannot hold it.
  */
 export async function runClaimed(
   ctx: WorkerContext,
@@ -63,7 +64,9 @@ export async function runClaimed(
 /**
  * A failed task's outcome after the `worker_task_error_retry` handlers. One that throws (a custom
  * backoff, say) leaves the task `error` with its own traceback, the handler's failure added to it;
- * one still unanswered when the task is aborted leaves it `error`, not retried.
+ * one still unanswered when the task is aborted leaves it `error`, not retried. On a task aborted
+ * before (a timeout, which retries like any error) the handlers are waited for, but only up to the
+ * shutdown grace (`unlessAborted`).
  */
 async function retryDecision(
   { plugins, executor }: WorkerContext,

@@ -107,4 +107,41 @@ describe('a plugin handler that never answers cannot hold a task or its slot', (
     expect(await app.get(done.uuid)).toMatchObject({ status: 'success', returning: 'finished' });
     expect(unhandled).toEqual([]);
   });
+
+  it('a closing trigger on a task already timed out is still waited for: an async retry handler does not stop the retry plugin retrying it', async () => {
+    const attempts: number[] = [];
+    const app = await apps.start('hung-plugin', (a) =>
+      a.task({ name: 'slow-once', maxTime: 100, retry: 1, echo: true }, async (ctx: { attempt: number }) => {
+        attempts.push(ctx.attempt);
+        if (ctx.attempt === 1) await sleep(1_000);
+        return 'second run in time';
+      }),
+    );
+    // Answers with a promise, so the trigger's answer is one too: the retry plugin's decision is in it.
+    addPlugin(app, 'worker_task_error_retry', async () => undefined);
+    const record = await app.run('slow-once', [], WAIT);
+    expect(record).toMatchObject({ status: 'success', returning: 'second run in time', attempt: 2 });
+    expect(record.errors).toEqual([expect.stringMatching(/^TaskTimeoutError: Task "slow-once" timed out after 100 ms/)]);
+    expect(attempts).toEqual([1, 2]);
+    expect(unhandled).toEqual([]);
+  });
+
+  it('a closing trigger on a task already timed out is waited for only up to shutdownGraceMs: a hung retry handler leaves it error, not held', async () => {
+    const late = new Gate();
+    const app = await apps.start('hung-plugin', withQuickTask((a) => a.task({ name: 'limited', maxTime: 100, retry: 1 }, () => sleep(1_000))), {
+      config: { maxTasksProcess: 1, shutdownGraceMs: 200 },
+    });
+    addPlugin(app, 'worker_task_error_retry', async ({ record }) => {
+      if (record.taskName === 'limited') await late.pass();
+    });
+    const limited = await app.run('limited', [], WAIT);
+    expect(limited).toMatchObject({ status: 'error', attempt: 1 });
+    expect(limited.traceback).toMatch(/^TaskTimeoutError: Task "limited" timed out after 100 ms/);
+    expect(await app.run('quick', [], WAIT)).toMatchObject({ status: 'success', returning: 'ran in the freed slot' });
+    late.open();
+    await sleep(50);
+    expect(await app.get(limited.uuid)).toMatchObject({ status: 'error', attempt: 1 });
+    expect(app.worker!.running).toBe(0);
+    expect(unhandled).toEqual([]);
+  });
 });
