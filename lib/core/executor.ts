@@ -184,16 +184,18 @@ export class TaskExecutor {
         failed = second;
       }
     }
-    return abortedResult(abort) ?? { status: 'error', payload: traceback(failed), error: failed };
+    return abortedResult(abort, failed);
   }
 }
 
 /**
- * How a cancelled task ends, whatever it was doing: `cancel` with the reason. Undefined for a task
- * not cancelled (a time limit or a stop ends it as the error it is).
+ * How a task ends that failed with `error` (by default the abort's reason, for a task aborted while
+ * a trigger kept it waiting): a cancelled one `cancel` with the reason, whatever it was doing; any
+ * other `error` with its traceback (a time limit or a stop ends it as the error it is).
  */
-export function abortedResult(abort: TaskAbort): ExecutionResult | undefined {
-  return abort.reason instanceof TaskCancelledError ? { status: 'cancel', payload: abort.reason.reason } : undefined;
+export function abortedResult(abort: TaskAbort, error: unknown = abort.reason): ExecutionResult {
+  if (abort.reason instanceof TaskCancelledError) return { status: 'cancel', payload: abort.reason.reason };
+  return { status: 'error', payload: traceback(error), error };
 }
 
 /** Starts the task's maxTime on the abort switch, unless it has none or one counts already. */

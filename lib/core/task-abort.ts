@@ -40,7 +40,12 @@ export class TaskAbort {
     this.listener?.(reason);
   }
 
-  /** One listener (the executor's): called at once if already aborted. */
+  /**
+   * The listener of the wait in progress (`untilAborted`'s, in the executor or the worker's
+   * triggers), called at once if already aborted. One slot is enough: a task's waits run one after
+   * the other and each clears it when it settles, so no two overlap (after the abort none sets it,
+   * so one settling late clears nothing another needs).
+   */
   onAbort(listener: ((reason: Error) => void) | undefined): void {
     this.listener = listener;
     if (listener && this.reason) listener(this.reason);

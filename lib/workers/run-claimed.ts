@@ -41,7 +41,7 @@ export async function runClaimed(
     } catch (error) {
       // Aborted while a trigger kept it waiting: it ends as the executor ends an aborted task.
       if (abort.reason === undefined) throw error;
-      result = abortedResult(abort) ?? { status: 'error', payload: traceback(abort.reason), error: abort.reason };
+      result = abortedResult(abort);
     }
     let outcome: TaskOutcome = { uuid, token, status: result.status, payload: result.payload };
     if (result.status === 'error') outcome = await retryDecision(ctx, record, outcome, result.error, abort);
