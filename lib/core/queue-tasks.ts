@@ -412,25 +412,25 @@ export class QueueTasks {
    */
   private async runAfterEnqueue(tasks: NewTask[], { uuids, stored }: Enqueued): Promise<void> {
     const { plugins } = this;
-    if (plugins.has('broker_add_after')) {
-      await plugins.inform('broker_add_after', { tasks, uuids }, this.afterEnqueueFailure('broker_add_after', uuids));
-    }
+    if (plugins.has('broker_add_after')) await plugins.inform('broker_add_after', { tasks, uuids }, this.afterEnqueueFailure, uuids);
     if (!plugins.has('storage_add') && !plugins.has('app_add_task_after_broker')) return;
     for (const record of stored) {
-      await plugins.inform('storage_add', { record }, this.afterEnqueueFailure('storage_add', [record.uuid]));
-      await plugins.inform('app_add_task_after_broker', { record }, this.afterEnqueueFailure('app_add_task_after_broker', [record.uuid]));
+      await plugins.inform('storage_add', { record }, this.afterEnqueueFailure, record.uuid);
+      await plugins.inform('app_add_task_after_broker', { record }, this.afterEnqueueFailure, record.uuid);
     }
   }
 
-  /** Logs a handler's failure on an after-enqueue trigger: a failed notification, not a failed enqueue. */
-  private afterEnqueueFailure(trigger: TriggerName, uuids: string[]): (plugin: string, error: unknown) => void {
-    return (plugin, error) =>
-      this.logger.error(
-        `Plugin "${plugin}" failed on trigger "${trigger}" for task(s) ${uuids.join(', ')}, ` +
-          `which are enqueued all the same: ${errorMessage(error)}`,
-        traceback(error),
-      );
-  }
+  /**
+   * Logs a handler's failure on an after-enqueue trigger: a failed notification, not a failed
+   * enqueue. One function for every call (no closure per record): the message is built only here.
+   */
+  private readonly afterEnqueueFailure = (plugin: string, trigger: TriggerName, error: unknown, uuids: string | readonly string[]): void => {
+    this.logger.error(
+      `Plugin "${plugin}" failed on trigger "${trigger}" for task(s) ${typeof uuids === 'string' ? uuids : uuids.join(', ')}, ` +
+        `which are enqueued all the same: ${errorMessage(error)}`,
+      traceback(error),
+    );
+  };
 
   private prepare(item: BulkItem): NewTask {
     const definition = this.registry.require(item.name);

@@ -73,16 +73,23 @@ export class PluginRunner {
   /**
    * Runs a trigger that tells of something already done (tasks enqueued), which a failing handler
    * can neither undo nor be allowed to hide from the other handlers: each handler runs in turn, and
-   * each failure goes to `failed` with its plugin's name instead of to the caller. For informing
-   * triggers only (nothing to replace): every handler sees the same event.
+   * each failure goes to `failed` with its plugin's name, the trigger and `about` (what the event
+   * is about, the tasks' uuids, say) instead of to the caller: a caller passes one function for
+   * every call and builds no closure. For informing triggers only (nothing to replace): every
+   * handler sees the same event.
    */
-  async inform<T extends TriggerName>(trigger: T, event: TriggerEvent<T>, failed: (plugin: string, error: unknown) => void): Promise<void> {
+  async inform<T extends TriggerName, A>(
+    trigger: T,
+    event: TriggerEvent<T>,
+    failed: (plugin: string, trigger: T, error: unknown, about: A) => void,
+    about: A,
+  ): Promise<void> {
     for (const { plugin, handler } of this.ordered.get(trigger) ?? []) {
       try {
         // Checked as any answer is: a field an informing trigger does not let replace is a failure.
         applied(plugin, trigger, event, await (handler as (event: TriggerEvent<T>) => unknown)(event));
       } catch (error) {
-        failed(plugin, error);
+        failed(plugin, trigger, error, about);
       }
     }
   }
