@@ -59,13 +59,14 @@ export class TaskExecutor {
   }
 
   /**
-   * Starts the task's `maxTime` on its abort switch, so it counts the whole run: the worker calls
-   * this before its own triggers (a hung handler then uses up the task's time like its code does).
-   * False when the task has no limit or one counts already.
+   * Starts the task's `maxTime` on its abort switch, so it counts the whole run: whoever runs the
+   * task (the worker, runInline) calls this before its first trigger, and pauses it when the run is
+   * over (a hung handler then uses up the task's time like its code does).
    */
-  startTimeLimit(taskName: string, abort: TaskAbort): boolean {
+  startTimeLimit(taskName: string, abort: TaskAbort): void {
     const definition = this.registry.get(taskName);
-    return definition !== undefined && limitTime(definition, abort);
+    const maxTime = definition?.options.maxTime;
+    if (maxTime !== undefined) abort.limitTime(maxTime, () => new TaskTimeoutError(definition!.name, maxTime));
   }
 
   async execute(record: TaskRecord, controls: ExecutionControls): Promise<ExecutionResult> {
@@ -79,28 +80,22 @@ export class TaskExecutor {
       };
     }
     const { abort } = controls;
-    // Counted from here when no worker started it (a run without one: runInline).
-    const timed = limitTime(definition, abort);
+    let result: ExecutionResult;
     try {
-      let result: ExecutionResult;
-      try {
-        result = await this.encode(record, await this.run(record, definition, controls), abort);
-      } catch (error) {
-        result = await this.failure(record, error, abort);
-      }
-      const { plugins } = this.deps;
-      if (plugins.has('task_executor_task_close')) {
-        try {
-          const event = { record, status: result.status };
-          await unlessAborted(plugins.fire('task_executor_task_close', event), abort, event);
-        } catch (error) {
-          this.deps.taskLogger(record.uuid, record.taskName).error(traceback(error));
-        }
-      }
-      return result;
-    } finally {
-      if (timed) abort.pauseTime();
+      result = await this.encode(record, await this.run(record, definition, controls), abort);
+    } catch (error) {
+      result = await this.failure(record, error, abort);
     }
+    const { plugins } = this.deps;
+    if (plugins.has('task_executor_task_close')) {
+      try {
+        const event = { record, status: result.status };
+        await unlessAborted(plugins.fire('task_executor_task_close', event), abort, event);
+      } catch (error) {
+        this.deps.taskLogger(record.uuid, record.taskName).error(traceback(error));
+      }
+    }
+    return result;
   }
 
   private async run(
@@ -196,11 +191,6 @@ export class TaskExecutor {
 export function abortedResult(abort: TaskAbort, error: unknown = abort.reason): ExecutionResult {
   if (abort.reason instanceof TaskCancelledError) return { status: 'cancel', payload: abort.reason.reason };
   return { status: 'error', payload: traceback(error), error };
-}
-
-/** Starts the task's maxTime on the abort switch, unless it has none or one counts already. */
-function limitTime({ name, options: { maxTime } }: TaskDefinition, abort: TaskAbort): boolean {
-  return maxTime !== undefined && abort.limitTime(maxTime, () => new TaskTimeoutError(name, maxTime));
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { ThreadTimeLimit } from './thread-task.js';
+
 /** How long a closing trigger is waited for on an aborted task, by default (the default shutdown grace). */
 export const CLOSING_WAIT_MS = 10_000;
 
@@ -53,41 +55,38 @@ export class TaskAbort {
 
   /**
    * Starts the time limit (maxTime): the switch flips with `reason()` once the run has used `ms`.
-   * Returns false, changing nothing, when a limit already counts: the worker starts it before its
-   * own triggers, the executor only for a run without a worker.
+   * Whoever runs the task starts it once, before its first trigger (the worker, or runInline).
    */
-  limitTime(ms: number, reason: () => Error): boolean {
-    if (this.clock) return false;
-    this.clock = { leftMs: ms, since: 0, reason };
+  limitTime(ms: number, reason: () => Error): void {
+    this.clock = { ms, since: 0, reason };
     this.resumeTime();
-    return true;
   }
 
   /**
    * Stops the clock (the run is over, or a thread task waits for a thread, which is not its time):
    * what is left of the limit, or undefined without one.
    */
-  pauseTime(): { ms: number; reason: () => Error } | undefined {
+  pauseTime(): ThreadTimeLimit | undefined {
     const clock = this.clock;
     if (!clock) return undefined;
     if (clock.timer) {
       clearTimeout(clock.timer);
       clock.timer = undefined;
-      clock.leftMs = Math.max(0, clock.leftMs - (performance.now() - clock.since));
+      clock.ms = Math.max(0, clock.ms - (performance.now() - clock.since));
     }
-    return { ms: clock.leftMs, reason: clock.reason };
+    return { ms: clock.ms, reason: clock.reason };
   }
 
   resumeTime(): void {
     const clock = this.clock;
     if (!clock || clock.timer || this.reason) return;
     clock.since = performance.now();
-    clock.timer = setTimeout(() => this.abort(clock.reason()), clock.leftMs);
+    clock.timer = setTimeout(() => this.abort(clock.reason()), clock.ms);
   }
 }
 
-interface TimeLimitClock {
-  leftMs: number;
+/** What is left of the limit (`ms`, as of when it last stopped counting) and the reason to abort with. */
+interface TimeLimitClock extends ThreadTimeLimit {
   /** performance.now() when it last started counting. */
   since: number;
   reason: () => Error;

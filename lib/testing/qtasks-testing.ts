@@ -102,7 +102,15 @@ export class QTasksTesting {
       stalls: 0,
     };
     // No lease: progress the task reports is not stored (the broker answers that the lease is lost).
-    const result = await this.queueTasks.executor.execute(record, { token: 'inline', abort: new TaskAbort() });
+    const abort = new TaskAbort();
+    const { executor } = this.queueTasks;
+    executor.startTimeLimit(record.taskName, abort);
+    let result;
+    try {
+      result = await executor.execute(record, { token: 'inline', abort });
+    } finally {
+      abort.pauseTime();
+    }
     const finishedAt = new Date();
     const done: TaskRecord = { ...record, status: result.status, updatedAt: finishedAt, finishedAt };
     if (result.status === 'success') done.returning = JSON.parse(result.payload) as unknown;

@@ -153,6 +153,24 @@ describe('QTasksTestingModule', () => {
     }
   });
 
+  it('runInline keeps the task to its maxTime as a worker does, and stops the clock when the run ends', async () => {
+    const apps = plainApps(inject('redisUrl'));
+    try {
+      const onRedis = await apps.start('inline-time-limit', (a: QueueTasks) => {
+        a.task({ name: 'slow', maxTime: 100 }, () => new Promise(() => undefined));
+        a.task({ name: 'quick', maxTime: 100 }, () => 'in time');
+      });
+      const inline = new QTasksTesting(onRedis);
+      const timedOut = await inline.runInline('slow');
+      expect(timedOut.status).toBe('error');
+      expect(timedOut.traceback).toMatch(/^TaskTimeoutError: Task "slow" timed out after 100 ms/);
+      // The clock stops with the run: a finished task is not aborted afterwards.
+      expect(await inline.runInline('quick')).toMatchObject({ status: 'success', returning: 'in time' });
+    } finally {
+      await apps.stopAll();
+    }
+  });
+
   it('drain() fails with the pending tasks when they do not finish in time', async () => {
     app = await boot();
     const testing = app.get(QTasksTesting);
