@@ -3,33 +3,40 @@ import type { ScheduleDefinition } from '../core/schedule.js';
 import type { Trigger } from './trigger.js';
 
 /**
+ * One date, as cron's own date time, but whose timeout is 0 once the date has passed. Cron's
+ * throws then ("Date in past"), and its timer callback asks for it again when Node's timer fires
+ * a little before the wall clock says it should: the throw escaped as an uncaught exception, and
+ * the schedule stopped firing.
+ */
+class OneDate extends CronTime {
+  constructor(private readonly at: number) {
+    super(new Date(at));
+  }
+
+  override getTimeout(): number {
+    return Math.max(0, this.at - Date.now());
+  }
+}
+
+/**
  * The CronJob (from `cron`, the library @nestjs/schedule runs its jobs on) that calls `onFire`
  * at each tick of a schedule. Cron cannot express an arbitrary interval, so an `every` job is
- * armed for one date at a time and re-armed as it fires.
+ * armed for one date at a time and re-armed as it fires (a date passed by then fires at once).
  */
 export function createTickJob(definition: ScheduleDefinition, trigger: Trigger, onFire: () => void): CronJob {
   if (definition.cron !== undefined) {
     return CronJob.from({ cronTime: definition.cron, timeZone: definition.timezone, onTick: onFire, start: false });
   }
-  const nextDate = () => new Date(trigger.nextAfter(Date.now()));
-  const rearm = () => {
-    job.setTime(new CronTime(nextDate()));
-    try {
-      job.start();
-    } catch {
-      // The date passed while arming (cron refuses a date in the past): that tick is due now.
-      void job.stop();
-      onFire();
-      rearm();
-    }
-  };
+  const nextDate = () => new OneDate(trigger.nextAfter(Date.now()));
   const job = CronJob.from({
-    cronTime: nextDate(),
+    cronTime: new Date(trigger.nextAfter(Date.now())),
     onTick: () => {
-      rearm();
+      job.setTime(nextDate());
+      job.start();
       onFire();
     },
     start: false,
   });
+  job.setTime(nextDate());
   return job;
 }
