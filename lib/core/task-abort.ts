@@ -1,4 +1,5 @@
 import type { ThreadTimeLimit } from './thread-task.js';
+import { raceTimeout } from './timing.js';
 
 /** How long a closing trigger is waited for on an aborted task, by default (the default shutdown grace). */
 export const CLOSING_WAIT_MS = 10_000;
@@ -131,26 +132,10 @@ export function untilAborted<T>(work: T | Promise<T>, abort: TaskAbort): T | Pro
  */
 export function unlessAborted<T>(answer: T | Promise<T>, abort: TaskAbort, otherwise: T): T | Promise<T> {
   if (!(answer instanceof Promise)) return answer;
-  if (abort.reason !== undefined) return within(answer, abort.closingWaitMs, otherwise);
+  // `otherwise` once the wait is up; a late answer or failure is dropped.
+  if (abort.reason !== undefined) return raceTimeout(answer, abort.closingWaitMs, () => otherwise);
   return (untilAborted(answer, abort) as Promise<T>).catch((error: unknown) => {
     if (abort.reason !== undefined && error === abort.reason) return otherwise;
     throw error;
-  });
-}
-
-/** `answer`, or `otherwise` once `ms` passed without it (a late answer or failure is dropped). */
-function within<T>(answer: Promise<T>, ms: number, otherwise: T): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => resolve(otherwise), ms);
-    answer.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
   });
 }

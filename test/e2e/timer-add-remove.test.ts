@@ -58,23 +58,30 @@ describe('timer.remove with several instances running one schedule', () => {
     await app.start();
     return { app, timer, logged, ticks };
   };
+  type Instance = Awaited<ReturnType<typeof startInstance>>;
+
+  /**
+   * Removes "x" on A once B has ticked; B stops it at its next tick (a second away), says so, and
+   * no instance enqueues a tick after the remove, even a tick later (B's job is gone, not refused).
+   */
+  const removeAndWatchOthersStop = async (name: string, a: Instance, b: Instance) => {
+    await nextTickEvent(b.timer, (event) => event.schedule === 'x');
+    expect(await a.timer.remove('x')).toBe(true);
+    const removedAt = Date.now();
+    await eventually('B stopped x', async () => (await b.timer.list()).length === 0, 5_000, 50);
+    expect(b.logged).toContain('timer: schedule "x" was removed by another instance; stopped here too');
+    await sleep(1_200);
+    expect([...(await tickKeys(redis, name, 'x')).keys()].filter((tick) => tick > removedAt)).toEqual([]);
+    expect(b.ticks.filter((event) => event.tick.getTime() > removedAt)).toEqual([]);
+  };
 
   it('stops it everywhere: no instance enqueues a tick after the remove, the others stop it, the CLI lists none; an instance adding it again brings it back', async () => {
     const name = uniqueAppName('timer-remove-all');
     const a = await startInstance(name);
     const b = await startInstance(name);
-    let c: Awaited<ReturnType<typeof startInstance>> | undefined;
+    let c: Instance | undefined;
     try {
-      await nextTickEvent(b.timer, (event) => event.schedule === 'x');
-      expect(await a.timer.remove('x')).toBe(true);
-      const removedAt = Date.now();
-
-      // B learns of it at its next tick (a second away), and enqueues nothing for it.
-      await eventually('B stopped x', async () => (await b.timer.list()).length === 0, 5_000, 50);
-      expect(b.logged).toContain('timer: schedule "x" was removed by another instance; stopped here too');
-      await sleep(1_200); // a further tick: B's job is gone, not just refused
-      expect([...(await tickKeys(redis, name, 'x')).keys()].filter((tick) => tick > removedAt)).toEqual([]);
-      expect(b.ticks.filter((event) => event.tick.getTime() > removedAt)).toEqual([]);
+      await removeAndWatchOthersStop(name, a, b);
       const schedules = await qtasks('schedules', '--app', name);
       expect(schedules.out).toBe('no schedules\n');
 
@@ -94,14 +101,7 @@ describe('timer.remove with several instances running one schedule', () => {
     const a = await startInstance(name, 1000, globalConfig);
     const b = await startInstance(name, 1000, globalConfig);
     try {
-      await nextTickEvent(b.timer, (event) => event.schedule === 'x');
-      expect(await a.timer.remove('x')).toBe(true);
-      const removedAt = Date.now();
-      await eventually('B stopped x', async () => (await b.timer.list()).length === 0, 5_000, 50);
-      expect(b.logged).toContain('timer: schedule "x" was removed by another instance; stopped here too');
-      await sleep(1_200);
-      expect([...(await tickKeys(redis, name, 'x')).keys()].filter((tick) => tick > removedAt)).toEqual([]);
-      expect(b.ticks.filter((event) => event.tick.getTime() > removedAt)).toEqual([]);
+      await removeAndWatchOthersStop(name, a, b);
       expect(await globalConfig.schedules()).toEqual([]);
     } finally {
       await Promise.all([a.app.stop(), b.app.stop()]);
