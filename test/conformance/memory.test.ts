@@ -36,6 +36,27 @@ describe('the memory broker alone', () => {
     await broker.stop();
   });
 
+  it('recovers an expired lease whose record lost its task name by failing it and reporting it, as Redis does', async () => {
+    const broker = new MemoryBroker();
+    const keep = { deleteFinishedTasks: false, resultTtlMs: 0, keepFinishedTasks: 0 };
+    const held = { uuid: randomUUID(), taskName: 'job', priority: 0, argsJson: '[1]', createdAt: Date.now(), delayMs: 0 };
+    await broker.enqueue([held]);
+    expect((await broker.claim({ workerId: 'gone', max: 1, leaseMs: 20, retention: keep })).tasks).toHaveLength(1);
+    const stored = broker.storage.read(held.uuid)!;
+    delete (stored as Partial<typeof stored>).n;
+    broker.storage.write(held.uuid, stored);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(await broker.recover(3, keep)).toEqual({
+      requeued: 0,
+      failed: 1,
+      malformed: [{ uuid: held.uuid, reason: 'not a valid task record; it ended error, keeping its text' }],
+    });
+    expect(broker.storage.read(held.uuid)).toMatchObject({ s: 'error', e: expect.stringMatching(/^MalformedRecordError: the stored record is not a valid task record/) });
+    // Not given back: no claim meets it again.
+    expect((await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: keep })).tasks).toEqual([]);
+    await broker.stop();
+  });
+
   it('claims with 200,000 delayed tasks stored (more than one call takes arguments)', async () => {
     const broker = new MemoryBroker();
     const now = Date.now();

@@ -307,12 +307,20 @@ export class MemoryBroker extends Broker {
     let requeued = 0;
     let failed = 0;
     let slotFreed = false;
+    const malformed: NonNullable<RecoverOutcome['malformed']> = [];
     // Each goes to the head of its queue: walked last-first, they end up in the order they were claimed.
     const expired = [...this.leases].filter(([, lease]) => lease.deadline <= now).sort((a, b) => a[1].deadline - b[1].deadline);
     for (const [uuid] of expired.reverse()) {
       this.leases.delete(uuid);
       slotFreed = this.waitingLines.freeSlot(uuid) || slotFreed;
       const record = this.storage.read(uuid);
+      if (record && (typeof record.n !== 'string' || typeof record.s !== 'string')) {
+        // No task record: it ends 'error' keeping its text, and is reported, as recover.lua does.
+        this.failMalformed(uuid, JSON.stringify(record), now, retention);
+        malformed.push({ uuid, reason: 'not a valid task record; it ended error, keeping its text' });
+        failed++;
+        continue;
+      }
       if (record?.s !== 'process') continue;
       record.l = (record.l ?? 0) + 1;
       if (record.x === undefined && record.l > maxStalls) {
@@ -336,7 +344,7 @@ export class MemoryBroker extends Broker {
     // A safety net for a lost wake-up, as recover.lua: something due with no worker woken for it.
     if (requeued > 0 || slotFreed || (!this.queuePaused && this.firstDueAt() <= now)) this.wake();
     this.changed();
-    return { requeued, failed };
+    return malformed.length > 0 ? { requeued, failed, malformed } : { requeued, failed };
   }
 
   async cancel(uuid: string, reason: string, retention: Retention): Promise<TaskRecord | null> {
