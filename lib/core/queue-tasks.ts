@@ -107,6 +107,7 @@ export class QueueTasks {
   readonly logger: QTasksLogger;
   readonly executor: TaskExecutor;
   readonly plugins = new PluginRunner();
+  private readonly validation = new ValidationPlugin(this.registry);
   private ownConnection?: RedisConnection;
 
   constructor(options: QueueTasksOptions = {}) {
@@ -132,7 +133,7 @@ export class QueueTasks {
       taskLogger: options.taskLogger ?? taggedConsoleLogger,
     });
     this.executor.useInterceptors(...(options.interceptors ?? []));
-    this.plugins.add(new ValidationPlugin(this.registry));
+    this.plugins.add(this.validation);
     this.plugins.add(new RetryPlugin());
     for (const plugin of options.plugins ?? []) this.plugins.add(plugin);
   }
@@ -323,6 +324,15 @@ export class QueueTasks {
   private async setPaused(paused: boolean, taskName: string | undefined): Promise<void> {
     if (taskName !== undefined) this.registry.require(taskName);
     await this.broker.setPaused(paused, taskName);
+  }
+
+  /**
+   * True when an add's arguments reach its size check and DTO validation as the caller gave them:
+   * no plugin but the built-in validation handles \`app_add_task_before_broker\`, where a handler may
+   * rewrite them. The timer checks a schedule's arguments up front only then.
+   */
+  get argsReachChecksAsGiven(): boolean {
+    return this.plugins.handledOnlyBy('app_add_task_before_broker', this.validation);
   }
 
   private get retention(): Retention {

@@ -7,6 +7,7 @@ const COMPONENTS: ReadonlySet<PluginComponent> = new Set(Object.values(TRIGGERS)
 
 interface Registration {
   plugin: string;
+  owner: TaskPlugin;
   handler: (event: never) => unknown;
 }
 
@@ -45,7 +46,7 @@ export class PluginRunner {
         throw new InvalidOptionError(`Plugin "${name}" is registered for trigger "${trigger}" but has no handler for it.`);
       }
       const list = target.get(trigger) ?? [];
-      list.push({ plugin: name, handler: handler.bind(plugin.handlers) });
+      list.push({ plugin: name, owner: plugin, handler: handler.bind(plugin.handlers) });
       target.set(trigger, list);
       this.ordered.set(trigger, [...(this.specific.get(trigger) ?? []), ...(this.global.get(trigger) ?? [])]);
     }
@@ -54,6 +55,11 @@ export class PluginRunner {
   /** True when some plugin handles the trigger (lets callers skip building costly events). */
   has(trigger: TriggerName): boolean {
     return this.ordered.has(trigger);
+  }
+
+  /** True when no plugin but `plugin` handles the trigger: no other handler can change its event. */
+  handledOnlyBy(trigger: TriggerName, plugin: TaskPlugin): boolean {
+    return (this.ordered.get(trigger) ?? []).every(({ owner }) => owner === plugin);
   }
 
   /**

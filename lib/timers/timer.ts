@@ -261,7 +261,7 @@ export class QTasksTimer implements StartHook {
   /**
    * Refuses a schedule that could never enqueue: an unknown task, or arguments every tick's add
    * would refuse (over maxPayloadBytes, failing their DTO validation), which would only log an
-   * error at every tick.
+   * error at every tick. Arguments a plugin may rewrite at enqueue are left to the ticks.
    */
   private async check({ definition }: Schedule, where: string): Promise<void> {
     const task = this.app.registry.get(definition.taskName);
@@ -272,6 +272,8 @@ export class QTasksTimer implements StartHook {
     if (definition.catchUp && !this.app.globalConfig) {
       throw new InvalidScheduleError(definition.name, where, '`catchUp` needs a GlobalConfig, where the last run is kept.');
     }
+    // A plugin that rewrites the arguments at enqueue may make them pass (or fail): the ticks say.
+    if (!this.app.argsReachChecksAsGiven) return;
     try {
       storedArgsJson(definition.taskName, definition.args, this.app.config.maxPayloadBytes);
       await validatedAtEnqueue(task, definition.args);

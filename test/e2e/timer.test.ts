@@ -15,6 +15,7 @@ import {
   RedisGlobalConfig,
   Task,
   Worker,
+  type TaskPlugin,
   type TickEvent,
 } from '../../lib/index.js';
 import { RedisKeys } from '../../lib/redis/keys.js';
@@ -276,6 +277,36 @@ describe('timer in one process', () => {
       await app.stop();
     }
     expect((await tickKeys(redis, name, 'big')).size + (await tickKeys(redis, name, 'zero')).size).toBe(0);
+  });
+
+  it('a schedule whose arguments a plugin rewrites at enqueue is left to its ticks, which pass', async () => {
+    const name = uniqueAppName('timer-rewritten-args');
+    const app = new QueueTasks({ name, url, config: { maxPayloadBytes: 100 } });
+    app.task('echo', (text: string) => text);
+    // Keeps large texts elsewhere and enqueues a reference: the size check sees the reference.
+    const stored = new Map<string, string>();
+    const blobs: TaskPlugin = {
+      name: 'BlobStore',
+      handlers: {
+        app_add_task_before_broker: ({ args }) => {
+          const text = String(args[0]);
+          if (text.length <= 50) return;
+          stored.set(`blob:${stored.size}`, text);
+          return { args: [`blob:${stored.size - 1}`] };
+        },
+      },
+    };
+    app.addPlugin(blobs, { triggers: ['app_add_task_before_broker'] });
+    const timer = new QTasksTimer(app);
+    await timer.add('echo', { name: 'large', every: 1000, args: ['x'.repeat(500)] });
+    await app.start();
+    try {
+      const event = await nextTickEvent(timer);
+      expect((await app.wait(event.uuid, { timeout: 10_000 })).returning).toBe('blob:0');
+      expect(stored.get('blob:0')).toBe('x'.repeat(500));
+    } finally {
+      await app.stop();
+    }
   });
 
   it('a timer.add made while the start checks the schedules arms its schedule once', async () => {
