@@ -114,6 +114,7 @@ export class QueueTasks {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError(`QueueTasks options must be an object, got ${shownValue(options)}.`);
     }
+    checkComponents(options);
     this.name = options.name ?? 'QueueTasks';
     if (options.backend !== undefined && !BACKENDS.includes(options.backend)) {
       throw new InvalidOptionError(`backend must be one of ${BACKENDS.map((b) => `"${b}"`).join(', ')}, got "${String(options.backend)}".`);
@@ -456,6 +457,24 @@ export class QueueTasks {
     if (!Array.isArray(given)) throw new InvalidOptionError(`Arguments of task "${item.name}" must be an array.`);
     const argsJson = storedArgsJson(item.name, given, this.config.maxPayloadBytes);
     return { uuid: randomUUID(), taskName: item.name, priority, argsJson, createdAt: Date.now(), delayMs: Math.round(delayMs) };
+  }
+}
+
+/**
+ * The components given in the options are objects (from plain JavaScript, `globalConfig: true`
+ * would end in a TypeError naming none of them); `null` and `false` where they turn one off.
+ */
+function checkComponents(options: QueueTasksOptions): void {
+  const components = { broker: 'a Broker', storage: 'a Storage', globalConfig: 'a GlobalConfig or null', worker: 'a Worker or false', starter: 'a Starter', logger: 'a logger' };
+  for (const [key, expected] of Object.entries(components) as [keyof typeof components, string][]) {
+    const given: unknown = options[key];
+    if (given === undefined || (key === 'globalConfig' && given === null) || (key === 'worker' && given === false)) continue;
+    if (typeof given !== 'object' || given === null) throw new InvalidOptionError(`${key} must be ${expected}, got ${shownValue(given)}.`);
+  }
+  for (const key of ['plugins', 'interceptors'] as const) {
+    if (options[key] !== undefined && !Array.isArray(options[key])) {
+      throw new InvalidOptionError(`${key} must be a list, got ${shownValue(options[key])}.`);
+    }
   }
 }
 

@@ -219,6 +219,18 @@ describe('the engine', () => {
   });
 
   it.each([
+    ['globalConfig', true, 'globalConfig must be a GlobalConfig or null, got true.'],
+    ['worker', 'threads', 'worker must be a Worker or false, got "threads".'],
+    ['broker', null, 'broker must be a Broker, got null.'],
+    ['logger', 'console', 'logger must be a logger, got "console".'],
+    ['plugins', {}, 'plugins must be a list, got {}.'],
+  ])('refuses a component option of the wrong kind (%s) with a typed error naming it', (key, value, message) => {
+    const build = () => new QueueTasks({ backend: 'memory', [key]: value });
+    expect(build).toThrow(InvalidOptionError);
+    expect(build).toThrow(message);
+  });
+
+  it.each([
     ['no max', { windowMs: 1000 }, 'rateLimit of task at function send needs max, a whole number of starts above 0; got {"windowMs":1000}.'],
     ['a max of 0', { max: 0, windowMs: 1000 }, 'needs max, a whole number of starts above 0'],
     ['a fractional max', { max: 1.5, windowMs: 1000 }, 'needs max, a whole number of starts above 0'],
