@@ -1,4 +1,5 @@
 import { InvalidOptionError } from './errors.js';
+import { MAX_TIMER_MS } from './timing.js';
 
 /** App-level settings; names follow the original QueueTasks where it has them. */
 export interface QTasksConfig {
@@ -22,6 +23,11 @@ export interface QTasksConfig {
   maxStalls: number;
   /** Time running tasks get to finish at shutdown before they are handed back to the queue. */
   shutdownGraceMs: number;
+  /**
+   * Longest wait for a plugin handler that answered with a promise; then the trigger fails with
+   * PluginTimeoutError. `Infinity` waits for ever.
+   */
+  pluginTimeoutMs: number;
   /** Largest accepted JSON of a task's arguments, in bytes. */
   maxPayloadBytes: number;
   /** TTL of a worker's heartbeat in GlobalConfig (the original's global_config_status_ttl). */
@@ -38,6 +44,7 @@ export const DEFAULT_CONFIG: Readonly<QTasksConfig> = Object.freeze({
   leaseMs: 10_000,
   maxStalls: 3,
   shutdownGraceMs: 10_000,
+  pluginTimeoutMs: 30_000,
   maxPayloadBytes: 1024 * 1024,
   globalConfigStatusTtlMs: 20_000,
 });
@@ -80,9 +87,10 @@ function parseEnvValue(key: keyof QTasksConfig, variable: string, raw: string): 
     }
     return raw === 'true' || raw === '1';
   }
-  // Number('') and Number(' ') are 0: an empty variable would silently become a zero.
+  // Number('') and Number(' ') are 0: an empty variable would silently become a zero. Infinity
+  // passes (pluginTimeoutMs takes it); validation refuses it for the other settings.
   const value = raw.trim() === '' ? Number.NaN : Number(raw);
-  if (!Number.isFinite(value)) throw new InvalidOptionError(`Environment variable ${variable}: config.${key} must be a number, got "${raw}".`);
+  if (Number.isNaN(value)) throw new InvalidOptionError(`Environment variable ${variable}: config.${key} must be a number, got "${raw}".`);
   return value;
 }
 
@@ -120,6 +128,13 @@ function validate(config: QTasksConfig, setting: (key: keyof QTasksConfig) => st
     if (!Number.isInteger(config[key]) || config[key] < 0) {
       throw new InvalidOptionError(`${setting(key)} must be a whole number of 0 or more, got ${String(config[key])}.`);
     }
+  }
+  // A Node timer fires at once past MAX_TIMER_MS: a larger timeout would fail every async handler.
+  const { pluginTimeoutMs } = config;
+  if (pluginTimeoutMs !== Number.POSITIVE_INFINITY && !(Number.isInteger(pluginTimeoutMs) && pluginTimeoutMs > 0 && pluginTimeoutMs <= MAX_TIMER_MS)) {
+    throw new InvalidOptionError(
+      `${setting('pluginTimeoutMs')} must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS}, or Infinity, got ${String(pluginTimeoutMs)}.`,
+    );
   }
   for (const key of ['runningOlderTasks', 'deleteFinishedTasks'] as const) {
     if (typeof config[key] !== 'boolean') throw new InvalidOptionError(`${setting(key)} must be true or false, got ${String(config[key])}.`);

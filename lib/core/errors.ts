@@ -142,9 +142,20 @@ function firstLine(text: string | undefined): string {
 
 /** A plugin handler threw: names the plugin and the trigger; the original error is the cause. */
 export class PluginError extends QTasksError {
-  constructor(readonly plugin: string, readonly trigger: string, cause: unknown) {
-    super('PLUGIN_FAILED', `Plugin "${plugin}" failed on trigger "${trigger}": ${describeCause(cause)}`, { cause });
+  /** `code` and `problem`: a subclass's own (PluginTimeoutError's, which has no cause). */
+  constructor(readonly plugin: string, readonly trigger: string, cause: unknown, code = 'PLUGIN_FAILED', problem = describeCause(cause)) {
+    super(code, `Plugin "${plugin}" failed on trigger "${trigger}": ${problem}`, cause === undefined ? undefined : { cause });
     if (cause instanceof Error && cause.stack) this.stack = `${this.stack ?? this.message}\nCaused by: ${cause.stack}`;
+  }
+}
+
+/**
+ * A plugin handler's promise did not settle within `pluginTimeoutMs`. A PluginError, so it goes
+ * where a handler's failure goes (a running task ends `error`, an add before the store rejects).
+ */
+export class PluginTimeoutError extends PluginError {
+  constructor(plugin: string, trigger: string, readonly timeoutMs: number) {
+    super(plugin, trigger, undefined, 'PLUGIN_TIMEOUT', `no answer within ${timeoutMs} ms (config.pluginTimeoutMs)`);
   }
 }
 

@@ -106,7 +106,7 @@ export class QueueTasks {
   readonly starter: Starter;
   readonly logger: QTasksLogger;
   readonly executor: TaskExecutor;
-  readonly plugins = new PluginRunner();
+  readonly plugins: PluginRunner;
   private readonly validation = new ValidationPlugin(this.registry);
   private ownConnection?: RedisConnection;
 
@@ -120,6 +120,7 @@ export class QueueTasks {
       throw new InvalidOptionError(`backend must be one of ${BACKENDS.map((b) => `"${b}"`).join(', ')}, got "${String(options.backend)}".`);
     }
     this.config = resolveConfig(options.config);
+    this.plugins = new PluginRunner(this.config.pluginTimeoutMs);
     this.logger = options.logger ?? consoleLogger;
     this.worker = options.worker === false ? null : (options.worker ?? new AsyncWorker());
     this.broker = options.broker ?? this.worker?.broker ?? this.buildBroker(options);

@@ -1,4 +1,6 @@
-import { InvalidOptionError, PluginAnswerError, PluginError, QTasksError, shownValue } from '../core/errors.js';
+import { DEFAULT_CONFIG } from '../core/config.js';
+import { InvalidOptionError, PluginAnswerError, PluginError, PluginTimeoutError, QTasksError, shownValue } from '../core/errors.js';
+import { raceTimeout } from '../core/timing.js';
 import type { AddPluginOptions, TaskPlugin } from './plugin.js';
 import { TRIGGERS, isTriggerName, type PluginComponent, type TriggerEvent, type TriggerName } from './triggers.js';
 
@@ -15,9 +17,12 @@ interface Registration {
  * Runs the plugins of one app. The contract is the same for every trigger: the handlers registered
  * for the trigger run first, then the global ones, each in registration order; each sees the event
  * with the answers before it applied. A handler returns nothing (no change) or an object whose
- * fields replace only those fields of the event.
+ * fields replace only those fields of the event. A handler answering with a promise is waited for
+ * only up to `timeoutMs` (config.pluginTimeoutMs), then fails with PluginTimeoutError.
  */
 export class PluginRunner {
+  constructor(readonly timeoutMs: number = DEFAULT_CONFIG.pluginTimeoutMs) {}
+
   private readonly specific = new Map<TriggerName, Registration[]>();
   private readonly global = new Map<TriggerName, Registration[]>();
   /** Specific then global, per trigger: what `trigger` walks. */
@@ -92,8 +97,9 @@ export class PluginRunner {
   ): Promise<void> {
     for (const { plugin, handler } of this.ordered.get(trigger) ?? []) {
       try {
+        const answer = (handler as (event: TriggerEvent<T>) => unknown)(event);
         // Checked as any answer is: a field an informing trigger does not let replace is a failure.
-        applied(plugin, trigger, event, await (handler as (event: TriggerEvent<T>) => unknown)(event));
+        applied(plugin, trigger, event, isPending(answer) ? await this.answerOf(plugin, trigger, answer) : answer);
       } catch (error) {
         failed(plugin, trigger, error, about);
       }
@@ -123,7 +129,7 @@ export class PluginRunner {
       let pending: boolean;
       try {
         answer = (handler as (event: TriggerEvent<T>) => unknown)(current);
-        pending = typeof (answer as PromiseLike<unknown> | null)?.then === 'function';
+        pending = isPending(answer);
       } catch (error) {
         throw handlerFailure(plugin, trigger, error);
       }
@@ -144,12 +150,32 @@ export class PluginRunner {
     const { plugin } = registrations[index]!;
     let answer: unknown;
     try {
-      answer = await pending;
+      answer = await this.answerOf(plugin, trigger, pending);
     } catch (error) {
       throw handlerFailure(plugin, trigger, error);
     }
     return this.runFrom(trigger, registrations, index + 1, applied(plugin, trigger, event, answer));
   }
+
+  /**
+   * A handler's pending answer, or PluginTimeoutError once `timeoutMs` pass: a handler that never
+   * answers (an HTTP call with no timeout) must not hold an add, a get or a stop for ever. Its late
+   * answer or failure is dropped. Only a promise gets a timer: a synchronous answer costs nothing.
+   * The timer is unref'd: a guard on a wait, it should not by itself keep the process alive.
+   */
+  private answerOf(plugin: string, trigger: TriggerName, pending: PromiseLike<unknown>): Promise<unknown> {
+    const ms = this.timeoutMs;
+    // A Node timer of Infinity would fire at once.
+    if (ms === Number.POSITIVE_INFINITY) return Promise.resolve(pending);
+    const timedOut = () => {
+      throw new PluginTimeoutError(plugin, trigger, ms);
+    };
+    return raceTimeout(Promise.resolve(pending), ms, timedOut, true);
+  }
+}
+
+function isPending(answer: unknown): answer is PromiseLike<unknown> {
+  return typeof (answer as PromiseLike<unknown> | null)?.then === 'function';
 }
 
 function handlerFailure(plugin: string, trigger: TriggerName, error: unknown): unknown {

@@ -1,11 +1,18 @@
+import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import type { QueueTasks, TaskPlugin, TriggerHandler, TriggerName } from '../../lib/index.js';
+import { PluginTimeoutError, QueueTasks, type QTasksLogger, type TaskPlugin, type TriggerHandler, type TriggerName } from '../../lib/index.js';
 import { Gate } from '../helpers/gate.js';
+import { uniqueAppName } from '../helpers/names.js';
 import { plainApps } from '../helpers/plain-app.js';
+import { taskUuids } from '../helpers/ticks.js';
 
 const apps = plainApps(inject('redisUrl'));
-afterAll(() => apps.stopAll());
+const redis = new Redis(inject('redisUrl'));
+afterAll(async () => {
+  await apps.stopAll();
+  redis.disconnect();
+});
 
 /** Long enough for a task held for ever to show it, short enough to fail fast. */
 const WAIT = { timeout: 5_000 };
@@ -145,3 +152,138 @@ describe('a plugin handler that never answers cannot hold a task or its slot', (
     expect(unhandled).toEqual([]);
   });
 });
+
+/** Short, so a test waits it out quickly; far above what an answered handler takes. */
+const PLUGIN_TIMEOUT_MS = 200;
+
+/** A logger keeping the errors it is given (the after-enqueue and stop failures are logged). */
+function errorLog(): { logger: QTasksLogger; errors: string[] } {
+  const errors: string[] = [];
+  return { errors, logger: { log: () => undefined, warn: console.warn, error: (line) => void errors.push(line) } };
+}
+
+const timeoutMessage = (trigger: TriggerName) =>
+  `Plugin "AuditLog" failed on trigger "${trigger}": no answer within ${PLUGIN_TIMEOUT_MS} ms (config.pluginTimeoutMs)`;
+
+describe('a plugin handler that never answers is given up on after pluginTimeoutMs', () => {
+  it.each(['app_add_task_before_broker', 'broker_add_before'] as const)(
+    'on %s (before the store): add, addBulk and addOnce reject with PluginTimeoutError, nothing is enqueued, and the late answer changes nothing',
+    async (trigger) => {
+      const late = new Gate();
+      const ran: string[] = [];
+      const app = await apps.start('plugin-timeout', (a) => a.task('charge', () => void ran.push('charge')), {
+        config: { pluginTimeoutMs: PLUGIN_TIMEOUT_MS },
+      });
+      addPlugin(app, trigger, async () => {
+        await late.pass();
+        return undefined;
+      });
+      const calls = [
+        app.add('charge'),
+        app.addBulk([{ name: 'charge' }, { name: 'charge' }]),
+        app.addOnce('charge', [], { uniqueKey: 'tick', uniqueTtlMs: 60_000 }),
+      ];
+      for (const error of await Promise.all(calls.map((call) => call.catch((e: unknown) => e)))) {
+        expect(error).toBeInstanceOf(PluginTimeoutError);
+        expect(error).toMatchObject({ code: 'PLUGIN_TIMEOUT', plugin: 'AuditLog', trigger, timeoutMs: PLUGIN_TIMEOUT_MS });
+        expect((error as Error).message).toBe(timeoutMessage(trigger));
+      }
+      late.open();
+      await sleep(50);
+      expect(await taskUuids(redis, app.name)).toEqual([]);
+      expect(await redis.exists(`qtasks:{${app.name}}:qp`, `qtasks:{${app.name}}:q:0`)).toBe(0);
+      expect(ran).toEqual([]);
+      // Nor was the unique key taken: with the handler answering again, the same key enqueues.
+      const again = await app.addOnce('charge', [], { uniqueKey: 'tick', uniqueTtlMs: 60_000 });
+      expect(again.added).toBe(true);
+      expect((await app.wait(again.uuid, WAIT)).status).toBe('success');
+      expect(ran).toEqual(['charge']);
+      expect(unhandled).toEqual([]);
+    },
+  );
+
+  it('after the store: add resolves once the after-enqueue handlers time out, each timeout is logged, and the task runs', async () => {
+    const late = new Gate();
+    const { logger, errors } = errorLog();
+    const app = await apps.start('plugin-timeout', (a) => a.task('charge', () => 'charged'), {
+      config: { pluginTimeoutMs: PLUGIN_TIMEOUT_MS },
+      logger,
+    });
+    const afterTriggers = ['broker_add_after', 'storage_add', 'app_add_task_after_broker'] as const;
+    const hung = () => late.pass();
+    app.addPlugin({ name: 'AuditLog', handlers: Object.fromEntries(afterTriggers.map((trigger) => [trigger, hung])) });
+    const added = await app.add('charge');
+    expect(errors).toEqual(
+      afterTriggers.map(
+        (trigger) =>
+          `Plugin "AuditLog" failed on trigger "${trigger}" for task(s) ${added.uuid}, which are enqueued all the same: ${timeoutMessage(trigger)}`,
+      ),
+    );
+    expect(await app.wait(added.uuid, WAIT)).toMatchObject({ status: 'success', returning: 'charged' });
+    late.open();
+    await sleep(50);
+    expect(errors).toHaveLength(3);
+    expect(unhandled).toEqual([]);
+  });
+
+  it('on a task with no maxTime: the task ends error with PluginTimeoutError instead of staying process, and retries as for any error', async () => {
+    const late = new Gate();
+    const app = await apps.start('plugin-timeout', (a) => a.task({ name: 'audited', retry: 1 }, () => 'second run'), {
+      config: { pluginTimeoutMs: PLUGIN_TIMEOUT_MS },
+    });
+    addPlugin(app, 'task_executor_before_execute', async ({ record }) => {
+      if (record.attempt === 1) await late.pass();
+    });
+    const record = await app.run('audited', [], WAIT);
+    expect(record).toMatchObject({ status: 'success', returning: 'second run', attempt: 2 });
+    expect(record.errors!.map(headline)).toEqual([`PluginTimeoutError: ${timeoutMessage('task_executor_before_execute')}`]);
+    late.open();
+    await sleep(50);
+    expect((await app.get(record.uuid))!.status).toBe('success');
+    expect(unhandled).toEqual([]);
+  });
+
+  it('on a worker trigger before the run: the task ends error with PluginTimeoutError and the next task takes its slot', async () => {
+    const late = new Gate();
+    const app = await apps.start('plugin-timeout', withQuickTask((a) => a.task('held', () => 'ran')), {
+      config: { maxTasksProcess: 1, pluginTimeoutMs: PLUGIN_TIMEOUT_MS },
+    });
+    addPlugin(app, 'worker_execute_before', async ({ record }) => {
+      if (record.taskName === 'held') await late.pass();
+    });
+    const held = await app.run('held', [], WAIT);
+    expect(held.status).toBe('error');
+    expect(headline(held.traceback)).toBe(`PluginTimeoutError: ${timeoutMessage('worker_execute_before')}`);
+    expect(await app.run('quick', [], WAIT)).toMatchObject({ status: 'success', returning: 'ran in the freed slot' });
+    late.open();
+    await sleep(50);
+    expect((await app.get(held.uuid))!.status).toBe('error');
+    expect(unhandled).toEqual([]);
+  });
+
+  it('on storage_get: get rejects with PluginTimeoutError', async () => {
+    const app = await apps.start('plugin-timeout', () => undefined, { worker: false, config: { pluginTimeoutMs: PLUGIN_TIMEOUT_MS } });
+    addPlugin(app, 'storage_get', () => new Promise<undefined>(() => undefined));
+    const error = await app.get('0c6b8f1e-0000-4000-8000-000000000000').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PluginTimeoutError);
+    expect((error as Error).message).toBe(timeoutMessage('storage_get'));
+  });
+
+  it('on app_stop: stop() completes once the handler times out, and the timeout is logged', async () => {
+    const { logger, errors } = errorLog();
+    // Not from `apps`: stopped here, and once.
+    const app = new QueueTasks({
+      name: uniqueAppName('plugin-timeout'),
+      url: inject('redisUrl'),
+      logger,
+      config: { pluginTimeoutMs: PLUGIN_TIMEOUT_MS },
+    });
+    await app.start();
+    addPlugin(app, 'app_stop', () => new Promise<undefined>(() => undefined));
+    await app.stop();
+    expect(errors.map(headline)).toEqual([`PluginTimeoutError: ${timeoutMessage('app_stop')}`]);
+  });
+});
+
+/** A traceback's first line: the error's name and message. */
+const headline = (traceback: string | undefined) => traceback?.split('\n')[0];

@@ -29,4 +29,20 @@ describe('settings', () => {
     expect(() => resolveConfig(null as never, {})).toThrow('config must be an object of settings, got null.');
     expect(() => resolveConfig({ deleteFinishedTasks: 'yes' as never }, {})).toThrow('config.deleteFinishedTasks must be true or false, got yes.');
   });
+
+  it('take pluginTimeoutMs as a whole number of ms a Node timer can wait, or Infinity (from code or the environment)', () => {
+    expect(resolveConfig({}, {}).pluginTimeoutMs).toBe(30_000);
+    expect(resolveConfig({ pluginTimeoutMs: Infinity }, {}).pluginTimeoutMs).toBe(Infinity);
+    expect(resolveConfig({}, { QTASKS_PLUGIN_TIMEOUT_MS: 'Infinity' }).pluginTimeoutMs).toBe(Infinity);
+    expect(resolveConfig({}, { QTASKS_PLUGIN_TIMEOUT_MS: '250' }).pluginTimeoutMs).toBe(250);
+    for (const bad of [0, -1, 1.5, 2 ** 31, -Infinity, Number.NaN, '200']) {
+      expect(() => resolveConfig({ pluginTimeoutMs: bad as number }, {})).toThrow(
+        `config.pluginTimeoutMs must be a whole number of milliseconds from 1 to 2147483647, or Infinity, got ${String(bad)}.`,
+      );
+    }
+    // Infinity from the environment is refused where it means nothing.
+    expect(() => resolveConfig({}, { QTASKS_LEASE_MS: 'Infinity' })).toThrow(
+      'Environment variable QTASKS_LEASE_MS: config.leaseMs must be a positive integer, got Infinity.',
+    );
+  });
 });
