@@ -83,7 +83,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const url = values.url ?? io.env.QTASKS_REDIS_URL ?? 'redis://127.0.0.1:6379';
   const name = values.app ?? io.env.QTASKS_APP ?? 'QueueTasks';
   try {
-    const run = COMMANDS[command];
+    // Own keys only: `toString` or `constructor` is a command no more than `bogus` is.
+    const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
     if (!run) throw new InvalidOptionError(`unknown command "${command}"; run \`qtasks help\` for the list.`);
     const extra = rest.slice(TAKES_ARGUMENT.has(command) ? 1 : 0);
     if (extra.length > 0) throw new InvalidOptionError(`${command} takes no argument ${JSON.stringify(extra[0])}; run \`qtasks help\`.`);

@@ -102,6 +102,10 @@ describe('the qtasks CLI', () => {
     const unknownCommand = await qtasks('frobnicate');
     expect(unknownCommand.code).toBe(EXIT.usage);
     expect(unknownCommand.err).toContain('unknown command "frobnicate"');
+    // Names every JavaScript object has are no commands either.
+    for (const inherited of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+      expect(await qtasks(inherited)).toMatchObject({ code: EXIT.usage, err: expect.stringContaining(`unknown command "${inherited}"`) });
+    }
     const unknownOption = await qtasks('status', '--colour');
     expect(unknownOption.code).toBe(EXIT.usage);
     expect(unknownOption.err).toContain("Unknown option '--colour'");
