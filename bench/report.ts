@@ -161,11 +161,20 @@ export function renderRoundTripFloor(summary: Summary): string | null {
   if (!single?.qtasks.roundTripUs || !single.bullmq.roundTripUs) return null;
   const floorUs = Math.min(single.qtasks.roundTripUs, single.bullmq.roundTripUs);
   const [oursUs, theirsUs] = [1e6 / single.qtasks.tasksPerSec!, 1e6 / single.bullmq.tasksPerSec!];
-  return (
+  const lines = [
     `Round-trip floor: a bare script call awaited one at a time takes ${fixed(floorUs)} µs; one add at a time takes ` +
-    `${fixed(oursUs)} µs here, ${fixed(theirsUs)} µs in BullMQ. An add that waits for one round trip can be at most ` +
-    `${(theirsUs / floorUs).toFixed(2)}× as fast as BullMQ's on this machine.`
-  );
+      `${fixed(oursUs)} µs here, ${fixed(theirsUs)} µs in BullMQ. An add that waits for one round trip can be at most ` +
+      `${(theirsUs / floorUs).toFixed(2)}× as fast as BullMQ's on this machine.`,
+  ];
+  if (single.qtasks.storeAndQueueUs && single.bullmq.storeAndQueueUs) {
+    const leastUs = Math.min(single.qtasks.storeAndQueueUs, single.bullmq.storeAndQueueUs);
+    lines.push(
+      `The least script an add that keeps its task can run (SET NX of the arguments under a new key, RPUSH of its id) ` +
+        `takes ${fixed(leastUs)} µs: an add that stores a record and queues it can be at most ` +
+        `${(theirsUs / leastUs).toFixed(2)}× as fast as BullMQ's here.`,
+    );
+  }
+  return lines.join('\n');
 }
 
 function cpuPerTask(metrics: Metrics): number {

@@ -71,7 +71,11 @@ async function enqueue(
   await producer.close();
   const metrics: Metrics = { tasksPerSec: tasks / seconds, ...probe.cost(before, after, tasks) };
   // The floor of one-at-a-time enqueueing, measured right after it by the same process.
-  if (mode === 'single') metrics.roundTripUs = await probe.roundTripUs(tasks);
+  if (mode === 'single') {
+    metrics.roundTripUs = await probe.roundTripUs(tasks);
+    // The least record is the arguments themselves.
+    metrics.storeAndQueueUs = await probe.storeAndQueueUs(tasks, JSON.stringify([payload()]));
+  }
   return metrics;
 }
 
