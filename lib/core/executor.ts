@@ -2,7 +2,7 @@ import type { Broker } from '../brokers/broker.js';
 import { PluginRunner } from '../plugins/plugin-runner.js';
 import { PluginError, shownValue, TaskCancelledError, TaskTimeoutError } from './errors.js';
 import { runInterceptors, TaskExecutionContext, type TaskInterceptor } from './interceptor.js';
-import { toJson } from './json.js';
+import { resultToJson } from './json.js';
 import type { QTasksLogger } from './logger.js';
 import { TaskContext, type TaskClient } from './task-context.js';
 import { collectGenerated, isGenerator } from './task-generator.js';
@@ -136,7 +136,15 @@ export class TaskExecutor {
     const call = async (callArgs: unknown[]) => {
       if (plugins.has('task_executor_run_task')) await plugins.trigger('task_executor_run_task', { record, args: callArgs });
       const handlerArgs = definition.contextIndex === undefined ? callArgs : withContext(callArgs, definition.contextIndex, contextOf());
-      const returned = onThread ? await onThreadPool(threadRunner!, definition, handlerArgs, switched) : await definition.handler(...handlerArgs);
+      if (onThread) {
+        const json = await onThreadPool(threadRunner!, definition, handlerArgs, switched);
+        // Stored as the thread encoded it, unless something here is given the value (an interceptor,
+        // a result trigger): that gets it parsed back, and it is encoded again once they are done.
+        const resultSeen =
+          interceptors.length > 0 || plugins.has('task_executor_after_execute') || plugins.has('task_executor_after_execute_result_replace');
+        return resultSeen ? JSON.parse(json) : new EncodedResult(json);
+      }
+      const returned = await definition.handler(...handlerArgs);
       return isGenerator(returned) ? collectGenerated(returned, record, definition, contextOf(), plugins) : returned;
     };
     const work =
@@ -161,9 +169,11 @@ export class TaskExecutor {
   }
 
   private async encode(record: TaskRecord, result: unknown, abort: TaskAbort): Promise<ExecutionResult> {
-    let payload = toJson(result ?? null, `The result of task "${record.taskName}"`);
+    const encoded = result instanceof EncodedResult;
+    let payload = encoded ? result.json : resultToJson(record.taskName, result);
     if (this.deps.plugins.has('task_executor_decode')) {
-      ({ payload } = await untilAborted(this.deps.plugins.fire('task_executor_decode', { record, result, payload }), abort));
+      const event = { record, result: encoded ? JSON.parse(payload) : result, payload };
+      ({ payload } = await untilAborted(this.deps.plugins.fire('task_executor_decode', event), abort));
     }
     return { status: 'success', payload };
   }
@@ -193,14 +203,20 @@ export function abortedResult(abort: TaskAbort, error: unknown = abort.reason): 
   return { status: 'error', payload: traceback(error), error };
 }
 
+/** A result already encoded (by the thread that ran the export), stored without encoding it again. */
+class EncodedResult {
+  constructor(readonly json: string) {}
+}
+
 /**
- * Runs a thread task's export on the pool. The pool counts what is left of the time limit from
- * when a thread takes the call: a wait for a free thread is not the task's time.
+ * Runs a thread task's export on the pool; resolves with its result's JSON. The pool counts what is
+ * left of the time limit from when a thread takes the call: a wait for a free thread is not the
+ * task's time.
  */
-async function onThreadPool(threadRunner: ThreadRunner, definition: TaskDefinition, args: unknown[], abort: TaskAbort): Promise<unknown> {
+async function onThreadPool(threadRunner: ThreadRunner, definition: TaskDefinition, args: unknown[], abort: TaskAbort): Promise<string> {
   const timeLimit = abort.pauseTime();
   try {
-    return await threadRunner.run(definition.thread!, args, abort, timeLimit);
+    return await threadRunner.run(definition.name, definition.thread!, args, abort, timeLimit);
   } finally {
     abort.resumeTime();
   }

@@ -54,6 +54,14 @@ export function toJson(value: unknown, what: string): string {
 }
 
 /**
+ * A task's result as its record keeps it (a result of `undefined` is stored as null): in the main
+ * thread for a task run there, in the thread for a thread task, so both store the same text.
+ */
+export function resultToJson(taskName: string, result: unknown): string {
+  return toJson(result ?? null, `The result of task "${taskName}"`);
+}
+
+/**
  * A task's argument list as JSON. A trailing `undefined` is an optional parameter left out
  * (`run(1, undefined)`), as if not given: JSON has no place for it. One in the middle would shift
  * the others, so it is refused.

@@ -31,8 +31,13 @@ export interface ThreadTimeLimit {
 
 /** Runs thread tasks' exports away from the event loop (ThreadWorker's pool). */
 export interface ThreadRunner {
-  /** Aborts `abort` once `timeLimit` has passed since a thread took the call (not while it waited for one). */
-  run(target: ThreadTarget, args: unknown[], abort: TaskAbort, timeLimit?: ThreadTimeLimit): Promise<unknown>;
+  /**
+   * Calls the export of task `taskName`; resolves with its result as the JSON its record keeps,
+   * encoded where the export ran as an inline run encodes it (a NotSerializableError when it cannot
+   * be). Aborts `abort` once `timeLimit` has passed since a thread took the call (not while it
+   * waited for one).
+   */
+  run(taskName: string, target: ThreadTarget, args: unknown[], abort: TaskAbort, timeLimit?: ThreadTimeLimit): Promise<string>;
 }
 
 /**

@@ -1,26 +1,29 @@
 // The code a ThreadWorker's threads run: each job calls a thread task's export and sends back its
-// value or what it threw. The pool sends a thread its next job only after this one's reply.
+// result as JSON, or what it threw. The pool sends a thread its next job only after this one's reply.
 import { parentPort } from 'node:worker_threads';
+import { resultToJson } from '../core/json.js';
+import { isGenerator } from '../core/task-generator.js';
 import { loadExport } from '../core/thread-task.js';
 import { toThrown, type ThreadJob, type ThreadMessage } from './thread-protocol.js';
 
 const port = parentPort!;
 
-port.on('message', ({ target, args }: ThreadJob) => void answer(target, args));
+port.on('message', (job: ThreadJob) => void answer(job));
 port.postMessage('ready' satisfies ThreadMessage);
 
-async function answer(target: ThreadJob['target'], args: unknown[]): Promise<void> {
+async function answer({ taskName, target, args }: ThreadJob): Promise<void> {
   port.postMessage('started' satisfies ThreadMessage);
   let reply: ThreadMessage;
   try {
-    reply = { value: await (await loadExport(target))(...args) };
+    const result = await (await loadExport(target))(...args);
+    if (isGenerator(result)) {
+      throw new TypeError(`Export "${target.exportName}" of ${target.url} returned a generator, which cannot leave its thread: a thread task returns its whole result.`);
+    }
+    // Encoded here as the executor encodes a result inline: a structured clone would drop what only
+    // the value's class knows (toJSON(), #private fields), and refuse Proxies and functions untyped.
+    reply = { json: resultToJson(taskName, result) };
   } catch (error) {
     reply = { error: toThrown(error) };
   }
-  try {
-    port.postMessage(reply);
-  } catch (error) {
-    // The value cannot be copied to the main thread (a function, a class with private state...).
-    port.postMessage({ error: toThrown(error) } satisfies ThreadMessage);
-  }
+  port.postMessage(reply);
 }

@@ -17,7 +17,7 @@ export interface ThreadPoolOptions {
 }
 
 interface Job extends ThreadJob {
-  resolve(value: unknown): void;
+  resolve(json: string): void;
   reject(error: Error): void;
   /** Starts the time limit's clock (again): when a thread is handed the job. */
   startClock(): void;
@@ -66,7 +66,7 @@ export class ThreadPool implements ThreadRunner {
     }
   }
 
-  run(target: ThreadTarget, args: unknown[], abort: TaskAbort, timeLimit?: ThreadTimeLimit): Promise<unknown> {
+  run(taskName: string, target: ThreadTarget, args: unknown[], abort: TaskAbort, timeLimit?: ThreadTimeLimit): Promise<string> {
     return new Promise((resolve, reject) => {
       const { signal } = abort;
       if (signal.aborted) return reject(signal.reason);
@@ -78,9 +78,10 @@ export class ThreadPool implements ThreadRunner {
         signal.removeEventListener('abort', onAbort);
       };
       const job: Job = {
+        taskName,
         target,
         args,
-        resolve: (value) => (settled(), resolve(value)),
+        resolve: (json) => (settled(), resolve(json)),
         reject: (error) => (settled(), reject(error)),
         startClock: () => {
           clearTimeout(clock);
@@ -127,7 +128,7 @@ export class ThreadPool implements ThreadRunner {
           thread.job = undefined;
           thread.started = false;
           if ('error' in message) job?.reject(fromThrown(message.error));
-          else job?.resolve(message.value);
+          else job?.resolve(message.json);
         }
         if (this.open) {
           this.idle.push(thread);
@@ -171,7 +172,7 @@ export class ThreadPool implements ThreadRunner {
       const thread = this.idle.pop()!;
       const job = this.waiting.shift()!;
       try {
-        thread.worker.postMessage({ target: job.target, args: job.args } satisfies ThreadJob);
+        thread.worker.postMessage({ taskName: job.taskName, target: job.target, args: job.args } satisfies ThreadJob);
         thread.job = job;
         job.startClock();
       } catch (error) {

@@ -1,9 +1,11 @@
-import { NonRetryableError, shownValue } from '../core/errors.js';
+import { NonRetryableError, NotSerializableError, shownValue } from '../core/errors.js';
 import { traceback } from '../core/executor.js';
 import type { ThreadTarget } from '../core/thread-task.js';
 
-/** What the pool sends a thread: one call of an export. */
+/** What the pool sends a thread: one call of a task's export. */
 export interface ThreadJob {
+  /** The task's name, which a result that cannot be stored is named by. */
+  taskName: string;
   target: ThreadTarget;
   args: unknown[];
 }
@@ -14,13 +16,16 @@ export interface ThrownInThread {
   message: string;
   stack: string;
   code?: string;
+  /** Set for a NotSerializableError (its `path`): the result the export returned cannot be stored. */
+  path?: string;
 }
 
 /**
  * A thread's messages: once `ready` (its entry loaded), then per job `started` as it takes the job
- * and one reply. A thread that dies before `started` was not running that job.
+ * and one reply: the result as the JSON its record keeps, or what the call threw. A thread that
+ * dies before `started` was not running that job.
  */
-export type ThreadMessage = 'ready' | 'started' | { value: unknown } | { error: ThrownInThread };
+export type ThreadMessage = 'ready' | 'started' | { json: string } | { error: ThrownInThread };
 
 /** In the thread: what it threw, as plain data (an Error's class does not survive the crossing). */
 export function toThrown(error: unknown): ThrownInThread {
@@ -30,11 +35,20 @@ export function toThrown(error: unknown): ThrownInThread {
     message: error instanceof Error ? error.message : shownValue(error),
     stack: traceback(error),
     ...(typeof code === 'string' ? { code } : {}),
+    ...(error instanceof NotSerializableError ? { path: error.path } : {}),
   };
 }
 
-/** In the main thread: the error again, with the thread's stack (a NonRetryableError stays one). */
-export function fromThrown({ name, message, stack, code }: ThrownInThread): Error {
-  const error = code === 'NON_RETRYABLE' ? new NonRetryableError(message) : Object.assign(new Error(message), code ? { code } : {});
+/**
+ * In the main thread: the error again, with the thread's stack. A NonRetryableError stays one, and
+ * so does a NotSerializableError, so `retryOn` and callers tell them apart as for a task run inline.
+ */
+export function fromThrown({ name, message, stack, code, path }: ThrownInThread): Error {
+  let error: Error;
+  if (code === 'NON_RETRYABLE') error = new NonRetryableError(message);
+  else if (path !== undefined) {
+    // Its message was built in the thread, from parts the error does not keep: it is kept as is.
+    error = Object.setPrototypeOf(Object.assign(new Error(message), { code, path }), NotSerializableError.prototype) as NotSerializableError;
+  } else error = Object.assign(new Error(message), code ? { code } : {});
   return Object.assign(error, { name, stack });
 }

@@ -6,8 +6,18 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { threadId as mainThreadId } from 'node:worker_threads';
 import { Injectable } from '@nestjs/common';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import { InvalidOptionError, QTasksClient, QueueTasks, Task, ThreadStartError, ThreadWorker, type Worker } from '../../lib/index.js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  InvalidOptionError,
+  NotSerializableError,
+  QTasksClient,
+  QueueTasks,
+  Task,
+  ThreadStartError,
+  ThreadWorker,
+  type TaskInterceptor,
+  type Worker,
+} from '../../lib/index.js';
 import { raceTimeout } from '../../lib/core/timing.js';
 import { whereAmI } from '../fixtures/thread-tasks.js';
 import { uniqueAppName } from '../helpers/names.js';
@@ -264,6 +274,72 @@ describe('ThreadWorker', () => {
     await app.stop();
     expect(app.worker!.running).toBe(0);
     expect((await reader.get(task.uuid))!).toMatchObject({ status: 'new', attempt: 1, stalls: 0 });
+  });
+
+  /** The same tasks on a ThreadWorker and on a plain AsyncWorker (inline), to compare what each stores. */
+  async function threadedAndInline(label: string, register: (app: QueueTasks) => void): Promise<[QueueTasks, QueueTasks]> {
+    return Promise.all([apps.start(`${label}-thread`, register, { worker: sourceThreadWorker(1) }), apps.start(`${label}-inline`, register)]);
+  }
+
+  describe('store a result as an inline run does: JSON is made in the thread, with the value’s class at hand', () => {
+    const cases = [
+      { name: 'price', args: [1234], stored: '$12.34', what: 'a #private field shown by toJSON()' },
+      { name: 'link', args: ['https://example.com/x'], stored: 'https://example.com/x', what: 'a URL' },
+      { name: 'bytes', args: ['hi'], stored: { type: 'Buffer', data: [104, 105] }, what: 'a Buffer' },
+      { name: 'invoice', args: [], stored: { total: '12.34' }, what: 'a nested class whose toJSON() hides its fields' },
+      { name: 'proxied', args: [], stored: { a: 1 }, what: 'a Proxy' },
+      { name: 'nothing', args: [], stored: null, what: 'undefined' },
+    ];
+    let threaded: QueueTasks;
+    let inline: QueueTasks;
+    beforeAll(async () => {
+      [threaded, inline] = await threadedAndInline('thread-json', (a) => {
+        for (const { name } of cases) a.task({ name, thread: thread(name) });
+      });
+    });
+
+    it.each(cases)('$what', async ({ name, args, stored }) => {
+      const [onThread, onLoop] = await Promise.all([threaded.run(name, args, WAIT), inline.run(name, args, WAIT)]);
+      expect(onLoop).toMatchObject({ status: 'success' });
+      expect(onLoop.returning).toEqual(stored);
+      expect(onThread).toMatchObject({ status: 'success' });
+      expect(onThread.returning).toEqual(stored);
+    });
+  });
+
+  it('an interceptor around a thread task gets its result as JSON gives it back; what it returns is stored as inline', async () => {
+    const wrap: TaskInterceptor = { intercept: async (_context, next) => ({ wrapped: await next.handle() }) };
+    const [threaded, inline] = await threadedAndInline('thread-json-intercepted', (a) =>
+      a.task({ name: 'price', thread: thread('price'), interceptors: [wrap] }),
+    );
+    for (const app of [threaded, inline]) {
+      expect(await app.run('price', [1234], WAIT)).toMatchObject({ status: 'success', returning: { wrapped: '$12.34' } });
+    }
+  });
+
+  it('a result JSON cannot store ends the task with the NotSerializableError an inline run throws, naming where', async () => {
+    const thrown = new Map<string, unknown>();
+    const [threaded, inline] = await threadedAndInline('thread-json-refused', (a) => {
+      a.task({ name: 'with-function', thread: thread('withFunction'), retry: 1, retryOn: [NotSerializableError] });
+      a.addPlugin({ name: 'errors', handlers: { worker_task_error_retry: ({ error }) => void thrown.set(a.name, error) } });
+    });
+    const message = 'The result of task "with-function" cannot be stored as JSON: $.f is a function.';
+    for (const app of [threaded, inline]) {
+      const record = await app.run('with-function', [], WAIT);
+      // retryOn tells the class: the thread's error kept it.
+      expect(record).toMatchObject({ status: 'error', attempt: 2 });
+      expect(record.traceback!.startsWith(`NotSerializableError: ${message}\n`)).toBe(true);
+      const error = thrown.get(app.name);
+      expect(error).toBeInstanceOf(NotSerializableError);
+      expect(error).toMatchObject({ name: 'NotSerializableError', code: 'NOT_SERIALIZABLE', path: '$.f', message });
+    }
+  });
+
+  it('an export that returns a generator ends the task error on a thread, naming the export', async () => {
+    const app = await apps.start('thread-generator', (a) => a.task({ name: 'count', thread: thread('countTo') }), { worker: sourceThreadWorker(1) });
+    const record = await app.run('count', [3], WAIT);
+    expect(record.status).toBe('error');
+    expect(record.traceback).toMatch(/^TypeError: Export "countTo" of file:\/\/\S+\/thread-tasks\.ts returned a generator, which cannot leave its thread/);
   });
 
   it('threads that cannot start fail the app’s start, naming why', async () => {
