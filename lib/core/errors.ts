@@ -243,8 +243,8 @@ export class NotAttachedError extends QTasksError {
 
 /** A ThreadWorker's thread died before it was ready (a bad `execArgv`, a missing loader). */
 export class ThreadStartError extends QTasksError {
-  constructor(entry: string, how: string) {
-    super('THREAD_START', `A worker thread could not start ${entry} (${how}).`);
+  constructor(entry: string, how: string, options?: { cause?: unknown }) {
+    super('THREAD_START', `A worker thread could not start ${entry} (${how}).`, options);
   }
 }
 

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { ThreadCrashedError, ThreadStartError } from '../core/errors.js';
+import { errorMessage, ThreadCrashedError, ThreadStartError } from '../core/errors.js';
 import type { TaskAbort } from '../core/task-abort.js';
 import type { ThreadRunner, ThreadTarget, ThreadTimeLimit } from '../core/thread-task.js';
 import { fromThrown, type ThreadJob, type ThreadMessage } from './thread-protocol.js';
@@ -108,9 +108,18 @@ export class ThreadPool implements ThreadRunner {
     await Promise.all(threads.map(({ worker }) => worker.terminate()));
   }
 
-  /** Resolves once the thread has loaded its entry; rejects if it dies before. */
+  /** Resolves once the thread has loaded its entry; rejects (never throws) if it cannot start or dies before. */
   private spawn(): Promise<void> {
-    const thread: Thread = { worker: new Worker(this.entry, { execArgv: this.options.execArgv }) };
+    let worker: Worker;
+    try {
+      worker = new Worker(this.entry, { execArgv: this.options.execArgv });
+    } catch (error) {
+      // Node refuses options it does not allow in threads (--expose-gc, --stack-size...) by throwing
+      // here, with no thread to exit: that too is a thread that cannot start.
+      const how = `Node refused to create it: ${errorMessage(error)}`;
+      return Promise.reject(new ThreadStartError(this.entry.href, how, { cause: error }));
+    }
+    const thread: Thread = { worker };
     this.threads.add(thread);
     return new Promise((resolve, reject) => {
       let ready = false;

@@ -351,6 +351,25 @@ describe('ThreadWorker', () => {
     );
   });
 
+  it.each(['--expose-gc', '--stack-size=100', '--title=qtasks', '--prof', '--abort-on-uncaught-exception'])(
+    'Node options refused in threads (%s) fail the app’s start with ThreadStartError, naming the option',
+    async (option) => {
+      const worker = new ThreadWorker({ threads: 2, execArgv: [option] });
+      const started = apps.start('thread-refused', (a) => a.task({ name: 'where', thread: thread('whereAmI') }), { worker });
+      const error = await started.then(
+        () => expect.unreachable('the start succeeded'),
+        (thrown: unknown) => thrown,
+      );
+      expect(error).toBeInstanceOf(ThreadStartError);
+      expect(error).toMatchObject({
+        code: 'THREAD_START',
+        message: expect.stringMatching(/^A worker thread could not start file:\/\/\S+\/thread-entry\.ts \(Node refused to create it: .*invalid execArgv/),
+        cause: expect.objectContaining({ code: 'ERR_WORKER_INVALID_EXEC_ARGV' }),
+      });
+      expect((error as Error).message).toContain(option);
+    },
+  );
+
   it('in Nest, @Task({ thread }) runs the module’s export on the ThreadWorker; the typed handle follows the method', async () => {
     @Injectable()
     class ReportsService {
