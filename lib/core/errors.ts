@@ -28,7 +28,7 @@ export class DuplicateTaskError extends QTasksError {
 }
 
 export class NotSerializableError extends QTasksError {
-  constructor(what: string, readonly path: string, reason: string) {
+  constructor(readonly what: string, readonly path: string, readonly reason: string) {
     // A path hundreds of levels deep is shown by its ends; `path` keeps all of it.
     const shown = path.length > 120 ? `${path.slice(0, 80)}…${path.slice(-30)}` : path;
     super('NOT_SERIALIZABLE', `${what} cannot be stored as JSON: ${shown} ${reason}.`);

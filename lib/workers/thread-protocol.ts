@@ -16,8 +16,8 @@ export interface ThrownInThread {
   message: string;
   stack: string;
   code?: string;
-  /** Set for a NotSerializableError (its `path`): the result the export returned cannot be stored. */
-  path?: string;
+  /** Set for a NotSerializableError, from its parts: the result the export returned cannot be stored. */
+  unstorable?: { what: string; path: string; reason: string };
 }
 
 /**
@@ -35,7 +35,7 @@ export function toThrown(error: unknown): ThrownInThread {
     message: error instanceof Error ? error.message : shownValue(error),
     stack: traceback(error),
     ...(typeof code === 'string' ? { code } : {}),
-    ...(error instanceof NotSerializableError ? { path: error.path } : {}),
+    ...(error instanceof NotSerializableError ? { unstorable: { what: error.what, path: error.path, reason: error.reason } } : {}),
   };
 }
 
@@ -43,12 +43,10 @@ export function toThrown(error: unknown): ThrownInThread {
  * In the main thread: the error again, with the thread's stack. A NonRetryableError stays one, and
  * so does a NotSerializableError, so `retryOn` and callers tell them apart as for a task run inline.
  */
-export function fromThrown({ name, message, stack, code, path }: ThrownInThread): Error {
+export function fromThrown({ name, message, stack, code, unstorable }: ThrownInThread): Error {
   let error: Error;
   if (code === 'NON_RETRYABLE') error = new NonRetryableError(message);
-  else if (path !== undefined) {
-    // Its message was built in the thread, from parts the error does not keep: it is kept as is.
-    error = Object.setPrototypeOf(Object.assign(new Error(message), { code, path }), NotSerializableError.prototype) as NotSerializableError;
-  } else error = Object.assign(new Error(message), code ? { code } : {});
+  else if (unstorable) error = new NotSerializableError(unstorable.what, unstorable.path, unstorable.reason);
+  else error = Object.assign(new Error(message), code ? { code } : {});
   return Object.assign(error, { name, stack });
 }
