@@ -13,7 +13,7 @@ import { UsersService } from './users/users.service.js';
  * their abstract classes (GET /status) and a ThreadWorker (the `hashPassword` task runs on its
  * thread); main.ts adds the dashboard (the `webview` option) and logs the CLI command.
  * QTasksRootHooks, in this root module, starts the work after the other modules' bootstrap hooks
- * (ScheduleModule's, for one) and ends it before their destroy hooks.
+ * and ends it before their destroy hooks.
  */
 @Module({})
 export class AppModule {

@@ -8,7 +8,7 @@ import {
   type Provider,
 } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { Broker } from '../brokers/broker.js';
 import { GlobalConfig } from '../configs/global-config.js';
 import { InvalidOptionError, shownValue } from '../core/errors.js';
@@ -66,9 +66,17 @@ const componentProviders: Provider[] = [
   { provide: Starter, inject: [QueueTasks], useFactory: (app: QueueTasks) => app.starter },
   {
     provide: QTasksTimer,
-    inject: [QueueTasks, SchedulerRegistry, QTASKS_OPTIONS, { token: QTASKS_PROCESS_DEFAULTS, optional: true }],
-    useFactory: (app: QueueTasks, registry: SchedulerRegistry, options: QTasksModuleOptions, defaults?: ProcessDefaults) =>
-      new QTasksTimer(app, { registry, enabled: options.timers ?? defaults?.timers ?? true }),
+    inject: [
+      QueueTasks,
+      QTASKS_OPTIONS,
+      { token: QTASKS_PROCESS_DEFAULTS, optional: true },
+      { token: SchedulerRegistry, optional: true },
+    ],
+    // The jobs are listed in the app's SchedulerRegistry when it imports ScheduleModule.forRoot(),
+    // else in one of the timer's own. The module imports no ScheduleModule: a second one would
+    // run every @Cron and @Interval of the app a second time.
+    useFactory: (app: QueueTasks, options: QTasksModuleOptions, defaults?: ProcessDefaults, appRegistry?: SchedulerRegistry) =>
+      new QTasksTimer(app, { registry: appRegistry ?? new SchedulerRegistry(), enabled: options.timers ?? defaults?.timers ?? true }),
   },
   { provide: WebView, inject: [QueueTasks, QTASKS_OPTIONS], useFactory: moduleWebView },
   TaskMetadataAccessor,
@@ -151,7 +159,7 @@ function rootModule(optionsProvider: Provider, imports: ModuleMetadata['imports'
   return {
     module: QTasksModule,
     global: true,
-    imports: [DiscoveryModule, ScheduleModule.forRoot(), ...imports],
+    imports: [DiscoveryModule, ...imports],
     providers: [optionsProvider, ...componentProviders],
     exports: exported,
   };

@@ -26,12 +26,12 @@ describe('a Nest 11 app', () => {
   const scratch = mkdtempSync(join(tmpdir(), 'qtasks-nest11-'));
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-  it('loads the packed library and runs a task', { timeout: 180_000 }, () => {
+  it("loads the packed library and runs a task; the app's own @Cron job of @nestjs/schedule 6 runs once per tick", { timeout: 180_000 }, () => {
     run('npm', ['run', 'build'], { cwd: root });
     run('npm', ['pack', '--pack-destination', scratch], { cwd: root });
     const tarball = readdirSync(scratch).find((file) => file.endsWith('.tgz'))!;
     writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'nest11-app', private: true }));
-    run('npm', ['install', '--no-audit', '--no-fund', '@nestjs/common@11', '@nestjs/core@11', 'reflect-metadata', 'rxjs', `./${tarball}`], {
+    run('npm', ['install', '--no-audit', '--no-fund', '@nestjs/common@11', '@nestjs/core@11', '@nestjs/schedule@6', 'reflect-metadata', 'rxjs', `./${tarball}`], {
       cwd: scratch,
     });
     copyFileSync(join(root, 'test/fixtures/nest11-app.cjs'), join(scratch, 'app.cjs'));
@@ -40,8 +40,16 @@ describe('a Nest 11 app', () => {
       env: { ...process.env, URL: inject('redisUrl'), APP_NAME: uniqueAppName('nest11') },
       timeout: 60_000,
     });
-    const result = JSON.parse(output.trim().split('\n').pop()!) as { status: string; returning: string; nest: string; engineShared: boolean };
+    const result = JSON.parse(output.trim().split('\n').pop()!) as {
+      status: string;
+      returning: string;
+      nest: string;
+      engineShared: boolean;
+      cronRuns: number;
+      cronTwiceInASecond: boolean;
+    };
     expect(result.nest).toMatch(/^11\./);
-    expect(result).toMatchObject({ status: 'success', returning: 'hello nest 11', engineShared: true });
+    expect(result).toMatchObject({ status: 'success', returning: 'hello nest 11', engineShared: true, cronTwiceInASecond: false });
+    expect(result.cronRuns).toBeGreaterThan(0);
   });
 });

@@ -1,5 +1,5 @@
 import { Injectable, Module, type OnModuleInit } from '@nestjs/common';
-import { Cron, ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
+import { Cron, Interval, ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
 import { IsInt, Min, Validate, ValidatorConstraint, type ValidatorConstraintInterface } from 'class-validator';
 import { Redis } from 'ioredis';
@@ -169,7 +169,8 @@ describe('timer in one process', () => {
     const name = uniqueAppName('timer-api');
     const app = await startNestApp({ name, url }, [BeatService]);
     const timer = app.get(QTasksTimer);
-    const registry = app.get(SchedulerRegistry);
+    // The app imports no ScheduleModule: the timer lists its jobs in a registry of its own.
+    const registry = timer.registry!;
     try {
       const added = await timer.add('beat', { every: 1000, name: 'beat-fast', args: [21] });
       expect(added).toEqual({ name: 'beat-fast', taskName: 'beat', every: 1000, args: [21], catchUp: false });
@@ -407,13 +408,54 @@ describe('timer in one process', () => {
     }
   });
 
+  it("leaves the app's own @Cron and @Interval jobs to its ScheduleModule: each runs once per tick, and deleteCronJob stops it", async () => {
+    const cronCalls: number[] = [];
+    let intervalCalls = 0;
+    @Injectable()
+    class Billing {
+      @Cron('* * * * * *', { name: 'billing' })
+      bill() {
+        cronCalls.push(Date.now());
+      }
+
+      @Interval('sweep', 500)
+      sweep() {
+        intervalCalls++;
+      }
+    }
+    const name = uniqueAppName('timer-app-jobs');
+    @Module({ imports: [ScheduleModule.forRoot(), QTasksModule.forRoot({ name, url })], providers: [ReportService, Billing] })
+    class BillingModule {}
+    const app = await Test.createTestingModule({ imports: [BillingModule] }).compile();
+    const bootstrapped = Date.now();
+    await app.init();
+    try {
+      await sleep(3_200);
+      const elapsed = Date.now() - bootstrapped;
+      const cronRuns = cronCalls.length;
+      // One call per second at most (a second ScheduleModule would run each tick twice).
+      expect(cronRuns).toBeGreaterThan(0);
+      expect(new Set(cronCalls.map((at) => Math.floor(at / 1000))).size).toBe(cronRuns);
+      // The interval's first call comes 500 ms after the bootstrap began, at the earliest.
+      expect(intervalCalls).toBeGreaterThan(0);
+      expect(intervalCalls).toBeLessThanOrEqual(Math.floor(elapsed / 500));
+
+      app.get(SchedulerRegistry).deleteCronJob('billing');
+      const runsAtDelete = cronCalls.length;
+      await sleep(1_500);
+      expect(cronCalls.length).toBe(runsAtDelete);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('timers: false keeps the schedules known but fires none', async () => {
     const name = uniqueAppName('timer-off');
     const app = await startNestApp({ name, url, timers: false }, [ReportService]);
     try {
       const timer = app.get(QTasksTimer);
       expect(timer.running).toBe(false);
-      expect(app.get(SchedulerRegistry).getCronJobs().size).toBe(0);
+      expect(timer.registry!.doesExist('cron', `qtasks:${name}:report`)).toBe(false);
       expect((await timer.list()).map((s) => s.name)).toEqual(['report']);
       await sleep(2200);
       expect((await tickKeys(redis, name, 'report')).size).toBe(0);
