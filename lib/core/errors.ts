@@ -227,6 +227,16 @@ export class DuplicateScheduleError extends QTasksError {
   }
 }
 
+/** The dashboard (WebView) cannot listen: its port is taken, or its host is no address of this machine. */
+export class WebViewStartError extends QTasksError {
+  constructor(readonly address: string, cause: unknown) {
+    const reason = (cause as NodeJS.ErrnoException).code === 'EADDRINUSE'
+      ? 'the port is already in use (EADDRINUSE): give the webview a free port, or 0 for any'
+      : errorMessage(cause);
+    super('WEBVIEW_START', `The dashboard (webview) cannot listen on ${address}: ${reason}.`, { cause });
+  }
+}
+
 /** A thread task's module could not be loaded, or has no function under its export name. */
 export class ThreadModuleError extends QTasksError {
   constructor(readonly moduleUrl: string, readonly exportName: string, problem: string, options?: { cause?: unknown }) {

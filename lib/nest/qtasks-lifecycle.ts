@@ -29,8 +29,17 @@ export class QTasksLifecycle implements OnApplicationBootstrap, OnModuleDestroy,
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.queueTasks.start({ work: !this.workHandedOver });
-    await this.webView?.start();
+    try {
+      // The dashboard first: one that cannot listen (its port taken) fails the bootstrap before
+      // the worker has claimed any task.
+      await this.webView?.start();
+      await this.queueTasks.start({ work: !this.workHandedOver });
+    } catch (error) {
+      // A failed bootstrap leaves no handle behind: no dashboard, no connection (not even one
+      // opened by an add in an onModuleInit hook).
+      await this.onApplicationShutdown().catch(() => undefined);
+      throw error;
+    }
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import { InvalidOptionError, QTasksError, RedisUnavailableError } from '../core/errors.js';
+import { InvalidOptionError, QTasksError, RedisUnavailableError, WebViewStartError } from '../core/errors.js';
 import { raceTimeout } from '../core/timing.js';
 import { API_HELP, apiRead, errorReply, problemReply, type ApiRead, type ApiReply } from './api.js';
 import { QueueInspector, type InspectorOptions } from './inspector.js';
@@ -104,15 +104,19 @@ export class WebView {
       this.serve(request, response).catch(() => response.destroy());
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      const refuse = (error: Error) => reject(new WebViewStartError(this.hostAndPort(this.port), error));
+      server.once('error', refuse);
       server.listen(this.port, this.host, () => {
-        server.off('error', reject);
+        server.off('error', refuse);
         resolve();
       });
     });
     this.server = server;
-    const { port } = server.address() as AddressInfo;
-    this.listeningAt = `http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${port}`;
+    this.listeningAt = `http://${this.hostAndPort((server.address() as AddressInfo).port)}`;
+  }
+
+  private hostAndPort(port: number): string {
+    return `${this.host.includes(':') ? `[${this.host}]` : this.host}:${port}`;
   }
 
   /** Closes the server, its open connections (browsers keep them alive) and the Redis connection. */

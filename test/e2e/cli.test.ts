@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { EXIT, USAGE } from '../../lib/cli/run-cli.js';
@@ -168,4 +169,17 @@ describe('the qtasks CLI', () => {
       web.kill();
     }
   }, 90_000);
+
+  it('fails `qtasks web` on a port in use, saying so', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      const web = await qtasks('web', '--port', String(port), '--app', uniqueAppName('cli-web-taken'));
+      expect(web.code).toBe(EXIT.failed);
+      expect(web.err).toBe(`qtasks: The dashboard (webview) cannot listen on 127.0.0.1:${port}: the port is already in use (EADDRINUSE): give the webview a free port, or 0 for any.\n`);
+    } finally {
+      blocker.close();
+    }
+  });
 });

@@ -1,10 +1,12 @@
 import { request } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { Injectable } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { RedisStorage, Task, WebView, type QueueOverview, type QueueTasks, type TaskList, type TaskRecord, type TaskState, type WebViewOptions } from '../../lib/index.js';
+import { QTasksModule, QTasksRootHooks, QueueTasks, RedisStorage, Task, WebView, WebViewStartError, type QueueOverview, type TaskList, type TaskRecord, type TaskState, type WebViewOptions } from '../../lib/index.js';
 import { Gate } from '../helpers/gate.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startNestApp } from '../helpers/nest-app.js';
@@ -444,5 +446,40 @@ describe('QTasksModule with the webview option', () => {
     const storage = new RedisStorage({ name: uniqueAppName('webview-components'), url: inject('redisUrl') });
     await expect(startNestApp({ storage, webview: {} }, [])).rejects.toThrow(/webview needs the Redis to read when broker or storage is passed in/);
     await storage.stop();
+  });
+
+  it.for([
+    ['QTasksModule', []],
+    ['QTasksRootHooks', [QTasksRootHooks]],
+  ] as const)('fails the bootstrap with a WebViewStartError when the port is taken, and leaves no worker nor connection behind (work started by %s)', async ([, rootHooks]) => {
+    const url = inject('redisUrl');
+    const redis = new Redis(url);
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as AddressInfo;
+    const name = uniqueAppName('webview-taken');
+    const producer = new QueueTasks({ name, url, worker: false, logger: { log: () => undefined, warn: console.warn, error: console.error } });
+    producer.task('greet', () => undefined);
+    try {
+      const failed = await Test.createTestingModule({
+        // Named connections: CLIENT LIST tells whether the failed app left one open.
+        imports: [QTasksModule.forRoot({ name, url, redis: { connectionName: name }, webview: { port } })],
+        providers: [GreetingService, ...rootHooks],
+      }).compile();
+      const bootstrap = failed.init();
+      await expect(bootstrap).rejects.toThrow(WebViewStartError);
+      await expect(bootstrap).rejects.toThrow(`127.0.0.1:${port}: the port is already in use`);
+
+      await producer.start();
+      const { uuid } = await producer.add('greet', ['nobody']);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect((await producer.get(uuid))?.status).toBe('new');
+      const clients = String(await redis.client('LIST')).split('\n');
+      expect(clients.filter((client) => client.includes(` name=${name} `))).toEqual([]);
+    } finally {
+      await producer.stop();
+      redis.disconnect();
+      blocker.close();
+    }
   });
 });
