@@ -107,6 +107,23 @@ describe('decorators', () => {
     expect(() => decorator(Holder.prototype, 'run', methodOf(Holder.prototype, 'run'))).not.toThrow();
   });
 
+  it.each([
+    ['@Task()', Task()],
+    ['@OnTrigger()', OnTrigger('app_get')],
+    ['@UseTaskInterceptors()', UseTaskInterceptors()],
+  ])('%s on a property (an arrow function) is refused naming it, not a TypeError', (name, decorator) => {
+    const define = () => {
+      class Mailer {
+        // tsc refuses this; SWC and esbuild builds run it, with no descriptor.
+        // @ts-expect-error a method decorator on a property
+        @decorator send = async () => 'sent';
+      }
+      return Mailer;
+    };
+    expect(define).toThrow(InvalidOptionError);
+    expect(define).toThrow(`${name} applies to methods, but Mailer.send is a property: make it a method (send() { ... }).`);
+  });
+
   it('@TaskCtx() on a constructor parameter is refused: only a task method gets a context', () => {
     class Service {}
     expect(() => TaskCtx()(Service, undefined, 0)).toThrow('@TaskCtx() marks a parameter of a task method, not of the constructor of Service.');
