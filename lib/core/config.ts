@@ -71,7 +71,7 @@ export function resolveConfig(
     throw new InvalidOptionError(`config must be an object of settings, got ${JSON.stringify(given)}.`);
   }
   for (const [key, value] of Object.entries(given)) {
-    if (!Object.hasOwn(DEFAULT_CONFIG, key)) throw unknownSetting(key);
+    if (!Object.hasOwn(DEFAULT_CONFIG, key)) throw unknownKeyError(`config.${key} is not a setting`, key, Object.keys(DEFAULT_CONFIG), 'the settings');
     if (value === undefined) continue;
     Object.assign(config, { [key]: value });
     fromEnv.delete(key as keyof QTasksConfig);
@@ -94,13 +94,14 @@ function parseEnvValue(key: keyof QTasksConfig, variable: string, raw: string): 
   return value;
 }
 
-/** A misspelt setting would otherwise be ignored, its default silently kept. */
-function unknownSetting(key: string): InvalidOptionError {
-  const known = Object.keys(DEFAULT_CONFIG);
-  const near = known.find((name) => editDistance(key.toLowerCase(), name.toLowerCase()) <= 2);
-  return new InvalidOptionError(
-    `config.${key} is not a setting` + (near ? ` (did you mean ${near}?)` : `; the settings are ${known.join(', ')}`) + '.',
-  );
+/**
+ * A misspelt key of an options object, which would otherwise be ignored with its default silently
+ * kept: `problem`, then the known key closest to it, or the list of them all.
+ */
+export function unknownKeyError(problem: string, key: string, known: readonly string[], listName: string): InvalidOptionError {
+  const distances = known.map((name) => ({ name, distance: editDistance(key.toLowerCase(), name.toLowerCase()) }));
+  const near = distances.filter(({ distance }) => distance <= 2).sort((a, b) => a.distance - b.distance)[0]?.name;
+  return new InvalidOptionError(problem + (near ? ` (did you mean ${near}?)` : `; ${listName} are ${known.join(', ')}`) + '.');
 }
 
 /** Levenshtein distance: the fewest one-character edits turning a into b. */

@@ -17,7 +17,7 @@ import { RedisStorage } from '../storages/redis/redis-storage.js';
 import type { Storage } from '../storages/storage.js';
 import { AsyncWorker } from '../workers/async-worker.js';
 import type { Worker } from '../workers/worker.js';
-import { assertPriority, resolveConfig, type QTasksConfig } from './config.js';
+import { assertPriority, resolveConfig, unknownKeyError, type QTasksConfig } from './config.js';
 import { errorMessage, InvalidOptionError, shownValue, TaskNotFoundError, WaitTimeoutError } from './errors.js';
 import { TaskExecutor, traceback } from './executor.js';
 import type { TaskInterceptor } from './interceptor.js';
@@ -56,6 +56,30 @@ export interface QueueTasksOptions extends RedisConnectionOptions {
   /** Interceptors around every task, outermost first. */
   interceptors?: TaskInterceptor[];
 }
+
+/**
+ * Every option, for refusing a misspelt one that would otherwise be ignored; typed as a Record
+ * so that tsc keeps it in step with QueueTasksOptions.
+ */
+export const QUEUE_TASKS_OPTION_KEYS: Record<keyof QueueTasksOptions, true> = {
+  name: true,
+  backend: true,
+  url: true,
+  redis: true,
+  cluster: true,
+  client: true,
+  whenRedisDown: true,
+  config: true,
+  broker: true,
+  storage: true,
+  globalConfig: true,
+  worker: true,
+  starter: true,
+  logger: true,
+  taskLogger: true,
+  plugins: true,
+  interceptors: true,
+};
 
 export interface AddOptions {
   /** Lower runs first; defaults to the task's priority, then config.taskDefaultPriority. */
@@ -114,7 +138,11 @@ export class QueueTasks {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError(`QueueTasks options must be an object, got ${shownValue(options)}.`);
     }
+    checkKeys(options, QUEUE_TASKS_OPTION_KEYS, 'QueueTasks');
     checkComponents(options);
+    if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) {
+      throw new InvalidOptionError(`name must be a non-empty string, got ${shownValue(options.name)}.`);
+    }
     this.name = options.name ?? 'QueueTasks';
     if (options.backend !== undefined && !BACKENDS.includes(options.backend)) {
       throw new InvalidOptionError(`backend must be one of ${BACKENDS.map((b) => `"${b}"`).join(', ')}, got "${String(options.backend)}".`);
@@ -461,6 +489,13 @@ export class QueueTasks {
   }
 }
 
+/** Refuses a key `known` lacks, naming the known one it is close to (`webView`: did you mean webview?). */
+export function checkKeys(options: object, known: Record<string, true>, owner: string): void {
+  for (const key of Object.keys(options)) {
+    if (!Object.hasOwn(known, key)) throw unknownKeyError(`${key} is not an option of ${owner}`, key, Object.keys(known), 'the options');
+  }
+}
+
 /**
  * The components given in the options are objects (from plain JavaScript, `globalConfig: true`
  * would end in a TypeError naming none of them); `null` and `false` where they turn one off.
@@ -472,6 +507,9 @@ function checkComponents(options: QueueTasksOptions): void {
     if (given === undefined || (key === 'globalConfig' && given === null) || (key === 'worker' && given === false)) continue;
     if (typeof given !== 'object' || given === null) throw new InvalidOptionError(`${key} must be ${expected}, got ${shownValue(given)}.`);
   }
+  // A logger missing a method would fail where the engine first logs, with a TypeError naming nothing.
+  const missing = (['log', 'warn', 'error'] as const).filter((method) => options.logger && typeof options.logger[method] !== 'function');
+  if (missing.length > 0) throw new InvalidOptionError(`logger must have log, warn and error functions; it has no ${new Intl.ListFormat('en', { type: 'disjunction' }).format(missing)}.`);
   for (const key of ['plugins', 'interceptors'] as const) {
     if (options[key] !== undefined && !Array.isArray(options[key])) {
       throw new InvalidOptionError(`${key} must be a list, got ${shownValue(options[key])}.`);

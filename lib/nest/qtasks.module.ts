@@ -12,7 +12,7 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { Broker } from '../brokers/broker.js';
 import { GlobalConfig } from '../configs/global-config.js';
 import { InvalidOptionError, shownValue } from '../core/errors.js';
-import { QueueTasks, type QueueTasksOptions } from '../core/queue-tasks.js';
+import { checkKeys, QUEUE_TASKS_OPTION_KEYS, QueueTasks, type QueueTasksOptions } from '../core/queue-tasks.js';
 import { isRedisUrl } from '../redis/connection.js';
 import { Starter } from '../starters/starter.js';
 import { Storage } from '../storages/storage.js';
@@ -50,13 +50,17 @@ export interface QTasksModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'
   useFactory: (...args: any[]) => QTasksModuleOptions | Promise<QTasksModuleOptions>;
 }
 
+/** Every option of the module, for refusing a misspelt one (see QUEUE_TASKS_OPTION_KEYS). */
+const MODULE_OPTION_KEYS: Record<keyof QTasksModuleOptions, true> = { ...QUEUE_TASKS_OPTION_KEYS, timers: true, webview: true };
+
 /** Every component is a provider under its abstract class, so apps inject (and replace) each. */
 const componentProviders: Provider[] = [
   {
     provide: QueueTasks,
     inject: [QTASKS_OPTIONS],
-    // Interceptors are resolved by PluginExplorer, once Nest can build the classes among them.
-    useFactory: (options: QTasksModuleOptions) =>
+    // Interceptors are resolved by PluginExplorer, once Nest can build the classes among them;
+    // timers and webview are the module's own options, which the engine would refuse.
+    useFactory: ({ timers, webview, ...options }: QTasksModuleOptions) =>
       new QueueTasks({ logger: new Logger('QTasks'), taskLogger: nestTaskLogger, ...options, interceptors: [] }),
   },
   { provide: Broker, inject: [QueueTasks], useFactory: (app: QueueTasks) => app.broker },
@@ -133,12 +137,14 @@ export class QTasksModule {
 
 /**
  * The options, checked where a mistake would otherwise end in a TypeError far from its cause or
- * be silently ignored (the settings in `config` are checked by the core).
+ * be silently ignored, as a misspelt key would (the core checks the settings in `config`, the
+ * app name and the components).
  */
 function checkedOptions(options: unknown, what: string): QTasksModuleOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new InvalidOptionError(`${what} must be an object of options, got ${shownValue(options)}.`);
   }
+  checkKeys(options, MODULE_OPTION_KEYS, 'QTasksModule');
   const { url, timers, interceptors } = options as QTasksModuleOptions;
   if (url !== undefined && !isRedisUrl(url)) {
     throw new InvalidOptionError(`url must be a Redis URL such as "redis://127.0.0.1:6379/0", got ${shownValue(url)}.`);

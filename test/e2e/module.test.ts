@@ -337,9 +337,25 @@ describe('bad module options', () => {
       'config.maxTaskProcess is not a setting (did you mean maxTasksProcess?).',
     ],
     ['timers not a switch', () => QTasksModule.forRoot({ url, timers: 'no' as never }), 'timers must be true or false, got "no".'],
+    ['a misspelt option', () => QTasksModule.forRoot({ url, webView: { port: 8411 } } as never), 'webView is not an option of QTasksModule (did you mean webview?).'],
+    ['a misspelt switch', () => QTasksModule.forRoot({ url, timer: false } as never), 'timer is not an option of QTasksModule (did you mean timers?).'],
+    [
+      'a misspelt option from forRootAsync',
+      () => QTasksModule.forRootAsync({ useFactory: () => ({ backend: 'memory', nmae: 'billing' }) as never }),
+      'nmae is not an option of QTasksModule (did you mean name?).',
+    ],
+    ['a name that is no string', () => QTasksModule.forRoot({ backend: 'memory', name: 123 as never }), 'name must be a non-empty string, got 123.'],
+    ['a logger without methods', () => QTasksModule.forRoot({ backend: 'memory', logger: {} as never }), 'logger must have log, warn and error functions; it has no log, warn, or error.'],
   ])('%s fails the bootstrap with InvalidOptionError naming the problem', async (_case, module, message) => {
     const failure = await bootFailure(module);
     expect(failure).toBeInstanceOf(InvalidOptionError);
     expect((failure as Error).message).toBe(message);
+  });
+
+  it('accepts every option the README documents for forRoot', async () => {
+    const documented = ['name', 'url', 'redis', 'client', 'backend', 'cluster', 'whenRedisDown', 'config', 'broker', 'storage', 'globalConfig', 'worker', 'starter', 'plugins', 'interceptors', 'timers', 'webview', 'logger', 'taskLogger'];
+    // Unset, each is checked by name only: a key the module does not know fails even so.
+    const options = { ...Object.fromEntries(documented.map((key) => [key, undefined])), backend: 'memory' } as QTasksModuleOptions;
+    expect(await bootFailure(() => QTasksModule.forRoot(options))).toBe('booted');
   });
 });

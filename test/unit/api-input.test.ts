@@ -236,6 +236,18 @@ describe('the engine', () => {
   });
 
   it.each([
+    ['a misspelt option', { nmae: 'billing' }, 'nmae is not an option of QueueTasks (did you mean name?).'],
+    ['an option of the Nest module only', { timers: false }, 'timers is not an option of QueueTasks; the options are name, backend, url,'],
+    ['a name that is no string', { name: 123 }, 'name must be a non-empty string, got 123.'],
+    ['an empty name', { name: '' }, 'name must be a non-empty string, got "".'],
+    ['a logger without methods', { logger: { log: () => undefined } }, 'logger must have log, warn and error functions; it has no warn or error.'],
+  ])('refuses %s with a typed error naming it, instead of ignoring it or failing later', (_case, options, message) => {
+    const build = () => new QueueTasks({ backend: 'memory', ...(options as object) });
+    expect(build).toThrow(InvalidOptionError);
+    expect(build).toThrow(message);
+  });
+
+  it.each([
     ['globalConfig', true, 'globalConfig must be a GlobalConfig or null, got true.'],
     ['worker', 'threads', 'worker must be a Worker or false, got "threads".'],
     ['broker', null, 'broker must be a Broker, got null.'],
