@@ -7,7 +7,7 @@ import {
   type OptionalFactoryDependency,
   type Provider,
 } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
+import { DiscoveryModule, ModulesContainer } from '@nestjs/core';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { Broker } from '../brokers/broker.js';
 import { GlobalConfig } from '../configs/global-config.js';
@@ -20,6 +20,7 @@ import { QTasksTimer } from '../timers/timer.js';
 import { WebView, type WebViewServerOptions } from '../webview/web-view.js';
 import { Worker } from '../workers/worker.js';
 import type { InterceptorRef } from './task-context.decorators.js';
+import { assertImportedOnce } from './imported-once.js';
 import { InterceptorResolver } from './interceptor-resolver.js';
 import { PluginExplorer } from './plugin-explorer.js';
 import { QTasksClient } from './qtasks-client.js';
@@ -57,11 +58,13 @@ const MODULE_OPTION_KEYS: Record<keyof QTasksModuleOptions, true> = { ...QUEUE_T
 const componentProviders: Provider[] = [
   {
     provide: QueueTasks,
-    inject: [QTASKS_OPTIONS],
+    inject: [QTASKS_OPTIONS, ModulesContainer],
     // Interceptors are resolved by PluginExplorer, once Nest can build the classes among them;
     // timers and webview are the module's own options, which the engine would refuse.
-    useFactory: ({ timers, webview, ...options }: QTasksModuleOptions) =>
-      new QueueTasks({ logger: new Logger('QTasks'), taskLogger: nestTaskLogger, ...options, interceptors: [] }),
+    useFactory: ({ timers, webview, ...options }: QTasksModuleOptions, modules: ModulesContainer) => {
+      assertImportedOnce(modules);
+      return new QueueTasks({ logger: new Logger('QTasks'), taskLogger: nestTaskLogger, ...options, interceptors: [] });
+    },
   },
   { provide: Broker, inject: [QueueTasks], useFactory: (app: QueueTasks) => app.broker },
   { provide: Storage, inject: [QueueTasks], useFactory: (app: QueueTasks) => app.storage },

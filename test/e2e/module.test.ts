@@ -1,4 +1,4 @@
-import { Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type ModuleMetadata, type OnApplicationShutdown } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -23,6 +23,7 @@ import {
   WaitTimeoutError,
   type QTasksModuleOptions,
 } from '../../lib/index.js';
+import { QTasksTestingModule } from '../../lib/testing/index.js';
 import { Gate } from '../helpers/gate.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startNestApp } from '../helpers/nest-app.js';
@@ -357,5 +358,44 @@ describe('bad module options', () => {
     // Unset, each is checked by name only: a key the module does not know fails even so.
     const options = { ...Object.fromEntries(documented.map((key) => [key, undefined])), backend: 'memory' } as QTasksModuleOptions;
     expect(await bootFailure(() => QTasksModule.forRoot(options))).toBe('booted');
+  });
+});
+
+describe('QTasksModule imported more than once', () => {
+  async function boot(imports: ModuleMetadata['imports']): Promise<unknown> {
+    @Module({ imports })
+    class AppModule {}
+    const app = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    await app.close();
+    return 'booted';
+  }
+
+  it.each([
+    ['with the same options', 'audit'],
+    ['under another name', 'reports'],
+  ])('by a feature module and the root module (%s) fails the bootstrap instead of running two queues', async (_case, featureName) => {
+    @Module({ imports: [QTasksModule.forRoot({ backend: 'memory', name: featureName })], providers: [MathService] })
+    class FeatureModule {}
+    const failure = await boot([QTasksModule.forRoot({ backend: 'memory', name: 'audit' }), FeatureModule]).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(InvalidOptionError);
+    expect((failure as Error).message).toBe(
+      'QTasksModule.forRoot or forRootAsync is imported 2 times in this app (QTasksTestingModule.forRoot counts as one), each import running a queue of its own: ' +
+        'import it once, in the root module (it is global, so every module can inject its providers).',
+    );
+  });
+
+  it('through QTasksTestingModule and forRootAsync alike', async () => {
+    const failure = await boot([QTasksTestingModule.forRoot(), QTasksModule.forRootAsync({ useFactory: () => ({ backend: 'memory' }) })]).catch(
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(InvalidOptionError);
+    expect((failure as Error).message).toMatch(/^QTasksModule.forRoot or forRootAsync is imported 2 times in this app/);
+  });
+
+  it('one forRoot value listed by two modules is one module, and boots', async () => {
+    const qtasks = QTasksModule.forRoot({ backend: 'memory' });
+    @Module({ imports: [qtasks], providers: [MathService] })
+    class FeatureModule {}
+    expect(await boot([qtasks, FeatureModule])).toBe('booted');
   });
 });
