@@ -1,18 +1,20 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { InvalidOptionError } from '../core/errors.js';
 import { QueueTasks } from '../core/queue-tasks.js';
 import type { TriggerHandlers } from '../plugins/plugin.js';
 import type { TriggerName } from '../plugins/triggers.js';
-import { distinctProviders } from './distinct-providers.js';
+import { distinctInstances } from './distinct-instances.js';
 import { InterceptorResolver } from './interceptor-resolver.js';
 import type { QTasksPluginOptions } from './plugin.decorators.js';
 import type { QTasksModuleOptions } from './qtasks.module.js';
 import { PLUGIN_METADATA, QTASKS_OPTIONS, TRIGGER_METADATA } from './tokens.js';
 
-/** Registers every `@QTasksPlugin()` provider and the module's global interceptors at bootstrap. */
+/** Registers every `@QTasksPlugin()` provider or controller and the module's global interceptors at bootstrap. */
 @Injectable()
 export class PluginExplorer implements OnModuleInit {
+  private readonly logger = new Logger('QTasks');
+
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
@@ -23,19 +25,38 @@ export class PluginExplorer implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     this.queueTasks.useInterceptors(...(await this.interceptors.resolve(this.options.interceptors)));
-    for (const { instance } of distinctProviders(this.discovery)) {
+    for (const { instance } of distinctInstances(this.discovery)) {
       if (!instance || typeof instance !== 'object') continue;
       const type = instance.constructor as Function;
       const options = Reflect.getMetadata(PLUGIN_METADATA, type) as QTasksPluginOptions | undefined;
       if (options) this.register(instance as object, type, options);
+      else this.warnUnmarked(instance as object, type);
+    }
+  }
+
+  /** The instance's `@OnTrigger()` methods, each with its triggers. */
+  private triggerMethods(instance: object): { name: string; method: Function; triggers: TriggerName[] }[] {
+    return this.scanner.getAllMethodNames(Object.getPrototypeOf(instance) as object).flatMap((name) => {
+      const method = (instance as Record<string, Function>)[name]!;
+      const triggers = Reflect.getMetadata(TRIGGER_METADATA, method) as TriggerName[] | undefined;
+      return triggers ? [{ name, method, triggers }] : [];
+    });
+  }
+
+  /**
+   * Handlers belong to a plugin, whose options (`component`, `global`) are its class decorator's:
+   * on any other class they are never registered, which would otherwise go unnoticed.
+   */
+  private warnUnmarked(instance: object, type: Function): void {
+    for (const { name } of this.triggerMethods(instance)) {
+      this.logger.warn(`${type.name}.${name} has @OnTrigger() but ${type.name} is not a plugin, so it never runs: mark ${type.name} with @QTasksPlugin()`);
     }
   }
 
   private register(instance: object, type: Function, options: QTasksPluginOptions): void {
     const handlers: Record<string, Function> = {};
-    for (const methodName of this.scanner.getAllMethodNames(Object.getPrototypeOf(instance) as object)) {
-      const method = (instance as Record<string, Function>)[methodName]!;
-      for (const trigger of (Reflect.getMetadata(TRIGGER_METADATA, method) as TriggerName[] | undefined) ?? []) {
+    for (const { method, triggers } of this.triggerMethods(instance)) {
+      for (const trigger of triggers) {
         if (handlers[trigger]) throw new InvalidOptionError(`Plugin ${type.name} binds trigger "${trigger}" to two methods.`);
         handlers[trigger] = method.bind(instance);
       }

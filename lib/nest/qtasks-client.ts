@@ -153,7 +153,7 @@ export class QTasksClient {
   private taskName(type: Type<unknown>, method: string): string {
     const definition = this.queueTasks.registry.findByMethod(type, method);
     if (!definition) {
-      throw new InvalidOptionError(`${type.name}.${method} is not a task: mark it with @Task() and list ${type.name} in a module's providers.`);
+      throw new InvalidOptionError(`${type.name}.${method} is not a task: mark it with @Task() and list ${type.name} in a module's providers or controllers.`);
     }
     return definition.name;
   }

@@ -3,11 +3,11 @@ import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { assertPriority } from '../core/config.js';
 import { QueueTasks } from '../core/queue-tasks.js';
-import { distinctProviders } from './distinct-providers.js';
+import { distinctInstances } from './distinct-instances.js';
 import { InterceptorResolver } from './interceptor-resolver.js';
 import { TaskMetadataAccessor } from './task-metadata.accessor.js';
 
-/** Finds every `@Task()` method at bootstrap and registers it with the app's registry. */
+/** Finds every `@Task()` method of a provider or controller at bootstrap and registers it with the app's registry. */
 @Injectable()
 export class TaskExplorer implements OnModuleInit {
   private readonly logger = new Logger('QTasks');
@@ -21,7 +21,7 @@ export class TaskExplorer implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    for (const wrapper of distinctProviders(this.discovery)) await this.explore(wrapper);
+    for (const wrapper of distinctInstances(this.discovery)) await this.explore(wrapper);
   }
 
   private async explore(wrapper: InstanceWrapper): Promise<void> {
@@ -37,7 +37,7 @@ export class TaskExplorer implements OnModuleInit {
       const scope = nonSingletonScope(wrapper);
       if (scope) {
         this.logger.warn(
-          `${source} is on a ${scope} provider; tasks need a singleton, so it is skipped: ` +
+          `${source} is on a ${scope} ${isController(wrapper) ? 'controller' : 'provider'}; tasks need a singleton, so it is skipped: ` +
             `give ${type.name} the default scope, with no request-scoped dependency`,
         );
         continue;
@@ -67,4 +67,8 @@ function nonSingletonScope(wrapper: InstanceWrapper): string | undefined {
   if (wrapper.isTransient) return 'transient';
   if (!wrapper.isDependencyTreeStatic()) return 'request-scoped';
   return undefined;
+}
+
+function isController(wrapper: InstanceWrapper): boolean {
+  return wrapper.host?.controllers.get(wrapper.token) === wrapper;
 }

@@ -8,7 +8,7 @@ import { TASK_METADATA } from './tokens.js';
 export type NestTaskOptions = Omit<TaskOptions, 'interceptors'> & { interceptors?: InterceptorRef[] };
 
 /**
- * Marks a provider method as a task. `@Task()` names it after the method, `@Task('name')` or
+ * Marks a method of a provider or controller as a task. `@Task()` names it after the method, `@Task('name')` or
  * `@Task({ name, priority, retry, maxTime, echo, ... })` sets options. The method runs on its own
  * instance, so injected dependencies work.
  */

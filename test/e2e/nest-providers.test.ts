@@ -1,4 +1,4 @@
-import { Injectable, Logger, Module, Scope, type INestApplicationContext, type Provider } from '@nestjs/common';
+import { Controller, Injectable, Logger, Module, Scope, type INestApplicationContext, type Provider, type Type } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { OnTrigger, QTasksClient, QTasksModule, QTasksPlugin, Task, UnknownTaskError, type TriggerEvent } from '../../lib/index.js';
@@ -69,6 +69,32 @@ class CsvExporter extends BaseExporter {
 /** Not a provider, and no task of its own: its handle is its nearest base's task. */
 class TsvExporter extends CsvExporter {}
 
+/** A controller's task runs on the controller Nest built, as @nestjs/schedule's @Cron does. */
+@Controller()
+class ReportsController {
+  constructor(private readonly multiplier: Multiplier) {}
+
+  @Task()
+  scaleReport(n: number) {
+    return n * this.multiplier.factor;
+  }
+}
+
+@Controller({ scope: Scope.REQUEST })
+class RequestScopedController {
+  @Task()
+  perRequest() {
+    return 'never';
+  }
+}
+
+/** Has a trigger handler but no @QTasksPlugin(): nothing registers it. */
+@Injectable()
+class UnmarkedPlugin {
+  @OnTrigger('worker_execute_before')
+  before() {}
+}
+
 describe('QTasksModule and the kinds of providers', () => {
   const url = inject('redisUrl');
   let app: INestApplicationContext | undefined;
@@ -78,8 +104,8 @@ describe('QTasksModule and the kinds of providers', () => {
     app = undefined;
   });
 
-  async function boot(providers: Provider[]): Promise<INestApplicationContext> {
-    @Module({ imports: [QTasksModule.forRoot({ name: uniqueAppName('providers'), url })], providers })
+  async function boot(providers: Provider[], controllers: Type[] = []): Promise<INestApplicationContext> {
+    @Module({ imports: [QTasksModule.forRoot({ name: uniqueAppName('providers'), url })], providers, controllers })
     class AppModule {}
     app = await Test.createTestingModule({ imports: [AppModule] }).compile();
     return app.init();
@@ -93,6 +119,30 @@ describe('QTasksModule and the kinds of providers', () => {
         'give TransientTasks the default scope, with no request-scoped dependency',
     );
     await expect(client.add('triple', [1])).rejects.toThrow(UnknownTaskError);
+  });
+
+  it('registers the tasks of a controller, run on its instance with its dependencies', async () => {
+    const client = (await boot([Multiplier], [ReportsController])).get(QTasksClient);
+    expect((await client.run('scaleReport', [4], { timeout: 15_000 })).returning).toBe(8);
+    expect(await client.task(ReportsController, 'scaleReport').run(5)).toBe(10);
+  });
+
+  it('skips tasks of a request-scoped controller with a warning, as those of a request-scoped provider', async () => {
+    const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const client = (await boot([], [RequestScopedController])).get(QTasksClient);
+    expect(warn).toHaveBeenCalledWith(
+      'RequestScopedController.perRequest is on a request-scoped controller; tasks need a singleton, so it is skipped: ' +
+        'give RequestScopedController the default scope, with no request-scoped dependency',
+    );
+    await expect(client.add('perRequest')).rejects.toThrow(UnknownTaskError);
+  });
+
+  it('warns about an @OnTrigger() method of a class that is no @QTasksPlugin(), which would never run', async () => {
+    const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    await boot([UnmarkedPlugin]);
+    expect(warn).toHaveBeenCalledWith(
+      'UnmarkedPlugin.before has @OnTrigger() but UnmarkedPlugin is not a plugin, so it never runs: mark UnmarkedPlugin with @QTasksPlugin()',
+    );
   });
 
   it('registers the tasks and plugins of an aliased provider (useExisting) once', async () => {
