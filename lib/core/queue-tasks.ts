@@ -509,7 +509,10 @@ function checkComponents(options: QueueTasksOptions): void {
   }
   // A logger missing a method would fail where the engine first logs, with a TypeError naming nothing.
   const missing = (['log', 'warn', 'error'] as const).filter((method) => options.logger && typeof options.logger[method] !== 'function');
-  if (missing.length > 0) throw new InvalidOptionError(`logger must have log, warn and error functions; it has no ${new Intl.ListFormat('en', { type: 'disjunction' }).format(missing)}.`);
+  if (missing.length > 0) {
+    const named = new Intl.ListFormat('en', { type: 'disjunction' }).format(missing);
+    throw new InvalidOptionError(`logger must have log, warn and error functions; it has no ${named}.`);
+  }
   for (const key of ['plugins', 'interceptors'] as const) {
     if (options[key] !== undefined && !Array.isArray(options[key])) {
       throw new InvalidOptionError(`${key} must be a list, got ${shownValue(options[key])}.`);
