@@ -3,6 +3,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { InvalidOptionError, QTasksClient, QueueTasks, Task, UnknownTaskError, type TaskContext } from '../../lib/index.js';
 import { DrainTimeoutError, QTasksTesting, QTasksTestingModule, type QTasksTestingModuleOptions } from '../../lib/testing/index.js';
+import { Gate } from '../helpers/gate.js';
 import { plainApps } from '../helpers/plain-app.js';
 import { startsPerWindow } from '../helpers/rate-windows.js';
 
@@ -155,9 +156,11 @@ describe('QTasksTestingModule', () => {
 
   it('runInline keeps the task to its maxTime as a worker does, and stops the clock when the run ends', async () => {
     const apps = plainApps(inject('redisUrl'));
+    // Settled once the test is done: a task ignoring its abort, which leaves no promise behind.
+    const late = new Gate();
     try {
       const onRedis = await apps.start('inline-time-limit', (a: QueueTasks) => {
-        a.task({ name: 'slow', maxTime: 100 }, () => new Promise(() => undefined));
+        a.task({ name: 'slow', maxTime: 100 }, () => late.pass());
         a.task({ name: 'quick', maxTime: 100 }, () => 'in time');
       });
       const inline = new QTasksTesting(onRedis);
@@ -167,6 +170,7 @@ describe('QTasksTestingModule', () => {
       // The clock stops with the run: a finished task is not aborted afterwards.
       expect(await inline.runInline('quick')).toMatchObject({ status: 'success', returning: 'in time' });
     } finally {
+      late.open();
       await apps.stopAll();
     }
   });
