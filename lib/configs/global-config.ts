@@ -1,3 +1,4 @@
+import { InvalidOptionError, shownValue } from '../core/errors.js';
 import { toJson } from '../core/json.js';
 import type { ScheduleDefinition, ScheduleState } from '../core/schedule.js';
 import type { TaskCatalogEntry } from '../core/task-registry.js';
@@ -31,11 +32,13 @@ export abstract class GlobalConfig {
 
   /** Stores `value` as JSON; one JSON would not give back as it is fails with NotSerializableError. */
   async set(key: string, value: unknown): Promise<void> {
+    assertSettingKey(key);
     const answer = await this.plugins.trigger('global_config_set', { key, value });
     await this.writeSetting(key, toJson(answer.value, `GlobalConfig setting "${key}"`));
   }
 
   async get<T = unknown>(key: string): Promise<T | undefined> {
+    assertSettingKey(key);
     const raw = await this.readSetting(key);
     // As in getAll, a value that is not JSON (written by hand or by another tool) reads as absent.
     const { value } = await this.plugins.trigger('global_config_get', { key, value: raw === undefined ? undefined : parseJsonOrUndefined(raw) });
@@ -116,4 +119,14 @@ export function readableObjects<T extends object>(raws: readonly (string | null)
     const named = typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[identity] === 'string';
     return named ? [value as T] : [];
   });
+}
+
+/**
+ * From plain JavaScript, `set(undefined, v)` would store under "" (another setting's key) and
+ * `set({}, v)` under "[object Object]".
+ */
+function assertSettingKey(key: unknown): void {
+  if (typeof key !== 'string' || key === '') {
+    throw new InvalidOptionError(`A GlobalConfig setting's key must be a non-empty string, got ${shownValue(key)}.`);
+  }
 }

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { MemoryGlobalConfig, NotSerializableError, QueueTasks, RedisGlobalConfig } from '../../lib/index.js';
+import { InvalidOptionError, MemoryGlobalConfig, NotSerializableError, QueueTasks, RedisGlobalConfig, shownValue } from '../../lib/index.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { assertRedisInstalled } from '../helpers/redis-server.js';
 
@@ -60,7 +60,7 @@ describe('components without Nest', () => {
     }
   });
 
-  it('GlobalConfig refuses a setting JSON would not give back, naming the key and the path, on both backends', async () => {
+  it('GlobalConfig refuses a setting JSON would not give back, naming the key and the path, and a key that is no non-empty string, on both backends', async () => {
     const circular: Record<string, unknown> = {};
     circular.self = circular;
     const refused: [unknown, string][] = [
@@ -80,6 +80,13 @@ describe('components without Nest', () => {
           const error = await globalConfig.set('kept', value).catch((e: unknown) => e);
           expect(error).toBeInstanceOf(NotSerializableError);
           expect((error as Error).message).toBe(`GlobalConfig setting "kept" cannot be stored as JSON: ${problem}.`);
+        }
+        expect(await globalConfig.getAll()).toEqual({ kept: 1 });
+        for (const key of [undefined, '', {}, 123]) {
+          const error = await globalConfig.set(key as never, 'lost').catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(InvalidOptionError);
+          expect((error as Error).message).toBe(`A GlobalConfig setting's key must be a non-empty string, got ${shownValue(key)}.`);
+          await expect(globalConfig.get(key as never)).rejects.toThrow(InvalidOptionError);
         }
         expect(await globalConfig.getAll()).toEqual({ kept: 1 });
         await globalConfig.set('when', new Date(0)); // a value whose toJSON gives JSON is stored as that
