@@ -226,9 +226,18 @@ export class QTasksTimer implements StartHook {
       this.app.logger.log(`timer off in this process (${this.schedules.size} schedule(s) known)`);
       return;
     }
-    // A copy: an add waiting for the start inserts and arms its schedule while this loop awaits.
-    for (const schedule of [...this.schedules.values()]) await this.arm(schedule);
-    await this.dropAbandoned();
+    try {
+      // A copy: an add waiting for the start inserts and arms its schedule while this loop awaits.
+      for (const schedule of [...this.schedules.values()]) await this.arm(schedule);
+    } catch (error) {
+      // The start fails: no job it armed may go on firing (the Starter stops only started parts).
+      await this.stop();
+      throw error;
+    }
+    // Only tidies what the dashboard and the CLI list: no reason to fail the start.
+    await this.dropAbandoned().catch((error: unknown) =>
+      this.app.logger.warn(`timer: could not remove abandoned schedules from GlobalConfig: ${errorMessage(error)}`),
+    );
     this.app.logger.log(`timer started: ${this.schedules.size} schedule(s)`);
   }
 

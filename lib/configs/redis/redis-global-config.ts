@@ -1,3 +1,4 @@
+import type { ChainableCommander } from 'ioredis';
 import type { ScheduleDefinition, ScheduleState } from '../../core/schedule.js';
 import type { TaskCatalogEntry } from '../../core/task-registry.js';
 import { RedisConnection, type RedisConnectionOptions } from '../../redis/connection.js';
@@ -68,14 +69,11 @@ export class RedisGlobalConfig extends GlobalConfig {
     const expired = await this.client.zrangebyscore(this.keys.workers, '-inf', now - ttlMs);
     const write = this.client.multi();
     if (expired.length > 0) write.zrem(this.keys.workers, ...expired).hdel(this.keys.workerInfo, ...expired);
-    await write
-      .zadd(this.keys.workers, now + ttlMs, status.id)
-      .hset(this.keys.workerInfo, status.id, JSON.stringify(status))
-      .exec();
+    await execAll(write.zadd(this.keys.workers, now + ttlMs, status.id).hset(this.keys.workerInfo, status.id, JSON.stringify(status)));
   }
 
   async removeStatus(workerId: string): Promise<void> {
-    await this.client.multi().zrem(this.keys.workers, workerId).hdel(this.keys.workerInfo, workerId).exec();
+    await execAll(this.client.multi().zrem(this.keys.workers, workerId).hdel(this.keys.workerInfo, workerId));
   }
 
   async workers(): Promise<WorkerStatus[]> {
@@ -99,14 +97,15 @@ export class RedisGlobalConfig extends GlobalConfig {
   async publishSchedule(schedule: ScheduleDefinition, nextRun: Date): Promise<void> {
     const run = this.keys.scheduleRun(schedule.name);
     await this.typedUnavailable(() =>
-      this.client
-        .multi()
-        .hset(this.keys.schedules, schedule.name, JSON.stringify(schedule))
-        // Published again after a removal: its ticks enqueue again, and its run state is kept.
-        .hdel(run, 'r')
-        .persist(run)
-        .hset(run, 'n', nextRun.getTime())
-        .exec(),
+      execAll(
+        this.client
+          .multi()
+          .hset(this.keys.schedules, schedule.name, JSON.stringify(schedule))
+          // Published again after a removal: its ticks enqueue again, and its run state is kept.
+          .hdel(run, 'r')
+          .persist(run)
+          .hset(run, 'n', nextRun.getTime()),
+      ),
     );
   }
 
@@ -126,7 +125,7 @@ export class RedisGlobalConfig extends GlobalConfig {
   async removeSchedule(name: string): Promise<void> {
     const run = this.keys.scheduleRun(name);
     await this.typedUnavailable(() =>
-      this.client.multi().hdel(this.keys.schedules, name).del(run).hset(run, 'r', Date.now()).pexpire(run, REMOVED_MARK_MS).exec(),
+      execAll(this.client.multi().hdel(this.keys.schedules, name).del(run).hset(run, 'r', Date.now()).pexpire(run, REMOVED_MARK_MS)),
     );
   }
 
@@ -135,7 +134,7 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   async dropSchedule(name: string): Promise<void> {
-    await this.typedUnavailable(() => this.client.multi().hdel(this.keys.schedules, name).del(this.keys.scheduleRun(name)).exec());
+    await this.typedUnavailable(() => execAll(this.client.multi().hdel(this.keys.schedules, name).del(this.keys.scheduleRun(name))));
   }
 
   async schedule(name: string): Promise<ScheduleState | undefined> {
@@ -175,4 +174,12 @@ export class RedisGlobalConfig extends GlobalConfig {
     if (nextRun) state.nextRun = new Date(Number(nextRun));
     return state;
   }
+}
+
+/**
+ * Runs a MULTI, failing with the error of its first failed command: exec() resolves with each
+ * command's error beside its reply (a key of another Redis type, say) instead of rejecting.
+ */
+async function execAll(multi: ChainableCommander): Promise<void> {
+  for (const [error] of (await multi.exec()) ?? []) if (error) throw error;
 }
