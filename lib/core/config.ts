@@ -1,5 +1,5 @@
 import { InvalidOptionError } from './errors.js';
-import { MAX_TIMER_MS } from './timing.js';
+import { assertTimerRange, MAX_TIMER_MS } from './timing.js';
 
 /** App-level settings; names follow the original QueueTasks where it has them. */
 export interface QTasksConfig {
@@ -130,6 +130,9 @@ function validate(config: QTasksConfig, setting: (key: keyof QTasksConfig) => st
       throw new InvalidOptionError(`${setting(key)} must be a whole number of 0 or more, got ${String(config[key])}.`);
     }
   }
+  // Each times a Node timer: the lease's renewal (a third of it) and recovery (half), the
+  // heartbeat (half its TTL) and the wait for running tasks at shutdown.
+  for (const key of ['leaseMs', 'globalConfigStatusTtlMs', 'shutdownGraceMs'] as const) assertTimerRange(config[key], setting(key));
   // A Node timer fires at once past MAX_TIMER_MS: a larger timeout would fail every async handler.
   const { pluginTimeoutMs } = config;
   if (pluginTimeoutMs !== Number.POSITIVE_INFINITY && !(Number.isInteger(pluginTimeoutMs) && pluginTimeoutMs > 0 && pluginTimeoutMs <= MAX_TIMER_MS)) {

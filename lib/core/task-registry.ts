@@ -4,6 +4,7 @@ import { assertRateLimit, type RateLimit, type RateLimits } from './rate-limit.j
 import { assertMaxRunning, type RunningLimits } from './running-limit.js';
 import type { TaskInterceptor } from './interceptor.js';
 import type { ScheduleTiming } from './schedule.js';
+import { assertTimerRange } from './timing.js';
 import { asThreadTask, type ThreadTarget, type ThreadTaskOptions } from './thread-task.js';
 
 export type TaskHandler = (...args: any[]) => unknown;
@@ -152,8 +153,11 @@ function assertTaskOptions({ options, source }: TaskDeclaration): void {
   if (options.retry !== undefined && (!Number.isInteger(options.retry) || options.retry < 0)) {
     throw new InvalidOptionError(`retry ${where} must be a whole number of 0 or more, got ${String(options.retry)}.`);
   }
-  if (options.maxTime !== undefined && (!Number.isFinite(options.maxTime) || options.maxTime <= 0)) {
-    throw new InvalidOptionError(`maxTime ${where} must be a positive number of milliseconds, got ${String(options.maxTime)}.`);
+  if (options.maxTime !== undefined) {
+    if (!Number.isFinite(options.maxTime) || options.maxTime <= 0) {
+      throw new InvalidOptionError(`maxTime ${where} must be a positive number of milliseconds, got ${String(options.maxTime)}.`);
+    }
+    assertTimerRange(options.maxTime, `maxTime ${where}`);
   }
   if (options.retryOn !== undefined && (!Array.isArray(options.retryOn) || options.retryOn.some((c) => typeof c !== 'function'))) {
     throw new InvalidOptionError(`retryOn ${where} must be a list of error classes.`);

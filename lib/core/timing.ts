@@ -1,5 +1,17 @@
+import { InvalidOptionError, shownValue } from './errors.js';
+
 /** The longest delay a Node timer takes (a longer one fires at once): 2³¹−1 ms, about 24.8 days. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Refuses a duration above MAX_TIMER_MS for an option that feeds a timer: the timer would fire
+ * after 1 ms instead (a time limit failing every run, a shutdown grace of nothing).
+ */
+export function assertTimerRange(ms: number, what: string): void {
+  if (ms > MAX_TIMER_MS) {
+    throw new InvalidOptionError(`${what} must be at most ${MAX_TIMER_MS} ms, about 24.8 days (a longer timer fires at once), got ${shownValue(ms)}.`);
+  }
+}
 
 /**
  * The longest `delay` of a task: 100 years, past any real use. Beyond it the run-at time soon

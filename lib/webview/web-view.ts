@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { isIP, type AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { InvalidOptionError, QTasksError, RedisUnavailableError, WebViewStartError } from '../core/errors.js';
-import { raceTimeout } from '../core/timing.js';
+import { assertTimerRange, raceTimeout } from '../core/timing.js';
 import { API_HELP, apiRead, errorReply, problemReply, type ApiRead, type ApiReply } from './api.js';
 import { QueueInspector, type InspectorOptions } from './inspector.js';
 import { PAGE_CSP, renderPage } from './page.js';
@@ -74,6 +74,8 @@ export class WebView {
     if (!Number.isInteger(refreshMs) || refreshMs < 100) {
       throw new InvalidOptionError(`WebView refreshMs must be a whole number of milliseconds, at least 100, got ${refreshMs}.`);
     }
+    // The page polls on a browser timer, which overflows past the same limit as Node's.
+    assertTimerRange(refreshMs, 'WebView refreshMs');
     this.port = port;
     this.host = host;
     this.onLoopback = LOOPBACK.has(host);

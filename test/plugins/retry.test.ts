@@ -155,6 +155,10 @@ describe('retry plugin', () => {
     expect(() => app.task({ name: 'x', retry: -1 }, () => 1)).toThrow(/retry of task at function x must be a whole number of 0 or more, got -1/);
     expect(() => app.task({ name: 'y', backoff: { type: 'linear', delay: 1 } as never }, () => 1)).toThrow(/backoff of task at function y must be/);
     expect(() => app.task({ name: 'z', maxTime: 0 }, () => 1)).toThrow(/maxTime of task at function z must be a positive number/);
+    // Node fires a longer timer after 1 ms: every run would time out at once.
+    expect(() => app.task({ name: 'w', maxTime: 2 ** 31 }, () => 1)).toThrow(
+      'maxTime of task at function w must be at most 2147483647 ms, about 24.8 days (a longer timer fires at once), got 2147483648.',
+    );
   });
 });
 

@@ -16,6 +16,7 @@ import {
   TaskCtx,
   ThreadWorker,
   UseTaskInterceptors,
+  WebView,
   type QTasksLogger,
   type TaskPlugin,
 } from '../../lib/index.js';
@@ -224,6 +225,15 @@ describe('testing helpers', () => {
         'Arguments of task "total" must be an array, got {"price":3}.',
       );
     });
+  });
+});
+
+describe('dashboard options', () => {
+  it('WebView refuses a refreshMs past what a browser timer waits, which would poll every millisecond', () => {
+    expect(() => new WebView({ name: 'app', url: 'redis://127.0.0.1:1', refreshMs: 2 ** 31 })).toThrow(InvalidOptionError);
+    expect(() => new WebView({ name: 'app', url: 'redis://127.0.0.1:1', refreshMs: 2 ** 31 })).toThrow(
+      'WebView refreshMs must be at most 2147483647 ms, about 24.8 days (a longer timer fires at once), got 2147483648.',
+    );
   });
 });
 

@@ -45,4 +45,17 @@ describe('settings', () => {
       'Environment variable QTASKS_LEASE_MS: config.leaseMs must be a positive integer, got Infinity.',
     );
   });
+
+  it('refuse leaseMs, globalConfigStatusTtlMs and shutdownGraceMs past what a Node timer waits, which would fire after 1 ms', () => {
+    for (const key of ['leaseMs', 'globalConfigStatusTtlMs', 'shutdownGraceMs'] as const) {
+      expect(resolveConfig({ [key]: 2 ** 31 - 1 }, {})[key]).toBe(2 ** 31 - 1);
+      expect(() => resolveConfig({ [key]: 2 ** 31 }, {})).toThrow(InvalidOptionError);
+      expect(() => resolveConfig({ [key]: 2 ** 31 }, {})).toThrow(
+        `config.${key} must be at most 2147483647 ms, about 24.8 days (a longer timer fires at once), got 2147483648.`,
+      );
+    }
+    expect(() => resolveConfig({}, { QTASKS_SHUTDOWN_GRACE_MS: '1e10' })).toThrow(
+      'Environment variable QTASKS_SHUTDOWN_GRACE_MS: config.shutdownGraceMs must be at most 2147483647 ms',
+    );
+  });
 });
