@@ -1,5 +1,7 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { backoffDelay, NonRetryableError, type QueueTasks } from '../../lib/index.js';
+import { MAX_DELAY_MS } from '../../lib/core/timing.js';
+import { eventually } from '../helpers/eventually.js';
 import { plainApps } from '../helpers/plain-app.js';
 
 const apps = plainApps(inject('redisUrl'));
@@ -118,6 +120,35 @@ describe('retry plugin', () => {
     expect(nan.traceback).toMatch(/Not retried: deciding the retry failed with InvalidOptionError: A custom backoff returned NaN/);
   });
 
+  it('a retry delay past 100 years is held at 100 years (exponential) or ends the task error (custom), instead of storing runAt Invalid Date', async () => {
+    const app = await apps.start('retry', (a: QueueTasks) => {
+      a.task({ name: 'doubling', retry: 20, backoff: { type: 'exponential', delay: MAX_DELAY_MS, jitter: false } }, () => {
+        throw new TransientError('fails every time');
+      });
+      a.task({ name: 'custom-too-long', retry: 1, backoff: () => 1e16 }, () => {
+        throw new TransientError('fails once');
+      });
+    });
+    // Retries at once up to the 13th attempt, whose doubled delay (2^12 × 100 years) is past any Date.
+    app.addPlugin(
+      {
+        name: 'FastRetries',
+        handlers: { worker_task_error_retry: ({ record }) => (record.taskName === 'doubling' && record.attempt < 13 ? { delayMs: 0 } : undefined) },
+      },
+      { triggers: ['worker_task_error_retry'] },
+    );
+    const doubling = await app.add('doubling');
+    await eventually('the 13th attempt failed', async () => (await app.get(doubling.uuid))!.attempt === 14);
+    const delayed = (await app.get(doubling.uuid))!;
+    expect(delayed.status).toBe('new');
+    expect(delayed.runAt!.getTime() - Date.now()).toBeGreaterThan(MAX_DELAY_MS - 60_000);
+    expect(delayed.runAt!.getTime() - Date.now()).toBeLessThanOrEqual(MAX_DELAY_MS);
+    await app.cancel(doubling.uuid);
+    const custom = await app.run('custom-too-long', [], { timeout: 15_000 });
+    expect(custom).toMatchObject({ status: 'error', attempt: 1 });
+    expect(custom.traceback).toMatch(/Not retried: deciding the retry failed with InvalidOptionError: A custom backoff returned 10000000000000000/);
+  });
+
   it("a plugin registered for the trigger answers first, and its veto, retry or delay wins over the retry plugin's", async () => {
     const app = await apps.start('retry', (a: QueueTasks) => {
       a.task({ name: 'client-error', retry: 3 }, () => {
@@ -159,6 +190,10 @@ describe('retry plugin', () => {
     expect(() => app.task({ name: 'w', maxTime: 2 ** 31 }, () => 1)).toThrow(
       'maxTime of task at function w must be at most 2147483647 ms, about 24.8 days (a longer timer fires at once), got 2147483648.',
     );
+    // A retry's run-at time past 100 years stops being a valid Date.
+    for (const backoff of [1e16, { type: 'fixed', delay: 1e16 }, { type: 'exponential', delay: 1000, maxDelay: 1e16 }] as const) {
+      expect(() => app.task({ name: 'v', backoff }, () => 1)).toThrow(/^backoff of task at function v must be milliseconds \(0 to 3155760000000, 100 years\)/);
+    }
   });
 });
 
@@ -177,5 +212,8 @@ describe('backoff delays', () => {
     }
     expect(backoffDelay((attempt, error) => attempt * (error as number), 3, 7)).toBe(21);
     expect(() => backoffDelay(() => -1, 1, null)).toThrow(/custom backoff returned -1/);
+    // Doubling without maxDelay stops at the longest delay a task takes; a custom delay past it is refused.
+    expect(backoffDelay({ type: 'exponential', delay: 1000, jitter: false }, 60, null)).toBe(MAX_DELAY_MS);
+    expect(() => backoffDelay(() => 1e16, 1, null)).toThrow('A custom backoff returned 10000000000000000; it must return from 0 to 3155760000000 milliseconds (100 years).');
   });
 });

@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../../core/errors.js';
+import { MAX_DELAY_MS } from '../../core/timing.js';
 
 /**
  * Delay before a retry: a number (fixed ms), `{ type: 'fixed', delay }`, `{ type: 'exponential',
@@ -16,11 +17,14 @@ export function backoffDelay(backoff: Backoff | undefined, attempt: number, erro
   if (typeof backoff === 'number') return backoff;
   if (typeof backoff === 'function') {
     const delay = backoff(attempt, error);
-    if (!isDelay(delay)) throw new InvalidOptionError(`A custom backoff returned ${String(delay)}; it must return 0 or more milliseconds.`);
+    if (!isDelay(delay)) {
+      throw new InvalidOptionError(`A custom backoff returned ${String(delay)}; it must return from 0 to ${MAX_DELAY_MS} milliseconds (100 years).`);
+    }
     return Math.round(delay);
   }
   if (backoff.type === 'fixed') return backoff.delay;
-  const full = Math.min(backoff.delay * 2 ** (attempt - 1), backoff.maxDelay ?? Number.MAX_SAFE_INTEGER);
+  // Doubling soon passes the longest delay a task takes (many retries, no maxDelay): held there.
+  const full = Math.min(backoff.delay * 2 ** (attempt - 1), backoff.maxDelay ?? MAX_DELAY_MS);
   // Equal jitter: half fixed, half random, so retries of many tasks failing together spread out.
   return Math.round(backoff.jitter === false ? full : full / 2 + Math.random() * (full / 2));
 }
@@ -31,11 +35,12 @@ export function assertBackoff(backoff: unknown, what: string): void {
   const known = shape?.type === 'fixed' || shape?.type === 'exponential';
   if (!known || !isDelay(shape.delay) || (shape.maxDelay !== undefined && !isDelay(shape.maxDelay))) {
     throw new InvalidOptionError(
-      `${what} must be milliseconds, { type: 'fixed' | 'exponential', delay, maxDelay? } or a function, got ${JSON.stringify(backoff)}.`,
+      `${what} must be milliseconds (0 to ${MAX_DELAY_MS}, 100 years), { type: 'fixed' | 'exponential', delay, maxDelay? } or a function, got ${JSON.stringify(backoff)}.`,
     );
   }
 }
 
+/** A delay a task can wait, as `add`'s `delay`: beyond MAX_DELAY_MS its run-at time is no valid Date. */
 function isDelay(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+  return typeof value === 'number' && value >= 0 && value <= MAX_DELAY_MS;
 }
