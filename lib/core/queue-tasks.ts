@@ -26,7 +26,7 @@ import { consoleLogger, taggedConsoleLogger, type QTasksLogger } from './logger.
 import { isFinal, type NewTask, type TaskRecord } from './task-record.js';
 import { TaskRegistry, type TaskHandler, type TaskOptions } from './task-registry.js';
 import type { ThreadTaskOptions } from './thread-task.js';
-import { MAX_DELAY_MS, MAX_TIMER_MS } from './timing.js';
+import { isDelay, MAX_DELAY_MS, MAX_TIMER_MS } from './timing.js';
 
 /** Where tasks live when no components are given: Redis (default), or this process's memory. */
 export type QTasksBackend = 'redis' | 'memory';
@@ -477,7 +477,7 @@ export class QueueTasks {
     const priority = item.priority ?? definition.options.priority ?? this.config.taskDefaultPriority;
     assertPriority(priority, `priority of task "${item.name}"`);
     const delayMs = item.delay ?? 0;
-    if (!Number.isFinite(delayMs) || delayMs < 0 || delayMs > MAX_DELAY_MS) {
+    if (!isDelay(delayMs)) {
       throw new InvalidOptionError(
         `delay of task "${item.name}" must be from 0 to ${MAX_DELAY_MS} milliseconds (100 years), got ${shownValue(delayMs)}.`,
       );

@@ -20,6 +20,11 @@ export function assertTimerRange(ms: number, what: string): void {
  */
 export const MAX_DELAY_MS = 100 * 365.25 * 24 * 3_600_000;
 
+/** A delay a task can wait (an add's, a retry's): 0 to MAX_DELAY_MS milliseconds. */
+export function isDelay(value: unknown): value is number {
+  return typeof value === 'number' && value >= 0 && value <= MAX_DELAY_MS;
+}
+
 /** Resolves after `ms`, or at once when `signal` aborts. */
 export function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

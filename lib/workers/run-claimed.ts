@@ -1,7 +1,9 @@
+import { InvalidOptionError, shownValue } from '../core/errors.js';
 import { abortedResult, traceback, type ExecutionResult } from '../core/executor.js';
 import { unlessAborted, untilAborted, type TaskAbort } from '../core/task-abort.js';
 import type { ClaimedTask, TaskOutcome, TaskRecord } from '../core/task-record.js';
 import type { ThreadRunner } from '../core/thread-task.js';
+import { isDelay, MAX_DELAY_MS } from '../core/timing.js';
 import type { WorkerContext } from './worker.js';
 
 /**
@@ -79,7 +81,14 @@ async function retryDecision(
   try {
     const event = { record, options, error, retry: undefined, delayMs: undefined };
     const decision = await unlessAborted(plugins.fire('worker_task_error_retry', event), abort, event);
-    return decision.retry ? { ...outcome, status: 'retry', retryDelayMs: decision.delayMs ?? 0 } : outcome;
+    if (!decision.retry) return outcome;
+    const delayMs = decision.delayMs ?? 0;
+    // As a custom backoff's: a plugin's delay past 100 years would store an invalid run-at time.
+    if (!isDelay(delayMs)) {
+      const given = shownValue(delayMs);
+      throw new InvalidOptionError(`worker_task_error_retry answered delayMs ${given}; it must be from 0 to ${MAX_DELAY_MS} milliseconds (100 years).`);
+    }
+    return { ...outcome, status: 'retry', retryDelayMs: delayMs };
   } catch (failure) {
     return { ...outcome, payload: `${outcome.payload}\n\nNot retried: deciding the retry failed with ${traceback(failure)}` };
   }

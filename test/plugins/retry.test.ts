@@ -120,7 +120,7 @@ describe('retry plugin', () => {
     expect(nan.traceback).toMatch(/Not retried: deciding the retry failed with InvalidOptionError: A custom backoff returned NaN/);
   });
 
-  it('a retry delay past 100 years is held at 100 years (exponential) or ends the task error (custom), instead of storing runAt Invalid Date', async () => {
+  it("a retry delay past 100 years is held at 100 years (exponential) or ends the task error (custom, or a plugin's), instead of storing runAt Invalid Date", async () => {
     const app = await apps.start('retry', (a: QueueTasks) => {
       a.task({ name: 'doubling', retry: 20, backoff: { type: 'exponential', delay: MAX_DELAY_MS, jitter: false } }, () => {
         throw new TransientError('fails every time');
@@ -128,12 +128,20 @@ describe('retry plugin', () => {
       a.task({ name: 'custom-too-long', retry: 1, backoff: () => 1e16 }, () => {
         throw new TransientError('fails once');
       });
+      a.task({ name: 'plugin-too-long', retry: 1 }, () => {
+        throw new TransientError('fails once');
+      });
     });
     // Retries at once up to the 13th attempt, whose doubled delay (2^12 × 100 years) is past any Date.
     app.addPlugin(
       {
         name: 'FastRetries',
-        handlers: { worker_task_error_retry: ({ record }) => (record.taskName === 'doubling' && record.attempt < 13 ? { delayMs: 0 } : undefined) },
+        handlers: {
+          worker_task_error_retry: ({ record }) => {
+            if (record.taskName === 'doubling' && record.attempt < 13) return { delayMs: 0 };
+            if (record.taskName === 'plugin-too-long') return { delayMs: 1e16 };
+          },
+        },
       },
       { triggers: ['worker_task_error_retry'] },
     );
@@ -147,6 +155,11 @@ describe('retry plugin', () => {
     const custom = await app.run('custom-too-long', [], { timeout: 15_000 });
     expect(custom).toMatchObject({ status: 'error', attempt: 1 });
     expect(custom.traceback).toMatch(/Not retried: deciding the retry failed with InvalidOptionError: A custom backoff returned 10000000000000000/);
+    const fromPlugin = await app.run('plugin-too-long', [], { timeout: 15_000 });
+    expect(fromPlugin).toMatchObject({ status: 'error', attempt: 1 });
+    expect(fromPlugin.traceback).toMatch(
+      /Not retried: deciding the retry failed with InvalidOptionError: worker_task_error_retry answered delayMs 10000000000000000; it must be from 0 to/,
+    );
   });
 
   it("a plugin registered for the trigger answers first, and its veto, retry or delay wins over the retry plugin's", async () => {
@@ -214,6 +227,8 @@ describe('backoff delays', () => {
     expect(() => backoffDelay(() => -1, 1, null)).toThrow(/custom backoff returned -1/);
     // Doubling without maxDelay stops at the longest delay a task takes; a custom delay past it is refused.
     expect(backoffDelay({ type: 'exponential', delay: 1000, jitter: false }, 60, null)).toBe(MAX_DELAY_MS);
+    // Past 1024 attempts the doubling is no finite number: a delay of 0 stays 0, not NaN.
+    expect(backoffDelay({ type: 'exponential', delay: 0, jitter: false }, 1100, null)).toBe(0);
     expect(() => backoffDelay(() => 1e16, 1, null)).toThrow('A custom backoff returned 10000000000000000; it must return from 0 to 3155760000000 milliseconds (100 years).');
   });
 });

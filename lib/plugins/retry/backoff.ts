@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../../core/errors.js';
-import { MAX_DELAY_MS } from '../../core/timing.js';
+import { isDelay, MAX_DELAY_MS } from '../../core/timing.js';
 
 /**
  * Delay before a retry: a number (fixed ms), `{ type: 'fixed', delay }`, `{ type: 'exponential',
@@ -24,7 +24,8 @@ export function backoffDelay(backoff: Backoff | undefined, attempt: number, erro
   }
   if (backoff.type === 'fixed') return backoff.delay;
   // Doubling soon passes the longest delay a task takes (many retries, no maxDelay): held there.
-  const full = Math.min(backoff.delay * 2 ** (attempt - 1), backoff.maxDelay ?? MAX_DELAY_MS);
+  // The power stops at 2^1023, the last finite one: a delay of 0 times Infinity would be NaN.
+  const full = Math.min(backoff.delay * 2 ** Math.min(attempt - 1, 1023), backoff.maxDelay ?? MAX_DELAY_MS);
   // Equal jitter: half fixed, half random, so retries of many tasks failing together spread out.
   return Math.round(backoff.jitter === false ? full : full / 2 + Math.random() * (full / 2));
 }
@@ -38,9 +39,4 @@ export function assertBackoff(backoff: unknown, what: string): void {
       `${what} must be milliseconds (0 to ${MAX_DELAY_MS}, 100 years), { type: 'fixed' | 'exponential', delay, maxDelay? } or a function, got ${JSON.stringify(backoff)}.`,
     );
   }
-}
-
-/** A delay a task can wait, as `add`'s `delay`: beyond MAX_DELAY_MS its run-at time is no valid Date. */
-function isDelay(value: unknown): value is number {
-  return typeof value === 'number' && value >= 0 && value <= MAX_DELAY_MS;
 }
