@@ -66,7 +66,10 @@ export class RedisConnection {
   private connecting?: Promise<void>;
   /** Set by openUrl, which turns a cluster node's URL into a connection to the whole cluster. */
   private acceptsClusterNode = false;
-  /** Set by the first successful connect: from then on a lost connection is retried. */
+  /**
+   * Set once the main client is first ready, by our connect or by ioredis's own on a command sent
+   * before start (lazyConnect): from then on a lost connection is retried.
+   */
   private everConnected = false;
   /** The latest connection error: it names the real cause (ECONNREFUSED, auth...) in our errors. */
   private lastError?: Error;
@@ -119,6 +122,7 @@ export class RedisConnection {
       if (options.url) this.urlDatabase = databaseInUrl(options.url);
     }
     this.ownsClient = true;
+    this.client.on('ready', () => (this.everConnected = true));
     // Handled here (ioredis reconnects by itself); callers see the cause in typed errors.
     this.client.on('error', (error: Error) => (this.lastError = error));
   }
@@ -274,7 +278,6 @@ export class RedisConnection {
   }
 
   private async openMain(): Promise<void> {
-    if (this.client.status === 'ready') return;
     // A client of ours is connected here only: it is new, or a failed connect left it stopped,
     // and connecting it again is the retry.
     if (this.ownsClient || this.client.status === 'wait') {
@@ -288,7 +291,7 @@ export class RedisConnection {
         throw new Error(`no answer within ${limitMs} ms`);
       };
       try {
-        await raceTimeout(this.client.connect(), limitMs, noAnswer, true);
+        await raceTimeout(this.openSocket(), limitMs, noAnswer, true);
       } catch (error) {
         // A cluster client retries by itself; a single Redis client has stopped already (see
         // retryStrategy), unless it waits for an answer, and disconnecting it would also stop
@@ -298,13 +301,36 @@ export class RedisConnection {
       }
       await this.checkDatabase();
       if (!this.acceptsClusterNode) await this.refuseClusterNode();
-      this.everConnected = true;
       return;
     }
+    if (this.client.status === 'ready') return;
     // A client handed in by the app may still be connecting.
     await new Promise<void>((resolve, reject) => {
       this.client.once('ready', resolve);
       this.client.once('error', (error) => reject(new RedisUnavailableError(this.describe(), error)));
+    });
+  }
+
+  /**
+   * Opens our main client's socket. A command sent before start (an add in a Nest onModuleInit)
+   * has ioredis open it by itself (lazyConnect): it is then open already, or on its way, and
+   * ioredis's connect() would refuse to start another.
+   */
+  private openSocket(): Promise<void> {
+    const { client } = this;
+    if (client.status === 'ready') return Promise.resolve();
+    if (!CONNECTING_STATUSES.has(client.status)) return client.connect();
+    return new Promise((resolve, reject) => {
+      const onReady = () => {
+        client.off('close', onClosed);
+        resolve();
+      };
+      const onClosed = () => {
+        client.off('ready', onReady);
+        reject(new Error('Connection is closed.'));
+      };
+      client.once('ready', onReady);
+      client.once('close', onClosed);
     });
   }
 }
@@ -334,6 +360,9 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /** Longest wait for a closing socket; ioredis destroys a stuck one itself after a while. */
 const CLOSE_WAIT_MS = 2_000;
+
+/** Statuses of a client whose connect is under way. */
+const CONNECTING_STATUSES = new Set(['connecting', 'connect', 'reconnecting']);
 
 /** Statuses in which a client has a socket that closing must wait for. */
 const OPEN_STATUSES = new Set(['connecting', 'connect', 'ready']);

@@ -1,11 +1,12 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisKeys } from '../../lib/redis/keys.js';
-import { RedisUnavailableError, type QueueTasks, type TaskRecord } from '../../lib/index.js';
+import { QueueTasks, RedisUnavailableError, type TaskRecord, type WhenRedisDown } from '../../lib/index.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 import { stopChild, type ChildApp } from '../helpers/child-app.js';
-import { runsOf, startProducer, startWorkerApp } from './support.js';
+import { eventually } from '../helpers/eventually.js';
+import { quietLogger, runsOf, startProducer, startWorkerApp } from './support.js';
 
 const TOTAL = 2000;
 const BATCH = 50;
@@ -97,6 +98,36 @@ describe('Redis restart in the middle of a load', () => {
     expect(slowFinals.filter((status) => status !== 'success')).toEqual([]);
     for (const worker of workers) expect(runsOf(worker, 'started').some((id) => id.startsWith('z'))).toBe(true);
   }, 120_000);
+});
+
+describe('a call made before start (an add in a Nest onModuleInit)', () => {
+  for (const whenRedisDown of ['wait', 'fail'] as WhenRedisDown[]) {
+    it(`leaves the app reconnecting after a Redis restart (whenRedisDown '${whenRedisDown}')`, async () => {
+      const server = await startRedisServer({ appendOnly: true });
+      const app = new QueueTasks({ name: uniqueAppName('early-call'), url: server.url, whenRedisDown, logger: quietLogger });
+      app.task('double', (n: number) => n * 2);
+      try {
+        // ioredis opens the connection for it (lazyConnect). With 'wait' the call waits for it, so
+        // start finds it open; with 'fail' the call fails at once, and start finds it on its way.
+        await app.get('no-such-task').catch(() => undefined);
+        await app.start();
+        await server.stop();
+        await server.restart();
+        // 'fail' refuses calls until the client has reconnected in the background.
+        let answer: unknown;
+        await eventually(
+          'a run after the restart',
+          async () => !((answer = await app.run('double', [21], { timeout: 5_000 }).catch((error: unknown) => error)) instanceof Error),
+          15_000,
+          100,
+        );
+        expect(answer).toMatchObject({ status: 'success', returning: 42 });
+      } finally {
+        await app.stop();
+        await server.destroy();
+      }
+    }, 30_000);
+  }
 });
 
 /** Reads the statuses of all records until none is pending, bounded by timeoutMs. */
