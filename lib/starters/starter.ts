@@ -36,6 +36,7 @@ export interface StartHook {
 export class Starter {
   private readonly hooks: StartHook[] = [];
   private started = false;
+  private starting?: Promise<void>;
   private working = false;
   /** The start triggers wait for the work when it starts later (see `start`). */
   private startFired = false;
@@ -49,7 +50,14 @@ export class Starter {
    * Starts the components, then the work (the worker and the hooks) unless `work` is false: a host
    * may start the work later with `startWork` (Nest: after the app's own bootstrap hooks).
    */
-  async start(app: StartableApp, { work = true }: { work?: boolean } = {}): Promise<void> {
+  start(app: StartableApp, { work = true }: { work?: boolean } = {}): Promise<void> {
+    // A start under way: this call ends as that one does, not at once while the app is not up yet
+    // (nor when that start fails). Once it ended, a start after a failed one tries again.
+    this.starting ??= this.startOnce(app, work).finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  private async startOnce(app: StartableApp, work: boolean): Promise<void> {
     if (this.started) return;
     this.started = true;
     try {

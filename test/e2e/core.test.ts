@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { QTasksClient, Task, UnknownTaskError, NotSerializableError, WorkerStoppedError, type TaskContext } from '../../lib/index.js';
+import { QTasksClient, QueueTasks, RedisUnavailableError, Task, UnknownTaskError, NotSerializableError, WorkerStoppedError, type TaskContext } from '../../lib/index.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { Gate } from '../helpers/gate.js';
 import { plainApps } from '../helpers/plain-app.js';
@@ -100,5 +100,37 @@ describe('a worker that stops before its task finished', () => {
     expect(seen).toBeInstanceOf(WorkerStoppedError);
     expect((seen as WorkerStoppedError).code).toBe('WORKER_STOPPED');
     expect((await app.get(task.uuid))!.status).toBe('new');
+  });
+});
+
+describe('a start() called while another is under way', () => {
+  const quiet = { log: () => undefined, warn: console.warn, error: console.error };
+
+  it('rejects as that one does when Redis is unreachable, and a later start tries again', async () => {
+    // Port 1: nothing listens there.
+    const app = new QueueTasks({ name: uniqueAppName('start-twice-down'), url: 'redis://127.0.0.1:1', whenRedisDown: 'fail', logger: quiet });
+    app.task('double', (n: number) => n * 2);
+    const outcomes = await Promise.allSettled([app.start(), app.start()]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected']);
+    for (const outcome of outcomes) expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(RedisUnavailableError);
+    await expect(app.start()).rejects.toBeInstanceOf(RedisUnavailableError);
+  });
+
+  it('resolves only once the app is started', async () => {
+    const app = new QueueTasks({ name: uniqueAppName('start-twice'), url: inject('redisUrl'), logger: quiet });
+    app.task('double', (n: number) => n * 2);
+    const events: string[] = [];
+    // Holds the first start in its start triggers, past the moment the second call is made.
+    const slowStart = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      events.push('started');
+    };
+    app.addPlugin({ name: 'SlowStart', handlers: { starter_start: slowStart } }, { triggers: ['starter_start'] });
+    try {
+      await Promise.all([app.start(), app.start().then(() => events.push('second start resolved'))]);
+      expect(events).toEqual(['started', 'second start resolved']);
+    } finally {
+      await app.stop();
+    }
   });
 });
