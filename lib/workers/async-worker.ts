@@ -158,7 +158,9 @@ export class AsyncWorker extends Worker {
   }
 
   async stop(graceMs: number): Promise<void> {
-    if (!this.claimLoop) return;
+    // A start that failed before its claim loop (a broker_listen_start handler threw) left only
+    // the cancel subscription open: one more connection for each start tried again.
+    if (!this.claimLoop) return this.stopCancelListening();
     this.stopping.abort();
     this.wakeLoop?.();
     // A claim queued while Redis is gone never answers; closing the connection later drops it.
@@ -170,8 +172,7 @@ export class AsyncWorker extends Worker {
     this.closed = true;
     // Handed back below: another worker runs them, so this run should stop (its outcome is dropped).
     for (const abort of this.aborts.values()) abort.abort(new WorkerStoppedError(graceMs));
-    await this.stopCancelListener?.();
-    this.stopCancelListener = undefined;
+    await this.stopCancelListening();
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     const unfinished = [...this.leases.values()].map(({ lease }) => lease);
@@ -193,6 +194,11 @@ export class AsyncWorker extends Worker {
     if (unfinished.length > 0) {
       this.ctx.logger.warn(`worker ${this.id} stopped with ${unfinished.length} unfinished task(s); ${released} handed back to the queue`);
     }
+  }
+
+  private async stopCancelListening(): Promise<void> {
+    await this.stopCancelListener?.();
+    this.stopCancelListener = undefined;
   }
 
   private async runClaimLoop(): Promise<void> {

@@ -9,6 +9,8 @@ import {
   type TaskPlugin,
   type TriggerHandlers,
 } from '../../lib/index.js';
+import { eventually } from '../helpers/eventually.js';
+import { uniqueAppName } from '../helpers/names.js';
 import { plainApps } from '../helpers/plain-app.js';
 import { taskUuids } from '../helpers/ticks.js';
 
@@ -282,5 +284,33 @@ describe('plugin contract', () => {
     const record = await app.run('echo', [], { timeout: 15_000 });
     expect(record.status).toBe('success');
     expect(record.returning).toBe('rescued: Breaker');
+  });
+
+  it('a broker_listen_start handler that throws fails startWork, which leaves no cancel subscription behind', async () => {
+    const name = uniqueAppName('listen-fails');
+    const app = new QueueTasks({ name, url: inject('redisUrl'), logger: { log: () => undefined, warn: console.warn, error: console.error } });
+    echoArgs(app);
+    let failures = 2;
+    app.addPlugin(
+      plugin('NotReadyYet', {
+        broker_listen_start: () => {
+          if (failures-- > 0) throw new Error('not ready yet');
+        },
+      }),
+      { triggers: ['broker_listen_start'] },
+    );
+    const cancelListeners = async () => (await redis.pubsub('NUMSUB', `qtasks:{${name}}:cancel`))[1];
+    try {
+      await app.start({ work: false });
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        await expect(app.startWork()).rejects.toBeInstanceOf(PluginError);
+        // Redis counts a closed subscriber out once it has seen the socket close.
+        await eventually(`no cancel subscriber after failed startWork #${attempt}`, async () => (await cancelListeners()) === 0, 2_000);
+      }
+      await app.startWork();
+      expect(await cancelListeners()).toBe(1);
+    } finally {
+      await app.stop();
+    }
   });
 });
