@@ -97,6 +97,19 @@ export class RedisUnavailableError extends QTasksError {
 }
 
 /**
+ * A call on an app whose connections its stop() (or a failed start()) closed: refused before
+ * anything was sent, so nothing was stored or changed. Starting the app again makes calls work.
+ */
+export class AppStoppedError extends QTasksError {
+  constructor(readonly appName: string) {
+    super(
+      'APP_STOPPED',
+      `App "${appName}" is stopped (stop() or a failed start() closed its connections): nothing was sent, so nothing was stored or changed; start() it again first.`,
+    );
+  }
+}
+
+/**
  * Redis became unreachable while an add was on its way: Redis may have stored its tasks, or not.
  * `uuids` names them all; `get(uuid)` tells once Redis is back, before adding them again.
  */

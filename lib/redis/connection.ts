@@ -1,5 +1,5 @@
 import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { errorMessage, InvalidOptionError, RedisUnavailableError } from '../core/errors.js';
+import { AppStoppedError, errorMessage, InvalidOptionError, RedisUnavailableError } from '../core/errors.js';
 import { raceTimeout } from '../core/timing.js';
 
 export type RedisClient = Redis | Cluster;
@@ -71,6 +71,8 @@ export class RedisConnection {
    * before start (lazyConnect): from then on a lost connection is retried.
    */
   private everConnected = false;
+  /** Set by close(), cleared by connect(): calls made in between are refused (see refuseIfClosed). */
+  private closed = false;
   /** The latest connection error: it names the real cause (ECONNREFUSED, auth...) in our errors. */
   private lastError?: Error;
   /** The database as the URL writes it: ioredis keeps only its parseInt ("abc" is NaN, "2abc" is 2). */
@@ -132,11 +134,30 @@ export class RedisConnection {
    * reached (including commands refused while it is down with whenRedisDown 'fail'), else `error`.
    */
   unavailable(error: unknown): unknown {
-    if (error instanceof RedisUnavailableError) return error;
+    if (error instanceof RedisUnavailableError || error instanceof AppStoppedError) return error;
     // ioredis may still say 'ready' for a moment after the socket closed; its errors tell.
     const lost =
       this.client.status !== 'ready' || (error instanceof Error && error.name === 'MaxRetriesPerRequestError') || neverSent(error) || slotUnserved(error);
     return lost ? new RedisUnavailableError(this.describe(), this.lastError ?? error) : error;
+  }
+
+  /**
+   * Refuses a call of app `appName` made once close() has closed this connection (the app
+   * stopped): ioredis would fail it with a bare "Connection is closed." (an add would even say
+   * Redis may have stored it), and a wait would open a subscription that nothing closes.
+   */
+  refuseIfClosed(appName: string): void {
+    if (this.closed) throw new AppStoppedError(appName);
+  }
+
+  /** Runs a call of app `appName` unless this connection is closed (see refuseIfClosed); its errors typed (see unavailable). */
+  async whileOpen<T>(appName: string, call: () => Promise<T>): Promise<T> {
+    this.refuseIfClosed(appName);
+    try {
+      return await call();
+    } catch (error) {
+      throw this.unavailable(error);
+    }
   }
 
   static from(options: RedisConnectionOptions | RedisConnection): RedisConnection {
@@ -175,6 +196,7 @@ export class RedisConnection {
 
   /** Connects once; an unreachable server fails here with a clear error instead of hanging. */
   connect(): Promise<void> {
+    this.closed = false;
     this.connecting ??= this.openMain().catch((error: unknown) => {
       this.connecting = undefined;
       throw error;
@@ -213,6 +235,7 @@ export class RedisConnection {
 
   /** Closes every connection made here; resolves once their sockets are closed. */
   async close(): Promise<void> {
+    this.closed = true;
     const drops = [...this.extras].map((copy) => this.drop(copy));
     if (this.ownsClient && this.client.status !== 'end') {
       const closed = ended(this.client);

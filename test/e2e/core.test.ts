@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { QTasksClient, QueueTasks, RedisUnavailableError, Task, UnknownTaskError, NotSerializableError, WorkerStoppedError, type TaskContext } from '../../lib/index.js';
+import { Redis } from 'ioredis';
+import { AppStoppedError, QTasksClient, QueueTasks, RedisUnavailableError, Task, UnknownTaskError, NotSerializableError, WorkerStoppedError, type TaskContext } from '../../lib/index.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { Gate } from '../helpers/gate.js';
 import { plainApps } from '../helpers/plain-app.js';
+import { startRedisServer } from '../helpers/redis-server.js';
 import { startNestApp } from '../helpers/nest-app.js';
 import { uniqueAppName } from '../helpers/names.js';
 
@@ -131,6 +133,46 @@ describe('a start() called while another is under way', () => {
       expect(events).toEqual(['started', 'second start resolved']);
     } finally {
       await app.stop();
+    }
+  });
+});
+
+describe('calls on a stopped app', () => {
+  it('are refused with AppStoppedError, sending nothing and opening no connection; a new start makes them work again', async () => {
+    // A Redis of its own, so that its client count is this test's alone.
+    const server = await startRedisServer();
+    const redis = new Redis(server.url);
+    const app = new QueueTasks({ name: uniqueAppName('stopped'), url: server.url, logger: { log: () => undefined, warn: console.warn, error: console.error } });
+    app.task('double', (n: number) => n * 2);
+    try {
+      await app.start();
+      const { uuid } = await app.run('double', [1], { timeout: 10_000 });
+      await app.stop();
+      const calls = {
+        add: () => app.add('double', [2]),
+        addBulk: () => app.addBulk([{ name: 'double', args: [3] }]),
+        get: () => app.get(uuid),
+        wait: () => app.wait(uuid, { timeout: 1_000 }),
+        run: () => app.run('double', [4], { timeout: 1_000 }),
+        cancel: () => app.cancel(uuid),
+        pause: () => app.pause(),
+        'globalConfig.set': () => app.globalConfig!.set('key', 1),
+        'globalConfig.get': () => app.globalConfig!.get('key'),
+      };
+      for (const [name, call] of Object.entries(calls)) {
+        const error = await call().then(() => undefined, (e: unknown) => e);
+        expect(error, name).toBeInstanceOf(AppStoppedError);
+        expect((error as AppStoppedError).code, name).toBe('APP_STOPPED');
+        expect((error as Error).message, name).toMatch(/^App "stopped-\w+" is stopped .*: nothing was sent, so nothing was stored or changed/);
+      }
+      // Only this test's own client: no wait opened a subscription.
+      expect(String(await redis.client('LIST')).trim().split('\n')).toHaveLength(1);
+      await app.start();
+      expect((await app.run('double', [5], { timeout: 10_000 })).returning).toBe(10);
+    } finally {
+      await app.stop();
+      redis.disconnect();
+      await server.destroy();
     }
   });
 });

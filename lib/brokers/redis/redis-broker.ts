@@ -83,6 +83,8 @@ export class RedisBroker extends Broker {
   }
 
   private sendEnqueue(values: string[]): Promise<string[]> {
+    // Here, not in enqueue: adds joined into a later call may find the app stopped meanwhile.
+    this.storage.connection.refuseIfClosed(this.keys.appName);
     return this.scripts.run('enqueue', this.enqueueKeys, [this.keys.prefix, ...values]).then((uuids) => (uuids as string).split(' '));
   }
 
@@ -269,11 +271,9 @@ export class RedisBroker extends Broker {
     await this.scripts.run('wake', [this.keys.marker], []);
   }
 
-  /** A script run for an app's caller (not the worker's loop): Redis being unreachable is a typed error. */
+  /** A script run for an app's caller (not the worker's loop): refused once the app stopped, Redis being unreachable a typed error. */
   private runForCaller(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {
-    return this.scripts.run(name, keys, args).catch((error: unknown) => {
-      throw this.storage.connection.unavailable(error);
-    });
+    return this.storage.connection.whileOpen(this.keys.appName, () => this.scripts.run(name, keys, args));
   }
 
   async onCancelRequested(listener: (uuid: string) => void): Promise<() => Promise<void>> {

@@ -50,15 +50,15 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   protected async writeSetting(key: string, json: string): Promise<void> {
-    await this.client.hset(this.keys.settings, key, json);
+    await this.typedUnavailable(() => this.client.hset(this.keys.settings, key, json));
   }
 
   protected async readSetting(key: string): Promise<string | undefined> {
-    return (await this.client.hget(this.keys.settings, key)) ?? undefined;
+    return (await this.typedUnavailable(() => this.client.hget(this.keys.settings, key))) ?? undefined;
   }
 
   protected readAllSettings(): Promise<Record<string, string>> {
-    return this.client.hgetall(this.keys.settings);
+    return this.typedUnavailable(() => this.client.hgetall(this.keys.settings));
   }
 
   protected async writeStatus(status: WorkerStatus, ttlMs: number): Promise<void> {
@@ -77,9 +77,9 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   async workers(): Promise<WorkerStatus[]> {
-    const live = await this.client.zrangebyscore(this.keys.workers, Date.now(), '+inf');
+    const live = await this.typedUnavailable(() => this.client.zrangebyscore(this.keys.workers, Date.now(), '+inf'));
     if (live.length === 0) return [];
-    return readableObjects<WorkerStatus>(await this.client.hmget(this.keys.workerInfo, ...live), 'id');
+    return readableObjects<WorkerStatus>(await this.typedUnavailable(() => this.client.hmget(this.keys.workerInfo, ...live)), 'id');
   }
 
   async publishCatalog(entries: TaskCatalogEntry[]): Promise<void> {
@@ -91,7 +91,7 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   async catalog(): Promise<TaskCatalogEntry[]> {
-    return readableObjects<TaskCatalogEntry>(Object.values(await this.client.hgetall(this.keys.catalog)), 'name');
+    return readableObjects<TaskCatalogEntry>(Object.values(await this.typedUnavailable(() => this.client.hgetall(this.keys.catalog))), 'name');
   }
 
   async publishSchedule(schedule: ScheduleDefinition, nextRun: Date): Promise<void> {
@@ -151,16 +151,13 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   /**
-   * Runs a schedule read or write (every one goes through here): while Redis cannot be reached
-   * (whenRedisDown 'fail'), it fails as RedisUnavailableError, as the producer paths do, not with
-   * ioredis's own error. Other errors pass as they are.
+   * Runs a setting or schedule read or write (every one goes through here): once the app stopped
+   * it is refused with AppStoppedError, and while Redis cannot be reached (whenRedisDown 'fail') it
+   * fails as RedisUnavailableError, as the producer paths do, not with ioredis's own error. Other
+   * errors pass as they are.
    */
-  private async typedUnavailable<T>(command: () => Promise<T>): Promise<T> {
-    try {
-      return await command();
-    } catch (error) {
-      throw this.connection.unavailable(error);
-    }
+  private typedUnavailable<T>(command: () => Promise<T>): Promise<T> {
+    return this.connection.whileOpen(this.keys.appName, command);
   }
 
   private runFields(name: string): Promise<(string | null)[]> {

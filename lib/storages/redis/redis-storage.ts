@@ -91,9 +91,7 @@ export class RedisStorage extends Storage {
   }
 
   async get(uuid: string): Promise<TaskRecord | null> {
-    const raw = await getRecordText(this.client, this.keys.record(uuid), uuid).catch((error: unknown) => {
-      throw this.connection.unavailable(error);
-    });
+    const raw = await this.connection.whileOpen(this.keys.appName, () => getRecordText(this.client, this.keys.record(uuid), uuid));
     return raw === null ? null : decodeRecord(uuid, raw);
   }
 
@@ -102,6 +100,7 @@ export class RedisStorage extends Storage {
   }
 
   async watch(uuid: string, timeoutMs?: number): Promise<TaskWatch> {
+    this.connection.refuseIfClosed(this.keys.appName);
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
     await this.subscribeHeld(deadline);
     let waiter!: Waiter;
