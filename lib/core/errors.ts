@@ -99,13 +99,14 @@ export class RedisUnavailableError extends QTasksError {
 /**
  * A call on an app whose connections its stop() (or a failed start()) closed: refused before
  * anything was sent, so nothing was stored or changed. Starting the app again makes calls work.
+ * Also how a start() ends when stop() is called while it is under way.
  */
 export class AppStoppedError extends QTasksError {
-  constructor(readonly appName: string) {
-    super(
-      'APP_STOPPED',
-      `App "${appName}" is stopped (stop() or a failed start() closed its connections): nothing was sent, so nothing was stored or changed; start() it again first.`,
-    );
+  constructor(
+    readonly appName: string,
+    how = '(stop() or a failed start() closed its connections): nothing was sent, so nothing was stored or changed; start() it again first',
+  ) {
+    super('APP_STOPPED', `App "${appName}" is stopped ${how}.`);
   }
 }
 

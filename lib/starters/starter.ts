@@ -2,6 +2,7 @@ import type { Broker } from '../brokers/broker.js';
 import type { GlobalConfig } from '../configs/global-config.js';
 import type { QTasksConfig } from '../core/config.js';
 import type { QTasksLogger } from '../core/logger.js';
+import { AppStoppedError } from '../core/errors.js';
 import { traceback } from '../core/executor.js';
 import type { TaskRegistry } from '../core/task-registry.js';
 import type { PluginRunner } from '../plugins/plugin-runner.js';
@@ -40,6 +41,8 @@ export class Starter {
   private working = false;
   /** The start triggers wait for the work when it starts later (see `start`). */
   private startFired = false;
+  /** Counts the stops: a start that sees it change was stopped while under way (see `startOnce`). */
+  private stops = 0;
 
   /** Adds a part started last and stopped first. */
   addHook(hook: StartHook): void {
@@ -60,16 +63,25 @@ export class Starter {
   private async startOnce(app: StartableApp, work: boolean): Promise<void> {
     if (this.started) return;
     this.started = true;
+    const stops = this.stops;
+    const steps = [
+      () => app.globalConfig?.start(),
+      () => app.storage.start(),
+      () => app.broker.start(),
+      () => app.globalConfig?.publishCatalog(app.registry.catalog()),
+      () => (work ? this.startWork(app) : undefined),
+    ];
     try {
-      await app.globalConfig?.start();
-      await app.storage.start();
-      await app.broker.start();
-      await app.globalConfig?.publishCatalog(app.registry.catalog());
-      if (work) await this.startWork(app);
+      for (const step of steps) {
+        await step();
+        // A stop() meanwhile closed what the start had opened: going on would open more.
+        this.refuseIfStoppedSince(app, stops);
+      }
     } catch (error) {
+      const interrupted = this.stops !== stops;
       // Close whatever did open, so a failed bootstrap leaves no handle behind.
       await this.stop(app).catch(() => undefined);
-      throw error;
+      throw interrupted ? stoppedWhileStarting(app) : error;
     }
     app.logger.log(
       `app "${app.name}" started: ${app.registry.names().length} task(s), worker ${app.worker ? app.worker.id : 'off'}`,
@@ -80,12 +92,15 @@ export class Starter {
   async startWork(app: StartableApp): Promise<void> {
     if (!this.started || this.working) return;
     this.working = true;
+    const stops = this.stops;
     const startedHooks: StartHook[] = [];
     try {
       await app.worker?.start();
+      this.refuseIfStoppedSince(app, stops);
       for (const hook of this.hooks) {
         await hook.start();
         startedHooks.push(hook);
+        this.refuseIfStoppedSince(app, stops);
       }
       if (!this.startFired) {
         this.startFired = true;
@@ -96,8 +111,12 @@ export class Starter {
       this.working = this.startFired = false;
       for (const hook of startedHooks.reverse()) await hook.stop().catch(() => undefined);
       await app.worker?.stop(0).catch(() => undefined);
-      throw error;
+      throw this.stops === stops ? error : stoppedWhileStarting(app);
     }
+  }
+
+  private refuseIfStoppedSince(app: StartableApp, stops: number): void {
+    if (this.stops !== stops) throw stoppedWhileStarting(app);
   }
 
   /**
@@ -114,6 +133,7 @@ export class Starter {
   async stop(app: StartableApp): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    this.stops++;
     // Stop triggers answer start triggers: none when the work never started.
     const fired = this.startFired;
     this.startFired = false;
@@ -133,4 +153,9 @@ export class Starter {
     if (app.worker) await plugins.trigger(`worker_${phase}`, { workerId: app.worker.id });
     await plugins.trigger(`starter_${phase}`, { appName });
   }
+}
+
+/** How a start ends when stop() was called while it was under way (a start's own failure would only name what the stop closed). */
+function stoppedWhileStarting(app: StartableApp): AppStoppedError {
+  return new AppStoppedError(app.name, 'by a stop() called while its start() was under way: the start gave up, and what it had opened is closed');
 }

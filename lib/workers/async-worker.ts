@@ -142,6 +142,8 @@ export class AsyncWorker extends Worker {
     this.startedAt = Date.now();
     this.stopCancelListener = await this.ctx.broker.onCancelRequested((uuid) => void this.abortCancelled(uuid));
     await this.ctx.plugins.trigger('broker_listen_start', { workerId: this.id });
+    // Stopped while starting (see stop): a claim loop now would outlive the stop.
+    if (this.stopping.signal.aborted) return this.stopCancelListening();
     this.claimLoop = this.runClaimLoop();
     this.every(config.leaseMs / 3, () => this.renewLeases());
     if (config.runningOlderTasks) {
@@ -158,10 +160,11 @@ export class AsyncWorker extends Worker {
   }
 
   async stop(graceMs: number): Promise<void> {
-    // A start that failed before its claim loop (a broker_listen_start handler threw) left only
-    // the cancel subscription open: one more connection for each start tried again.
-    if (!this.claimLoop) return this.stopCancelListening();
     this.stopping.abort();
+    // A start that failed before its claim loop (a broker_listen_start handler threw) left only
+    // the cancel subscription open: one more connection for each start tried again. A start
+    // still under way sees the abort, and starts no claim loop.
+    if (!this.claimLoop) return this.stopCancelListening();
     this.wakeLoop?.();
     // A claim queued while Redis is gone never answers; closing the connection later drops it.
     await settleWithin([this.claimLoop], SHUTDOWN_STEP_MS);

@@ -176,3 +176,48 @@ describe('calls on a stopped app', () => {
     }
   });
 });
+
+describe('a stop() called while start() is under way', () => {
+  const stopPoints = {
+    'right after start() was called': () => Promise.resolve(),
+    'while a broker_listen_start handler runs': (app: QueueTasks) =>
+      new Promise<void>((entered) => {
+        const slowListen = async () => {
+          entered();
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        };
+        app.addPlugin({ name: 'SlowListen', handlers: { broker_listen_start: slowListen } }, { triggers: ['broker_listen_start'] });
+      }),
+  };
+  for (const [when, reached] of Object.entries(stopPoints)) {
+    it(`${when}: the start rejects with AppStoppedError, and nothing is left running or connected`, async () => {
+      // A Redis of its own, so that its client count is this test's alone.
+      const server = await startRedisServer();
+      const redis = new Redis(server.url);
+      const errors: string[] = [];
+      const app = new QueueTasks({
+        name: uniqueAppName('stop-in-start'),
+        url: server.url,
+        logger: { log: () => undefined, warn: console.warn, error: (message: string) => errors.push(message) },
+      });
+      app.task('double', (n: number) => n * 2);
+      const stopReached = reached(app);
+      try {
+        const started = app.start().then(() => 'started', (error: unknown) => error);
+        await stopReached;
+        await app.stop();
+        const outcome = await started;
+        expect(outcome).toBeInstanceOf(AppStoppedError);
+        expect((outcome as Error).message).toMatch(/is stopped by a stop\(\) called while its start\(\) was under way/);
+        // A worker started after the stop would log failed claims; its connections would stay open.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(errors).toEqual([]);
+        expect(String(await redis.client('LIST')).trim().split('\n')).toHaveLength(1);
+      } finally {
+        await app.stop();
+        redis.disconnect();
+        await server.destroy();
+      }
+    });
+  }
+});
