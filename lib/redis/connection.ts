@@ -1,6 +1,6 @@
 import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { AppStoppedError, errorMessage, InvalidOptionError, RedisUnavailableError } from '../core/errors.js';
-import { raceTimeout } from '../core/timing.js';
+import { assertTimerRange, raceTimeout } from '../core/timing.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -123,6 +123,8 @@ export class RedisConnection {
       this.client = options.url ? new Redis(options.url, base) : new Redis(base);
       if (options.url) this.urlDatabase = databaseInUrl(options.url);
     }
+    // connect() limits the first connect with a timer of this length: a longer one fires at once.
+    assertTimerRange(this.connectTimeoutMs(), 'connectTimeout');
     this.ownsClient = true;
     this.client.on('ready', () => (this.everConnected = true));
     // Handled here (ioredis reconnects by itself); callers see the cause in typed errors.

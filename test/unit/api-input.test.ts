@@ -257,6 +257,12 @@ describe('the engine', () => {
     expect(build).toThrow(message);
   });
 
+  it('refuses a connectTimeout longer than a timer can wait', () => {
+    const build = () => new QueueTasks({ url: 'redis://127.0.0.1:6379', redis: { connectTimeout: 2 ** 31 } });
+    expect(build).toThrow(InvalidOptionError);
+    expect(build).toThrow('connectTimeout must be at most 2147483647 ms, about 24.8 days (a longer timer fires at once), got 2147483648.');
+  });
+
   it.each([
     ['globalConfig', true, 'globalConfig must be a GlobalConfig or null, got true.'],
     ['worker', 'threads', 'worker must be a Worker or false, got "threads".'],
