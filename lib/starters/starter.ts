@@ -79,8 +79,10 @@ export class Starter {
       }
     } catch (error) {
       const interrupted = this.stops !== stops;
-      // Close whatever did open, so a failed bootstrap leaves no handle behind.
-      await this.stop(app).catch(() => undefined);
+      // Close whatever did open, so a failed bootstrap leaves no handle behind (after a stop() too:
+      // a step under way then may have opened something since).
+      this.started = false;
+      await this.closeAll(app).catch(() => undefined);
       throw interrupted ? stoppedWhileStarting(app) : error;
     }
     app.logger.log(
@@ -134,6 +136,14 @@ export class Starter {
     if (!this.started) return;
     this.started = false;
     this.stops++;
+    await this.closeAll(app);
+    // A start this stop interrupted ends (AppStoppedError) before this returns: a start() made
+    // next is a new one, not that one.
+    await this.starting?.catch(() => undefined);
+  }
+
+  /** Stops the work and the components (each stop may run twice); the stop triggers if the start's fired. */
+  private async closeAll(app: StartableApp): Promise<void> {
     // Stop triggers answer start triggers: none when the work never started.
     const fired = this.startFired;
     this.startFired = false;

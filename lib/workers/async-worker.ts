@@ -153,6 +153,8 @@ export class AsyncWorker extends Worker {
         this.ctx.logger.error(`worker ${this.id} could not recover expired leases, trying again every ${config.leaseMs / 2} ms: ${errorMessage(error)}`),
       );
     }
+    // Stopped during the sweep: that stop has cleared the timers so far, and none may start after it.
+    if (this.stopping.signal.aborted) return;
     if (this.ctx.globalConfig) {
       this.every(config.globalConfigStatusTtlMs / 2, () => this.heartbeat());
       await this.heartbeat();
@@ -164,7 +166,10 @@ export class AsyncWorker extends Worker {
     // A start that failed before its claim loop (a broker_listen_start handler threw) left only
     // the cancel subscription open: one more connection for each start tried again. A start
     // still under way sees the abort, and starts no claim loop.
-    if (!this.claimLoop) return this.stopCancelListening();
+    if (!this.claimLoop) {
+      this.clearTimers();
+      return this.stopCancelListening();
+    }
     this.wakeLoop?.();
     // A claim queued while Redis is gone never answers; closing the connection later drops it.
     await settleWithin([this.claimLoop], SHUTDOWN_STEP_MS);
@@ -176,8 +181,7 @@ export class AsyncWorker extends Worker {
     // Handed back below: another worker runs them, so this run should stop (its outcome is dropped).
     for (const abort of this.aborts.values()) abort.abort(new WorkerStoppedError(graceMs));
     await this.stopCancelListening();
-    for (const timer of this.timers) clearInterval(timer);
-    this.timers = [];
+    this.clearTimers();
     const unfinished = [...this.leases.values()].map(({ lease }) => lease);
     this.leases.clear();
     let released = 0;
@@ -198,6 +202,11 @@ export class AsyncWorker extends Worker {
       this.ctx.logger.warn(`worker ${this.id} stopped with ${unfinished.length} unfinished task(s); ${released} handed back to the queue`);
     }
   }
+  private clearTimers(): void {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+  }
+
 
   private async stopCancelListening(): Promise<void> {
     await this.stopCancelListener?.();

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { AppStoppedError, QTasksClient, QueueTasks, RedisUnavailableError, Task, UnknownTaskError, NotSerializableError, WorkerStoppedError, type TaskContext } from '../../lib/index.js';
+import { AppStoppedError, MemoryBroker, MemoryGlobalConfig, MemoryStorage, QTasksClient, QueueTasks, RedisUnavailableError, Task, UnknownTaskError, NotSerializableError, WorkerStoppedError, type TaskContext, type WorkerStatus } from '../../lib/index.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { Gate } from '../helpers/gate.js';
 import { plainApps } from '../helpers/plain-app.js';
@@ -220,4 +220,60 @@ describe('a stop() called while start() is under way', () => {
       }
     });
   }
+
+  it('during the worker\'s recovery sweep: no heartbeat is written after the stop', async () => {
+    let beats = 0;
+    class CountingConfig extends MemoryGlobalConfig {
+      override async setStatus(status: WorkerStatus, ttlMs: number): Promise<void> {
+        beats++;
+        return super.setStatus(status, ttlMs);
+      }
+    }
+    const sweepEntered = new Gate();
+    class SlowRecoveryBroker extends MemoryBroker {
+      override async recover(...args: Parameters<MemoryBroker['recover']>) {
+        void sweepEntered.pass();
+        await new Promise((resolve) => setTimeout(resolve, 300)); // a sweep on a busy Redis
+        return super.recover(...args);
+      }
+    }
+    const globalConfig = new CountingConfig();
+    const broker = new SlowRecoveryBroker({ storage: new MemoryStorage({ globalConfig }) });
+    const errors: string[] = [];
+    const logger = { log: () => undefined, warn: () => undefined, error: (message: string) => errors.push(message) };
+    const app = new QueueTasks({ broker, logger, config: { globalConfigStatusTtlMs: 200 } });
+    app.task('double', (n: number) => n * 2);
+    const started = app.start().then(() => 'started', (error: unknown) => error);
+    await sweepEntered.reached;
+    await app.stop();
+    expect(await started).toBeInstanceOf(AppStoppedError);
+    const afterStop = beats;
+    await new Promise((resolve) => setTimeout(resolve, 600)); // three heartbeat periods
+    expect(beats).toBe(afterStop);
+    expect(await globalConfig.workers()).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
+  it('start() called once that stop() resolved is a new start, which succeeds', async () => {
+    const app = new QueueTasks({ backend: 'memory', logger: { log: () => undefined, warn: console.warn, error: console.error } });
+    app.task('double', (n: number) => n * 2);
+    const slowStart = new Gate();
+    // Still running when the stop is done with the components: the start ends only after it.
+    const starterStart = async () => {
+      void slowStart.pass();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    };
+    app.addPlugin({ name: 'SlowStart', handlers: { starter_start: starterStart } });
+    const first = app.start().then(() => 'started', (error: unknown) => error);
+    await slowStart.reached;
+    await app.stop();
+    const second = app.start(); // at once: not the first start, still ending
+    try {
+      expect(await first).toBeInstanceOf(AppStoppedError);
+      await second;
+      expect((await app.run('double', [21], { timeout: 5_000 })).returning).toBe(42);
+    } finally {
+      await app.stop();
+    }
+  });
 });
