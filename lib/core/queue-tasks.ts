@@ -163,8 +163,8 @@ export class QueueTasks {
       taskLogger: options.taskLogger ?? taggedConsoleLogger,
     });
     this.executor.useInterceptors(...(options.interceptors ?? []));
-    this.plugins.add(this.validation);
-    this.plugins.add(new RetryPlugin());
+    this.plugins.addBuiltIn(this.validation);
+    this.plugins.addBuiltIn(new RetryPlugin());
     for (const plugin of options.plugins ?? []) this.plugins.add(plugin);
   }
 

@@ -11,6 +11,8 @@ interface Registration {
   plugin: string;
   owner: TaskPlugin;
   handler: (event: never) => unknown;
+  /** Its promise answers are raced against `timeoutMs`: not for the built-in plugins (see addBuiltIn). */
+  timed: boolean;
 }
 
 /**
@@ -29,6 +31,19 @@ export class PluginRunner {
   private readonly ordered = new Map<TriggerName, Registration[]>();
 
   add(plugin: TaskPlugin, options: AddPluginOptions = {}): void {
+    this.register(plugin, options, true);
+  }
+
+  /**
+   * Adds one of the library's own plugins (validation, retry), global, with no timer on its
+   * answers: its promise is the user's DTO validation, which every add of a task with DTO
+   * parameters would otherwise pay a timer for.
+   */
+  addBuiltIn(plugin: TaskPlugin): void {
+    this.register(plugin, {}, false);
+  }
+
+  private register(plugin: TaskPlugin, options: AddPluginOptions, timed: boolean): void {
     const name = checkedPlugin(plugin, options);
     const handled = Object.keys(plugin.handlers);
     for (const trigger of [...handled, ...(options.triggers ?? [])]) {
@@ -51,7 +66,7 @@ export class PluginRunner {
         throw new InvalidOptionError(`Plugin "${name}" is registered for trigger "${trigger}" but has no handler for it.`);
       }
       const list = target.get(trigger) ?? [];
-      list.push({ plugin: name, owner: plugin, handler: handler.bind(plugin.handlers) });
+      list.push({ plugin: name, owner: plugin, handler: handler.bind(plugin.handlers), timed });
       target.set(trigger, list);
       this.ordered.set(trigger, [...(this.specific.get(trigger) ?? []), ...(this.global.get(trigger) ?? [])]);
     }
@@ -95,11 +110,12 @@ export class PluginRunner {
     failed: (plugin: string, trigger: T, error: unknown, about: A) => void,
     about: A,
   ): Promise<void> {
-    for (const { plugin, handler } of this.ordered.get(trigger) ?? []) {
+    for (const registration of this.ordered.get(trigger) ?? []) {
+      const { plugin, handler } = registration;
       try {
         const answer = (handler as (event: TriggerEvent<T>) => unknown)(event);
         // Checked as any answer is: a field an informing trigger does not let replace is a failure.
-        applied(plugin, trigger, event, isPending(answer) ? await this.answerOf(plugin, trigger, answer) : answer);
+        applied(plugin, trigger, event, isPending(answer) ? await this.answerOf(registration, trigger, answer) : answer);
       } catch (error) {
         failed(plugin, trigger, error, about);
       }
@@ -147,10 +163,11 @@ export class PluginRunner {
     event: TriggerEvent<T>,
     pending: PromiseLike<unknown>,
   ): Promise<TriggerEvent<T>> {
-    const { plugin } = registrations[index]!;
+    const registration = registrations[index]!;
+    const { plugin } = registration;
     let answer: unknown;
     try {
-      answer = await this.answerOf(plugin, trigger, pending);
+      answer = await this.answerOf(registration, trigger, pending);
     } catch (error) {
       throw handlerFailure(plugin, trigger, error);
     }
@@ -163,10 +180,10 @@ export class PluginRunner {
    * answer or failure is dropped. Only a promise gets a timer: a synchronous answer costs nothing.
    * The timer is unref'd: a guard on a wait, it should not by itself keep the process alive.
    */
-  private answerOf(plugin: string, trigger: TriggerName, pending: PromiseLike<unknown>): Promise<unknown> {
+  private answerOf({ plugin, timed }: Registration, trigger: TriggerName, pending: PromiseLike<unknown>): Promise<unknown> {
     const ms = this.timeoutMs;
     // A Node timer of Infinity would fire at once.
-    if (ms === Number.POSITIVE_INFINITY) return Promise.resolve(pending);
+    if (!timed || ms === Number.POSITIVE_INFINITY) return Promise.resolve(pending);
     const timedOut = () => {
       throw new PluginTimeoutError(plugin, trigger, ms);
     };

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { PluginRunner, PluginTimeoutError, type TriggerEvent } from '../../lib/index.js';
+import { PluginRunner, PluginTimeoutError, QueueTasks, type TriggerEvent } from '../../lib/index.js';
 
 const event: TriggerEvent<'app_add_task_before_broker'> = { name: 'charge', args: [], priority: undefined, delay: undefined };
 
@@ -23,6 +23,21 @@ describe('the plugin timeout', () => {
     expect(vi.getTimerCount()).toBe(1);
     expect(await pending).toEqual({ ...event, priority: 3 });
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("sets none for the built-in validation's answer: an add of a task with a Date parameter pays no timer", async () => {
+    const app = new QueueTasks({ backend: 'memory', worker: false });
+    app.task({ name: 'dated', paramTypes: [Date] }, (date: Date) => date.getTime());
+    await app.start();
+    try {
+      await app.add('dated', [new Date()]); // loads class-validator and class-transformer
+      const timers = vi.spyOn(globalThis, 'setTimeout');
+      for (let i = 0; i < 20; i++) await app.add('dated', [new Date()]);
+      expect(timers).not.toHaveBeenCalled();
+    } finally {
+      vi.restoreAllMocks();
+      await app.stop();
+    }
   });
 
   it('fails a handler still pending after timeoutMs with PluginTimeoutError, and drops its late failure', async () => {
