@@ -358,7 +358,7 @@ export class QueueTasks {
 
   /**
    * True when an add's arguments reach its size check and DTO validation as the caller gave them:
-   * no plugin but the built-in validation handles \`app_add_task_before_broker\`, where a handler may
+   * no plugin but the built-in validation handles `app_add_task_before_broker`, where a handler may
    * rewrite them. The timer checks a schedule's arguments up front only then.
    */
   get argsReachChecksAsGiven(): boolean {

@@ -303,8 +303,8 @@ export class RedisConnection {
   }
 
   private async openMain(): Promise<void> {
-    // A client of ours is connected here only: it is new, or a failed connect left it stopped,
-    // and connecting it again is the retry.
+    // A client of ours is connected here: it is new, a failed connect left it stopped (connecting
+    // it again is the retry), or a command sent before start has it open or opening (openSocket).
     if (this.ownsClient || this.client.status === 'wait') {
       this.refuseNonNumericDatabase();
       // ioredis's connectTimeout covers opening the socket only: a server that accepts it and
@@ -318,9 +318,9 @@ export class RedisConnection {
       try {
         await raceTimeout(this.openSocket(), limitMs, noAnswer, true);
       } catch (error) {
-        // A cluster client retries by itself; a single Redis client has stopped already (see
-        // retryStrategy), unless it waits for an answer, and disconnecting it would also stop
-        // its reconnects once connected.
+        // A cluster client retries by itself. A single Redis client that never connected has
+        // stopped already (see retryStrategy), unless it waits for an answer; one a command opened
+        // before start goes on retrying until the failed start closes the connection.
         if (this.client instanceof Cluster || silent) this.client.disconnect();
         throw new RedisUnavailableError(this.describe(), silent ? error : (this.lastError ?? error));
       }
