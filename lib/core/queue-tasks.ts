@@ -133,6 +133,8 @@ export class QueueTasks {
   readonly plugins: PluginRunner;
   private readonly validation = new ValidationPlugin(this.registry);
   private ownConnection?: RedisConnection;
+  /** The stop under way, if any: a start waits for it (see start). */
+  private stopping?: Promise<void>;
 
   constructor(options: QueueTasksOptions = {}) {
     if (typeof options !== 'object' || options === null) {
@@ -228,6 +230,8 @@ export class QueueTasks {
    * then enqueue and read, and `startWork` starts the work later.
    */
   async start(options: { work?: boolean } = {}): Promise<void> {
+    // A stop under way would close what this start opens: it ends first.
+    await this.stopping;
     this.worker?.attach({
       broker: this.broker,
       executor: this.executor,
@@ -257,7 +261,13 @@ export class QueueTasks {
     await this.starter.stopWork(this);
   }
 
-  async stop(): Promise<void> {
+  /** Stops the work and closes the connections; a start() called meanwhile begins once this ends. */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopOnce().finally(() => (this.stopping = undefined));
+    return this.stopping;
+  }
+
+  private async stopOnce(): Promise<void> {
     await this.plugins.trigger('app_stop', { appName: this.name }).catch((error: unknown) => this.logger.error(traceback(error)));
     await this.starter.stop(this);
     await this.ownConnection?.close();

@@ -254,6 +254,20 @@ describe('a stop() called while start() is under way', () => {
     expect(errors).toEqual([]);
   });
 
+  it('start() called while stop() is under way begins once the stop has ended, and the app is up', async () => {
+    const app = new QueueTasks({ name: uniqueAppName('start-in-stop'), url: inject('redisUrl') });
+    app.task('double', (n: number) => n * 2);
+    await app.start();
+    const stopping = app.stop();
+    try {
+      await app.start();
+      await stopping;
+      expect((await app.run('double', [21], { timeout: 5_000 })).returning).toBe(42);
+    } finally {
+      await app.stop();
+    }
+  });
+
   it('start() called once that stop() resolved is a new start, which succeeds', async () => {
     const app = new QueueTasks({ backend: 'memory', logger: { log: () => undefined, warn: console.warn, error: console.error } });
     app.task('double', (n: number) => n * 2);
