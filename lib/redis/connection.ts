@@ -143,6 +143,11 @@ export class RedisConnection {
     return lost ? new RedisUnavailableError(this.describe(), this.lastError ?? error) : error;
   }
 
+  /** Whether the main client was ever connected: before that, no command reached Redis. */
+  get connectedOnce(): boolean {
+    return this.everConnected;
+  }
+
   /**
    * Refuses a call of app `appName` made once close() has closed this connection (the app
    * stopped): ioredis would fail it with a bare "Connection is closed." (an add would even say

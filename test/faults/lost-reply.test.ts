@@ -4,6 +4,7 @@ import { AddOutcomeUnknownError, QueueTasks, RedisUnavailableError, type RedisSt
 import { scriptSha, scriptSource } from '../../lib/redis/scripts.js';
 import { CuttableLink } from '../helpers/cuttable-link.js';
 import { eventually } from '../helpers/eventually.js';
+import { freePort } from '../helpers/redis-server.js';
 import { uniqueAppName } from '../helpers/names.js';
 
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
@@ -75,6 +76,17 @@ describe('a reply lost on the way back', () => {
     expect(refused).not.toBeInstanceOf(AddOutcomeUnknownError);
     expect(await reader.lrange(queueKey, 0, -1)).toEqual([earlier.uuid, uuid, ...lostBulk.uuids]);
   });
+  it("an add made before any connect, Redis unreachable, is a RedisUnavailableError that says nothing may be stored: nothing was sent", async () => {
+    for (const whenRedisDown of ['wait', 'fail'] as const) {
+      const app = new QueueTasks({ name: uniqueAppName('never-connected'), url: `redis://127.0.0.1:${await freePort()}`, whenRedisDown, logger: quiet });
+      app.task('note', (text: string) => text);
+      const refused = await app.add('note', ['never']).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(RedisUnavailableError);
+      expect(refused).not.toBeInstanceOf(AddOutcomeUnknownError);
+      await app.stop();
+    }
+  });
+
   /** A producer on the test Redis, and a worker (`nap` tasks) reaching it through a link that can lose a reply. */
   async function workerOnLink(leaseMs: number) {
     const { hostname, port } = new URL(redisUrl);

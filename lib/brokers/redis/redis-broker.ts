@@ -76,8 +76,10 @@ export class RedisBroker extends Broker {
     }
     return this.enqueues.enqueue(values).catch((error: unknown) => {
       const failure = this.storage.connection.unavailable(error);
-      // Lost on its way, not refused before it left: the caller must know Redis may have stored it.
-      if (failure instanceof RedisUnavailableError && !neverSent(error)) throw new AddOutcomeUnknownError(failure, tasks.map((task) => task.uuid));
+      // Lost on its way, not refused before it left (nor before any connect): the caller must know
+      // Redis may have stored it.
+      const mayHaveRun = !neverSent(error) && this.storage.connection.connectedOnce;
+      if (failure instanceof RedisUnavailableError && mayHaveRun) throw new AddOutcomeUnknownError(failure, tasks.map((task) => task.uuid));
       throw failure;
     });
   }
