@@ -18,7 +18,7 @@ import type { Storage } from '../storages/storage.js';
 import { AsyncWorker } from '../workers/async-worker.js';
 import type { Worker } from '../workers/worker.js';
 import { assertPriority, resolveConfig, unknownKeyError, type QTasksConfig } from './config.js';
-import { errorMessage, InvalidOptionError, shownValue, TaskNotFoundError, WaitTimeoutError } from './errors.js';
+import { AppStoppedError, errorMessage, InvalidOptionError, shownValue, TaskNotFoundError, WaitTimeoutError } from './errors.js';
 import { TaskExecutor, traceback } from './executor.js';
 import type { TaskInterceptor } from './interceptor.js';
 import { storedArgsJson } from './json.js';
@@ -135,6 +135,8 @@ export class QueueTasks {
   private ownConnection?: RedisConnection;
   /** The stop under way, if any: a start waits for it (see start). */
   private stopping?: Promise<void>;
+  /** Set once stop() has closed the app, cleared by start(): see refuseIfStopped. */
+  private stopped = false;
 
   constructor(options: QueueTasksOptions = {}) {
     if (typeof options !== 'object' || options === null) {
@@ -232,6 +234,7 @@ export class QueueTasks {
   async start(options: { work?: boolean } = {}): Promise<void> {
     // A stop under way would close what this start opens: it ends first.
     await this.stopping;
+    this.stopped = false;
     this.worker?.attach({
       broker: this.broker,
       executor: this.executor,
@@ -271,6 +274,16 @@ export class QueueTasks {
     await this.plugins.trigger('app_stop', { appName: this.name }).catch((error: unknown) => this.logger.error(traceback(error)));
     await this.starter.stop(this);
     await this.ownConnection?.close();
+    // Not before: tasks finishing within the shutdown grace may still enqueue and read.
+    this.stopped = true;
+  }
+
+  /**
+   * Refuses a call once stop() has closed the app, on every backend: the Redis connection refuses
+   * it too, but memory components would take it and never run it (or never end a wait).
+   */
+  private refuseIfStopped(): void {
+    if (this.stopped) throw new AppStoppedError(this.name);
   }
 
   /** Enqueues one task; resolves with its record (status `new`) once Redis has it. */
@@ -283,6 +296,7 @@ export class QueueTasks {
    * so racing processes enqueue one task between them). Timers use it to enqueue once per tick.
    */
   async addOnce(name: string, args: unknown[], options: AddOnceOptions): Promise<AddOnceResult> {
+    this.refuseIfStopped();
     const { uniqueKey, uniqueTtlMs } = options;
     if (typeof uniqueKey !== 'string' || uniqueKey === '') {
       throw new InvalidOptionError(`uniqueKey of task "${name}" must be a non-empty string.`);
@@ -302,18 +316,21 @@ export class QueueTasks {
   }
 
   async get(uuid: string): Promise<TaskRecord | null> {
+    this.refuseIfStopped();
     const stored = await this.plugins.trigger('storage_get', { uuid, record: await this.storage.get(uuid) });
     return (await this.plugins.trigger('app_get', { uuid, record: stored.record })).record;
   }
 
   /** Resolves when the task finishes (pushed by Redis, not polled). */
   async wait(uuid: string, options: WaitOptions = {}): Promise<TaskRecord> {
+    this.refuseIfStopped();
     assertWaitTimeout(options.timeout);
     return checkWaited(uuid, await this.storage.waitFinished(uuid, options.timeout), options);
   }
 
   /** Enqueues, then waits for the final record (watching from before the enqueue). */
   async run(name: string, args: unknown[] = [], options: AddOptions & WaitOptions = {}): Promise<TaskRecord> {
+    this.refuseIfStopped();
     assertWaitTimeout(options.timeout);
     const [task] = await this.prepareAll([{ name, args, ...options }]);
     const watch = await this.storage.watch(task!.uuid, options.timeout);
@@ -331,6 +348,7 @@ export class QueueTasks {
    * worker holds it and ends `cancel` with the reason.
    */
   async cancel(uuid: string, reason = 'cancelled'): Promise<TaskRecord> {
+    this.refuseIfStopped();
     const record = await this.broker.cancel(uuid, reason, this.retention);
     if (record === null) throw new TaskNotFoundError(uuid);
     return record;
@@ -343,6 +361,7 @@ export class QueueTasks {
    * in another status.
    */
   async requeue(uuid: string): Promise<TaskRecord> {
+    this.refuseIfStopped();
     return requeuedRecord(uuid, await this.broker.requeue(uuid));
   }
 
@@ -362,6 +381,7 @@ export class QueueTasks {
   }
 
   private async setPaused(paused: boolean, taskName: string | undefined): Promise<void> {
+    this.refuseIfStopped();
     if (taskName !== undefined) this.registry.require(taskName);
     await this.broker.setPaused(paused, taskName);
   }
@@ -387,6 +407,7 @@ export class QueueTasks {
    */
   private enqueueItems<T>(items: BulkItem[], answer: (enqueued: Enqueued) => T): Promise<T> {
     try {
+      this.refuseIfStopped();
       return Promise.resolve(andThen(this.prepareAll(items), (tasks) => this.enqueue(tasks, answer)));
     } catch (error) {
       return Promise.reject(error);

@@ -177,6 +177,35 @@ describe('calls on a stopped app', () => {
   });
 });
 
+describe('calls on a stopped app on the memory backend', () => {
+  it('are refused with AppStoppedError as on Redis, instead of being stored never to run; a new start makes them work again', async () => {
+    const app = new QueueTasks({ backend: 'memory', logger: { log: () => undefined, warn: console.warn, error: console.error } });
+    app.task('double', (n: number) => n * 2);
+    await app.start();
+    const { uuid } = await app.run('double', [1], { timeout: 5_000 });
+    await app.stop();
+    const calls = {
+      add: () => app.add('double', [2]),
+      addOnce: () => app.addOnce('double', [2], { uniqueKey: 'once', uniqueTtlMs: 1_000 }),
+      get: () => app.get(uuid),
+      wait: () => app.wait(uuid),
+      run: () => app.run('double', [4]),
+      cancel: () => app.cancel(uuid),
+      requeue: () => app.requeue(uuid),
+      resume: () => app.resume(),
+    };
+    for (const [name, call] of Object.entries(calls)) {
+      expect(await call().then(() => undefined, (e: unknown) => e), name).toBeInstanceOf(AppStoppedError);
+    }
+    await app.start();
+    try {
+      expect((await app.run('double', [5], { timeout: 5_000 })).returning).toBe(10);
+    } finally {
+      await app.stop();
+    }
+  });
+});
+
 describe('a stop() called while start() is under way', () => {
   const stopPoints = {
     'right after start() was called': () => Promise.resolve(),
