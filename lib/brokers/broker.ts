@@ -139,6 +139,16 @@ export abstract class Broker {
   abstract recover(maxStalls: number, retention: Retention): Promise<RecoverOutcome>;
 
   /**
+   * Whether a recovery sweep now could take live workers' tasks: the backend cannot be reached
+   * (a sweep held until it is back would run first thing), or came back less than `leaseMs` ago,
+   * when leases may have run out only because their workers could not renew them. False for a
+   * backend that is never out of reach.
+   */
+  recoveryPaused(_leaseMs: number): boolean {
+    return false;
+  }
+
+  /**
    * Cancels a task: one not started never runs (status `cancel`); for a running one the request
    * reaches its worker through `onCancelRequested`. Returns the record after the call, or null.
    */

@@ -71,6 +71,8 @@ export class RedisConnection {
    * before start (lazyConnect): from then on a lost connection is retried.
    */
   private everConnected = false;
+  /** When the main client last came back after losing Redis (ms since the epoch). */
+  private reconnectedAt?: number;
   /** Set by close(), cleared by connect(): calls made in between are refused (see refuseIfClosed). */
   private closed = false;
   /** The latest connection error: it names the real cause (ECONNREFUSED, auth...) in our errors. */
@@ -126,7 +128,10 @@ export class RedisConnection {
     // connect() limits the first connect with a timer of this length: a longer one fires at once.
     assertTimerRange(this.connectTimeoutMs(), 'connectTimeout');
     this.ownsClient = true;
-    this.client.on('ready', () => (this.everConnected = true));
+    this.client.on('ready', () => {
+      if (this.everConnected) this.reconnectedAt = Date.now();
+      this.everConnected = true;
+    });
     // Handled here (ioredis reconnects by itself); callers see the cause in typed errors.
     this.client.on('error', (error: Error) => (this.lastError = error));
   }
@@ -146,6 +151,16 @@ export class RedisConnection {
   /** Whether the main client was ever connected: before that, no command reached Redis. */
   get connectedOnce(): boolean {
     return this.everConnected;
+  }
+
+  /** Whether the main client is connected now. */
+  get ready(): boolean {
+    return this.client.status === 'ready';
+  }
+
+  /** Milliseconds since the main client came back after losing Redis; Infinity if it never did. */
+  sinceReconnectMs(): number {
+    return this.reconnectedAt === undefined ? Number.POSITIVE_INFINITY : Date.now() - this.reconnectedAt;
   }
 
   /**

@@ -464,6 +464,9 @@ export class AsyncWorker extends Worker {
   }
 
   private async recoverExpired(): Promise<void> {
+    // A Redis restart (or any time it was out of reach) stops every worker's renewals: their
+    // leases may have run out meanwhile, so they get a whole lease to renew before any sweep.
+    if (this.ctx.broker.recoveryPaused(this.ctx.config.leaseMs)) return;
     const { requeued, failed, malformed = [] } = await this.ctx.broker.recover(this.ctx.config.maxStalls, this.retention);
     this.notify('broker_running_older_tasks', { requeued, failed });
     this.notify('storage_running_older_tasks', { requeued, failed });

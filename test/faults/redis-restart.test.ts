@@ -139,3 +139,45 @@ async function untilAllFinal(reader: Redis, keys: string[], timeoutMs: number): 
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
+
+describe('a Redis restart shorter than the lease, with tasks running on two workers', () => {
+  const LEASE_MS = 3_000;
+  for (const whenRedisDown of ['wait', 'fail'] as const) {
+    it(`re-runs none of them: a sweep waits a lease for the workers to renew (whenRedisDown '${whenRedisDown}')`, async () => {
+      const server = await startRedisServer({ appendOnly: true });
+      const name = uniqueAppName('restart-in-lease');
+      const runs = new Map<number, number>();
+      const warnings: string[] = [];
+      const logger = { ...quietLogger, warn: (message: string) => void warnings.push(message) };
+      const workers = [0, 1].map(() => {
+        const app = new QueueTasks({ name, url: server.url, whenRedisDown, logger, config: { leaseMs: LEASE_MS, maxTasksProcess: 10 } });
+        app.task('long', async (n: number) => {
+          runs.set(n, (runs.get(n) ?? 0) + 1);
+          await new Promise((resolve) => setTimeout(resolve, 6_000)); // through the outage and past it
+          return n;
+        });
+        return app;
+      });
+      try {
+        await workers[0]!.start();
+        // Started apart, as separate processes are: their renewals and sweeps do not line up.
+        await new Promise((resolve) => setTimeout(resolve, 700));
+        await workers[1]!.start();
+        const added = await workers[0]!.addBulk(Array.from({ length: 20 }, (_, n) => ({ name: 'long', args: [n] })));
+        await eventually('every task started', async () => runs.size === 20);
+        await server.stop();
+        await new Promise((resolve) => setTimeout(resolve, 2_500)); // past two thirds of the lease: leases run out
+        await server.restart();
+        // 'fail' fails calls until the client is back.
+        await eventually('the workers reconnected', async () => (await workers[0]!.get(added[0]!.uuid).catch(() => null)) !== null);
+        const finals = await Promise.all(added.map(({ uuid }) => workers[0]!.wait(uuid, { timeout: 30_000 })));
+        expect(finals.map(({ status, stalls }) => ({ status, stalls }))).toEqual(finals.map(() => ({ status: 'success', stalls: 0 })));
+        expect([...runs.values()]).toEqual(Array.from({ length: 20 }, () => 1));
+        expect(warnings.filter((line) => /recovered tasks|lease lost|discarded/.test(line))).toEqual([]);
+      } finally {
+        await Promise.all(workers.map((app) => app.stop()));
+        await server.destroy();
+      }
+    });
+  }
+});

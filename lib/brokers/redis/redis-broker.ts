@@ -240,6 +240,11 @@ export class RedisBroker extends Broker {
     return { ended, undo };
   }
 
+  override recoveryPaused(leaseMs: number): boolean {
+    const { connection } = this.storage;
+    return !connection.ready || connection.sinceReconnectMs() < leaseMs;
+  }
+
   async recover(maxStalls: number, retention: Retention): Promise<RecoverOutcome> {
     const [requeued, failed, malformed] = (await this.scripts.run(
       'recover',
