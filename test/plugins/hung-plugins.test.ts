@@ -28,6 +28,18 @@ const withQuickTask = (register: (app: QueueTasks) => void) => (app: QueueTasks)
   app.task('quick', () => 'ran in the freed slot');
 };
 
+/** With one slot, the quick task runs only once the task before it gave its slot back. */
+async function expectSlotFreed(app: QueueTasks): Promise<void> {
+  expect(await app.run('quick', [], WAIT)).toMatchObject({ status: 'success', returning: 'ran in the freed slot' });
+}
+
+/** Holds task "held" in a worker_execute_before handler until `gate` opens. */
+function holdBeforeExecute(app: QueueTasks, gate: Gate): void {
+  addPlugin(app, 'worker_execute_before', async ({ record }) => {
+    if (record.taskName === 'held') await gate.pass();
+  });
+}
+
 // A handler answering after the abort must not surface as an unhandled rejection.
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => void unhandled.push(reason);
@@ -54,7 +66,7 @@ describe('a plugin handler that never answers cannot hold a task or its slot', (
     expect(limited.status).toBe('error');
     expect(limited.traceback).toMatch(/^TaskTimeoutError: Task "limited" timed out after 200 ms/);
     // One slot: this runs only because the timed-out task gave it back.
-    expect(await app.run('quick', [], WAIT)).toMatchObject({ status: 'success', returning: 'ran in the freed slot' });
+    await expectSlotFreed(app);
     late.open();
     await sleep(50);
     expect(await app.get(limited.uuid)).toMatchObject({ status: 'error', traceback: limited.traceback });
@@ -65,14 +77,12 @@ describe('a plugin handler that never answers cannot hold a task or its slot', (
   it('cancel ends it: the task ends cancel with the reason, and the next task takes its slot', async () => {
     const held = new Gate();
     const app = await apps.start('hung-plugin', withQuickTask((a) => a.task('held', () => 'ran')), { config: { maxTasksProcess: 1 } });
-    addPlugin(app, 'worker_execute_before', async ({ record }) => {
-      if (record.taskName === 'held') await held.pass();
-    });
+    holdBeforeExecute(app, held);
     const added = await app.add('held');
     await held.reached;
     await app.cancel(added.uuid, 'operator cancel');
     expect(await app.wait(added.uuid, WAIT)).toMatchObject({ status: 'cancel', cancelReason: 'operator cancel' });
-    expect(await app.run('quick', [], WAIT)).toMatchObject({ status: 'success', returning: 'ran in the freed slot' });
+    await expectSlotFreed(app);
     held.open();
     await sleep(50);
     expect((await app.get(added.uuid))!.status).toBe('cancel');
@@ -108,7 +118,7 @@ describe('a plugin handler that never answers cannot hold a task or its slot', (
     });
     const done = await app.run('done', [], WAIT);
     expect(done).toMatchObject({ status: 'success', returning: 'finished' });
-    expect(await app.run('quick', [], WAIT)).toMatchObject({ status: 'success', returning: 'ran in the freed slot' });
+    await expectSlotFreed(app);
     late.open();
     await sleep(50);
     expect(await app.get(done.uuid)).toMatchObject({ status: 'success', returning: 'finished' });
@@ -144,7 +154,7 @@ describe('a plugin handler that never answers cannot hold a task or its slot', (
     const limited = await app.run('limited', [], WAIT);
     expect(limited).toMatchObject({ status: 'error', attempt: 1 });
     expect(limited.traceback).toMatch(/^TaskTimeoutError: Task "limited" timed out after 100 ms/);
-    expect(await app.run('quick', [], WAIT)).toMatchObject({ status: 'success', returning: 'ran in the freed slot' });
+    await expectSlotFreed(app);
     late.open();
     await sleep(50);
     expect(await app.get(limited.uuid)).toMatchObject({ status: 'error', attempt: 1 });
@@ -248,13 +258,11 @@ describe('a plugin handler that never answers is given up on after pluginTimeout
     const app = await apps.start('plugin-timeout', withQuickTask((a) => a.task('held', () => 'ran')), {
       config: { maxTasksProcess: 1, pluginTimeoutMs: PLUGIN_TIMEOUT_MS },
     });
-    addPlugin(app, 'worker_execute_before', async ({ record }) => {
-      if (record.taskName === 'held') await late.pass();
-    });
+    holdBeforeExecute(app, late);
     const held = await app.run('held', [], WAIT);
     expect(held.status).toBe('error');
     expect(headline(held.traceback)).toBe(`PluginTimeoutError: ${timeoutMessage('worker_execute_before')}`);
-    expect(await app.run('quick', [], WAIT)).toMatchObject({ status: 'success', returning: 'ran in the freed slot' });
+    await expectSlotFreed(app);
     late.open();
     await sleep(50);
     expect((await app.get(held.uuid))!.status).toBe('error');
