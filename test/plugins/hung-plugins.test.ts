@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { PluginTimeoutError, QueueTasks, type QTasksLogger, type TaskPlugin, type TriggerHandler, type TriggerName } from '../../lib/index.js';
+import { PluginTimeoutError, QueueTasks, type QTasksLogger, type TaskPlugin, type TaskStatus, type TriggerHandler, type TriggerName } from '../../lib/index.js';
 import { Gate } from '../helpers/gate.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { plainApps } from '../helpers/plain-app.js';
@@ -31,6 +31,14 @@ const withQuickTask = (register: (app: QueueTasks) => void) => (app: QueueTasks)
 /** With one slot, the quick task runs only once the task before it gave its slot back. */
 async function expectSlotFreed(app: QueueTasks): Promise<void> {
   expect(await app.run('quick', [], WAIT)).toMatchObject({ status: 'success', returning: 'ran in the freed slot' });
+}
+
+/** The hung handler answers after all: the task's outcome stays as it was, and nothing is left unhandled. */
+async function expectOutcomeKept(app: QueueTasks, gate: Gate, uuid: string, status: TaskStatus): Promise<void> {
+  gate.open();
+  await sleep(50);
+  expect((await app.get(uuid))!.status).toBe(status);
+  expect(unhandled).toEqual([]);
 }
 
 /** Holds task "held" in a worker_execute_before handler until `gate` opens. */
@@ -83,10 +91,7 @@ describe('a plugin handler that never answers cannot hold a task or its slot', (
     await app.cancel(added.uuid, 'operator cancel');
     expect(await app.wait(added.uuid, WAIT)).toMatchObject({ status: 'cancel', cancelReason: 'operator cancel' });
     await expectSlotFreed(app);
-    held.open();
-    await sleep(50);
-    expect((await app.get(added.uuid))!.status).toBe('cancel');
-    expect(unhandled).toEqual([]);
+    await expectOutcomeKept(app, held, added.uuid, 'cancel');
   });
 
   it('the shutdown grace ends it: stop() leaves no task running, and the task goes back to the queue', async () => {
@@ -247,10 +252,7 @@ describe('a plugin handler that never answers is given up on after pluginTimeout
     const record = await app.run('audited', [], WAIT);
     expect(record).toMatchObject({ status: 'success', returning: 'second run', attempt: 2 });
     expect(record.errors!.map(headline)).toEqual([`PluginTimeoutError: ${timeoutMessage('task_executor_before_execute')}`]);
-    late.open();
-    await sleep(50);
-    expect((await app.get(record.uuid))!.status).toBe('success');
-    expect(unhandled).toEqual([]);
+    await expectOutcomeKept(app, late, record.uuid, 'success');
   });
 
   it('on a worker trigger before the run: the task ends error with PluginTimeoutError and the next task takes its slot', async () => {
@@ -263,10 +265,7 @@ describe('a plugin handler that never answers is given up on after pluginTimeout
     expect(held.status).toBe('error');
     expect(headline(held.traceback)).toBe(`PluginTimeoutError: ${timeoutMessage('worker_execute_before')}`);
     await expectSlotFreed(app);
-    late.open();
-    await sleep(50);
-    expect((await app.get(held.uuid))!.status).toBe('error');
-    expect(unhandled).toEqual([]);
+    await expectOutcomeKept(app, late, held.uuid, 'error');
   });
 
   it('on storage_get: get rejects with PluginTimeoutError', async () => {
