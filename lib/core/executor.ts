@@ -209,14 +209,14 @@ class EncodedResult {
 }
 
 /**
- * Runs a thread task's export on the pool; resolves with its result's JSON. The pool counts what is
- * left of the time limit from when a thread takes the call: a wait for a free thread is not the
- * task's time.
+ * Runs a thread task's export on the pool; resolves with its result's JSON. The time limit stops
+ * while the call waits for a free thread (the pool resumes it when a thread takes the call), and
+ * runs on, as one clock, after the call.
  */
 async function onThreadPool(threadRunner: ThreadRunner, definition: TaskDefinition, args: unknown[], abort: TaskAbort): Promise<string> {
-  const timeLimit = abort.pauseTime();
+  abort.pauseTime();
   try {
-    return await threadRunner.run(definition.name, definition.thread!, args, abort, timeLimit);
+    return await threadRunner.run(definition.name, definition.thread!, args, abort);
   } finally {
     abort.resumeTime();
   }

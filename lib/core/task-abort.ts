@@ -1,4 +1,3 @@
-import type { ThreadTimeLimit } from './thread-task.js';
 import { raceTimeout } from './timing.js';
 
 /** How long a closing trigger is waited for on an aborted task, by default (the default shutdown grace). */
@@ -63,19 +62,13 @@ export class TaskAbort {
     this.resumeTime();
   }
 
-  /**
-   * Stops the clock (the run is over, or a thread task waits for a thread, which is not its time):
-   * what is left of the limit, or undefined without one.
-   */
-  pauseTime(): ThreadTimeLimit | undefined {
+  /** Stops the clock, keeping what is left: the run is over, or a thread task waits for a thread, which is not its time. */
+  pauseTime(): void {
     const clock = this.clock;
-    if (!clock) return undefined;
-    if (clock.timer) {
-      clearTimeout(clock.timer);
-      clock.timer = undefined;
-      clock.ms = Math.max(0, clock.ms - (performance.now() - clock.since));
-    }
-    return { ms: clock.ms, reason: clock.reason };
+    if (!clock?.timer) return;
+    clearTimeout(clock.timer);
+    clock.timer = undefined;
+    clock.ms = Math.max(0, clock.ms - (performance.now() - clock.since));
   }
 
   resumeTime(): void {
@@ -87,7 +80,8 @@ export class TaskAbort {
 }
 
 /** What is left of the limit (`ms`, as of when it last stopped counting) and the reason to abort with. */
-interface TimeLimitClock extends ThreadTimeLimit {
+interface TimeLimitClock {
+  ms: number;
   /** performance.now() when it last started counting. */
   since: number;
   reason: () => Error;

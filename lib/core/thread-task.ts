@@ -22,22 +22,15 @@ export interface ThreadTarget {
   exportName: string;
 }
 
-/** What is left of a task's `maxTime`, for a runner to count from when a thread starts the call. */
-export interface ThreadTimeLimit {
-  ms: number;
-  /** The abort reason when the time is up. */
-  reason: () => Error;
-}
-
 /** Runs thread tasks' exports away from the event loop (ThreadWorker's pool). */
 export interface ThreadRunner {
   /**
    * Calls the export of task `taskName`; resolves with its result as the JSON its record keeps,
    * encoded where the export ran as an inline run encodes it (a NotSerializableError when it cannot
-   * be). Aborts `abort` once `timeLimit` has passed since a thread took the call (not while it
-   * waited for one).
+   * be). Called with the task's time limit paused: it resumes it (`abort.resumeTime()`) when a
+   * thread takes the call, so a wait for a free thread is not the task's time.
    */
-  run(taskName: string, target: ThreadTarget, args: unknown[], abort: TaskAbort, timeLimit?: ThreadTimeLimit): Promise<string>;
+  run(taskName: string, target: ThreadTarget, args: unknown[], abort: TaskAbort): Promise<string>;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { errorMessage, ThreadCrashedError, ThreadStartError } from '../core/errors.js';
 import type { TaskAbort } from '../core/task-abort.js';
-import type { ThreadRunner, ThreadTarget, ThreadTimeLimit } from '../core/thread-task.js';
+import type { ThreadRunner, ThreadTarget } from '../core/thread-task.js';
 import { fromThrown, type ThreadJob, type ThreadMessage } from './thread-protocol.js';
 
 export interface ThreadPoolOptions {
@@ -19,7 +19,7 @@ export interface ThreadPoolOptions {
 interface Job extends ThreadJob {
   resolve(json: string): void;
   reject(error: Error): void;
-  /** Starts the time limit's clock (again): when a thread is handed the job. */
+  /** Resumes the task's time limit (paused while the job waited): when a thread is handed the job. */
   startClock(): void;
 }
 
@@ -66,27 +66,20 @@ export class ThreadPool implements ThreadRunner {
     }
   }
 
-  run(taskName: string, target: ThreadTarget, args: unknown[], abort: TaskAbort, timeLimit?: ThreadTimeLimit): Promise<string> {
+  run(taskName: string, target: ThreadTarget, args: unknown[], abort: TaskAbort): Promise<string> {
     return new Promise((resolve, reject) => {
       const { signal } = abort;
       if (signal.aborted) return reject(signal.reason);
       if (!this.open || this.threads.size === 0) return reject(this.broken ?? new Error('The thread pool is not running.'));
       const onAbort = () => this.abandon(job, signal.reason as Error);
-      let clock: NodeJS.Timeout | undefined;
-      const settled = () => {
-        clearTimeout(clock);
-        signal.removeEventListener('abort', onAbort);
-      };
+      const settled = () => signal.removeEventListener('abort', onAbort);
       const job: Job = {
         taskName,
         target,
         args,
         resolve: (json) => (settled(), resolve(json)),
         reject: (error) => (settled(), reject(error)),
-        startClock: () => {
-          clearTimeout(clock);
-          if (timeLimit) clock = setTimeout(() => abort.abort(timeLimit.reason()), timeLimit.ms);
-        },
+        startClock: () => abort.resumeTime(),
       };
       signal.addEventListener('abort', onAbort, { once: true });
       this.waiting.push(job);

@@ -224,6 +224,24 @@ describe('ThreadWorker', () => {
     expect(await app.wait(limited.uuid, WAIT)).toMatchObject({ status: 'success', returning: { label: 'waited' } });
   });
 
+  it('maxTime is one clock over the thread and the triggers after it: their time counts with the thread\'s', async () => {
+    const app = await apps.start('thread-maxtime-after', (a) => a.task({ name: 'limited', thread: thread('spinUntil'), maxTime: 1_000 }), {
+      worker: sourceThreadWorker(1),
+    });
+    // 600 ms in the thread, then 600 ms in a trigger after it: 1.2 s of a 1 s limit.
+    const slowAfter = () => sleep(600).then(() => undefined);
+    app.addPlugin({ name: 'SlowAudit', handlers: { task_executor_after_execute: slowAfter } }, { triggers: ['task_executor_after_execute'] });
+    const release = scratchPath();
+    const handedOver = handlerCalled(app, 'limited');
+    const limited = await app.add('limited', [release]);
+    await handedOver;
+    await sleep(600);
+    writeFileSync(release, '');
+    const final = await app.wait(limited.uuid, WAIT);
+    expect(final.status).toBe('error');
+    expect(final.traceback).toMatch(/^TaskTimeoutError: Task "limited" timed out after 1000 ms/);
+  });
+
   it('a thread killed by an error its last task left behind fails no other task: the next one runs on a new thread', async () => {
     const warnings: string[] = [];
     const app = await apps.start(
