@@ -308,8 +308,8 @@ export class QueueInspector {
   }
 
   /**
-   * Of records that could not be read as strings, those whose key holds another Redis type (a
-   * hash, say), with why; gone ones are left out. Looked up only for those: one call, rarely made.
+   * Of records that could not be read as strings, those whose key still holds another Redis type
+   * (a hash, say), with why. Looked up only for those: one call, rarely made.
    */
   private async otherTypes(uuids: string[]): Promise<TaskList['malformed']> {
     if (uuids.length === 0) return [];
@@ -332,23 +332,27 @@ export class QueueInspector {
     const list: Pick<TaskList, 'tasks' | 'malformed'> = { tasks: [], malformed: [] };
     for (let start = 0; start < uuids.length; start += READ_CHUNK) {
       const chunk = uuids.slice(start, start + READ_CHUNK);
-      // MGET answers nil for a key of another type as for a missing one.
-      const raws = await this.client.mget(chunk.map((uuid) => this.keys.record(uuid)));
-      const unread: string[] = [];
+      // A GET each, not one MGET: MGET answers nil for a key of another type as for a missing one,
+      // and gone records (ids left in lists) would each cost a TYPE look-up to tell them apart.
+      const pipeline = this.client.pipeline();
+      for (const uuid of chunk) pipeline.get(this.keys.record(uuid));
+      const replies = (await pipeline.exec()) ?? [];
+      const otherType: string[] = [];
       chunk.forEach((uuid, index) => {
-        const raw = raws[index];
-        if (raw === null || raw === undefined) {
-          unread.push(uuid);
+        const [error, raw] = replies[index] ?? [];
+        if (error) {
+          if (!isWrongTypeError(error)) throw error;
+          otherType.push(uuid);
           return;
         }
-        if (!accept(uuid, raw)) return;
+        if (raw === null || raw === undefined || !accept(uuid, raw as string)) return;
         try {
-          list.tasks.push(summarize(decodeRecord(uuid, raw)));
+          list.tasks.push(summarize(decodeRecord(uuid, raw as string)));
         } catch (error) {
           list.malformed.push({ uuid, reason: (error as Error).message });
         }
       });
-      list.malformed.push(...(await this.otherTypes(unread)));
+      list.malformed.push(...(await this.otherTypes(otherType)));
     }
     return list;
   }
