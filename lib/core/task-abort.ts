@@ -1,7 +1,8 @@
+import { DEFAULT_CONFIG } from './config.js';
 import { raceTimeout } from './timing.js';
 
 /** How long a closing trigger is waited for on an aborted task, by default (the default shutdown grace). */
-export const CLOSING_WAIT_MS = 10_000;
+export const CLOSING_WAIT_MS = DEFAULT_CONFIG.shutdownGraceMs;
 
 /**
  * A running task's abort switch. Cancel and time limit flip it; the executor stops waiting at

@@ -50,15 +50,15 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   protected async writeSetting(key: string, json: string): Promise<void> {
-    await this.typedUnavailable(() => this.client.hset(this.keys.settings, key, json));
+    await this.whileOpen(() => this.client.hset(this.keys.settings, key, json));
   }
 
   protected async readSetting(key: string): Promise<string | undefined> {
-    return (await this.typedUnavailable(() => this.client.hget(this.keys.settings, key))) ?? undefined;
+    return (await this.whileOpen(() => this.client.hget(this.keys.settings, key))) ?? undefined;
   }
 
   protected readAllSettings(): Promise<Record<string, string>> {
-    return this.typedUnavailable(() => this.client.hgetall(this.keys.settings));
+    return this.whileOpen(() => this.client.hgetall(this.keys.settings));
   }
 
   protected async writeStatus(status: WorkerStatus, ttlMs: number): Promise<void> {
@@ -77,9 +77,9 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   async workers(): Promise<WorkerStatus[]> {
-    const live = await this.typedUnavailable(() => this.client.zrangebyscore(this.keys.workers, Date.now(), '+inf'));
+    const live = await this.whileOpen(() => this.client.zrangebyscore(this.keys.workers, Date.now(), '+inf'));
     if (live.length === 0) return [];
-    return readableObjects<WorkerStatus>(await this.typedUnavailable(() => this.client.hmget(this.keys.workerInfo, ...live)), 'id');
+    return readableObjects<WorkerStatus>(await this.whileOpen(() => this.client.hmget(this.keys.workerInfo, ...live)), 'id');
   }
 
   async publishCatalog(entries: TaskCatalogEntry[]): Promise<void> {
@@ -91,12 +91,12 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   async catalog(): Promise<TaskCatalogEntry[]> {
-    return readableObjects<TaskCatalogEntry>(Object.values(await this.typedUnavailable(() => this.client.hgetall(this.keys.catalog))), 'name');
+    return readableObjects<TaskCatalogEntry>(Object.values(await this.whileOpen(() => this.client.hgetall(this.keys.catalog))), 'name');
   }
 
   async publishSchedule(schedule: ScheduleDefinition, nextRun: Date): Promise<void> {
     const run = this.keys.scheduleRun(schedule.name);
-    await this.typedUnavailable(() =>
+    await this.whileOpen(() =>
       execAll(
         this.client
           .multi()
@@ -110,7 +110,7 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   async recordScheduleRun(name: string, tick: Date, taskUuid: string, nextRun: Date): Promise<boolean | 'removed'> {
-    const recorded = await this.typedUnavailable(() =>
+    const recorded = await this.whileOpen(() =>
       this.scripts.run('schedule-run', [this.keys.scheduleRun(name)], [tick.getTime(), taskUuid, nextRun.getTime()]),
     );
     return recorded === -1 ? 'removed' : recorded === 1;
@@ -124,39 +124,39 @@ export class RedisGlobalConfig extends GlobalConfig {
    */
   async removeSchedule(name: string): Promise<void> {
     const run = this.keys.scheduleRun(name);
-    await this.typedUnavailable(() =>
+    await this.whileOpen(() =>
       execAll(this.client.multi().hdel(this.keys.schedules, name).del(run).hset(run, 'r', Date.now()).pexpire(run, REMOVED_MARK_MS)),
     );
   }
 
   async scheduleRemoved(name: string): Promise<boolean> {
-    return (await this.typedUnavailable(() => this.client.hexists(this.keys.scheduleRun(name), 'r'))) === 1;
+    return (await this.whileOpen(() => this.client.hexists(this.keys.scheduleRun(name), 'r'))) === 1;
   }
 
   async dropSchedule(name: string): Promise<void> {
-    await this.typedUnavailable(() => execAll(this.client.multi().hdel(this.keys.schedules, name).del(this.keys.scheduleRun(name))));
+    await this.whileOpen(() => execAll(this.client.multi().hdel(this.keys.schedules, name).del(this.keys.scheduleRun(name))));
   }
 
   async schedule(name: string): Promise<ScheduleState | undefined> {
-    const [raw, run] = await this.typedUnavailable(() => Promise.all([this.client.hget(this.keys.schedules, name), this.runFields(name)]));
+    const [raw, run] = await this.whileOpen(() => Promise.all([this.client.hget(this.keys.schedules, name), this.runFields(name)]));
     const [definition] = readableObjects<ScheduleDefinition>([raw], 'name');
     return definition && this.withRun(definition, run);
   }
 
   async schedules(): Promise<ScheduleState[]> {
-    return this.typedUnavailable(async () => {
+    return this.whileOpen(async () => {
       const definitions = readableObjects<ScheduleDefinition>(Object.values(await this.client.hgetall(this.keys.schedules)), 'name');
       return Promise.all(definitions.map(async (definition) => this.withRun(definition, await this.runFields(definition.name))));
     });
   }
 
   /**
-   * Runs a setting or schedule read or write (every one goes through here): once the app stopped
-   * it is refused with AppStoppedError, and while Redis cannot be reached (whenRedisDown 'fail') it
-   * fails as RedisUnavailableError, as the producer paths do, not with ioredis's own error. Other
-   * errors pass as they are.
+   * Runs a call the app makes (settings, schedules, the catalogue and heartbeats read): once the app
+   * stopped it is refused with AppStoppedError, and while Redis cannot be reached (whenRedisDown
+   * 'fail') it fails as RedisUnavailableError, not with ioredis's own error. The heartbeats and the
+   * catalogue written at start go without: the worker logs a failed heartbeat, the start fails.
    */
-  private typedUnavailable<T>(command: () => Promise<T>): Promise<T> {
+  private whileOpen<T>(command: () => Promise<T>): Promise<T> {
     return this.connection.whileOpen(this.keys.appName, command);
   }
 
