@@ -18,9 +18,9 @@ export interface ChildApp {
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** Runs a TypeScript fixture (test/fixtures/*.ts) in its own Node process, with `args` after it. */
-export function startChildApp(fixture: string, env: Record<string, string>, args: string[] = []): ChildApp {
-  const entry = fileURLToPath(new URL(`../fixtures/${fixture}`, import.meta.url));
+/** Runs a TypeScript fixture (test/fixtures/*.ts, or any file by URL) in its own Node process, with `args` after it. */
+export function startChildApp(fixture: string | URL, env: Record<string, string>, args: string[] = []): ChildApp {
+  const entry = fileURLToPath(typeof fixture === 'string' ? new URL(`../fixtures/${fixture}`, import.meta.url) : fixture);
   const child = spawn(process.execPath, ['--import', REGISTER_TS, entry, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
