@@ -1,8 +1,8 @@
 // The README's TypeScript examples as modules: found in the Markdown, type-checked against the
 // library's sources, and written out to run, importing the library by its package name as a user does.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -123,12 +123,18 @@ function exampleCompilerOptions(): ts.CompilerOptions {
 /** The Redis URL the examples use, which a run points at a test server instead. */
 const README_REDIS = 'redis://127.0.0.1:6379';
 
+/** A fresh directory for blocks to run from: in the repository (so its node_modules resolve), under its git-ignored tmp/. */
+export function runDirectory(label: string): string {
+  mkdirSync(join(REPO_ROOT, 'tmp'), { recursive: true });
+  return mkdtempSync(join(REPO_ROOT, 'tmp', `${label}-`));
+}
+
 /**
- * Writes every block into `dir` (inside the repository, so its node_modules resolve) as it would
- * run: the package's imports point at lib/, and the README's Redis at `redisUrl`.
+ * Writes every block into `dir` (see runDirectory) as it would run: the package's imports point
+ * at lib/ by absolute path (which Node and vitest both resolve), and the README's Redis at `redisUrl`.
  */
 export function writeRunnableBlocks(blocks: ReadmeBlock[], dir: string, redisUrl: string): void {
-  const entryPoints = [...packageEntryPoints()].map(([specifier, source]) => [`'${specifier}'`, `'${pathToFileURL(source).href}'`] as const);
+  const entryPoints = [...packageEntryPoints()].map(([specifier, source]) => [`'${specifier}'`, `'${source}'`] as const);
   for (const block of blocks) {
     let source = block.source.replaceAll(README_REDIS, redisUrl);
     for (const [specifier, url] of entryPoints) source = source.replaceAll(specifier, url);
