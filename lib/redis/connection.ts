@@ -75,6 +75,15 @@ export class RedisConnection {
   private reconnectedAt?: number;
   /** Set by close(), cleared by connect(): calls made in between are refused (see refuseIfClosed). */
   private closed = false;
+  /**
+   * Set by connect() (the app's start), cleared by close(). Until then our main client's sockets
+   * keep the process alive only while a call is under way: calls made before a start that never
+   * comes (a Nest bootstrap that failed after an onModuleInit added a task) must not keep it
+   * running for ever.
+   */
+  private appStarted = false;
+  /** Calls under way made before start (see callStarted). */
+  private callsUnderWay = 0;
   /** The latest connection error: it names the real cause (ECONNREFUSED, auth...) in our errors. */
   private lastError?: Error;
   /** The database as the URL writes it: ioredis keeps only its parseInt ("abc" is NaN, "2abc" is 2). */
@@ -128,6 +137,7 @@ export class RedisConnection {
     // connect() limits the first connect with a timer of this length: a longer one fires at once.
     assertTimerRange(this.connectTimeoutMs(), 'connectTimeout');
     this.ownsClient = true;
+    this.followSockets();
     this.client.on('ready', () => {
       if (this.everConnected) this.reconnectedAt = Date.now();
       this.everConnected = true;
@@ -172,14 +182,65 @@ export class RedisConnection {
     if (this.closed) throw new AppStoppedError(appName);
   }
 
-  /** Runs a call of app `appName` unless this connection is closed (see refuseIfClosed); its errors typed (see unavailable). */
+  /**
+   * Runs a call of app `appName` unless this connection is closed (see refuseIfClosed), keeping
+   * the process alive until it settles (see callStarted); its errors typed (see unavailable).
+   */
   async whileOpen<T>(appName: string, call: () => Promise<T>): Promise<T> {
     this.refuseIfClosed(appName);
+    const ended = this.callStarted();
     try {
       return await call();
     } catch (error) {
       throw this.unavailable(error);
+    } finally {
+      ended();
     }
+  }
+
+  /** Whether connect() (the app's start) opened this connection, and close() has not closed it since. */
+  get started(): boolean {
+    return this.appStarted;
+  }
+
+  /**
+   * Counts a call under way; returns the function that says it ended. Before start, our sockets
+   * keep the process alive only while some call is under way: a script that awaits an add must get
+   * its answer, and exit once it has it. Once started, the count is not needed (and not kept).
+   */
+  callStarted(): () => void {
+    if (this.appStarted) return NOTHING;
+    if (this.callsUnderWay++ === 0) this.holdSockets();
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      if (--this.callsUnderWay === 0) this.holdSockets();
+    };
+  }
+
+  /**
+   * Lets the main client's sockets keep the process alive, or not (see appStarted). Duplicates
+   * are left alone: before start, only a wait opens one, and its storage closes it once no wait
+   * is under way.
+   */
+  private holdSockets(): void {
+    if (!this.ownsClient) return;
+    const hold = this.appStarted || this.callsUnderWay > 0;
+    const nodes = this.client instanceof Cluster ? this.client.nodes() : [this.client];
+    for (const { stream } of nodes) {
+      // A client that never connected has no socket yet (its first one opens held, as every socket).
+      if (!stream) continue;
+      if (hold) stream.ref();
+      else stream.unref();
+    }
+  }
+
+  /** Applies holdSockets to every socket the main client opens later: each reconnect, each cluster node, opens a new one. */
+  private followSockets(): void {
+    const opened = () => this.holdSockets();
+    if (this.client instanceof Cluster) this.client.on('+node', (node: Redis) => node.on('connect', opened));
+    else this.client.on('connect', opened);
   }
 
   static from(options: RedisConnectionOptions | RedisConnection): RedisConnection {
@@ -219,6 +280,8 @@ export class RedisConnection {
   /** Connects once; an unreachable server fails here with a clear error instead of hanging. */
   connect(): Promise<void> {
     this.closed = false;
+    this.appStarted = true;
+    this.holdSockets();
     this.connecting ??= this.openMain().catch((error: unknown) => {
       this.connecting = undefined;
       throw error;
@@ -258,6 +321,7 @@ export class RedisConnection {
   /** Closes every connection made here; resolves once their sockets are closed. */
   async close(): Promise<void> {
     this.closed = true;
+    this.appStarted = false;
     const drops = [...this.extras].map((copy) => this.drop(copy));
     if (this.ownsClient && this.client.status !== 'end') {
       const closed = ended(this.client);
@@ -408,6 +472,9 @@ const CLOSE_WAIT_MS = 2_000;
 
 /** Statuses of a client whose connect is under way. */
 const CONNECTING_STATUSES = new Set(['connecting', 'connect', 'reconnecting']);
+
+/** What callStarted returns once started: there is no count to keep. */
+const NOTHING = () => undefined;
 
 /** Statuses in which a client has a socket that closing must wait for. */
 const OPEN_STATUSES = new Set(['connecting', 'connect', 'ready']);

@@ -74,14 +74,23 @@ export class RedisBroker extends Broker {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.enqueues.enqueue(values).catch((error: unknown) => {
-      const failure = this.storage.connection.unavailable(error);
-      // Lost on its way, not refused before it left (nor before any connect): the caller must know
-      // Redis may have stored it.
-      const mayHaveRun = !neverSent(error) && this.storage.connection.connectedOnce;
-      if (failure instanceof RedisUnavailableError && mayHaveRun) throw new AddOutcomeUnknownError(failure, tasks.map((task) => task.uuid));
-      throw failure;
-    });
+    const { connection } = this.storage;
+    const ended = connection.callStarted();
+    return this.enqueues.enqueue(values).then(
+      (uuids) => {
+        ended();
+        return uuids;
+      },
+      (error: unknown) => {
+        ended();
+        const failure = connection.unavailable(error);
+        // Lost on its way, not refused before it left (nor before any connect): the caller must know
+        // Redis may have stored it.
+        const mayHaveRun = !neverSent(error) && connection.connectedOnce;
+        if (failure instanceof RedisUnavailableError && mayHaveRun) throw new AddOutcomeUnknownError(failure, tasks.map((task) => task.uuid));
+        throw failure;
+      },
+    );
   }
 
   private sendEnqueue(values: string[]): Promise<string[]> {

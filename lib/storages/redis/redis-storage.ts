@@ -54,6 +54,8 @@ export class RedisStorage extends Storage {
   private rechecking?: Promise<void>;
   /** Aborted by stop: ends the waits held while Redis is unreachable (see subscribeHeld). */
   private stopping = new AbortController();
+  /** Watches under way (see watchStarted). */
+  private watches = 0;
 
   constructor(options: RedisStorageOptions = {}) {
     super();
@@ -81,12 +83,7 @@ export class RedisStorage extends Storage {
     for (const waiters of this.waiters.values()) {
       for (const waiter of [...waiters]) waiter.abort(new QTasksError('STOPPED', 'Storage stopped while a wait was pending.'));
     }
-    // Not the subscribed promise: with Redis gone and whenRedisDown 'wait', a SUBSCRIBE already on
-    // its way waits for a reconnect forever. Opening always ends, in a connection or an error.
-    const subscriber = await this.subscriberOpened?.catch(() => undefined);
-    this.subscriberOpened = undefined;
-    this.subscriber = undefined;
-    if (subscriber) await this.connection.drop(subscriber);
+    await this.closeSubscription();
     if (this.ownsConnection) await this.connection.close();
   }
 
@@ -102,13 +99,20 @@ export class RedisStorage extends Storage {
   async watch(uuid: string, timeoutMs?: number): Promise<TaskWatch> {
     this.connection.refuseIfClosed(this.keys.appName);
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
-    await this.subscribeHeld(deadline);
+    const watchEnded = this.watchStarted();
+    try {
+      await this.subscribeHeld(deadline);
+    } catch (error) {
+      watchEnded();
+      throw error;
+    }
     let waiter!: Waiter;
     let timer: NodeJS.Timeout | undefined;
     const finished = new Promise<TaskRecord | null>((resolve, reject) => {
       const end = () => {
         clearTimeout(timer);
         this.removeWaiter(uuid, waiter);
+        watchEnded();
       };
       waiter = {
         finished: (record) => (end(), resolve(record)),
@@ -143,6 +147,34 @@ export class RedisStorage extends Storage {
       endStopped(undefined);
     }
     return { finished, cancel: waiter.cancel, current };
+  }
+
+  /**
+   * Counts a watch under way; returns the function that ends it. Until then, the process stays up
+   * for its answer even before start (see RedisConnection.callStarted). Before start, the last
+   * watch to end also closes the subscription, which nothing else uses then: it would keep the
+   * process alive (a cluster's subscription socket is out of callStarted's reach).
+   */
+  private watchStarted(): () => void {
+    const callEnded = this.connection.callStarted();
+    this.watches++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      callEnded();
+      if (--this.watches === 0 && !this.connection.started) void this.closeSubscription();
+    };
+  }
+
+  /** Closes the subscription, if any; the next watch opens it again. */
+  private async closeSubscription(): Promise<void> {
+    // Not the subscribed promise: with Redis gone and whenRedisDown 'wait', a SUBSCRIBE already on
+    // its way waits for a reconnect forever. Opening always ends, in a connection or an error.
+    const opened = this.subscriberOpened;
+    this.subscriberOpened = this.subscriber = undefined;
+    const subscriber = await opened?.catch(() => undefined);
+    if (subscriber) await this.connection.drop(subscriber);
   }
 
   /** Sets or extends the waiter mark; replies with the record as it is now. */
