@@ -183,13 +183,15 @@ export class RedisConnection {
   }
 
   /**
-   * Runs a call of app `appName` unless this connection is closed (see refuseIfClosed), keeping
-   * the process alive until it settles (see callStarted); its errors typed (see unavailable).
+   * Runs a call of app `appName` unless this connection is closed (see refuseIfClosed), after the
+   * first connect where it must wait for it (see firstConnect), keeping the process alive until it
+   * settles (see callStarted); its errors typed (see unavailable).
    */
   async whileOpen<T>(appName: string, call: () => Promise<T>): Promise<T> {
     this.refuseIfClosed(appName);
     const ended = this.callStarted();
     try {
+      await this.firstConnect();
       return await call();
     } catch (error) {
       throw this.unavailable(error);
@@ -277,11 +279,28 @@ export class RedisConnection {
     return { nodes: [{ host, port }], options: { redisOptions: { username, password, tls } } };
   }
 
-  /** Connects once; an unreachable server fails here with a clear error instead of hanging. */
+  /** Connects once (the app's start); an unreachable server fails here with a clear error instead of hanging. */
   connect(): Promise<void> {
     this.closed = false;
     this.appStarted = true;
     this.holdSockets();
+    return this.open();
+  }
+
+  /**
+   * With whenRedisDown 'fail', a call made before the main client ever connected waits for its
+   * first connect (on its way from start or an earlier call, or begun here), which fails typed
+   * within connectTimeout: ioredis would refuse the call at once, Redis up or not, as the
+   * connection is still opening. Undefined when there is nothing to wait for: once connected,
+   * with 'wait' (ioredis queues the call until connected), or for a client of the app's.
+   */
+  firstConnect(): Promise<void> | undefined {
+    if (this.everConnected || this.holdsWhileDown || !this.ownsClient) return undefined;
+    return this.open();
+  }
+
+  /** The main client's connect, one at a time; one that failed is tried again by the next. */
+  private open(): Promise<void> {
     this.connecting ??= this.openMain().catch((error: unknown) => {
       this.connecting = undefined;
       throw error;

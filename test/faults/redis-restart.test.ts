@@ -1,7 +1,9 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { Redis, type RedisOptions } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { raceTimeout } from '../../lib/core/timing.js';
 import { RedisKeys } from '../../lib/redis/keys.js';
-import { QueueTasks, RedisUnavailableError, type TaskRecord, type WhenRedisDown } from '../../lib/index.js';
+import { AddOutcomeUnknownError, QueueTasks, RedisUnavailableError, type TaskRecord, type WhenRedisDown } from '../../lib/index.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 import { stopChild, type ChildApp } from '../helpers/child-app.js';
@@ -107,9 +109,9 @@ describe('a call made before start (an add in a Nest onModuleInit)', () => {
       const app = new QueueTasks({ name: uniqueAppName('early-call'), url: server.url, whenRedisDown, logger: quietLogger });
       app.task('double', (n: number) => n * 2);
       try {
-        // ioredis opens the connection for it (lazyConnect). With 'wait' the call waits for it, so
-        // start finds it open; with 'fail' the call fails at once, and start finds it on its way.
-        await app.get('no-such-task').catch(() => undefined);
+        // The call opens the connection (with 'wait' ioredis does, lazyConnect; with 'fail' our
+        // first connect, which the call waits for): start finds it open.
+        await app.get('no-such-task');
         await app.start();
         await server.stop();
         await server.restart();
@@ -128,6 +130,50 @@ describe('a call made before start (an add in a Nest onModuleInit)', () => {
       }
     }, 30_000);
   }
+});
+
+describe("a call made before start with whenRedisDown 'fail', while the first connect is on its way", () => {
+  const name = uniqueAppName('first-connect');
+  const appAt = (url: string, redis: RedisOptions = {}) => {
+    const app = new QueueTasks({ name, url, whenRedisDown: 'fail', redis, logger: quietLogger });
+    app.task('double', (n: number) => n * 2);
+    return app;
+  };
+
+  it('waits for that connect and goes, Redis being up: add, get and wait, each on an app just built', async () => {
+    const url = inject('redisUrl');
+    const apps = [appAt(url), appAt(url), appAt(url)];
+    const [adding, reading, waiting] = apps;
+    try {
+      const added = await adding!.add('double', [21]);
+      expect(await reading!.get(added.uuid)).toMatchObject({ uuid: added.uuid, status: 'new' });
+      // No worker runs it: the wait times out on the record as it is.
+      expect(await waiting!.wait(added.uuid, { timeout: 200, returnOnTimeout: true })).toMatchObject({ uuid: added.uuid, status: 'new' });
+    } finally {
+      await Promise.all(apps.map((app) => app.stop()));
+    }
+  });
+
+  it('fails typed once that connect fails, within connectTimeout: nothing reachable, or a server that never answers', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => void sockets.add(socket.resume()));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    // Port 1: nothing listens there.
+    const apps = [appAt('redis://127.0.0.1:1'), appAt(`redis://127.0.0.1:${(silent.address() as AddressInfo).port}`, { connectTimeout: 300 })];
+    try {
+      for (const app of apps) {
+        const calls = [app.add('double', [21]), app.get('no-such-task'), app.wait('no-such-task', { timeout: 5_000 })];
+        const errors = await raceTimeout(Promise.all(calls.map((call) => call.catch((error: unknown) => error))), 5_000, () => 'still waiting');
+        expect(errors).toEqual(calls.map(() => expect.any(RedisUnavailableError)));
+        // Refused before it left: no AddOutcomeUnknownError.
+        expect((errors as Error[])[0]).not.toBeInstanceOf(AddOutcomeUnknownError);
+      }
+    } finally {
+      await Promise.all(apps.map((app) => app.stop()));
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
 });
 
 /** Reads the statuses of all records until none is pending, bounded by timeoutMs. */

@@ -76,7 +76,9 @@ export class RedisBroker extends Broker {
     }
     const { connection } = this.storage;
     const ended = connection.callStarted();
-    return this.enqueues.enqueue(values).then(
+    const opening = connection.firstConnect();
+    const sent = opening ? opening.then(() => this.enqueues.enqueue(values)) : this.enqueues.enqueue(values);
+    return sent.then(
       (uuids) => {
         ended();
         return uuids;

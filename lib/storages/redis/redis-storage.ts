@@ -101,6 +101,7 @@ export class RedisStorage extends Storage {
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
     const watchEnded = this.watchStarted();
     try {
+      await this.connection.firstConnect();
       await this.subscribeHeld(deadline);
     } catch (error) {
       watchEnded();
