@@ -7,7 +7,7 @@ import type { RedisClient } from './connection.js';
 
 const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lua');
 
-/** Every state change of the engine, one Lua file each; the number is how many KEYS it takes. */
+/** Every state change of the engine, one Lua file each, and `uptime`; the number is how many KEYS it takes. */
 const SCRIPT_KEYS = {
   enqueue: 3,
   claim: 4,
@@ -22,6 +22,7 @@ const SCRIPT_KEYS = {
   'requeue-finished': 2,
   pause: 1,
   wake: 1,
+  uptime: 1,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_KEYS;

@@ -227,3 +227,47 @@ describe('a Redis restart shorter than the lease, with tasks running on two work
     });
   }
 });
+
+describe('a worker started right after a Redis restart, with tasks running on two others', () => {
+  const LEASE_MS = 3_000;
+  it('re-runs none of them: its first sweep waits until Redis has been up for a lease, as the others renew', async () => {
+    const server = await startRedisServer({ appendOnly: true });
+    const name = uniqueAppName('start-after-restart');
+    const runs = new Map<number, number>();
+    const warnings: string[] = [];
+    const logger = { ...quietLogger, warn: (message: string) => void warnings.push(message) };
+    // 'fail': the running workers' renewals are not held through the outage and sent the moment
+    // they reconnect, so they are late, as a worker's in another process may be.
+    const worker = (whenRedisDown: WhenRedisDown, maxTasksProcess: number) => {
+      const app = new QueueTasks({ name, url: server.url, whenRedisDown, logger, config: { leaseMs: LEASE_MS, maxTasksProcess } });
+      app.task('long', async (n: number) => {
+        runs.set(n, (runs.get(n) ?? 0) + 1);
+        await new Promise((resolve) => setTimeout(resolve, 8_000)); // through the outage and past the late start
+        return n;
+      });
+      return app;
+    };
+    const running = [worker('fail', 10), worker('fail', 10)];
+    // Room for every task: without the pause, its first sweep takes them all.
+    const late = worker('wait', 20);
+    try {
+      await running[0]!.start();
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      await running[1]!.start();
+      // Not through `late`: its connection must first open after the restart, as a new process's.
+      const added = await running[0]!.addBulk(Array.from({ length: 20 }, (_, n) => ({ name: 'long', args: [n] })));
+      await eventually('every task started', async () => runs.size === 20);
+      await server.stop();
+      await new Promise((resolve) => setTimeout(resolve, LEASE_MS + 300)); // every lease runs out
+      await server.restart();
+      await late.start();
+      const finals = await Promise.all(added.map(({ uuid }) => late.wait(uuid, { timeout: 30_000 })));
+      expect(finals.map(({ status, stalls }) => ({ status, stalls }))).toEqual(finals.map(() => ({ status: 'success', stalls: 0 })));
+      expect([...runs.values()]).toEqual(Array.from({ length: 20 }, () => 1));
+      expect(warnings.filter((line) => /recovered tasks|lease lost|discarded/.test(line))).toEqual([]);
+    } finally {
+      await Promise.all([...running, late].map((app) => app.stop()));
+      await server.destroy();
+    }
+  });
+});

@@ -55,8 +55,24 @@ export class RedisBroker extends Broker {
     return this.storage.keys;
   }
 
+  /**
+   * When the Redis that holds the app's keys started (ms since the epoch), as read at start; 0
+   * when it cannot be read (INFO refused).
+   */
+  private redisStartedAt = 0;
+
   async start(): Promise<void> {
     await this.storage.connection.connect();
+    this.redisStartedAt = await this.readRedisStart();
+  }
+
+  /**
+   * From Redis's uptime, in whole seconds: rounded down, so the start found is never earlier than
+   * the real one. On a cluster, the uptime of the master that holds the app's slot.
+   */
+  private async readRedisStart(): Promise<number> {
+    const uptimeS = await this.scripts.run('uptime', [this.keys.marker], []).catch(() => null);
+    return typeof uptimeS === 'number' ? Date.now() - uptimeS * 1000 : 0;
   }
 
   async stop(): Promise<void> {
@@ -251,9 +267,14 @@ export class RedisBroker extends Broker {
     return { ended, undo };
   }
 
+  /**
+   * Also paused until Redis has been up for a lease, for a worker that connected first after a
+   * Redis restart (it saw no reconnect): the live workers, which reconnected, may not have renewed
+   * the leases that ran out meanwhile.
+   */
   override recoveryPaused(leaseMs: number): boolean {
     const { connection } = this.storage;
-    return !connection.ready || connection.sinceReconnectMs() < leaseMs;
+    return !connection.ready || connection.sinceReconnectMs() < leaseMs || Date.now() - this.redisStartedAt < leaseMs;
   }
 
   async recover(maxStalls: number, retention: Retention): Promise<RecoverOutcome> {
