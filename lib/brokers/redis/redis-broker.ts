@@ -91,24 +91,22 @@ export class RedisBroker extends Broker {
       return Promise.reject(error);
     }
     const { connection } = this.storage;
-    const ended = connection.callStarted();
     const opening = connection.firstConnect();
-    const sent = opening ? opening.then(() => this.enqueues.enqueue(values)) : this.enqueues.enqueue(values);
-    return sent.then(
-      (uuids) => {
-        ended();
-        return uuids;
-      },
-      (error: unknown) => {
-        ended();
-        const failure = connection.unavailable(error);
-        // Lost on its way, not refused before it left (nor before any connect): the caller must know
-        // Redis may have stored it.
-        const mayHaveRun = !neverSent(error) && connection.connectedOnce;
-        if (failure instanceof RedisUnavailableError && mayHaveRun) throw new AddOutcomeUnknownError(failure, tasks.map((task) => task.uuid));
-        throw failure;
-      },
-    );
+    const sent = (opening ? opening.then(() => this.enqueues.enqueue(values)) : this.enqueues.enqueue(values)).catch((error: unknown) => {
+      const failure = connection.unavailable(error);
+      // Lost on its way, not refused before it left (nor before any connect): the caller must know
+      // Redis may have stored it.
+      const mayHaveRun = !neverSent(error) && connection.connectedOnce;
+      if (failure instanceof RedisUnavailableError && mayHaveRun) throw new AddOutcomeUnknownError(failure, tasks.map((task) => task.uuid));
+      throw failure;
+    });
+    // Before start, the call keeps the process alive until it settles (see callStarted); counted
+    // beside the caller's chain, so a started app's add makes no closure for it.
+    if (!connection.started) {
+      const ended = connection.callStarted();
+      sent.then(ended, ended);
+    }
+    return sent;
   }
 
   private sendEnqueue(values: string[]): Promise<string[]> {
