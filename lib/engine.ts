@@ -57,6 +57,7 @@ export {
   type InspectorOptions,
 } from './webview/inspector.js';
 export { WebView, type WebViewOptions, type WebViewServerOptions } from './webview/web-view.js';
+export type { WebViewAuth } from './webview/basic-auth.js';
 
 export { PluginRunner } from './plugins/plugin-runner.js';
 export type { TaskPlugin, TriggerHandler, TriggerHandlers, AddPluginOptions } from './plugins/plugin.js';

@@ -6,6 +6,7 @@ import { RedisGlobalConfig } from '../configs/redis/redis-global-config.js';
 import { isRedisUrl, RedisConnection } from '../redis/connection.js';
 import { assertAppName } from '../redis/keys.js';
 import { RedisStorage } from '../storages/redis/redis-storage.js';
+import type { WebViewAuth } from '../webview/basic-auth.js';
 import { assertTaskState, QueueInspector, TASK_STATES } from '../webview/inspector.js';
 import { WebView } from '../webview/web-view.js';
 import { formatOverview, formatRecord, formatSchedules, formatTaskList, formatWorkers } from './format.js';
@@ -30,7 +31,8 @@ Commands:
   apps                   app names found on this Redis
   web [--port N] [--host H] [--allowed-hosts A,B]
                          serve the dashboard until interrupted (default 127.0.0.1:8180);
-                         --allowed-hosts: more host names it may be reached by
+                         --allowed-hosts: more host names it may be reached by;
+                         env QTASKS_WEB_AUTH=user:password: the login it asks for
   help                   this text
 
 Options:
@@ -162,6 +164,7 @@ const COMMANDS: Record<string, Command> = {
   }),
   web: async ({ url, name, values, io }) => {
     const port = wholeNumber('--port', values.port ?? '8180', 0);
+    const auth = webAuth(io.env.QTASKS_WEB_AUTH);
     const allowedHosts = values['allowed-hosts']?.split(',').map((host) => host.trim()).filter(Boolean) ?? [];
     // Redis down now: the dashboard serves anyway (its API answers 503) and reaches the URL's
     // server once it is back, as a single Redis.
@@ -170,7 +173,7 @@ const COMMANDS: Record<string, Command> = {
       throw error;
     });
     try {
-      const webView = new WebView({ ...(connection ? { connection } : { url }), name, port, host: values.host ?? '127.0.0.1', allowedHosts });
+      const webView = new WebView({ ...(connection ? { connection } : { url }), name, port, host: values.host ?? '127.0.0.1', allowedHosts, auth });
       await webView.start();
       io.out(`dashboard of ${name} at ${webView.address} (Ctrl-C to stop)\n`);
       try {
@@ -184,6 +187,14 @@ const COMMANDS: Record<string, Command> = {
     return EXIT.ok;
   },
 };
+
+/** The dashboard's login from QTASKS_WEB_AUTH (`user:password`; an environment variable stays out of `ps`). */
+function webAuth(given: string | undefined): WebViewAuth | undefined {
+  if (given === undefined) return undefined;
+  const colon = given.indexOf(':');
+  if (colon < 1) throw new InvalidOptionError('QTASKS_WEB_AUTH must be user:password.');
+  return { user: given.slice(0, colon), password: given.slice(colon + 1) };
+}
 
 /** The app's broker on `connection`, for the commands that write. */
 function appBroker(name: string, connection: RedisConnection): RedisBroker {

@@ -108,7 +108,7 @@ function moduleWebView(app: QueueTasks, options: QTasksModuleOptions): WebView |
     // The components keep their own connections, which may not be the default Redis.
     throw new InvalidOptionError('webview needs the Redis to read when broker or storage is passed in: give url, redis, cluster or client too.');
   }
-  return new WebView({ ...options.webview, name: app.name, url, redis, cluster, client });
+  return new WebView({ ...options.webview, name: app.name, url, redis, cluster, client, logger: app.logger });
 }
 
 /** A running task's logger: a Nest Logger whose context names the task and its uuid. */

@@ -2,8 +2,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { isIP, type AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { InvalidOptionError, QTasksError, RedisUnavailableError, WebViewStartError } from '../core/errors.js';
+import { consoleLogger, type QTasksLogger } from '../core/logger.js';
 import { assertTimerRange, raceTimeout } from '../core/timing.js';
 import { API_HELP, apiRead, errorReply, problemReply, type ApiRead, type ApiReply } from './api.js';
+import { BasicAuth, type WebViewAuth } from './basic-auth.js';
 import { QueueInspector, type InspectorOptions } from './inspector.js';
 import { PAGE_CSP, renderPage } from './page.js';
 
@@ -20,10 +22,18 @@ export interface WebViewServerOptions {
    * loopback names; elsewhere, IP addresses, `localhost` and this machine's host name.
    */
   allowedHosts?: string[];
+  /**
+   * A user and password every request must carry (HTTP Basic authentication; browsers ask for
+   * them). Off by default; give it whenever `host` is not loopback.
+   */
+  auth?: WebViewAuth;
 }
 
 /** The app to show (name and Redis connection, as for QueueInspector) and where to serve it. */
-export interface WebViewOptions extends InspectorOptions, WebViewServerOptions {}
+export interface WebViewOptions extends InspectorOptions, WebViewServerOptions {
+  /** Where the warning about a dashboard open to the network goes; default the console. */
+  logger?: QTasksLogger;
+}
 
 export const DEFAULT_WEBVIEW_PORT = 8180;
 const DEFAULT_REFRESH_MS = 2000;
@@ -62,12 +72,14 @@ export class WebView {
   private readonly onLoopback: boolean;
   /** Host names requests may name in their Host header (see refuseHost). */
   private readonly hostNames: ReadonlySet<string>;
+  private readonly auth?: BasicAuth;
+  private readonly logger: QTasksLogger;
   private starting?: Promise<void>;
   private server?: Server;
   private listeningAt?: string;
 
   constructor(options: WebViewOptions) {
-    const { port = DEFAULT_WEBVIEW_PORT, host = '127.0.0.1', refreshMs = DEFAULT_REFRESH_MS, allowedHosts = [], ...inspectorOptions } = options;
+    const { port = DEFAULT_WEBVIEW_PORT, host = '127.0.0.1', refreshMs = DEFAULT_REFRESH_MS, allowedHosts = [], auth, logger = consoleLogger, ...inspectorOptions } = options;
     if (!Number.isInteger(port) || port < 0 || port > 65_535) {
       throw new InvalidOptionError(`WebView port must be a whole number from 0 to 65535, got ${port}.`);
     }
@@ -81,6 +93,8 @@ export class WebView {
     this.onLoopback = LOOPBACK.has(host);
     const defaultNames = this.onLoopback ? [...LOOPBACK] : ['localhost', hostname().toLowerCase(), host.toLowerCase()];
     this.hostNames = new Set([...defaultNames, ...allowedHostNames(allowedHosts)]);
+    this.auth = auth === undefined ? undefined : new BasicAuth(auth);
+    this.logger = logger;
     // Built now so that a bad app name fails here, not at the first request.
     this.inspector = new QueueInspector(inspectorOptions);
     this.page = renderPage({ appName: inspectorOptions.name, refreshMs });
@@ -115,6 +129,12 @@ export class WebView {
     });
     this.server = server;
     this.listeningAt = `http://${this.hostAndPort((server.address() as AddressInfo).port)}`;
+    if (!this.onLoopback && !this.auth) {
+      this.logger.warn(
+        `The dashboard at ${this.listeningAt} listens beyond this machine with no auth: anyone who reaches it reads every task's ` +
+          'arguments and results. Give it auth (and TLS in front), or keep host 127.0.0.1.',
+      );
+    }
   }
 
   private hostAndPort(port: number): string {
@@ -139,6 +159,10 @@ export class WebView {
 
   private async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
     try {
+      if (this.auth && !this.auth.allows(request.headers.authorization)) {
+        const reply = problemReply(401, 'UNAUTHORIZED', 'This dashboard asks for a user and password.');
+        return sendJson(response, reply, { 'www-authenticate': 'Basic realm="qtasks", charset="UTF-8"' });
+      }
       if (request.method !== 'GET' && request.method !== 'HEAD') {
         const reply = problemReply(405, 'METHOD_NOT_ALLOWED', `The dashboard only reads: use GET, not ${request.method}.`);
         return sendJson(response, reply, { allow: 'GET, HEAD' });

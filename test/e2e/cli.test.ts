@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { EXIT, USAGE } from '../../lib/cli/run-cli.js';
+import { EXIT, runCli, USAGE } from '../../lib/cli/run-cli.js';
 import { RedisGlobalConfig } from '../../lib/index.js';
 import { startChildApp } from '../helpers/child-app.js';
 import { Gate } from '../helpers/gate.js';
@@ -168,6 +168,27 @@ describe('the qtasks CLI', () => {
     } finally {
       web.kill();
     }
+  }, 90_000);
+
+  it('serves the dashboard behind the login QTASKS_WEB_AUTH gives (`qtasks web`)', async () => {
+    const name = uniqueAppName('cli-web-auth');
+    const env = { QTASKS_REDIS_URL: inject('redisUrl'), QTASKS_APP: name, QTASKS_WEB_AUTH: 'ops:secret' };
+    const web = startChildApp('qtasks-cli.ts', env, ['web', '--port', '0']);
+    try {
+      await web.waitFor('(Ctrl-C to stop)');
+      const address = /at (http:\/\/\S+) /.exec(web.output())![1]!;
+      expect((await fetch(`${address}/api/overview`)).status).toBe(401);
+      const login = { authorization: `Basic ${Buffer.from('ops:secret').toString('base64')}` };
+      expect((await fetch(`${address}/api/overview`, { headers: login })).status).toBe(200);
+      web.kill('SIGINT');
+      expect(await web.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      web.kill();
+    }
+    let err = '';
+    const io = { out: () => undefined, err: (text: string) => (err += text), env: { QTASKS_WEB_AUTH: 'ops' }, interrupted: () => Promise.resolve() };
+    expect(await runCli(['web', '--port', '0', '--app', name], io)).toBe(EXIT.usage);
+    expect(err).toContain('QTASKS_WEB_AUTH must be user:password');
   }, 90_000);
 
   it('fails `qtasks web` on a port in use, saying so', async () => {

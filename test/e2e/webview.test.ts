@@ -6,7 +6,7 @@ import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { QTasksModule, QTasksRootHooks, QueueTasks, RedisStorage, Task, WebView, WebViewStartError, type QueueOverview, type TaskList, type TaskRecord, type TaskState, type WebViewOptions } from '../../lib/index.js';
+import { InvalidOptionError, QTasksModule, QTasksRootHooks, QueueTasks, RedisStorage, Task, WebView, WebViewStartError, type QueueOverview, type TaskList, type TaskRecord, type TaskState, type WebViewOptions } from '../../lib/index.js';
 import { Gate } from '../helpers/gate.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startNestApp } from '../helpers/nest-app.js';
@@ -261,6 +261,45 @@ describe('the WebView dashboard', () => {
     const loopback = await startView({ name: worker.name, url: redisUrl, port: 0, allowedHosts: ['tasks.example.com'] });
     expect(await getWithHost(`${loopback.address}/api/overview`, 'tasks.example.com')).toBe(200);
     expect(await getWithHost(`${loopback.address}/api/overview`, '192.0.2.7')).toBe(403);
+  });
+
+  it('asks every request for the user and password given as auth; a browser given them shows the page', async () => {
+    const login = { user: 'ops', password: 'pa:ss' };
+    const guarded = await startView({ name: worker.name, url: redisUrl, port: 0, refreshMs: 200, auth: login });
+    const basic = (credentials: string) => ({ authorization: `Basic ${Buffer.from(credentials).toString('base64')}` });
+    const status = async (path: string, headers: Record<string, string>, method = 'GET') =>
+      (await fetch(`${guarded.address}${path}`, { headers, method })).status;
+    const refused = await fetch(guarded.address!);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
+    expect(await refused.text()).not.toContain('<script');
+    expect(await status('/api/overview', {})).toBe(401);
+    expect(await status('/api/overview', basic('ops:wrong'))).toBe(401);
+    expect(await status('/api/overview', basic('ops:pa:ss'))).toBe(200);
+    expect(await status(`/api/tasks/${echoed.uuid}`, {}, 'DELETE')).toBe(401);
+
+    const context = await browser.newContext({ httpCredentials: { username: 'ops', password: 'pa:ss' } });
+    try {
+      const page = await context.newPage();
+      await page.goto(guarded.address!);
+      await expect.poll(() => text(page, 'count-error'), WAIT).toBe('1');
+      expect(await page.locator(testId('error-banner')).isHidden()).toBe(true);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('warns when it listens beyond loopback with no auth, and refuses an auth lacking a user or password', async () => {
+    const warnings: string[] = [];
+    const logger = { log: () => undefined, error: () => undefined, warn: (message: string) => warnings.push(message) };
+    await startView({ name: worker.name, url: redisUrl, port: 0, logger });
+    await startView({ name: worker.name, url: redisUrl, port: 0, host: '0.0.0.0', auth: { user: 'ops', password: 'secret' }, logger });
+    expect(warnings).toEqual([]);
+    const open = await startView({ name: worker.name, url: redisUrl, port: 0, host: '0.0.0.0', logger });
+    expect(warnings).toEqual([expect.stringContaining(`${open.address} listens beyond this machine with no auth`)]);
+    for (const auth of [{ user: '', password: 'x' }, { user: 'a:b', password: 'x' }, { user: 'ops', password: '' }]) {
+      expect(() => new WebView({ name: worker.name, url: redisUrl, auth })).toThrow(InvalidOptionError);
+    }
   });
 
   it('starts one server when start is called again before the first call is done', async () => {
