@@ -5,6 +5,18 @@ import { TASK_STATES, type QueueOverview, type TaskList } from '../webview/inspe
 
 /** Text the CLI prints: aligned columns, times in ISO form, nothing the JSON output lacks. */
 
+/** Control characters but newline and tab: C0, DEL and C1 (a terminal takes some of C1 as escapes too). */
+const CONTROL_CHARACTERS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * `text` with each control character but newline and tab written as its JSON escape (`\u001b`).
+ * Task data (a traceback, a task name) may carry escape sequences that would drive the terminal:
+ * retitle it, clear it, write the clipboard. In JSON output the same escape keeps the JSON valid.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function formatOverview(overview: QueueOverview, where: string): string {
   const counts = TASK_STATES.map((state) => `${state} ${overview.counts[state]}`).join('  ');
   const queues = overview.queues.map(({ priority, queued }) => `priority ${priority}: ${queued}`).join(', ') || 'empty';

@@ -9,7 +9,7 @@ import { RedisStorage } from '../storages/redis/redis-storage.js';
 import type { WebViewAuth } from '../webview/basic-auth.js';
 import { assertTaskState, QueueInspector, TASK_STATES } from '../webview/inspector.js';
 import { WebView } from '../webview/web-view.js';
-import { formatOverview, formatRecord, formatSchedules, formatTaskList, formatWorkers } from './format.js';
+import { formatOverview, formatRecord, formatSchedules, formatTaskList, formatWorkers, terminalSafe } from './format.js';
 
 export const USAGE = `Usage: qtasks <command> [options]
 
@@ -67,8 +67,12 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** Runs one CLI command; resolves with the exit code. */
-export async function runCli(argv: string[], io: CliIo): Promise<number> {
+/** Runs one CLI command; resolves with the exit code. Everything it prints is made terminal-safe. */
+export function runCli(argv: string[], io: CliIo): Promise<number> {
+  return runCommand(argv, { ...io, out: (text) => io.out(terminalSafe(text)), err: (text) => io.err(terminalSafe(text)) });
+}
+
+async function runCommand(argv: string[], io: CliIo): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });

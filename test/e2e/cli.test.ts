@@ -2,7 +2,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { EXIT, runCli, USAGE } from '../../lib/cli/run-cli.js';
-import { RedisGlobalConfig } from '../../lib/index.js';
+import { RedisGlobalConfig, type TaskRecord } from '../../lib/index.js';
 import { startChildApp } from '../helpers/child-app.js';
 import { Gate } from '../helpers/gate.js';
 import { uniqueAppName } from '../helpers/names.js';
@@ -97,6 +97,25 @@ describe('the qtasks CLI', () => {
     expect(again.err).toContain(`Task ${failed.uuid} is success; only a task that ended error or cancel can be requeued.`);
     expect((await qtasks('requeue', 'no-such-task', '--app', app.name)).err).toContain('No task with uuid no-such-task.');
     expect((await qtasks('requeue', '--app', app.name)).code).toBe(EXIT.usage);
+  });
+
+  it('prints control characters of task data as escapes, so that a traceback or task name cannot drive the terminal', async () => {
+    // Retitles the terminal, clears it, and an 8-bit CSI.
+    const hostile = '\u001b]0;owned\u0007\u001b[2J\u009b31m';
+    const app = await apps.start('cli-control', (registered) => registered.task(`job${hostile}`, (message: string) => {
+      throw new Error(message);
+    }));
+    const failed = await app.run(`job${hostile}`, [`bad ${hostile}`]);
+    for (const argv of [['task', failed.uuid], ['task', failed.uuid, '--json'], ['tasks', '--state', 'error'], ['status'], ['task', `x${hostile}`]]) {
+      const { out, err } = await qtasks(...argv, '--app', app.name);
+      expect(out + err).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    }
+    const shown = await qtasks('task', failed.uuid, '--app', app.name);
+    expect(shown.out).toContain('Error: bad \\u001b]0;owned\\u0007\\u001b[2J\\u009b31m\n');
+    // JSON output gives the stored text back as it is.
+    const record = JSON.parse((await qtasks('task', failed.uuid, '--app', app.name, '--json')).out) as TaskRecord;
+    expect(record.traceback).toContain(`Error: bad ${hostile}\n`);
+    expect(record.taskName).toBe(`job${hostile}`);
   });
 
   it('answers bad usage with exit code 2 and a message naming the problem', async () => {
