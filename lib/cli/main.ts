@@ -1,7 +1,14 @@
 #!/usr/bin/env node
 // The `qtasks` command (package.json "bin"): runs one command, exits with its code.
 import { once } from 'node:events';
-import { runCli } from './run-cli.js';
+import { EXIT, runCli } from './run-cli.js';
+
+// A reader that stops early (`qtasks tasks | head`) closes the pipe: the output ends there, as
+// with any command-line tool, rather than with an unhandled EPIPE and its stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(EXIT.ok);
+});
 
 process.exitCode = await runCli(process.argv.slice(2), {
   out: (text) => process.stdout.write(text),

@@ -2,6 +2,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { EXIT, runCli, USAGE } from '../../lib/cli/run-cli.js';
+import { raceTimeout } from '../../lib/core/timing.js';
 import { RedisGlobalConfig, type TaskRecord } from '../../lib/index.js';
 import { startChildApp } from '../helpers/child-app.js';
 import { Gate } from '../helpers/gate.js';
@@ -208,6 +209,22 @@ describe('the qtasks CLI', () => {
     const io = { out: () => undefined, err: (text: string) => (err += text), env: { QTASKS_WEB_AUTH: 'ops' }, interrupted: () => Promise.resolve() };
     expect(await runCli(['web', '--port', '0', '--app', name], io)).toBe(EXIT.usage);
     expect(err).toContain('QTASKS_WEB_AUTH must be user:password');
+  }, 90_000);
+
+  it('ends quietly when its reader closes the pipe early (`qtasks tasks | head`)', async () => {
+    const producer = await apps.start('cli-pipe', (registered) => registered.task('job', () => undefined), { worker: false });
+    // Far more output than a pipe buffers, so that writes go on after the reader is gone.
+    await producer.addBulk(Array.from({ length: 1000 }, (_, index) => ({ name: 'job', args: [index] })));
+    const env = { QTASKS_REDIS_URL: inject('redisUrl'), QTASKS_APP: producer.name };
+    const cli = startChildApp('qtasks-cli.ts', env, ['tasks', '--limit', '1000', '--json']);
+    try {
+      await cli.waitFor('"state": "queued"');
+      cli.process.stdout!.destroy();
+      expect(await raceTimeout(cli.exited, 60_000, () => 'still running')).toEqual({ code: EXIT.ok, signal: null });
+      expect(cli.output()).not.toContain('EPIPE');
+    } finally {
+      cli.kill();
+    }
   }, 90_000);
 
   it('fails `qtasks web` on a port in use, saying so', async () => {
