@@ -32,10 +32,26 @@ function row(testId, cells) {
   return el('tr', { testid: testId }, ...cells.map((cell) => el('td', null, cell)));
 }
 
+/**
+ * Puts the nodes in the parent unless it holds equal ones already. Each poll renders everything anew:
+ * replacing what did not change would drop the reader's text selection (a uuid or traceback being
+ * copied) and keyboard focus at every refresh.
+ */
+function replaceIfChanged(parent, nodes) {
+  const current = parent.children;
+  if (current.length === nodes.length && nodes.every((node, index) => node.isEqualNode(current[index]))) return;
+  parent.replaceChildren(...nodes);
+}
+
 /** Rows for a table body, or one row saying there is nothing. */
 function fill(testId, rows, columns) {
   const body = byId(testId).tBodies[0];
-  body.replaceChildren(...(rows.length ? rows : [el('tr', null, el('td', { colspan: String(columns), className: 'empty' }, 'none'))]));
+  replaceIfChanged(body, rows.length ? rows : [el('tr', null, el('td', { colspan: String(columns), className: 'empty' }, 'none'))]);
+}
+
+/** Sets an element's text only when it differs (see replaceIfChanged). */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
 }
 
 function pad(n) {
@@ -136,16 +152,16 @@ function heldUntil(line) {
 }
 
 function renderOverview(overview) {
-  byId('app-name').textContent = overview.app;
-  for (const state of STATES) byId('count-' + state).textContent = String(overview.counts[state]);
+  setText(byId('app-name'), overview.app);
+  for (const state of STATES) setText(byId('count-' + state), String(overview.counts[state]));
   renderRates(overview.counts);
   fill('queues', overview.queues.map((q) => row('queue-row', [q.priority, q.queued])), 2);
   const paused = byId('paused');
   paused.hidden = !overview.paused && overview.pausedTasks.length === 0;
-  paused.textContent = [
+  setText(paused, [
     overview.paused ? 'Paused: no task starts until the queue is resumed.' : '',
     overview.pausedTasks.length > 0 ? 'Paused tasks: ' + overview.pausedTasks.join(', ') + '.' : '',
-  ].filter(Boolean).join(' ');
+  ].filter(Boolean).join(' '));
   fill('waiting-lines', overview.waitingLines.map((w) =>
     row('waiting-line-row', [w.task, w.waiting, heldUntil(w)])), 3);
   const now = Date.now();
@@ -175,8 +191,8 @@ function renderList(list) {
   }), 8);
   byId('malformed').hidden = list.malformed.length === 0;
   fill('malformed', list.malformed.map((m) => row('malformed-row', [m.uuid, m.reason])), 2);
-  byId('list-note').textContent = list.complete ? '' :
-    'A sample, not the newest: without keepFinishedTasks the records are scanned, and the scan stopped at its budget.';
+  setText(byId('list-note'), list.complete ? '' :
+    'A sample, not the newest: without keepFinishedTasks the records are scanned, and the scan stopped at its budget.');
 }
 
 const DETAIL_FIELDS = [
@@ -196,15 +212,15 @@ const DETAIL_BLOCKS = [
 
 /** The task's fields, or none (task null) beside why it cannot be shown: never an older record's. */
 function renderDetail(task, problem) {
-  byId('detail-error').textContent = problem || '';
-  byId('detail-fields').replaceChildren(...(task === null ? [] : DETAIL_FIELDS.flatMap(([label, read, testId]) => {
+  setText(byId('detail-error'), problem || '');
+  replaceIfChanged(byId('detail-fields'), task === null ? [] : DETAIL_FIELDS.flatMap(([label, read, testId]) => {
     const value = read(task);
     if (value === undefined || value === null || value === '') return [];
     return [el('dt', null, label), el('dd', testId ? { testid: testId } : null, value)];
-  })));
+  }));
   for (const [testId, read] of DETAIL_BLOCKS) {
     const text = task === null ? '' : read(task);
-    byId(testId).textContent = text;
+    setText(byId(testId), text);
     byId(testId).closest('div').hidden = text === '';
   }
 }

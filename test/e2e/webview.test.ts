@@ -198,6 +198,32 @@ describe('the WebView dashboard', () => {
     await expect.poll(() => text(page, 'detail-cancel-reason'), WAIT).toBe('no longer needed');
   });
 
+  it('keeps a text selection in the task list and in a shown task across refreshes, so a uuid or traceback can be copied', async () => {
+    const page = await openPage(view);
+    let polls = 0;
+    page.on('request', (request) => {
+      if (request.url().endsWith('/api/overview')) polls++;
+    });
+    const pollsGoBy = async (count: number) => {
+      const from = polls;
+      await expect.poll(() => polls, WAIT).toBeGreaterThanOrEqual(from + count);
+    };
+    // Page code as text: these tests compile without the DOM's types.
+    const select = (selector: string) => page.evaluate(`getSelection().selectAllChildren(document.querySelector(${JSON.stringify(selector)}))`);
+    const selected = () => page.evaluate<string>('getSelection().toString()');
+    const failed = expected.error[0]!;
+    await page.click(testId('tab-error'));
+    await page.click(`tr[data-uuid="${failed.uuid}"]`);
+    await expect.poll(() => text(page, 'detail-traceback'), WAIT).toContain('TypeError: bad input');
+
+    await select(testId('detail-traceback'));
+    await pollsGoBy(3);
+    expect(await selected()).toContain('TypeError: bad input');
+    await select(`tr[data-uuid="${failed.uuid}"] td`);
+    await pollsGoBy(3);
+    expect(await selected()).toBe(failed.uuid);
+  });
+
   it('shows markup in the app name, task names, arguments and results as text: it creates no element and runs nothing', async () => {
     const page = await openPage(view);
     await page.click(testId('tab-success'));
