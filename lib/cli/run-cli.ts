@@ -273,7 +273,8 @@ function assertRedisUrl(url: string): void {
 }
 
 function wholeNumber(option: string, text: string, min = 1): number {
-  const value = Number(text);
+  // Digits only: Number() also takes '', '1e3' and '0x10'.
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isInteger(value) || value < min) throw new InvalidOptionError(`${option} must be a whole number of at least ${min}, got "${text}".`);
   return value;
 }

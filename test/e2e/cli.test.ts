@@ -136,6 +136,12 @@ describe('the qtasks CLI', () => {
     const badLimit = await qtasks('tasks', '--limit', 'ten');
     expect(badLimit.code).toBe(EXIT.usage);
     expect(badLimit.err).toContain('--limit must be a whole number of at least 1, got "ten"');
+    // Number() would read these as 1000, 16, 5 and 0 (any free port).
+    for (const [option, given] of [['--limit', '1e3'], ['--limit', '0x10'], ['--limit', '+5'], ['--port', ''], ['--port', ' ']]) {
+      const command = option === '--port' ? 'web' : 'tasks';
+      const refused = await qtasks(command, option, given!, '--app', uniqueAppName('cli-numbers'));
+      expect(refused).toMatchObject({ code: EXIT.usage, err: expect.stringContaining(`${option} must be a whole number`) });
+    }
     const noUuid = await qtasks('task');
     expect(noUuid.code).toBe(EXIT.usage);
     expect(noUuid.err).toContain('task needs a uuid');
