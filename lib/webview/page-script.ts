@@ -13,6 +13,9 @@ const refreshMs = Number(document.body.dataset.refreshMs) || 2000;
 let listState = 'queued';
 let selectedUuid = null;
 let previousTotals = null;
+/** The latest counts per state and the latest list shown, for the note under the list. */
+let latestCounts = null;
+let shownList = null;
 
 const byId = (testId) => document.querySelector('[data-testid="' + testId + '"]');
 
@@ -155,6 +158,8 @@ function renderOverview(overview) {
   setText(byId('app-name'), overview.app);
   for (const state of STATES) setText(byId('count-' + state), String(overview.counts[state]));
   renderRates(overview.counts);
+  latestCounts = overview.counts;
+  renderListNote();
   fill('queues', overview.queues.map((q) => row('queue-row', [q.priority, q.queued])), 2);
   const paused = byId('paused');
   paused.hidden = !overview.paused && overview.pausedTasks.length === 0;
@@ -191,8 +196,24 @@ function renderList(list) {
   }), 8);
   byId('malformed').hidden = list.malformed.length === 0;
   fill('malformed', list.malformed.map((m) => row('malformed-row', [m.uuid, m.reason])), 2);
-  setText(byId('list-note'), list.complete ? '' :
-    'A sample, not the newest: without keepFinishedTasks the records are scanned, and the scan stopped at its budget.');
+  shownList = list;
+  renderListNote();
+}
+
+/** Says when the list shows only part of its state's tasks: a sample, or the first LIST_LIMIT of more. */
+function renderListNote() {
+  let note = '';
+  if (shownList && shownList.state === listState) {
+    const total = latestCounts ? latestCounts[listState] : 0;
+    const shown = shownList.tasks.length;
+    if (!shownList.complete) {
+      note = 'A sample, not the newest: without keepFinishedTasks the records are scanned, and the scan stopped at its budget.';
+    } else if (shown >= LIST_LIMIT && total > shown) {
+      note = 'The first ' + shown + ' of ' + total + ' ' + listState + ' tasks. qtasks tasks --state ' + listState +
+        ' --limit N, or api/tasks?state=' + listState + '&limit=N (up to 1000), lists more.';
+    }
+  }
+  setText(byId('list-note'), note);
 }
 
 const DETAIL_FIELDS = [
@@ -255,6 +276,7 @@ function markTab(state) {
 function selectTab(state) {
   markTab(state);
   byId('task-table').tBodies[0].replaceChildren();
+  renderListNote();
   refreshList().catch(showError);
 }
 

@@ -224,6 +224,18 @@ describe('the WebView dashboard', () => {
     expect(await selected()).toBe(failed.uuid);
   });
 
+  it('says when the list shows only the first tasks of its state, and how to list more', async () => {
+    const producer = await apps.start('webview-long', (app) => app.task('job', () => undefined), { worker: false });
+    await producer.addBulk(Array.from({ length: 150 }, (_, index) => ({ name: 'job', args: [index] })));
+    const page = await openPage(await startView({ name: producer.name, url: redisUrl, port: 0, refreshMs: 200 }));
+    await expect.poll(() => text(page, 'list-note'), WAIT).toBe(
+      'The first 100 of 150 queued tasks. qtasks tasks --state queued --limit N, or api/tasks?state=queued&limit=N (up to 1000), lists more.',
+    );
+    expect(await page.locator(testId('task-row')).count()).toBe(100);
+    await page.click(testId('tab-delayed'));
+    await expect.poll(() => text(page, 'list-note'), WAIT).toBe('');
+  });
+
   it('shows markup in the app name, task names, arguments and results as text: it creates no element and runs nothing', async () => {
     const page = await openPage(view);
     await page.click(testId('tab-success'));
