@@ -31,8 +31,19 @@ function el(tag, props, ...children) {
   return node;
 }
 
+/**
+ * Most characters a table cell shows: a setting or description megabytes long would stretch the
+ * page and slow every refresh. Whole values are in the API, the CLI and a task's detail.
+ */
+const CELL_MAX = 500;
+
+function cellText(value) {
+  const text = String(value ?? '');
+  return text.length <= CELL_MAX ? text : text.slice(0, CELL_MAX) + '\u2026 (' + (text.length - CELL_MAX) + ' more characters)';
+}
+
 function row(testId, cells) {
-  return el('tr', { testid: testId }, ...cells.map((cell) => el('td', null, cell)));
+  return el('tr', { testid: testId }, ...cells.map((cell) => el('td', null, cellText(cell))));
 }
 
 /**

@@ -364,6 +364,14 @@ describe('the WebView dashboard', () => {
     await expect(fetch(`http://127.0.0.1:${port}`)).rejects.toThrow();
   });
 
+  it('cuts a table cell of a huge value short, saying how much is left out', async () => {
+    const producer = await apps.start('webview-huge', (app) => app.task('job', () => undefined), { worker: false });
+    await producer.globalConfig!.set('huge', 'x'.repeat(100_000));
+    const page = await openPage(await startView({ name: producer.name, url: redisUrl, port: 0, refreshMs: 200 }));
+    const shown = `"${'x'.repeat(499)}\u2026 (99502 more characters)`;
+    await expect.poll(() => page.locator(`${testId('setting-row')} td`).allTextContents(), WAIT).toEqual(['huge', shown]);
+  });
+
   it('clears a shown task\'s fields when the task is gone, beside the reason', async () => {
     const producer = await apps.start('webview-gone', (app) => app.task('job', () => undefined), { worker: false });
     const task = await producer.add('job', ['payload']);
