@@ -86,6 +86,13 @@ export class MalformedRecordError extends QTasksError {
   }
 }
 
+/** One of an app's own keys holds another Redis type than the engine keeps there (another tool or version wrote it). */
+export class MalformedKeyError extends QTasksError {
+  constructor(readonly key: string, readonly type: string, readonly expected: string) {
+    super('MALFORMED_KEY', `Key ${key} holds a Redis ${type} where this version keeps a ${expected} (written by another tool or version?).`);
+  }
+}
+
 export class RedisUnavailableError extends QTasksError {
   constructor(
     readonly target: string,

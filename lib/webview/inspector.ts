@@ -1,7 +1,7 @@
 import { Cluster } from 'ioredis';
 import type { WorkerStatus } from '../configs/global-config.js';
 import { RedisGlobalConfig } from '../configs/redis/redis-global-config.js';
-import { InvalidOptionError } from '../core/errors.js';
+import { InvalidOptionError, MalformedKeyError } from '../core/errors.js';
 import type { ScheduleState } from '../core/schedule.js';
 import { RUNNING_SLOT_WAIT } from '../core/running-limit.js';
 import { FINAL_STATUSES, type TaskRecord, type TaskStatus } from '../core/task-record.js';
@@ -110,7 +110,12 @@ export class QueueInspector {
     if (this.ownsConnection) await this.connection.close();
   }
 
-  async overview(): Promise<QueueOverview> {
+  /** Counts, queues, pauses, workers, catalogue, schedules and settings; a key of another Redis type throws MalformedKeyError. */
+  overview(): Promise<QueueOverview> {
+    return this.namingMistypedKeys(() => this.readOverview());
+  }
+
+  private async readOverview(): Promise<QueueOverview> {
     const [queues, { paused, pausedTasks, waitingLines }, delayed, { tasks: running }, finished, heartbeats, catalog, schedules, settings] = await Promise.all([
       this.queueLengths(),
       this.waitingLines(),
@@ -144,6 +149,10 @@ export class QueueInspector {
   async tasks(state: TaskState, limit = 50): Promise<TaskList> {
     assertTaskState(state);
     if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError(`limit must be a whole number above 0, got ${limit}.`);
+    return this.namingMistypedKeys(() => this.readTasks(state, limit));
+  }
+
+  private async readTasks(state: TaskState, limit: number): Promise<TaskList> {
     if (FINAL_STATUSES.has(state as TaskStatus)) return this.finishedTasks(state, limit);
     const list =
       state === 'running'
@@ -158,6 +167,68 @@ export class QueueInspector {
   async task(uuid: string): Promise<TaskRecord | null> {
     const raw = await getRecordText(this.client, this.keys.record(uuid), uuid);
     return raw === null ? null : decodeRecord(uuid, raw);
+  }
+
+  /**
+   * Runs `read`; when Redis refuses one of its commands as run on a key of another type (a record's
+   * is listed apart, not refused), throws MalformedKeyError naming the key, found by its type.
+   */
+  private async namingMistypedKeys<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      if (!isWrongTypeError(error)) throw error;
+      throw (await this.mistypedKey()) ?? error;
+    }
+  }
+
+  /** The first of the app's keys the inspector reads whose Redis type is not the engine's; one call, made only after a refusal. */
+  private async mistypedKey(): Promise<MalformedKeyError | undefined> {
+    const expected = [...this.ownKeyTypes(), ...(await this.listKeyTypes())];
+    const pipeline = this.client.pipeline();
+    for (const [key] of expected) pipeline.type(key);
+    const replies = (await pipeline.exec()) ?? [];
+    for (const [index, [key, type]] of expected.entries()) {
+      const [error, found] = replies[index] ?? [];
+      if (error) throw error;
+      if (found !== 'none' && found !== type) return new MalformedKeyError(key, found as string, type);
+    }
+    return undefined;
+  }
+
+  /** The Redis type the engine (lua/includes/*.lua, RedisGlobalConfig) keeps in each key with a fixed name. */
+  private ownKeyTypes(): [key: string, type: string][] {
+    const { keys } = this;
+    return [
+      [keys.priorities, 'zset'], [keys.delayed, 'zset'], [keys.active, 'zset'], [keys.waitingLineReopens, 'zset'], [keys.workers, 'zset'],
+      [keys.finishedCounts, 'hash'], [keys.runningCounts, 'hash'], [keys.settings, 'hash'], [keys.catalog, 'hash'], [keys.workerInfo, 'hash'], [keys.schedules, 'hash'],
+      [keys.pauses, 'set'],
+      ...[...FINAL_STATUSES].map((status): [string, string] => [keys.finished(status), 'zset']),
+    ];
+  }
+
+  /**
+   * The lists named in other keys: the queue of each priority, the waiting line of each name with
+   * one, the uuids of each live batch. A naming key that cannot be read names none (ownKeyTypes
+   * checks it).
+   */
+  private async listKeyTypes(): Promise<[key: string, type: string][]> {
+    const names = (read: Promise<string[]>) =>
+      read.catch((error: unknown): string[] => {
+        if (isWrongTypeError(error)) return [];
+        throw error;
+      });
+    const [priorities, lines, pauses, batches] = await Promise.all([
+      names(this.client.zrange(this.keys.priorities, 0, '-1')),
+      names(this.client.zrange(this.keys.waitingLineReopens, 0, '-1')),
+      names(this.client.smembers(this.keys.pauses)),
+      names(this.client.zrange(this.keys.active, 0, '-1')),
+    ]);
+    return [
+      ...priorities.map((priority) => this.keys.queue(priority)),
+      ...[...lines, ...pauses].map((name) => this.keys.waitingLine(name)),
+      ...batches.map((batch) => this.keys.batch(batch)),
+    ].map((key): [string, string] => [key, 'list']);
   }
 
   /** Names of the apps with queue keys on this Redis (found by a bounded scan). */

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { EXIT } from '../../lib/cli/run-cli.js';
 import { raceTimeout } from '../../lib/core/timing.js';
-import { RedisGlobalConfig, type WorkerStatus } from '../../lib/index.js';
+import { RedisGlobalConfig, WebView, type WorkerStatus } from '../../lib/index.js';
 import { RedisKeys } from '../../lib/redis/keys.js';
 import { startChildApp } from '../helpers/child-app.js';
 import { uniqueAppName } from '../helpers/names.js';
@@ -104,6 +104,23 @@ describe('the qtasks CLI and GlobalConfig with entries written by hand or by ano
     expect(other.out).toContain('success 1');
     expect(other.out).toContain('tasks known: none published\nworkers: none alive');
     expect((await qtasks('settings', '--app', without.name)).out).toBe('(no settings)\n');
+  });
+
+  it('fails with exit code 1 naming an app key of another Redis type, and the dashboard answers 422', async () => {
+    const keys = new RedisKeys(uniqueAppName('cli-key-type'));
+    await redis.set(keys.finishedCounts, 'not a hash');
+    const message = `Key ${keys.finishedCounts} holds a Redis string where this version keeps a hash`;
+    const status = await qtasks('status', '--app', keys.appName);
+    expect(status).toMatchObject({ code: EXIT.failed, err: expect.stringContaining(message) });
+    const webView = new WebView({ name: keys.appName, url: redisUrl, port: 0 });
+    await webView.start();
+    try {
+      const overview = await fetch(`${webView.address}/api/overview`);
+      expect(overview.status).toBe(422);
+      expect(await overview.json()).toEqual({ error: { code: 'MALFORMED_KEY', message: expect.stringContaining(message) } });
+    } finally {
+      await webView.stop();
+    }
   });
 
   it('says when nothing is stored for the app asked for (a mistyped --app)', async () => {

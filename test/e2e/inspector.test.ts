@@ -1,5 +1,5 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { MalformedRecordError, QueueInspector, RedisUnavailableError, type QueueTasks, type WorkerStatus } from '../../lib/index.js';
+import { MalformedKeyError, MalformedRecordError, QueueInspector, RedisUnavailableError, type QueueTasks, type WorkerStatus } from '../../lib/index.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { Gate } from '../helpers/gate.js';
 import { plainApps } from '../helpers/plain-app.js';
@@ -261,6 +261,26 @@ describe.each(BACKENDS)('the queue inspector (what the dashboard and CLI read) o
     const inspector = await inspectorOf(app);
     await inspector.connection.client.hset(inspector.keys.record('hashed'), 'field', 'value');
     await expect(inspector.task('hashed')).rejects.toThrow(new MalformedRecordError('hashed', 'the key holds a Redis hash, not a task record'));
+  });
+
+  it('refuses an overview or list that meets an app key of another Redis type with MalformedKeyError naming it', async () => {
+    const app = await startApp('inspect-key-type', (registered) => registered.task('job', () => 'ok'), { worker: false });
+    await app.add('job');
+    const inspector = await inspectorOf(app);
+    const { client } = inspector.connection;
+    const { finishedCounts } = inspector.keys;
+    await client.set(finishedCounts, 'not a hash');
+    await expect(inspector.overview()).rejects.toThrow(new MalformedKeyError(finishedCounts, 'string', 'hash'));
+    await client.del(finishedCounts);
+    const queue = inspector.keys.queue(0);
+    await client.del(queue);
+    await client.hset(queue, 'field', 'value');
+    await expect(inspector.tasks('queued')).rejects.toThrow(new MalformedKeyError(queue, 'hash', 'list'));
+    await client.del(queue);
+    await app.pause('job');
+    const line = inspector.keys.waitingLine('job');
+    await client.hset(line, 'field', 'value');
+    await expect(inspector.overview()).rejects.toThrow(new MalformedKeyError(line, 'hash', 'list'));
   });
 
   it('names the apps on this Redis', async () => {
