@@ -163,9 +163,9 @@ function firstLine(text: string | undefined): string {
 
 /** A plugin handler threw: names the plugin and the trigger; the original error is the cause. */
 export class PluginError extends QTasksError {
-  /** `code` and `problem`: a subclass's own (PluginTimeoutError's, which has no cause). */
-  constructor(readonly plugin: string, readonly trigger: string, cause: unknown, code = 'PLUGIN_FAILED', problem = describeCause(cause)) {
-    super(code, `Plugin "${plugin}" failed on trigger "${trigger}": ${problem}`, cause === undefined ? undefined : { cause });
+  constructor(readonly plugin: string, readonly trigger: string, cause: unknown) {
+    // A handler that threw undefined has no cause to show.
+    super('PLUGIN_FAILED', pluginFailure(plugin, trigger, describeCause(cause)), cause === undefined ? undefined : { cause });
     if (cause instanceof Error && cause.stack) this.stack = `${this.stack ?? this.message}\nCaused by: ${cause.stack}`;
   }
 }
@@ -175,9 +175,16 @@ export class PluginError extends QTasksError {
  * where a handler's failure goes (a running task ends `error`, an add before the store rejects).
  */
 export class PluginTimeoutError extends PluginError {
+  override readonly code = 'PLUGIN_TIMEOUT';
+
   constructor(plugin: string, trigger: string, readonly timeoutMs: number) {
-    super(plugin, trigger, undefined, 'PLUGIN_TIMEOUT', `no answer within ${timeoutMs} ms (config.pluginTimeoutMs)`);
+    super(plugin, trigger, undefined);
+    this.message = pluginFailure(plugin, trigger, `no answer within ${timeoutMs} ms (config.pluginTimeoutMs)`);
   }
+}
+
+function pluginFailure(plugin: string, trigger: string, problem: string): string {
+  return `Plugin "${plugin}" failed on trigger "${trigger}": ${problem}`;
 }
 
 /** A plugin handler answered something other than nothing or an object of replaceable fields. */
