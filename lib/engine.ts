@@ -31,7 +31,7 @@ export { MemoryStorage, type MemoryStorageOptions } from './storages/memory/memo
 export { RedisStorage, type RedisStorageOptions } from './storages/redis/redis-storage.js';
 export { GlobalConfig, type WorkerStatus } from './configs/global-config.js';
 export { RedisGlobalConfig, type RedisGlobalConfigOptions } from './configs/redis/redis-global-config.js';
-export { MemoryGlobalConfig } from './configs/memory/memory-global-config.js';
+export { MemoryGlobalConfig, type MemoryGlobalConfigOptions } from './configs/memory/memory-global-config.js';
 export {
   RedisConnection,
   type RedisConnectionOptions,

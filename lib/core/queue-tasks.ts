@@ -197,7 +197,7 @@ export class QueueTasks {
       if (given.length > 0) {
         throw new InvalidOptionError(`backend "memory" uses no Redis, but ${given.join(', ')} was given: drop it or use backend "redis".`);
       }
-      const globalConfig = options.globalConfig === undefined ? new MemoryGlobalConfig() : options.globalConfig;
+      const globalConfig = options.globalConfig === undefined ? new MemoryGlobalConfig({ name: this.name }) : options.globalConfig;
       return new MemoryBroker({ storage: new MemoryStorage({ globalConfig }) });
     }
     const connection = new RedisConnection(options);

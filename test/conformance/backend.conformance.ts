@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { raceTimeout } from '../../lib/core/timing.js';
 import { startsPerWindow } from '../helpers/rate-windows.js';
-import { QueueTasks, type Broker, type ClaimBatch, type NewTask, type QueueTasksOptions, type RateLimits, type Retention, type RunningLimits } from '../../lib/index.js';
+import { AppStoppedError, QueueTasks, type Broker, type ClaimBatch, type NewTask, type QueueTasksOptions, type RateLimits, type Retention, type RunningLimits } from '../../lib/index.js';
 
 /** How the suite gets a fresh, empty backend for each test. */
 export interface BackendFactory {
@@ -1166,6 +1166,35 @@ export function describeBackendConformance(label: string, factory: BackendFactor
         const records = await Promise.all([1, 2, 3, 4, 5].map((n) => app.run('mail', [n], { timeout: 10_000 })));
         expect(records.map((r) => r.returning)).toEqual([1, 2, 3, 4, 5]);
         expect(startsPerWindow(records.map((r) => r.startedAt!.getTime()), 300)).toEqual([2, 2, 1]);
+      } finally {
+        await app.stop();
+      }
+    });
+
+    it("refuses GlobalConfig calls made directly once the app stopped with AppStoppedError naming the app; a new start makes them work again", async () => {
+      const app = new QueueTasks({ name: 'conformance-app', ...factory.appOptions() });
+      app.task('mail', async (to: string) => `sent to ${to}`);
+      await app.start();
+      const globalConfig = app.globalConfig!;
+      await globalConfig.set('region', 'eu');
+      await app.stop();
+      const calls = {
+        set: () => globalConfig.set('region', 'us'),
+        get: () => globalConfig.get('region'),
+        getAll: () => globalConfig.getAll(),
+        workers: () => globalConfig.workers(),
+        catalog: () => globalConfig.catalog(),
+        schedules: () => globalConfig.schedules(),
+        removeSchedule: () => globalConfig.removeSchedule('nightly'),
+      };
+      for (const [name, call] of Object.entries(calls)) {
+        const error = await call().then(() => undefined, (e: unknown) => e);
+        expect(error, name).toBeInstanceOf(AppStoppedError);
+        expect((error as Error).message, name).toMatch(new RegExp(`^App "${app.name}" is stopped `));
+      }
+      await app.start();
+      try {
+        expect(await globalConfig.get('region')).toBe('eu');
       } finally {
         await app.stop();
       }

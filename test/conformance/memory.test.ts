@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { MalformedRecordError, MemoryBroker } from '../../lib/index.js';
+import { AppStoppedError, MalformedRecordError, MemoryBroker, MemoryGlobalConfig, QueueTasks } from '../../lib/index.js';
 import { describeBackendConformance } from './backend.conformance.js';
 
 describeBackendConformance('memory', {
@@ -10,6 +10,20 @@ describeBackendConformance('memory', {
     return broker;
   },
   appOptions: () => ({ backend: 'memory' }),
+});
+
+describe('a MemoryGlobalConfig shared by the apps of one process', () => {
+  it('stays open while one of them runs, and refuses calls once the last one stopped', async () => {
+    const globalConfig = new MemoryGlobalConfig({ name: 'shared' });
+    const [first, second] = [1, 2].map(() => new QueueTasks({ backend: 'memory', name: 'shared', globalConfig, worker: false }));
+    await first!.start();
+    await second!.start();
+    await first!.stop();
+    await globalConfig.set('region', 'eu');
+    expect(await globalConfig.get('region')).toBe('eu');
+    await second!.stop();
+    await expect(globalConfig.get('region')).rejects.toThrow(new AppStoppedError('shared'));
+  });
 });
 
 describe('the memory broker alone', () => {

@@ -279,6 +279,8 @@ describe('a stop() called while start() is under way', () => {
     const afterStop = beats;
     await new Promise((resolve) => setTimeout(resolve, 600)); // three heartbeat periods
     expect(beats).toBe(afterStop);
+    // Opened again (a stopped GlobalConfig refuses calls) to read what the stop left.
+    await globalConfig.start();
     expect(await globalConfig.workers()).toEqual([]);
     expect(errors).toEqual([]);
   });
