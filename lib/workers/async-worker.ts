@@ -451,15 +451,21 @@ export class AsyncWorker extends Worker {
     });
   }
 
+  /** Renews the held leases but those found lost, which are warned about once and not renewed again. */
   private async renewLeases(): Promise<void> {
-    if (this.leases.size === 0) return;
-    const lost = await this.ctx.broker.renew([...this.leases.values()].map(({ lease }) => lease), this.ctx.config.leaseMs);
-    if (lost.length === 0) return;
-    // An outcome stored meanwhile, or on its way (Redis may have stored it before this renewal,
-    // its reply still to come), ended that lease on purpose.
-    const running = new Set([...this.leases.values()].filter(({ sent }) => !sent).map(({ lease }) => lease.uuid));
-    for (const uuid of lost) {
-      if (running.has(uuid)) this.ctx.logger.warn(`task ${uuid}: lease lost (expired and recovered elsewhere, or the task was removed)`);
+    const renewable = [...this.leases.values()].filter(({ lost }) => !lost);
+    await Promise.all(withDistinctUuids(renewable).map((group) => this.renewGroup(group)));
+  }
+
+  private async renewGroup(group: HeldLease[]): Promise<void> {
+    const lost = new Set(await this.ctx.broker.renew(group.map(({ lease }) => lease), this.ctx.config.leaseMs));
+    for (const held of group) {
+      // A renewal that overlapped this one may have found it lost already.
+      if (!lost.has(held.lease.uuid) || held.lost) continue;
+      held.lost = true;
+      // An outcome stored meanwhile, or on its way (Redis may have stored it before this renewal,
+      // its reply still to come), ended that lease on purpose.
+      if (!held.sent) this.ctx.logger.warn(`task ${held.lease.uuid}: lease lost (expired and recovered elsewhere, or the task was removed)`);
     }
   }
 
@@ -514,6 +520,24 @@ interface HeldLease {
   lease: Lease;
   /** Its outcome is on its way to the broker. */
   sent: boolean;
+  /** A renewal found it lost: it is no longer renewed (the task may still be running here). */
+  lost?: boolean;
+}
+
+/**
+ * Leases in groups where no uuid comes twice: a renewal names the lost leases by uuid, and a task
+ * whose lease was lost while it ran here may be held again here under a new one.
+ */
+function withDistinctUuids(leases: HeldLease[]): HeldLease[][] {
+  const groups: { uuids: Set<string>; leases: HeldLease[] }[] = [];
+  for (const held of leases) {
+    const { uuid } = held.lease;
+    let group = groups.find(({ uuids }) => !uuids.has(uuid));
+    if (!group) groups.push((group = { uuids: new Set(), leases: [] }));
+    group.uuids.add(uuid);
+    group.leases.push(held);
+  }
+  return groups.map((group) => group.leases);
 }
 
 /** The lease a claimed task is held under. */

@@ -316,3 +316,91 @@ describe('a renewal answered before the call that stored the outcome', () => {
     }
   });
 });
+
+/** Records the leases each renewal carries. */
+class WatchedRenewals extends RedisBroker {
+  renewed: Lease[][] = [];
+
+  override async renew(leases: Lease[], leaseMs: number): Promise<string[]> {
+    this.renewed.push(leases);
+    return super.renew(leases, leaseMs);
+  }
+}
+
+describe('a lease lost while its task runs', () => {
+  const url = inject('redisUrl');
+  const redis = new Redis(url);
+  afterAll(async () => {
+    await redis.quit();
+  });
+
+  /** An app whose one task, `slow`, waits at `gate`; warnings about lost leases go to `lostWarnings`. */
+  const startApp = async (name: string, broker: RedisBroker, gate: Gate) => {
+    const lostWarnings: string[] = [];
+    const quiet = () => undefined;
+    const app = new QueueTasks({
+      name,
+      broker,
+      // Renewed every 500 ms: long enough that a loaded machine renews in time, and no lease runs
+      // out unless the test makes it. Only the test sweeps expired leases.
+      config: { leaseMs: 1_500, maxTasksProcess: 2, runningOlderTasks: false },
+      logger: { log: quiet, error: quiet, warn: (line) => void (/lease lost/.test(line) && lostWarnings.push(line)) },
+    });
+    app.task('slow', () => gate.pass());
+    await app.start();
+    return { app, lostWarnings };
+  };
+
+  it('is warned about once and no longer renewed, over several renewal periods', async () => {
+    const name = uniqueAppName('lease-removed');
+    const broker = new WatchedRenewals({ name, url });
+    const gate = new Gate();
+    const { app, lostWarnings } = await startApp(name, broker, gate);
+    try {
+      const { uuid } = await app.add('slow');
+      await gate.reached;
+      // Its lease entry goes (removed by hand): every renewal from now on finds it lost.
+      await redis.del(`qtasks:{${name}}:a`);
+      await eventually('the loss is warned about', async () => lostWarnings.length > 0, 5_000);
+      const renewalsAtLoss = broker.renewed.length;
+      await sleep(2_000); // four renewal periods
+      expect(lostWarnings).toEqual([`task ${uuid}: lease lost (expired and recovered elsewhere, or the task was removed)`]);
+      expect(broker.renewed.slice(renewalsAtLoss).flat()).toEqual([]);
+    } finally {
+      gate.open();
+      await app.stop();
+    }
+  });
+
+  it('run again here under a new lease: only the lost one is warned about and given up, the new one is renewed', async () => {
+    const name = uniqueAppName('lease-rerun');
+    const broker = new WatchedRenewals({ name, url });
+    const gate = new Gate();
+    const { app, lostWarnings } = await startApp(name, broker, gate);
+    try {
+      const { uuid } = await app.add('slow');
+      await gate.reached;
+      // Its lease runs out (deadline set in the past, then a sweep; a renewal landing between the
+      // two puts the deadline back, and it is made to run out again) and this worker claims it
+      // again into its free slot: the next renewals carry both leases of the one uuid.
+      const active = `qtasks:{${name}}:a`;
+      await eventually('the first lease expired and was recovered', async () => {
+        for (const batch of await redis.zrange(active, '0', '-1')) await redis.zadd(active, '0', batch);
+        return (await app.broker.recover(3, app.config)).requeued === 1;
+      });
+      await eventually('the task runs again here', async () => app.worker!.running === 2, 5_000);
+      await eventually('the loss is warned about', async () => lostWarnings.length > 0, 5_000);
+      const renewalsAtLoss = broker.renewed.length;
+      await sleep(2_000); // four renewal periods, longer than a lease
+      expect(lostWarnings).toEqual([`task ${uuid}: lease lost (expired and recovered elsewhere, or the task was removed)`]);
+      const renewedSince = broker.renewed.slice(renewalsAtLoss);
+      expect(renewedSince.length).toBeGreaterThanOrEqual(3);
+      expect(renewedSince.every((leases) => leases.length === 1 && leases[0]!.uuid === uuid)).toBe(true);
+      // Renewed, the new lease never expired: the task was not given back a second time.
+      expect((await app.get(uuid))!).toMatchObject({ status: 'process', stalls: 1 });
+    } finally {
+      gate.open();
+      await app.stop();
+    }
+  });
+});
