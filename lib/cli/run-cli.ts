@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util';
 import { requeuedRecord } from '../brokers/broker.js';
 import { RedisBroker } from '../brokers/redis/redis-broker.js';
-import { InvalidOptionError, QTasksError, RedisUnavailableError, TaskNotFoundError } from '../core/errors.js';
+import { InvalidOptionError, MalformedKeyError, QTasksError, RedisUnavailableError, TaskNotFoundError } from '../core/errors.js';
 import { RedisGlobalConfig } from '../configs/redis/redis-global-config.js';
 import { isRedisUrl, RedisConnection } from '../redis/connection.js';
 import { assertAppName } from '../redis/keys.js';
 import { RedisStorage } from '../storages/redis/redis-storage.js';
 import type { WebViewAuth } from '../webview/basic-auth.js';
-import { assertTaskState, QueueInspector, TASK_STATES } from '../webview/inspector.js';
+import { assertTaskState, QueueInspector, TASK_STATES, type QueueOverview } from '../webview/inspector.js';
 import { WebView } from '../webview/web-view.js';
 import { formatOverview, formatRecord, formatSchedules, formatTaskList, formatWorkers, terminalSafe } from './format.js';
 
@@ -120,14 +120,8 @@ interface CommandInput {
 type Command = (input: CommandInput) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
-  status: (input) => inspect(input, async (inspector) => {
-    const overview = await inspector.overview();
-    return [overview, formatOverview(overview, inspector.connection.describe())];
-  }),
-  workers: (input) => inspect(input, async (inspector) => {
-    const { workers } = await inspector.overview();
-    return [workers, formatWorkers(workers)];
-  }),
+  status: (input) => inspectOverview(input, (overview, where) => [overview, formatOverview(overview, where)]),
+  workers: (input) => inspectOverview(input, ({ workers }) => [workers, formatWorkers(workers)]),
   tasks: (input) => {
     const state = input.values.state ?? 'queued';
     assertTaskState(state);
@@ -154,14 +148,9 @@ const COMMANDS: Record<string, Command> = {
   },
   pause: (input) => setPaused(input, true),
   resume: (input) => setPaused(input, false),
-  schedules: (input) => inspect(input, async (inspector) => {
-    const { schedules } = await inspector.overview();
-    return [schedules, formatSchedules(schedules)];
-  }),
-  settings: (input) => inspect(input, async (inspector) => {
-    const { settings } = await inspector.overview();
-    return [settings, Object.entries(settings).map(([key, value]) => `${key} = ${JSON.stringify(value)}`).join('\n') || '(no settings)'];
-  }),
+  schedules: (input) => inspectOverview(input, ({ schedules }) => [schedules, formatSchedules(schedules)]),
+  settings: (input) =>
+    inspectOverview(input, ({ settings }) => [settings, Object.entries(settings).map(([key, value]) => `${key} = ${JSON.stringify(value)}`).join('\n') || '(no settings)']),
   apps: (input) => inspect(input, async (inspector) => {
     const apps = await inspector.apps();
     return [apps, apps.join('\n') || '(no apps found)'];
@@ -238,6 +227,21 @@ function openUrl(url: string): Promise<RedisConnection> {
 /** Runs `read` on an inspector of the app and prints its answer as JSON or as text. */
 function inspect(input: CommandInput, read: (inspector: QueueInspector) => Promise<[data: unknown, text: string]>): Promise<number> {
   return withRedis(input, (connection) => read(new QueueInspector({ name: input.name, connection })));
+}
+
+/**
+ * Prints what `show` takes from the app's overview. GlobalConfig keys it could not read (another
+ * Redis type) are then named on stderr, and the command fails (exit 1): what it printed lacks their part.
+ */
+async function inspectOverview(input: CommandInput, show: (overview: QueueOverview, where: string) => [data: unknown, text: string]): Promise<number> {
+  let unreadable: QueueOverview['unreadable'] = [];
+  const code = await inspect(input, async (inspector) => {
+    const overview = await inspector.overview();
+    unreadable = overview.unreadable;
+    return show(overview, inspector.connection.describe());
+  });
+  for (const { key, type, expected } of unreadable) input.io.err(`qtasks: ${new MalformedKeyError(key, type, expected).message}\n`);
+  return unreadable.length > 0 ? EXIT.failed : code;
 }
 
 /** Runs `use` on a connection to the app's Redis and prints its answer as JSON or as text. */

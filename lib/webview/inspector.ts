@@ -37,6 +37,12 @@ export interface QueueOverview {
   catalog: TaskCatalogEntry[];
   schedules: ScheduleState[];
   settings: Record<string, unknown>;
+  /**
+   * GlobalConfig keys holding another Redis type than the app keeps there (written by hand or by
+   * another tool), with why: the part each holds (workers, catalogue, schedules or settings) is
+   * shown empty, a schedule whose run-state key it is without its run state, the rest as usual.
+   */
+  unreadable: { key: string; type: string; expected: string }[];
 }
 
 /**
@@ -110,22 +116,39 @@ export class QueueInspector {
     if (this.ownsConnection) await this.connection.close();
   }
 
-  /** Counts, queues, pauses, workers, catalogue, schedules and settings; a key of another Redis type throws MalformedKeyError. */
+  /**
+   * Counts, queues, pauses, workers, catalogue, schedules and settings. A GlobalConfig key of another
+   * Redis type is listed in `unreadable`, its part shown empty; any other key of another type throws
+   * MalformedKeyError.
+   */
   overview(): Promise<QueueOverview> {
     return this.namingMistypedKeys(() => this.readOverview());
   }
 
   private async readOverview(): Promise<QueueOverview> {
+    const unreadable: QueueOverview['unreadable'] = [];
+    const report = ({ key, type, expected }: MalformedKeyError) => void unreadable.push({ key, type, expected });
+    // One malformed GlobalConfig key must not hide the rest of the queue.
+    const orEmpty = <T>(read: Promise<T>, empty: T): Promise<T> =>
+      read.catch((error: unknown) => {
+        if (!(error instanceof MalformedKeyError)) throw error;
+        report(error);
+        return empty;
+      });
+    const readSchedules = this.globalConfig.readableSchedules().then(({ schedules, unreadable: runs }) => {
+      runs.forEach(report);
+      return schedules;
+    });
     const [queues, { paused, pausedTasks, waitingLines }, delayed, { tasks: running }, finished, heartbeats, catalog, schedules, settings] = await Promise.all([
       this.queueLengths(),
       this.waitingLines(),
       this.client.zcard(this.keys.delayed),
       this.runningTasks(),
       this.client.hgetall(this.keys.finishedCounts),
-      this.globalConfig.workers(),
-      this.globalConfig.catalog(),
-      this.globalConfig.schedules(),
-      this.globalConfig.getAll(),
+      orEmpty(this.globalConfig.workers(), []),
+      orEmpty(this.globalConfig.catalog(), []),
+      orEmpty(readSchedules, []),
+      orEmpty(this.globalConfig.getAll(), {}),
     ]);
     const counts: Record<TaskState, number> = {
       queued: [...queues.map(({ queued }) => queued), ...waitingLines.map(({ waiting }) => waiting)].reduce((sum, n) => sum + n, 0),
@@ -139,7 +162,8 @@ export class QueueInspector {
     const held = new Map<string, number>();
     for (const { worker } of running) if (worker) held.set(worker, (held.get(worker) ?? 0) + 1);
     const workers = heartbeats.map((status) => ({ ...status, running: held.get(status.id) ?? 0 }));
-    return { app: this.keys.appName, counts, queues, paused, pausedTasks, waitingLines, workers, catalog, schedules, settings };
+    unreadable.sort((a, b) => a.key.localeCompare(b.key));
+    return { app: this.keys.appName, counts, queues, paused, pausedTasks, waitingLines, workers, catalog, schedules, settings, unreadable };
   }
 
   /**

@@ -194,6 +194,8 @@ function renderOverview(overview) {
     return row('schedule-row', [s.name, s.taskName, timing, time(s.nextRun), time(s.lastRun), s.lastTaskUuid ?? '']);
   }), 6);
   fill('settings', Object.entries(overview.settings).map(([key, value]) => row('setting-row', [key, JSON.stringify(value)])), 2);
+  byId('unreadable').hidden = overview.unreadable.length === 0;
+  fill('unreadable', overview.unreadable.map((u) => row('unreadable-row', [u.key, 'the key holds a Redis ' + u.type + ', not a ' + u.expected])), 2);
 }
 
 function renderList(list) {

@@ -85,6 +85,7 @@ export function renderPage({ appName, refreshMs }: { appName: string; refreshMs:
 <body data-refresh-ms="${refreshMs}" data-states="${TASK_STATES.join(' ')}" data-finished="${[...FINAL_STATUSES].join(' ')}">
 <header><h1>qtasks <span data-testid="app-name">${name}</span></h1><span class="muted" data-testid="updated"></span></header>
 <div role="alert" data-testid="error-banner" hidden></div>
+${table('unreadable', 'unreadable', ['unreadable GlobalConfig key', 'why'], true)}
 <h2>Tasks</h2>
 <div class="counts">${counts}</div>
 <p class="muted">Finished: <span data-testid="rate-total">-</span> tasks/s</p>

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   DuplicateScheduleError,
   InvalidScheduleError,
+  MalformedKeyError,
   QTasksClient,
   QTasksModule,
   QTasksTimer,
@@ -539,14 +540,15 @@ describe('ticks missed while no instance ran', () => {
   it('a start that fails part-way leaves none of the schedules it armed firing', async () => {
     const name = uniqueAppName('timer-start-fails');
     // The second schedule's run state holds no hash (written by hand): publishing it fails after the first is armed.
-    await redis.set(new RedisKeys(name).scheduleRun('second'), 'not a hash');
+    const secondRun = new RedisKeys(name).scheduleRun('second');
+    await redis.set(secondRun, 'not a hash');
     const errors: string[] = [];
     const app = new QueueTasks({ name, url, worker: false, logger: { log: () => undefined, warn: () => undefined, error: (m) => errors.push(m) } });
     app.task('beat', () => 'beat');
     const timer = new QTasksTimer(app);
     await timer.add('beat', { name: 'first', every: 1000 });
     await timer.add('beat', { name: 'second', every: 1000 });
-    await expect(app.start()).rejects.toThrow(/WRONGTYPE/);
+    await expect(app.start()).rejects.toThrow(new MalformedKeyError(secondRun, 'string', 'hash'));
     expect(timer.running).toBe(false);
     await sleep(2_200); // two ticks of the first schedule, had it been left armed
     expect(errors).toEqual([]);
@@ -554,14 +556,15 @@ describe('ticks missed while no instance ran', () => {
 
   it('a failed tidy-up of abandoned schedules is a warning, not a failed start', async () => {
     const name = uniqueAppName('timer-tidy-fails');
-    await redis.set(new RedisKeys(name).schedules, 'not a hash'); // written by hand
+    const schedules = new RedisKeys(name).schedules;
+    await redis.set(schedules, 'not a hash'); // written by hand
     const warnings: string[] = [];
     const app = new QueueTasks({ name, url, worker: false, logger: { log: () => undefined, warn: (m) => warnings.push(m), error: console.error } });
     const timer = new QTasksTimer(app);
     await app.start();
     try {
       expect(timer.running).toBe(true);
-      expect(warnings).toEqual([expect.stringMatching(/^timer: could not remove abandoned schedules from GlobalConfig: WRONGTYPE/)]);
+      expect(warnings).toEqual([`timer: could not remove abandoned schedules from GlobalConfig: ${new MalformedKeyError(schedules, 'string', 'hash').message}`]);
     } finally {
       await app.stop();
     }

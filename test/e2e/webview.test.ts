@@ -428,6 +428,22 @@ describe('the WebView dashboard', () => {
     await expect.poll(() => page.locator(`${testId('malformed-row')} td:first-child`).allTextContents(), WAIT).toEqual(['broken']);
   });
 
+  it('names a GlobalConfig key of another Redis type at the top of the page, and shows the rest of the overview', async () => {
+    const name = uniqueAppName('webview-bad-key');
+    const settings = `qtasks:{${name}}:gc`;
+    const redis = new Redis(redisUrl);
+    try {
+      await redis.set(settings, 'written by hand');
+      await redis.hset(`qtasks:{${name}}:catalog`, 'billing', JSON.stringify({ name: 'billing' }));
+    } finally {
+      await redis.quit();
+    }
+    const page = await openPage(await startView({ name, url: redisUrl, port: 0, refreshMs: 200 }));
+    await expect.poll(() => page.locator(`${testId('unreadable-row')} td`).allTextContents(), WAIT).toEqual([settings, 'the key holds a Redis string, not a hash']);
+    expect(await page.locator(testId('catalog-row')).locator('td').first().textContent()).toBe('billing');
+    expect(await page.locator(testId('error-banner')).isHidden()).toBe(true);
+  });
+
   it('renders the overview when a heartbeat or catalogue entry written by another version or tool holds a field of another type', async () => {
     const name = uniqueAppName('webview-odd');
     const redis = new Redis(redisUrl);

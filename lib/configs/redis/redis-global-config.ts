@@ -1,8 +1,10 @@
 import type { ChainableCommander } from 'ioredis';
+import { MalformedKeyError } from '../../core/errors.js';
 import type { ScheduleDefinition, ScheduleState } from '../../core/schedule.js';
 import type { TaskCatalogEntry } from '../../core/task-registry.js';
 import { RedisConnection, type RedisConnectionOptions } from '../../redis/connection.js';
 import { RedisKeys } from '../../redis/keys.js';
+import { isWrongTypeError } from '../../redis/record-text.js';
 import { ScriptRunner } from '../../redis/scripts.js';
 import { GlobalConfig, readableObjects, type WorkerStatus } from '../global-config.js';
 
@@ -50,53 +52,56 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   protected async writeSetting(key: string, json: string): Promise<void> {
-    await this.whileOpen(() => this.client.hset(this.keys.settings, key, json));
+    await this.whileOpen([this.keys.settings], () => this.client.hset(this.keys.settings, key, json));
   }
 
   protected async readSetting(key: string): Promise<string | undefined> {
-    return (await this.whileOpen(() => this.client.hget(this.keys.settings, key))) ?? undefined;
+    return (await this.whileOpen([this.keys.settings], () => this.client.hget(this.keys.settings, key))) ?? undefined;
   }
 
   protected readAllSettings(): Promise<Record<string, string>> {
-    return this.whileOpen(() => this.client.hgetall(this.keys.settings));
+    return this.whileOpen([this.keys.settings], () => this.client.hgetall(this.keys.settings));
   }
 
   protected async writeStatus(status: WorkerStatus, ttlMs: number): Promise<void> {
     const now = Date.now();
-    // Heartbeats of workers gone without a goodbye (killed, crashed) are removed by the writers,
-    // before this one is written: readers only filter them out, as they may read a replica. Only
-    // those a whole TTL past their end, so a writer whose clock runs ahead removes no live one.
-    const expired = await this.client.zrangebyscore(this.keys.workers, '-inf', now - ttlMs);
-    const write = this.client.multi();
-    if (expired.length > 0) write.zrem(this.keys.workers, ...expired).hdel(this.keys.workerInfo, ...expired);
-    await execAll(write.zadd(this.keys.workers, now + ttlMs, status.id).hset(this.keys.workerInfo, status.id, JSON.stringify(status)));
+    await this.typedWrongType(this.heartbeatKeys, async () => {
+      // Heartbeats of workers gone without a goodbye (killed, crashed) are removed by the writers,
+      // before this one is written: readers only filter them out, as they may read a replica. Only
+      // those a whole TTL past their end, so a writer whose clock runs ahead removes no live one.
+      const expired = await this.client.zrangebyscore(this.keys.workers, '-inf', now - ttlMs);
+      const write = this.client.multi();
+      if (expired.length > 0) write.zrem(this.keys.workers, ...expired).hdel(this.keys.workerInfo, ...expired);
+      await execAll(write.zadd(this.keys.workers, now + ttlMs, status.id).hset(this.keys.workerInfo, status.id, JSON.stringify(status)));
+    });
   }
 
   async removeStatus(workerId: string): Promise<void> {
-    await execAll(this.client.multi().zrem(this.keys.workers, workerId).hdel(this.keys.workerInfo, workerId));
+    await this.typedWrongType(this.heartbeatKeys, () => execAll(this.client.multi().zrem(this.keys.workers, workerId).hdel(this.keys.workerInfo, workerId)));
   }
 
   async workers(): Promise<WorkerStatus[]> {
-    const live = await this.whileOpen(() => this.client.zrangebyscore(this.keys.workers, Date.now(), '+inf'));
-    if (live.length === 0) return [];
-    return readableObjects<WorkerStatus>(await this.whileOpen(() => this.client.hmget(this.keys.workerInfo, ...live)), 'id');
+    return this.whileOpen(this.heartbeatKeys, async () => {
+      const live = await this.client.zrangebyscore(this.keys.workers, Date.now(), '+inf');
+      if (live.length === 0) return [];
+      return readableObjects<WorkerStatus>(await this.client.hmget(this.keys.workerInfo, ...live), 'id');
+    });
   }
 
   async publishCatalog(entries: TaskCatalogEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    await this.client.hset(
-      this.keys.catalog,
-      Object.fromEntries(entries.map((entry) => [entry.name, JSON.stringify(entry)])),
+    await this.typedWrongType([this.keys.catalog], () =>
+      this.client.hset(this.keys.catalog, Object.fromEntries(entries.map((entry) => [entry.name, JSON.stringify(entry)]))),
     );
   }
 
   async catalog(): Promise<TaskCatalogEntry[]> {
-    return readableObjects<TaskCatalogEntry>(Object.values(await this.whileOpen(() => this.client.hgetall(this.keys.catalog))), 'name');
+    return readableObjects<TaskCatalogEntry>(Object.values(await this.whileOpen([this.keys.catalog], () => this.client.hgetall(this.keys.catalog))), 'name');
   }
 
   async publishSchedule(schedule: ScheduleDefinition, nextRun: Date): Promise<void> {
     const run = this.keys.scheduleRun(schedule.name);
-    await this.whileOpen(() =>
+    await this.whileOpen([this.keys.schedules, run], () =>
       execAll(
         this.client
           .multi()
@@ -110,8 +115,9 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   async recordScheduleRun(name: string, tick: Date, taskUuid: string, nextRun: Date): Promise<boolean | 'removed'> {
-    const recorded = await this.whileOpen(() =>
-      this.scripts.run('schedule-run', [this.keys.scheduleRun(name)], [tick.getTime(), taskUuid, nextRun.getTime()]),
+    const run = this.keys.scheduleRun(name);
+    const recorded = await this.whileOpen([run], () =>
+      this.scripts.run('schedule-run', [run], [tick.getTime(), taskUuid, nextRun.getTime()]),
     );
     return recorded === -1 ? 'removed' : recorded === 1;
   }
@@ -124,44 +130,95 @@ export class RedisGlobalConfig extends GlobalConfig {
    */
   async removeSchedule(name: string): Promise<void> {
     const run = this.keys.scheduleRun(name);
-    await this.whileOpen(() =>
+    // The run key is replaced whatever it held: only the definitions' hash must be a hash.
+    await this.whileOpen([this.keys.schedules], () =>
       execAll(this.client.multi().hdel(this.keys.schedules, name).del(run).hset(run, 'r', Date.now()).pexpire(run, REMOVED_MARK_MS)),
     );
   }
 
   async scheduleRemoved(name: string): Promise<boolean> {
-    return (await this.whileOpen(() => this.client.hexists(this.keys.scheduleRun(name), 'r'))) === 1;
+    const run = this.keys.scheduleRun(name);
+    return (await this.whileOpen([run], () => this.client.hexists(run, 'r'))) === 1;
   }
 
   async dropSchedule(name: string): Promise<void> {
-    await this.whileOpen(() => execAll(this.client.multi().hdel(this.keys.schedules, name).del(this.keys.scheduleRun(name))));
+    await this.whileOpen([this.keys.schedules], () => execAll(this.client.multi().hdel(this.keys.schedules, name).del(this.keys.scheduleRun(name))));
   }
 
   async schedule(name: string): Promise<ScheduleState | undefined> {
-    const [raw, run] = await this.whileOpen(() => Promise.all([this.client.hget(this.keys.schedules, name), this.runFields(name)]));
+    const [raw, run] = await this.whileOpen([this.keys.schedules], () => Promise.all([this.client.hget(this.keys.schedules, name), this.runFields(name)]));
     const [definition] = readableObjects<ScheduleDefinition>([raw], 'name');
     return definition && this.withRun(definition, run);
   }
 
   async schedules(): Promise<ScheduleState[]> {
-    return this.whileOpen(async () => {
+    const { schedules, unreadable } = await this.readableSchedules();
+    if (unreadable[0]) throw unreadable[0];
+    return schedules;
+  }
+
+  /**
+   * The schedules, for a reader listing them all (the dashboard, the CLI): one whose run-state key
+   * holds another Redis type is listed without its run state, and that key's error given beside.
+   */
+  async readableSchedules(): Promise<{ schedules: ScheduleState[]; unreadable: MalformedKeyError[] }> {
+    return this.whileOpen([this.keys.schedules], async () => {
       const definitions = readableObjects<ScheduleDefinition>(Object.values(await this.client.hgetall(this.keys.schedules)), 'name');
-      return Promise.all(definitions.map(async (definition) => this.withRun(definition, await this.runFields(definition.name))));
+      const unreadable: MalformedKeyError[] = [];
+      const runOf = (name: string) =>
+        this.runFields(name).catch((error: unknown) => {
+          if (!(error instanceof MalformedKeyError)) throw error;
+          unreadable.push(error);
+          return [];
+        });
+      const schedules = await Promise.all(definitions.map(async (definition) => this.withRun(definition, await runOf(definition.name))));
+      return { schedules, unreadable };
     });
   }
 
   /**
    * Runs a call the app makes (settings, schedules, the catalogue and heartbeats read): once the app
    * stopped it is refused with AppStoppedError, and while Redis cannot be reached (whenRedisDown
-   * 'fail') it fails as RedisUnavailableError, not with ioredis's own error. The heartbeats and the
-   * catalogue written at start go without: the worker logs a failed heartbeat, the start fails.
+   * 'fail') it fails as RedisUnavailableError, not with ioredis's own error; one of `keys` holding
+   * another Redis type fails it as MalformedKeyError (see typedWrongType). The heartbeats and the
+   * catalogue written at start go without the first two: the worker logs a failed heartbeat, the
+   * start fails.
    */
-  private whileOpen<T>(command: () => Promise<T>): Promise<T> {
-    return this.connection.whileOpen(this.keys.appName, command);
+  private whileOpen<T>(keys: string[], command: () => Promise<T>): Promise<T> {
+    return this.connection.whileOpen(this.keys.appName, () => this.typedWrongType(keys, command));
   }
 
+  /**
+   * Runs a command on `keys`; should Redis refuse it because one holds another Redis type (written
+   * by hand or by another tool), it fails with MalformedKeyError naming that key and its type,
+   * rather than with Redis's bare WRONGTYPE. That key is left as it is, for its owner to see.
+   */
+  private async typedWrongType<T>(keys: string[], command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (error) {
+      throw isWrongTypeError(error) ? await this.malformedKey(keys, error) : error;
+    }
+  }
+
+  /** Of `keys`, the first holding another type than the app keeps there, as MalformedKeyError; else `error` (the key changed since). */
+  private async malformedKey(keys: string[], error: unknown): Promise<unknown> {
+    const types = await Promise.all(keys.map((key) => this.client.type(key)));
+    // Every GlobalConfig key is a hash, but for the heartbeats' expiry times.
+    const expected = keys.map((key) => (key === this.keys.workers ? 'zset' : 'hash'));
+    const index = types.findIndex((type, i) => type !== 'none' && type !== expected[i]);
+    return index === -1 ? error : new MalformedKeyError(keys[index]!, types[index]!, expected[index]!);
+  }
+
+  /** The heartbeats: a sorted set of expiry times beside a hash of worker details. */
+  private get heartbeatKeys(): string[] {
+    return [this.keys.workers, this.keys.workerInfo];
+  }
+
+  /** A schedule's run state; a run key of another Redis type fails with MalformedKeyError naming it. */
   private runFields(name: string): Promise<(string | null)[]> {
-    return this.client.hmget(this.keys.scheduleRun(name), 'l', 'u', 'n');
+    const run = this.keys.scheduleRun(name);
+    return this.typedWrongType([run], () => this.client.hmget(run, 'l', 'u', 'n'));
   }
 
   private withRun(definition: ScheduleDefinition, [lastRun, lastTaskUuid, nextRun]: (string | null)[]): ScheduleState {
