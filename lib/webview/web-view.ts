@@ -159,6 +159,9 @@ export class WebView {
 
   private async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
     try {
+      const refusal = this.refuseHost(request.headers.host);
+      // Before the login: a page under another host name (DNS rebinding) gets no login prompt.
+      if (refusal) return sendJson(response, refusal);
       if (this.auth && !this.auth.allows(request.headers.authorization)) {
         const reply = problemReply(401, 'UNAUTHORIZED', 'This dashboard asks for a user and password.');
         return sendJson(response, reply, { 'www-authenticate': 'Basic realm="qtasks", charset="UTF-8"' });
@@ -167,8 +170,6 @@ export class WebView {
         const reply = problemReply(405, 'METHOD_NOT_ALLOWED', `The dashboard only reads: use GET, not ${request.method}.`);
         return sendJson(response, reply, { allow: 'GET, HEAD' });
       }
-      const refusal = this.refuseHost(request.headers.host);
-      if (refusal) return sendJson(response, refusal);
       const url = new URL(request.url ?? '/', 'http://webview');
       if (url.pathname === '/') return sendPage(response, this.page);
       const read = apiRead(url);

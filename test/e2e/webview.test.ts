@@ -315,6 +315,8 @@ describe('the WebView dashboard', () => {
     expect(await status('/api/overview', basic('ops:wrong'))).toBe(401);
     expect(await status('/api/overview', basic('ops:pa:ss'))).toBe(200);
     expect(await status(`/api/tasks/${echoed.uuid}`, {}, 'DELETE')).toBe(401);
+    // A page under a foreign host name (DNS rebinding) gets the refusal, not a login prompt.
+    expect(await getWithHost(`${guarded.address}/api/overview`, 'attacker.example:80')).toBe(403);
 
     const context = await browser.newContext({ httpCredentials: { username: 'ops', password: 'pa:ss' } });
     try {
