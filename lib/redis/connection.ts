@@ -292,10 +292,11 @@ export class RedisConnection {
    * first connect (on its way from start or an earlier call, or begun here), which fails typed
    * within connectTimeout: ioredis would refuse the call at once, Redis up or not, as the
    * connection is still opening. Undefined when there is nothing to wait for: once connected,
-   * with 'wait' (ioredis queues the call until connected), or for a client of the app's.
+   * with 'wait' (ioredis queues the call until connected), for a client of the app's, or once
+   * closed (a failed start closes it: the call is then refused, connecting nowhere).
    */
   firstConnect(): Promise<void> | undefined {
-    if (this.everConnected || this.holdsWhileDown || !this.ownsClient) return undefined;
+    if (this.everConnected || this.holdsWhileDown || !this.ownsClient || this.closed) return undefined;
     return this.open();
   }
 

@@ -3,7 +3,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { raceTimeout } from '../../lib/core/timing.js';
 import { RedisKeys } from '../../lib/redis/keys.js';
-import { AddOutcomeUnknownError, QueueTasks, RedisUnavailableError, type TaskRecord, type WhenRedisDown } from '../../lib/index.js';
+import { AddOutcomeUnknownError, AppStoppedError, QueueTasks, RedisUnavailableError, type TaskRecord, type WhenRedisDown } from '../../lib/index.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 import { stopChild, type ChildApp } from '../helpers/child-app.js';
@@ -173,6 +173,17 @@ describe("a call made before start with whenRedisDown 'fail', while the first co
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => silent.close(resolve));
     }
+  });
+
+  it('after a start that failed, a call is refused with AppStoppedError, connecting nowhere', async () => {
+    const app = appAt('redis://127.0.0.1:1');
+    await expect(app.start()).rejects.toBeInstanceOf(RedisUnavailableError);
+    const errors = await raceTimeout(
+      Promise.all([app.add('double', [21]), app.get('no-such-task')].map((call) => call.catch((error: unknown) => error))),
+      5_000,
+      () => 'still waiting',
+    );
+    expect(errors).toEqual([expect.any(AppStoppedError), expect.any(AppStoppedError)]);
   });
 });
 
