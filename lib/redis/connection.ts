@@ -191,7 +191,8 @@ export class RedisConnection {
     this.refuseIfClosed(appName);
     const ended = this.callStarted();
     try {
-      await this.firstConnect();
+      const opening = this.firstConnect();
+      if (opening) await opening;
       return await call();
     } catch (error) {
       throw this.unavailable(error);

@@ -101,7 +101,8 @@ export class RedisStorage extends Storage {
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
     const watchEnded = this.watchStarted();
     try {
-      await this.connection.firstConnect();
+      const opening = this.connection.firstConnect();
+      if (opening) await opening;
       await this.subscribeHeld(deadline);
     } catch (error) {
       watchEnded();
