@@ -8,6 +8,7 @@ import { FINAL_STATUSES, type TaskRecord, type TaskStatus } from '../core/task-r
 import type { TaskCatalogEntry } from '../core/task-registry.js';
 import { RedisConnection, type RedisClient, type RedisConnectionOptions } from '../redis/connection.js';
 import { RedisKeys } from '../redis/keys.js';
+import { mistypedKey } from '../redis/key-types.js';
 import { getRecordText, isWrongTypeError, wrongTypeReason } from '../redis/record-text.js';
 import { decodeRecord, readRecordHead, RECORD_HEAD_BYTES, type RecordHead } from '../storages/record-codec.js';
 
@@ -208,16 +209,7 @@ export class QueueInspector {
 
   /** The first of the app's keys the inspector reads whose Redis type is not the engine's; one call, made only after a refusal. */
   private async mistypedKey(): Promise<MalformedKeyError | undefined> {
-    const expected = [...this.ownKeyTypes(), ...(await this.listKeyTypes())];
-    const pipeline = this.client.pipeline();
-    for (const [key] of expected) pipeline.type(key);
-    const replies = (await pipeline.exec()) ?? [];
-    for (const [index, [key, type]] of expected.entries()) {
-      const [error, found] = replies[index] ?? [];
-      if (error) throw error;
-      if (found !== 'none' && found !== type) return new MalformedKeyError(key, found as string, type);
-    }
-    return undefined;
+    return mistypedKey(this.client, [...this.ownKeyTypes(), ...(await this.listKeyTypes())]);
   }
 
   /** The Redis type the engine (lua/includes/*.lua, RedisGlobalConfig) keeps in each key with a fixed name. */

@@ -4,6 +4,7 @@ import type { ScheduleDefinition, ScheduleState } from '../../core/schedule.js';
 import type { TaskCatalogEntry } from '../../core/task-registry.js';
 import { RedisConnection, type RedisConnectionOptions } from '../../redis/connection.js';
 import { RedisKeys } from '../../redis/keys.js';
+import { mistypedKey } from '../../redis/key-types.js';
 import { isWrongTypeError } from '../../redis/record-text.js';
 import { ScriptRunner } from '../../redis/scripts.js';
 import { GlobalConfig, readableObjects, type WorkerStatus } from '../global-config.js';
@@ -203,11 +204,9 @@ export class RedisGlobalConfig extends GlobalConfig {
 
   /** Of `keys`, the first holding another type than the app keeps there, as MalformedKeyError; else `error` (the key changed since). */
   private async malformedKey(keys: string[], error: unknown): Promise<unknown> {
-    const types = await Promise.all(keys.map((key) => this.client.type(key)));
     // Every GlobalConfig key is a hash, but for the heartbeats' expiry times.
-    const expected = keys.map((key) => (key === this.keys.workers ? 'zset' : 'hash'));
-    const index = types.findIndex((type, i) => type !== 'none' && type !== expected[i]);
-    return index === -1 ? error : new MalformedKeyError(keys[index]!, types[index]!, expected[index]!);
+    const expected = keys.map((key): [string, string] => [key, key === this.keys.workers ? 'zset' : 'hash']);
+    return (await mistypedKey(this.client, expected)) ?? error;
   }
 
   /** The heartbeats: a sorted set of expiry times beside a hash of worker details. */
