@@ -283,6 +283,22 @@ describe.each(BACKENDS)('the queue inspector (what the dashboard and CLI read) o
     await expect(inspector.overview()).rejects.toThrow(new MalformedKeyError(line, 'hash', 'list'));
   });
 
+  it('names the key that failed, not a GlobalConfig key of another type beside it (the overview lists that one as unreadable)', async () => {
+    const app = await startApp('inspect-key-type-beside', (registered) => registered.task('job', () => 'ok'), { worker: false });
+    await app.add('job');
+    const inspector = await inspectorOf(app);
+    const { client } = inspector.connection;
+    const { settings, pauses } = inspector.keys;
+    await client.set(settings, 'not a hash');
+    await client.set(pauses, 'not a set');
+    await expect(inspector.overview()).rejects.toThrow(new MalformedKeyError(pauses, 'string', 'set'));
+    await client.del(pauses);
+    const queue = inspector.keys.queue(0);
+    await client.del(queue);
+    await client.hset(queue, 'field', 'value');
+    await expect(inspector.tasks('queued')).rejects.toThrow(new MalformedKeyError(queue, 'hash', 'list'));
+  });
+
   it('names the apps on this Redis', async () => {
     const app = await startApp('inspect-apps', (registered) => registered.task('job', () => 'ok'));
     expect(await (await inspectorOf(app)).apps()).toContain(app.name);
