@@ -43,6 +43,12 @@ export class Starter {
   private startFired = false;
   /** Counts the stops: a start that sees it change was stopped while under way (see `startOnce`). */
   private stops = 0;
+  /**
+   * Whether the current start started the GlobalConfig and no stop has stopped it since: one shared
+   * by several apps counts starts and stops, so each start's is stopped once only, though both a
+   * stop() during the start and the start itself then close.
+   */
+  private globalConfigStarted = false;
 
   /** Adds a part started last and stopped first. */
   addHook(hook: StartHook): void {
@@ -65,7 +71,7 @@ export class Starter {
     this.started = true;
     const stops = this.stops;
     const steps = [
-      () => app.globalConfig?.start(),
+      () => this.startGlobalConfig(app),
       () => app.storage.start(),
       () => app.broker.start(),
       () => app.globalConfig?.publishCatalog(app.registry.catalog()),
@@ -117,6 +123,18 @@ export class Starter {
     }
   }
 
+  private startGlobalConfig(app: StartableApp): Promise<void> | undefined {
+    // Marked before it resolves: a stop() meanwhile stops it, the start's own close then does not.
+    this.globalConfigStarted = true;
+    return app.globalConfig?.start();
+  }
+
+  private async stopGlobalConfig(app: StartableApp): Promise<void> {
+    if (!this.globalConfigStarted) return;
+    this.globalConfigStarted = false;
+    await app.globalConfig?.stop();
+  }
+
   private refuseIfStoppedSince(app: StartableApp, stops: number): void {
     if (this.stops !== stops) throw stoppedWhileStarting(app);
   }
@@ -142,7 +160,10 @@ export class Starter {
     await this.starting?.catch(() => undefined);
   }
 
-  /** Stops the work and the components (each stop may run twice); the stop triggers if the start's fired. */
+  /**
+   * Stops the work and the components (runs twice when stop() is called during start(): the
+   * GlobalConfig's stop only the first time); the stop triggers if the start's fired.
+   */
   private async closeAll(app: StartableApp): Promise<void> {
     // Stop triggers answer start triggers: none when the work never started.
     const fired = this.startFired;
@@ -150,7 +171,7 @@ export class Starter {
     await this.stopWork(app);
     await app.broker.stop();
     await app.storage.stop();
-    await app.globalConfig?.stop();
+    await this.stopGlobalConfig(app);
     if (fired) await this.fire(app, 'stop').catch((error: unknown) => app.logger.error(traceback(error)));
   }
 

@@ -24,6 +24,19 @@ describe('a MemoryGlobalConfig shared by the apps of one process', () => {
     await second!.stop();
     await expect(globalConfig.get('region')).rejects.toThrow(new AppStoppedError('shared'));
   });
+
+  it("stays open for a running app when another app's start is stopped while under way, and closes once the running one stops", async () => {
+    const globalConfig = new MemoryGlobalConfig({ name: 'shared' });
+    const [running, interrupted] = [1, 2].map(() => new QueueTasks({ backend: 'memory', name: 'shared', globalConfig, worker: false }));
+    await running!.start();
+    const started = interrupted!.start().then(() => 'started', (error: unknown) => error);
+    await interrupted!.stop();
+    expect(await started).toBeInstanceOf(AppStoppedError);
+    await globalConfig.set('region', 'eu');
+    expect(await globalConfig.get('region')).toBe('eu');
+    await running!.stop();
+    await expect(globalConfig.get('region')).rejects.toThrow(new AppStoppedError('shared'));
+  });
 });
 
 describe('the memory broker alone', () => {

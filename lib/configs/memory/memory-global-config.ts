@@ -42,8 +42,7 @@ export class MemoryGlobalConfig extends GlobalConfig {
   }
 
   async stop(): Promise<void> {
-    // A stop with no start left to match changes nothing: an app's stop may run twice (a stop()
-    // during its start() closes what the start opened, and so does the start).
+    // A stop with no start left to match (one called by hand, say) changes nothing.
     if (this.openStarts === 0) return;
     this.openStarts--;
     this.stopped = this.openStarts === 0;
