@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { errorMessage, ThreadCrashedError, ThreadStartError } from '../core/errors.js';
 import type { TaskAbort } from '../core/task-abort.js';
 import type { ThreadRunner, ThreadTarget } from '../core/thread-task.js';
@@ -9,6 +9,8 @@ export interface ThreadPoolOptions {
   size: number;
   /** Node options of each thread; default: this process's. */
   execArgv?: string[];
+  /** Heap bounds of each thread; default Node's. */
+  resourceLimits?: ResourceLimits;
   /**
    * A thread died of an error no running call threw (a promise rejected, or a timer thrown, after
    * an earlier call returned): told here, since no task's record can carry it.
@@ -105,7 +107,7 @@ export class ThreadPool implements ThreadRunner {
   private spawn(): Promise<void> {
     let worker: Worker;
     try {
-      worker = new Worker(this.entry, { execArgv: this.options.execArgv });
+      worker = new Worker(this.entry, { execArgv: this.options.execArgv, resourceLimits: this.options.resourceLimits });
     } catch (error) {
       // Node refuses options it does not allow in threads (--expose-gc, --stack-size...) by throwing
       // here, with no thread to exit: that too is a thread that cannot start.
@@ -142,7 +144,7 @@ export class ThreadPool implements ThreadRunner {
         this.threads.delete(thread);
         const idleAt = this.idle.indexOf(thread);
         if (idleAt >= 0) this.idle.splice(idleAt, 1);
-        const how = thread.uncaught ? `uncaught ${thread.uncaught.name}: ${thread.uncaught.message}` : `exit code ${code}`;
+        const how = howItDied(thread.uncaught, code);
         if (!ready) return reject(new ThreadStartError(this.entry.href, how));
         const { job } = thread;
         if (job && thread.started) {
@@ -197,4 +199,12 @@ export class ThreadPool implements ThreadRunner {
     }
     job.reject(reason);
   }
+}
+
+/** Why a thread ended, for the error or warning that says so. */
+function howItDied(uncaught: Error | undefined, exitCode: number): string {
+  if (!uncaught) return `exit code ${exitCode}`;
+  // Node ends a thread whose heap reached its limit with this error, which nothing in it threw.
+  if ((uncaught as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY') return 'out of memory: its heap reached its limit';
+  return `uncaught ${uncaught.name}: ${uncaught.message}`;
 }

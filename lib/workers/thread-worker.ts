@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ResourceLimits } from 'node:worker_threads';
 import { InvalidOptionError, shownValue } from '../core/errors.js';
 import { AsyncWorker, type AsyncWorkerOptions } from './async-worker.js';
 import { ThreadPool } from './thread-pool.js';
@@ -13,7 +14,15 @@ export interface ThreadWorkerOptions extends AsyncWorkerOptions {
    * runs under (e.g. `--import tsx`) loads thread modules too.
    */
   execArgv?: string[];
+  /**
+   * Each thread's heap bounds (`maxOldGenerationSizeMb`...); default Node's, which for a thread is
+   * the process's own heap limit. A thread over its limit is ended, and its task fails.
+   */
+  resourceLimits?: ResourceLimits;
 }
+
+/** What Node's `resourceLimits` takes: sizes in MB. */
+const RESOURCE_LIMITS = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const;
 
 // Beside this file, with its extension: `.js` once built, `.ts` when a TypeScript loader runs the sources.
 const THREAD_ENTRY = new URL(`./thread-entry${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
@@ -36,9 +45,12 @@ export class ThreadWorker extends AsyncWorker {
     if (execArgv !== undefined && !(Array.isArray(execArgv) && execArgv.every((arg) => typeof arg === 'string'))) {
       throw new InvalidOptionError(`execArgv of ThreadWorker must be a list of Node options (strings), got ${shownValue(execArgv)}.`);
     }
+    const { resourceLimits } = options;
+    if (resourceLimits !== undefined) checkResourceLimits(resourceLimits);
     this.pool = new ThreadPool(THREAD_ENTRY, {
       size: threads,
       execArgv,
+      resourceLimits,
       onStrayCrash: (how) =>
         this.ctx.logger.warn(`worker ${this.id}: a thread died of an error an earlier task left behind (${how}); it was replaced`),
     });
@@ -59,5 +71,17 @@ export class ThreadWorker extends AsyncWorker {
   override async stop(graceMs: number): Promise<void> {
     await super.stop(graceMs);
     await this.pool.close();
+  }
+}
+
+/** Node ignores a limit it does not know or cannot use (a typo, a string): refused here instead. */
+function checkResourceLimits(limits: ResourceLimits): void {
+  const refuse = (detail: string): never => {
+    throw new InvalidOptionError(`resourceLimits of ThreadWorker ${detail}.`);
+  };
+  if (typeof limits !== 'object' || limits === null || Array.isArray(limits)) refuse(`must be an object, got ${shownValue(limits)}`);
+  for (const [key, value] of Object.entries(limits)) {
+    if (!(RESOURCE_LIMITS as readonly string[]).includes(key)) refuse(`has no option ${JSON.stringify(key)} (it takes ${RESOURCE_LIMITS.join(', ')})`);
+    if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) refuse(`.${key} must be a positive number of MB, got ${shownValue(value)}`);
   }
 }

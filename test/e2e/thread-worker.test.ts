@@ -183,6 +183,29 @@ describe('ThreadWorker', () => {
     expect(await app.run('where', ['after'], WAIT)).toMatchObject({ status: 'success', returning: { label: 'after' } });
   });
 
+  it('a thread over its resourceLimits heap ends its task error, out of memory; the task beside it and the next run on', async () => {
+    const app = await apps.start(
+      'thread-oom',
+      (a) => {
+        a.task({ name: 'hog', thread: thread('fillHeap') });
+        a.task({ name: 'beside', thread: thread('spinUntil') });
+        a.task({ name: 'where', thread: thread('whereAmI') });
+      },
+      { worker: sourceThreadWorker(2, { resourceLimits: { maxOldGenerationSizeMb: 32 } }) },
+    );
+    const release = scratchPath();
+    const called = handlerCalled(app, 'beside');
+    const beside = await app.add('beside', [release]);
+    await called;
+    // 512 MB of arrays: the thread dies at its 32 MB heap limit, the process lives on.
+    const hog = await app.run('hog', [512], WAIT);
+    expect(hog.status).toBe('error');
+    expect(hog.traceback).toMatch(/^ThreadCrashedError: The thread running export "fillHeap" of .* crashed \(out of memory: its heap reached its limit\); it was replaced\./);
+    writeFileSync(release, '');
+    expect((await app.wait(beside.uuid, WAIT)).status).toBe('success');
+    expect(await app.run('where', ['after'], WAIT)).toMatchObject({ status: 'success', returning: { label: 'after' } });
+  });
+
   it('maxTime stops a never-yielding export: the task ends error (timed out) and its thread is replaced', async () => {
     const warnings: string[] = [];
     const app = await apps.start(

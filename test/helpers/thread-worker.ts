@@ -1,4 +1,4 @@
-import { ThreadWorker } from '../../lib/index.js';
+import { ThreadWorker, type ThreadWorkerOptions } from '../../lib/index.js';
 import { REGISTER_TS } from './child-app.js';
 
 /**
@@ -6,6 +6,6 @@ import { REGISTER_TS } from './child-app.js';
  * needs no execArgv). Node 20 may crash when a thread running such module hooks ends and another
  * starts later in the same process, so a test file stops its ThreadWorkers only at its end.
  */
-export function sourceThreadWorker(threads: number): ThreadWorker {
-  return new ThreadWorker({ threads, execArgv: ['--import', REGISTER_TS] });
+export function sourceThreadWorker(threads: number, options: ThreadWorkerOptions = {}): ThreadWorker {
+  return new ThreadWorker({ threads, execArgv: ['--import', REGISTER_TS], ...options });
 }

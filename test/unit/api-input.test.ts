@@ -63,6 +63,15 @@ describe('worker options', () => {
     );
   });
 
+  it.each([
+    [null, 'must be an object, got null'],
+    [{ maxOldGenerationMb: 64 }, 'has no option "maxOldGenerationMb" (it takes maxOldGenerationSizeMb, maxYoungGenerationSizeMb, codeRangeSizeMb, stackSizeMb)'],
+    [{ maxOldGenerationSizeMb: '64' }, '.maxOldGenerationSizeMb must be a positive number of MB, got "64"'],
+    [{ stackSizeMb: 0 }, '.stackSizeMb must be a positive number of MB, got 0'],
+  ])('ThreadWorker refuses resourceLimits %j that Node would ignore, when built', (resourceLimits, detail) => {
+    expect(() => new ThreadWorker({ resourceLimits: resourceLimits as never })).toThrow(`resourceLimits of ThreadWorker ${detail}.`);
+  });
+
   it('a worker started on its own, with no app, says so with NotAttachedError', async () => {
     const error: unknown = await new AsyncWorker().start().catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(NotAttachedError);
