@@ -1,8 +1,12 @@
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { errorMessage, ThreadCrashedError, ThreadStartError } from '../core/errors.js';
+import { settleWithin } from '../core/timing.js';
 import type { TaskAbort } from '../core/task-abort.js';
 import type { ThreadRunner, ThreadTarget } from '../core/thread-task.js';
 import { fromThrown, type ThreadJob, type ThreadMessage } from './thread-protocol.js';
+
+/** Longest wait at close for the terminated threads to end. */
+const THREAD_END_WAIT_MS = 2_000;
 
 export interface ThreadPoolOptions {
   /** Threads kept running. */
@@ -89,8 +93,11 @@ export class ThreadPool implements ThreadRunner {
     });
   }
 
-  /** Terminates every thread; calls still waiting or running fail (the worker has handed their tasks back). */
-  async close(): Promise<void> {
+  /**
+   * Terminates every thread; calls still waiting or running fail (the worker has handed their tasks
+   * back). Waits up to `waitMs` for the threads to end; resolves with how many had not.
+   */
+  async close(waitMs = THREAD_END_WAIT_MS): Promise<number> {
     this.open = false;
     const stopped = new Error('The thread pool stopped before the export returned.');
     for (const job of this.waiting.splice(0)) job.reject(stopped);
@@ -100,7 +107,13 @@ export class ThreadPool implements ThreadRunner {
       thread.job?.reject(stopped);
       thread.job = undefined;
     }
-    await Promise.all(threads.map(({ worker }) => worker.terminate()));
+    this.threads.clear();
+    let ended = 0;
+    // A thread inside a native call (execSync, a synchronous addon) ends only once the call
+    // returns, which may be never: the wait is bounded.
+    const ending = threads.map(({ worker }) => worker.terminate().then(() => void ended++));
+    await settleWithin(ending, waitMs);
+    return threads.length - ended;
   }
 
   /** Resolves once the thread has loaded its entry; rejects (never throws) if it cannot start or dies before. */
@@ -134,18 +147,21 @@ export class ThreadPool implements ThreadRunner {
           if ('error' in message) job?.reject(fromThrown(message.error));
           else job?.resolve(message.json);
         }
-        if (this.open) {
+        // Not a thread a close let go of, now that the pool may have started again.
+        if (this.open && this.threads.has(thread)) {
           this.idle.push(thread);
           this.dispatch();
         }
       });
       thread.worker.on('error', (error) => (thread.uncaught = error));
       thread.worker.on('exit', (code) => {
-        this.threads.delete(thread);
+        // False for a thread a close stopped waiting for: the pool may have started again since.
+        const ofThisRun = this.threads.delete(thread);
         const idleAt = this.idle.indexOf(thread);
         if (idleAt >= 0) this.idle.splice(idleAt, 1);
         const how = howItDied(thread.uncaught, code);
         if (!ready) return reject(new ThreadStartError(this.entry.href, how));
+        if (!ofThisRun) return;
         const { job } = thread;
         if (job && thread.started) {
           job.reject(new ThreadCrashedError(job.target.url, job.target.exportName, how));

@@ -70,7 +70,13 @@ export class ThreadWorker extends AsyncWorker {
   /** Thread tasks get the grace like any task; then the threads are terminated, unfinished tasks handed back. */
   override async stop(graceMs: number): Promise<void> {
     await super.stop(graceMs);
-    await this.pool.close();
+    const stuck = await this.pool.close();
+    if (stuck > 0) {
+      this.ctx.logger.warn(
+        `worker ${this.id}: ${stuck} thread(s) still running after being terminated, blocked in a native call (execSync, a synchronous addon); ` +
+          'stopped without them, but this process cannot exit until the call returns',
+      );
+    }
   }
 }
 
