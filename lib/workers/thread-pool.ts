@@ -7,6 +7,9 @@ import { fromThrown, type ThreadJob, type ThreadMessage } from './thread-protoco
 
 /** Longest wait at close for the terminated threads to end. */
 const THREAD_END_WAIT_MS = 2_000;
+/** Pause before trying again to replace a thread that could not start; doubled each failure, up to the longest. */
+const FIRST_RESPAWN_PAUSE_MS = 1_000;
+const LONGEST_RESPAWN_PAUSE_MS = 30_000;
 
 export interface ThreadPoolOptions {
   /** Threads kept running. */
@@ -20,6 +23,8 @@ export interface ThreadPoolOptions {
    * an earlier call returned): told here, since no task's record can carry it.
    */
   onStrayCrash?: (how: string) => void;
+  /** A replacement thread could not start: told with why, and when the pool tries again. */
+  onReplaceFailed?: (error: Error, retryInMs: number) => void;
 }
 
 interface Job extends ThreadJob {
@@ -54,6 +59,9 @@ export class ThreadPool implements ThreadRunner {
   private open = false;
   /** Why the last replacement thread could not start: calls fail with it once no thread is left. */
   private broken?: Error;
+  private respawnPauseMs = FIRST_RESPAWN_PAUSE_MS;
+  /** Replacements that failed, waiting to be tried again. */
+  private readonly respawns = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly entry: URL,
@@ -99,6 +107,8 @@ export class ThreadPool implements ThreadRunner {
    */
   async close(waitMs = THREAD_END_WAIT_MS): Promise<number> {
     this.open = false;
+    for (const timer of this.respawns) clearTimeout(timer);
+    this.respawns.clear();
     const stopped = new Error('The thread pool stopped before the export returned.');
     for (const job of this.waiting.splice(0)) job.reject(stopped);
     this.idle.length = 0;
@@ -179,12 +189,32 @@ export class ThreadPool implements ThreadRunner {
     });
   }
 
+  /**
+   * Starts a thread in place of one that ended. One that cannot start (threads refused by the
+   * system for a while, a module loader failing) is tried again, more slowly each time, so that the
+   * pool gets back to its size rather than run short, or with no thread at all, until a restart.
+   */
   private replace(): void {
-    this.spawn().catch((error: Error) => {
-      this.broken = error;
-      // No thread left to run them: the waiting calls fail rather than wait for ever.
-      if (this.threads.size === 0) for (const job of this.waiting.splice(0)) job.reject(error);
-    });
+    this.spawn().then(
+      () => (this.respawnPauseMs = FIRST_RESPAWN_PAUSE_MS),
+      (error: Error) => {
+        this.broken = error;
+        // No thread left to run them: the waiting calls fail rather than wait for ever.
+        if (this.threads.size === 0) for (const job of this.waiting.splice(0)) job.reject(error);
+        if (this.open) this.replaceLater(error);
+      },
+    );
+  }
+
+  private replaceLater(error: Error): void {
+    const pauseMs = this.respawnPauseMs;
+    this.respawnPauseMs = Math.min(pauseMs * 2, LONGEST_RESPAWN_PAUSE_MS);
+    this.options.onReplaceFailed?.(error, pauseMs);
+    const timer = setTimeout(() => {
+      this.respawns.delete(timer);
+      this.replace();
+    }, pauseMs);
+    this.respawns.add(timer);
   }
 
   private dispatch(): void {

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
-import { InvalidOptionError, shownValue } from '../core/errors.js';
+import { errorMessage, InvalidOptionError, shownValue } from '../core/errors.js';
 import { AsyncWorker, type AsyncWorkerOptions } from './async-worker.js';
 import { ThreadPool } from './thread-pool.js';
 
@@ -53,6 +53,8 @@ export class ThreadWorker extends AsyncWorker {
       resourceLimits,
       onStrayCrash: (how) =>
         this.ctx.logger.warn(`worker ${this.id}: a thread died of an error an earlier task left behind (${how}); it was replaced`),
+      onReplaceFailed: (error, retryInMs) =>
+        this.ctx.logger.warn(`worker ${this.id}: a thread that ended could not be replaced, trying again in ${retryInMs} ms: ${errorMessage(error)}`),
     });
     this.threadRunner = this.pool;
   }
