@@ -44,7 +44,7 @@ export class TaskExplorer implements OnModuleInit {
       }
       const name = options.name ?? methodName;
       if (options.priority !== undefined) assertPriority(options.priority, `priority of task "${name}" (${source})`);
-      const contextIndex = this.metadata.getContextIndex(prototype, methodName, options);
+      const contextIndex = this.metadata.getContextIndex(prototype, methodName, options, source);
       const interceptors = await this.interceptors.resolve(this.metadata.getInterceptors(method, options));
       this.queueTasks.registry.register({
         name,

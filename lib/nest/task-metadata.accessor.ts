@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { InvalidOptionError } from '../core/errors.js';
+import { TaskContext } from '../core/task-context.js';
 import type { InterceptorRef } from './task-context.decorators.js';
 import type { NestTaskOptions } from './task.decorator.js';
 import { TASK_CONTEXT_METADATA, TASK_INTERCEPTORS_METADATA, TASK_METADATA } from './tokens.js';
@@ -18,15 +20,32 @@ export class TaskMetadataAccessor {
     return [...(this.reflector.get<InterceptorRef[] | undefined>(TASK_INTERCEPTORS_METADATA, method) ?? []), ...(options.interceptors ?? [])];
   }
 
-  /** Where the TaskContext goes: `@TaskCtx()`'s parameter, or first with `echo`. */
-  getContextIndex(prototype: object, methodName: string, options: NestTaskOptions): number | undefined {
+  /**
+   * Where the TaskContext goes: `@TaskCtx()`'s parameter, or first with `echo`. A parameter typed
+   * TaskContext that neither marks is refused: typed handles leave it out of the enqueue arguments,
+   * so the worker would pass the first argument there and shift the others.
+   */
+  getContextIndex(prototype: object, methodName: string, options: NestTaskOptions, source: string): number | undefined {
     const marked = Reflect.getMetadata(TASK_CONTEXT_METADATA, prototype, methodName) as number | undefined;
-    return marked ?? (options.echo ? 0 : undefined);
+    const contextIndex = marked ?? (options.echo ? 0 : undefined);
+    const unmarked = this.paramTypes(prototype, methodName)?.findIndex((type, index) => type === TaskContext && index !== contextIndex) ?? -1;
+    if (unmarked !== -1) {
+      const echo = unmarked === 0 ? ', or set @Task({ echo: true })' : '';
+      throw new InvalidOptionError(
+        `${source} takes a TaskContext as parameter ${unmarked + 1}, which nothing marks: the worker would pass an enqueue argument there. ` +
+          `Mark it with @TaskCtx()${echo}.`,
+      );
+    }
+    return contextIndex;
   }
 
   /** Parameter types emitted by the compiler (design:paramtypes), the context left out. */
   getParamTypes(prototype: object, methodName: string, contextIndex: number | undefined): unknown[] | undefined {
-    const types = Reflect.getMetadata('design:paramtypes', prototype, methodName) as unknown[] | undefined;
-    return types?.filter((_type, index) => index !== contextIndex);
+    return this.paramTypes(prototype, methodName)?.filter((_type, index) => index !== contextIndex);
+  }
+
+  /** The method's parameter types as the compiler emitted them (none without emitDecoratorMetadata). */
+  private paramTypes(prototype: object, methodName: string): unknown[] | undefined {
+    return Reflect.getMetadata('design:paramtypes', prototype, methodName) as unknown[] | undefined;
   }
 }

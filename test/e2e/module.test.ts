@@ -18,9 +18,11 @@ import {
   Starter,
   Storage,
   Task,
+  TaskCtx,
   TaskFailedError,
   Worker,
   WaitTimeoutError,
+  TaskContext,
   type QTasksModuleOptions,
 } from '../../lib/index.js';
 import { QTasksTestingModule } from '../../lib/testing/index.js';
@@ -358,6 +360,67 @@ describe('bad module options', () => {
     // Unset, each is checked by name only: a key the module does not know fails even so.
     const options = { ...Object.fromEntries(documented.map((key) => [key, undefined])), backend: 'memory' } as QTasksModuleOptions;
     expect(await bootFailure(() => QTasksModule.forRoot(options))).toBe('booted');
+  });
+});
+
+describe("a task's TaskContext parameter", () => {
+  async function bootWith(provider: Function): Promise<unknown> {
+    const app = await Test.createTestingModule({ imports: [QTasksTestingModule.forRoot()], providers: [provider as never] }).compile();
+    try {
+      await app.init();
+      return await app.get(QTasksClient).run('report', ['2026-01']);
+    } catch (error) {
+      return error;
+    } finally {
+      await app.close();
+    }
+  }
+
+  // Typed handles leave a TaskContext parameter out of the arguments (`add('2026-01')`): one that
+  // nothing marks would get the month, and the month parameter nothing. TaskContext is imported as
+  // a value above, as the README does: the emitted parameter types then name it.
+  it.each([
+    ['first', 'parameter 1', ', or set @Task({ echo: true })'],
+    ['second', 'parameter 2', ''],
+  ])('fails the bootstrap when it comes %s and nothing marks it', async (place, parameter, echo) => {
+    @Injectable()
+    class FirstUnmarked {
+      @Task('report')
+      async build(ctx: TaskContext, month: string): Promise<string> {
+        return `${ctx.taskName} ${month}`;
+      }
+    }
+    @Injectable()
+    class SecondUnmarked {
+      @Task('report')
+      async build(month: string, ctx: TaskContext): Promise<string> {
+        return `${ctx.taskName} ${month}`;
+      }
+    }
+    const failure = await bootWith(place === 'first' ? FirstUnmarked : SecondUnmarked);
+    expect(failure).toBeInstanceOf(InvalidOptionError);
+    expect((failure as Error).message).toBe(
+      `${place === 'first' ? 'FirstUnmarked' : 'SecondUnmarked'}.build takes a TaskContext as ${parameter}, which nothing marks: ` +
+        `the worker would pass an enqueue argument there. Mark it with @TaskCtx()${echo}.`,
+    );
+  });
+
+  it('gets the context when @TaskCtx() or echo marks it', async () => {
+    @Injectable()
+    class Marked {
+      @Task('report')
+      async build(month: string, @TaskCtx() ctx: TaskContext): Promise<string> {
+        return `${ctx.taskName} ${month}`;
+      }
+    }
+    @Injectable()
+    class Echoed {
+      @Task({ name: 'report', echo: true })
+      async build(ctx: TaskContext, month: string): Promise<string> {
+        return `${ctx.taskName} ${month}`;
+      }
+    }
+    for (const provider of [Marked, Echoed]) expect(await bootWith(provider)).toMatchObject({ status: 'success', returning: 'report 2026-01' });
   });
 });
 
