@@ -11,6 +11,7 @@ import { DiscoveryModule, ModulesContainer } from '@nestjs/core';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { Broker } from '../brokers/broker.js';
 import { GlobalConfig } from '../configs/global-config.js';
+import type { QTasksConfig } from '../core/config.js';
 import { InvalidOptionError, shownValue } from '../core/errors.js';
 import { checkKeys, QUEUE_TASKS_OPTION_KEYS, QueueTasks, type QueueTasksOptions } from '../core/queue-tasks.js';
 import { isRedisUrl } from '../redis/connection.js';
@@ -45,11 +46,35 @@ export interface QTasksModuleOptions extends Omit<QueueTasksOptions, 'intercepto
   webview?: WebViewServerOptions;
 }
 
-export interface QTasksModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+type OptionsFactory = (...args: any[]) => QTasksModuleOptions | Promise<QTasksModuleOptions>;
+
+export interface QTasksModuleAsyncOptions<F extends OptionsFactory = OptionsFactory> extends Pick<ModuleMetadata, 'imports'> {
   /** What `useFactory` gets, in order: providers' tokens, as in a Nest factory provider. */
   inject?: (InjectionToken | OptionalFactoryDependency)[];
-  useFactory: (...args: any[]) => QTasksModuleOptions | Promise<QTasksModuleOptions>;
+  /**
+   * Returns the options. A key the module does not know, among them or in their `config`, is a
+   * compile error naming it, as in forRoot's object literal (TypeScript checks no excess
+   * properties in what a function returns, so the factory's type is checked here).
+   */
+  useFactory: [UnknownOptionKeys<Awaited<ReturnType<F>>>] extends [never]
+    ? F
+    : F & `${UnknownOptionKeys<Awaited<ReturnType<F>>>} is not an option of QTasksModule`;
 }
+
+/** Keys of the options `O` that the module does not know; an unknown setting as `config.<name>`. */
+type UnknownOptionKeys<O> =
+  | UnknownKeys<O, QTasksModuleOptions, ''>
+  | (O extends { config?: infer Settings } ? UnknownKeys<Settings, QTasksConfig, 'config.'> : never);
+/**
+ * Keys of each object in `O` that `Known` lacks, after `prefix`; none for `any`, which may hold
+ * anything. Methods pass, as at run time: an options class's methods are no keys of its instances.
+ */
+type UnknownKeys<O, Known, Prefix extends string> = 0 extends 1 & O
+  ? never
+  : O extends object
+    ? `${Prefix}${Exclude<DataKeys<O>, keyof Known> & string}`
+    : never;
+type DataKeys<O> = { [K in keyof O]-?: O[K] extends Function ? never : K }[keyof O];
 
 /** Every option of the module, for refusing a misspelt one (see QUEUE_TASKS_OPTION_KEYS). */
 const MODULE_OPTION_KEYS: Record<keyof QTasksModuleOptions, true> = { ...QUEUE_TASKS_OPTION_KEYS, timers: true, webview: true };
@@ -122,7 +147,7 @@ export class QTasksModule {
     return rootModule({ provide: QTASKS_OPTIONS, useFactory: () => checkedOptions(options, 'The options of QTasksModule.forRoot') });
   }
 
-  static forRootAsync(options: QTasksModuleAsyncOptions): DynamicModule {
+  static forRootAsync<F extends OptionsFactory>(options: QTasksModuleAsyncOptions<F>): DynamicModule {
     if (typeof options?.useFactory !== 'function') {
       throw new InvalidOptionError('QTasksModule.forRootAsync needs useFactory: a function returning the options (useClass and useExisting are not supported).');
     }

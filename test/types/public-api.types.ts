@@ -9,6 +9,7 @@ import {
   QTasksModule,
   QTasksPlugin,
   QueueTasks,
+  type QTasksModuleOptions,
   Task,
   TaskCtx,
   type TaskArgs,
@@ -293,6 +294,13 @@ export function engine(app: QueueTasks): void {
   new QueueTasks({ config: { maxTaskProcess: 1 } });
 }
 
+class RedisOptions {
+  url = 'redis://127.0.0.1:6379';
+  describe(): string {
+    return this.url;
+  }
+}
+
 export const modules = [
   QTasksModule.forRoot({ url: 'redis://127.0.0.1:6379', timers: false, config: { leaseMs: 5000 } }),
   QTasksModule.forRootAsync({ inject: [QTasksClient, 'TOKEN', { token: 'OPTIONAL', optional: true }], useFactory: () => ({}) }),
@@ -300,6 +308,21 @@ export const modules = [
   QTasksModule.forRootAsync({ useFactory: () => ({ timers: 'yes' }) }),
   // @ts-expect-error an injection token, not a number
   QTasksModule.forRootAsync({ inject: [5], useFactory: () => ({}) }),
+  // A factory's options are checked as forRoot's object literal is: a misspelt key next to known ones is an error.
+  // @ts-expect-error a misspelt option
+  QTasksModule.forRootAsync({ useFactory: () => ({ url: 'redis://127.0.0.1:6379', timer: false }) }),
+  // @ts-expect-error a misspelt option, from an async factory
+  QTasksModule.forRootAsync({ useFactory: async () => ({ backend: 'memory' as const, nmae: 'billing' }) }),
+  // @ts-expect-error a misspelt setting
+  QTasksModule.forRootAsync({ useFactory: async () => ({ config: { leaseMs: 5000, maxTaskProcess: 4 } }) }),
+  // @ts-expect-error a misspelt option in one branch
+  QTasksModule.forRootAsync({ useFactory: () => (process.env.CI ? { backend: 'memory' as const } : { url: 'redis://127.0.0.1:6379', timer: false }) }),
+  QTasksModule.forRootAsync({ useFactory: () => (process.env.CI ? { backend: 'memory' as const } : { url: 'redis://127.0.0.1:6379', config: { leaseMs: 5000 } }) }),
+  QTasksModule.forRootAsync({ inject: ['CONFIG'], useFactory: async (config: { get(key: string): any }) => ({ url: config.get('url'), config: config.get('qtasks') }) }),
+  QTasksModule.forRootAsync({ useFactory: (): QTasksModuleOptions => ({ timers: false }) }),
+  QTasksModule.forRootAsync({ useFactory: () => ({ config: undefined, webview: { port: 8180 } }) }),
+  // An options class's methods are no keys of its instances, here as at run time.
+  QTasksModule.forRootAsync({ useFactory: () => new RedisOptions() }),
   QTasksTestingModule.forRoot({ config: { maxTasksProcess: 1 } }),
   // @ts-expect-error the testing module runs in memory: no Redis URL
   QTasksTestingModule.forRoot({ url: 'redis://127.0.0.1:6379' }),
