@@ -14,8 +14,10 @@ export {
 export { DEFAULT_CONFIG, type QTasksConfig } from './core/config.js';
 export * from './core/errors.js';
 export { TASK_STATUSES, type TaskRecord, type TaskStatus, type NewTask, type ClaimedTask, type TaskOutcome } from './core/task-record.js';
-export { TaskRegistry, type TaskOptions, type TaskDefinition, type TaskDeclaration, type TaskCatalogEntry } from './core/task-registry.js';
+export { TaskRegistry, type TaskOptions, type TaskDefinition, type TaskDeclaration, type TaskCatalogEntry, type TaskHandler } from './core/task-registry.js';
 export { TaskExecutor, type ExecutionResult, type ExecutionControls } from './core/executor.js';
+// A custom Worker builds the abort switch of each run it hands the executor.
+export { TaskAbort } from './core/task-abort.js';
 export { TaskContext, type TaskClient } from './core/task-context.js';
 export { TaskExecutionContext, type TaskInterceptor, type CallHandler } from './core/interceptor.js';
 export type { ErrorClass } from './core/task-registry.js';
@@ -23,10 +25,19 @@ export type { QTasksLogger } from './core/logger.js';
 export type { Jsonified } from './core/json.js';
 export type { ScheduleTiming, ScheduleOptions, ScheduleDefinition, ScheduleRun, ScheduleState } from './core/schedule.js';
 
-export { Broker, type Lease, type ClaimBatch, type ClaimRequest, type RecoverOutcome, type ReleaseOptions, type Retention } from './brokers/broker.js';
+export {
+  Broker,
+  type Lease,
+  type ClaimBatch,
+  type ClaimRequest,
+  type RecoverOutcome,
+  type ReleaseOptions,
+  type RequeueOutcome,
+  type Retention,
+} from './brokers/broker.js';
 export { RedisBroker, type RedisBrokerOptions } from './brokers/redis/redis-broker.js';
 export { MemoryBroker, type MemoryBrokerOptions } from './brokers/memory/memory-broker.js';
-export { Storage } from './storages/storage.js';
+export { Storage, type TaskWatch } from './storages/storage.js';
 export { MemoryStorage, type MemoryStorageOptions } from './storages/memory/memory-storage.js';
 export { RedisStorage, type RedisStorageOptions } from './storages/redis/redis-storage.js';
 export { GlobalConfig, type WorkerStatus } from './configs/global-config.js';

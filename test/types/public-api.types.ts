@@ -28,6 +28,15 @@ import {
   type RunningLimits,
   type Retention,
 } from '../../lib/index.js';
+import {
+  Storage,
+  TaskAbort,
+  type ExecutionControls,
+  type RequeueOutcome,
+  type TaskHandler,
+  type TaskWatch,
+  type WorkerContext,
+} from '../../lib/engine.js';
 import { QTasksTesting, QTasksTestingModule } from '../../lib/testing/index.js';
 
 type Equal<X, Y> = (<T>() => T extends X ? 1 : 2) extends <T>() => T extends Y ? 1 : 2 ? true : false;
@@ -329,3 +338,20 @@ export const modules = [
   // @ts-expect-error nor a Redis Cluster
   QTasksTestingModule.forRoot({ cluster: { nodes: [{ host: '127.0.0.1', port: 7000 }] } }),
 ];
+
+// A custom component (README, Components) names the types of what it implements from the entry
+// points: a worker builds each run's abort switch, a backend answers requeue and watch.
+export type ComponentTypes = [
+  Assert<Equal<Awaited<ReturnType<Broker['requeue']>>, RequeueOutcome>>,
+  Assert<Equal<Awaited<ReturnType<Storage['watch']>>, TaskWatch>>,
+];
+
+export function registerHandlers(app: QueueTasks, handlers: Map<string, TaskHandler>): void {
+  for (const [name, handler] of handlers) app.task(name, handler);
+}
+
+export async function customWorkerRun(context: WorkerContext, record: TaskRecord, token: string): Promise<void> {
+  const controls: ExecutionControls = { token, abort: new TaskAbort(context.config.shutdownGraceMs) };
+  const result = await context.executor.execute(record, controls);
+  void result.status;
+}
