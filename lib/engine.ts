@@ -22,7 +22,7 @@ export { TaskContext, type TaskClient } from './core/task-context.js';
 export { TaskExecutionContext, type TaskInterceptor, type CallHandler } from './core/interceptor.js';
 export type { ErrorClass } from './core/task-registry.js';
 export type { QTasksLogger } from './core/logger.js';
-export type { Jsonified } from './core/json.js';
+export type { Jsonified, JsonifiedArgs } from './core/json.js';
 export type { ScheduleTiming, ScheduleOptions, ScheduleDefinition, ScheduleRun, ScheduleState } from './core/schedule.js';
 
 export {

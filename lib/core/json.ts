@@ -31,6 +31,15 @@ export type Jsonified<T> = 0 extends 1 & T
               ? JsonifiedObject<T>
               : never;
 
+/**
+ * A task's argument list as its record holds it: each argument as JSON gives it back (a Date as
+ * its ISO string, a class instance as its fields). An optional argument left out is left out of
+ * the list (see argsToJson), so it may still be undefined, never null.
+ */
+export type JsonifiedArgs<A extends readonly unknown[]> = {
+  -readonly [I in keyof A]: Jsonified<Exclude<A[I], undefined>> | Extract<A[I], undefined>;
+};
+
 type Method = (...args: never[]) => unknown;
 /** Keys JSON writes for sure, keys it leaves out when they hold undefined, and none of the methods. */
 type JsonifiedObject<T> = Flat<

@@ -8,7 +8,7 @@ import {
   type BulkItem,
   type WaitOptions,
 } from '../core/queue-tasks.js';
-import type { Jsonified } from '../core/json.js';
+import type { Jsonified, JsonifiedArgs } from '../core/json.js';
 import type { TaskContext } from '../core/task-context.js';
 import type { TaskRecord } from '../core/task-record.js';
 
@@ -53,8 +53,8 @@ export class TaskHandle<A extends unknown[], R> {
     return new TaskHandle<A, R>(this.queueTasks, this.taskName, { ...this.options, ...options });
   }
 
-  async add(...args: A): Promise<TaskRecord<R, A>> {
-    return this.queueTasks.add(this.name, args, this.options) as Promise<TaskRecord<R, A>>;
+  async add(...args: A): Promise<TaskRecord<R, JsonifiedArgs<A>>> {
+    return this.queueTasks.add(this.name, args, this.options) as Promise<TaskRecord<R, JsonifiedArgs<A>>>;
   }
 
   /**
@@ -70,24 +70,24 @@ export class TaskHandle<A extends unknown[], R> {
   }
 
   /** One of this task's records, typed; null when there is none. Another task's uuid is refused. */
-  async get(uuid: string): Promise<TaskRecord<R, A> | null> {
+  async get(uuid: string): Promise<TaskRecord<R, JsonifiedArgs<A>> | null> {
     const record = await this.queueTasks.get(uuid);
     return record && this.own(record);
   }
 
   /** Waits for one of this task's runs to finish (see QTasksClient.wait), typed. Another task's uuid is refused. */
-  async wait(uuid: string, options: WaitOptions = {}): Promise<TaskRecord<R, A>> {
+  async wait(uuid: string, options: WaitOptions = {}): Promise<TaskRecord<R, JsonifiedArgs<A>>> {
     return this.own(await this.queueTasks.wait(uuid, { ...this.options, ...options }));
   }
 
   /** The record, typed as this task's: the types hold only for a record of this task. */
-  private own(record: TaskRecord): TaskRecord<R, A> {
+  private own(record: TaskRecord): TaskRecord<R, JsonifiedArgs<A>> {
     if (record.taskName !== this.name) {
       throw new InvalidOptionError(
         `Task ${record.uuid} is a "${record.taskName}" task, not "${this.name}": read it with QTasksClient.get or wait, untyped.`,
       );
     }
-    return record as TaskRecord<R, A>;
+    return record as TaskRecord<R, JsonifiedArgs<A>>;
   }
 }
 

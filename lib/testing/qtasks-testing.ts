@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { MemoryBroker } from '../brokers/memory/memory-broker.js';
 import { InvalidOptionError, QTasksError, shownValue } from '../core/errors.js';
-import { argsToJson } from '../core/json.js';
+import { argsToJson, type JsonifiedArgs } from '../core/json.js';
 import { MAX_TIMER_MS, raceTimeout } from '../core/timing.js';
 import { QueueTasks } from '../core/queue-tasks.js';
 import { TaskAbort } from '../core/task-abort.js';
@@ -82,7 +82,7 @@ export class QTasksTesting {
    * when the task calls `ctx.cancel(reason)`); nothing is stored. Given a typed handle
    * (`client.task(Type, 'method')`) instead of a name, it checks the arguments and types the record.
    */
-  runInline<A extends unknown[], R>(task: TaskHandle<A, R>, args: A): Promise<TaskRecord<R, A>>;
+  runInline<A extends unknown[], R>(task: TaskHandle<A, R>, args: A): Promise<TaskRecord<R, JsonifiedArgs<A>>>;
   runInline(name: string, args?: unknown[]): Promise<TaskRecord>;
   async runInline(task: string | TaskHandle<unknown[], unknown>, args: unknown[] = []): Promise<TaskRecord> {
     const name = typeof task === 'string' ? task : task.name;

@@ -14,6 +14,7 @@ import {
   TaskCtx,
   type TaskArgs,
   type TaskContext,
+  type TaskHandle,
   type TaskPlugin,
   type TaskRecord,
   type TaskResult,
@@ -108,6 +109,42 @@ export async function jsonShapedResult(client: QTasksClient): Promise<void> {
   // @ts-expect-error JSON left paidAt out when it was undefined
   issued.paidAt.length;
   void at;
+}
+
+@Injectable()
+class PeriodService {
+  @Task()
+  async close(at: Date, invoice: Invoice, note?: string, ...tags: Date[]): Promise<void> {
+    void [at, invoice, note, tags];
+  }
+}
+
+// A record's arguments are typed as JSON gives them back too: a Date argument is its string there.
+export type RecordArgTypes = [
+  Assert<
+    Equal<
+      Awaited<ReturnType<TaskHandle<TaskArgs<PeriodService['close']>, null>['add']>>['args'],
+      [at: string, invoice: { readonly total: number }, note?: string, ...tags: string[]]
+    >
+  >,
+];
+
+export async function jsonShapedArgs(client: QTasksClient, testing: QTasksTesting): Promise<void> {
+  const close = client.task(PeriodService, 'close');
+  const added = await close.add(new Date(), new Invoice(1));
+  // @ts-expect-error the Date came back as its ISO string
+  added.args[0].getTime();
+  // @ts-expect-error the invoice came back as its fields, without its methods
+  added.args[1].describe();
+  const waited = await close.wait(added.uuid);
+  const at: string = waited.args[0];
+  const read = await close.get(added.uuid);
+  // An optional argument left out is left out of the list: undefined, never null.
+  const note: string | undefined = read!.args[2];
+  const inline = await testing.runInline(close, [new Date(), new Invoice(2)]);
+  // @ts-expect-error runInline's record holds the JSON arguments too
+  inline.args[0].toISOString();
+  void [at, note];
 }
 
 // The context parameter is no enqueue argument, wherever it sits; a generator's result is its values.
