@@ -21,21 +21,15 @@ export class TaskMetadataAccessor {
   }
 
   /**
-   * Where the TaskContext goes: `@TaskCtx()`'s parameter, or first with `echo`. A parameter typed
-   * TaskContext that neither marks is refused: typed handles leave it out of the enqueue arguments,
-   * so the worker would pass the first argument there and shift the others.
+   * Where the TaskContext goes: `@TaskCtx()`'s parameter, or first with `echo`. Typed handles
+   * leave a parameter typed TaskContext out of the enqueue arguments, so the place must match the
+   * parameter's type (as far as the emitted types tell; see assertContextPlace).
    */
   getContextIndex(prototype: object, methodName: string, options: NestTaskOptions, source: string): number | undefined {
     const marked = Reflect.getMetadata(TASK_CONTEXT_METADATA, prototype, methodName) as number | undefined;
     const contextIndex = marked ?? (options.echo ? 0 : undefined);
-    const unmarked = this.paramTypes(prototype, methodName)?.findIndex((type, index) => type === TaskContext && index !== contextIndex) ?? -1;
-    if (unmarked !== -1) {
-      const echo = unmarked === 0 ? ', or set @Task({ echo: true })' : '';
-      throw new InvalidOptionError(
-        `${source} takes a TaskContext as parameter ${unmarked + 1}, which nothing marks: the worker would pass an enqueue argument there. ` +
-          `Mark it with @TaskCtx()${echo}.`,
-      );
-    }
+    const how = marked === undefined ? 'with echo' : 'by @TaskCtx()';
+    assertContextPlace(source, this.paramTypes(prototype, methodName) ?? [], contextIndex, how);
     return contextIndex;
   }
 
@@ -47,5 +41,28 @@ export class TaskMetadataAccessor {
   /** The method's parameter types as the compiler emitted them (none without emitDecoratorMetadata). */
   private paramTypes(prototype: object, methodName: string): unknown[] | undefined {
     return Reflect.getMetadata('design:paramtypes', prototype, methodName) as unknown[] | undefined;
+  }
+}
+
+/**
+ * Refuses a TaskContext the worker would pass elsewhere than the parameter typed for it: there, it
+ * would get an enqueue argument, and the context would land on an argument's parameter. A type
+ * the compiler emits as Object (an interface, a union, `import type`) tells nothing, so it passes.
+ */
+function assertContextPlace(source: string, types: unknown[], contextIndex: number | undefined, how: string): void {
+  const unmarked = types.findIndex((type, index) => type === TaskContext && index !== contextIndex);
+  if (unmarked !== -1) {
+    const echo = unmarked === 0 ? ', or set @Task({ echo: true })' : '';
+    throw new InvalidOptionError(
+      `${source} takes a TaskContext as parameter ${unmarked + 1}, which nothing marks: the worker would pass an enqueue argument there. ` +
+        `Mark it with @TaskCtx()${echo}.`,
+    );
+  }
+  const placed = contextIndex === undefined ? undefined : types[contextIndex];
+  if (typeof placed === 'function' && placed !== TaskContext && placed !== Object) {
+    throw new InvalidOptionError(
+      `${source} gets its TaskContext as parameter ${contextIndex! + 1} (${how}), but that parameter is typed ${placed.name}: ` +
+        `the context would replace an enqueue argument. Type it TaskContext, or move the mark to the context's parameter.`,
+    );
   }
 }

@@ -405,6 +405,32 @@ describe("a task's TaskContext parameter", () => {
     );
   });
 
+  it.each([
+    ['echo', 'with echo'],
+    ['@TaskCtx()', 'by @TaskCtx()'],
+  ])('fails the bootstrap when %s puts it on a parameter typed otherwise', async (mark, how) => {
+    @Injectable()
+    class EchoOnMonth {
+      @Task({ name: 'report', echo: true })
+      async build(month: string): Promise<string> {
+        return month;
+      }
+    }
+    @Injectable()
+    class MarkOnMonth {
+      @Task('report')
+      async build(@TaskCtx() month: string, ctx: object): Promise<string> {
+        return `${month} ${String(ctx)}`;
+      }
+    }
+    const failure = await bootWith(mark === 'echo' ? EchoOnMonth : MarkOnMonth);
+    expect(failure).toBeInstanceOf(InvalidOptionError);
+    expect((failure as Error).message).toBe(
+      `${mark === 'echo' ? 'EchoOnMonth' : 'MarkOnMonth'}.build gets its TaskContext as parameter 1 (${how}), but that parameter is typed String: ` +
+        'the context would replace an enqueue argument. Type it TaskContext, or move the mark to the context\'s parameter.',
+    );
+  });
+
   it('gets the context when @TaskCtx() or echo marks it', async () => {
     @Injectable()
     class Marked {
