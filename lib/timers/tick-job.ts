@@ -1,5 +1,4 @@
 import { CronJob, CronTime } from 'cron';
-import type { ScheduleDefinition } from '../core/schedule.js';
 import type { Trigger } from './trigger.js';
 
 /**
@@ -20,13 +19,12 @@ class OneDate extends CronTime {
 
 /**
  * The CronJob (from `cron`, the library @nestjs/schedule runs its jobs on) that calls `onFire`
- * at each tick of a schedule. Cron cannot express an arbitrary interval, so an `every` job is
- * armed for one date at a time and re-armed as it fires (a date passed by then fires at once).
+ * at each tick of a schedule. It is armed for one date at a time, the trigger's next tick, and
+ * re-armed as it fires (a date passed by then fires at once): cron cannot express an arbitrary
+ * interval, and its own reading of a cron expression in a time zone wakes at the wrong times
+ * around daylight-saving changes (twice for one tick, or for none), which the trigger does not.
  */
-export function createTickJob(definition: ScheduleDefinition, trigger: Trigger, onFire: () => void): CronJob {
-  if (definition.cron !== undefined) {
-    return CronJob.from({ cronTime: definition.cron, timeZone: definition.timezone, onTick: onFire, start: false });
-  }
+export function createTickJob(trigger: Trigger, onFire: () => void): CronJob {
   const nextDate = () => new OneDate(trigger.nextAfter(Date.now()));
   const job = CronJob.from({
     cronTime: new Date(trigger.nextAfter(Date.now())),

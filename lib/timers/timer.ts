@@ -301,7 +301,7 @@ export class QTasksTimer implements StartHook {
     await this.app.globalConfig?.publishSchedule(definition, new Date(trigger.nextAfter(now)));
     if (definition.catchUp) await this.catchUp(schedule);
     if (!schedule.armed) return; // disarmed meanwhile (removed, stopped)
-    schedule.job = createTickJob(definition, trigger, () => this.fire(schedule));
+    schedule.job = createTickJob(trigger, () => this.fire(schedule));
     this.registry?.addCronJob(this.jobName(definition.name), schedule.job);
     schedule.job.start();
   }
