@@ -343,7 +343,8 @@ export class QTasksTimer implements StartHook {
   /**
    * Enqueues the tick's task once across instances. While Redis is unreachable (whenRedisDown
    * 'fail' refuses at once) the tick is tried again, as long as its key would still stop another
-   * instance from enqueueing it too: an outage shorter than that loses no tick.
+   * instance from enqueueing it too: an outage shorter than that loses no tick. A tick held longer
+   * than that (whenRedisDown 'wait') is given up, not enqueued a second time.
    */
   private async enqueueTick(schedule: Schedule, tick: number, catchUp: boolean): Promise<void> {
     const { definition, trigger } = schedule;
@@ -355,6 +356,12 @@ export class QTasksTimer implements StartHook {
         // check lets this one tick through; recording it then finds the mark and stops it.
         if (await this.app.globalConfig?.scheduleRemoved(definition.name)) {
           this.stopRemovedElsewhere(schedule);
+          return;
+        }
+        // With whenRedisDown 'wait' that answer comes once Redis is back, however late: past the
+        // tries' end the tick's key may have expired after another instance enqueued the tick.
+        if (Date.now() >= triesEnd) {
+          this.giveUpLateTick(schedule, tick, triesEnd);
           return;
         }
         const { uuid, added } = await this.app.addOnce(definition.taskName, definition.args, {
@@ -380,6 +387,13 @@ export class QTasksTimer implements StartHook {
         await pause(TICK_RETRY_MS, this.stopping.signal);
       }
     }
+  }
+
+  private giveUpLateTick({ definition }: Schedule, tick: number, triesEnd: number): void {
+    this.app.logger.error(
+      `timer: schedule "${definition.name}" gave up its tick of ${new Date(tick).toISOString()}: Redis could not be reached ` +
+        `until after ${new Date(triesEnd).toISOString()}, too late to enqueue it only once`,
+    );
   }
 
   /**

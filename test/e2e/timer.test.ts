@@ -20,6 +20,7 @@ import {
   type TickEvent,
 } from '../../lib/index.js';
 import { RedisKeys } from '../../lib/redis/keys.js';
+import { CuttableLink } from '../helpers/cuttable-link.js';
 import { eventually } from '../helpers/eventually.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startNestApp } from '../helpers/nest-app.js';
@@ -628,4 +629,44 @@ describe('timer while Redis is briefly down', () => {
       await server.destroy();
     }
   });
+});
+
+describe("timer of an instance cut off from Redis for longer than a tick's key lives (whenRedisDown 'wait')", () => {
+  const url = inject('redisUrl');
+
+  it('gives up the ticks it held past their tries, which another instance enqueued meanwhile: none of them runs twice', async () => {
+    const name = uniqueAppName('timer-held-ticks');
+    const link = await CuttableLink.open({ host: '127.0.0.1', port: Number(new URL(url).port) });
+    const added = new Map<number, string[]>();
+    const startInstance = async (label: string, instanceUrl: string, errors: string[] = []) => {
+      const app = new QueueTasks({ name, url: instanceUrl, worker: false, logger: { log: () => undefined, warn: () => undefined, error: (line) => errors.push(line) } });
+      app.task({ name: 'beat', every: 1000 }, () => 'beat');
+      const timer = new QTasksTimer(app);
+      timer.onTick(({ tick, added: enqueuedHere }) => enqueuedHere && added.set(tick.getTime(), [...(added.get(tick.getTime()) ?? []), label]));
+      await app.start();
+      return { app, timer };
+    };
+    const cutOffErrors: string[] = [];
+    const cutOff = await startInstance('cut off', link.url, cutOffErrors);
+    const other = await startInstance('other', url);
+    try {
+      await nextTickEvent(other.timer);
+      link.cut();
+      const cutAt = Date.now();
+      // Longer than a 1-second schedule's key lives (a minute): the other instance's first keys expire.
+      await sleep(66_000);
+      await link.mend();
+      const mendedAt = Date.now();
+      await nextTickEvent(cutOff.timer, (event) => event.tick.getTime() > mendedAt, 20_000);
+      await sleep(1_000); // the held ticks answered before that one, and are done
+      // Not one of the ticks that fired while it was cut off; only the one whose add was on its way
+      // at the cut may be (sent again once reconnected, as any add: see the README).
+      expect([...added].filter(([tick, labels]) => tick > cutAt && labels.length > 1)).toEqual([]);
+      expect(cutOffErrors.join('\n')).toMatch(/schedule "beat" gave up its tick of .*: Redis could not be reached until after .*, too late to enqueue it only once/);
+    } finally {
+      await cutOff.app.stop();
+      await other.app.stop();
+      link.cut();
+    }
+  }, 120_000);
 });

@@ -1,4 +1,4 @@
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 
 /**
  * A TCP relay on 127.0.0.1 between the app and a Redis server, which a test can make "go down" at
@@ -14,6 +14,8 @@ export class CuttableLink {
   private cutBefore?: { marker: string; done: () => void };
   private dropReply?: { marker: string; alsoHolding: string; done: () => void };
   private isCut = false;
+  /** Where it listens, and listens again once mended. */
+  private port = 0;
 
   private constructor(private readonly server: Server) {}
 
@@ -22,13 +24,12 @@ export class CuttableLink {
     const link = new CuttableLink(server);
     server.on('connection', (client) => link.relay(client, target));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    link.port = (server.address() as AddressInfo).port;
     return link;
   }
 
   get url(): string {
-    const address = this.server.address();
-    if (!address || typeof address === 'string') throw new Error('link is not listening');
-    return `redis://127.0.0.1:${address.port}`;
+    return `redis://127.0.0.1:${this.port}`;
   }
 
   /** Resolves once a `command` (e.g. 'SUBSCRIBE') was on its way and the link cut instead. */
@@ -44,6 +45,12 @@ export class CuttableLink {
    */
   dropReplyTo(command: string, alsoHolding: string): Promise<void> {
     return new Promise((resolve) => (this.dropReply = { marker: markerOf(command), alsoHolding: alsoHolding.toUpperCase(), done: resolve }));
+  }
+
+  /** Mends a cut link: it listens on its port again, so clients reconnect through it. */
+  async mend(): Promise<void> {
+    this.isCut = false;
+    await new Promise<void>((resolve) => this.server.listen(this.port, '127.0.0.1', resolve));
   }
 
   /** Cuts the link now. */
