@@ -91,8 +91,9 @@ export abstract class GlobalConfig {
   /** Whether the schedule is marked removed (a timer asks before enqueueing each tick). */
   abstract scheduleRemoved(name: string): Promise<boolean>;
   /**
-   * Deletes a schedule's definition and run state and leaves no removal mark: an instance still
-   * running it goes on (the start-up cleanup of schedules that look abandoned).
+   * Deletes a schedule's definition and leaves no removal mark: an instance still running it goes
+   * on (the start-up cleanup of schedules that look abandoned). Its run state is kept (in Redis for
+   * 30 days), so its own app, when it starts again, still catches up from its last run.
    */
   abstract dropSchedule(name: string): Promise<void>;
   abstract schedule(name: string): Promise<ScheduleState | undefined>;

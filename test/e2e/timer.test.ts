@@ -16,6 +16,7 @@ import {
   RedisGlobalConfig,
   Task,
   Worker,
+  type ScheduleOptions,
   type TaskPlugin,
   type TickEvent,
 } from '../../lib/index.js';
@@ -568,6 +569,43 @@ describe('ticks missed while no instance ran', () => {
       expect(warnings).toEqual([`timer: could not remove abandoned schedules from GlobalConfig: ${new MalformedKeyError(schedules, 'string', 'hash').message}`]);
     } finally {
       await app.stop();
+    }
+  });
+
+  it("an app with other schedules, starting while this schedule's app is down, drops it from GlobalConfig but keeps its last run: its app catches up when it starts", async () => {
+    const name = uniqueAppName('catch-up-dropped');
+    const startApp = async (schedules: ScheduleOptions[]) => {
+      const app = new QueueTasks({ name, url, worker: false, logger: { log: () => undefined, warn: console.warn, error: console.error } });
+      app.task('report', () => 'report');
+      const timer = new QTasksTimer(app);
+      const events: TickEvent[] = [];
+      timer.onTick((event) => events.push(event));
+      for (const schedule of schedules) await timer.add('report', schedule);
+      await app.start();
+      return { app, timer, events };
+    };
+    const owner = await startApp([{ name: 'nightly', every: 1000, catchUp: true }]);
+    await nextTickEvent(owner.timer);
+    await owner.app.stop();
+    const globalConfig = new RedisGlobalConfig({ name, url });
+    await globalConfig.start();
+    try {
+      const { lastRun } = (await globalConfig.schedule('nightly'))!;
+      // Its app stays down: its next run is two minutes past when the other app starts.
+      await redis.hset(new RedisKeys(name).scheduleRun('nightly'), 'n', Date.now() - 120_000);
+      const other = await startApp([{ name: 'hourly', cron: '0 * * * *' }]);
+      await other.app.stop();
+      expect((await globalConfig.schedules()).map((schedule) => schedule.name)).toEqual(['hourly']);
+      await sleep(Math.max(0, lastRun!.getTime() + 1_500 - Date.now())); // a tick of it goes by with no instance
+
+      const restarted = await startApp([{ name: 'nightly', every: 1000, catchUp: true }]);
+      await restarted.app.stop();
+      const catchUps = restarted.events.filter((event) => event.catchUp);
+      expect(catchUps).toHaveLength(1);
+      expect(catchUps[0]!.added).toBe(true);
+      expect(catchUps[0]!.tick.getTime()).toBeGreaterThan(lastRun!.getTime());
+    } finally {
+      await globalConfig.stop();
     }
   });
 

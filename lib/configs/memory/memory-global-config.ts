@@ -117,7 +117,8 @@ export class MemoryGlobalConfig extends GlobalConfig {
 
   async removeSchedule(name: string): Promise<void> {
     this.refuseIfStopped();
-    await this.dropSchedule(name);
+    this.scheduleDefinitions.delete(name);
+    this.scheduleRuns.delete(name);
     this.removedSchedules.add(name);
   }
 
@@ -126,10 +127,10 @@ export class MemoryGlobalConfig extends GlobalConfig {
     return this.removedSchedules.has(name);
   }
 
+  // The run state stays, as in Redis: the schedule's own app catches up from it when it starts.
   async dropSchedule(name: string): Promise<void> {
     this.refuseIfStopped();
     this.scheduleDefinitions.delete(name);
-    this.scheduleRuns.delete(name);
   }
 
   async schedule(name: string): Promise<ScheduleState | undefined> {

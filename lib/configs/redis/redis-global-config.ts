@@ -16,6 +16,12 @@ import { GlobalConfig, readableObjects, type WorkerStatus } from '../global-conf
  */
 const REMOVED_MARK_MS = 30 * 24 * 3_600_000;
 
+/**
+ * How long the run state of a schedule dropped as abandoned is kept (publishing it again keeps it
+ * for good): its own app, down meanwhile while another started, still catches up from its last run.
+ */
+const DROPPED_RUN_MS = REMOVED_MARK_MS;
+
 export interface RedisGlobalConfigOptions extends RedisConnectionOptions {
   name?: string;
   connection?: RedisConnection;
@@ -143,7 +149,8 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   async dropSchedule(name: string): Promise<void> {
-    await this.whileOpen([this.keys.schedules], () => execAll(this.client.multi().hdel(this.keys.schedules, name).del(this.keys.scheduleRun(name))));
+    const run = this.keys.scheduleRun(name);
+    await this.whileOpen([this.keys.schedules], () => execAll(this.client.multi().hdel(this.keys.schedules, name).pexpire(run, DROPPED_RUN_MS)));
   }
 
   async schedule(name: string): Promise<ScheduleState | undefined> {
