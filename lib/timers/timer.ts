@@ -157,7 +157,8 @@ export class QTasksTimer implements StartHook {
     if (!schedule) return false;
     this.forget(schedule);
     await Promise.allSettled([...this.inFlight]);
-    if (this.running) await this.app.globalConfig?.removeSchedule(name);
+    // A process firing none (timers off) still removes it for the instances that fire it.
+    if (this.started) await this.app.globalConfig?.removeSchedule(name);
     return true;
   }
 

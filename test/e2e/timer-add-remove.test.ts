@@ -95,6 +95,21 @@ describe('timer.remove with several instances running one schedule', () => {
     }
   });
 
+  it('stops it everywhere when removed in a process that fires no schedule (timers off)', async () => {
+    const name = uniqueAppName('timer-remove-timers-off');
+    const firing = await startInstance(name);
+    const admin = new QueueTasks({ name, url, worker: false, logger: quiet });
+    admin.task('report', () => 'report');
+    const adminTimer = new QTasksTimer(admin, { enabled: false });
+    await adminTimer.add('report', { name: 'x', every: 1000 });
+    await admin.start();
+    try {
+      await removeAndWatchOthersStop(name, { app: admin, timer: adminTimer, logged: [], ticks: [] }, firing);
+    } finally {
+      await Promise.all([firing.app.stop(), admin.stop()]);
+    }
+  });
+
   it('stops it everywhere with a MemoryGlobalConfig shared by the instances of one process: no tick is enqueued after the remove', async () => {
     const name = uniqueAppName('timer-remove-memory');
     const globalConfig = new MemoryGlobalConfig();
