@@ -44,10 +44,14 @@ export class TaskMetadataAccessor {
   }
 }
 
+/** What the compiler emits for a parameter whose type it cannot name at run time. */
+const UNTOLD_TYPES = new Set<unknown>([Object, Function]);
+
 /**
  * Refuses a TaskContext the worker would pass elsewhere than the parameter typed for it: there, it
  * would get an enqueue argument, and the context would land on an argument's parameter. A type
- * the compiler emits as Object (an interface, a union, `import type`) tells nothing, so it passes.
+ * the compiler emits as Object (an interface, a union) or Function (tsc's emit for a class imported
+ * with `import type`) tells nothing, so it passes.
  */
 function assertContextPlace(source: string, types: unknown[], contextIndex: number | undefined, how: string): void {
   const unmarked = types.findIndex((type, index) => type === TaskContext && index !== contextIndex);
@@ -59,7 +63,7 @@ function assertContextPlace(source: string, types: unknown[], contextIndex: numb
     );
   }
   const placed = contextIndex === undefined ? undefined : types[contextIndex];
-  if (typeof placed === 'function' && placed !== TaskContext && placed !== Object) {
+  if (typeof placed === 'function' && placed !== TaskContext && !UNTOLD_TYPES.has(placed)) {
     throw new InvalidOptionError(
       `${source} gets its TaskContext as parameter ${contextIndex! + 1} (${how}), but that parameter is typed ${placed.name}: ` +
         `the context would replace an enqueue argument. Type it TaskContext, or move the mark to the context's parameter.`,

@@ -448,6 +448,19 @@ describe("a task's TaskContext parameter", () => {
     }
     for (const provider of [Marked, Echoed]) expect(await bootWith(provider)).toMatchObject({ status: 'success', returning: 'report 2026-01' });
   });
+
+  it('gets the context on a parameter whose type the compiler could not name (tsc emits Function for `import type { TaskContext }`)', async () => {
+    @Injectable()
+    class TypeImported {
+      @Task('report')
+      async build(month: string, @TaskCtx() ctx: TaskContext): Promise<string> {
+        return `${ctx.taskName} ${month}`;
+      }
+    }
+    // What tsc emits for the sample's `import { type TaskContext }` (SWC, running these tests, names the class).
+    Reflect.defineMetadata('design:paramtypes', [String, Function], TypeImported.prototype, 'build');
+    expect(await bootWith(TypeImported)).toMatchObject({ status: 'success', returning: 'report 2026-01' });
+  });
 });
 
 describe('QTasksModule imported more than once', () => {
