@@ -72,6 +72,8 @@ export class ThreadPool implements ThreadRunner {
   async start(): Promise<void> {
     this.open = true;
     this.broken = undefined;
+    // A new run: its first failed replacement waits the first pause, whatever the last run reached.
+    this.respawnPauseMs = FIRST_RESPAWN_PAUSE_MS;
     try {
       await Promise.all(Array.from({ length: this.options.size }, () => this.spawn()));
     } catch (error) {

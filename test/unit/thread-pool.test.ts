@@ -35,3 +35,21 @@ it('a thread that cannot be replaced is tried again, said each time, until one s
   rmSync(gate);
   await expect.poll(() => call(pool, 'back').catch((error: Error) => error.message), { timeout: 10_000, interval: 250 }).toBe('"back"');
 });
+
+it('a pool started again tries a failed replacement after the first pause, not after the last run\'s longest', async () => {
+  const pauses: number[] = [];
+  const pool = new ThreadPool(ENTRY, { size: 1, execArgv: [], onReplaceFailed: (_error, retryInMs) => pauses.push(retryInMs) });
+  pools.push(pool);
+  await pool.start();
+  writeFileSync(gate, '');
+  await expect(call(pool, 'exit')).rejects.toThrow('crashed (exit code 3)');
+  await expect.poll(() => pauses, { timeout: 10_000 }).toEqual([1000, 2000]);
+  await pool.close();
+  rmSync(gate);
+  await pool.start();
+  writeFileSync(gate, '');
+  await expect(call(pool, 'exit')).rejects.toThrow('crashed (exit code 3)');
+  await expect.poll(() => pauses.length, { timeout: 10_000 }).toBe(3);
+  expect(pauses[2]).toBe(1000);
+  rmSync(gate);
+});
