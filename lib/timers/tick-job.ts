@@ -26,8 +26,10 @@ class OneDate extends CronTime {
  */
 export function createTickJob(trigger: Trigger, onFire: () => void): CronJob {
   const nextDate = () => new OneDate(trigger.nextAfter(Date.now()));
+  const first = trigger.nextAfter(Date.now());
   const job = CronJob.from({
-    cronTime: new Date(trigger.nextAfter(Date.now())),
+    // CronJob.from takes a Date; the OneDate set below is what arms it.
+    cronTime: new Date(first),
     onTick: () => {
       job.setTime(nextDate());
       job.start();
@@ -35,6 +37,6 @@ export function createTickJob(trigger: Trigger, onFire: () => void): CronJob {
     },
     start: false,
   });
-  job.setTime(nextDate());
+  job.setTime(new OneDate(first));
   return job;
 }
