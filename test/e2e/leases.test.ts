@@ -334,8 +334,14 @@ describe('a lease lost while its task runs', () => {
     await redis.quit();
   });
 
-  /** An app whose one task, `slow`, waits at `gate`; warnings about lost leases go to `lostWarnings`. */
-  const startApp = async (name: string, broker: RedisBroker, gate: Gate) => {
+  /**
+   * An app (named after `label`) whose one task, `slow`, was added and now waits at `gate`; its
+   * broker records the renewals, and warnings about lost leases go to `lostWarnings`.
+   */
+  const holdSlowTask = async (label: string) => {
+    const name = uniqueAppName(label);
+    const broker = new WatchedRenewals({ name, url });
+    const gate = new Gate();
     const lostWarnings: string[] = [];
     const quiet = () => undefined;
     const app = new QueueTasks({
@@ -348,17 +354,14 @@ describe('a lease lost while its task runs', () => {
     });
     app.task('slow', () => gate.pass());
     await app.start();
-    return { app, lostWarnings };
+    const { uuid } = await app.add('slow');
+    await gate.reached;
+    return { name, broker, gate, app, lostWarnings, uuid };
   };
 
   it('is warned about once and no longer renewed, over several renewal periods', async () => {
-    const name = uniqueAppName('lease-removed');
-    const broker = new WatchedRenewals({ name, url });
-    const gate = new Gate();
-    const { app, lostWarnings } = await startApp(name, broker, gate);
+    const { name, broker, gate, app, lostWarnings, uuid } = await holdSlowTask('lease-removed');
     try {
-      const { uuid } = await app.add('slow');
-      await gate.reached;
       // Its lease entry goes (removed by hand): every renewal from now on finds it lost.
       await redis.del(`qtasks:{${name}}:a`);
       await eventually('the loss is warned about', async () => lostWarnings.length > 0, 5_000);
@@ -373,13 +376,8 @@ describe('a lease lost while its task runs', () => {
   });
 
   it('run again here under a new lease: only the lost one is warned about and given up, the new one is renewed', async () => {
-    const name = uniqueAppName('lease-rerun');
-    const broker = new WatchedRenewals({ name, url });
-    const gate = new Gate();
-    const { app, lostWarnings } = await startApp(name, broker, gate);
+    const { name, broker, gate, app, lostWarnings, uuid } = await holdSlowTask('lease-rerun');
     try {
-      const { uuid } = await app.add('slow');
-      await gate.reached;
       // Its lease runs out (deadline set in the past, then a sweep; a renewal landing between the
       // two puts the deadline back, and it is made to run out again) and this worker claims it
       // again into its free slot: the next renewals carry both leases of the one uuid.
