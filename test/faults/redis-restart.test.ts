@@ -197,6 +197,20 @@ async function untilAllFinal(reader: Redis, keys: string[], timeoutMs: number): 
   }
 }
 
+/**
+ * Starts the two `workers` apart, as separate processes start (their renewals and sweeps do not
+ * line up), has the first add 20 `long` tasks, and stops `server` once every one runs.
+ */
+async function runTwentyThenStop(workers: QueueTasks[], runs: Map<number, number>, server: RedisServerHandle): Promise<TaskRecord[]> {
+  await workers[0]!.start();
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  await workers[1]!.start();
+  const added = await workers[0]!.addBulk(Array.from({ length: 20 }, (_, n) => ({ name: 'long', args: [n] })));
+  await eventually('every task started', async () => runs.size === 20);
+  await server.stop();
+  return added;
+}
+
 describe('a Redis restart shorter than the lease, with tasks running on two workers', () => {
   const LEASE_MS = 3_000;
   for (const whenRedisDown of ['wait', 'fail'] as const) {
@@ -216,13 +230,7 @@ describe('a Redis restart shorter than the lease, with tasks running on two work
         return app;
       });
       try {
-        await workers[0]!.start();
-        // Started apart, as separate processes are: their renewals and sweeps do not line up.
-        await new Promise((resolve) => setTimeout(resolve, 700));
-        await workers[1]!.start();
-        const added = await workers[0]!.addBulk(Array.from({ length: 20 }, (_, n) => ({ name: 'long', args: [n] })));
-        await eventually('every task started', async () => runs.size === 20);
-        await server.stop();
+        const added = await runTwentyThenStop(workers, runs, server);
         await new Promise((resolve) => setTimeout(resolve, 2_500)); // past two thirds of the lease: leases run out
         await server.restart();
         // 'fail' fails calls until the client is back.
@@ -262,13 +270,8 @@ describe('a worker started right after a Redis restart, with tasks running on tw
     // Room for every task: without the pause, its first sweep takes them all.
     const late = worker('wait', 20);
     try {
-      await running[0]!.start();
-      await new Promise((resolve) => setTimeout(resolve, 700));
-      await running[1]!.start();
       // Not through `late`: its connection must first open after the restart, as a new process's.
-      const added = await running[0]!.addBulk(Array.from({ length: 20 }, (_, n) => ({ name: 'long', args: [n] })));
-      await eventually('every task started', async () => runs.size === 20);
-      await server.stop();
+      const added = await runTwentyThenStop(running, runs, server);
       await new Promise((resolve) => setTimeout(resolve, LEASE_MS + 300)); // every lease runs out
       await server.restart();
       await late.start();
