@@ -202,11 +202,11 @@ export class AsyncWorker extends Worker {
       this.ctx.logger.warn(`worker ${this.id} stopped with ${unfinished.length} unfinished task(s); ${released} handed back to the queue`);
     }
   }
+
   private clearTimers(): void {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
   }
-
 
   private async stopCancelListening(): Promise<void> {
     await this.stopCancelListener?.();
