@@ -35,6 +35,11 @@ type WithoutContext<A extends unknown[]> = A extends [infer Head, ...infer Rest]
     : [Head, ...WithoutContext<Rest>]
   : A;
 
+/** One task of a typed handle's addBulk: its arguments, typed by the method, and its own priority or delay. */
+export interface TypedBulkItem<A extends unknown[]> extends AddOptions {
+  args: A;
+}
+
 /** A task bound to its method's types: arguments and result are checked by the compiler. */
 export class TaskHandle<A extends unknown[], R> {
   constructor(
@@ -55,6 +60,22 @@ export class TaskHandle<A extends unknown[], R> {
 
   async add(...args: A): Promise<TaskRecord<R, JsonifiedArgs<A>>> {
     return this.queueTasks.add(this.name, args, this.options) as Promise<TaskRecord<R, JsonifiedArgs<A>>>;
+  }
+
+  /** Enqueues unless a task holds `uniqueKey` (see QTasksClient.addOnce); the handle's priority and delay apply unless given. */
+  async addOnce(args: A, options: AddOnceOptions): Promise<AddOnceResult> {
+    return this.queueTasks.addOnce(this.name, args, { ...this.options, ...options });
+  }
+
+  /** Enqueues one task per item in one round trip, all or none (see QTasksClient.addBulk). */
+  async addBulk(items: TypedBulkItem<A>[]): Promise<TaskRecord<R, JsonifiedArgs<A>>[]> {
+    // What is no list of objects goes on as it is, for addBulk's own InvalidOptionError.
+    const bulk = Array.isArray(items) ? items.map((item) => this.bulkItem(item)) : items;
+    return this.queueTasks.addBulk(bulk) as Promise<TaskRecord<R, JsonifiedArgs<A>>[]>;
+  }
+
+  private bulkItem(item: TypedBulkItem<A>): BulkItem {
+    return typeof item === 'object' && item !== null ? { ...this.options, ...item, name: this.name } : item;
   }
 
   /**

@@ -69,6 +69,26 @@ describe('typed handles', () => {
     await expect(quick.get(other.uuid)).rejects.toThrow(InvalidOptionError);
     await expect(quick.wait(other.uuid, { timeout: 10_000 })).rejects.toThrow(`Task ${other.uuid} is a "slow" task, not "quick"`);
   });
+
+  it('addBulk() and addOnce() enqueue the handle task, with the handle options unless an item or call gives its own', async () => {
+    const quick = client.task(SlowService, 'quick').with({ priority: 7 });
+    const records = await quick.addBulk([{ args: [10] }, { args: [20], priority: 3 }]);
+    expect(records.map(({ taskName, args, priority }) => ({ taskName, args, priority }))).toEqual([
+      { taskName: 'quick', args: [10], priority: 7 },
+      { taskName: 'quick', args: [20], priority: 3 },
+    ]);
+    const finished = await Promise.all(records.map((record) => quick.wait(record.uuid, { timeout: 10_000 })));
+    expect(finished.map((record) => record.returning)).toEqual([11, 21]);
+
+    const uniqueKey = `quick:${records[0]!.uuid}`;
+    const first = await quick.addOnce([30], { uniqueKey, uniqueTtlMs: 60_000 });
+    const second = await quick.addOnce([31], { uniqueKey, uniqueTtlMs: 60_000, priority: 1 });
+    expect(second).toEqual({ uuid: first.uuid, added: false });
+    expect(first.added).toBe(true);
+    expect(await quick.wait(first.uuid, { timeout: 10_000 })).toMatchObject({ taskName: 'quick', priority: 7, args: [30], returning: 31 });
+
+    await expect(quick.addBulk([null as never])).rejects.toThrow(InvalidOptionError);
+  });
 });
 
 describe('timer listeners and schedules', () => {

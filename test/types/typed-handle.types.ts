@@ -34,5 +34,18 @@ export async function typedHandles(client: QTasksClient): Promise<void> {
   // @ts-expect-error a property, not a method
   client.task(UsersService, 'helper');
 
-  void [result, withNote, returning, wrong];
+  const once: { uuid: string; added: boolean } = await handle.addOnce([6, 'x'], { uniqueKey: 'user:6', uniqueTtlMs: 60_000 });
+  const bulk: TaskRecord<string, [id: number, note?: string]>[] = await handle.addBulk([{ args: [1] }, { args: [2, 'y'], priority: 3 }]);
+  // @ts-expect-error addOnce's arguments are typed too
+  await handle.addOnce(['6'], { uniqueKey: 'user:6', uniqueTtlMs: 60_000 });
+  // @ts-expect-error addOnce needs its unique key
+  await handle.addOnce([6], { uniqueTtlMs: 60_000 });
+  // @ts-expect-error each bulk item's arguments are typed
+  await handle.addBulk([{ args: [1] }, { args: ['2'] }]);
+  // @ts-expect-error a bulk item is { args }, not the bare arguments
+  await handle.addBulk([[1]]);
+  // @ts-expect-error the handle names the task: an item has no name
+  await handle.addBulk([{ name: 'test', args: [1] }]);
+
+  void [result, withNote, returning, wrong, once, bulk];
 }
