@@ -1,7 +1,7 @@
 import { Catch, HttpStatus, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import { QTasksError } from '../lib/index.js';
+import { QTasksError, type QTasksErrorCode } from '../lib/index.js';
 
-const STATUS_BY_CODE: Record<string, HttpStatus> = {
+const STATUS_BY_CODE: Partial<Record<QTasksErrorCode, HttpStatus>> = {
   TASK_NOT_FOUND: HttpStatus.NOT_FOUND,
   REDIS_UNAVAILABLE: HttpStatus.SERVICE_UNAVAILABLE,
   WAIT_TIMEOUT: HttpStatus.GATEWAY_TIMEOUT,

@@ -1,9 +1,51 @@
 import type { TaskRecord } from './task-record.js';
 
-/** Base class of every error this library throws; `code` is stable for programs to match on. */
+/**
+ * Every `code` a QTasksError carries, one per row of the README's errors table, so that a
+ * `switch (error.code)` is checked: a misspelt case does not compile.
+ */
+export type QTasksErrorCode =
+  | 'UNKNOWN_TASK'
+  | 'DUPLICATE_TASK'
+  | 'NOT_SERIALIZABLE'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'INVALID_OPTION'
+  | 'WAIT_TIMEOUT'
+  | 'TASK_NOT_FOUND'
+  | 'INVALID_TASK_STATE'
+  | 'TASK_FAILED'
+  | 'MALFORMED_RECORD'
+  | 'MALFORMED_KEY'
+  | 'REDIS_UNAVAILABLE'
+  | 'APP_STOPPED'
+  | 'STOPPED'
+  | 'INVALID_SCHEDULE'
+  | 'DUPLICATE_SCHEDULE'
+  | 'PLUGIN_FAILED'
+  | 'PLUGIN_TIMEOUT'
+  | 'PLUGIN_BAD_ANSWER'
+  | 'INVALID_ARGUMENTS'
+  | 'NON_RETRYABLE'
+  | 'TASK_TIMEOUT'
+  | 'TASK_CANCELLED'
+  | 'WORKER_STOPPED'
+  | 'THREAD_MODULE'
+  | 'THREAD_CRASHED'
+  | 'THREAD_START'
+  | 'WEBVIEW_START'
+  | 'NOT_ATTACHED'
+  // Thrown by the testing entry's helpers.
+  | 'DRAIN_TIMEOUT'
+  | 'REDIS_SERVER';
+
+/**
+ * Base class of every error this library throws; `code` is stable for programs to match on. Each
+ * subclass narrows `code` to its own (`declare`: the constructor sets it), so a caught error of a
+ * known class has one literal code.
+ */
 export class QTasksError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: QTasksErrorCode,
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -13,6 +55,8 @@ export class QTasksError extends Error {
 }
 
 export class UnknownTaskError extends QTasksError {
+  declare readonly code: 'UNKNOWN_TASK';
+
   constructor(readonly taskName: string, known: readonly string[]) {
     super(
       'UNKNOWN_TASK',
@@ -22,12 +66,16 @@ export class UnknownTaskError extends QTasksError {
 }
 
 export class DuplicateTaskError extends QTasksError {
+  declare readonly code: 'DUPLICATE_TASK';
+
   constructor(readonly taskName: string, first: string, second: string) {
     super('DUPLICATE_TASK', `Task name "${taskName}" is used twice: by ${first} and by ${second}.`);
   }
 }
 
 export class NotSerializableError extends QTasksError {
+  declare readonly code: 'NOT_SERIALIZABLE';
+
   constructor(readonly what: string, readonly path: string, readonly reason: string) {
     // A path hundreds of levels deep is shown by its ends; `path` keeps all of it.
     const shown = path.length > 120 ? `${path.slice(0, 80)}…${path.slice(-30)}` : path;
@@ -36,18 +84,24 @@ export class NotSerializableError extends QTasksError {
 }
 
 export class PayloadTooLargeError extends QTasksError {
+  declare readonly code: 'PAYLOAD_TOO_LARGE';
+
   constructor(readonly taskName: string, readonly bytes: number, readonly limit: number) {
     super('PAYLOAD_TOO_LARGE', `Arguments of task "${taskName}" take ${bytes} bytes, over the limit of ${limit}.`);
   }
 }
 
 export class InvalidOptionError extends QTasksError {
+  declare readonly code: 'INVALID_OPTION';
+
   constructor(message: string) {
     super('INVALID_OPTION', message);
   }
 }
 
 export class WaitTimeoutError extends QTasksError {
+  declare readonly code: 'WAIT_TIMEOUT';
+
   constructor(readonly uuid: string, readonly timeoutMs: number, readonly record: TaskRecord | null) {
     super(
       'WAIT_TIMEOUT',
@@ -57,6 +111,8 @@ export class WaitTimeoutError extends QTasksError {
 }
 
 export class TaskNotFoundError extends QTasksError {
+  declare readonly code: 'TASK_NOT_FOUND';
+
   constructor(readonly uuid: string) {
     super('TASK_NOT_FOUND', `No task with uuid ${uuid}.`);
   }
@@ -64,6 +120,8 @@ export class TaskNotFoundError extends QTasksError {
 
 /** A task is not in a status the call can act on (requeue takes only tasks that ended `error` or `cancel`). */
 export class TaskStateError extends QTasksError {
+  declare readonly code: 'INVALID_TASK_STATE';
+
   constructor(readonly uuid: string, readonly status: string, wanted: string) {
     super('INVALID_TASK_STATE', `Task ${uuid} is ${status}; ${wanted}.`);
   }
@@ -71,6 +129,8 @@ export class TaskStateError extends QTasksError {
 
 /** Thrown by typed handles' `run` when the task ended in `error` or `cancel`. */
 export class TaskFailedError extends QTasksError {
+  declare readonly code: 'TASK_FAILED';
+
   constructor(readonly record: TaskRecord) {
     super(
       'TASK_FAILED',
@@ -81,6 +141,8 @@ export class TaskFailedError extends QTasksError {
 }
 
 export class MalformedRecordError extends QTasksError {
+  declare readonly code: 'MALFORMED_RECORD';
+
   constructor(readonly uuid: string, reason: string) {
     super('MALFORMED_RECORD', `Task record ${uuid} in storage is malformed: ${reason}.`);
   }
@@ -88,12 +150,16 @@ export class MalformedRecordError extends QTasksError {
 
 /** One of an app's own keys holds another Redis type than the engine keeps there (another tool or version wrote it). */
 export class MalformedKeyError extends QTasksError {
+  declare readonly code: 'MALFORMED_KEY';
+
   constructor(readonly key: string, readonly type: string, readonly expected: string) {
     super('MALFORMED_KEY', `Key ${key} holds a Redis ${type} where this version keeps a ${expected} (written by another tool or version?).`);
   }
 }
 
 export class RedisUnavailableError extends QTasksError {
+  declare readonly code: 'REDIS_UNAVAILABLE';
+
   constructor(
     readonly target: string,
     cause: unknown,
@@ -109,6 +175,8 @@ export class RedisUnavailableError extends QTasksError {
  * Also how a start() ends when stop() is called while it is under way.
  */
 export class AppStoppedError extends QTasksError {
+  declare readonly code: 'APP_STOPPED';
+
   constructor(
     readonly appName: string,
     how = '(stop() or a failed start() closed its connections): nothing was sent, so nothing was stored or changed; start() it again first',
@@ -163,6 +231,9 @@ function firstLine(text: string | undefined): string {
 
 /** A plugin handler threw: names the plugin and the trigger; the original error is the cause. */
 export class PluginError extends QTasksError {
+  // A PluginTimeoutError is the one PluginError of another code.
+  declare readonly code: 'PLUGIN_FAILED' | 'PLUGIN_TIMEOUT';
+
   constructor(readonly plugin: string, readonly trigger: string, cause: unknown) {
     // A handler that threw undefined has no cause to show.
     super('PLUGIN_FAILED', pluginFailure(plugin, trigger, describeCause(cause)), cause === undefined ? undefined : { cause });
@@ -189,6 +260,8 @@ function pluginFailure(plugin: string, trigger: string, problem: string): string
 
 /** A plugin handler answered something other than nothing or an object of replaceable fields. */
 export class PluginAnswerError extends QTasksError {
+  declare readonly code: 'PLUGIN_BAD_ANSWER';
+
   constructor(readonly plugin: string, readonly trigger: string, problem: string, replaceable: readonly string[]) {
     super(
       'PLUGIN_BAD_ANSWER',
@@ -200,6 +273,8 @@ export class PluginAnswerError extends QTasksError {
 
 /** A task's arguments failed their DTO validation (at enqueue, or again before it ran). */
 export class TaskValidationError extends QTasksError {
+  declare readonly code: 'INVALID_ARGUMENTS';
+
   constructor(readonly taskName: string, readonly problems: string[]) {
     super('INVALID_ARGUMENTS', `Arguments of task "${taskName}" are invalid: ${problems.join('; ')}.`);
   }
@@ -207,6 +282,8 @@ export class TaskValidationError extends QTasksError {
 
 /** Thrown by a task to end it `error` at once, whatever its retry settings. */
 export class NonRetryableError extends QTasksError {
+  declare readonly code: 'NON_RETRYABLE';
+
   constructor(message: string, options?: { cause?: unknown }) {
     super('NON_RETRYABLE', message, options);
   }
@@ -214,6 +291,8 @@ export class NonRetryableError extends QTasksError {
 
 /** The reason a task's signal aborts when it runs longer than its `maxTime`. */
 export class TaskTimeoutError extends QTasksError {
+  declare readonly code: 'TASK_TIMEOUT';
+
   constructor(readonly taskName: string, readonly maxTimeMs: number) {
     super('TASK_TIMEOUT', `Task "${taskName}" timed out after ${maxTimeMs} ms.`);
   }
@@ -221,6 +300,8 @@ export class TaskTimeoutError extends QTasksError {
 
 /** The reason a task's signal aborts when it is cancelled while running. */
 export class TaskCancelledError extends QTasksError {
+  declare readonly code: 'TASK_CANCELLED';
+
   constructor(readonly reason: string) {
     super('TASK_CANCELLED', `Task cancelled: ${reason}`);
   }
@@ -231,6 +312,8 @@ export class TaskCancelledError extends QTasksError {
  * back to the queue and runs again elsewhere, so this run should stop.
  */
 export class WorkerStoppedError extends QTasksError {
+  declare readonly code: 'WORKER_STOPPED';
+
   constructor(readonly graceMs: number) {
     super('WORKER_STOPPED', `The worker stopped before the task finished (it had ${graceMs} ms of grace); the task goes back to the queue.`);
   }
@@ -241,12 +324,16 @@ function describeCause(cause: unknown): string {
 }
 /** A timer schedule that cannot run: bad cron expression, time zone or interval, unknown task. */
 export class InvalidScheduleError extends QTasksError {
+  declare readonly code: 'INVALID_SCHEDULE';
+
   constructor(readonly scheduleName: string, where: string, reason: string, options?: { cause?: unknown }) {
     super('INVALID_SCHEDULE', `Schedule "${scheduleName}" (${where}) is invalid: ${reason}`, options);
   }
 }
 
 export class DuplicateScheduleError extends QTasksError {
+  declare readonly code: 'DUPLICATE_SCHEDULE';
+
   constructor(readonly scheduleName: string) {
     super(
       'DUPLICATE_SCHEDULE',
@@ -257,6 +344,8 @@ export class DuplicateScheduleError extends QTasksError {
 
 /** The dashboard (WebView) cannot listen: its port is taken, or its host is no address of this machine. */
 export class WebViewStartError extends QTasksError {
+  declare readonly code: 'WEBVIEW_START';
+
   constructor(readonly address: string, cause: unknown) {
     const reason = (cause as NodeJS.ErrnoException).code === 'EADDRINUSE'
       ? 'the port is already in use (EADDRINUSE): give the webview a free port, or 0 for any'
@@ -267,6 +356,8 @@ export class WebViewStartError extends QTasksError {
 
 /** A thread task's module could not be loaded, or has no function under its export name. */
 export class ThreadModuleError extends QTasksError {
+  declare readonly code: 'THREAD_MODULE';
+
   constructor(readonly moduleUrl: string, readonly exportName: string, problem: string, options?: { cause?: unknown }) {
     super('THREAD_MODULE', `Cannot run export "${exportName}" of thread module ${moduleUrl}: ${problem}.`, options);
   }
@@ -274,6 +365,8 @@ export class ThreadModuleError extends QTasksError {
 
 /** A component was used on its own before a QueueTasks wired it, e.g. `worker.start()` called directly. */
 export class NotAttachedError extends QTasksError {
+  declare readonly code: 'NOT_ATTACHED';
+
   constructor(readonly component: string, remedy: string) {
     super('NOT_ATTACHED', `${component} was used before it was attached to an app: ${remedy}`);
   }
@@ -281,6 +374,8 @@ export class NotAttachedError extends QTasksError {
 
 /** A ThreadWorker's thread died before it was ready (a bad `execArgv`, a missing loader). */
 export class ThreadStartError extends QTasksError {
+  declare readonly code: 'THREAD_START';
+
   constructor(entry: string, how: string, options?: { cause?: unknown }) {
     super('THREAD_START', `A worker thread could not start ${entry} (${how}).`, options);
   }
@@ -288,6 +383,8 @@ export class ThreadStartError extends QTasksError {
 
 /** The worker thread running a thread task died under it (process.exit, an uncaught error, out of memory). */
 export class ThreadCrashedError extends QTasksError {
+  declare readonly code: 'THREAD_CRASHED';
+
   constructor(readonly moduleUrl: string, readonly exportName: string, how: string) {
     super('THREAD_CRASHED', `The thread running export "${exportName}" of ${moduleUrl} crashed (${how}); it was replaced.`);
   }

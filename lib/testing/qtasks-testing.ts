@@ -21,6 +21,8 @@ export interface RecordFilter {
 
 /** drain() waited longer than its timeout: a task never finished, or no worker is running. */
 export class DrainTimeoutError extends QTasksError {
+  declare readonly code: 'DRAIN_TIMEOUT';
+
   constructor(readonly timeoutMs: number, readonly pending: TaskRecord[]) {
     super(
       'DRAIN_TIMEOUT',

@@ -7,6 +7,8 @@ import { QTasksError } from '../core/errors.js';
 
 /** A private redis-server could not be started: the binary is missing, or it exited or never got ready. */
 export class RedisServerError extends QTasksError {
+  declare readonly code: 'REDIS_SERVER';
+
   constructor(message: string) {
     super('REDIS_SERVER', message);
   }

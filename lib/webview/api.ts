@@ -1,4 +1,4 @@
-import { errorMessage, InvalidOptionError, QTasksError, TaskNotFoundError } from '../core/errors.js';
+import { errorMessage, InvalidOptionError, QTasksError, TaskNotFoundError, type QTasksErrorCode } from '../core/errors.js';
 import { assertTaskState, type QueueInspector, type TaskState } from './inspector.js';
 
 /** A read the dashboard's JSON API does on the inspector. */
@@ -51,7 +51,7 @@ export function apiRead(url: URL): ApiRead | undefined {
   return undefined;
 }
 
-const STATUS_BY_CODE: Record<string, number> = {
+const STATUS_BY_CODE: Partial<Record<QTasksErrorCode, number>> = {
   INVALID_OPTION: 400,
   TASK_NOT_FOUND: 404,
   MALFORMED_RECORD: 422,

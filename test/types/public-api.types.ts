@@ -30,8 +30,13 @@ import {
   type Retention,
 } from '../../lib/index.js';
 import {
+  PluginError,
+  PluginTimeoutError,
+  QTasksError,
   Storage,
   TaskAbort,
+  UnknownTaskError,
+  type QTasksErrorCode,
   type ExecutionControls,
   type RequeueOutcome,
   type TaskHandler,
@@ -391,4 +396,33 @@ export async function customWorkerRun(context: WorkerContext, record: TaskRecord
   const controls: ExecutionControls = { token, abort: new TaskAbort(context.config.shutdownGraceMs) };
   const result = await context.executor.execute(record, controls);
   void result.status;
+}
+
+// A caught error's code is one of the table's (README, Errors): a misspelt case does not compile,
+// and each class has its own literal code.
+export function httpStatusOf(error: unknown): number {
+  if (!(error instanceof QTasksError)) return 500;
+  switch (error.code) {
+    case 'TASK_NOT_FOUND':
+      return 404;
+    case 'REDIS_UNAVAILABLE':
+      return 503;
+    // @ts-expect-error no such code (it is TASK_NOT_FOUND)
+    case 'NOT_FOUND':
+      return 404;
+    default:
+      return 400;
+  }
+}
+
+export type ErrorCodes = [
+  Assert<Equal<QTasksError['code'], QTasksErrorCode>>,
+  Assert<Equal<UnknownTaskError['code'], 'UNKNOWN_TASK'>>,
+  Assert<Equal<PluginTimeoutError['code'], 'PLUGIN_TIMEOUT'>>,
+  Assert<Equal<PluginError['code'], 'PLUGIN_FAILED' | 'PLUGIN_TIMEOUT'>>,
+];
+
+export function narrowedCode(error: unknown): void {
+  // @ts-expect-error an UnknownTaskError's code can only be UNKNOWN_TASK
+  if (error instanceof UnknownTaskError && error.code === 'TASK_NOT_FOUND') return;
 }
