@@ -2,7 +2,7 @@
 export * from './engine.js';
 
 export { QTasksStarter, type RunForeverOptions } from './starters/run-forever.js';
-export { QTasksModule, type QTasksModuleOptions, type QTasksModuleAsyncOptions } from './nest/qtasks.module.js';
+export { QTasksModule, type QTasksModuleOptions, type QTasksModuleAsyncOptions, type QTasksModuleOptionsFactory } from './nest/qtasks.module.js';
 export { Task, type NestTaskOptions } from './nest/task.decorator.js';
 export { QTasksPlugin, OnTrigger, type QTasksPluginOptions } from './nest/plugin.decorators.js';
 export { TaskCtx, UseTaskInterceptors, type InterceptorRef } from './nest/task-context.decorators.js';

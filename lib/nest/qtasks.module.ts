@@ -46,9 +46,14 @@ export interface QTasksModuleOptions extends Omit<QueueTasksOptions, 'intercepto
   webview?: WebViewServerOptions;
 }
 
-type OptionsFactory = (...args: any[]) => QTasksModuleOptions | Promise<QTasksModuleOptions>;
+/**
+ * What a forRootAsync factory may be. A wrapper of forRootAsync generic in its factory
+ * (`F extends QTasksModuleOptionsFactory`) takes it as `QTasksModuleAsyncOptions<F>['useFactory']`,
+ * which keeps the check of its keys for the wrapper's callers (README, QTasksModule).
+ */
+export type QTasksModuleOptionsFactory = (...args: any[]) => QTasksModuleOptions | Promise<QTasksModuleOptions>;
 
-export interface QTasksModuleAsyncOptions<F extends OptionsFactory = OptionsFactory> extends Pick<ModuleMetadata, 'imports'> {
+export interface QTasksModuleAsyncOptions<F extends QTasksModuleOptionsFactory = QTasksModuleOptionsFactory> extends Pick<ModuleMetadata, 'imports'> {
   /** What `useFactory` gets, in order: providers' tokens, as in a Nest factory provider. */
   inject?: (InjectionToken | OptionalFactoryDependency)[];
   /**
@@ -147,7 +152,7 @@ export class QTasksModule {
     return rootModule({ provide: QTASKS_OPTIONS, useFactory: () => checkedOptions(options, 'The options of QTasksModule.forRoot') });
   }
 
-  static forRootAsync<F extends OptionsFactory>(options: QTasksModuleAsyncOptions<F>): DynamicModule {
+  static forRootAsync<F extends QTasksModuleOptionsFactory>(options: QTasksModuleAsyncOptions<F>): DynamicModule {
     if (typeof options?.useFactory !== 'function') {
       throw new InvalidOptionError('QTasksModule.forRootAsync needs useFactory: a function returning the options (useClass and useExisting are not supported).');
     }

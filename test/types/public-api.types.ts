@@ -9,7 +9,9 @@ import {
   QTasksModule,
   QTasksPlugin,
   QueueTasks,
+  type QTasksModuleAsyncOptions,
   type QTasksModuleOptions,
+  type QTasksModuleOptionsFactory,
   Task,
   TaskCtx,
   type TaskArgs,
@@ -379,6 +381,33 @@ export const modules = [
   QTasksTestingModule.forRoot({ url: 'redis://127.0.0.1:6379' }),
   // @ts-expect-error nor a Redis Cluster
   QTasksTestingModule.forRoot({ cluster: { nodes: [{ host: '127.0.0.1', port: 7000 }] } }),
+];
+
+// A wrapper of forRootAsync generic in its factory compiles and keeps the key check for its
+// callers; one generic in the options gives forRootAsync the plain factory type (README, QTasksModule).
+export function wrappedModule<F extends QTasksModuleOptionsFactory>(useFactory: QTasksModuleAsyncOptions<F>['useFactory']) {
+  return QTasksModule.forRootAsync<F>({ inject: ['CONFIG'], useFactory });
+}
+
+export function wrappedAsyncOptions<F extends QTasksModuleOptionsFactory>(options: QTasksModuleAsyncOptions<F>) {
+  return QTasksModule.forRootAsync<F>({ ...options, imports: [...(options.imports ?? [])] });
+}
+
+export function wrappedGenericOptions<O extends QTasksModuleOptions>(options: () => O) {
+  return QTasksModule.forRootAsync<QTasksModuleOptionsFactory>({ useFactory: options });
+}
+
+export const wrappedModules = [
+  wrappedModule((config: { url: string }) => ({ url: config.url, timers: false })),
+  wrappedModule(async () => ({ config: { leaseMs: 5000 } })),
+  wrappedAsyncOptions({ useFactory: () => ({ backend: 'memory' as const }) }),
+  wrappedGenericOptions(() => ({ name: 'billing' })),
+  // @ts-expect-error a misspelt option, reported at the wrapper's caller
+  wrappedModule((config: { url: string }) => ({ url: config.url, timer: false })),
+  // @ts-expect-error a misspelt setting, from an async factory
+  wrappedModule(async () => ({ config: { maxTaskProcess: 4 } })),
+  // @ts-expect-error a misspelt option through the async options
+  wrappedAsyncOptions({ useFactory: () => ({ nmae: 'billing' }) }),
 ];
 
 // A custom component (README, Components) names the types of what it implements from the entry
