@@ -11,7 +11,20 @@ class UsersService {
   }
 
   helper = 42;
+
+  @Task()
+  protected async cleanup(): Promise<void> {}
 }
+
+abstract class Repository {
+  @Task()
+  async purge(days: number): Promise<number> {
+    return days;
+  }
+}
+
+@Injectable()
+class UsersRepository extends Repository {}
 
 export async function typedHandles(client: QTasksClient): Promise<void> {
   const handle = client.task(UsersService, 'record');
@@ -47,5 +60,11 @@ export async function typedHandles(client: QTasksClient): Promise<void> {
   // @ts-expect-error the handle names the task: an item has no name
   await handle.addBulk([{ name: 'test', args: [1] }]);
 
-  void [result, withNote, returning, wrong, once, bulk];
+  // @ts-expect-error a protected method has no typed handle (README, @Task): it is enqueued by name
+  client.task(UsersService, 'cleanup');
+  // @ts-expect-error nor an abstract class: the handle is taken on the subclass
+  client.task(Repository, 'purge');
+  const purged: number = await client.task(UsersRepository, 'purge').run(30);
+
+  void [result, withNote, returning, wrong, once, bulk, purged];
 }
