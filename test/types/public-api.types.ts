@@ -37,6 +37,7 @@ import {
   QTasksError,
   Storage,
   TaskAbort,
+  TaskValidationError,
   UnknownTaskError,
   type QTasksErrorCode,
   type ExecutionControls,
@@ -450,6 +451,20 @@ export type ErrorCodes = [
   Assert<Equal<PluginTimeoutError['code'], 'PLUGIN_TIMEOUT'>>,
   Assert<Equal<PluginError['code'], 'PLUGIN_FAILED' | 'PLUGIN_TIMEOUT'>>,
 ];
+
+// An app's own refusal subclasses one of the library's errors; a code of its own does not compile.
+export class QuotaExceededError extends TaskValidationError {
+  constructor(taskName: string) {
+    super(taskName, ['the daily quota is used up']);
+  }
+}
+
+export class UnknownCodeError extends QTasksError {
+  constructor() {
+    // @ts-expect-error the codes are the library's
+    super('QUOTA_EXCEEDED', 'quota');
+  }
+}
 
 export function narrowedCode(error: unknown): void {
   // @ts-expect-error an UnknownTaskError's code can only be UNKNOWN_TASK
