@@ -282,7 +282,8 @@ export class TaskValidationError extends QTasksError {
 
 /** Thrown by a task to end it `error` at once, whatever its retry settings. */
 export class NonRetryableError extends QTasksError {
-  declare readonly code: 'NON_RETRYABLE';
+  // A ThreadModuleError is the one NonRetryableError of another code.
+  declare readonly code: 'NON_RETRYABLE' | 'THREAD_MODULE';
 
   constructor(message: string, options?: { cause?: unknown }) {
     super('NON_RETRYABLE', message, options);
@@ -354,12 +355,15 @@ export class WebViewStartError extends QTasksError {
   }
 }
 
-/** A thread task's module could not be loaded, or has no function under its export name. */
-export class ThreadModuleError extends QTasksError {
-  declare readonly code: 'THREAD_MODULE';
+/**
+ * A thread task's module could not be loaded, or has no function under its export name. A
+ * NonRetryableError: the next attempt would load the same module and fail the same way.
+ */
+export class ThreadModuleError extends NonRetryableError {
+  override readonly code = 'THREAD_MODULE';
 
-  constructor(readonly moduleUrl: string, readonly exportName: string, problem: string, options?: { cause?: unknown }) {
-    super('THREAD_MODULE', `Cannot run export "${exportName}" of thread module ${moduleUrl}: ${problem}.`, options);
+  constructor(readonly moduleUrl: string, readonly exportName: string, readonly problem: string, options?: { cause?: unknown }) {
+    super(`Cannot run export "${exportName}" of thread module ${moduleUrl}: ${problem}.`, options);
   }
 }
 

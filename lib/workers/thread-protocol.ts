@@ -1,4 +1,4 @@
-import { NonRetryableError, NotSerializableError, shownValue } from '../core/errors.js';
+import { NonRetryableError, NotSerializableError, shownValue, ThreadModuleError } from '../core/errors.js';
 import { traceback } from '../core/executor.js';
 import type { ThreadTarget } from '../core/thread-task.js';
 
@@ -18,6 +18,8 @@ export interface ThrownInThread {
   code?: string;
   /** Set for a NotSerializableError, from its parts: the result the export returned cannot be stored. */
   unstorable?: { what: string; path: string; reason: string };
+  /** Set for a ThreadModuleError, from its parts: the export cannot be loaded, so the task is not retried. */
+  unloadable?: { moduleUrl: string; exportName: string; problem: string };
 }
 
 /**
@@ -36,16 +38,19 @@ export function toThrown(error: unknown): ThrownInThread {
     stack: traceback(error),
     ...(typeof code === 'string' ? { code } : {}),
     ...(error instanceof NotSerializableError ? { unstorable: { what: error.what, path: error.path, reason: error.reason } } : {}),
+    ...(error instanceof ThreadModuleError ? { unloadable: { moduleUrl: error.moduleUrl, exportName: error.exportName, problem: error.problem } } : {}),
   };
 }
 
 /**
  * In the main thread: the error again, with the thread's stack. A NonRetryableError stays one, and
- * so does a NotSerializableError, so `retryOn` and callers tell them apart as for a task run inline.
+ * so do a NotSerializableError and a ThreadModuleError, so the retry rules and callers tell them
+ * apart as for a task run inline.
  */
-export function fromThrown({ name, message, stack, code, unstorable }: ThrownInThread): Error {
+export function fromThrown({ name, message, stack, code, unstorable, unloadable }: ThrownInThread): Error {
   let error: Error;
   if (code === 'NON_RETRYABLE') error = new NonRetryableError(message);
+  else if (unloadable) error = new ThreadModuleError(unloadable.moduleUrl, unloadable.exportName, unloadable.problem);
   else if (unstorable) error = new NotSerializableError(unstorable.what, unstorable.path, unstorable.reason);
   else error = Object.assign(new Error(message), code ? { code } : {});
   return Object.assign(error, { name, stack });

@@ -13,6 +13,7 @@ import {
   QTasksClient,
   QueueTasks,
   Task,
+  ThreadModuleError,
   ThreadStartError,
   ThreadWorker,
   type TaskInterceptor,
@@ -125,6 +126,24 @@ describe.each(WORKERS)('thread tasks on $name', ({ worker, onThread }) => {
     );
     const notFunction = await app.run('not-function', [], WAIT);
     expect(notFunction.traceback).toMatch(/^ThreadModuleError: Cannot run export "notAFunction" of .*: the export is not a function but number\./);
+  });
+
+  it('a module or export that cannot be loaded is not retried: the task ends error at once with ThreadModuleError, its retries unspent', async () => {
+    const seen: unknown[] = [];
+    const app = await start((a) => {
+      a.task({ name: 'no-module', thread: { module: MISSING }, retry: 2 });
+      a.task({ name: 'no-export', thread: thread('nope'), retry: 2, retryOn: [ThreadModuleError] });
+      a.addPlugin({ name: 'errors', handlers: { worker_task_error_retry: ({ error }) => void seen.push(error) } });
+    });
+    for (const name of ['no-module', 'no-export']) {
+      const record = await app.run(name, [], WAIT);
+      expect(record).toMatchObject({ status: 'error', attempt: 1 });
+      expect(record.errors ?? []).toEqual([]);
+      expect(record.traceback).toMatch(/^ThreadModuleError: Cannot run export "\w+" of thread module file:\/\/\S+\/(no-such-module\.mjs|thread-tasks\.ts): /);
+    }
+    expect(seen).toHaveLength(2);
+    for (const error of seen) expect(error).toMatchObject({ name: 'ThreadModuleError', code: 'THREAD_MODULE', moduleUrl: expect.stringMatching(/^file:/) });
+    for (const error of seen) expect(error).toBeInstanceOf(ThreadModuleError);
   });
 });
 
