@@ -362,8 +362,11 @@ export class AsyncWorker extends Worker {
     const run = runClaimed(this.ctx, this.id, task, abort, this.threadRunner).then((outcome) => {
       this.executing.delete(token);
       if (this.aborts.get(uuid) === abort) this.aborts.delete(uuid);
-      this.outbox.push(outcome);
       ended?.();
+      // Stopped before the grace ran out: its work never started (a thread task the pool refused
+      // to start once the stop began), so it goes back as an unstarted claim does, at once.
+      if (abort.reason instanceof WorkerStoppedError && !this.closed) return this.giveBack([task]);
+      this.outbox.push(outcome);
       if (!this.claimingSoon) void this.flush();
       this.wakeLoop?.();
     });

@@ -30,8 +30,8 @@ export interface ThreadPoolOptions {
 interface Job extends ThreadJob {
   resolve(json: string): void;
   reject(error: Error): void;
-  /** Resumes the task's time limit (paused while the job waited): when a thread is handed the job. */
-  startClock(): void;
+  /** The task's switch: its time limit resumes when a thread is handed the job; a stop flips it before. */
+  abort: TaskAbort;
 }
 
 interface Thread {
@@ -57,6 +57,8 @@ export class ThreadPool implements ThreadRunner {
   private readonly idle: Thread[] = [];
   private readonly waiting: Job[] = [];
   private open = false;
+  /** Set once the worker stops: calls no thread has taken are aborted with it instead of starting. */
+  private startsStopped?: Error;
   /** Why the last replacement thread could not start: calls fail with it once no thread is left. */
   private broken?: Error;
   private respawnPauseMs = FIRST_RESPAWN_PAUSE_MS;
@@ -71,6 +73,7 @@ export class ThreadPool implements ThreadRunner {
   /** Starts the threads; when one cannot start, stops the others and rejects with why. */
   async start(): Promise<void> {
     this.open = true;
+    this.startsStopped = undefined;
     this.broken = undefined;
     // A new run: its first failed replacement waits the first pause, whatever the last run reached.
     this.respawnPauseMs = FIRST_RESPAWN_PAUSE_MS;
@@ -95,12 +98,22 @@ export class ThreadPool implements ThreadRunner {
         args,
         resolve: (json) => (settled(), resolve(json)),
         reject: (error) => (settled(), reject(error)),
-        startClock: () => abort.resumeTime(),
+        abort,
       };
       signal.addEventListener('abort', onAbort, { once: true });
       this.waiting.push(job);
       this.dispatch();
     });
+  }
+
+  /**
+   * The worker is stopping: calls waiting for a thread, and calls made from now on, are aborted
+   * with `reason` rather than started, so that their tasks go back to the queue at once; calls
+   * threads have taken run on (theirs is the shutdown grace).
+   */
+  stopStarting(reason: Error): void {
+    this.startsStopped = reason;
+    this.dispatch();
   }
 
   /**
@@ -220,13 +233,16 @@ export class ThreadPool implements ThreadRunner {
   }
 
   private dispatch(): void {
+    // Aborting a job takes it out of `waiting` (see abandon).
+    if (this.startsStopped) for (const job of [...this.waiting]) job.abort.abort(this.startsStopped);
     while (this.idle.length > 0 && this.waiting.length > 0) {
       const thread = this.idle.pop()!;
       const job = this.waiting.shift()!;
       try {
         thread.worker.postMessage({ taskName: job.taskName, target: job.target, args: job.args } satisfies ThreadJob);
         thread.job = job;
-        job.startClock();
+        // Paused while the job waited for a thread.
+        job.abort.resumeTime();
       } catch (error) {
         // Arguments a thread cannot be sent (an interceptor put a function in them).
         this.idle.push(thread);

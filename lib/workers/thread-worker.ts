@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
-import { errorMessage, InvalidOptionError, shownValue } from '../core/errors.js';
+import { errorMessage, InvalidOptionError, shownValue, WorkerStoppedError } from '../core/errors.js';
 import { AsyncWorker, type AsyncWorkerOptions } from './async-worker.js';
 import { ThreadPool } from './thread-pool.js';
 
@@ -69,8 +69,12 @@ export class ThreadWorker extends AsyncWorker {
     }
   }
 
-  /** Thread tasks get the grace like any task; then the threads are terminated, unfinished tasks handed back. */
+  /**
+   * Thread tasks running on a thread get the grace like any task; then the threads are terminated,
+   * unfinished tasks handed back. Those still waiting for a thread never start: they go back at once.
+   */
   override async stop(graceMs: number): Promise<void> {
+    this.pool.stopStarting(new WorkerStoppedError(graceMs));
     await super.stop(graceMs);
     const stuck = await this.pool.close();
     if (stuck > 0) {

@@ -336,6 +336,36 @@ describe('ThreadWorker', () => {
     expect((await reader.get(task.uuid))!).toMatchObject({ status: 'new', attempt: 1, stalls: 0 });
   });
 
+  it('a thread task still waiting for a thread when stop begins goes back to the queue at once, and does not start in the grace', async () => {
+    const name = uniqueAppName('thread-stop-waiting');
+    const register = (a: QueueTasks) => {
+      a.task({ name: 'hold', thread: thread('spinUntil') });
+      a.task({ name: 'where', thread: thread('whereAmI') });
+    };
+    const app = await apps.start('thread-stop-waiting', register, {
+      name,
+      worker: sourceThreadWorker(1),
+      config: { maxTasksProcess: 2, shutdownGraceMs: 10_000 },
+    });
+    const reader = await apps.start('thread-stop-waiting', register, { name, worker: false });
+    const release = scratchPath();
+    const holding = handlerCalled(app, 'hold');
+    const hold = await reader.add('hold', [release]);
+    await holding;
+    const waiting = handlerCalled(app, 'where');
+    const queued = await reader.add('where', ['too late']);
+    // Claimed, and waiting for the only thread.
+    await waiting;
+    const stopped = app.stop();
+    // Back in the queue while the thread's task still runs, well inside the grace.
+    await expect.poll(async () => (await reader.get(queued.uuid))!.status, WAIT).toBe('new');
+    expect((await reader.get(hold.uuid))!.status).toBe('process');
+    writeFileSync(release, '');
+    await stopped;
+    expect((await reader.get(hold.uuid))!.status).toBe('success');
+    expect((await reader.get(queued.uuid))!).toMatchObject({ status: 'new', attempt: 1, stalls: 0 });
+  });
+
   /** The same tasks on a ThreadWorker and on a plain AsyncWorker (inline), to compare what each stores. */
   async function threadedAndInline(label: string, register: (app: QueueTasks) => void): Promise<[QueueTasks, QueueTasks]> {
     return Promise.all([apps.start(`${label}-thread`, register, { worker: sourceThreadWorker(1) }), apps.start(`${label}-inline`, register)]);
