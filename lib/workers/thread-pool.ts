@@ -57,6 +57,11 @@ export class ThreadPool implements ThreadRunner {
   private readonly idle: Thread[] = [];
   private readonly waiting: Job[] = [];
   private open = false;
+  /**
+   * Bumped by each start. A thread a close let go of while it was starting (blocked in a native
+   * call, which a terminate cannot cut short) fails late: what its run does then is not this run's.
+   */
+  private runNumber = 0;
   /** Set once the worker stops: calls no thread has taken are aborted with it instead of starting. */
   private startsStopped?: Error;
   /** Why the last replacement thread could not start: calls fail with it once no thread is left. */
@@ -72,6 +77,7 @@ export class ThreadPool implements ThreadRunner {
 
   /** Starts the threads; when one cannot start, stops the others and rejects with why. */
   async start(): Promise<void> {
+    const run = ++this.runNumber;
     this.open = true;
     this.startsStopped = undefined;
     this.broken = undefined;
@@ -80,7 +86,8 @@ export class ThreadPool implements ThreadRunner {
     try {
       await Promise.all(Array.from({ length: this.options.size }, () => this.spawn()));
     } catch (error) {
-      await this.close();
+      // Not when a close let this start go and the pool started again: that run is running.
+      if (run === this.runNumber) await this.close();
       throw error;
     }
   }
@@ -210,9 +217,12 @@ export class ThreadPool implements ThreadRunner {
    * pool gets back to its size rather than run short, or with no thread at all, until a restart.
    */
   private replace(): void {
+    const run = this.runNumber;
     this.spawn().then(
       () => (this.respawnPauseMs = FIRST_RESPAWN_PAUSE_MS),
       (error: Error) => {
+        // A replacement of an earlier run: this run has its threads, and one more would be too many.
+        if (run !== this.runNumber) return;
         this.broken = error;
         // No thread left to run them: the waiting calls fail rather than wait for ever.
         if (this.threads.size === 0) for (const job of this.waiting.splice(0)) job.reject(error);

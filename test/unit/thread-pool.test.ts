@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, expect, it } from 'vitest';
 import { TaskAbort } from '../../lib/core/task-abort.js';
+import { ThreadStartError } from '../../lib/core/errors.js';
 import { ThreadPool } from '../../lib/workers/thread-pool.js';
 
 const ENTRY = new URL('../fixtures/thread-pool-entry.mjs', import.meta.url);
@@ -11,15 +13,30 @@ const TARGET = { url: 'file:///unused.js', exportName: 'default' };
 // Read by the entry in each thread as it starts (a thread gets this process's environment).
 const gate = join(tmpdir(), `qtasks-thread-gate-${randomUUID()}`);
 process.env.QTASKS_TEST_THREAD_GATE = gate;
+const slowStart = join(tmpdir(), `qtasks-thread-slow-${randomUUID()}`);
+process.env.QTASKS_TEST_THREAD_SLOW = slowStart;
+const slowStartEntered = `${slowStart}.entered`;
 
 const pools: ThreadPool[] = [];
 afterAll(async () => {
   await Promise.all(pools.map((pool) => pool.close()));
   delete process.env.QTASKS_TEST_THREAD_GATE;
+  delete process.env.QTASKS_TEST_THREAD_SLOW;
   rmSync(gate, { force: true });
+  rmSync(slowStart, { force: true });
+  rmSync(slowStartEntered, { force: true });
 });
 
 const call = (pool: ThreadPool, arg: string) => pool.run('task', TARGET, [arg], new TaskAbort());
+
+/** From now on a thread starts only after a native call of 1 s, which terminating it cannot cut short. */
+function slowStarts(): void {
+  rmSync(slowStartEntered, { force: true });
+  writeFileSync(slowStart, '1');
+}
+
+/** Resolves once a thread is in that slow call. */
+const slowStartReached = () => expect.poll(() => existsSync(slowStartEntered), { timeout: 10_000 }).toBe(true);
 
 it('a thread that cannot be replaced is tried again, said each time, until one starts: the pool runs calls again', async () => {
   const failures: string[] = [];
@@ -52,4 +69,48 @@ it('a pool started again tries a failed replacement after the first pause, not a
   await expect.poll(() => pauses.length, { timeout: 10_000 }).toBe(3);
   expect(pauses[2]).toBe(1000);
   rmSync(gate);
+});
+
+it('a replacement thread a close gave up on while it started adds no thread to the pool started again', async () => {
+  const failures: string[] = [];
+  const pool = new ThreadPool(ENTRY, { size: 1, execArgv: [], onReplaceFailed: (error) => failures.push(error.message) });
+  pools.push(pool);
+  await pool.start();
+  // The replacement of the thread that exits below starts slowly.
+  slowStarts();
+  await expect(call(pool, 'exit')).rejects.toThrow('crashed (exit code 3)');
+  await slowStartReached();
+  expect(await pool.close(100)).toBe(1);
+  rmSync(slowStart);
+  await pool.start();
+  // Cells: calls running, and the release of the held ones.
+  const cells = new Int32Array(new SharedArrayBuffer(8));
+  const held = [0, 1].map(() => pool.run('task', TARGET, ['hold', cells.buffer], new TaskAbort()));
+  try {
+    await expect.poll(() => Atomics.load(cells, 0), { timeout: 10_000 }).toBe(1);
+    // Long enough for the old replacement to end (1 s) and one more to be tried after the first pause (1 s).
+    for (const deadline = Date.now() + 3_000; Date.now() < deadline; await sleep(100)) expect(Atomics.load(cells, 0)).toBe(1);
+  } finally {
+    Atomics.store(cells, 1, 1);
+    Atomics.notify(cells, 1);
+  }
+  expect(await Promise.all(held)).toEqual(['"hold"', '"hold"']);
+  expect(failures).toEqual([]);
+});
+
+it('a start a close gave up on, failing late, leaves the pool started again running', async () => {
+  const pool = new ThreadPool(ENTRY, { size: 1, execArgv: [] });
+  pools.push(pool);
+  slowStarts();
+  // Caught at once: it may fail while the pool starts again, before it is awaited.
+  const firstFailure = pool.start().then(
+    () => expect.unreachable('the first start succeeded'),
+    (error: unknown) => error,
+  );
+  await slowStartReached();
+  expect(await pool.close(100)).toBe(1);
+  rmSync(slowStart);
+  await pool.start();
+  expect(await firstFailure).toBeInstanceOf(ThreadStartError);
+  expect(await call(pool, 'still running')).toBe('"still running"');
 });
