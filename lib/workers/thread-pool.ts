@@ -7,7 +7,11 @@ import { fromThrown, type ThreadJob, type ThreadMessage } from './thread-protoco
 
 /** Longest wait at close for the terminated threads to end. */
 const THREAD_END_WAIT_MS = 2_000;
-/** Pause before trying again to replace a thread that could not start; doubled each failure, up to the longest. */
+/**
+ * Pause before trying again to replace a thread that could not start; doubled at each failure of
+ * that replacement, up to the longest. Each replacement has its own: threads that end together
+ * each try again after the first pause, not after one another's.
+ */
 const FIRST_RESPAWN_PAUSE_MS = 1_000;
 const LONGEST_RESPAWN_PAUSE_MS = 30_000;
 
@@ -66,7 +70,6 @@ export class ThreadPool implements ThreadRunner {
   private startsStopped?: Error;
   /** Why the last replacement thread could not start: calls fail with it once no thread is left. */
   private broken?: Error;
-  private respawnPauseMs = FIRST_RESPAWN_PAUSE_MS;
   /** Replacements that failed, waiting to be tried again. */
   private readonly respawns = new Set<NodeJS.Timeout>();
 
@@ -81,8 +84,6 @@ export class ThreadPool implements ThreadRunner {
     this.open = true;
     this.startsStopped = undefined;
     this.broken = undefined;
-    // A new run: its first failed replacement waits the first pause, whatever the last run reached.
-    this.respawnPauseMs = FIRST_RESPAWN_PAUSE_MS;
     try {
       await Promise.all(Array.from({ length: this.options.size }, () => this.spawn()));
     } catch (error) {
@@ -215,29 +216,25 @@ export class ThreadPool implements ThreadRunner {
    * Starts a thread in place of one that ended. One that cannot start (threads refused by the
    * system for a while, a module loader failing) is tried again, more slowly each time, so that the
    * pool gets back to its size rather than run short, or with no thread at all, until a restart.
+   * `pauseMs` is how long it waits should this try fail.
    */
-  private replace(): void {
+  private replace(pauseMs = FIRST_RESPAWN_PAUSE_MS): void {
     const run = this.runNumber;
-    this.spawn().then(
-      () => (this.respawnPauseMs = FIRST_RESPAWN_PAUSE_MS),
-      (error: Error) => {
-        // A replacement of an earlier run: this run has its threads, and one more would be too many.
-        if (run !== this.runNumber) return;
-        this.broken = error;
-        // No thread left to run them: the waiting calls fail rather than wait for ever.
-        if (this.threads.size === 0) for (const job of this.waiting.splice(0)) job.reject(error);
-        if (this.open) this.replaceLater(error);
-      },
-    );
+    this.spawn().catch((error: Error) => {
+      // A replacement of an earlier run: this run has its threads, and one more would be too many.
+      if (run !== this.runNumber) return;
+      this.broken = error;
+      // No thread left to run them: the waiting calls fail rather than wait for ever.
+      if (this.threads.size === 0) for (const job of this.waiting.splice(0)) job.reject(error);
+      if (this.open) this.replaceLater(error, pauseMs);
+    });
   }
 
-  private replaceLater(error: Error): void {
-    const pauseMs = this.respawnPauseMs;
-    this.respawnPauseMs = Math.min(pauseMs * 2, LONGEST_RESPAWN_PAUSE_MS);
+  private replaceLater(error: Error, pauseMs: number): void {
     this.options.onReplaceFailed?.(error, pauseMs);
     const timer = setTimeout(() => {
       this.respawns.delete(timer);
-      this.replace();
+      this.replace(Math.min(pauseMs * 2, LONGEST_RESPAWN_PAUSE_MS));
     }, pauseMs);
     this.respawns.add(timer);
   }

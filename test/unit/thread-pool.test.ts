@@ -114,3 +114,17 @@ it('a start a close gave up on, failing late, leaves the pool started again runn
   expect(await firstFailure).toBeInstanceOf(ThreadStartError);
   expect(await call(pool, 'still running')).toBe('"still running"');
 });
+
+it('threads that end together and cannot be replaced each try again after the first pause, not after one another\'s', async () => {
+  const pauses: number[] = [];
+  const pool = new ThreadPool(ENTRY, { size: 3, execArgv: [], onReplaceFailed: (_error, retryInMs) => pauses.push(retryInMs) });
+  pools.push(pool);
+  await pool.start();
+  writeFileSync(gate, '');
+  const exits = await Promise.allSettled([0, 1, 2].map(() => call(pool, 'exit')));
+  expect(exits.map((exit) => exit.status)).toEqual(['rejected', 'rejected', 'rejected']);
+  await expect.poll(() => pauses.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+  expect(pauses.slice(0, 3)).toEqual([1000, 1000, 1000]);
+  rmSync(gate);
+  await expect.poll(() => call(pool, 'back').catch((error: Error) => error.message), { timeout: 10_000, interval: 250 }).toBe('"back"');
+});
