@@ -16,6 +16,7 @@ process.env.QTASKS_TEST_THREAD_GATE = gate;
 const slowStart = join(tmpdir(), `qtasks-thread-slow-${randomUUID()}`);
 process.env.QTASKS_TEST_THREAD_SLOW = slowStart;
 const slowStartEntered = `${slowStart}.entered`;
+const slowStartHeld = `${slowStart}.held`;
 
 const pools: ThreadPool[] = [];
 afterAll(async () => {
@@ -25,15 +26,22 @@ afterAll(async () => {
   rmSync(gate, { force: true });
   rmSync(slowStart, { force: true });
   rmSync(slowStartEntered, { force: true });
+  rmSync(slowStartHeld, { force: true });
 });
 
 const call = (pool: ThreadPool, arg: string) => pool.run('task', TARGET, [arg], new TaskAbort());
 
-/** From now on a thread starts only after a native call of 1 s, which terminating it cannot cut short. */
+/**
+ * From now on a thread starts only after a native call, which terminating it cannot cut short,
+ * lasting until the test removes `slowStartHeld`: the test, not the machine's load, decides when
+ * a start a close gave up on ends.
+ */
 function slowStarts(): void {
   rmSync(slowStartEntered, { force: true });
-  writeFileSync(slowStart, '1');
+  writeFileSync(slowStartHeld, '');
+  writeFileSync(slowStart, '');
 }
+
 
 /** Resolves once a thread is in that slow call. */
 const slowStartReached = () => expect.poll(() => existsSync(slowStartEntered), { timeout: 10_000 }).toBe(true);
@@ -81,14 +89,16 @@ it('a replacement thread a close gave up on while it started adds no thread to t
   await expect(call(pool, 'exit')).rejects.toThrow('crashed (exit code 3)');
   await slowStartReached();
   expect(await pool.close(100)).toBe(1);
+  // The new run's thread starts at once; the old replacement leaves its slow call once it has.
   rmSync(slowStart);
   await pool.start();
+  rmSync(slowStartHeld);
   // Cells: calls running, and the release of the held ones.
   const cells = new Int32Array(new SharedArrayBuffer(8));
   const held = [0, 1].map(() => pool.run('task', TARGET, ['hold', cells.buffer], new TaskAbort()));
   try {
     await expect.poll(() => Atomics.load(cells, 0), { timeout: 10_000 }).toBe(1);
-    // Long enough for the old replacement to end (1 s) and one more to be tried after the first pause (1 s).
+    // Long enough for the old replacement to fail and one more to be tried after the first pause (1 s).
     for (const deadline = Date.now() + 3_000; Date.now() < deadline; await sleep(100)) expect(Atomics.load(cells, 0)).toBe(1);
   } finally {
     Atomics.store(cells, 1, 1);
@@ -111,6 +121,7 @@ it('a start a close gave up on, failing late, leaves the pool started again runn
   expect(await pool.close(100)).toBe(1);
   rmSync(slowStart);
   await pool.start();
+  rmSync(slowStartHeld);
   expect(await firstFailure).toBeInstanceOf(ThreadStartError);
   expect(await call(pool, 'still running')).toBe('"still running"');
 });
