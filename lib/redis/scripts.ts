@@ -19,6 +19,8 @@ const SCRIPT_KEYS = {
   watch: 3,
   progress: 1,
   'schedule-run': 1,
+  'schedule-publish': 2,
+  'schedule-remove': 2,
   'requeue-finished': 2,
   pause: 1,
   wake: 1,

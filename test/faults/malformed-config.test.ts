@@ -74,6 +74,29 @@ describe('GlobalConfig keys in Redis holding another Redis type: a typed error n
     }
   });
 
+  it('publishing or removing a schedule meeting a key of another type writes nothing at all', async () => {
+    const { app, keys } = await producer('config-schedule-writes');
+    const run = keys.scheduleRun('nightly');
+    const definition = { name: 'nightly', taskName: 'double', cron: '0 3 * * *', args: [], catchUp: false };
+    await redis.set(run, 'x');
+    const publishing = await rejection(app.globalConfig!.publishSchedule(definition, new Date()));
+    expect(publishing).toBeInstanceOf(MalformedKeyError);
+    expect(publishing).toMatchObject(malformed(run, 'string', 'hash'));
+    expect(await redis.hget(keys.schedules, 'nightly')).toBeNull();
+    expect(await redis.get(run)).toBe('x');
+
+    await redis.del(run);
+    await redis.hset(run, 'l', '1000', 'u', 'its-task');
+    await redis.set(keys.schedules, 'y');
+    const removing = await rejection(app.globalConfig!.removeSchedule('nightly'));
+    expect(removing).toBeInstanceOf(MalformedKeyError);
+    expect(removing).toMatchObject(malformed(keys.schedules, 'string', 'hash'));
+    // The removal failed: the instances running it must not find it marked removed, nor lose its last run.
+    expect(await redis.hgetall(run)).toEqual({ l: '1000', u: 'its-task' });
+    expect(await redis.pttl(run)).toBe(-1);
+    expect(await redis.get(keys.schedules)).toBe('y');
+  });
+
   it('a running worker whose heartbeats key came to hold another type logs it at each heartbeat, and runs tasks', async () => {
     const errors: string[] = [];
     const app = await apps.start('config-heartbeat', (registered) => registered.task('double', (n: number) => n * 2), {

@@ -107,18 +107,8 @@ export class RedisGlobalConfig extends GlobalConfig {
   }
 
   async publishSchedule(schedule: ScheduleDefinition, nextRun: Date): Promise<void> {
-    const run = this.keys.scheduleRun(schedule.name);
-    await this.whileOpen([this.keys.schedules, run], () =>
-      execAll(
-        this.client
-          .multi()
-          .hset(this.keys.schedules, schedule.name, JSON.stringify(schedule))
-          // Published again after a removal: its ticks enqueue again, and its run state is kept.
-          .hdel(run, 'r')
-          .persist(run)
-          .hset(run, 'n', nextRun.getTime()),
-      ),
-    );
+    const keys = [this.keys.schedules, this.keys.scheduleRun(schedule.name)];
+    await this.whileOpen(keys, () => this.scripts.run('schedule-publish', keys, [schedule.name, JSON.stringify(schedule), nextRun.getTime()]));
   }
 
   async recordScheduleRun(name: string, tick: Date, taskUuid: string, nextRun: Date): Promise<boolean | 'removed'> {
@@ -136,11 +126,9 @@ export class RedisGlobalConfig extends GlobalConfig {
    * again, or after REMOVED_MARK_MS.
    */
   async removeSchedule(name: string): Promise<void> {
-    const run = this.keys.scheduleRun(name);
+    const keys = [this.keys.schedules, this.keys.scheduleRun(name)];
     // The run key is replaced whatever it held: only the definitions' hash must be a hash.
-    await this.whileOpen([this.keys.schedules], () =>
-      execAll(this.client.multi().hdel(this.keys.schedules, name).del(run).hset(run, 'r', Date.now()).pexpire(run, REMOVED_MARK_MS)),
-    );
+    await this.whileOpen([this.keys.schedules], () => this.scripts.run('schedule-remove', keys, [name, Date.now(), REMOVED_MARK_MS]));
   }
 
   async scheduleRemoved(name: string): Promise<boolean> {
