@@ -95,6 +95,17 @@ export abstract class Broker {
   abstract enqueue(tasks: NewTask[]): Promise<string[]>;
 
   /**
+   * Enqueues one task as `enqueue` does, unless the backend's clock is past `deadline` (Unix ms)
+   * when the task would be stored: null then, and nothing is stored. A backend whose calls may be
+   * sent again after a reconnect checks the deadline as the call runs there.
+   */
+  async enqueueBefore(task: NewTask, deadline: number): Promise<string | null> {
+    if (Date.now() > deadline) return null;
+    const [uuid] = await this.enqueue([task]);
+    return uuid!;
+  }
+
+  /**
    * Takes up to `max` tasks for `workerId`, each under a lease of `leaseMs`, within their rate
    * limits. Never blocks. Stores the `settle` outcomes first, in the same step, as `complete`
    * would: a busy worker hands in one batch and takes the next in one round trip.

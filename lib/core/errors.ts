@@ -186,6 +186,19 @@ export class AppStoppedError extends QTasksError {
 }
 
 /**
+ * An `addOnce` given a `deadline` reached the backend after it, by the backend's own clock (an add
+ * held while Redis was down, or sent again after a reconnect): nothing was enqueued.
+ */
+export class AddTooLateError extends QTasksError {
+  constructor(
+    readonly taskName: string,
+    readonly deadline: number,
+  ) {
+    super('ADD_TOO_LATE', `The add of task "${taskName}" arrived after its deadline (${new Date(deadline).toISOString()}, by the backend's clock): nothing was enqueued.`);
+  }
+}
+
+/**
  * Redis became unreachable while an add was on its way: Redis may have stored its tasks, or not.
  * `uuids` names them all; `get(uuid)` tells once Redis is back, before adding them again.
  */

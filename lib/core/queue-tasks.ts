@@ -18,7 +18,7 @@ import type { Storage } from '../storages/storage.js';
 import { AsyncWorker } from '../workers/async-worker.js';
 import type { Worker } from '../workers/worker.js';
 import { assertPriority, resolveConfig, unknownKeyError, type QTasksConfig } from './config.js';
-import { AppStoppedError, errorMessage, InvalidOptionError, shownValue, TaskNotFoundError, WaitTimeoutError } from './errors.js';
+import { AddTooLateError, AppStoppedError, errorMessage, InvalidOptionError, shownValue, TaskNotFoundError, WaitTimeoutError } from './errors.js';
 import { TaskExecutor, traceback } from './executor.js';
 import type { TaskInterceptor } from './interceptor.js';
 import { storedArgsJson } from './json.js';
@@ -93,6 +93,12 @@ export interface AddOnceOptions extends AddOptions {
   uniqueKey: string;
   /** How long the key is held, in milliseconds. */
   uniqueTtlMs: number;
+  /**
+   * Unix ms past which, by the backend's clock, the add enqueues nothing and fails with
+   * AddTooLateError: checked as Redis runs it, so an add held while Redis was down, or sent again
+   * after a reconnect, cannot land late (a timer's tick, once its key may have expired).
+   */
+  deadline?: number;
 }
 
 export interface AddOnceResult {
@@ -297,17 +303,20 @@ export class QueueTasks {
    */
   async addOnce(name: string, args: unknown[], options: AddOnceOptions): Promise<AddOnceResult> {
     this.refuseIfStopped();
-    const { uniqueKey, uniqueTtlMs } = options;
+    const { uniqueKey, uniqueTtlMs, deadline } = options;
     if (typeof uniqueKey !== 'string' || uniqueKey === '') {
       throw new InvalidOptionError(`uniqueKey of task "${name}" must be a non-empty string.`);
     }
     if (!Number.isInteger(uniqueTtlMs) || uniqueTtlMs <= 0) {
       throw new InvalidOptionError(`uniqueTtlMs of task "${name}" must be a positive whole number of milliseconds, got ${uniqueTtlMs}.`);
     }
+    if (deadline !== undefined && !Number.isFinite(deadline)) {
+      throw new InvalidOptionError(`deadline of task "${name}" must be a time in Unix milliseconds, got ${shownValue(deadline)}.`);
+    }
     // Through the same enqueue triggers as add (validation hooks there), then keyed.
     const [prepared] = await this.prepareAll([{ name, args, priority: options.priority, delay: options.delay }]);
     const task: NewTask = { ...prepared!, uniqueKey, uniqueTtlMs };
-    return this.enqueue([task], ({ uuids }) => ({ uuid: uuids[0]!, added: uuids[0] === task.uuid }));
+    return this.enqueue([task], ({ uuids }) => ({ uuid: uuids[0]!, added: uuids[0] === task.uuid }), deadline);
   }
 
   /** Enqueues many tasks in one round trip, all or none. */
@@ -457,9 +466,9 @@ export class QueueTasks {
    * `answer` of the broker's uuid for each task (for one dropped by its unique key, the holder's)
    * and the records of the tasks it stored: the record triggers fire for those alone.
    */
-  private enqueue<T>(tasks: NewTask[], answer: (enqueued: Enqueued) => T): Promise<T> {
+  private enqueue<T>(tasks: NewTask[], answer: (enqueued: Enqueued) => T, deadline?: number): Promise<T> {
     const { plugins } = this;
-    const sent = this.broker.enqueue(tasks);
+    const sent = deadline === undefined ? this.broker.enqueue(tasks) : this.enqueueBefore(tasks[0]!, deadline);
     let records: TaskRecord[];
     try {
       // Built while the broker's call is on its way: off the round trip's critical path.
@@ -475,6 +484,13 @@ export class QueueTasks {
       return hasAfterTriggers ? this.runAfterEnqueue(tasks, enqueued).then(() => answer(enqueued)) : answer(enqueued);
     });
   }
+  /** One task, unless the backend's clock is past `deadline` (AddTooLateError then). */
+  private async enqueueBefore(task: NewTask, deadline: number): Promise<string[]> {
+    const uuid = await this.broker.enqueueBefore(task, deadline);
+    if (uuid === null) throw new AddTooLateError(task.taskName, deadline);
+    return [uuid];
+  }
+
 
   /**
    * The after-enqueue triggers. The tasks are stored and will run whatever their handlers do, so a

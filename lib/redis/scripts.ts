@@ -10,6 +10,7 @@ const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lua');
 /** Every state change of the engine, one Lua file each, and `uptime`; the number is how many KEYS it takes. */
 const SCRIPT_KEYS = {
   enqueue: 3,
+  'enqueue-before': 3,
   claim: 4,
   complete: 4,
   renew: 1,

@@ -1,6 +1,7 @@
 import type { CronJob } from 'cron';
 import { setMaxListeners } from 'node:events';
 import {
+  AddTooLateError,
   DuplicateScheduleError,
   errorMessage,
   InvalidOptionError,
@@ -369,6 +370,9 @@ export class QTasksTimer implements StartHook {
           priority: definition.priority,
           uniqueKey: `timer:${definition.name}:${tick}`,
           uniqueTtlMs,
+          // Checked again by Redis as the add runs: one held on its way at a cut, and sent again
+          // after the reconnect, must not land once the key may have expired.
+          deadline: triesEnd,
         });
         const nextRun = new Date(trigger.nextAfter(Date.now()));
         const recorded = await this.app.globalConfig?.recordScheduleRun(definition.name, new Date(tick), uuid, nextRun);
@@ -376,6 +380,10 @@ export class QTasksTimer implements StartHook {
         if (recorded === 'removed') this.stopRemovedElsewhere(schedule);
         return;
       } catch (error) {
+        if (error instanceof AddTooLateError) {
+          this.giveUpLateTick(schedule, tick, triesEnd);
+          return;
+        }
         const again = error instanceof RedisUnavailableError && this.started && Date.now() + TICK_RETRY_MS < triesEnd;
         if (attempt === 1 || !again) {
           this.app.logger.error(

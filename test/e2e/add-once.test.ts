@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { InvalidOptionError, QueueTasks } from '../../lib/index.js';
+import { AddTooLateError, InvalidOptionError, QueueTasks } from '../../lib/index.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { taskUuids } from '../helpers/ticks.js';
 
@@ -51,6 +51,24 @@ describe('addOnce (idempotent enqueue)', () => {
       expect(heard).toEqual(['broker_add_after']);
     } finally {
       await plugged.stop();
+    }
+  });
+
+  it('with a deadline, enqueues before it; past it enqueues nothing, takes no key and fails with AddTooLateError (Redis and memory)', async () => {
+    const memory = new QueueTasks({ backend: 'memory', worker: false }).task('mail', (to: string) => to);
+    await memory.start();
+    try {
+      for (const producer of [app, memory]) {
+        const late = producer.addOnce('mail', ['late'], { uniqueKey: 'late:1', uniqueTtlMs: 60_000, deadline: Date.now() - 1_000 });
+        await expect(late).rejects.toThrow(AddTooLateError);
+        await expect(late).rejects.toMatchObject({ code: 'ADD_TOO_LATE', taskName: 'mail' });
+        const inTime = await producer.addOnce('mail', ['in time'], { uniqueKey: 'late:1', uniqueTtlMs: 60_000, deadline: Date.now() + 60_000 });
+        expect(inTime.added).toBe(true);
+        expect((await producer.get(inTime.uuid))?.args).toEqual(['in time']);
+      }
+      await expect(app.addOnce('mail', [], { uniqueKey: 'k', uniqueTtlMs: 1000, deadline: Number.NaN })).rejects.toThrow(/deadline of task "mail"/);
+    } finally {
+      await memory.stop();
     }
   });
 

@@ -11,7 +11,7 @@ const DROP_AFTER_MS = 100;
 
 export class CuttableLink {
   private readonly sockets = new Set<Socket>();
-  private cutBefore?: { marker: string; done: () => void };
+  private cutBefore?: { marker: string; alsoHolding: string; done: () => void };
   private dropReply?: { marker: string; alsoHolding: string; done: () => void };
   private isCut = false;
   /** Where it listens, and listens again once mended. */
@@ -32,9 +32,12 @@ export class CuttableLink {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  /** Resolves once a `command` (e.g. 'SUBSCRIBE') was on its way and the link cut instead. */
-  cutWhenSent(command: string): Promise<void> {
-    return new Promise((resolve) => (this.cutBefore = { marker: markerOf(command), done: resolve }));
+  /**
+   * Resolves once a `command` (e.g. 'SUBSCRIBE') whose request holds `alsoHolding` (a key, say;
+   * any by default) was on its way and the link cut instead.
+   */
+  cutWhenSent(command: string, alsoHolding = ''): Promise<void> {
+    return new Promise((resolve) => (this.cutBefore = { marker: markerOf(command), alsoHolding: alsoHolding.toUpperCase(), done: resolve }));
   }
 
   /**
@@ -69,7 +72,7 @@ export class CuttableLink {
     client.on('data', (chunk: Buffer) => {
       const sent = chunk.toString('latin1').toUpperCase();
       const pending = this.cutBefore;
-      if (pending && sent.includes(pending.marker)) {
+      if (pending && sent.includes(pending.marker) && sent.includes(pending.alsoHolding)) {
         this.cutBefore = undefined;
         this.cut();
         pending.done();

@@ -83,7 +83,20 @@ export class RedisBroker extends Broker {
   }
 
   enqueue(tasks: NewTask[]): Promise<string[]> {
-    if (tasks.length === 0) return Promise.resolve([]);
+    return this.sendTasks(tasks, this.sendBatched);
+  }
+
+  /** One enqueue call of its own (never joined with other adds), checking the deadline in Redis (enqueue-before.lua). */
+  override enqueueBefore(task: NewTask, deadline: number): Promise<string | null> {
+    return this.sendTasks([task], (values) => this.sendBefore(values, deadline));
+  }
+
+  /**
+   * Sends the tasks' enqueue values with `send`, after the first connect where it must wait for it;
+   * a failure typed: Redis unreachable, or, for a call lost on its way, AddOutcomeUnknownError.
+   */
+  private sendTasks<T>(tasks: NewTask[], send: (values: string[]) => Promise<T>): Promise<T> {
+    if (tasks.length === 0) return Promise.resolve([] as T);
     let values: string[];
     try {
       values = tasks.map(enqueueValue);
@@ -92,7 +105,7 @@ export class RedisBroker extends Broker {
     }
     const { connection } = this.storage;
     const opening = connection.firstConnect();
-    const sent = (opening ? opening.then(() => this.enqueues.enqueue(values)) : this.enqueues.enqueue(values)).catch((error: unknown) => {
+    const sent = (opening ? opening.then(() => send(values)) : send(values)).catch((error: unknown) => {
       const failure = connection.unavailable(error);
       // Lost on its way, not refused before it left (nor before any connect): the caller must know
       // Redis may have stored it.
@@ -109,10 +122,19 @@ export class RedisBroker extends Broker {
     return sent;
   }
 
+  /** Built once: every add passes it. */
+  private readonly sendBatched = (values: string[]): Promise<string[]> => this.enqueues.enqueue(values);
+
   private sendEnqueue(values: string[]): Promise<string[]> {
     // Here, not in enqueue: adds joined into a later call may find the app stopped meanwhile.
     this.storage.connection.refuseIfClosed(this.keys.appName);
     return this.scripts.run('enqueue', this.enqueueKeys, [this.keys.prefix, ...values]).then((uuids) => (uuids as string).split(' '));
+  }
+
+  private async sendBefore([value]: string[], deadline: number): Promise<string | null> {
+    this.storage.connection.refuseIfClosed(this.keys.appName);
+    const uuid = await this.scripts.run('enqueue-before', this.enqueueKeys, [this.keys.prefix, value!, deadline]);
+    return uuid === null ? null : (uuid as string);
   }
 
   async claim(request: ClaimRequest, settle: TaskOutcome[] = []): Promise<ClaimBatch> {
