@@ -160,6 +160,14 @@ export abstract class Broker {
   }
 
   /**
+   * Whether a call made now would be held until the backend can be reached again (Redis down with
+   * whenRedisDown 'wait'), rather than answered or refused. False for a backend never out of reach.
+   */
+  holdingCalls(): boolean {
+    return false;
+  }
+
+  /**
    * Cancels a task: one not started never runs (status `cancel`); for a running one the request
    * reaches its worker through `onCancelRequested`. Returns the record after the call, or null.
    */

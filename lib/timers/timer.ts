@@ -59,6 +59,8 @@ interface Schedule extends BuiltSchedule {
   /** Set as its arming begins (before the job exists), cleared when disarmed: it is armed once. */
   armed?: boolean;
   job?: CronJob;
+  /** Ticks given up since the last report (see reportGivenUp). */
+  givenUp?: { count: number; first: number; last: number };
 }
 
 interface AddedSchedule {
@@ -175,6 +177,7 @@ export class QTasksTimer implements StartHook {
   private forget(schedule: Schedule): void {
     const { name } = schedule.definition;
     this.disarm(schedule);
+    this.reportGivenUp(schedule);
     // Only this very schedule: a failed add must not drop another one under the same name.
     if (this.schedules.get(name) === schedule) this.schedules.delete(name);
     if (this.added.get(name)?.schedule === schedule) this.added.delete(name);
@@ -268,6 +271,7 @@ export class QTasksTimer implements StartHook {
     for (const schedule of this.schedules.values()) this.disarm(schedule);
     // A tick still enqueuing finishes, but a Redis that is gone cannot hold the stop.
     await settleWithin([...this.inFlight], STOP_WAIT_MS);
+    for (const schedule of this.schedules.values()) this.reportGivenUp(schedule);
   }
 
   /**
@@ -343,10 +347,9 @@ export class QTasksTimer implements StartHook {
   }
 
   /**
-   * Enqueues the tick's task once across instances. While Redis is unreachable (whenRedisDown
-   * 'fail' refuses at once) the tick is tried again, as long as its key would still stop another
-   * instance from enqueueing it too: an outage shorter than that loses no tick. A tick held longer
-   * than that (whenRedisDown 'wait') is given up, not enqueued a second time.
+   * Enqueues the tick's task once across instances. While Redis is unreachable the tick is tried
+   * again, as long as its key would still stop another instance from enqueueing it too: an outage
+   * shorter than that loses no tick. Past that, the tick is given up, not enqueued a second time.
    */
   private async enqueueTick(schedule: Schedule, tick: number, catchUp: boolean): Promise<void> {
     const { definition, trigger } = schedule;
@@ -354,24 +357,27 @@ export class QTasksTimer implements StartHook {
     const triesEnd = tick + uniqueTtlMs / 2;
     for (let attempt = 1; ; attempt++) {
       try {
-        // Removed by another instance: stopped here before its tick. A remove made after this
-        // check lets this one tick through; recording it then finds the mark and stops it.
-        if (await this.app.globalConfig?.scheduleRemoved(definition.name)) {
-          this.stopRemovedElsewhere(schedule);
+        if (!(await this.callsAnswered(triesEnd))) return;
+        // Past the tries' end the tick's key may have expired after another instance enqueued the tick.
+        if (Date.now() >= triesEnd) {
+          this.giveUpLateTick(schedule, tick);
           return;
         }
-        // With whenRedisDown 'wait' that answer comes once Redis is back, however late: past the
-        // tries' end the tick's key may have expired after another instance enqueued the tick.
-        if (Date.now() >= triesEnd) {
-          this.giveUpLateTick(schedule, tick, triesEnd);
+        // Removed by another instance: stopped here before its tick. A remove made after this
+        // check lets this one tick through; recording it then finds the mark and stops it.
+        const removed = await this.app.globalConfig?.scheduleRemoved(definition.name);
+        // Redis answered (or there is no GlobalConfig to ask): the ticks given up before are over.
+        this.reportGivenUp(schedule);
+        if (removed) {
+          this.stopRemovedElsewhere(schedule);
           return;
         }
         const { uuid, added } = await this.app.addOnce(definition.taskName, definition.args, {
           priority: definition.priority,
           uniqueKey: `timer:${definition.name}:${tick}`,
           uniqueTtlMs,
-          // Checked again by Redis as the add runs: one held on its way at a cut, and sent again
-          // after the reconnect, must not land once the key may have expired.
+          // Checked again by Redis as the add runs: a call held on its way at a cut (this add, or
+          // the check above) answers once Redis is back, however late.
           deadline: triesEnd,
         });
         const nextRun = new Date(trigger.nextAfter(Date.now()));
@@ -381,7 +387,7 @@ export class QTasksTimer implements StartHook {
         return;
       } catch (error) {
         if (error instanceof AddTooLateError) {
-          this.giveUpLateTick(schedule, tick, triesEnd);
+          this.giveUpLateTick(schedule, tick);
           return;
         }
         const again = error instanceof RedisUnavailableError && this.started && Date.now() + TICK_RETRY_MS < triesEnd;
@@ -398,10 +404,35 @@ export class QTasksTimer implements StartHook {
     }
   }
 
-  private giveUpLateTick({ definition }: Schedule, tick: number, triesEnd: number): void {
+  /**
+   * Waits while a call would be held until Redis is back (whenRedisDown 'wait'): the tick would be
+   * held with it, however long after its tries end, and a long outage would pile ticks up. It
+   * waits here instead, until `triesEnd` at most. False when the timer stopped meanwhile.
+   */
+  private async callsAnswered(triesEnd: number): Promise<boolean> {
+    while (this.started && this.app.broker.holdingCalls() && Date.now() < triesEnd) {
+      await pause(Math.min(TICK_RETRY_MS, triesEnd - Date.now()), this.stopping.signal);
+    }
+    return this.started;
+  }
+
+  /** Counts a tick given up; reportGivenUp logs them, one line for a whole outage. */
+  private giveUpLateTick(schedule: Schedule, tick: number): void {
+    const { givenUp } = schedule;
+    schedule.givenUp = givenUp
+      ? { count: givenUp.count + 1, first: Math.min(givenUp.first, tick), last: Math.max(givenUp.last, tick) }
+      : { count: 1, first: tick, last: tick };
+  }
+
+  /** Logs the ticks given up since the last report, once a tick of the schedule reached Redis again, or as the schedule stops. */
+  private reportGivenUp(schedule: Schedule): void {
+    const { givenUp } = schedule;
+    if (!givenUp) return;
+    schedule.givenUp = undefined;
+    const [first, last] = [givenUp.first, givenUp.last].map((tick) => new Date(tick).toISOString());
+    const ticks = givenUp.count === 1 ? `its tick of ${first}` : `${givenUp.count} ticks, from ${first} to ${last}`;
     this.app.logger.error(
-      `timer: schedule "${definition.name}" gave up its tick of ${new Date(tick).toISOString()}: Redis could not be reached ` +
-        `until after ${new Date(triesEnd).toISOString()}, too late to enqueue it only once`,
+      `timer: schedule "${schedule.definition.name}" gave up ${ticks}: Redis could not be reached before the end of their tries, too late to enqueue them only once`,
     );
   }
 

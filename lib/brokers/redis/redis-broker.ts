@@ -297,6 +297,11 @@ export class RedisBroker extends Broker {
     return !connection.ready || connection.sinceReconnectMs() < leaseMs || Date.now() - this.redisStartedAt < leaseMs;
   }
 
+  override holdingCalls(): boolean {
+    const { connection } = this.storage;
+    return connection.holdsWhileDown && !connection.ready;
+  }
+
   async recover(maxStalls: number, retention: Retention): Promise<RecoverOutcome> {
     const [requeued, failed, malformed] = (await this.scripts.run(
       'recover',
