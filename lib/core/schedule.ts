@@ -44,3 +44,26 @@ export interface ScheduleRun {
 
 /** A schedule and its run state, as the dashboard and the CLI read it from GlobalConfig. */
 export type ScheduleState = ScheduleDefinition & ScheduleRun;
+
+/** Every field of a definition, so that tsc keeps sameDefinition in step with ScheduleDefinition. */
+const DEFINITION_FIELDS: Record<keyof ScheduleDefinition, true> = {
+  name: true,
+  taskName: true,
+  cron: true,
+  every: true,
+  timezone: true,
+  args: true,
+  priority: true,
+  catchUp: true,
+};
+
+/**
+ * Whether two definitions say the same, whatever else they carry (a stored one comes with its run
+ * state) and in whatever order their fields were written (another version may write another).
+ */
+export function sameDefinition(a: ScheduleDefinition, b: ScheduleDefinition): boolean {
+  return Object.keys(DEFINITION_FIELDS).every((field) => {
+    const key = field as keyof ScheduleDefinition;
+    return JSON.stringify(a[key]) === JSON.stringify(b[key]);
+  });
+}

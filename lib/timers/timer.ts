@@ -11,7 +11,7 @@ import {
   UnknownTaskError,
 } from '../core/errors.js';
 import type { QueueTasks } from '../core/queue-tasks.js';
-import type { ScheduleDefinition, ScheduleOptions, ScheduleState } from '../core/schedule.js';
+import { sameDefinition, type ScheduleDefinition, type ScheduleOptions, type ScheduleState } from '../core/schedule.js';
 import { storedArgsJson } from '../core/json.js';
 import { pause, settleWithin } from '../core/timing.js';
 import { validatedAtEnqueue } from '../plugins/validation/validation.plugin.js';
@@ -59,6 +59,8 @@ interface Schedule extends BuiltSchedule {
   /** Set as its arming begins (before the job exists), cleared when disarmed: it is armed once. */
   armed?: boolean;
   job?: CronJob;
+  /** Set while its published definition differs and this instance leaves it the ticks (see firesHere). */
+  yielded?: boolean;
   /** Ticks given up since the last report (see reportGivenUp). */
   givenUp?: { count: number; first: number; last: number };
 }
@@ -76,7 +78,8 @@ const MIN_KEY_TTL_MS = 60_000;
 const STOP_WAIT_MS = 2_000;
 /**
  * A published schedule whose next run is this long past was fired by no instance meanwhile: its
- * code is gone (removed, renamed), and the next timer to start drops it from GlobalConfig.
+ * code is gone (removed, renamed), and the next timer to start drops it from GlobalConfig; an
+ * instance whose own definition of it differs publishes that one in its place.
  */
 const ABANDONED_AFTER_MS = 60_000;
 /** Pause between tries of a tick whose enqueue found Redis unreachable. */
@@ -363,15 +366,10 @@ export class QTasksTimer implements StartHook {
           this.giveUpLateTick(schedule, tick);
           return;
         }
-        // Removed by another instance: stopped here before its tick. A remove made after this
-        // check lets this one tick through; recording it then finds the mark and stops it.
-        const removed = await this.app.globalConfig?.scheduleRemoved(definition.name);
+        const fires = await this.firesHere(schedule);
         // Redis answered (or there is no GlobalConfig to ask): the ticks given up before are over.
         this.reportGivenUp(schedule);
-        if (removed) {
-          this.stopRemovedElsewhere(schedule);
-          return;
-        }
+        if (!fires) return;
         const { uuid, added } = await this.app.addOnce(definition.taskName, definition.args, {
           priority: definition.priority,
           uniqueKey: `timer:${definition.name}:${tick}`,
@@ -402,6 +400,49 @@ export class QTasksTimer implements StartHook {
         await pause(TICK_RETRY_MS, this.stopping.signal);
       }
     }
+  }
+
+  /**
+   * Whether this instance enqueues the schedule's tick, as GlobalConfig has it. Not when it is
+   * marked removed: stopped here before its tick (a remove made after this check lets this one tick
+   * through; recording it then finds the mark and stops it). Nor when its published definition
+   * differs from this one (another deploy's, published when it started): the published one wins, so
+   * two deploys running together never fire the union of both. Unless no instance fired that one
+   * for ABANDONED_AFTER_MS past its next run: its deploy is gone, and this definition replaces it.
+   */
+  private async firesHere(schedule: Schedule): Promise<boolean> {
+    const { globalConfig } = this.app;
+    if (!globalConfig) return true;
+    const { definition, trigger } = schedule;
+    const [removed, published] = await Promise.all([globalConfig.scheduleRemoved(definition.name), globalConfig.schedule(definition.name)]);
+    if (removed) {
+      this.stopRemovedElsewhere(schedule);
+      return false;
+    }
+    // None published (dropped as abandoned by a timer without it): this instance goes on with its own.
+    if (!published || sameDefinition(published, definition)) {
+      if (schedule.yielded) this.app.logger.log(`timer: schedule "${definition.name}" is published as defined here again: fired here again`);
+      schedule.yielded = false;
+      return true;
+    }
+    const { nextRun } = published;
+    if (!nextRun || nextRun.getTime() < Date.now() - ABANDONED_AFTER_MS) {
+      await globalConfig.publishSchedule(definition, new Date(trigger.nextAfter(Date.now())));
+      this.app.logger.log(
+        `timer: schedule "${definition.name}": no instance fired its definition in GlobalConfig ${nextRun ? `since ${nextRun.toISOString()}` : 'yet'}; ` +
+          'replaced by the one defined here, fired here',
+      );
+      schedule.yielded = false;
+      return true;
+    }
+    if (!schedule.yielded) {
+      this.app.logger.log(
+        `timer: schedule "${definition.name}" differs here from its definition in GlobalConfig (published by an instance started since, or a timer.add): ` +
+          'its ticks are left to the instances that run the published one',
+      );
+    }
+    schedule.yielded = true;
+    return false;
   }
 
   /**

@@ -153,6 +153,53 @@ describe('timer.remove with several instances running one schedule', () => {
   });
 });
 
+describe('a schedule defined differently by two deploys running together', () => {
+  const url = inject('redisUrl');
+  const redis = new Redis(url);
+  afterAll(async () => redis.quit());
+
+  /** An instance running schedule "x" every `every` ms; what it logs, and its ticks. */
+  const startDeploy = async (name: string, every: number) => {
+    const logged: string[] = [];
+    const app = new QueueTasks({ name, url, worker: false, logger: { ...quiet, log: (line) => logged.push(line) } });
+    app.task('report', () => 'report');
+    const timer = new QTasksTimer(app);
+    const ticks: TickEvent[] = [];
+    timer.onTick((event) => ticks.push(event));
+    await timer.add('report', { name: 'x', every });
+    await app.start();
+    return { app, timer, logged, ticks };
+  };
+
+  it('fires as published by the one started last: the other fires none and says so once, and takes over once the published one is fired nowhere', async () => {
+    const name = uniqueAppName('timer-published-wins');
+    const old = await startDeploy(name, 1000);
+    let newer: Awaited<ReturnType<typeof startDeploy>> | undefined;
+    try {
+      await nextTickEvent(old.timer);
+      newer = await startDeploy(name, 2000);
+      const newerAt = Date.now();
+      await sleep(4_500);
+      // The union would enqueue every second; the published definition ticks every other one.
+      const ticks = [...(await tickKeys(redis, name, 'x')).keys()].filter((tick) => tick > newerAt);
+      expect(ticks.length).toBeGreaterThanOrEqual(2);
+      expect(ticks.filter((tick) => tick % 2000 !== 0)).toEqual([]);
+      expect(old.ticks.filter((event) => event.tick.getTime() > newerAt)).toEqual([]);
+      expect(old.logged.filter((line) => line.includes('differs here from its definition in GlobalConfig'))).toHaveLength(1);
+
+      // The newer deploy gone for a minute (its last next run that far past): the old one publishes its own and fires.
+      await newer.app.stop();
+      await redis.hset(new RedisKeys(name).scheduleRun('x'), 'n', Date.now() - 120_000);
+      const event = await nextTickEvent(old.timer, () => true, 5_000);
+      expect(event.added).toBe(true);
+      expect((await old.app.globalConfig!.schedule('x'))?.every).toBe(1000);
+      expect(old.logged.some((line) => line.includes('replaced by the one defined here'))).toBe(true);
+    } finally {
+      await Promise.all([old.app.stop(), newer?.app.stop()]);
+    }
+  });
+});
+
 describe('addOnce with a unique key starting with timer:', () => {
   const url = inject('redisUrl');
   const redis = new Redis(url);
