@@ -13,6 +13,7 @@ export type QTasksErrorCode =
   | 'WAIT_TIMEOUT'
   | 'TASK_NOT_FOUND'
   | 'INVALID_TASK_STATE'
+  | 'ADD_TOO_LATE'
   | 'TASK_FAILED'
   | 'MALFORMED_RECORD'
   | 'MALFORMED_KEY'
@@ -190,6 +191,8 @@ export class AppStoppedError extends QTasksError {
  * held while Redis was down, or sent again after a reconnect): nothing was enqueued.
  */
 export class AddTooLateError extends QTasksError {
+  declare readonly code: 'ADD_TOO_LATE';
+
   constructor(
     readonly taskName: string,
     readonly deadline: number,

@@ -484,13 +484,13 @@ export class QueueTasks {
       return hasAfterTriggers ? this.runAfterEnqueue(tasks, enqueued).then(() => answer(enqueued)) : answer(enqueued);
     });
   }
+
   /** One task, unless the backend's clock is past `deadline` (AddTooLateError then). */
   private async enqueueBefore(task: NewTask, deadline: number): Promise<string[]> {
     const uuid = await this.broker.enqueueBefore(task, deadline);
     if (uuid === null) throw new AddTooLateError(task.taskName, deadline);
     return [uuid];
   }
-
 
   /**
    * The after-enqueue triggers. The tasks are stored and will run whatever their handlers do, so a

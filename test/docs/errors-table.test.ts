@@ -32,6 +32,7 @@ const typedCodes: Record<QTasksErrorCode, true> = {
   WAIT_TIMEOUT: true,
   TASK_NOT_FOUND: true,
   INVALID_TASK_STATE: true,
+  ADD_TOO_LATE: true,
   TASK_FAILED: true,
   MALFORMED_RECORD: true,
   MALFORMED_KEY: true,
