@@ -4,6 +4,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { EXIT, runCli, USAGE } from '../../lib/cli/run-cli.js';
 import { raceTimeout } from '../../lib/core/timing.js';
 import { RedisGlobalConfig, type TaskRecord } from '../../lib/index.js';
+import { RedisKeys } from '../../lib/redis/keys.js';
 import { startChildApp } from '../helpers/child-app.js';
 import { Gate } from '../helpers/gate.js';
 import { uniqueAppName } from '../helpers/names.js';
@@ -227,6 +228,24 @@ describe('the qtasks CLI', () => {
       await cli.waitFor('"state": "queued"');
       cli.process.stdout!.destroy();
       expect(await raceTimeout(cli.exited, 60_000, () => 'still running')).toEqual({ code: EXIT.ok, signal: null });
+      expect(cli.output()).not.toContain('EPIPE');
+    } finally {
+      cli.kill();
+    }
+  }, 90_000);
+
+  it('keeps the exit code of a failing command when its reader closes the pipe early', async () => {
+    // status prints what it read, then fails for the key it could not read.
+    const keys = new RedisKeys(uniqueAppName('cli-pipe-failed'));
+    const redis = new Redis(inject('redisUrl'));
+    await redis.set(keys.catalog, 'not a hash');
+    redis.disconnect();
+    const cli = startChildApp('qtasks-cli.ts', { QTASKS_REDIS_URL: inject('redisUrl'), QTASKS_APP: keys.appName }, ['status']);
+    try {
+      // Closed before the child, still compiling its sources, writes anything.
+      cli.process.stdout!.destroy();
+      expect(await raceTimeout(cli.exited, 60_000, () => 'still running')).toEqual({ code: EXIT.failed, signal: null });
+      expect(cli.output()).toContain(`Key ${keys.catalog} holds a Redis string`);
       expect(cli.output()).not.toContain('EPIPE');
     } finally {
       cli.kill();
