@@ -39,7 +39,8 @@ Options:
   --url <url>            Redis URL (env QTASKS_REDIS_URL; default redis://127.0.0.1:6379);
                          a Redis Cluster node's URL reads the whole cluster
   --app <name>           app name (env QTASKS_APP; default QueueTasks)
-  --json                 print JSON instead of text
+  --json                 print JSON instead of text; errors then go to stderr as JSON
+                         lines: {"error":{"code":"...","message":"..."}}
 `;
 
 /** Where the CLI writes, and how it learns of an interrupt: a process, or a test. */
@@ -77,7 +78,9 @@ async function runCommand(argv: string[], io: CliIo): Promise<number> {
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    io.err(`qtasks: ${(error as Error).message}\n\n${USAGE}`);
+    // The options were not read: --json is looked for as given.
+    if (argv.includes('--json')) printError(io, true, 'INVALID_OPTION', (error as Error).message);
+    else io.err(`qtasks: ${(error as Error).message}\n\n${USAGE}`);
     return EXIT.usage;
   }
   const { values, positionals } = parsed;
@@ -99,10 +102,18 @@ async function runCommand(argv: string[], io: CliIo): Promise<number> {
     return await run({ url, name, values, rest, io });
   } catch (error) {
     const usage = error instanceof InvalidOptionError;
-    const message = error instanceof QTasksError ? error.message : String(error);
-    io.err(`qtasks: ${message}\n`);
+    if (error instanceof QTasksError) printError(io, values.json, error.code, error.message);
+    else printError(io, values.json, 'INTERNAL', String(error));
     return usage ? EXIT.usage : EXIT.failed;
   }
+}
+
+/**
+ * Prints an error on stderr: a `qtasks:` line, or under --json one JSON object per line with the
+ * error's code (the dashboard API's shape), so that a script reads stdout's data and stderr's errors apart.
+ */
+function printError(io: CliIo, json: boolean | undefined, code: string, message: string): void {
+  io.err(json ? `${JSON.stringify({ error: { code, message } })}\n` : `qtasks: ${message}\n`);
 }
 
 interface CommandInput {
@@ -240,7 +251,10 @@ async function inspectOverview(input: CommandInput, show: (overview: QueueOvervi
     unreadable = overview.unreadable;
     return show(overview, inspector.connection.describe());
   });
-  for (const { key, type, expected } of unreadable) input.io.err(`qtasks: ${new MalformedKeyError(key, type, expected).message}\n`);
+  for (const { key, type, expected } of unreadable) {
+    const error = new MalformedKeyError(key, type, expected);
+    printError(input.io, input.values.json, error.code, error.message);
+  }
   return unreadable.length > 0 ? EXIT.failed : code;
 }
 

@@ -181,6 +181,30 @@ describe('the qtasks CLI', () => {
     expect(down.err).toMatch(/Redis .*127\.0\.0\.1:1/);
   });
 
+  it('prints errors under --json as one JSON object per line on stderr, with the error code, and exits as without it', async () => {
+    const parse = (text: string) => text.trimEnd().split('\n').map((line) => JSON.parse(line) as { error: { code: string; message: string } });
+    const missing = await qtasks('task', 'no-such-uuid', '--app', 'cli-json-missing', '--json');
+    expect(missing).toMatchObject({ code: EXIT.failed, out: '' });
+    expect(parse(missing.err)).toEqual([{ error: { code: 'TASK_NOT_FOUND', message: expect.stringContaining('no-such-uuid') } }]);
+    const down = await qtasks('status', '--url', 'redis://127.0.0.1:1', '--json');
+    expect(down.code).toBe(EXIT.failed);
+    expect(parse(down.err)).toEqual([{ error: { code: 'REDIS_UNAVAILABLE', message: expect.stringContaining('127.0.0.1:1') } }]);
+    for (const argv of [['status', '--colour'], ['tasks', '--state', 'finished'], ['frobnicate']]) {
+      const usage = await qtasks(...argv, '--json');
+      expect(usage.code).toBe(EXIT.usage);
+      expect(parse(usage.err)).toEqual([{ error: { code: 'INVALID_OPTION', message: expect.any(String) } }]);
+    }
+    // The data the command could read on stdout, the key it could not on stderr.
+    const keys = new RedisKeys(uniqueAppName('cli-json-key'));
+    const redis = new Redis(inject('redisUrl'));
+    await redis.set(keys.catalog, 'not a hash');
+    redis.disconnect();
+    const partial = await qtasks('status', '--app', keys.appName, '--json');
+    expect(partial.code).toBe(EXIT.failed);
+    expect(JSON.parse(partial.out)).toMatchObject({ app: keys.appName, unreadable: [{ key: keys.catalog }] });
+    expect(parse(partial.err)).toEqual([{ error: { code: 'MALFORMED_KEY', message: expect.stringContaining(keys.catalog) } }]);
+  });
+
   it('serves the dashboard as a process until interrupted (`qtasks web`)', async () => {
     const app = await apps.start('cli-web', (registered) => registered.task('job', () => 'ok'));
     await app.run('job');
