@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { requeuedRecord } from '../brokers/broker.js';
 import { RedisBroker } from '../brokers/redis/redis-broker.js';
@@ -41,6 +44,7 @@ Options:
   --app <name>           app name (env QTASKS_APP; default QueueTasks)
   --json                 print JSON instead of text; errors then go to stderr as JSON
                          lines: {"error":{"code":"...","message":"..."}}
+  --version              the package's version
 `;
 
 /** Where the CLI writes, and how it learns of an interrupt: a process, or a test. */
@@ -51,6 +55,8 @@ export interface CliIo {
   /** Resolves when the user interrupts a long-running command (`web`). */
   interrupted(): Promise<void>;
 }
+
+const PACKAGE_NAME = 'nestjs-qtasks';
 
 /** Exit codes: 0 done, 1 the command failed (Redis down, no such task...), 2 bad usage. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -66,6 +72,7 @@ const OPTIONS = {
   'allowed-hosts': { type: 'string' },
   force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
 } as const;
 
 /** Runs one CLI command; resolves with the exit code. Everything it prints is made terminal-safe. */
@@ -85,6 +92,11 @@ async function runCommand(argv: string[], io: CliIo): Promise<number> {
   }
   const { values, positionals } = parsed;
   const [command = 'help', ...rest] = positionals;
+  if (values.version) {
+    const version = packageVersion();
+    io.out(values.json ? `${JSON.stringify({ version })}\n` : `${version}\n`);
+    return EXIT.ok;
+  }
   if (command === 'help' || values.help) {
     io.out(USAGE);
     return EXIT.ok;
@@ -114,6 +126,25 @@ async function runCommand(argv: string[], io: CliIo): Promise<number> {
  */
 function printError(io: CliIo, json: boolean | undefined, code: string, message: string): void {
   io.err(json ? `${JSON.stringify({ error: { code, message } })}\n` : `qtasks: ${message}\n`);
+}
+
+/**
+ * The version in this package's package.json, found by walking up from this file: the sources
+ * (lib/cli) and the build (dist/lib/cli) sit at different depths below it.
+ */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (manifest.name === PACKAGE_NAME && manifest.version) return manifest.version;
+    } catch {
+      // No package.json here (or not this package's): look one folder up.
+    }
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json of ${PACKAGE_NAME} above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
 }
 
 interface CommandInput {

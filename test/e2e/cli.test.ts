@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -203,6 +204,13 @@ describe('the qtasks CLI', () => {
     expect(partial.code).toBe(EXIT.failed);
     expect(JSON.parse(partial.out)).toMatchObject({ app: keys.appName, unreadable: [{ key: keys.catalog }] });
     expect(parse(partial.err)).toEqual([{ error: { code: 'MALFORMED_KEY', message: expect.stringContaining(keys.catalog) } }]);
+  });
+
+  it('prints the package version (`qtasks --version`)', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(await qtasks('--version')).toEqual({ code: EXIT.ok, out: `${version}\n`, err: '' });
+    expect(JSON.parse((await qtasks('--version', '--json')).out)).toEqual({ version });
+    expect(USAGE).toContain('--version');
   });
 
   it('serves the dashboard as a process until interrupted (`qtasks web`)', async () => {
