@@ -162,10 +162,9 @@ export class WebView {
       const refusal = this.refuseHost(request.headers.host);
       // Before the login: a page under another host name (DNS rebinding) gets no login prompt.
       if (refusal) return sendJson(response, refusal);
-      if (this.auth && !this.auth.allows(request.headers.authorization)) {
-        const reply = problemReply(401, 'UNAUTHORIZED', 'This dashboard asks for a user and password.');
-        return sendJson(response, reply, { 'www-authenticate': 'Basic realm="qtasks", charset="UTF-8"' });
-      }
+      // Behind a reverse proxy every request comes from the proxy's address: failures are counted together.
+      const loginRefusal = this.auth?.refusal(request.headers.authorization, request.socket.remoteAddress ?? '');
+      if (loginRefusal) return sendJson(response, loginRefusal.reply, loginRefusal.headers);
       if (request.method !== 'GET' && request.method !== 'HEAD') {
         const reply = problemReply(405, 'METHOD_NOT_ALLOWED', `The dashboard only reads: use GET, not ${request.method}.`);
         return sendJson(response, reply, { allow: 'GET, HEAD' });

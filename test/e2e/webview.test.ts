@@ -329,6 +329,26 @@ describe('the WebView dashboard', () => {
     }
   });
 
+  it('answers 429 with Retry-After to an address after failed logins in a row, and takes the login again after the pause', async () => {
+    const guarded = await startView({ name: worker.name, url: redisUrl, port: 0, auth: { user: 'ops', password: 'secret', maxFailures: 3, lockoutMs: 1_500 } });
+    const basic = (credentials: string) => ({ authorization: `Basic ${Buffer.from(credentials).toString('base64')}` });
+    const overview = (credentials?: string) => fetch(`${guarded.address}/api/overview`, { headers: credentials ? basic(credentials) : {} });
+    // A request with no login (a browser's first) is no failure; a success clears the count.
+    for (const credentials of [undefined, undefined, 'ops:wrong', 'ops:wrong']) expect((await overview(credentials)).status).toBe(401);
+    expect((await overview('ops:secret')).status).toBe(200);
+    for (let attempt = 1; attempt <= 3; attempt++) expect((await overview('ops:guess')).status).toBe(401);
+
+    const refused = await overview('ops:secret');
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('2');
+    expect(await refused.json()).toEqual({ error: { code: 'TOO_MANY_LOGINS', message: expect.stringContaining('try again in 2 s') } });
+    expect((await fetch(guarded.address!)).status).toBe(429);
+    await expect.poll(async () => (await overview('ops:secret')).status, { timeout: 10_000, interval: 250 }).toBe(200);
+    for (const auth of [{ user: 'ops', password: 'x', maxFailures: 0 }, { user: 'ops', password: 'x', lockoutMs: 1.5 }]) {
+      expect(() => new WebView({ name: worker.name, url: redisUrl, auth })).toThrow(InvalidOptionError);
+    }
+  });
+
   it('warns when it listens beyond loopback with no auth, and refuses an auth lacking a user or password', async () => {
     const warnings: string[] = [];
     const logger = { log: () => undefined, error: () => undefined, warn: (message: string) => warnings.push(message) };
