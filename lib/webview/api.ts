@@ -1,37 +1,53 @@
 import { errorMessage, InvalidOptionError, QTasksError, TaskNotFoundError, type QTasksErrorCode } from '../core/errors.js';
-import { assertTaskState, type QueueInspector, type TaskState } from './inspector.js';
+import { assertTaskState, finishedVersion, type QueueInspector, type TaskState } from './inspector.js';
 
 /** A read the dashboard's JSON API does on the inspector. */
-export type ApiRead = (inspector: QueueInspector) => Promise<unknown>;
+export type ApiRead = (inspector: QueueInspector) => Promise<ApiReply>;
 
 export interface ApiReply {
   status: number;
+  /** Undefined for a 304, which carries none. */
   body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** What a route reads of a request besides its URL. */
+interface ApiRequest {
+  url: URL;
+  match: RegExpExecArray;
+  /** The If-None-Match header: the version of a record the page shows already. */
+  ifNoneMatch?: string;
 }
 
 const DEFAULT_LIMIT = 50;
 /** Most tasks one list answers: a page to look at, not a dump of the queue. */
 const MAX_LIMIT = 1000;
 
-const ROUTES: { path: RegExp; read: (url: URL, match: RegExpExecArray) => ApiRead }[] = [
-  { path: /^\/api\/overview$/, read: () => (inspector) => inspector.overview() },
-  { path: /^\/api\/apps$/, read: () => async (inspector) => ({ apps: await inspector.apps() }) },
+const ROUTES: { path: RegExp; read: (request: ApiRequest) => ApiRead }[] = [
+  { path: /^\/api\/overview$/, read: () => async (inspector) => ok(await inspector.overview()) },
+  { path: /^\/api\/apps$/, read: () => async (inspector) => ok({ apps: await inspector.apps() }) },
   {
     path: /^\/api\/tasks$/,
-    read: (url) => {
+    read: ({ url }) => {
       const state = stateParam(url.searchParams.get('state'));
       const limit = limitParam(url.searchParams.get('limit'));
-      return (inspector) => inspector.tasks(state, limit);
+      return async (inspector) => ok(await inspector.tasks(state, limit));
     },
   },
   {
     path: /^\/api\/tasks\/([^/]+)$/,
-    read: (_url, match) => {
+    read: ({ match, ifNoneMatch }) => {
       const uuid = uuidParam(match[1]!);
-      return async (inspector) => {
+      return async (inspector): Promise<ApiReply> => {
+        // A finished record changes only when requeued, which changes its version: the page
+        // polling a shown one is told "unchanged" from the record's first bytes, not sent it again.
+        if (ifNoneMatch !== undefined && ifNoneMatch === (await inspector.finishedVersion(uuid))) {
+          return { status: 304, body: undefined, headers: { etag: ifNoneMatch } };
+        }
         const record = await inspector.task(uuid);
         if (!record) throw new TaskNotFoundError(uuid);
-        return record;
+        const version = finishedVersion(record.status, record.updatedAt.getTime());
+        return { ...ok(record), headers: version === undefined ? {} : { etag: version } };
       };
     },
   },
@@ -43,12 +59,16 @@ export const API_HELP = 'GET /api/overview, /api/tasks?state=<state>&limit=<n>, 
  * The read a request path asks for, or undefined when no route matches. Bad input throws
  * InvalidOptionError here, before Redis is touched: it is a 400 even while Redis is down.
  */
-export function apiRead(url: URL): ApiRead | undefined {
+export function apiRead(url: URL, ifNoneMatch?: string): ApiRead | undefined {
   for (const { path, read } of ROUTES) {
     const match = path.exec(url.pathname);
-    if (match) return read(url, match);
+    if (match) return read({ url, match, ifNoneMatch });
   }
   return undefined;
+}
+
+function ok(body: unknown): ApiReply {
+  return { status: 200, body };
 }
 
 const STATUS_BY_CODE: Partial<Record<QTasksErrorCode, number>> = {

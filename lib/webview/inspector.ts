@@ -195,6 +195,15 @@ export class QueueInspector {
   }
 
   /**
+   * The version (an ETag) of a finished task's record, read from its first bytes only; undefined
+   * when the task is not finished, gone, or its record unreadable (those are read in full).
+   */
+  async finishedVersion(uuid: string): Promise<string | undefined> {
+    const [head] = await this.heads([uuid]);
+    return head && head !== OTHER_TYPE && head.updatedAt > 0 ? finishedVersion(head.status, head.updatedAt) : undefined;
+  }
+
+  /**
    * Runs `read`; when Redis refuses one of its commands as run on a key of another type (a record's
    * is listed apart, not refused), throws MalformedKeyError naming the key, found by its type.
    */
@@ -465,6 +474,14 @@ export class QueueInspector {
     }
     return { keys, complete: true };
   }
+}
+
+/**
+ * An ETag for a finished record: its status and update time. A finished record is rewritten only
+ * by a requeue, which sets both anew; the version of a task still on its way is undefined.
+ */
+export function finishedVersion(status: string, updatedAt: number): string | undefined {
+  return FINAL_STATUSES.has(status as TaskStatus) ? `"${status}-${updatedAt}"` : undefined;
 }
 
 /** Refuses a state that is not one of TASK_STATES, naming them (the API checks before Redis is reached). */

@@ -16,6 +16,8 @@ let previousTotals = null;
 /** The latest counts per state and the latest list shown, for the note under the list. */
 let latestCounts = null;
 let shownList = null;
+/** The task whose record the detail shows, with its version (ETag) when it is finished. */
+let shownDetail = null;
 
 const byId = (testId) => document.querySelector('[data-testid="' + testId + '"]');
 
@@ -110,19 +112,25 @@ class ApiError extends Error {
   }
 }
 
-async function getJson(path) {
+/** The API's answer: its body (null for a 304, which has none) and its ETag. */
+async function fetchApi(path, headers) {
   let response;
   try {
-    response = await fetch(path, { headers: { accept: 'application/json' }, cache: 'no-store' });
+    response = await fetch(path, { headers: Object.assign({ accept: 'application/json' }, headers), cache: 'no-store' });
   } catch (error) {
     throw new ApiError('The dashboard server does not answer: ' + error.message, 'UNREACHABLE');
   }
+  if (response.status === 304) return { body: null, etag: response.headers.get('etag') };
   const body = await response.json().catch(() => null);
   if (!response.ok) {
     const problem = (body && body.error) || {};
     throw new ApiError(problem.message || 'HTTP ' + response.status, problem.code || 'HTTP_' + response.status);
   }
-  return body;
+  return { body, etag: response.headers.get('etag') };
+}
+
+async function getJson(path) {
+  return (await fetchApi(path)).body;
 }
 
 function showError(error) {
@@ -259,14 +267,33 @@ function renderDetail(task, problem) {
   }
 }
 
-async function refreshDetail() {
-  if (selectedUuid === null) return;
+/** The detail read under way: a poll meeting a click's read of the same task waits for it instead of reading again. */
+let detailRead = null;
+
+function refreshDetail() {
+  if (selectedUuid === null) return Promise.resolve();
+  if (detailRead && detailRead.uuid === selectedUuid) return detailRead.done;
   const uuid = selectedUuid;
+  const done = readDetail(uuid).finally(() => {
+    if (detailRead && detailRead.done === done) detailRead = null;
+  });
+  detailRead = { uuid, done };
+  return done;
+}
+
+async function readDetail(uuid) {
+  // A finished record changes only when requeued: asked with the version shown, the server
+  // answers 304 (no record) until then, rather than the whole record at every refresh.
+  const shown = shownDetail && shownDetail.uuid === uuid && shownDetail.etag ? { 'if-none-match': shownDetail.etag } : {};
   try {
-    const task = await getJson('api/tasks/' + encodeURIComponent(uuid));
-    if (uuid === selectedUuid) renderDetail(task);
+    const { body, etag } = await fetchApi('api/tasks/' + encodeURIComponent(uuid), shown);
+    if (uuid !== selectedUuid || body === null) return;
+    shownDetail = { uuid, etag };
+    renderDetail(body);
   } catch (error) {
-    if (uuid === selectedUuid) renderDetail(null, error.message);
+    if (uuid !== selectedUuid) return;
+    shownDetail = null;
+    renderDetail(null, error.message);
   }
 }
 

@@ -171,9 +171,10 @@ export class WebView {
       }
       const url = new URL(request.url ?? '/', 'http://webview');
       if (url.pathname === '/') return sendPage(response, this.page);
-      const read = apiRead(url);
+      const read = apiRead(url, request.headers['if-none-match']);
       if (!read) return sendJson(response, problemReply(404, 'NOT_FOUND', `No such page: ${url.pathname}. The API: ${API_HELP}.`));
-      sendJson(response, { status: 200, body: await this.answer(read) });
+      const { headers, ...reply } = await this.answer(read);
+      sendJson(response, reply, headers);
     } catch (error) {
       sendJson(response, errorReply(error));
     }
@@ -190,7 +191,7 @@ export class WebView {
     return problemReply(403, 'FORBIDDEN_HOST', `Host "${hostHeader ?? ''}" is not this dashboard; open ${this.listeningAt ?? 'it by its address'}.`);
   }
 
-  private answer(read: ApiRead): Promise<unknown> {
+  private answer(read: ApiRead): Promise<ApiReply> {
     const target = this.inspector.connection.describe();
     const work = this.connected().then(async (inspector) => {
       try {
@@ -231,6 +232,10 @@ function hostnameOf(hostHeader: string | undefined): string {
 }
 
 function sendJson(response: ServerResponse, { status, body }: ApiReply, headers: Record<string, string> = {}): void {
+  if (status === 304) {
+    response.writeHead(304, { 'cache-control': JSON_HEADERS['cache-control'], ...headers }).end();
+    return;
+  }
   const json = JSON.stringify(body);
   response.writeHead(status, { ...JSON_HEADERS, ...headers }).end(json);
 }

@@ -394,6 +394,38 @@ describe('the WebView dashboard', () => {
     await expect.poll(() => page.locator(`${testId('setting-row')} td`).allTextContents(), WAIT).toEqual(['huge', shown]);
   });
 
+  it('reads a shown finished task in full once, then is told it is unchanged at each refresh, until a requeue changes it', async () => {
+    let fixed = false;
+    const app = await apps.start('webview-etag', (queue) => queue.task('flaky', () => {
+      if (!fixed) throw new Error('not yet');
+      return 'done';
+    }));
+    const failed = await app.run('flaky', [], { timeout: 15_000 });
+    const shownView = await startView({ name: app.name, url: redisUrl, port: 0, refreshMs: 200 });
+    const page = await openPage(shownView);
+    const statuses: number[] = [];
+    page.on('response', (response) => {
+      if (response.url().endsWith(`/api/tasks/${failed.uuid}`)) statuses.push(response.status());
+    });
+    await page.click(testId('tab-error'));
+    await page.click(`tr[data-uuid="${failed.uuid}"]`);
+    await expect.poll(() => text(page, 'detail-traceback'), WAIT).toContain('Error: not yet');
+    await expect.poll(() => statuses.length, WAIT).toBeGreaterThanOrEqual(4);
+    expect(statuses[0]).toBe(200);
+    expect(new Set(statuses.slice(1))).toEqual(new Set([304]));
+    const { headers } = await fetch(`${shownView.address}/api/tasks/${failed.uuid}`);
+    const failedVersion = headers.get('etag')!;
+
+    fixed = true;
+    await app.requeue(failed.uuid);
+    expect(await app.wait(failed.uuid, { timeout: 15_000 })).toMatchObject({ status: 'success' });
+    await expect.poll(() => text(page, 'detail-result'), WAIT).toBe(JSON.stringify('done'));
+    expect(await page.locator(testId('detail-traceback')).isVisible()).toBe(false);
+    const again = await fetch(`${shownView.address}/api/tasks/${failed.uuid}`, { headers: { 'if-none-match': failedVersion } });
+    expect(again.status).toBe(200);
+    expect(again.headers.get('etag')).not.toBe(failedVersion);
+  });
+
   it('clears a shown task\'s fields when the task is gone, beside the reason', async () => {
     const producer = await apps.start('webview-gone', (app) => app.task('job', () => undefined), { worker: false });
     const task = await producer.add('job', ['payload']);
