@@ -66,6 +66,11 @@ export interface TaskList {
    * the newest.
    */
   complete: boolean;
+  /**
+   * For finished tasks found by scanning stored records: when that scan ran. The dashboard reuses
+   * a scan for SCAN_REUSE_MS (15 s), so a task finished since may show only at the next one.
+   */
+  scannedAt?: Date;
 }
 
 export interface InspectorOptions extends RedisConnectionOptions {
@@ -77,6 +82,8 @@ export interface InspectorOptions extends RedisConnectionOptions {
 
 /** Keys a scan may look at before it gives up: a dashboard call must stay cheap on a big Redis. */
 const SCAN_BUDGET = 50_000;
+/** How long a scan of the records (finished tasks with no current index) is reused by later lists. */
+export const SCAN_REUSE_MS = 15_000;
 const SCAN_COUNT = 1_000;
 /**
  * Records read in full per MGET. Each may hold up to maxPayloadBytes of arguments and as much
@@ -85,6 +92,14 @@ const SCAN_COUNT = 1_000;
 const READ_CHUNK = 100;
 /** A record head GETRANGE could not read: the key holds another Redis type than a string. */
 const OTHER_TYPE = Symbol('another Redis type');
+
+/** What a scan of the stored records found: finished uuids by status, newest first, and the records it could not read. */
+interface ScannedRecords {
+  at: number;
+  finished: Map<string, string[]>;
+  malformed: TaskList['malformed'];
+  complete: boolean;
+}
 
 /**
  * A read-only view of one app's queue, straight from Redis with no app running: what the
@@ -96,6 +111,7 @@ export class QueueInspector {
   readonly connection: RedisConnection;
   private readonly ownsConnection: boolean;
   private readonly globalConfig: RedisGlobalConfig;
+  private lastScan?: { at: number; scanned: Promise<ScannedRecords> };
 
   constructor(options: InspectorOptions) {
     this.keys = new RedisKeys(options.name);
@@ -352,28 +368,59 @@ export class QueueInspector {
     if (await this.hasCurrentIndex(state)) {
       return { state, ...(await this.records(await this.client.zrevrange(this.keys.finished(state), 0, limit - 1))), complete: true };
     }
-    // Scan the records and read only their heads to pick the newest finished; read those in full.
+    const { finished, malformed, complete, at } = await this.recentScan();
+    const newest = (finished.get(state) ?? []).slice(0, limit);
+    const list = await this.records(newest);
+    return {
+      state,
+      // Read now: a task requeued since the scan is left out.
+      tasks: list.tasks.filter((task) => task.status === state),
+      malformed: [...malformed, ...list.malformed],
+      complete,
+      scannedAt: new Date(at),
+    };
+  }
+
+  /**
+   * The last scan of the records while it is younger than SCAN_REUSE_MS, else a new one: a
+   * dashboard refreshing every few seconds would otherwise rescan up to SCAN_BUDGET keys each
+   * time, for each tab. Calls made meanwhile share the scan under way.
+   */
+  private recentScan(): Promise<ScannedRecords> {
+    const now = Date.now();
+    if (!this.lastScan || now - this.lastScan.at >= SCAN_REUSE_MS) {
+      const scanned = this.scanRecords(now);
+      this.lastScan = { at: now, scanned };
+      // A failed scan (Redis down) is not kept: the next call tries again.
+      scanned.catch(() => {
+        if (this.lastScan?.scanned === scanned) this.lastScan = undefined;
+      });
+    }
+    return this.lastScan.scanned;
+  }
+
+  /** Scans the records and reads only their heads to sort the finished ones by status, newest first. */
+  private async scanRecords(at: number): Promise<ScannedRecords> {
     const { keys, complete } = await this.scan(`${escapeGlob(this.keys.prefix)}t:*`);
     // A key can come twice from SCAN (the keyspace resized meanwhile).
     const uuids = [...new Set(keys)].map((key) => key.slice(this.keys.prefix.length + 2));
     const heads = await this.heads(uuids);
     const malformed: TaskList['malformed'] = [];
     const unread: string[] = [];
-    const finished: { uuid: string; updatedAt: number }[] = [];
+    const finished: { uuid: string; status: string; updatedAt: number }[] = [];
     uuids.forEach((uuid, index) => {
       const head = heads[index];
       if (head === null) malformed.push({ uuid, reason: 'no status at the start of the stored record' });
       else if (head === OTHER_TYPE) unread.push(uuid);
-      else if (head?.status === state) finished.push({ uuid, updatedAt: head.updatedAt });
+      else if (head && FINAL_STATUSES.has(head.status as TaskStatus)) finished.push({ uuid, status: head.status, updatedAt: head.updatedAt });
     });
-    const newest = finished.sort((a, b) => b.updatedAt - a.updatedAt).slice(0, limit);
-    const list = await this.records(newest.map(({ uuid }) => uuid));
-    return {
-      state,
-      tasks: list.tasks.filter((task) => task.status === state),
-      malformed: [...malformed, ...(await this.otherTypes(unread)), ...list.malformed],
-      complete,
-    };
+    const byStatus = new Map<string, string[]>();
+    for (const { uuid, status } of finished.sort((a, b) => b.updatedAt - a.updatedAt)) {
+      const uuidsOfStatus = byStatus.get(status) ?? [];
+      uuidsOfStatus.push(uuid);
+      byStatus.set(status, uuidsOfStatus);
+    }
+    return { at, finished: byStatus, malformed: [...malformed, ...(await this.otherTypes(unread))], complete };
   }
 
   /**

@@ -233,6 +233,10 @@ function renderListNote() {
       note = 'The first ' + shown + ' of ' + total + ' ' + listState + ' tasks. qtasks tasks --state ' + listState +
         ' --limit N, or api/tasks?state=' + listState + '&limit=N (up to 1000), lists more.';
     }
+    if (shownList.scannedAt) {
+      note = (note ? note + ' ' : '') + 'Found by a scan of the stored records at ' + time(shownList.scannedAt) +
+        ' (no keepFinishedTasks index): tasks finished since then show at the next scan.';
+    }
   }
   setText(byId('list-note'), note);
 }

@@ -1,7 +1,9 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { MalformedKeyError, MalformedRecordError, QueueInspector, RedisUnavailableError, type QueueTasks, type WorkerStatus } from '../../lib/index.js';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { MalformedKeyError, MalformedRecordError, QueueInspector, RedisUnavailableError, type QueueTasks, type TaskState, type WorkerStatus } from '../../lib/index.js';
+import { SCAN_REUSE_MS } from '../../lib/webview/inspector.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { Gate } from '../helpers/gate.js';
+import { uniqueAppName } from '../helpers/names.js';
 import { plainApps } from '../helpers/plain-app.js';
 import { startRedisServer } from '../helpers/redis-server.js';
 
@@ -327,6 +329,51 @@ describe('the queue inspector listing finished tasks without an index', () => {
       // 3 MB of results are stored; one record in full and 30 heads are read.
       expect(bytes).toBeLessThan(300_000);
     } finally {
+      await apps.stopAll();
+      await redis.destroy();
+    }
+  });
+});
+
+describe('the queue inspector reusing a scan of the records', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('lists finished tasks of every state from one scan until it is SCAN_REUSE_MS old, then scans again', async () => {
+    const redis = await startRedisServer();
+    const apps = plainApps(redis.url);
+    const inspector = new QueueInspector({ name: uniqueAppName('inspect-scan-reuse'), url: redis.url });
+    try {
+      const app = await apps.start('inspect-scan-reuse', (registered) => {
+        registered.task('job', () => 'ok');
+        registered.task('boom', () => {
+          throw new Error('bad');
+        });
+      }, { name: inspector.keys.appName });
+      const done = await app.run('job');
+      const failed = await app.run('boom');
+      await inspector.start();
+      const scans = async () => Number(/cmdstat_scan:calls=(\d+)/.exec(await inspector.connection.client.info('commandstats'))?.[1] ?? 0);
+      const uuids = async (state: TaskState) => (await inspector.tasks(state)).tasks.map(({ uuid }) => uuid);
+
+      const before = await scans();
+      expect(await uuids('success')).toEqual([done.uuid]);
+      const perScan = (await scans()) - before;
+      expect(perScan).toBeGreaterThan(0);
+      // A dashboard refreshing, on each tab, and two lists asked at once.
+      for (let refresh = 1; refresh <= 5; refresh++) expect(await uuids('success')).toEqual([done.uuid]);
+      expect(await uuids('error')).toEqual([failed.uuid]);
+      expect(await Promise.all([uuids('cancel'), uuids('success')])).toEqual([[], [done.uuid]]);
+      expect(await scans()).toBe(before + perScan);
+
+      const later = await app.run('job');
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(Date.now() + SCAN_REUSE_MS);
+      expect(await uuids('success')).toEqual([later.uuid, done.uuid]);
+      expect(await scans()).toBe(before + 2 * perScan);
+    } finally {
+      await inspector.stop();
       await apps.stopAll();
       await redis.destroy();
     }
