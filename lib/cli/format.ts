@@ -71,6 +71,7 @@ export function formatTaskList(list: TaskList): string {
   const lines = [rows.length > 0 ? table(rows) : `no ${list.state} tasks`];
   for (const { uuid, reason } of list.malformed) lines.push(`malformed record ${uuid}: ${reason}`);
   if (!list.complete) lines.push('(a sample: the scan of stored records stopped at its budget; set keepFinishedTasks for exact lists)');
+  if (list.nextOffset !== null) lines.push(`(more follow: --offset ${list.nextOffset})`);
   return lines.join('\n');
 }
 

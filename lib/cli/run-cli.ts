@@ -21,8 +21,9 @@ Reads an app's queue straight from Redis; no app needs to run. Only requeue, pau
 Commands:
   status                 tasks per state, queues, live workers
   workers                live workers (from their heartbeats)
-  tasks [--state S] [--limit N]
-                         tasks in one state (${TASK_STATES.join(', ')}; default queued)
+  tasks [--state S] [--limit N] [--offset N]
+                         tasks in one state (${TASK_STATES.join(', ')}; default queued),
+                         from position --offset of its order (default 0)
   task <uuid>            one task's record
   requeue <uuid>         runs a task that ended error or cancel again
   pause [task] [--force] workers start no task (or none of this task) until resumed;
@@ -67,6 +68,7 @@ const OPTIONS = {
   json: { type: 'boolean' },
   state: { type: 'string' },
   limit: { type: 'string' },
+  offset: { type: 'string' },
   port: { type: 'string' },
   host: { type: 'string' },
   'allowed-hosts': { type: 'string' },
@@ -150,7 +152,7 @@ function packageVersion(): string {
 interface CommandInput {
   url: string;
   name: string;
-  values: { json?: boolean; state?: string; limit?: string; port?: string; host?: string; 'allowed-hosts'?: string; force?: boolean };
+  values: { json?: boolean; state?: string; limit?: string; offset?: string; port?: string; host?: string; 'allowed-hosts'?: string; force?: boolean };
   rest: string[];
   io: CliIo;
 }
@@ -168,8 +170,9 @@ const COMMANDS: Record<string, Command> = {
     const state = input.values.state ?? 'queued';
     assertTaskState(state);
     const limit = wholeNumber('--limit', input.values.limit ?? '20');
+    const offset = wholeNumber('--offset', input.values.offset ?? '0', 0);
     return inspect(input, async (inspector) => {
-      const list = await inspector.tasks(state, limit);
+      const list = await inspector.tasks(state, limit, offset);
       return [list, formatTaskList(list)];
     });
   },

@@ -31,7 +31,8 @@ const ROUTES: { path: RegExp; read: (request: ApiRequest) => ApiRead }[] = [
     read: ({ url }) => {
       const state = stateParam(url.searchParams.get('state'));
       const limit = limitParam(url.searchParams.get('limit'));
-      return async (inspector) => ok(await inspector.tasks(state, limit));
+      const offset = offsetParam(url.searchParams.get('offset'));
+      return async (inspector) => ok(await inspector.tasks(state, limit, offset));
     },
   },
   {
@@ -53,7 +54,7 @@ const ROUTES: { path: RegExp; read: (request: ApiRequest) => ApiRead }[] = [
   },
 ];
 
-export const API_HELP = 'GET /api/overview, /api/tasks?state=<state>&limit=<n>, /api/tasks/<uuid>, /api/apps';
+export const API_HELP = 'GET /api/overview, /api/tasks?state=<state>&limit=<n>&offset=<n>, /api/tasks/<uuid>, /api/apps';
 
 /**
  * The read a request path asks for, or undefined when no route matches. Bad input throws
@@ -104,6 +105,13 @@ function limitParam(given: string | null): number {
     throw new InvalidOptionError(`limit must be a whole number from 1 to ${MAX_LIMIT}, got "${given}".`);
   }
   return limit;
+}
+
+function offsetParam(given: string | null): number {
+  if (given === null) return 0;
+  const offset = /^\d+$/.test(given) ? Number(given) : NaN;
+  if (!Number.isSafeInteger(offset)) throw new InvalidOptionError(`offset must be a whole number of at least 0, got "${given}".`);
+  return offset;
 }
 
 function uuidParam(encoded: string): string {

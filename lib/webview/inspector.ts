@@ -66,6 +66,13 @@ export interface TaskList {
    * the newest.
    */
   complete: boolean;
+  /** Position of this page's first entry in the state's order. */
+  offset: number;
+  /**
+   * Where the next page starts, or null when this page reaches the end. Entries are counted as
+   * stored: a page may show fewer tasks than asked when some left their state meanwhile.
+   */
+  nextOffset: number | null;
   /**
    * For finished tasks found by scanning stored records: when that scan ran. The dashboard reuses
    * a scan for SCAN_REUSE_MS (15 s), so a task finished since may show only at the next one.
@@ -184,24 +191,31 @@ export class QueueInspector {
   }
 
   /**
-   * Up to `limit` tasks in one state: queued ones in the order they will run, delayed ones by due
-   * time, running ones by lease, finished ones newest first.
+   * One page of the tasks in one state: up to `limit` from position `offset` of the state's order
+   * (queued ones in the order they will run, delayed ones by due time, running ones by lease,
+   * finished ones newest first); `nextOffset` is where the next page starts.
    */
-  async tasks(state: TaskState, limit = 50): Promise<TaskList> {
+  async tasks(state: TaskState, limit = 50, offset = 0): Promise<TaskList> {
     assertTaskState(state);
     if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError(`limit must be a whole number above 0, got ${limit}.`);
-    return this.namingMistypedKeys(() => this.readTasks(state, limit));
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidOptionError(`offset must be a whole number of at least 0, got ${offset}.`);
+    return this.namingMistypedKeys(() => this.readTasks(state, limit, offset));
   }
 
-  private async readTasks(state: TaskState, limit: number): Promise<TaskList> {
-    if (FINAL_STATUSES.has(state as TaskStatus)) return this.finishedTasks(state, limit);
-    const list =
-      state === 'running'
-        ? await this.runningTasks()
-        : await this.records(state === 'queued' ? await this.queuedUuids(limit) : await this.client.zrange(this.keys.delayed, 0, `${limit - 1}`));
+  private async readTasks(state: TaskState, limit: number, offset: number): Promise<TaskList> {
+    if (FINAL_STATUSES.has(state as TaskStatus)) return this.finishedTasks(state, limit, offset);
+    if (state === 'running') {
+      const { tasks, malformed } = await this.runningTasks();
+      const page = pageOf(tasks.slice(offset, offset + limit + 1), offset, limit);
+      return { state, tasks: page.entries, malformed, complete: true, offset, nextOffset: page.nextOffset };
+    }
+    // One entry past the page tells whether another follows.
+    const entries =
+      state === 'queued' ? await this.queuedUuids(offset, limit + 1) : await this.client.zrange(this.keys.delayed, String(offset), String(offset + limit));
+    const page = pageOf(entries, offset, limit);
+    const list = await this.records(page.entries);
     // A queue entry whose task was cancelled or removed meanwhile is dropped by the next claim.
-    const tasks = state === 'running' ? list.tasks : list.tasks.filter((task) => task.status === 'new');
-    return { state, tasks: tasks.slice(0, limit), malformed: list.malformed, complete: true };
+    return { state, tasks: list.tasks.filter((task) => task.status === 'new'), malformed: list.malformed, complete: true, offset, nextOffset: page.nextOffset };
   }
 
   /** One task's record, or null; a malformed record throws MalformedRecordError naming it. */
@@ -330,18 +344,25 @@ export class QueueInspector {
     return { names: [...new Set([...reopens.keys(), ...pausedTasks])], reopens, pausedTasks, queuePaused: pauses.includes(''), running };
   }
 
-  /** The queue lists' entries, then the tasks held in waiting lines (rate and running limits, pauses). */
-  private async queuedUuids(limit: number): Promise<string[]> {
-    // Some entries may be cancelled tasks: read a little more than asked.
-    const wanted = limit * 2;
+  /**
+   * Up to `count` entries from position `offset` of the queue lists, in priority order, then of the
+   * waiting lines (rate and running limits, pauses): the order queued tasks run in.
+   */
+  private async queuedUuids(offset: number, count: number): Promise<string[]> {
+    const [priorities, { names }] = await Promise.all([this.client.zrange(this.keys.priorities, 0, '-1'), this.lineNames()]);
+    const lists = [...priorities.map((priority) => this.keys.queue(priority)), ...names.map((name) => this.keys.waitingLine(name))];
+    const lengths = await Promise.all(lists.map((list) => this.client.llen(list)));
     const uuids: string[] = [];
-    for (const priority of await this.client.zrange(this.keys.priorities, 0, '-1')) {
-      if (uuids.length >= wanted) return uuids;
-      uuids.push(...(await this.client.lrange(this.keys.queue(priority), 0, wanted - 1)));
-    }
-    for (const name of (await this.lineNames()).names) {
-      if (uuids.length >= wanted) break;
-      uuids.push(...(await this.client.lrange(this.keys.waitingLine(name), 0, wanted - 1)));
+    // Where the page starts within the list at hand: the lists before it are skipped whole.
+    let start = offset;
+    for (const [index, list] of lists.entries()) {
+      if (uuids.length >= count) break;
+      if (start >= lengths[index]!) {
+        start -= lengths[index]!;
+        continue;
+      }
+      uuids.push(...(await this.client.lrange(list, start, start + count - uuids.length - 1)));
+      start = 0;
     }
     return uuids;
   }
@@ -364,19 +385,23 @@ export class QueueInspector {
     return { ...list, tasks: list.tasks.filter((task) => task.status === 'process') };
   }
 
-  private async finishedTasks(state: TaskState, limit: number): Promise<TaskList> {
+  private async finishedTasks(state: TaskState, limit: number, offset: number): Promise<TaskList> {
     if (await this.hasCurrentIndex(state)) {
-      return { state, ...(await this.records(await this.client.zrevrange(this.keys.finished(state), 0, limit - 1))), complete: true };
+      const page = pageOf(await this.client.zrevrange(this.keys.finished(state), offset, offset + limit), offset, limit);
+      return { state, ...(await this.records(page.entries)), complete: true, offset, nextOffset: page.nextOffset };
     }
     const { finished, malformed, complete, at } = await this.recentScan();
-    const newest = (finished.get(state) ?? []).slice(0, limit);
-    const list = await this.records(newest);
+    // Pages of one scan: the reused scan keeps them in one order while the reader pages through.
+    const page = pageOf((finished.get(state) ?? []).slice(offset, offset + limit + 1), offset, limit);
+    const list = await this.records(page.entries);
     return {
       state,
       // Read now: a task requeued since the scan is left out.
       tasks: list.tasks.filter((task) => task.status === state),
       malformed: [...malformed, ...list.malformed],
       complete,
+      offset,
+      nextOffset: page.nextOffset,
       scannedAt: new Date(at),
     };
   }
@@ -529,6 +554,11 @@ export class QueueInspector {
  */
 export function finishedVersion(status: string, updatedAt: number): string | undefined {
   return FINAL_STATUSES.has(status as TaskStatus) ? `"${status}-${updatedAt}"` : undefined;
+}
+
+/** The first `limit` of `entries`, read one past the page, and where the next page starts (null: none follows). */
+function pageOf<T>(entries: T[], offset: number, limit: number): { entries: T[]; nextOffset: number | null } {
+  return { entries: entries.slice(0, limit), nextOffset: entries.length > limit ? offset + limit : null };
 }
 
 /** Refuses a state that is not one of TASK_STATES, naming them (the API checks before Redis is reached). */

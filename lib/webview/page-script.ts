@@ -11,6 +11,8 @@ const FINISHED = document.body.dataset.finished.split(' ');
 const LIST_LIMIT = 100;
 const refreshMs = Number(document.body.dataset.refreshMs) || 2000;
 let listState = 'queued';
+/** Position of the shown page in its state's order (the API's offset). */
+let listOffset = 0;
 let selectedUuid = null;
 let previousTotals = null;
 /** The latest counts per state and the latest list shown, for the note under the list. */
@@ -207,7 +209,7 @@ function renderOverview(overview) {
 }
 
 function renderList(list) {
-  if (list.state !== listState) return; // an answer for a tab left meanwhile
+  if (list.state !== listState || list.offset !== listOffset) return; // an answer for a tab or page left meanwhile
   fill('task-table', list.tasks.map((t) => {
     const tr = row('task-row', [t.uuid, t.taskName, t.status, t.priority, t.attempt, time(t.createdAt), time(t.startedAt), time(t.finishedAt)]);
     tr.dataset.uuid = t.uuid;
@@ -221,24 +223,32 @@ function renderList(list) {
   renderListNote();
 }
 
-/** Says when the list shows only part of its state's tasks: a sample, or the first LIST_LIMIT of more. */
+/**
+ * Says which part of its state's tasks the list shows when it is one page of more, or a sample,
+ * or found by a scan; and offers the pages before and after it.
+ */
 function renderListNote() {
-  let note = '';
-  if (shownList && shownList.state === listState) {
-    const total = latestCounts ? latestCounts[listState] : 0;
-    const shown = shownList.tasks.length;
-    if (!shownList.complete) {
-      note = 'A sample, not the newest: without keepFinishedTasks the records are scanned, and the scan stopped at its budget.';
-    } else if (shown >= LIST_LIMIT && total > shown) {
-      note = 'The first ' + shown + ' of ' + total + ' ' + listState + ' tasks. qtasks tasks --state ' + listState +
-        ' --limit N, or api/tasks?state=' + listState + '&limit=N (up to 1000), lists more.';
-    }
-    if (shownList.scannedAt) {
-      note = (note ? note + ' ' : '') + 'Found by a scan of the stored records at ' + time(shownList.scannedAt) +
-        ' (no keepFinishedTasks index): tasks finished since then show at the next scan.';
-    }
+  const current = shownList && shownList.state === listState && shownList.offset === listOffset ? shownList : null;
+  const notes = [];
+  if (current && !current.complete) {
+    notes.push('A sample, not the newest: without keepFinishedTasks the records are scanned, and the scan stopped at its budget.');
   }
-  setText(byId('list-note'), note);
+  const paged = current !== null && (current.offset > 0 || current.nextOffset !== null);
+  if (paged) {
+    const total = latestCounts ? ' of ' + latestCounts[listState] : '';
+    const shown = current.tasks.length;
+    notes.push(shown === 0
+      ? 'No ' + listState + ' tasks from position ' + (current.offset + 1) + total + '.'
+      : 'Tasks ' + (current.offset + 1) + '\u2013' + (current.offset + shown) + total + ' ' + listState + '.');
+  }
+  if (current && current.scannedAt) {
+    notes.push('Found by a scan of the stored records at ' + time(current.scannedAt) +
+      ' (no keepFinishedTasks index): tasks finished since then show at the next scan.');
+  }
+  setText(byId('list-note'), notes.join(' '));
+  byId('pager').hidden = !paged;
+  byId('page-previous').disabled = !paged || current.offset === 0;
+  byId('page-next').disabled = !paged || current.nextOffset === null;
 }
 
 const DETAIL_FIELDS = [
@@ -309,7 +319,15 @@ function selectTask(uuid) {
 }
 
 async function refreshList() {
-  renderList(await getJson('api/tasks?state=' + listState + '&limit=' + LIST_LIMIT));
+  renderList(await getJson('api/tasks?state=' + listState + '&limit=' + LIST_LIMIT + '&offset=' + listOffset));
+}
+
+/** Shows the page of the list at offset, at once rather than at the next refresh. */
+function showPage(offset) {
+  listOffset = offset;
+  byId('task-table').tBodies[0].replaceChildren();
+  renderListNote();
+  refreshList().catch(showError);
 }
 
 function markTab(state) {
@@ -319,9 +337,7 @@ function markTab(state) {
 
 function selectTab(state) {
   markTab(state);
-  byId('task-table').tBodies[0].replaceChildren();
-  renderListNote();
-  refreshList().catch(showError);
+  showPage(0);
 }
 
 async function poll() {
@@ -350,6 +366,10 @@ taskTable.addEventListener('keydown', (event) => {
   const tr = event.target.closest('tr[data-uuid]');
   if (tr && event.key === 'Enter') selectTask(tr.dataset.uuid);
 });
+byId('page-next').addEventListener('click', () => {
+  if (shownList && shownList.nextOffset !== null) showPage(shownList.nextOffset);
+});
+byId('page-previous').addEventListener('click', () => showPage(Math.max(0, listOffset - LIST_LIMIT)));
 byId('detail-close').addEventListener('click', () => {
   selectedUuid = null;
   byId('task-detail').hidden = true;

@@ -22,6 +22,8 @@ td { overflow-wrap: anywhere; }
 #tasks tr[data-uuid]:hover, tr.selected { background: #e8f0fe; }
 nav button { font: inherit; padding: 0.3rem 0.8rem; border: 1px solid #c5ccd6; background: #fff; border-radius: 4px; cursor: pointer; }
 nav button[aria-selected=true] { background: #1d4ed8; border-color: #1d4ed8; color: #fff; }
+nav button:disabled { color: #9ca3af; cursor: default; }
+.pager { margin-top: 0.5rem; }
 #detail { background: #fff; border: 1px solid #d8dde4; border-radius: 6px; padding: 0.5rem 1rem 1rem; margin-top: 1rem; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 1rem; }
 dt { color: #6b7280; }
@@ -99,6 +101,7 @@ ${table('workers', 'workers', ['id', 'host', 'pid', 'running', 'age', 'tasks'])}
 <nav data-testid="tabs">${tabs}</nav>
 <p class="muted" data-testid="list-note"></p>
 ${table('tasks', 'task-table', ['uuid', 'task', 'status', 'priority', 'attempt', 'created', 'started', 'finished'])}
+<nav class="pager" data-testid="pager" hidden><button type="button" data-testid="page-previous">previous</button> <button type="button" data-testid="page-next">next</button></nav>
 ${table('malformed', 'malformed', ['unreadable record', 'why'], true)}
 <section id="detail" data-testid="task-detail" hidden>
 <h2>Task <button type="button" data-testid="detail-close">close</button></h2>

@@ -121,6 +121,17 @@ describe('the qtasks CLI', () => {
     expect(record.taskName).toBe(`job${hostile}`);
   });
 
+  it('lists a state page by page with --offset, saying where the next page starts', async () => {
+    const producer = await apps.start('cli-pages', (registered) => registered.task('job', () => undefined), { worker: false });
+    const added = (await producer.addBulk(Array.from({ length: 5 }, (_, index) => ({ name: 'job', args: [index] })))).map(({ uuid }) => uuid);
+    const first = await qtasks('tasks', '--app', producer.name, '--limit', '2');
+    expect(first.out).toContain('(more follow: --offset 2)');
+    const page = JSON.parse((await qtasks('tasks', '--app', producer.name, '--limit', '2', '--offset', '4', '--json')).out);
+    expect(page).toMatchObject({ offset: 4, nextOffset: null });
+    expect(page.tasks.map(({ uuid }: { uuid: string }) => uuid)).toEqual(added.slice(4));
+    expect(await qtasks('tasks', '--app', producer.name, '--offset', '-1')).toMatchObject({ code: EXIT.usage });
+  });
+
   it('answers bad usage with exit code 2 and a message naming the problem', async () => {
     const unknownCommand = await qtasks('frobnicate');
     expect(unknownCommand.code).toBe(EXIT.usage);

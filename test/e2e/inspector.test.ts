@@ -101,6 +101,43 @@ describe.each(BACKENDS)('the queue inspector (what the dashboard and CLI read) o
     expect((await inspector.tasks('cancel')).tasks.map(({ uuid }) => uuid)).toEqual([dropped.uuid]);
   });
 
+  it('reaches every task of a state page by page, in the order of the whole list, across queues of two priorities', async () => {
+    /** Every page of 50, following nextOffset (at most 10 pages), flattened; and the whole list at once. */
+    const pages = async (inspector: QueueInspector, state: TaskState) => {
+      const uuids: string[] = [];
+      let offset: number | null = 0;
+      for (let page = 0; offset !== null && page < 10; page++) {
+        const list = await inspector.tasks(state, 50, offset);
+        expect(list.offset).toBe(offset);
+        uuids.push(...list.tasks.map(({ uuid }) => uuid));
+        offset = list.nextOffset;
+      }
+      expect(offset).toBeNull();
+      return { uuids, whole: (await inspector.tasks(state, 1000)).tasks.map(({ uuid }) => uuid) };
+    };
+    const producer = await startApp('inspect-pages', (app) => app.task('job', () => undefined), { worker: false });
+    const bulk = (count: number, options: { priority?: number; delay?: number }) =>
+      producer.addBulk(Array.from({ length: count }, (_, index) => ({ name: 'job', args: [index], ...options })));
+    const low = await bulk(70, { priority: 5 });
+    const high = await bulk(60, { priority: 0 });
+    await bulk(120, { delay: 600_000 });
+    const queued = await pages(await inspectorOf(producer), 'queued');
+    expect(queued.uuids).toEqual([...high, ...low].map(({ uuid }) => uuid));
+    expect(queued.uuids).toEqual(queued.whole);
+    const delayed = await pages(await inspectorOf(producer), 'delayed');
+    expect(delayed.uuids).toHaveLength(120);
+    expect(delayed.uuids).toEqual(delayed.whole);
+
+    // Finished tasks from the keepFinishedTasks index, and from a scan of the records.
+    for (const config of [{ keepFinishedTasks: 1000 }, {}]) {
+      const worker = await startApp('inspect-pages-done', (app) => app.task('job', () => undefined), { config: { ...config, maxTasksProcess: 20 } });
+      await Promise.all(Array.from({ length: 120 }, () => worker.run('job')));
+      const success = await pages(await inspectorOf(worker), 'success');
+      expect(new Set(success.uuids).size).toBe(120);
+      expect(success.uuids).toEqual(success.whole);
+    }
+  });
+
   it('counts tasks whose records are deleted when they finish, and lists the newest first from the keepFinishedTasks index', async () => {
     const deleting = await startApp('inspect-delete', (app) => app.task('job', (n: number) => n), {
       config: { deleteFinishedTasks: true },

@@ -227,16 +227,27 @@ describe('the WebView dashboard', () => {
     expect(await selected()).toBe(failed.uuid);
   });
 
-  it('says when the list shows only the first tasks of its state, and how to list more', async () => {
+  it('pages through every task of a state, 100 at a time, with next and previous, saying which ones it shows', async () => {
     const producer = await apps.start('webview-long', (app) => app.task('job', () => undefined), { worker: false });
-    await producer.addBulk(Array.from({ length: 150 }, (_, index) => ({ name: 'job', args: [index] })));
+    const added = (await producer.addBulk(Array.from({ length: 250 }, (_, index) => ({ name: 'job', args: [index] })))).map(({ uuid }) => uuid);
     const page = await openPage(await startView({ name: producer.name, url: redisUrl, port: 0, refreshMs: 200 }));
-    await expect.poll(() => text(page, 'list-note'), WAIT).toBe(
-      'The first 100 of 150 queued tasks. qtasks tasks --state queued --limit N, or api/tasks?state=queued&limit=N (up to 1000), lists more.',
-    );
-    expect(await page.locator(testId('task-row')).count()).toBe(100);
+    const shows = async (from: number, to: number) => {
+      await expect.poll(() => text(page, 'list-note'), WAIT).toBe(`Tasks ${from}\u2013${to} of 250 queued.`);
+      await expect.poll(() => rowUuids(page), WAIT).toEqual(added.slice(from - 1, to));
+    };
+    await shows(1, 100);
+    expect(await page.locator(testId('page-previous')).isDisabled()).toBe(true);
+    await page.click(testId('page-next'));
+    await shows(101, 200);
+    await page.click(testId('page-next'));
+    await shows(201, 250);
+    expect(await page.locator(testId('page-next')).isDisabled()).toBe(true);
+    await page.click(testId('page-previous'));
+    await shows(101, 200);
+    // Another tab starts at its first page; one page of tasks needs no pager.
     await page.click(testId('tab-delayed'));
     await expect.poll(() => text(page, 'list-note'), WAIT).toBe('');
+    expect(await page.locator(testId('pager')).isHidden()).toBe(true);
   });
 
   it('shows markup in the app name, task names, arguments and results as text: it creates no element and runs nothing', async () => {
@@ -272,6 +283,13 @@ describe('the WebView dashboard', () => {
       expect(badLimit.status).toBe(400);
       expect(badLimit.body.error.message).toContain('limit must be');
     }
+    for (const offset of ['-1', 'one', '1e3', '99999999999999999999']) {
+      const badOffset = await api<{ error: { message: string } }>(`/api/tasks?state=queued&offset=${offset}`);
+      expect(badOffset.status).toBe(400);
+      expect(badOffset.body.error.message).toContain('offset must be');
+    }
+    const secondPage = await api<TaskList>('/api/tasks?state=success&limit=3&offset=3');
+    expect(secondPage.body).toMatchObject({ offset: 3, nextOffset: null, tasks: [expect.objectContaining({ status: 'success' })] });
     const unknown = await api<{ error: { code: string } }>('/api/tasks/00000000-0000-0000-0000-000000000000');
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.code).toBe('TASK_NOT_FOUND');
