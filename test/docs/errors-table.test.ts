@@ -75,6 +75,7 @@ const instances = [
   instance(new engine.WaitTimeoutError('u1', 10, null), 'WAIT_TIMEOUT'),
   instance(new engine.TaskNotFoundError('u1'), 'TASK_NOT_FOUND'),
   instance(new engine.TaskStateError('u1', 'new', 'wanted error'), 'INVALID_TASK_STATE'),
+  instance(new engine.AddTooLateError('tick', 0), 'ADD_TOO_LATE'),
   instance(new engine.TaskFailedError(failedRecord), 'TASK_FAILED'),
   instance(new engine.MalformedRecordError('u1', 'not JSON'), 'MALFORMED_RECORD'),
   instance(new engine.MalformedKeyError('k', 'hash', 'string'), 'MALFORMED_KEY'),
