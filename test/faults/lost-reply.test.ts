@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { AddOutcomeUnknownError, QueueTasks, RedisUnavailableError, type RedisStorage, type WhenRedisDown } from '../../lib/index.js';
@@ -42,6 +43,26 @@ describe('a reply lost on the way back', () => {
     // The client sent the enqueue again on its new connection; Redis had run the first one.
     expect(await reader.lrange(queueKey, 0, -1)).toEqual([earlier.uuid, record.uuid]);
     expect(await app.get(record.uuid)).toMatchObject({ status: 'new', args: ['once'] });
+  });
+
+  it("whenRedisDown 'wait': an addOnce with a deadline whose reply was lost, sent again past the deadline, answers the task Redis stored, not AddTooLateError", async () => {
+    const { link, app, loseNextEnqueueReply } = await producerOnLink('wait');
+    // Loaded first: a lost NOSCRIPT answer would mean the first call never ran.
+    await reader.script('LOAD', scriptSource('enqueue-before'));
+    const deadline = Date.now() + 3_000;
+    const dropped = loseNextEnqueueReply();
+    const adding = app.addOnce('note', ['once'], { uniqueKey: 'resent', uniqueTtlMs: 60_000, deadline });
+    await dropped;
+    // Kept cut until past the deadline: the client sends the add again only then.
+    link.cut();
+    const holder = await reader.get(`qtasks:{${app.name}}:u:resent`);
+    expect(Date.now()).toBeLessThan(deadline); // the first sending ran in time, and stored its task
+    expect(await reader.exists(`qtasks:{${app.name}}:t:${holder}`)).toBe(1);
+    await sleep(deadline + 200 - Date.now());
+    await link.mend();
+    // Redis has the task: the caller is told so, as for an add in time, rather than "nothing was enqueued".
+    expect(await adding).toEqual({ uuid: holder, added: true });
+    expect(await app.get(holder!)).toMatchObject({ status: 'new', args: ['once'] });
   });
 
   it("whenRedisDown 'fail': AddOutcomeUnknownError names the task Redis did store; an add refused while down stored nothing", async () => {
