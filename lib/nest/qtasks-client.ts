@@ -64,7 +64,7 @@ export class TaskHandle<A extends unknown[], R> {
 
   /** Enqueues unless a task holds `uniqueKey` (see QTasksClient.addOnce); the handle's priority and delay apply unless given. */
   async addOnce(args: A, options: AddOnceOptions): Promise<AddOnceResult> {
-    return this.queueTasks.addOnce(this.name, args, { ...this.options, ...options });
+    return this.queueTasks.addOnce(this.name, args, { ...options, ...this.enqueueOptions(options) });
   }
 
   /** Enqueues one task per item in one round trip, all or none (see QTasksClient.addBulk). */
@@ -75,7 +75,12 @@ export class TaskHandle<A extends unknown[], R> {
   }
 
   private bulkItem(item: TypedBulkItem<A>): BulkItem {
-    return typeof item === 'object' && item !== null ? { ...this.options, ...item, name: this.name } : item;
+    return typeof item === 'object' && item !== null ? { name: this.name, args: item.args, ...this.enqueueOptions(item) } : item;
+  }
+
+  /** A call's priority and delay, each the handle's where the call gives none (or gives undefined). */
+  private enqueueOptions(given: AddOptions): AddOptions {
+    return { priority: given.priority ?? this.options.priority, delay: given.delay ?? this.options.delay };
   }
 
   /**

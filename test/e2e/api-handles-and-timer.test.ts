@@ -72,13 +72,15 @@ describe('typed handles', () => {
 
   it('addBulk() and addOnce() enqueue the handle task, with the handle options unless an item or call gives its own', async () => {
     const quick = client.task(SlowService, 'quick').with({ priority: 7 });
-    const records = await quick.addBulk([{ args: [10] }, { args: [20], priority: 3 }]);
+    // An item's priority left undefined (an optional field passed on) is one it does not give.
+    const records = await quick.addBulk([{ args: [10] }, { args: [20], priority: 3 }, { args: [40], priority: undefined }]);
     expect(records.map(({ taskName, args, priority }) => ({ taskName, args, priority }))).toEqual([
       { taskName: 'quick', args: [10], priority: 7 },
       { taskName: 'quick', args: [20], priority: 3 },
+      { taskName: 'quick', args: [40], priority: 7 },
     ]);
     const finished = await Promise.all(records.map((record) => quick.wait(record.uuid, { timeout: 10_000 })));
-    expect(finished.map((record) => record.returning)).toEqual([11, 21]);
+    expect(finished.map((record) => record.returning)).toEqual([11, 21, 41]);
 
     const uniqueKey = `quick:${records[0]!.uuid}`;
     const first = await quick.addOnce([30], { uniqueKey, uniqueTtlMs: 60_000 });
