@@ -99,19 +99,18 @@ function stateParam(given: string | null): TaskState {
 }
 
 function limitParam(given: string | null): number {
-  if (given === null) return DEFAULT_LIMIT;
-  const limit = /^\d+$/.test(given) ? Number(given) : NaN;
-  if (!(limit >= 1 && limit <= MAX_LIMIT)) {
-    throw new InvalidOptionError(`limit must be a whole number from 1 to ${MAX_LIMIT}, got "${given}".`);
-  }
-  return limit;
+  return given === null ? DEFAULT_LIMIT : wholeNumberParam('limit', given, 1, MAX_LIMIT, `from 1 to ${MAX_LIMIT}`);
 }
 
 function offsetParam(given: string | null): number {
-  if (given === null) return 0;
-  const offset = /^\d+$/.test(given) ? Number(given) : NaN;
-  if (!Number.isSafeInteger(offset)) throw new InvalidOptionError(`offset must be a whole number of at least 0, got "${given}".`);
-  return offset;
+  return given === null ? 0 : wholeNumberParam('offset', given, 0, Number.MAX_SAFE_INTEGER, 'of at least 0');
+}
+
+/** Plain digits only: `1e3` or `0x10` would pass Number() and mean something the caller did not write. */
+function wholeNumberParam(name: string, given: string, min: number, max: number, range: string): number {
+  const value = /^\d+$/.test(given) ? Number(given) : NaN;
+  if (!(value >= min && value <= max)) throw new InvalidOptionError(`${name} must be a whole number ${range}, got "${given}".`);
+  return value;
 }
 
 function uuidParam(encoded: string): string {
