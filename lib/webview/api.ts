@@ -15,7 +15,7 @@ export interface ApiReply {
 interface ApiRequest {
   url: URL;
   match: RegExpExecArray;
-  /** The If-None-Match header: the version of a record the page shows already. */
+  /** The If-None-Match header: the versions of a record the client holds already. */
   ifNoneMatch?: string;
 }
 
@@ -39,15 +39,18 @@ const ROUTES: { path: RegExp; read: (request: ApiRequest) => ApiRead }[] = [
     path: /^\/api\/tasks\/([^/]+)$/,
     read: ({ match, ifNoneMatch }) => {
       const uuid = uuidParam(match[1]!);
+      const known = ifNoneMatch === undefined ? undefined : knownVersions(ifNoneMatch);
       return async (inspector): Promise<ApiReply> => {
         // A finished record changes only when requeued, which changes its version: the page
         // polling a shown one is told "unchanged" from the record's first bytes, not sent it again.
-        if (ifNoneMatch !== undefined && ifNoneMatch === (await inspector.finishedVersion(uuid))) {
-          return { status: 304, body: undefined, headers: { etag: ifNoneMatch } };
+        if (known instanceof Set) {
+          const version = await inspector.finishedVersion(uuid);
+          if (version !== undefined && known.has(version)) return notModified(version);
         }
         const record = await inspector.task(uuid);
         if (!record) throw new TaskNotFoundError(uuid);
         const version = finishedVersion(record.status, record.updatedAt.getTime());
+        if (known === ANY_VERSION) return notModified(version);
         return { ...ok(record), headers: version === undefined ? {} : { etag: version } };
       };
     },
@@ -70,6 +73,23 @@ export function apiRead(url: URL, ifNoneMatch?: string): ApiRead | undefined {
 
 function ok(body: unknown): ApiReply {
   return { status: 200, body };
+}
+
+function notModified(version: string | undefined): ApiReply {
+  return { status: 304, body: undefined, headers: version === undefined ? {} : { etag: version } };
+}
+
+/** If-None-Match's `*`: the client holds some version of the record, whichever it is. */
+const ANY_VERSION = '*';
+
+/**
+ * The versions an If-None-Match header says the client holds: `*`, or its list of tags. A weak tag
+ * (`W/"..."`) counts as its opaque part, since a GET compares tags weakly; a proxy may have
+ * weakened ours, or joined several into one list.
+ */
+function knownVersions(header: string): typeof ANY_VERSION | Set<string> {
+  if (header.trim() === ANY_VERSION) return ANY_VERSION;
+  return new Set(Array.from(header.matchAll(/(?:W\/)?("[^"]*")/g), ([, opaque]) => opaque!));
 }
 
 const STATUS_BY_CODE: Partial<Record<QTasksErrorCode, number>> = {

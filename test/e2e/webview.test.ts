@@ -447,6 +447,21 @@ describe('the WebView dashboard', () => {
     expect(again.headers.get('etag')).not.toBe(failedVersion);
   });
 
+  it('answers 304 when If-None-Match lists the version among others, weak or not, or is * for a task that exists', async () => {
+    const app = await apps.start('webview-etag-list', (queue) => queue.task('job', () => 'done'));
+    const done = await app.run('job', [], { timeout: 15_000 });
+    const shownView = await startView({ name: app.name, url: redisUrl, port: 0 });
+    const read = (uuid: string, ifNoneMatch: string) => fetch(`${shownView.address}/api/tasks/${uuid}`, { headers: { 'if-none-match': ifNoneMatch } });
+    const version = (await fetch(`${shownView.address}/api/tasks/${done.uuid}`)).headers.get('etag')!;
+    expect(version).toMatch(/^"success-\d+"$/);
+    for (const header of [`"other", ${version}`, `W/${version}`, `"a",W/${version} , "b"`, '*']) {
+      const answer = await read(done.uuid, header);
+      expect({ header, status: answer.status, etag: answer.headers.get('etag') }).toEqual({ header, status: 304, etag: version });
+    }
+    expect((await read(done.uuid, '"other", W/"success-1"')).status).toBe(200);
+    expect((await read('no-such-task', '*')).status).toBe(404);
+  });
+
   it('clears a shown task\'s fields when the task is gone, beside the reason', async () => {
     const producer = await apps.start('webview-gone', (app) => app.task('job', () => undefined), { worker: false });
     const task = await producer.add('job', ['payload']);
