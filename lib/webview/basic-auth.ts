@@ -7,9 +7,9 @@ import { LoginThrottle } from './login-throttle.js';
 export interface WebViewAuth {
   user: string;
   password: string;
-  /** Failed logins in a row from one address before it must wait (429); default 5. */
+  /** Failed logins in a row from one client (an IPv4 address, or an IPv6 /64) before it must wait (429); default 5. */
   maxFailures?: number;
-  /** How long that address then waits, in milliseconds; default 60000. */
+  /** How long that client then waits, in milliseconds; default 60000. */
   lockoutMs?: number;
 }
 
@@ -21,13 +21,13 @@ export interface LoginRefusal {
 
 const DEFAULT_MAX_FAILURES = 5;
 const DEFAULT_LOCKOUT_MS = 60_000;
-/** Client addresses whose failures are followed at once: about 100 bytes each. */
+/** Clients whose failures are followed at once: about 100 bytes each. */
 const MAX_ADDRESSES = 10_000;
 
 /**
  * Checks a request's Authorization header against one user and password. Browsers ask for the
- * login once and send it with the page's own API calls, so the page needs no code for it. An
- * address that fails too often in a row waits before any login of its is checked again.
+ * login once and send it with the page's own API calls, so the page needs no code for it. A
+ * client that fails too often in a row waits before any login of its is checked again.
  */
 export class BasicAuth {
   private readonly expectedDigest: Buffer;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LoginThrottle } from '../../lib/webview/login-throttle.js';
+import { clientKey, LoginThrottle } from '../../lib/webview/login-throttle.js';
 
 describe('LoginThrottle (the dashboard login\'s rate limit)', () => {
   const options = { maxFailures: 3, lockoutMs: 1_000, maxAddresses: 3 };
@@ -38,5 +38,31 @@ describe('LoginThrottle (the dashboard login\'s rate limit)', () => {
     throttle.failed('10.0.0.4', 7);
     expect(throttle.waitMs('10.0.0.1', 7)).toBe(0);
     expect(throttle.waitMs('10.0.0.2', 7)).toBeGreaterThan(0);
+  });
+
+  it('counts an IPv6 address by its /64 prefix, an IPv4 one (also mapped into IPv6) by itself', () => {
+    expect(clientKey('10.0.0.1')).toBe('10.0.0.1');
+    expect(clientKey('::ffff:10.0.0.1')).toBe('10.0.0.1');
+    expect(clientKey('::ffff:a00:1')).toBe('10.0.0.1');
+    expect(clientKey('2001:db8:1:2::1')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:0db8:0001:0002:ffff:ffff:ffff:ffff')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:db8:1:2:3:4:5.6.7.8')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(clientKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(clientKey('::1')).toBe('0:0:0:0::/64');
+    expect(clientKey('2001:db8:1:3::1')).not.toBe(clientKey('2001:db8:1:2::1'));
+    // A socket already closed reports no address: kept as it is.
+    expect(clientKey('')).toBe('');
+  });
+
+  it('makes a whole IPv6 /64 wait once its addresses together failed too often, and gives it one entry, which cannot push others out', () => {
+    const throttle = new LoginThrottle({ ...options, maxAddresses: 2 });
+    for (const at of [0, 1, 2]) throttle.failed('10.0.0.1', at);
+    for (const [at, host] of [[3, '1'], [4, 'a']] as const) throttle.failed(`2001:db8:1:2::${host}`, at);
+    // Two addresses of the /64 took one entry: the locked address is still followed.
+    expect(throttle.waitMs('10.0.0.1', 4)).toBeGreaterThan(0);
+    throttle.failed('2001:db8:1:2:ffff:ffff:ffff:ffff', 5);
+    expect(throttle.waitMs('2001:db8:1:2::b', 5)).toBe(1_000);
+    expect(throttle.waitMs('2001:db8:1:3::1', 5)).toBe(0);
   });
 });
