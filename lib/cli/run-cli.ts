@@ -94,18 +94,19 @@ async function runCommand(argv: string[], io: CliIo): Promise<number> {
   }
   const { values, positionals } = parsed;
   const [command = 'help', ...rest] = positionals;
-  if (values.version) {
-    const version = packageVersion();
-    io.out(values.json ? `${JSON.stringify({ version })}\n` : `${version}\n`);
-    return EXIT.ok;
-  }
-  if (command === 'help' || values.help) {
-    io.out(USAGE);
-    return EXIT.ok;
-  }
-  const url = values.url ?? io.env.QTASKS_REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const name = values.app ?? io.env.QTASKS_APP ?? 'QueueTasks';
   try {
+    // Inside the try: a package.json out of reach (the CLI bundled elsewhere) is an error line and exit 1.
+    if (values.version) {
+      const version = packageVersion();
+      io.out(values.json ? `${JSON.stringify({ version })}\n` : `${version}\n`);
+      return EXIT.ok;
+    }
+    if (command === 'help' || values.help) {
+      io.out(USAGE);
+      return EXIT.ok;
+    }
+    const url = values.url ?? io.env.QTASKS_REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const name = values.app ?? io.env.QTASKS_APP ?? 'QueueTasks';
     // Own keys only: `toString` or `constructor` is a command no more than `bogus` is.
     const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
     if (!run) throw new InvalidOptionError(`unknown command "${command}"; run \`qtasks help\` for the list.`);

@@ -1,3 +1,7 @@
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { EXIT } from '../../lib/cli/run-cli.js';
 import { raceTimeout } from '../../lib/core/timing.js';
@@ -156,4 +160,24 @@ describe('the qtasks CLI and GlobalConfig with entries written by hand or by ano
     expect(socket.code).toBe(EXIT.failed);
     expect(socket.err).toMatch(/^qtasks: Redis at \/tmp\/qtasks-no-such-redis\.sock is not reachable: /);
   });
+});
+
+describe('the qtasks CLI run from sources copied out of the package (as a bundler would)', () => {
+  it('fails --version as a JSON error line with exit code 1 when no package.json of its own is above it', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'qtasks-cli-copy-'));
+    try {
+      cpSync(fileURLToPath(new URL('../../lib', import.meta.url)), join(copy, 'lib'), { recursive: true });
+      symlinkSync(fileURLToPath(new URL('../../node_modules', import.meta.url)), join(copy, 'node_modules'));
+      const cli = startChildApp(pathToFileURL(join(copy, 'lib/cli/main.ts')), {}, ['--version', '--json']);
+      try {
+        expect(await raceTimeout(cli.exited, 60_000, () => 'still running')).toEqual({ code: EXIT.failed, signal: null });
+        // Not an unhandled rejection's stack trace: one error in the CLI's own shape.
+        expect(cli.output().trim().split('\n')).toEqual([expect.stringMatching(/^\{"error":\{"code":"INTERNAL","message":".*no package\.json of nestjs-qtasks above /)]);
+      } finally {
+        cli.kill();
+      }
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
