@@ -340,13 +340,14 @@ export class AsyncWorker extends Worker {
    * (its reply lost), and they may be queued already. They stay held (renewed, and handed back with
    * the unfinished tasks should the worker stop) and the claim loop gives them back again, which
    * gives back only what is still held under their tokens; nothing is claimed before they are.
+   * `why` says in the warning why this worker does not run them.
    */
-  private async giveBack(tasks: ClaimedTask[]): Promise<void> {
+  private async giveBack(tasks: ClaimedTask[], why = 'it has no slot for'): Promise<void> {
     try {
       await this.ctx.broker.release(tasks.map(leaseOf), this.retention);
       for (const { token } of tasks) this.leases.delete(token);
     } catch (error) {
-      this.ctx.logger.warn(`worker ${this.id} could not give back ${tasks.length} task(s) it has no slot for; trying again: ${errorMessage(error)}`);
+      this.ctx.logger.warn(`worker ${this.id} could not give back ${tasks.length} task(s) ${why}; trying again: ${errorMessage(error)}`);
       for (const task of tasks) this.hold(task);
       this.unstarted.unshift(...tasks);
       await pause(RETRY_PAUSE_MS, this.stopping.signal);
@@ -365,7 +366,7 @@ export class AsyncWorker extends Worker {
       ended?.();
       // Stopped before the grace ran out: its work never started (a thread task the pool refused
       // to start once the stop began), so it goes back as an unstarted claim does, at once.
-      if (abort.reason instanceof WorkerStoppedError && !this.closed) return this.giveBack([task]);
+      if (abort.reason instanceof WorkerStoppedError && !this.closed) return this.giveBack([task], 'the stop kept from starting on a thread');
       this.outbox.push(outcome);
       if (!this.claimingSoon) void this.flush();
       this.wakeLoop?.();

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { threadId as mainThreadId } from 'node:worker_threads';
 import { Injectable } from '@nestjs/common';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   InvalidOptionError,
@@ -20,6 +21,7 @@ import {
   type Worker,
 } from '../../lib/index.js';
 import { raceTimeout } from '../../lib/core/timing.js';
+import { RedisKeys } from '../../lib/redis/keys.js';
 import { whereAmI } from '../fixtures/thread-tasks.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startNestApp } from '../helpers/nest-app.js';
@@ -364,6 +366,42 @@ describe('ThreadWorker', () => {
     await stopped;
     expect((await reader.get(hold.uuid))!.status).toBe('success');
     expect((await reader.get(queued.uuid))!).toMatchObject({ status: 'new', attempt: 1, stalls: 0 });
+  });
+
+  it('warns that a thread task the stop kept from starting could not be given back, not that it had no slot', async () => {
+    const name = uniqueAppName('thread-stop-give-back');
+    const warnings: string[] = [];
+    const logger = { log: () => undefined, warn: (line: string) => warnings.push(line), error: () => undefined };
+    const register = (a: QueueTasks) => {
+      a.task({ name: 'hold', thread: thread('spinUntil') });
+      a.task({ name: 'where', thread: thread('whereAmI') });
+    };
+    const app = await apps.start('thread-stop-give-back', register, {
+      name,
+      logger,
+      worker: sourceThreadWorker(1),
+      config: { maxTasksProcess: 2, shutdownGraceMs: 10_000 },
+    });
+    const reader = await apps.start('thread-stop-give-back', register, { name, worker: false });
+    const release = scratchPath();
+    const holding = handlerCalled(app, 'hold');
+    await reader.add('hold', [release]);
+    await holding;
+    const waiting = handlerCalled(app, 'where');
+    await reader.add('where', ['too late']);
+    await waiting;
+    // Its waiting line's key of another type: giving the task back to the queue fails there.
+    const redis = new Redis(redisUrl);
+    try {
+      await redis.set(new RedisKeys(name).waitingLine('where'), 'not a list');
+    } finally {
+      await redis.quit();
+    }
+    const stopped = app.stop();
+    await expect.poll(() => warnings.join('\n'), WAIT).toContain('could not give back 1 task(s) the stop kept from starting on a thread; trying again: ');
+    writeFileSync(release, '');
+    await stopped;
+    expect(warnings.join('\n')).not.toContain('no slot');
   });
 
   /** The same tasks on a ThreadWorker and on a plain AsyncWorker (inline), to compare what each stores. */
