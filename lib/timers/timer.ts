@@ -339,28 +339,30 @@ export class QTasksTimer implements StartHook {
     if (missed === null) return;
     schedule.lastTick = missed;
     this.app.logger.log(`timer: schedule "${schedule.definition.name}" catches up on ticks missed since ${lastRun.toISOString()}`);
-    await this.track(this.enqueueTick(schedule, missed, true));
+    await this.track(this.enqueueTick(schedule, missed, true, this.stopping.signal));
   }
 
   private fire(schedule: Schedule): void {
     const tick = schedule.trigger.latestBetween(schedule.lastTick, Date.now());
     if (tick === null) return;
     schedule.lastTick = tick;
-    void this.track(this.enqueueTick(schedule, tick, false));
+    void this.track(this.enqueueTick(schedule, tick, false, this.stopping.signal));
   }
 
   /**
    * Enqueues the tick's task once across instances. While Redis is unreachable the tick is tried
    * again, as long as its key would still stop another instance from enqueueing it too: an outage
    * shorter than that loses no tick. Past that, the tick is given up, not enqueued a second time.
+   * `run` is the stop signal of the run the tick began in: a tick ends with its run, even when a
+   * new run started meanwhile (stop() then start()).
    */
-  private async enqueueTick(schedule: Schedule, tick: number, catchUp: boolean): Promise<void> {
+  private async enqueueTick(schedule: Schedule, tick: number, catchUp: boolean, run: AbortSignal): Promise<void> {
     const { definition, trigger } = schedule;
     const uniqueTtlMs = Math.max(MIN_KEY_TTL_MS, 3 * (trigger.nextAfter(tick) - tick));
     const triesEnd = tick + uniqueTtlMs / 2;
     for (let attempt = 1; ; attempt++) {
       try {
-        if (!(await this.callsAnswered(triesEnd))) return;
+        if (!(await this.callsAnswered(triesEnd, run))) return;
         // Past the tries' end the tick's key may have expired after another instance enqueued the tick.
         if (Date.now() >= triesEnd) {
           this.giveUpLateTick(schedule, tick);
@@ -388,7 +390,7 @@ export class QTasksTimer implements StartHook {
           this.giveUpLateTick(schedule, tick);
           return;
         }
-        const again = error instanceof RedisUnavailableError && this.started && Date.now() + TICK_RETRY_MS < triesEnd;
+        const again = error instanceof RedisUnavailableError && !run.aborted && Date.now() + TICK_RETRY_MS < triesEnd;
         if (attempt === 1 || !again) {
           this.app.logger.error(
             `timer: schedule "${definition.name}" could not enqueue its tick of ${new Date(tick).toISOString()}` +
@@ -397,7 +399,7 @@ export class QTasksTimer implements StartHook {
           );
         }
         if (!again) return;
-        await pause(TICK_RETRY_MS, this.stopping.signal);
+        await pause(TICK_RETRY_MS, run);
       }
     }
   }
@@ -448,13 +450,13 @@ export class QTasksTimer implements StartHook {
   /**
    * Waits while a call would be held until Redis is back (whenRedisDown 'wait'): the tick would be
    * held with it, however long after its tries end, and a long outage would pile ticks up. It
-   * waits here instead, until `triesEnd` at most. False when the timer stopped meanwhile.
+   * waits here instead, until `triesEnd` at most. False when the tick's run stopped meanwhile.
    */
-  private async callsAnswered(triesEnd: number): Promise<boolean> {
-    while (this.started && this.app.broker.holdingCalls() && Date.now() < triesEnd) {
-      await pause(Math.min(TICK_RETRY_MS, triesEnd - Date.now()), this.stopping.signal);
+  private async callsAnswered(triesEnd: number, run: AbortSignal): Promise<boolean> {
+    while (!run.aborted && this.app.broker.holdingCalls() && Date.now() < triesEnd) {
+      await pause(Math.min(TICK_RETRY_MS, triesEnd - Date.now()), run);
     }
-    return this.started;
+    return !run.aborted;
   }
 
   /** Counts a tick given up; reportGivenUp logs them, one line for a whole outage. */
