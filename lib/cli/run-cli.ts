@@ -6,7 +6,7 @@ import { requeuedRecord } from '../brokers/broker.js';
 import { RedisBroker } from '../brokers/redis/redis-broker.js';
 import { InvalidOptionError, MalformedKeyError, QTasksError, RedisUnavailableError, TaskNotFoundError } from '../core/errors.js';
 import { RedisGlobalConfig } from '../configs/redis/redis-global-config.js';
-import { isRedisUrl, RedisConnection } from '../redis/connection.js';
+import { isRedisAddress, RedisConnection } from '../redis/connection.js';
 import { assertAppName } from '../redis/keys.js';
 import { RedisStorage } from '../storages/redis/redis-storage.js';
 import type { WebViewAuth } from '../webview/basic-auth.js';
@@ -319,8 +319,7 @@ function uuidArgument(command: string, rest: string[]): string {
 
 /** Refuses what ioredis would misread: it takes `http://host` for a socket path, and throws a TypeError on a bad port. */
 function assertRedisUrl(url: string): void {
-  // A path is a Unix socket.
-  if (!url.startsWith('/') && !isRedisUrl(url)) {
+  if (!isRedisAddress(url)) {
     throw new InvalidOptionError(`--url must be a redis:// or rediss:// URL, or a Unix socket path; got "${url}".`);
   }
 }

@@ -1,5 +1,5 @@
 import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { AppStoppedError, errorMessage, InvalidOptionError, RedisUnavailableError } from '../core/errors.js';
+import { AppStoppedError, errorMessage, InvalidOptionError, RedisUnavailableError, shownValue } from '../core/errors.js';
 import { assertTimerRange, raceTimeout } from '../core/timing.js';
 
 export type RedisClient = Redis | Cluster;
@@ -131,6 +131,10 @@ export class RedisConnection {
         // (a failed start leaves nothing reconnecting in the background, and can be tried again).
         retryStrategy: (attempt) => (this.everConnected ? retry(attempt) : null),
       };
+      // ioredis takes any other URL (http://host) for a socket path, and fails only at connect.
+      if (options.url && !isRedisAddress(options.url)) {
+        throw new InvalidOptionError(`url must be a redis:// or rediss:// URL, or a Unix socket path; got ${shownValue(options.url)}.`);
+      }
       this.client = options.url ? new Redis(options.url, base) : new Redis(base);
       if (options.url) this.urlDatabase = databaseInUrl(options.url);
     }
@@ -472,6 +476,11 @@ export function isRedisUrl(url: unknown): boolean {
   } catch {
     return false;
   }
+}
+
+/** True for what ioredis reads as a Redis server: a redis:// or rediss:// URL, or a Unix socket path. */
+export function isRedisAddress(url: string): boolean {
+  return url.startsWith('/') || isRedisUrl(url);
 }
 
 /**

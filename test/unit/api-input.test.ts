@@ -266,6 +266,18 @@ describe('the engine', () => {
     expect(build).toThrow(message);
   });
 
+  it('refuses a url that is no Redis address at once, instead of failing start() with a socket error', () => {
+    const message = 'url must be a redis:// or rediss:// URL, or a Unix socket path; got "http://127.0.0.1:6379".';
+    for (const build of [
+      () => new QueueTasks({ url: 'http://127.0.0.1:6379' }),
+      () => new WebView({ name: 'app', url: 'http://127.0.0.1:6379' }),
+    ]) {
+      expect(build).toThrow(InvalidOptionError);
+      expect(build).toThrow(message);
+    }
+    expect(() => new QueueTasks({ url: '/tmp/redis.sock' })).not.toThrow();
+  });
+
   it('refuses a connectTimeout longer than a timer can wait', () => {
     const build = () => new QueueTasks({ url: 'redis://127.0.0.1:6379', redis: { connectTimeout: 2 ** 31 } });
     expect(build).toThrow(InvalidOptionError);
