@@ -327,6 +327,9 @@ function assertRedisUrl(url: string): void {
 function wholeNumber(option: string, text: string, min = 1): number {
   // Digits only: Number() also takes '', '1e3' and '0x10'.
   const value = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isInteger(value) || value < min) throw new InvalidOptionError(`${option} must be a whole number of at least ${min}, got "${text}".`);
+  // Past the safe range a number is rounded: the option would not mean what was written.
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new InvalidOptionError(`${option} must be a whole number from ${min} to ${Number.MAX_SAFE_INTEGER}, got "${text}".`);
+  }
   return value;
 }

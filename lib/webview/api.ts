@@ -123,7 +123,7 @@ function limitParam(given: string | null): number {
 }
 
 function offsetParam(given: string | null): number {
-  return given === null ? 0 : wholeNumberParam('offset', given, 0, Number.MAX_SAFE_INTEGER, 'of at least 0');
+  return given === null ? 0 : wholeNumberParam('offset', given, 0, Number.MAX_SAFE_INTEGER, `from 0 to ${Number.MAX_SAFE_INTEGER}`);
 }
 
 /** Plain digits only: `1e3` or `0x10` would pass Number() and mean something the caller did not write. */

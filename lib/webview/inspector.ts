@@ -198,7 +198,7 @@ export class QueueInspector {
   async tasks(state: TaskState, limit = 50, offset = 0): Promise<TaskList> {
     assertTaskState(state);
     if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError(`limit must be a whole number above 0, got ${limit}.`);
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidOptionError(`offset must be a whole number of at least 0, got ${offset}.`);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidOptionError(`offset must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, got ${offset}.`);
     return this.namingMistypedKeys(() => this.readTasks(state, limit, offset));
   }
 

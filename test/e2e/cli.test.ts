@@ -148,7 +148,10 @@ describe('the qtasks CLI', () => {
     expect(badState.err).toContain('Unknown task state "finished"');
     const badLimit = await qtasks('tasks', '--limit', 'ten');
     expect(badLimit.code).toBe(EXIT.usage);
-    expect(badLimit.err).toContain('--limit must be a whole number of at least 1, got "ten"');
+    expect(badLimit.err).toContain('--limit must be a whole number from 1 to 9007199254740991, got "ten"');
+    // Past the safe range the number would be rounded: refused as written, naming the range.
+    const hugeOffset = await qtasks('tasks', '--offset', '99999999999999999999');
+    expect(hugeOffset).toMatchObject({ code: EXIT.usage, err: expect.stringContaining('--offset must be a whole number from 0 to 9007199254740991, got "99999999999999999999"') });
     // Number() would read these as 1000, 16, 5 and 0 (any free port).
     for (const [option, given] of [['--limit', '1e3'], ['--limit', '0x10'], ['--limit', '+5'], ['--port', ''], ['--port', ' ']]) {
       const command = option === '--port' ? 'web' : 'tasks';
