@@ -14,7 +14,7 @@ import { GlobalConfig } from '../configs/global-config.js';
 import type { QTasksConfig } from '../core/config.js';
 import { InvalidOptionError, shownValue } from '../core/errors.js';
 import { checkKeys, QUEUE_TASKS_OPTION_KEYS, QueueTasks, type QueueTasksOptions } from '../core/queue-tasks.js';
-import { isRedisUrl } from '../redis/connection.js';
+import { isRedisAddress } from '../redis/connection.js';
 import { Starter } from '../starters/starter.js';
 import { Storage } from '../storages/storage.js';
 import { QTasksTimer } from '../timers/timer.js';
@@ -179,8 +179,9 @@ function checkedOptions(options: unknown, what: string): QTasksModuleOptions {
   }
   checkKeys(options, MODULE_OPTION_KEYS, 'QTasksModule');
   const { url, timers, interceptors } = options as QTasksModuleOptions;
-  if (url !== undefined && !isRedisUrl(url)) {
-    throw new InvalidOptionError(`url must be a Redis URL such as "redis://127.0.0.1:6379/0", got ${shownValue(url)}.`);
+  // Checked here too, not only by the connection: a forRoot mistake is told at import, before Nest builds anything.
+  if (url !== undefined && !(typeof url === 'string' && isRedisAddress(url))) {
+    throw new InvalidOptionError(`url must be a redis:// or rediss:// URL, or a Unix socket path; got ${shownValue(url)}.`);
   }
   if (timers !== undefined && typeof timers !== 'boolean') throw new InvalidOptionError(`timers must be true or false, got ${shownValue(timers)}.`);
   if (interceptors !== undefined && !(Array.isArray(interceptors) && interceptors.every(isInterceptorRef))) {

@@ -333,7 +333,7 @@ describe('bad module options', () => {
       'QTasksModule.forRootAsync needs useFactory: a function returning the options (useClass and useExisting are not supported).',
     ],
     ['interceptors not a list', () => QTasksModule.forRoot({ url, interceptors: {} as never }), 'interceptors must be a list of interceptor classes or instances, got {}.'],
-    ['a bad url', () => QTasksModule.forRoot({ url: 'not a url' }), 'url must be a Redis URL such as "redis://127.0.0.1:6379/0", got "not a url".'],
+    ['a bad url', () => QTasksModule.forRoot({ url: 'not a url' }), 'url must be a redis:// or rediss:// URL, or a Unix socket path; got "not a url".'],
     [
       'a misspelt setting',
       () => QTasksModule.forRoot({ name: uniqueAppName('misspelt'), url, config: { maxTaskProcess: 4 } } as QTasksModuleOptions),
@@ -353,6 +353,10 @@ describe('bad module options', () => {
     const failure = await bootFailure(module);
     expect(failure).toBeInstanceOf(InvalidOptionError);
     expect((failure as Error).message).toBe(message);
+  });
+
+  it('takes a Unix socket path as url, as the engine does', async () => {
+    expect(await bootFailure(() => QTasksModule.forRoot({ url: '/var/run/redis/redis-server.sock' }))).toBe('booted');
   });
 
   it('accepts every option the README documents for forRoot', async () => {
