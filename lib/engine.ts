@@ -40,7 +40,7 @@ export { MemoryBroker, type MemoryBrokerOptions } from './brokers/memory/memory-
 export { Storage, type TaskWatch } from './storages/storage.js';
 export { MemoryStorage, type MemoryStorageOptions } from './storages/memory/memory-storage.js';
 export { RedisStorage, type RedisStorageOptions } from './storages/redis/redis-storage.js';
-export { GlobalConfig, type WorkerStatus } from './configs/global-config.js';
+export { GlobalConfig, type ScheduleAtTick, type WorkerStatus } from './configs/global-config.js';
 export { RedisGlobalConfig, type RedisGlobalConfigOptions } from './configs/redis/redis-global-config.js';
 export { MemoryGlobalConfig, type MemoryGlobalConfigOptions } from './configs/memory/memory-global-config.js';
 export {

@@ -4,6 +4,13 @@ import type { ScheduleDefinition, ScheduleState } from '../core/schedule.js';
 import type { TaskCatalogEntry } from '../core/task-registry.js';
 import { PluginRunner } from '../plugins/plugin-runner.js';
 
+/** A schedule as a timer finds it in GlobalConfig before a tick (see scheduleAtTick). */
+export interface ScheduleAtTick {
+  /** Marked removed by `removeSchedule` in some instance, and not published since. */
+  removed: boolean;
+  published: ScheduleState | undefined;
+}
+
 /** A live worker's heartbeat. */
 export interface WorkerStatus {
   id: string;
@@ -88,8 +95,11 @@ export abstract class GlobalConfig {
    * instances still running it stop it at their next tick.
    */
   abstract removeSchedule(name: string): Promise<void>;
-  /** Whether the schedule is marked removed (a timer asks before enqueueing each tick). */
-  abstract scheduleRemoved(name: string): Promise<boolean>;
+  /**
+   * What a timer asks before enqueueing each tick, read at once: whether the schedule is marked
+   * removed, and its published definition with its run state.
+   */
+  abstract scheduleAtTick(name: string): Promise<ScheduleAtTick>;
   /**
    * Deletes a schedule's definition and leaves no removal mark: an instance still running it goes
    * on (the start-up cleanup of schedules that look abandoned). Its run state is kept (in Redis for

@@ -416,7 +416,7 @@ export class QTasksTimer implements StartHook {
     const { globalConfig } = this.app;
     if (!globalConfig) return true;
     const { definition, trigger } = schedule;
-    const [removed, published] = await Promise.all([globalConfig.scheduleRemoved(definition.name), globalConfig.schedule(definition.name)]);
+    const { removed, published } = await globalConfig.scheduleAtTick(definition.name);
     if (removed) {
       this.stopRemovedElsewhere(schedule);
       return false;

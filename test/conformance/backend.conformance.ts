@@ -1171,6 +1171,27 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       }
     });
 
+    it("reads a schedule for a timer's tick in one call: published with its run state, or marked removed until published again", async () => {
+      const app = new QueueTasks({ name: 'conformance-app', ...factory.appOptions() });
+      await app.start();
+      try {
+        const globalConfig = app.globalConfig!;
+        const name = `tick-read-${randomUUID()}`;
+        const definition = { name, taskName: 'mail', every: 60_000, args: ['ann'], catchUp: false };
+        expect(await globalConfig.scheduleAtTick(name)).toEqual({ removed: false, published: undefined });
+        await globalConfig.publishSchedule(definition, new Date(3_000));
+        await globalConfig.recordScheduleRun(name, new Date(1_000), 'its-task', new Date(2_000));
+        const published = { ...definition, lastRun: new Date(1_000), lastTaskUuid: 'its-task', nextRun: new Date(2_000) };
+        expect(await globalConfig.scheduleAtTick(name)).toEqual({ removed: false, published });
+        await globalConfig.removeSchedule(name);
+        expect(await globalConfig.scheduleAtTick(name)).toEqual({ removed: true, published: undefined });
+        await globalConfig.publishSchedule(definition, new Date(4_000));
+        expect(await globalConfig.scheduleAtTick(name)).toEqual({ removed: false, published: { ...definition, nextRun: new Date(4_000) } });
+      } finally {
+        await app.stop();
+      }
+    });
+
     it("refuses GlobalConfig calls made directly once the app stopped with AppStoppedError naming the app; a new start makes them work again", async () => {
       const app = new QueueTasks({ name: 'conformance-app', ...factory.appOptions() });
       app.task('mail', async (to: string) => `sent to ${to}`);
@@ -1186,6 +1207,7 @@ export function describeBackendConformance(label: string, factory: BackendFactor
         catalog: () => globalConfig.catalog(),
         schedules: () => globalConfig.schedules(),
         removeSchedule: () => globalConfig.removeSchedule('nightly'),
+        scheduleAtTick: () => globalConfig.scheduleAtTick('nightly'),
       };
       for (const [name, call] of Object.entries(calls)) {
         const error = await call().then(() => undefined, (e: unknown) => e);

@@ -97,6 +97,16 @@ describe('GlobalConfig keys in Redis holding another Redis type: a typed error n
     expect(await redis.get(keys.schedules)).toBe('y');
   });
 
+  it("a timer's read before a tick meeting a schedule's run-state key of another type fails with it", async () => {
+    const { app, keys } = await producer('config-schedule-tick');
+    const run = keys.scheduleRun('nightly');
+    await redis.set(run, 'x');
+    const error = await rejection(app.globalConfig!.scheduleAtTick('nightly'));
+    expect(error).toBeInstanceOf(MalformedKeyError);
+    expect(error).toMatchObject(malformed(run, 'string', 'hash'));
+    expect(await redis.get(run)).toBe('x');
+  });
+
   it('a running worker whose heartbeats key came to hold another type logs it at each heartbeat, and runs tasks', async () => {
     const errors: string[] = [];
     const app = await apps.start('config-heartbeat', (registered) => registered.task('double', (n: number) => n * 2), {

@@ -1,7 +1,7 @@
 import { AppStoppedError } from '../../core/errors.js';
 import type { ScheduleDefinition, ScheduleState } from '../../core/schedule.js';
 import type { TaskCatalogEntry } from '../../core/task-registry.js';
-import { GlobalConfig, type WorkerStatus } from '../global-config.js';
+import { GlobalConfig, type ScheduleAtTick, type WorkerStatus } from '../global-config.js';
 
 export interface MemoryGlobalConfigOptions {
   /** The app's name, which a call made once it stopped names in its AppStoppedError. */
@@ -122,9 +122,10 @@ export class MemoryGlobalConfig extends GlobalConfig {
     this.removedSchedules.add(name);
   }
 
-  async scheduleRemoved(name: string): Promise<boolean> {
+  async scheduleAtTick(name: string): Promise<ScheduleAtTick> {
     this.refuseIfStopped();
-    return this.removedSchedules.has(name);
+    const raw = this.scheduleDefinitions.get(name);
+    return { removed: this.removedSchedules.has(name), published: raw === undefined ? undefined : this.withRun(raw) };
   }
 
   // The run state stays, as in Redis: the schedule's own app catches up from it when it starts.

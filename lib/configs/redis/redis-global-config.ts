@@ -7,7 +7,7 @@ import { RedisKeys } from '../../redis/keys.js';
 import { mistypedKey } from '../../redis/key-types.js';
 import { isWrongTypeError } from '../../redis/record-text.js';
 import { ScriptRunner } from '../../redis/scripts.js';
-import { GlobalConfig, readableObjects, type WorkerStatus } from '../global-config.js';
+import { GlobalConfig, readableObjects, type ScheduleAtTick, type WorkerStatus } from '../global-config.js';
 
 /**
  * How long a removed schedule stays marked removed: longer than the longest `every` (about 24.8
@@ -21,6 +21,9 @@ const REMOVED_MARK_MS = 30 * 24 * 3_600_000;
  * for good): its own app, down meanwhile while another started, still catches up from its last run.
  */
 const DROPPED_RUN_MS = REMOVED_MARK_MS;
+
+/** A run hash's fields read with a schedule, in withRun's order: last run, its task, next run. */
+const RUN_FIELDS = ['l', 'u', 'n'] as const;
 
 export interface RedisGlobalConfigOptions extends RedisConnectionOptions {
   name?: string;
@@ -121,7 +124,7 @@ export class RedisGlobalConfig extends GlobalConfig {
 
   /**
    * Deletes the definition and run state, and leaves the mark `r` in the run hash: instances that
-   * still run the schedule find it before their next tick's enqueue (scheduleRemoved) or when
+   * still run the schedule find it before their next tick's enqueue (scheduleAtTick) or when
    * recording it (schedule-run.lua), and stop it. The mark goes when the schedule is published
    * again, or after REMOVED_MARK_MS.
    */
@@ -131,9 +134,14 @@ export class RedisGlobalConfig extends GlobalConfig {
     await this.whileOpen([this.keys.schedules], () => this.scripts.run('schedule-remove', keys, [name, Date.now(), REMOVED_MARK_MS]));
   }
 
-  async scheduleRemoved(name: string): Promise<boolean> {
+  /** One transaction, so a tick costs one round trip and sees the mark and the definition as of one moment. */
+  async scheduleAtTick(name: string): Promise<ScheduleAtTick> {
     const run = this.keys.scheduleRun(name);
-    return (await this.whileOpen([run], () => this.client.hexists(run, 'r'))) === 1;
+    const [raw, [removed, ...runFields]] = (await this.whileOpen([this.keys.schedules, run], () =>
+      execAll(this.client.multi().hget(this.keys.schedules, name).hmget(run, 'r', ...RUN_FIELDS)),
+    )) as [string | null, (string | null)[]];
+    const [definition] = readableObjects<ScheduleDefinition>([raw], 'name');
+    return { removed: removed !== null, published: definition && this.withRun(definition, runFields) };
   }
 
   async dropSchedule(name: string): Promise<void> {
@@ -212,7 +220,7 @@ export class RedisGlobalConfig extends GlobalConfig {
   /** A schedule's run state; a run key of another Redis type fails with MalformedKeyError naming it. */
   private runFields(name: string): Promise<(string | null)[]> {
     const run = this.keys.scheduleRun(name);
-    return this.typedWrongType([run], () => this.client.hmget(run, 'l', 'u', 'n'));
+    return this.typedWrongType([run], () => this.client.hmget(run, ...RUN_FIELDS));
   }
 
   private withRun(definition: ScheduleDefinition, [lastRun, lastTaskUuid, nextRun]: (string | null)[]): ScheduleState {
@@ -225,9 +233,12 @@ export class RedisGlobalConfig extends GlobalConfig {
 }
 
 /**
- * Runs a MULTI, failing with the error of its first failed command: exec() resolves with each
- * command's error beside its reply (a key of another Redis type, say) instead of rejecting.
+ * Runs a MULTI and resolves with its replies, failing with the error of its first failed command:
+ * exec() resolves with each command's error beside its reply (a key of another Redis type, say)
+ * instead of rejecting.
  */
-async function execAll(multi: ChainableCommander): Promise<void> {
-  for (const [error] of (await multi.exec()) ?? []) if (error) throw error;
+async function execAll(multi: ChainableCommander): Promise<unknown[]> {
+  const results = (await multi.exec()) ?? [];
+  for (const [error] of results) if (error) throw error;
+  return results.map(([, reply]) => reply);
 }
