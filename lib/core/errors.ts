@@ -70,7 +70,9 @@ export class DuplicateTaskError extends QTasksError {
   declare readonly code: 'DUPLICATE_TASK';
 
   constructor(readonly taskName: string, first: string, second: string) {
-    super('DUPLICATE_TASK', `Task name "${taskName}" is used twice: by ${first} and by ${second}.`);
+    // Two registrations can look alike (app.task('ok', fn) twice): "by X and by X" would read as one.
+    const where = first === second ? `registered twice, both times by ${first}` : `used twice: by ${first} and by ${second}`;
+    super('DUPLICATE_TASK', `Task name "${taskName}" is ${where}.`);
   }
 }
 

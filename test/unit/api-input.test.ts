@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   AsyncWorker,
+  DuplicateTaskError,
   InvalidOptionError,
   MemoryStorage,
   NotAttachedError,
@@ -252,6 +253,14 @@ describe('the engine', () => {
     expect(() => new QueueTasks({ backend: 'memory' }).task('x', 'oops' as never)).toThrow(
       'Task "x" needs a function as its handler, got "oops".',
     );
+  });
+
+  it('refuses a task name registered twice by look-alike plain functions, saying so rather than "by X and by X"', () => {
+    const app = new QueueTasks({ backend: 'memory' });
+    app.task('ok', () => 'first');
+    const again = () => app.task('ok', () => 'second');
+    expect(again).toThrow(DuplicateTaskError);
+    expect(again).toThrow('Task name "ok" is registered twice, both times by function ok.');
   });
 
   it.each([
