@@ -10,7 +10,7 @@ import { isRedisAddress, RedisConnection } from '../redis/connection.js';
 import { assertAppName } from '../redis/keys.js';
 import { RedisStorage } from '../storages/redis/redis-storage.js';
 import type { WebViewAuth } from '../webview/basic-auth.js';
-import { assertTaskState, QueueInspector, TASK_STATES, type QueueOverview } from '../webview/inspector.js';
+import { assertTaskState, MAX_LIST_LIMIT, QueueInspector, TASK_STATES, type QueueOverview } from '../webview/inspector.js';
 import { WebView } from '../webview/web-view.js';
 import { formatOverview, formatRecord, formatSchedules, formatTaskList, formatWorkers, terminalSafe } from './format.js';
 
@@ -23,6 +23,7 @@ Commands:
   workers                live workers (from their heartbeats)
   tasks [--state S] [--limit N] [--offset N]
                          tasks in one state (${TASK_STATES.join(', ')}; default queued),
+                         at most --limit of them (1 to ${MAX_LIST_LIMIT}, default 20),
                          from position --offset of its order (default 0)
   task <uuid>            one task's record
   requeue <uuid>         runs a task that ended error or cancel again
@@ -170,7 +171,7 @@ const COMMANDS: Record<string, Command> = {
   tasks: (input) => {
     const state = input.values.state ?? 'queued';
     assertTaskState(state);
-    const limit = wholeNumber('--limit', input.values.limit ?? '20');
+    const limit = wholeNumber('--limit', input.values.limit ?? '20', 1, MAX_LIST_LIMIT);
     const offset = wholeNumber('--offset', input.values.offset ?? '0', 0);
     return inspect(input, async (inspector) => {
       const list = await inspector.tasks(state, limit, offset);
@@ -324,12 +325,12 @@ function assertRedisUrl(url: string): void {
   }
 }
 
-function wholeNumber(option: string, text: string, min = 1): number {
+function wholeNumber(option: string, text: string, min = 1, max = Number.MAX_SAFE_INTEGER): number {
   // Digits only: Number() also takes '', '1e3' and '0x10'.
   const value = /^\d+$/.test(text) ? Number(text) : NaN;
   // Past the safe range a number is rounded: the option would not mean what was written.
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new InvalidOptionError(`${option} must be a whole number from ${min} to ${Number.MAX_SAFE_INTEGER}, got "${text}".`);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(`${option} must be a whole number from ${min} to ${max}, got "${text}".`);
   }
   return value;
 }

@@ -1,5 +1,5 @@
 import { errorMessage, InvalidOptionError, QTasksError, TaskNotFoundError, type QTasksErrorCode } from '../core/errors.js';
-import { assertTaskState, finishedVersion, type QueueInspector, type TaskState } from './inspector.js';
+import { assertTaskState, finishedVersion, MAX_LIST_LIMIT, type QueueInspector, type TaskState } from './inspector.js';
 
 /** A read the dashboard's JSON API does on the inspector. */
 export type ApiRead = (inspector: QueueInspector) => Promise<ApiReply>;
@@ -20,8 +20,6 @@ interface ApiRequest {
 }
 
 const DEFAULT_LIMIT = 50;
-/** Most tasks one list answers: a page to look at, not a dump of the queue. */
-const MAX_LIMIT = 1000;
 
 const ROUTES: { path: RegExp; read: (request: ApiRequest) => ApiRead }[] = [
   { path: /^\/api\/overview$/, read: () => async (inspector) => ok(await inspector.overview()) },
@@ -119,7 +117,7 @@ function stateParam(given: string | null): TaskState {
 }
 
 function limitParam(given: string | null): number {
-  return given === null ? DEFAULT_LIMIT : wholeNumberParam('limit', given, 1, MAX_LIMIT, `from 1 to ${MAX_LIMIT}`);
+  return given === null ? DEFAULT_LIMIT : wholeNumberParam('limit', given, 1, MAX_LIST_LIMIT, `from 1 to ${MAX_LIST_LIMIT}`);
 }
 
 function offsetParam(given: string | null): number {

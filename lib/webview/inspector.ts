@@ -87,6 +87,9 @@ export interface InspectorOptions extends RedisConnectionOptions {
   connection?: RedisConnection;
 }
 
+/** Most tasks one list asks for, in the dashboard's API and the CLI: a page to look at, not a dump of the queue. */
+export const MAX_LIST_LIMIT = 1000;
+
 /** Keys a scan may look at before it gives up: a dashboard call must stay cheap on a big Redis. */
 const SCAN_BUDGET = 50_000;
 /** How long a scan of the records (finished tasks with no current index) is reused by later lists. */

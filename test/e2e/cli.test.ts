@@ -148,7 +148,11 @@ describe('the qtasks CLI', () => {
     expect(badState.err).toContain('Unknown task state "finished"');
     const badLimit = await qtasks('tasks', '--limit', 'ten');
     expect(badLimit.code).toBe(EXIT.usage);
-    expect(badLimit.err).toContain('--limit must be a whole number from 1 to 9007199254740991, got "ten"');
+    expect(badLimit.err).toContain('--limit must be a whole number from 1 to 1000, got "ten"');
+    // The dashboard's API answers at most 1000 tasks a page: the CLI asks no more.
+    const overLimit = await qtasks('tasks', '--limit', '1001', '--app', uniqueAppName('cli-numbers'));
+    expect(overLimit).toMatchObject({ code: EXIT.usage, err: expect.stringContaining('--limit must be a whole number from 1 to 1000, got "1001"') });
+    expect(await qtasks('tasks', '--limit', '1000', '--app', uniqueAppName('cli-numbers'))).toMatchObject({ code: EXIT.ok });
     // Past the safe range the number would be rounded: refused as written, naming the range.
     const hugeOffset = await qtasks('tasks', '--offset', '99999999999999999999');
     expect(hugeOffset).toMatchObject({ code: EXIT.usage, err: expect.stringContaining('--offset must be a whole number from 0 to 9007199254740991, got "99999999999999999999"') });
