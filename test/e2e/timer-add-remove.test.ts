@@ -11,6 +11,20 @@ import { nextTickEvent, tickKeys } from '../helpers/ticks.js';
 
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
 
+/** One instance of the app, running schedule "x" (every second by default); what it logs, and its ticks. */
+async function startInstance(name: string, every = 1000, globalConfig?: GlobalConfig) {
+  const logged: string[] = [];
+  const app = new QueueTasks({ name, url: inject('redisUrl'), worker: false, globalConfig, logger: { ...quiet, log: (line) => logged.push(line) } });
+  app.task('report', () => 'report');
+  const timer = new QTasksTimer(app);
+  const ticks: TickEvent[] = [];
+  timer.onTick((event) => ticks.push(event));
+  await timer.add('report', { name: 'x', every });
+  await app.start();
+  return { app, timer, logged, ticks };
+}
+type Instance = Awaited<ReturnType<typeof startInstance>>;
+
 describe('timer.add while Redis is briefly down', () => {
   it("with whenRedisDown 'fail' it fails as RedisUnavailableError and keeps nothing: the same schedule can be added once Redis is back, and fires", async () => {
     const server = await startRedisServer();
@@ -46,18 +60,6 @@ describe('timer.remove with several instances running one schedule', () => {
   const redis = new Redis(url);
   afterAll(async () => redis.quit());
 
-  /** One instance of the app, running schedule "x" (every second by default); what it logs, and its ticks. */
-  const startInstance = async (name: string, every = 1000, globalConfig?: GlobalConfig) => {
-    const logged: string[] = [];
-    const app = new QueueTasks({ name, url, worker: false, globalConfig, logger: { ...quiet, log: (line) => logged.push(line) } });
-    app.task('report', () => 'report');
-    const timer = new QTasksTimer(app);
-    const ticks: TickEvent[] = [];
-    timer.onTick((event) => ticks.push(event));
-    await timer.add('report', { name: 'x', every });
-    await app.start();
-    return { app, timer, logged, ticks };
-  };
   type Instance = Awaited<ReturnType<typeof startInstance>>;
 
   /**
@@ -158,26 +160,13 @@ describe('a schedule defined differently by two deploys running together', () =>
   const redis = new Redis(url);
   afterAll(async () => redis.quit());
 
-  /** An instance running schedule "x" every `every` ms; what it logs, and its ticks. */
-  const startDeploy = async (name: string, every: number) => {
-    const logged: string[] = [];
-    const app = new QueueTasks({ name, url, worker: false, logger: { ...quiet, log: (line) => logged.push(line) } });
-    app.task('report', () => 'report');
-    const timer = new QTasksTimer(app);
-    const ticks: TickEvent[] = [];
-    timer.onTick((event) => ticks.push(event));
-    await timer.add('report', { name: 'x', every });
-    await app.start();
-    return { app, timer, logged, ticks };
-  };
-
   it('fires as published by the one started last: the other fires none and says so once, and takes over once the published one is fired nowhere', async () => {
     const name = uniqueAppName('timer-published-wins');
-    const old = await startDeploy(name, 1000);
-    let newer: Awaited<ReturnType<typeof startDeploy>> | undefined;
+    const old = await startInstance(name, 1000);
+    let newer: Instance | undefined;
     try {
       await nextTickEvent(old.timer);
-      newer = await startDeploy(name, 2000);
+      newer = await startInstance(name, 2000);
       const newerAt = Date.now();
       await sleep(4_500);
       // The union would enqueue every second; the published definition ticks every other one.

@@ -15,11 +15,8 @@ class GatedGlobalConfig extends MemoryGlobalConfig {
   }
 }
 
-afterEach(() => vi.useRealTimers());
-
-it('a tick whose call failed after its run stopped is not tried again in the run started since (stop() then start())', async () => {
-  vi.useFakeTimers({ now: Date.parse('2026-01-01T00:00:30Z') });
-  const globalConfig = new GatedGlobalConfig();
+/** A started memory app on `globalConfig`, its timer running schedule "x" every minute, and the ticks it hears. */
+async function startWithSchedule(globalConfig: MemoryGlobalConfig) {
   const app = new QueueTasks({ backend: 'memory', worker: false, globalConfig, logger: quiet });
   app.task('report', () => 'report');
   const timer = new QTasksTimer(app);
@@ -27,6 +24,15 @@ it('a tick whose call failed after its run stopped is not tried again in the run
   timer.onTick((event) => ticks.push(event));
   await timer.add('report', { name: 'x', every: 60_000 });
   await app.start();
+  return { app, timer, ticks };
+}
+
+afterEach(() => vi.useRealTimers());
+
+it('a tick whose call failed after its run stopped is not tried again in the run started since (stop() then start())', async () => {
+  vi.useFakeTimers({ now: Date.parse('2026-01-01T00:00:30Z') });
+  const globalConfig = new GatedGlobalConfig();
+  const { app, timer, ticks } = await startWithSchedule(globalConfig);
   try {
     let cut!: (error: Error) => void;
     globalConfig.gate = new Promise((_, reject) => (cut = reject));
@@ -63,13 +69,7 @@ it('a tick makes one GlobalConfig read before its enqueue, and records its run a
       };
     },
   });
-  const app = new QueueTasks({ backend: 'memory', worker: false, globalConfig, logger: quiet });
-  app.task('report', () => 'report');
-  const timer = new QTasksTimer(app);
-  const ticks: TickEvent[] = [];
-  timer.onTick((event) => ticks.push(event));
-  await timer.add('report', { name: 'x', every: 60_000 });
-  await app.start();
+  const { app, ticks } = await startWithSchedule(globalConfig);
   try {
     calls.length = 0;
     await vi.advanceTimersByTimeAsync(60_000);
