@@ -46,6 +46,16 @@ function slowStarts(): void {
 /** Resolves once a thread is in that slow call. */
 const slowStartReached = () => expect.poll(() => existsSync(slowStartEntered), { timeout: 10_000 }).toBe(true);
 
+/** A started pool of `size` threads that records each failed replacement's pause; from now on no thread can start. */
+async function startPoolThenCloseGate(size: number) {
+  const pauses: number[] = [];
+  const pool = new ThreadPool(ENTRY, { size, execArgv: [], onReplaceFailed: (_error, retryInMs) => pauses.push(retryInMs) });
+  pools.push(pool);
+  await pool.start();
+  writeFileSync(gate, '');
+  return { pool, pauses };
+}
+
 it('a thread that cannot be replaced is tried again, said each time, until one starts: the pool runs calls again', async () => {
   const failures: string[] = [];
   const pool = new ThreadPool(ENTRY, { size: 1, execArgv: [], onReplaceFailed: (error, retryInMs) => failures.push(`${retryInMs}: ${error.message}`) });
@@ -62,11 +72,7 @@ it('a thread that cannot be replaced is tried again, said each time, until one s
 });
 
 it('a pool started again tries a failed replacement after the first pause, not after the last run\'s longest', async () => {
-  const pauses: number[] = [];
-  const pool = new ThreadPool(ENTRY, { size: 1, execArgv: [], onReplaceFailed: (_error, retryInMs) => pauses.push(retryInMs) });
-  pools.push(pool);
-  await pool.start();
-  writeFileSync(gate, '');
+  const { pool, pauses } = await startPoolThenCloseGate(1);
   await expect(call(pool, 'exit')).rejects.toThrow('crashed (exit code 3)');
   await expect.poll(() => pauses, { timeout: 10_000 }).toEqual([1000, 2000]);
   await pool.close();
@@ -127,11 +133,7 @@ it('a start a close gave up on, failing late, leaves the pool started again runn
 });
 
 it('threads that end together and cannot be replaced each try again after the first pause, not after one another\'s', async () => {
-  const pauses: number[] = [];
-  const pool = new ThreadPool(ENTRY, { size: 3, execArgv: [], onReplaceFailed: (_error, retryInMs) => pauses.push(retryInMs) });
-  pools.push(pool);
-  await pool.start();
-  writeFileSync(gate, '');
+  const { pool, pauses } = await startPoolThenCloseGate(3);
   const exits = await Promise.allSettled([0, 1, 2].map(() => call(pool, 'exit')));
   expect(exits.map((exit) => exit.status)).toEqual(['rejected', 'rejected', 'rejected']);
   await expect.poll(() => pauses.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
