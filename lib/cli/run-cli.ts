@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { requeuedRecord } from '../brokers/broker.js';
 import { RedisBroker } from '../brokers/redis/redis-broker.js';
 import { InvalidOptionError, MalformedKeyError, QTasksError, RedisUnavailableError, TaskNotFoundError } from '../core/errors.js';
+import { wholeNumberText } from '../core/config.js';
 import { RedisGlobalConfig } from '../configs/redis/redis-global-config.js';
 import { isRedisAddress, RedisConnection } from '../redis/connection.js';
 import { assertAppName } from '../redis/keys.js';
@@ -171,8 +172,8 @@ const COMMANDS: Record<string, Command> = {
   tasks: (input) => {
     const state = input.values.state ?? 'queued';
     assertTaskState(state);
-    const limit = wholeNumber('--limit', input.values.limit ?? '20', 1, MAX_LIST_LIMIT);
-    const offset = wholeNumber('--offset', input.values.offset ?? '0', 0);
+    const limit = wholeNumberText('--limit', input.values.limit ?? '20', 1, MAX_LIST_LIMIT);
+    const offset = wholeNumberText('--offset', input.values.offset ?? '0', 0);
     return inspect(input, async (inspector) => {
       const list = await inspector.tasks(state, limit, offset);
       return [list, formatTaskList(list)];
@@ -203,7 +204,7 @@ const COMMANDS: Record<string, Command> = {
     return [apps, apps.join('\n') || '(no apps found)'];
   }),
   web: async ({ url, name, values, io }) => {
-    const port = wholeNumber('--port', values.port ?? '8180', 0);
+    const port = wholeNumberText('--port', values.port ?? '8180', 0);
     const auth = webAuth(io.env.QTASKS_WEB_AUTH);
     const allowedHosts = values['allowed-hosts']?.split(',').map((host) => host.trim()).filter(Boolean) ?? [];
     // Redis down now: the dashboard serves anyway (its API answers 503) and reaches the URL's
@@ -323,14 +324,4 @@ function assertRedisUrl(url: string): void {
   if (!isRedisAddress(url)) {
     throw new InvalidOptionError(`--url must be a redis:// or rediss:// URL, or a Unix socket path; got "${url}".`);
   }
-}
-
-function wholeNumber(option: string, text: string, min = 1, max = Number.MAX_SAFE_INTEGER): number {
-  // Digits only: Number() also takes '', '1e3' and '0x10'.
-  const value = /^\d+$/.test(text) ? Number(text) : NaN;
-  // Past the safe range a number is rounded: the option would not mean what was written.
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(`${option} must be a whole number from ${min} to ${max}, got "${text}".`);
-  }
-  return value;
 }

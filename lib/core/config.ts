@@ -154,3 +154,16 @@ export function assertPriority(value: unknown, what: string): asserts value is n
     throw new InvalidOptionError(`${what} must be an integer between -${PRIORITY_LIMIT} and ${PRIORITY_LIMIT}, got ${String(value)}.`);
   }
 }
+
+/**
+ * A whole number written as text (a CLI option, a query parameter), from `min` to `max`. Plain
+ * digits only: Number() also takes '', '1e3' and '0x10', and past the safe range it rounds, so the
+ * value would not be what was written.
+ */
+export function wholeNumberText(name: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(`${name} must be a whole number from ${min} to ${max}, got "${text}".`);
+  }
+  return value;
+}

@@ -1,4 +1,5 @@
 import { errorMessage, InvalidOptionError, QTasksError, TaskNotFoundError, type QTasksErrorCode } from '../core/errors.js';
+import { wholeNumberText } from '../core/config.js';
 import { assertTaskState, finishedVersion, MAX_LIST_LIMIT, type QueueInspector, type TaskState } from './inspector.js';
 
 /** A read the dashboard's JSON API does on the inspector. */
@@ -117,18 +118,11 @@ function stateParam(given: string | null): TaskState {
 }
 
 function limitParam(given: string | null): number {
-  return given === null ? DEFAULT_LIMIT : wholeNumberParam('limit', given, 1, MAX_LIST_LIMIT, `from 1 to ${MAX_LIST_LIMIT}`);
+  return given === null ? DEFAULT_LIMIT : wholeNumberText('limit', given, 1, MAX_LIST_LIMIT);
 }
 
 function offsetParam(given: string | null): number {
-  return given === null ? 0 : wholeNumberParam('offset', given, 0, Number.MAX_SAFE_INTEGER, `from 0 to ${Number.MAX_SAFE_INTEGER}`);
-}
-
-/** Plain digits only: `1e3` or `0x10` would pass Number() and mean something the caller did not write. */
-function wholeNumberParam(name: string, given: string, min: number, max: number, range: string): number {
-  const value = /^\d+$/.test(given) ? Number(given) : NaN;
-  if (!(value >= min && value <= max)) throw new InvalidOptionError(`${name} must be a whole number ${range}, got "${given}".`);
-  return value;
+  return given === null ? 0 : wholeNumberText('offset', given, 0);
 }
 
 function uuidParam(encoded: string): string {
