@@ -35,10 +35,12 @@ Commands:
   schedules              timer schedules with their last and next run
   settings               GlobalConfig settings
   apps                   app names found on this Redis
-  web [--port N] [--host H] [--allowed-hosts A,B]
+  web [--port N] [--host H] [--allowed-hosts A,B] [--trusted-proxies P,Q]
                          serve the dashboard until interrupted (default 127.0.0.1:8180);
                          --allowed-hosts: more host names it may be reached by;
-                         env QTASKS_WEB_AUTH=user:password: the login it asks for
+                         env QTASKS_WEB_AUTH=user:password: the login it asks for;
+                         --trusted-proxies: addresses of reverse proxies in front of it,
+                         whose X-Forwarded-For names the client the login throttle counts
   help                   this text
 
 Options:
@@ -74,6 +76,7 @@ const OPTIONS = {
   port: { type: 'string' },
   host: { type: 'string' },
   'allowed-hosts': { type: 'string' },
+  'trusted-proxies': { type: 'string' },
   force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
@@ -155,7 +158,7 @@ function packageVersion(): string {
 interface CommandInput {
   url: string;
   name: string;
-  values: { json?: boolean; state?: string; limit?: string; offset?: string; port?: string; host?: string; 'allowed-hosts'?: string; force?: boolean };
+  values: { json?: boolean; state?: string; limit?: string; offset?: string; port?: string; host?: string; 'allowed-hosts'?: string; 'trusted-proxies'?: string; force?: boolean };
   rest: string[];
   io: CliIo;
 }
@@ -206,7 +209,8 @@ const COMMANDS: Record<string, Command> = {
   web: async ({ url, name, values, io }) => {
     const port = wholeNumberText('--port', values.port ?? '8180', 0);
     const auth = webAuth(io.env.QTASKS_WEB_AUTH);
-    const allowedHosts = values['allowed-hosts']?.split(',').map((host) => host.trim()).filter(Boolean) ?? [];
+    const allowedHosts = commaList(values['allowed-hosts']);
+    const trustedProxies = commaList(values['trusted-proxies']);
     // Redis down now: the dashboard serves anyway (its API answers 503) and reaches the URL's
     // server once it is back, as a single Redis.
     const connection = await openUrl(url).catch((error: unknown) => {
@@ -214,7 +218,7 @@ const COMMANDS: Record<string, Command> = {
       throw error;
     });
     try {
-      const webView = new WebView({ ...(connection ? { connection } : { url }), name, port, host: values.host ?? '127.0.0.1', allowedHosts, auth });
+      const webView = new WebView({ ...(connection ? { connection } : { url }), name, port, host: values.host ?? '127.0.0.1', allowedHosts, trustedProxies, auth });
       await webView.start();
       io.out(`dashboard of ${name} at ${webView.address} (Ctrl-C to stop)\n`);
       try {
@@ -228,6 +232,11 @@ const COMMANDS: Record<string, Command> = {
     return EXIT.ok;
   },
 };
+
+/** The entries of an option given as `a,b` (none when it is not given). */
+function commaList(given: string | undefined): string[] {
+  return given?.split(',').map((entry) => entry.trim()).filter(Boolean) ?? [];
+}
 
 /** The dashboard's login from QTASKS_WEB_AUTH (`user:password`; an environment variable stays out of `ps`). */
 function webAuth(given: string | undefined): WebViewAuth | undefined {

@@ -1,4 +1,4 @@
-import { isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 
 /** How many failed logins a client may make, and how long it then waits. */
 export interface LoginThrottleOptions {
@@ -57,10 +57,27 @@ export class LoginThrottle {
 export function clientKey(address: string): string {
   const groups = ipv6Groups(address);
   if (!groups) return address;
-  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
-    return [groups[6]! >> 8, groups[6]! & 0xff, groups[7]! >> 8, groups[7]! & 0xff].join('.');
-  }
-  return `${groups.slice(0, 4).map((group) => group.toString(16)).join(':')}::/64`;
+  return mappedIPv4(groups) ?? `${hexGroups(groups.slice(0, 4))}::/64`;
+}
+
+/**
+ * One spelling per IP address, so that two spellings of it compare equal (`::1` and `0:0::1`;
+ * `::ffff:10.0.0.1` and `10.0.0.1`); undefined for text that is no IP address.
+ */
+export function canonicalAddress(address: string): string | undefined {
+  if (isIPv4(address)) return address;
+  const groups = ipv6Groups(address);
+  return groups && (mappedIPv4(groups) ?? hexGroups(groups));
+}
+
+/** The IPv4 address that IPv6 groups stand for when they are one mapped into IPv6 (`::ffff:a.b.c.d`). */
+function mappedIPv4(groups: number[]): string | undefined {
+  if (!(groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff)) return undefined;
+  return [groups[6]! >> 8, groups[6]! & 0xff, groups[7]! >> 8, groups[7]! & 0xff].join('.');
+}
+
+function hexGroups(groups: number[]): string {
+  return groups.map((group) => group.toString(16)).join(':');
 }
 
 /** The eight 16-bit groups of an IPv6 address (its zone, `%eth0`, left out); undefined for any other text. */

@@ -8,6 +8,7 @@ import { API_HELP, apiRead, errorReply, problemReply, type ApiRead, type ApiRepl
 import { BasicAuth, type WebViewAuth } from './basic-auth.js';
 import { QueueInspector, type InspectorOptions } from './inspector.js';
 import { PAGE_CSP, renderPage } from './page.js';
+import { TrustedProxies } from './trusted-proxies.js';
 
 /** Where the dashboard listens and how its page refreshes. */
 export interface WebViewServerOptions {
@@ -27,6 +28,11 @@ export interface WebViewServerOptions {
    * them). Off by default; give it whenever `host` is not loopback.
    */
   auth?: WebViewAuth;
+  /**
+   * Addresses of the reverse proxies in front of the dashboard. A request from one is counted by
+   * auth's login throttle for the client its X-Forwarded-For names, not for the proxy; default none.
+   */
+  trustedProxies?: string[];
 }
 
 /** The app to show (name and Redis connection, as for QueueInspector) and where to serve it. */
@@ -73,13 +79,14 @@ export class WebView {
   /** Host names requests may name in their Host header (see refuseHost). */
   private readonly hostNames: ReadonlySet<string>;
   private readonly auth?: BasicAuth;
+  private readonly trustedProxies: TrustedProxies;
   private readonly logger: QTasksLogger;
   private starting?: Promise<void>;
   private server?: Server;
   private listeningAt?: string;
 
   constructor(options: WebViewOptions) {
-    const { port = DEFAULT_WEBVIEW_PORT, host = '127.0.0.1', refreshMs = DEFAULT_REFRESH_MS, allowedHosts = [], auth, logger = consoleLogger, ...inspectorOptions } = options;
+    const { port = DEFAULT_WEBVIEW_PORT, host = '127.0.0.1', refreshMs = DEFAULT_REFRESH_MS, allowedHosts = [], auth, trustedProxies = [], logger = consoleLogger, ...inspectorOptions } = options;
     if (!Number.isInteger(port) || port < 0 || port > 65_535) {
       throw new InvalidOptionError(`WebView port must be a whole number from 0 to 65535, got ${port}.`);
     }
@@ -94,6 +101,7 @@ export class WebView {
     const defaultNames = this.onLoopback ? [...LOOPBACK] : ['localhost', hostname().toLowerCase(), host.toLowerCase()];
     this.hostNames = new Set([...defaultNames, ...allowedHostNames(allowedHosts)]);
     this.auth = auth === undefined ? undefined : new BasicAuth(auth);
+    this.trustedProxies = new TrustedProxies(trustedProxies);
     this.logger = logger;
     // Built now so that a bad app name fails here, not at the first request.
     this.inspector = new QueueInspector(inspectorOptions);
@@ -162,8 +170,7 @@ export class WebView {
       const refusal = this.refuseHost(request.headers.host);
       // Before the login: a page under another host name (DNS rebinding) gets no login prompt.
       if (refusal) return sendJson(response, refusal);
-      // Behind a reverse proxy every request comes from the proxy's address: failures are counted together.
-      const loginRefusal = this.auth?.refusal(request.headers.authorization, request.socket.remoteAddress ?? '');
+      const loginRefusal = this.auth?.refusal(request.headers.authorization, this.clientAddress(request));
       if (loginRefusal) return sendJson(response, loginRefusal.reply, loginRefusal.headers);
       if (request.method !== 'GET' && request.method !== 'HEAD') {
         const reply = problemReply(405, 'METHOD_NOT_ALLOWED', `The dashboard only reads: use GET, not ${request.method}.`);
@@ -178,6 +185,11 @@ export class WebView {
     } catch (error) {
       sendJson(response, errorReply(error));
     }
+  }
+
+  /** Whose login failures a request counts with: see TrustedProxies. A socket already closed reports no address. */
+  private clientAddress(request: IncomingMessage): string {
+    return this.trustedProxies.clientAddress(request.socket.remoteAddress ?? '', request.headers['x-forwarded-for']);
   }
 
   /**

@@ -268,6 +268,33 @@ describe('the qtasks CLI', () => {
     expect(err).toContain('QTASKS_WEB_AUTH must be user:password');
   }, 90_000);
 
+  it('counts failed logins per client behind the proxies --trusted-proxies names (`qtasks web`)', async () => {
+    const gate = new Gate();
+    let out = '';
+    let err = '';
+    const env = { QTASKS_REDIS_URL: inject('redisUrl'), QTASKS_WEB_AUTH: 'ops:secret' };
+    const io = { out: (text: string) => (out += text), err: (text: string) => (err += text), env, interrupted: () => gate.pass() };
+    const app = uniqueAppName('cli-web-proxy');
+    // The test's requests come from 127.0.0.1: here, the proxy.
+    const served = runCli(['web', '--port', '0', '--trusted-proxies', '192.0.2.1, 127.0.0.1', '--app', app], io);
+    try {
+      const ended = served.then((code) => expect.fail(`qtasks web ended with ${code}: ${err}`));
+      await raceTimeout(Promise.race([gate.reached, ended]), 30_000, () => expect.fail('qtasks web not serving within 30 s'));
+      const address = /at (http:\/\/\S+) /.exec(out)![1]!;
+      const status = async (credentials: string, forwardedFor: string) =>
+        (await fetch(`${address}/api/overview`, { headers: { authorization: `Basic ${Buffer.from(credentials).toString('base64')}`, 'x-forwarded-for': forwardedFor } })).status;
+      // Five failures, the default, make a client wait.
+      for (let attempt = 1; attempt <= 5; attempt++) expect(await status('ops:guess', '203.0.113.1')).toBe(401);
+      expect(await status('ops:secret', '203.0.113.1')).toBe(429);
+      expect(await status('ops:secret', '203.0.113.2')).toBe(200);
+    } finally {
+      gate.open();
+    }
+    expect(await served).toBe(EXIT.ok);
+    const refused = await qtasks('web', '--port', '0', '--trusted-proxies', '127.0.0.1,proxy.example', '--app', app);
+    expect(refused).toMatchObject({ code: EXIT.usage, err: expect.stringContaining('WebView trustedProxies must hold IP addresses, got "proxy.example"') });
+  });
+
   it('ends quietly when its reader closes the pipe early (`qtasks tasks | head`)', async () => {
     const producer = await apps.start('cli-pipe', (registered) => registered.task('job', () => undefined), { worker: false });
     // Far more output than a pipe buffers, so that writes go on after the reader is gone.

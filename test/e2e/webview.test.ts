@@ -37,6 +37,15 @@ function getWithHost(url: string, host: string): Promise<number> {
   });
 }
 
+/** A request to the overview with this login and X-Forwarded-For; resolves with its status. */
+function loginStatus(webView: WebView): (credentials: string, forwardedFor?: string) => Promise<number> {
+  return async (credentials, forwardedFor) => {
+    const headers: Record<string, string> = { authorization: `Basic ${Buffer.from(credentials).toString('base64')}` };
+    if (forwardedFor !== undefined) headers['x-forwarded-for'] = forwardedFor;
+    return (await fetch(`${webView.address}/api/overview`, { headers })).status;
+  };
+}
+
 describe('the WebView dashboard', () => {
   const redisUrl = inject('redisUrl');
   const apps = plainApps(redisUrl);
@@ -370,6 +379,39 @@ describe('the WebView dashboard', () => {
     }
   });
 
+  it('behind a trusted proxy, counts failed logins per client its X-Forwarded-For names, by the right-most entry', async () => {
+    // The test's requests come from 127.0.0.1: here, the proxy.
+    const guarded = await startView({ name: worker.name, url: redisUrl, port: 0, trustedProxies: ['127.0.0.1'], auth: { user: 'ops', password: 'secret', maxFailures: 2 } });
+    const status = loginStatus(guarded);
+    for (let attempt = 1; attempt <= 2; attempt++) expect(await status('ops:guess', '203.0.113.1')).toBe(401);
+    expect(await status('ops:secret', '203.0.113.1')).toBe(429);
+    // Another client behind the same proxy keeps its own count.
+    expect(await status('ops:secret', '203.0.113.2')).toBe(200);
+    // A client writes what it likes left of its own address: a forged entry does not free it.
+    expect(await status('ops:secret', '198.51.100.7, 203.0.113.1')).toBe(429);
+    // The proxy's own address appended by a second hop through it is skipped.
+    expect(await status('ops:secret', '198.51.100.7, 203.0.113.1, 127.0.0.1')).toBe(429);
+    // A forwarded IPv6 client is its /64, as a peer would be.
+    for (let attempt = 1; attempt <= 2; attempt++) expect(await status('ops:guess', '2001:db8:1:2::1')).toBe(401);
+    expect(await status('ops:secret', '2001:db8:1:2::99')).toBe(429);
+    // A malformed header, or none, is counted for the proxy itself.
+    for (const forwardedFor of ['unknown', '203.0.113.2, 203.0.113.1:4711']) expect(await status('ops:guess', forwardedFor)).toBe(401);
+    expect(await status('ops:secret')).toBe(429);
+    expect(await status('ops:secret', '203.0.113.2')).toBe(200);
+  });
+
+  it('ignores X-Forwarded-For from a peer that is no trusted proxy, and refuses trustedProxies that are no IP addresses', async () => {
+    const guarded = await startView({ name: worker.name, url: redisUrl, port: 0, trustedProxies: ['192.0.2.1', '::ffff:192.0.2.2'], auth: { user: 'ops', password: 'secret', maxFailures: 2 } });
+    const status = loginStatus(guarded);
+    expect(await status('ops:guess', '203.0.113.1')).toBe(401);
+    expect(await status('ops:guess', '203.0.113.2')).toBe(401);
+    expect(await status('ops:secret', '203.0.113.3')).toBe(429);
+    for (const trustedProxies of [['10.0.0.1', 'proxy.example'], '10.0.0.1'] as string[][]) {
+      expect(() => new WebView({ name: worker.name, url: redisUrl, trustedProxies })).toThrow(InvalidOptionError);
+    }
+    expect(() => new WebView({ name: worker.name, url: redisUrl, trustedProxies: ['10.0.0.1', 'proxy.example'] })).toThrow('got "proxy.example"');
+  });
+
   it('warns when it listens beyond loopback with no auth, and refuses an auth lacking a user or password', async () => {
     const warnings: string[] = [];
     const logger = { log: () => undefined, error: () => undefined, warn: (message: string) => warnings.push(message) };
@@ -627,6 +669,19 @@ describe('QTasksModule with the webview option', () => {
       await app.close();
     }
     await expect(fetch(address)).rejects.toThrow();
+  });
+
+  it('counts failed logins per client behind the proxies its trustedProxies names', async () => {
+    const webview = { port: 0, trustedProxies: ['127.0.0.1'], auth: { user: 'ops', password: 'secret', maxFailures: 1 } };
+    const app = await startNestApp({ name: uniqueAppName('webview-proxy'), url: inject('redisUrl'), webview }, [GreetingService]);
+    try {
+      const status = loginStatus(app.get(WebView));
+      expect(await status('ops:guess', '203.0.113.1')).toBe(401);
+      expect(await status('ops:secret', '203.0.113.1')).toBe(429);
+      expect(await status('ops:secret', '203.0.113.2')).toBe(200);
+    } finally {
+      await app.close();
+    }
   });
 
   it('has no WebView without the option, and refuses one over the memory backend or with no Redis to read', async () => {
