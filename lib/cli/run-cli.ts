@@ -12,7 +12,7 @@ import { assertAppName } from '../redis/keys.js';
 import { RedisStorage } from '../storages/redis/redis-storage.js';
 import type { WebViewAuth } from '../webview/basic-auth.js';
 import { assertTaskState, MAX_LIST_LIMIT, QueueInspector, TASK_STATES, type QueueOverview } from '../webview/inspector.js';
-import { WebView } from '../webview/web-view.js';
+import { MAX_PORT, WebView } from '../webview/web-view.js';
 import { formatOverview, formatRecord, formatSchedules, formatTaskList, formatWorkers, terminalSafe } from './format.js';
 
 export const USAGE = `Usage: qtasks <command> [options]
@@ -207,7 +207,7 @@ const COMMANDS: Record<string, Command> = {
     return [apps, apps.join('\n') || '(no apps found)'];
   }),
   web: async ({ url, name, values, io }) => {
-    const port = wholeNumberText('--port', values.port ?? '8180', 0);
+    const port = wholeNumberText('--port', values.port ?? '8180', 0, MAX_PORT);
     const auth = webAuth(io.env.QTASKS_WEB_AUTH);
     const allowedHosts = commaList(values['allowed-hosts']);
     const trustedProxies = commaList(values['trusted-proxies']);

@@ -42,6 +42,8 @@ export interface WebViewOptions extends InspectorOptions, WebViewServerOptions {
 }
 
 export const DEFAULT_WEBVIEW_PORT = 8180;
+/** The highest TCP port; `qtasks web --port` is held to it too, so a typo fails as usage, before Redis is reached. */
+export const MAX_PORT = 65_535;
 const DEFAULT_REFRESH_MS = 2000;
 /**
  * Longest a request waits for Redis. A connection that fails fast answers sooner; this bounds a
@@ -87,8 +89,8 @@ export class WebView {
 
   constructor(options: WebViewOptions) {
     const { port = DEFAULT_WEBVIEW_PORT, host = '127.0.0.1', refreshMs = DEFAULT_REFRESH_MS, allowedHosts = [], auth, trustedProxies = [], logger = consoleLogger, ...inspectorOptions } = options;
-    if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-      throw new InvalidOptionError(`WebView port must be a whole number from 0 to 65535, got ${port}.`);
+    if (!Number.isInteger(port) || port < 0 || port > MAX_PORT) {
+      throw new InvalidOptionError(`WebView port must be a whole number from 0 to ${MAX_PORT}, got ${port}.`);
     }
     if (!Number.isInteger(refreshMs) || refreshMs < 100) {
       throw new InvalidOptionError(`WebView refreshMs must be a whole number of milliseconds, at least 100, got ${refreshMs}.`);

@@ -156,6 +156,9 @@ describe('the qtasks CLI', () => {
     // Past the safe range the number would be rounded: refused as written, naming the range.
     const hugeOffset = await qtasks('tasks', '--offset', '99999999999999999999');
     expect(hugeOffset).toMatchObject({ code: EXIT.usage, err: expect.stringContaining('--offset must be a whole number from 0 to 9007199254740991, got "99999999999999999999"') });
+    // No TCP port: refused as usage before Redis is reached (none answers at this URL), naming the range.
+    const overPort = await qtasks('web', '--port', '70000', '--url', 'redis://127.0.0.1:1', '--app', uniqueAppName('cli-numbers'));
+    expect(overPort).toEqual({ code: EXIT.usage, out: '', err: 'qtasks: --port must be a whole number from 0 to 65535, got "70000".\n' });
     // Number() would read these as 1000, 16, 5 and 0 (any free port).
     for (const [option, given] of [['--limit', '1e3'], ['--limit', '0x10'], ['--limit', '+5'], ['--port', ''], ['--port', ' ']]) {
       const command = option === '--port' ? 'web' : 'tasks';

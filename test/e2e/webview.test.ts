@@ -423,6 +423,10 @@ describe('the WebView dashboard', () => {
     for (const auth of [{ user: '', password: 'x' }, { user: 'a:b', password: 'x' }, { user: 'ops', password: '' }]) {
       expect(() => new WebView({ name: worker.name, url: redisUrl, auth })).toThrow(InvalidOptionError);
     }
+    // Refused when built, not when it listens.
+    for (const port of [70_000, -1, 80.5]) {
+      expect(() => new WebView({ name: worker.name, url: redisUrl, port })).toThrow(new InvalidOptionError(`WebView port must be a whole number from 0 to 65535, got ${port}.`));
+    }
   });
 
   it('starts one server when start is called again before the first call is done', async () => {
@@ -691,6 +695,7 @@ describe('QTasksModule with the webview option', () => {
     await expect(startNestApp({ backend: 'memory', webview: {} }, [])).rejects.toThrow(/webview reads tasks from Redis/);
     const storage = new RedisStorage({ name: uniqueAppName('webview-components'), url: inject('redisUrl') });
     await expect(startNestApp({ storage, webview: {} }, [])).rejects.toThrow(/webview needs the Redis to read when broker or storage is passed in/);
+    await expect(startNestApp({ url: inject('redisUrl'), webview: { port: 70_000 } }, [])).rejects.toThrow('WebView port must be a whole number from 0 to 65535, got 70000.');
     await storage.stop();
   });
 
