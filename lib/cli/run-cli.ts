@@ -39,8 +39,9 @@ Commands:
                          serve the dashboard until interrupted (default 127.0.0.1:8180);
                          --allowed-hosts: more host names it may be reached by;
                          env QTASKS_WEB_AUTH=user:password: the login it asks for;
-                         --trusted-proxies: addresses of reverse proxies in front of it,
-                         whose X-Forwarded-For names the client the login throttle counts
+                         --trusted-proxies: addresses or CIDR ranges (10.0.0.0/8, fd00::/8)
+                         of reverse proxies in front of it, whose X-Forwarded-For names
+                         the client the login throttle counts
   help                   this text
 
 Options:

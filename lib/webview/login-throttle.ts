@@ -70,6 +70,14 @@ export function canonicalAddress(address: string): string | undefined {
   return groups && (mappedIPv4(groups) ?? hexGroups(groups));
 }
 
+/**
+ * The eight 16-bit groups of an IP address, an IPv4 one as it is mapped into IPv6
+ * (`::ffff:a.b.c.d`), so that both families compare in one space; undefined for other text.
+ */
+export function addressGroups(address: string): number[] | undefined {
+  return ipv6Groups(isIPv4(address) ? `::ffff:${address}` : address);
+}
+
 /** The IPv4 address that IPv6 groups stand for when they are one mapped into IPv6 (`::ffff:a.b.c.d`). */
 function mappedIPv4(groups: number[]): string | undefined {
   if (!(groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff)) return undefined;

@@ -1,15 +1,27 @@
+import { isIPv4 } from 'node:net';
+import { wholeNumberText } from '../core/config.js';
 import { InvalidOptionError } from '../core/errors.js';
-import { canonicalAddress } from './login-throttle.js';
+import { addressGroups, canonicalAddress } from './login-throttle.js';
+
+/** Addresses as IPv6 has them: an IPv4 range is its IPv4-mapped one, 96 bits longer (`10.0.0.0/8` is `::ffff:10.0.0.0/104`). */
+const ADDRESS_BITS = 128;
+const IPV4_BITS = 32;
+
+/** The addresses a trustedProxies entry stands for: those whose first `prefixLength` bits are those of `address`. */
+export interface AddressRange {
+  address: bigint;
+  prefixLength: number;
+}
 
 /**
  * The reverse proxies in front of the dashboard, so that a request they forward is counted for
  * the client it came from (see clientAddress), not for the proxy that all requests share.
  */
 export class TrustedProxies {
-  private readonly addresses: ReadonlySet<string>;
+  private readonly ranges: readonly AddressRange[];
 
   constructor(trustedProxies: unknown) {
-    this.addresses = new Set(proxyAddresses(trustedProxies));
+    this.ranges = proxyRanges(trustedProxies, 'WebView trustedProxies');
   }
 
   /**
@@ -32,16 +44,38 @@ export class TrustedProxies {
   }
 
   private isTrusted(address: string): boolean {
-    const canonical = canonicalAddress(address);
-    return canonical !== undefined && this.addresses.has(canonical);
+    const bits = addressBits(address);
+    return bits !== undefined && this.ranges.some((range) => inRange(bits, range));
   }
 }
 
-function proxyAddresses(trustedProxies: unknown): string[] {
-  if (!Array.isArray(trustedProxies)) throw new InvalidOptionError('WebView trustedProxies must be a list of IP addresses.');
-  return trustedProxies.map((given: unknown) => {
-    const canonical = typeof given === 'string' ? canonicalAddress(given) : undefined;
-    if (canonical === undefined) throw new InvalidOptionError(`WebView trustedProxies must hold IP addresses, got ${JSON.stringify(given)}.`);
-    return canonical;
-  });
+/**
+ * The ranges of a trustedProxies list: IP addresses and CIDR ranges (`10.0.0.0/8`, `fd00::/8`).
+ * Anything else is refused, naming the entry and what `label` calls the list (the CLI checks its
+ * option with it before it reaches Redis).
+ */
+export function proxyRanges(trustedProxies: unknown, label: string): AddressRange[] {
+  if (!Array.isArray(trustedProxies)) throw new InvalidOptionError(`${label} must be a list of IP addresses or CIDR ranges.`);
+  return trustedProxies.map((given: unknown) => proxyRange(given, label));
+}
+
+/** One entry: an address alone is the range of that address only. */
+function proxyRange(given: unknown, label: string): AddressRange {
+  const [address = '', prefix, ...extra] = typeof given === 'string' ? given.split('/') : [];
+  const bits = addressBits(address);
+  if (bits === undefined || extra.length > 0) throw new InvalidOptionError(`${label} must hold IP addresses or CIDR ranges, got ${JSON.stringify(given)}.`);
+  if (prefix === undefined) return { address: bits, prefixLength: ADDRESS_BITS };
+  const familyBits = isIPv4(address) ? IPV4_BITS : ADDRESS_BITS;
+  const prefixLength = wholeNumberText(`the prefix length of ${label} entry ${JSON.stringify(given)}`, prefix, 0, familyBits);
+  return { address: bits, prefixLength: prefixLength + ADDRESS_BITS - familyBits };
+}
+
+/** An IP address as one 128-bit number (see ADDRESS_BITS); undefined for text that is none. */
+function addressBits(address: string): bigint | undefined {
+  return addressGroups(address)?.reduce((bits, group) => (bits << 16n) | BigInt(group), 0n);
+}
+
+/** Whether the address agrees with the range on the bits its prefix fixes (the range's own later bits never count). */
+function inRange(address: bigint, { address: start, prefixLength }: AddressRange): boolean {
+  return (address ^ start) >> BigInt(ADDRESS_BITS - prefixLength) === 0n;
 }

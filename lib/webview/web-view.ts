@@ -29,8 +29,9 @@ export interface WebViewServerOptions {
    */
   auth?: WebViewAuth;
   /**
-   * Addresses of the reverse proxies in front of the dashboard. A request from one is counted by
-   * auth's login throttle for the client its X-Forwarded-For names, not for the proxy; default none.
+   * The reverse proxies in front of the dashboard: IP addresses and CIDR ranges (`10.0.0.0/8`,
+   * `fd00::/8`). A request from one is counted by auth's login throttle for the client its
+   * X-Forwarded-For names, not for the proxy; default none.
    */
   trustedProxies?: string[];
 }

@@ -295,7 +295,7 @@ describe('the qtasks CLI', () => {
     }
     expect(await served).toBe(EXIT.ok);
     const refused = await qtasks('web', '--port', '0', '--trusted-proxies', '127.0.0.1,proxy.example', '--app', app);
-    expect(refused).toMatchObject({ code: EXIT.usage, err: expect.stringContaining('WebView trustedProxies must hold IP addresses, got "proxy.example"') });
+    expect(refused).toMatchObject({ code: EXIT.usage, err: expect.stringContaining('WebView trustedProxies must hold IP addresses or CIDR ranges, got "proxy.example"') });
   });
 
   it('ends quietly when its reader closes the pipe early (`qtasks tasks | head`)', async () => {

@@ -400,6 +400,18 @@ describe('the WebView dashboard', () => {
     expect(await status('ops:secret', '203.0.113.2')).toBe(200);
   });
 
+  it('trusts every proxy in a CIDR range of trustedProxies, and counts the clients behind them apart', async () => {
+    // The test's requests come from 127.0.0.1: here, one proxy of a pool in 127.0.0.0/8.
+    const guarded = await startView({ name: worker.name, url: redisUrl, port: 0, trustedProxies: ['127.0.0.0/8'], auth: { user: 'ops', password: 'secret', maxFailures: 2 } });
+    const status = loginStatus(guarded);
+    for (let attempt = 1; attempt <= 2; attempt++) expect(await status('ops:guess', '203.0.113.1')).toBe(401);
+    expect(await status('ops:secret', '203.0.113.1')).toBe(429);
+    expect(await status('ops:secret', '203.0.113.2')).toBe(200);
+    // Another proxy of the pool on the way is skipped as well.
+    expect(await status('ops:secret', '203.0.113.1, 127.0.0.9')).toBe(429);
+    expect(await status('ops:secret', '203.0.113.2, 127.0.0.9')).toBe(200);
+  });
+
   it('ignores X-Forwarded-For from a peer that is no trusted proxy, and refuses trustedProxies that are no IP addresses', async () => {
     const guarded = await startView({ name: worker.name, url: redisUrl, port: 0, trustedProxies: ['192.0.2.1', '::ffff:192.0.2.2'], auth: { user: 'ops', password: 'secret', maxFailures: 2 } });
     const status = loginStatus(guarded);
