@@ -12,7 +12,8 @@ import { assertAppName } from '../redis/keys.js';
 import { RedisStorage } from '../storages/redis/redis-storage.js';
 import type { WebViewAuth } from '../webview/basic-auth.js';
 import { assertTaskState, MAX_LIST_LIMIT, QueueInspector, TASK_STATES, type QueueOverview } from '../webview/inspector.js';
-import { MAX_PORT, WebView } from '../webview/web-view.js';
+import { proxyRanges } from '../webview/trusted-proxies.js';
+import { allowedHostNames, assertListenHost, MAX_PORT, WebView, type WebViewServerOptions } from '../webview/web-view.js';
 import { formatOverview, formatRecord, formatSchedules, formatTaskList, formatWorkers, terminalSafe } from './format.js';
 
 export const USAGE = `Usage: qtasks <command> [options]
@@ -208,10 +209,8 @@ const COMMANDS: Record<string, Command> = {
     return [apps, apps.join('\n') || '(no apps found)'];
   }),
   web: async ({ url, name, values, io }) => {
-    const port = wholeNumberText('--port', values.port ?? '8180', 0, MAX_PORT);
+    const server = webServerOptions(values);
     const auth = webAuth(io.env.QTASKS_WEB_AUTH);
-    const allowedHosts = commaList(values['allowed-hosts']);
-    const trustedProxies = commaList(values['trusted-proxies']);
     // Redis down now: the dashboard serves anyway (its API answers 503) and reaches the URL's
     // server once it is back, as a single Redis.
     const connection = await openUrl(url).catch((error: unknown) => {
@@ -219,7 +218,7 @@ const COMMANDS: Record<string, Command> = {
       throw error;
     });
     try {
-      const webView = new WebView({ ...(connection ? { connection } : { url }), name, port, host: values.host ?? '127.0.0.1', allowedHosts, trustedProxies, auth });
+      const webView = new WebView({ ...(connection ? { connection } : { url }), name, ...server, auth });
       await webView.start();
       io.out(`dashboard of ${name} at ${webView.address} (Ctrl-C to stop)\n`);
       try {
@@ -233,6 +232,21 @@ const COMMANDS: Record<string, Command> = {
     return EXIT.ok;
   },
 };
+
+/**
+ * The dashboard's options as given, checked by WebView's own checks but named as options here, so
+ * that a typo is usage (exit 2) found before Redis is tried, not the dashboard failing after.
+ */
+function webServerOptions(values: CommandInput['values']): WebViewServerOptions {
+  const port = wholeNumberText('--port', values.port ?? '8180', 0, MAX_PORT);
+  const host = values.host ?? '127.0.0.1';
+  assertListenHost(host, '--host');
+  const allowedHosts = commaList(values['allowed-hosts']);
+  allowedHostNames(allowedHosts, '--allowed-hosts');
+  const trustedProxies = commaList(values['trusted-proxies']);
+  proxyRanges(trustedProxies, '--trusted-proxies');
+  return { port, host, allowedHosts, trustedProxies };
+}
 
 /** The entries of an option given as `a,b` (none when it is not given). */
 function commaList(given: string | undefined): string[] {

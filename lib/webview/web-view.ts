@@ -54,6 +54,10 @@ const ANSWER_TIMEOUT_MS = 10_000;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
+/** DNS labels (letters, digits, hyphens; underscores too, as container names have them), dot-separated. */
+const HOST_NAME = /^[\w-]{1,63}(\.[\w-]{1,63})*\.?$/;
+const MAX_HOST_NAME_LENGTH = 253;
+
 const JSON_HEADERS = {
   'content-type': 'application/json; charset=utf-8',
   'cache-control': 'no-store',
@@ -98,11 +102,12 @@ export class WebView {
     }
     // The page polls on a browser timer, which overflows past the same limit as Node's.
     assertTimerRange(refreshMs, 'WebView refreshMs');
+    assertListenHost(host, 'WebView host');
     this.port = port;
     this.host = host;
     this.onLoopback = LOOPBACK.has(host);
     const defaultNames = this.onLoopback ? [...LOOPBACK] : ['localhost', hostname().toLowerCase(), host.toLowerCase()];
-    this.hostNames = new Set([...defaultNames, ...allowedHostNames(allowedHosts)]);
+    this.hostNames = new Set([...defaultNames, ...allowedHostNames(allowedHosts, 'WebView allowedHosts')]);
     this.auth = auth === undefined ? undefined : new BasicAuth(auth);
     this.trustedProxies = new TrustedProxies(trustedProxies);
     this.logger = logger;
@@ -228,11 +233,22 @@ export class WebView {
   }
 }
 
-function allowedHostNames(allowedHosts: unknown): string[] {
-  if (!Array.isArray(allowedHosts)) throw new InvalidOptionError('WebView allowedHosts must be a list of host names.');
+/**
+ * Refuses a host to listen on that is neither an IP address nor a host name, named as `label`
+ * calls it (the CLI checks --host with it before it reaches Redis): listening on `a b` or `[::1]`
+ * could only fail, and on '' would open the dashboard on every interface unasked.
+ */
+export function assertListenHost(host: unknown, label: string): asserts host is string {
+  const named = typeof host === 'string' && (isIP(host) !== 0 || (host.length <= MAX_HOST_NAME_LENGTH && HOST_NAME.test(host)));
+  if (!named) throw new InvalidOptionError(`${label} must be an IP address or a host name, got ${JSON.stringify(host)}.`);
+}
+
+/** The host names of allowedHosts; anything else is refused, named as `label` calls the list (see assertListenHost). */
+export function allowedHostNames(allowedHosts: unknown, label: string): string[] {
+  if (!Array.isArray(allowedHosts)) throw new InvalidOptionError(`${label} must be a list of host names.`);
   return allowedHosts.map((given: unknown) => {
     const name = typeof given === 'string' ? hostnameOf(given) : '';
-    if (!name) throw new InvalidOptionError(`WebView allowedHosts must hold host names, got ${JSON.stringify(given)}.`);
+    if (!name) throw new InvalidOptionError(`${label} must hold host names, got ${JSON.stringify(given)}.`);
     return name;
   });
 }

@@ -159,6 +159,16 @@ describe('the qtasks CLI', () => {
     // No TCP port: refused as usage before Redis is reached (none answers at this URL), naming the range.
     const overPort = await qtasks('web', '--port', '70000', '--url', 'redis://127.0.0.1:1', '--app', uniqueAppName('cli-numbers'));
     expect(overPort).toEqual({ code: EXIT.usage, out: '', err: 'qtasks: --port must be a whole number from 0 to 65535, got "70000".\n' });
+    // So are the dashboard's other options, named as given: the message is all it prints, no word of Redis.
+    for (const [option, given, refusal] of [
+      ['--allowed-hosts', 'tasks.example.com,a b', '--allowed-hosts must hold host names, got "a b".'],
+      ['--trusted-proxies', '10.0.0.1,proxy.example', '--trusted-proxies must hold IP addresses or CIDR ranges, got "proxy.example".'],
+      ['--trusted-proxies', '10.0.0.0/33', 'the prefix length of --trusted-proxies entry "10.0.0.0/33" must be a whole number from 0 to 32, got "33".'],
+      ['--host', '127.0.0.1:8180', '--host must be an IP address or a host name, got "127.0.0.1:8180".'],
+    ]) {
+      const refused = await qtasks('web', '--port', '0', option!, given!, '--url', 'redis://127.0.0.1:1', '--app', uniqueAppName('cli-web-usage'));
+      expect(refused).toEqual({ code: EXIT.usage, out: '', err: `qtasks: ${refusal}\n` });
+    }
     // Number() would read these as 1000, 16, 5 and 0 (any free port).
     for (const [option, given] of [['--limit', '1e3'], ['--limit', '0x10'], ['--limit', '+5'], ['--port', ''], ['--port', ' ']]) {
       const command = option === '--port' ? 'web' : 'tasks';
@@ -295,7 +305,7 @@ describe('the qtasks CLI', () => {
     }
     expect(await served).toBe(EXIT.ok);
     const refused = await qtasks('web', '--port', '0', '--trusted-proxies', '127.0.0.1,proxy.example', '--app', app);
-    expect(refused).toMatchObject({ code: EXIT.usage, err: expect.stringContaining('WebView trustedProxies must hold IP addresses or CIDR ranges, got "proxy.example"') });
+    expect(refused).toMatchObject({ code: EXIT.usage, err: expect.stringContaining('--trusted-proxies must hold IP addresses or CIDR ranges, got "proxy.example"') });
   });
 
   it('ends quietly when its reader closes the pipe early (`qtasks tasks | head`)', async () => {

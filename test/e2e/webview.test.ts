@@ -424,7 +424,7 @@ describe('the WebView dashboard', () => {
     expect(() => new WebView({ name: worker.name, url: redisUrl, trustedProxies: ['10.0.0.1', 'proxy.example'] })).toThrow('got "proxy.example"');
   });
 
-  it('warns when it listens beyond loopback with no auth, and refuses an auth lacking a user or password', async () => {
+  it('warns when it listens beyond loopback with no auth, and refuses when built an auth lacking a user or password, or a port or host it cannot listen on', async () => {
     const warnings: string[] = [];
     const logger = { log: () => undefined, error: () => undefined, warn: (message: string) => warnings.push(message) };
     await startView({ name: worker.name, url: redisUrl, port: 0, logger });
@@ -439,6 +439,11 @@ describe('the WebView dashboard', () => {
     for (const port of [70_000, -1, 80.5]) {
       expect(() => new WebView({ name: worker.name, url: redisUrl, port })).toThrow(new InvalidOptionError(`WebView port must be a whole number from 0 to 65535, got ${port}.`));
     }
+    // '' would listen on every interface; the others cannot be listened on.
+    for (const host of ['', 'a b', '[::1]', '127.0.0.1:8180', 'http://tasks.example.com', 7] as string[]) {
+      expect(() => new WebView({ name: worker.name, url: redisUrl, host })).toThrow(new InvalidOptionError(`WebView host must be an IP address or a host name, got ${JSON.stringify(host)}.`));
+    }
+    for (const host of ['localhost', '0.0.0.0', '::', 'fe80::1%lo', 'tasks_web.internal.']) views.push(new WebView({ name: worker.name, url: redisUrl, host }));
   });
 
   it('starts one server when start is called again before the first call is done', async () => {
