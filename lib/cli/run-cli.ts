@@ -13,7 +13,7 @@ import { RedisStorage } from '../storages/redis/redis-storage.js';
 import type { WebViewAuth } from '../webview/basic-auth.js';
 import { assertTaskState, MAX_LIST_LIMIT, QueueInspector, TASK_STATES, type QueueOverview } from '../webview/inspector.js';
 import { proxyRanges } from '../webview/trusted-proxies.js';
-import { allowedHostNames, assertListenHost, MAX_PORT, WebView, type WebViewServerOptions } from '../webview/web-view.js';
+import { allowedHostNames, assertListenHost, DEFAULT_WEBVIEW_PORT, MAX_PORT, WebView, type WebViewServerOptions } from '../webview/web-view.js';
 import { formatOverview, formatRecord, formatSchedules, formatTaskList, formatWorkers, terminalSafe } from './format.js';
 
 export const USAGE = `Usage: qtasks <command> [options]
@@ -37,7 +37,7 @@ Commands:
   settings               GlobalConfig settings
   apps                   app names found on this Redis
   web [--port N] [--host H] [--allowed-hosts A,B] [--trusted-proxies P,Q]
-                         serve the dashboard until interrupted (default 127.0.0.1:8180);
+                         serve the dashboard until interrupted (default 127.0.0.1:${DEFAULT_WEBVIEW_PORT});
                          --allowed-hosts: more host names it may be reached by;
                          env QTASKS_WEB_AUTH=user:password: the login it asks for;
                          --trusted-proxies: addresses or CIDR ranges (10.0.0.0/8, fd00::/8)
@@ -238,7 +238,7 @@ const COMMANDS: Record<string, Command> = {
  * that a typo is usage (exit 2) found before Redis is tried, not the dashboard failing after.
  */
 function webServerOptions(values: CommandInput['values']): WebViewServerOptions {
-  const port = wholeNumberText('--port', values.port ?? '8180', 0, MAX_PORT);
+  const port = wholeNumberText('--port', values.port ?? String(DEFAULT_WEBVIEW_PORT), 0, MAX_PORT);
   const host = values.host ?? '127.0.0.1';
   assertListenHost(host, '--host');
   const allowedHosts = commaList(values['allowed-hosts']);
