@@ -247,7 +247,8 @@ export function assertListenHost(host: unknown, label: string): asserts host is 
 export function allowedHostNames(allowedHosts: unknown, label: string): string[] {
   if (!Array.isArray(allowedHosts)) throw new InvalidOptionError(`${label} must be a list of host names.`);
   return allowedHosts.map((given: unknown) => {
-    const name = typeof given === 'string' ? hostnameOf(given) : '';
+    // A host, with a port at most: a URL's scheme, login or path would be read as part of the name.
+    const name = typeof given === 'string' && !/[/@?#]/.test(given) ? hostnameOf(given) : '';
     if (!name) throw new InvalidOptionError(`${label} must hold host names, got ${JSON.stringify(given)}.`);
     return name;
   });

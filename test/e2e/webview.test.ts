@@ -424,7 +424,7 @@ describe('the WebView dashboard', () => {
     expect(() => new WebView({ name: worker.name, url: redisUrl, trustedProxies: ['10.0.0.1', 'proxy.example'] })).toThrow('got "proxy.example"');
   });
 
-  it('warns when it listens beyond loopback with no auth, and refuses when built an auth lacking a user or password, or a port or host it cannot listen on', async () => {
+  it('warns when it listens beyond loopback with no auth, and refuses when built an auth lacking a user or password, or a port or host it cannot listen on, or an allowedHosts entry that is no host name', async () => {
     const warnings: string[] = [];
     const logger = { log: () => undefined, error: () => undefined, warn: (message: string) => warnings.push(message) };
     await startView({ name: worker.name, url: redisUrl, port: 0, logger });
@@ -444,6 +444,13 @@ describe('the WebView dashboard', () => {
       expect(() => new WebView({ name: worker.name, url: redisUrl, host })).toThrow(new InvalidOptionError(`WebView host must be an IP address or a host name, got ${JSON.stringify(host)}.`));
     }
     for (const host of ['localhost', '0.0.0.0', '::', 'fe80::1%lo', 'tasks_web.internal.']) views.push(new WebView({ name: worker.name, url: redisUrl, host }));
+    // An entry that is a URL or carries a login would be read as another name ("http", "ops").
+    for (const entry of ['http://tasks.example.com', 'ops@tasks.example.com', 'tasks.example.com/dashboard', 'tasks.example.com?x']) {
+      expect(() => new WebView({ name: worker.name, url: redisUrl, allowedHosts: [entry] })).toThrow(
+        new InvalidOptionError(`WebView allowedHosts must hold host names, got ${JSON.stringify(entry)}.`),
+      );
+    }
+    views.push(new WebView({ name: worker.name, url: redisUrl, allowedHosts: ['tasks.example.com:8443', '[fd00::1]:8180', '10.0.0.5'] }));
   });
 
   it('starts one server when start is called again before the first call is done', async () => {
