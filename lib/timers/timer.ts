@@ -61,7 +61,20 @@ interface Schedule extends BuiltSchedule {
   job?: CronJob;
   /** Set while its published definition differs and this instance leaves it the ticks (see firesHere). */
   yielded?: boolean;
-  /** Ticks given up since the last report (see reportGivenUp). */
+  /** Set while its ticks find Redis unreachable (see noteUnreachable). */
+  outage?: Outage;
+}
+
+/**
+ * A run of ticks of one schedule that found Redis unreachable, told in a few lines rather than one
+ * per tick: its first failure, a reminder every REMIND_EVERY_MS, and its end.
+ */
+interface Outage {
+  /** When the first of its ticks found Redis unreachable. */
+  since: number;
+  /** When a line last told of it; unset while none did ('wait' mode, whose ticks wait silently). */
+  toldAt?: number;
+  /** Ticks given up, too late to enqueue only once. */
   givenUp?: { count: number; first: number; last: number };
 }
 
@@ -84,6 +97,11 @@ const STOP_WAIT_MS = 2_000;
 const ABANDONED_AFTER_MS = 60_000;
 /** Pause between tries of a tick whose enqueue found Redis unreachable. */
 const TICK_RETRY_MS = 1_000;
+/**
+ * Longest silence about a schedule whose ticks still find Redis unreachable: an outage of hours
+ * says it goes on a few times an hour, where a line per tick would bury everything else.
+ */
+const REMIND_EVERY_MS = 5 * 60_000;
 
 /**
  * The timer (the original's `AsyncTimer`): enqueues tasks on cron or fixed-interval schedules.
@@ -180,7 +198,7 @@ export class QTasksTimer implements StartHook {
   private forget(schedule: Schedule): void {
     const { name } = schedule.definition;
     this.disarm(schedule);
-    this.reportGivenUp(schedule);
+    this.reportOutage(schedule, 'stopped');
     // Only this very schedule: a failed add must not drop another one under the same name.
     if (this.schedules.get(name) === schedule) this.schedules.delete(name);
     if (this.added.get(name)?.schedule === schedule) this.added.delete(name);
@@ -274,7 +292,7 @@ export class QTasksTimer implements StartHook {
     for (const schedule of this.schedules.values()) this.disarm(schedule);
     // A tick still enqueuing finishes, but a Redis that is gone cannot hold the stop.
     await settleWithin([...this.inFlight], STOP_WAIT_MS);
-    for (const schedule of this.schedules.values()) this.reportGivenUp(schedule);
+    for (const schedule of this.schedules.values()) this.reportOutage(schedule, 'stopped');
   }
 
   /**
@@ -360,48 +378,65 @@ export class QTasksTimer implements StartHook {
     const { definition, trigger } = schedule;
     const uniqueTtlMs = Math.max(MIN_KEY_TTL_MS, 3 * (trigger.nextAfter(tick) - tick));
     const triesEnd = tick + uniqueTtlMs / 2;
-    for (let attempt = 1; ; attempt++) {
+    for (;;) {
       try {
-        if (!(await this.callsAnswered(triesEnd, run))) return;
+        if (!(await this.callsAnswered(schedule, triesEnd, run))) return;
         // Past the tries' end the tick's key may have expired after another instance enqueued the tick.
         if (Date.now() >= triesEnd) {
           this.giveUpLateTick(schedule, tick);
           return;
         }
         const fires = await this.firesHere(schedule);
-        // Redis answered (or there is no GlobalConfig to ask): the ticks given up before are over.
-        this.reportGivenUp(schedule);
-        if (!fires) return;
-        const { uuid, added } = await this.app.addOnce(definition.taskName, definition.args, {
-          priority: definition.priority,
-          uniqueKey: `timer:${definition.name}:${tick}`,
-          uniqueTtlMs,
-          // Checked again by Redis as the add runs: a call held on its way at a cut (this add, or
-          // the check above) answers once Redis is back, however late.
-          deadline: triesEnd,
-        });
+        const enqueued = fires
+          ? await this.app.addOnce(definition.taskName, definition.args, {
+              priority: definition.priority,
+              uniqueKey: `timer:${definition.name}:${tick}`,
+              uniqueTtlMs,
+              // Checked again by Redis as the add runs: a call held on its way at a cut (this add, or
+              // the check above) answers once Redis is back, however late.
+              deadline: triesEnd,
+            })
+          : undefined;
+        // Redis answered: the schedule's outage, if any, is over.
+        this.reportOutage(schedule, 'reached');
+        if (!enqueued) return;
+        const { uuid, added } = enqueued;
         const nextRun = new Date(trigger.nextAfter(Date.now()));
         const recorded = await this.app.globalConfig?.recordScheduleRun(definition.name, new Date(tick), uuid, nextRun);
         this.emitTick({ schedule: definition.name, taskName: definition.taskName, tick: new Date(tick), uuid, added, catchUp });
         if (recorded === 'removed') this.stopRemovedElsewhere(schedule);
         return;
       } catch (error) {
-        if (error instanceof AddTooLateError) {
-          this.giveUpLateTick(schedule, tick);
-          return;
-        }
-        const again = error instanceof RedisUnavailableError && !run.aborted && Date.now() + TICK_RETRY_MS < triesEnd;
-        if (attempt === 1 || !again) {
-          this.app.logger.error(
-            `timer: schedule "${definition.name}" could not enqueue its tick of ${new Date(tick).toISOString()}` +
-              `${again ? ', trying again every second' : attempt > 1 ? `, given up after ${attempt} tries` : ''}: ${errorMessage(error)}`,
-            error instanceof Error ? error.stack : undefined,
-          );
-        }
-        if (!again) return;
-        await pause(TICK_RETRY_MS, run);
+        if (!(await this.tryAgainAfter(error, schedule, tick, triesEnd, run))) return;
       }
     }
+  }
+
+  /**
+   * Whether a tick whose try threw `error` is tried again, after a pause. A tick that found Redis
+   * unreachable is, until its tries end; it is counted in the schedule's outage rather than logged
+   * on its own. Any other error ends the tick, logged.
+   */
+  private async tryAgainAfter(error: unknown, schedule: Schedule, tick: number, triesEnd: number, run: AbortSignal): Promise<boolean> {
+    if (error instanceof AddTooLateError || (error instanceof RedisUnavailableError && Date.now() + TICK_RETRY_MS >= triesEnd)) {
+      this.giveUpLateTick(schedule, tick);
+      return false;
+    }
+    if (error instanceof RedisUnavailableError) {
+      this.noteUnreachable(schedule, () => this.logTickError(schedule, tick, error, ', trying again every second'));
+      if (run.aborted) return false;
+      await pause(TICK_RETRY_MS, run);
+      return true;
+    }
+    this.logTickError(schedule, tick, error, '');
+    return false;
+  }
+
+  private logTickError(schedule: Schedule, tick: number, error: unknown, next: string): void {
+    this.app.logger.error(
+      `timer: schedule "${schedule.definition.name}" could not enqueue its tick of ${new Date(tick).toISOString()}${next}: ${errorMessage(error)}`,
+      error instanceof Error ? error.stack : undefined,
+    );
   }
 
   /**
@@ -452,31 +487,64 @@ export class QTasksTimer implements StartHook {
    * held with it, however long after its tries end, and a long outage would pile ticks up. It
    * waits here instead, until `triesEnd` at most. False when the tick's run stopped meanwhile.
    */
-  private async callsAnswered(triesEnd: number, run: AbortSignal): Promise<boolean> {
+  private async callsAnswered(schedule: Schedule, triesEnd: number, run: AbortSignal): Promise<boolean> {
     while (!run.aborted && this.app.broker.holdingCalls() && Date.now() < triesEnd) {
+      // Silent at first: a short outage only delays the ticks; a long one is reminded of.
+      this.noteUnreachable(schedule);
       await pause(Math.min(TICK_RETRY_MS, triesEnd - Date.now()), run);
     }
     return !run.aborted;
   }
 
-  /** Counts a tick given up; reportGivenUp logs them, one line for a whole outage. */
+  /** Counts a tick given up; reportOutage logs them, one line for a whole outage. */
   private giveUpLateTick(schedule: Schedule, tick: number): void {
-    const { givenUp } = schedule;
-    schedule.givenUp = givenUp
+    const outage = (schedule.outage ??= { since: Date.now() });
+    const { givenUp } = outage;
+    outage.givenUp = givenUp
       ? { count: givenUp.count + 1, first: Math.min(givenUp.first, tick), last: Math.max(givenUp.last, tick) }
       : { count: 1, first: tick, last: tick };
   }
 
-  /** Logs the ticks given up since the last report, once a tick of the schedule reached Redis again, or as the schedule stops. */
-  private reportGivenUp(schedule: Schedule): void {
-    const { givenUp } = schedule;
-    if (!givenUp) return;
-    schedule.givenUp = undefined;
-    const [first, last] = [givenUp.first, givenUp.last].map((tick) => new Date(tick).toISOString());
-    const ticks = givenUp.count === 1 ? `its tick of ${first}` : `${givenUp.count} ticks, from ${first} to ${last}`;
-    this.app.logger.error(
-      `timer: schedule "${schedule.definition.name}" gave up ${ticks}: Redis could not be reached before the end of their tries, too late to enqueue them only once`,
-    );
+  /**
+   * A tick of the schedule found Redis unreachable. The first of an outage calls `tellFirst` (when
+   * given), the next ones are silent but for a reminder every REMIND_EVERY_MS.
+   */
+  private noteUnreachable(schedule: Schedule, tellFirst?: () => void): void {
+    const now = Date.now();
+    const { outage } = schedule;
+    if (!outage) {
+      schedule.outage = { since: now, toldAt: tellFirst ? now : undefined };
+      tellFirst?.();
+      return;
+    }
+    if (now - (outage.toldAt ?? outage.since) < REMIND_EVERY_MS) return;
+    outage.toldAt = now;
+    const givenUp = outage.givenUp ? `${outage.givenUp.count} tick(s) given up so far` : 'no tick given up yet';
+    this.app.logger.error(`timer: schedule "${schedule.definition.name}" still cannot reach Redis, ${lastedSince(outage, now)}: ${givenUp}`);
+  }
+
+  /**
+   * Ends the schedule's outage, once a tick of it reached Redis again or as it stops: one line
+   * with the ticks given up, or that none was when an earlier line told of the outage.
+   */
+  private reportOutage(schedule: Schedule, end: 'reached' | 'stopped'): void {
+    const { outage } = schedule;
+    if (!outage) return;
+    schedule.outage = undefined;
+    const { name } = schedule.definition;
+    const lasted = lastedSince(outage, Date.now());
+    const { givenUp } = outage;
+    if (givenUp) {
+      const [first, last] = [givenUp.first, givenUp.last].map((tick) => new Date(tick).toISOString());
+      const ticks = givenUp.count === 1 ? `its tick of ${first}` : `${givenUp.count} ticks, from ${first} to ${last}`;
+      this.app.logger.error(
+        `timer: schedule "${name}" gave up ${ticks}: Redis could not be reached before the end of their tries, too late to enqueue them only once ` +
+          `(unreachable ${lasted}; ${end === 'reached' ? 'reached again' : 'not reached again before the schedule stopped'})`,
+      );
+    } else if (outage.toldAt !== undefined) {
+      const how = end === 'reached' ? 'reaches Redis again' : 'stopped before reaching Redis again';
+      this.app.logger.log(`timer: schedule "${name}" ${how}, unreachable ${lasted}: no tick given up`);
+    }
   }
 
   /**
@@ -520,4 +588,9 @@ function stopSignalController(): AbortController {
   const controller = new AbortController();
   setMaxListeners(0, controller.signal);
   return controller;
+}
+
+/** How long an outage lasted until `now`, and since when: "for 65 s, since 2024-…Z". */
+function lastedSince({ since }: Outage, now: number): string {
+  return `for ${Math.round((now - since) / 1000)} s, since ${new Date(since).toISOString()}`;
 }

@@ -4,7 +4,7 @@ import { Test } from '@nestjs/testing';
 import { IsInt, Min, Validate, ValidatorConstraint, type ValidatorConstraintInterface } from 'class-validator';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import {
   DuplicateScheduleError,
   InvalidScheduleError,
@@ -89,6 +89,9 @@ class NotingRegistry extends SchedulerRegistry {
     super.addCronJob(name, job);
   }
 }
+
+/** The lines of `lines` about schedule `name`. */
+const linesOf = (name: string, lines: string[]) => lines.filter((line) => line.includes(`schedule "${name}" `));
 
 /** Catches the tick events of a whole app's life, start-up included (catch-up happens there). */
 const recorded: TickEvent[] = [];
@@ -623,17 +626,17 @@ describe('ticks missed while no instance ran', () => {
 });
 
 describe('timer while Redis is briefly down', () => {
-  it("with whenRedisDown 'fail', a tick that finds Redis gone is tried again and enqueued once it is back, with no listener warning from Node", async () => {
+  it("with whenRedisDown 'fail', a tick that finds Redis gone is tried again and enqueued once it is back, with no listener warning from Node, and the outage logged in two lines", async () => {
     const server = await startRedisServer({ appendOnly: true });
     const redis = new Redis(server.url).on('error', () => undefined); // down on purpose for a while
     const name = uniqueAppName('timer-outage');
-    const errors: string[] = [];
+    const [logs, errors]: string[][] = [[], []];
     const app = new QueueTasks({
       name,
       url: server.url,
       whenRedisDown: 'fail',
       worker: false,
-      logger: { log: () => undefined, warn: console.warn, error: (line) => errors.push(line) },
+      logger: { log: (line) => logs.push(line), warn: console.warn, error: (line) => errors.push(line) },
     });
     app.task({ name: 'beat', every: 1000 }, () => 'beat');
     const timer = new QTasksTimer(app);
@@ -659,11 +662,61 @@ describe('timer while Redis is briefly down', () => {
       await eventually('the ticks of the outage enqueued', async () => everySecond.every((tick) => enqueued.includes(tick)));
       const ticks = [...(await tickKeys(redis, name, 'beat')).keys()].filter((tick) => tick >= first && tick <= last).sort((a, b) => a - b);
       expect(ticks).toEqual(everySecond);
-      expect(errors.join('\n')).toMatch(/could not enqueue its tick of .*, trying again every second: .*is not reachable/);
+      // Of the two or three ticks that failed, only the first is logged; the schedule enqueuing again says the outage ended.
+      expect(linesOf('beat', errors)).toEqual([expect.stringMatching(/could not enqueue its tick of .*, trying again every second: .*is not reachable/)]);
+      expect(linesOf('beat', logs)).toEqual([expect.stringMatching(/schedule "beat" reaches Redis again, unreachable for \d+ s, since .*: no tick given up$/)]);
       expect(warnings.map(({ name }) => name)).not.toContain('MaxListenersExceededWarning');
     } finally {
       process.off('warning', onWarning);
       await app.stop();
+      await redis.quit();
+      await server.destroy();
+    }
+  });
+});
+
+describe("timer through a Redis outage longer than a tick's tries (whenRedisDown 'fail')", () => {
+  it('logs the first failure, a reminder every 5 minutes, and the ticks given up in one line once it enqueues again', async () => {
+    const server = await startRedisServer({ appendOnly: true });
+    const redis = new Redis(server.url).on('error', () => undefined); // down on purpose for a while
+    const errors: string[] = [];
+    const app = new QueueTasks({
+      name: uniqueAppName('timer-long-outage'),
+      url: server.url,
+      whenRedisDown: 'fail',
+      worker: false,
+      logger: { log: () => undefined, warn: console.warn, error: (line) => errors.push(line) },
+    });
+    app.task({ name: 'beat', every: 1000 }, () => 'beat');
+    const timer = new QTasksTimer(app);
+    const failedOnce = /schedule "beat" could not enqueue its tick of .*, trying again every second: .*is not reachable/;
+    try {
+      await app.start();
+      await nextTickEvent(timer);
+      await server.stop();
+      await eventually('the first failure logged', async () => errors.length > 0);
+      await sleep(2_200); // two more ticks fail, and every tick is tried again twice, unlogged
+      expect(errors).toEqual([expect.stringMatching(failedOnce)]);
+      // Five minutes on in a moment: only Date moves, the timers stay real.
+      vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+      vi.setSystemTime(Date.now() + 5 * 60_000);
+      await eventually('a reminder', async () => errors.length > 1);
+      await server.restart();
+      await redis.ping();
+      const backAt = Date.now();
+      await nextTickEvent(timer, (event) => event.tick.getTime() > backAt);
+      // The ticks of before the jump were past their tries' end: given up, and told as one.
+      expect(errors).toEqual([
+        expect.stringMatching(failedOnce),
+        // Told by whichever try comes first: a new tick's, or one of a tick given up just after.
+        expect.stringMatching(/schedule "beat" still cannot reach Redis, for 30\d s, since .*: (\d+ tick\(s\) given up so far|no tick given up yet)$/),
+        expect.stringMatching(
+          /schedule "beat" gave up \d+ ticks, from .* to .*: Redis could not be reached before the end of their tries, too late to enqueue them only once \(unreachable for 30\d s, since .*; reached again\)$/,
+        ),
+      ]);
+    } finally {
+      await app.stop();
+      vi.useRealTimers();
       await redis.quit();
       await server.destroy();
     }
