@@ -4,15 +4,16 @@ import { parentPort } from 'node:worker_threads';
 import { resultToJson } from '../core/json.js';
 import { isGenerator } from '../core/task-generator.js';
 import { loadExport } from '../core/thread-task.js';
-import { toThrown, type ThreadJob, type ThreadMessage } from './thread-protocol.js';
+import { beginCall, toThrown, type ThreadJob, type ThreadMessage } from './thread-protocol.js';
 
 const port = parentPort!;
 
 port.on('message', (job: ThreadJob) => void answer(job));
 port.postMessage('ready' satisfies ThreadMessage);
 
-async function answer({ taskName, target, args }: ThreadJob): Promise<void> {
-  port.postMessage('started' satisfies ThreadMessage);
+async function answer({ taskName, target, args, claim }: ThreadJob): Promise<void> {
+  // Taken back by a stop while this thread was still busy (with what a previous call left running).
+  if (!beginCall(claim)) return port.postMessage('withdrawn' satisfies ThreadMessage);
   let reply: ThreadMessage;
   try {
     const result = await (await loadExport(target))(...args);

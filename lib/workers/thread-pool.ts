@@ -3,7 +3,7 @@ import { errorMessage, ThreadCrashedError, ThreadStartError } from '../core/erro
 import { settleWithin } from '../core/timing.js';
 import type { TaskAbort } from '../core/task-abort.js';
 import type { ThreadRunner, ThreadTarget } from '../core/thread-task.js';
-import { fromThrown, type ThreadJob, type ThreadMessage } from './thread-protocol.js';
+import { callBegun, fromThrown, newClaim, withdrawCall, type ThreadJob, type ThreadMessage } from './thread-protocol.js';
 
 /** Longest wait at close for the terminated threads to end. */
 const THREAD_END_WAIT_MS = 2_000;
@@ -40,10 +40,8 @@ interface Job extends ThreadJob {
 
 interface Thread {
   worker: Worker;
-  /** The call it was given. */
+  /** The call it was given (begun or not: see the job's claim). */
   job?: Job;
-  /** It has taken that call (said `started`); a call given but not taken is not its crash's. */
-  started?: boolean;
   /** The uncaught error it is dying of, if any. */
   uncaught?: Error;
   /** Terminated on purpose: a reply it had already sent is ignored. */
@@ -104,6 +102,7 @@ export class ThreadPool implements ThreadRunner {
         taskName,
         target,
         args,
+        claim: newClaim(),
         resolve: (json) => (settled(), resolve(json)),
         reject: (error) => (settled(), reject(error)),
         abort,
@@ -115,13 +114,29 @@ export class ThreadPool implements ThreadRunner {
   }
 
   /**
-   * The worker is stopping: calls waiting for a thread, and calls made from now on, are aborted
-   * with `reason` rather than started, so that their tasks go back to the queue at once; calls
-   * threads have taken run on (theirs is the shutdown grace).
+   * The worker is stopping: calls waiting for a thread, calls sent to a thread that has not begun
+   * them, and calls made from now on, are aborted with `reason` rather than started, so that their
+   * tasks go back to the queue at once; calls threads have begun run on (theirs is the shutdown grace).
    */
   stopStarting(reason: Error): void {
     this.startsStopped = reason;
+    this.withdrawUnbegun(reason);
     this.dispatch();
+  }
+
+  /**
+   * Takes back the calls sent to threads that have not begun them: a thread still busy with what its
+   * previous call left running (a timer, work after its return) would begin one whenever it is free,
+   * inside the grace or not at all.
+   */
+  private withdrawUnbegun(reason: Error): void {
+    for (const thread of this.threads) {
+      const { job } = thread;
+      if (!job || !withdrawCall(job.claim)) continue;
+      // The thread stays: once free it answers `withdrawn`, and is idle again.
+      thread.job = undefined;
+      job.abort.abort(reason);
+    }
   }
 
   /**
@@ -166,17 +181,12 @@ export class ThreadPool implements ThreadRunner {
       let ready = false;
       thread.worker.on('message', (message: ThreadMessage) => {
         if (thread.retired) return;
-        if (message === 'started') {
-          thread.started = true;
-          return;
-        }
         if (message === 'ready') {
           ready = true;
           resolve();
-        } else {
+        } else if (message !== 'withdrawn') {
           const job = thread.job;
           thread.job = undefined;
-          thread.started = false;
           if ('error' in message) job?.reject(fromThrown(message.error));
           else job?.resolve(message.json);
         }
@@ -196,7 +206,7 @@ export class ThreadPool implements ThreadRunner {
         if (!ready) return reject(new ThreadStartError(this.entry.href, how));
         if (!ofThisRun) return;
         const { job } = thread;
-        if (job && thread.started) {
+        if (job && callBegun(job.claim)) {
           job.reject(new ThreadCrashedError(job.target.url, job.target.exportName, how));
         } else if (this.open && !thread.retired) {
           // Not terminated on purpose (a time limit, a cancel, the pool closing): a crash.
@@ -246,7 +256,7 @@ export class ThreadPool implements ThreadRunner {
       const thread = this.idle.pop()!;
       const job = this.waiting.shift()!;
       try {
-        thread.worker.postMessage({ taskName: job.taskName, target: job.target, args: job.args } satisfies ThreadJob);
+        thread.worker.postMessage({ taskName: job.taskName, target: job.target, args: job.args, claim: job.claim } satisfies ThreadJob);
         thread.job = job;
         // Paused while the job waited for a thread.
         job.abort.resumeTime();

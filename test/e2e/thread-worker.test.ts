@@ -1,4 +1,4 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +46,12 @@ function scratchPath(): string {
   scratch.push(path);
   return path;
 }
+
+/**
+ * Resolves once a thread has begun a `sayThenSpinUntil` call (it wrote `begun`): a call handed to a
+ * thread that has not begun it yet goes back to the queue at stop instead of running in the grace.
+ */
+const threadBegun = (begun: string) => expect.poll(() => existsSync(begun), WAIT).toBe(true);
 
 /** Resolves when the executor calls the handler of `taskName` (a thread task's: hands it to the pool). */
 function handlerCalled(app: QueueTasks, taskName: string): Promise<void> {
@@ -327,12 +333,12 @@ describe('ThreadWorker', () => {
 
   it('stop hands a thread task still running after the grace back to the queue, and ends its thread', async () => {
     const name = uniqueAppName('thread-stop');
-    const register = (a: QueueTasks) => a.task({ name: 'forever', thread: thread('spinUntil') });
+    const register = (a: QueueTasks) => a.task({ name: 'forever', thread: thread('sayThenSpinUntil') });
     const app = await apps.start('thread-stop', register, { name, worker: sourceThreadWorker(1), config: { shutdownGraceMs: 100 } });
     const reader = await apps.start('thread-stop', register, { name, worker: false });
-    const called = handlerCalled(app, 'forever');
-    const task = await reader.add('forever', [scratchPath()]);
-    await called;
+    const begun = scratchPath();
+    const task = await reader.add('forever', [begun, scratchPath()]);
+    await threadBegun(begun);
     await app.stop();
     expect(app.worker!.running).toBe(0);
     expect((await reader.get(task.uuid))!).toMatchObject({ status: 'new', attempt: 1, stalls: 0 });
@@ -341,7 +347,7 @@ describe('ThreadWorker', () => {
   it('a thread task still waiting for a thread when stop begins goes back to the queue at once, and does not start in the grace', async () => {
     const name = uniqueAppName('thread-stop-waiting');
     const register = (a: QueueTasks) => {
-      a.task({ name: 'hold', thread: thread('spinUntil') });
+      a.task({ name: 'hold', thread: thread('sayThenSpinUntil') });
       a.task({ name: 'where', thread: thread('whereAmI') });
     };
     const app = await apps.start('thread-stop-waiting', register, {
@@ -350,10 +356,9 @@ describe('ThreadWorker', () => {
       config: { maxTasksProcess: 2, shutdownGraceMs: 10_000 },
     });
     const reader = await apps.start('thread-stop-waiting', register, { name, worker: false });
-    const release = scratchPath();
-    const holding = handlerCalled(app, 'hold');
-    const hold = await reader.add('hold', [release]);
-    await holding;
+    const [begun, release] = [scratchPath(), scratchPath()];
+    const hold = await reader.add('hold', [begun, release]);
+    await threadBegun(begun);
     const waiting = handlerCalled(app, 'where');
     const queued = await reader.add('where', ['too late']);
     // Claimed, and waiting for the only thread.
@@ -368,12 +373,40 @@ describe('ThreadWorker', () => {
     expect((await reader.get(queued.uuid))!).toMatchObject({ status: 'new', attempt: 1, stalls: 0 });
   });
 
+  it('a thread task sent to a thread still busy with what its last task left running goes back to the queue at once at stop, and never starts', async () => {
+    const name = uniqueAppName('thread-stop-sent');
+    const register = (a: QueueTasks) => {
+      a.task({ name: 'linger', thread: thread('returnThenSpinUntil') });
+      a.task({ name: 'where', thread: thread('whereAmI') });
+    };
+    // One task at a time: no claim of this worker is under way as the stop begins.
+    const app = await apps.start('thread-stop-sent', register, {
+      name,
+      worker: sourceThreadWorker(1),
+      config: { maxTasksProcess: 1, shutdownGraceMs: 20_000 },
+    });
+    const reader = await apps.start('thread-stop-sent', register, { name, worker: false });
+    const release = scratchPath();
+    const linger = await reader.add('linger', [release]);
+    // Done, and its thread free in the pool's eyes, but still busy with what the task left running.
+    expect((await reader.wait(linger.uuid, WAIT)).status).toBe('success');
+    const sent = handlerCalled(app, 'where');
+    const queued = await reader.add('where', ['too late']);
+    await sent;
+    const stopped = app.stop();
+    // Back in the queue while the thread is still busy, well inside the grace (which would hand it back too).
+    await expect.poll(async () => (await reader.get(queued.uuid))!.status, { timeout: 5_000 }).toBe('new');
+    writeFileSync(release, '');
+    await stopped;
+    expect((await reader.get(queued.uuid))!).toMatchObject({ status: 'new', attempt: 1, stalls: 0 });
+  });
+
   it('warns that a thread task the stop kept from starting could not be given back, not that it had no slot', async () => {
     const name = uniqueAppName('thread-stop-give-back');
     const warnings: string[] = [];
     const logger = { log: () => undefined, warn: (line: string) => warnings.push(line), error: () => undefined };
     const register = (a: QueueTasks) => {
-      a.task({ name: 'hold', thread: thread('spinUntil') });
+      a.task({ name: 'hold', thread: thread('sayThenSpinUntil') });
       a.task({ name: 'where', thread: thread('whereAmI') });
     };
     const app = await apps.start('thread-stop-give-back', register, {
@@ -383,10 +416,9 @@ describe('ThreadWorker', () => {
       config: { maxTasksProcess: 2, shutdownGraceMs: 10_000 },
     });
     const reader = await apps.start('thread-stop-give-back', register, { name, worker: false });
-    const release = scratchPath();
-    const holding = handlerCalled(app, 'hold');
-    await reader.add('hold', [release]);
-    await holding;
+    const [begun, release] = [scratchPath(), scratchPath()];
+    await reader.add('hold', [begun, release]);
+    await threadBegun(begun);
     const waiting = handlerCalled(app, 'where');
     await reader.add('where', ['too late']);
     await waiting;

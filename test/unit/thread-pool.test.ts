@@ -141,3 +141,33 @@ it('threads that end together and cannot be replaced each try again after the fi
   rmSync(gate);
   await expect.poll(() => call(pool, 'back').catch((error: Error) => error.message), { timeout: 10_000, interval: 250 }).toBe('"back"');
 });
+
+it('at stop, a call sent to a thread still busy with what its last call left running is aborted at once, and the thread never begins it', async () => {
+  const pool = new ThreadPool(ENTRY, { size: 1, execArgv: [] });
+  pools.push(pool);
+  await pool.start();
+  // Cells: calls begun, the release, calls taken back.
+  const lingering = new Int32Array(new SharedArrayBuffer(12));
+  const next = new Int32Array(new SharedArrayBuffer(12));
+  Atomics.store(next, 1, 1); // should it begin, it counts itself and returns at once
+  const abort = new TaskAbort();
+  const first = pool.run('task', TARGET, ['linger', lingering.buffer], new TaskAbort());
+  const sent = pool.run('task', TARGET, ['hold', next.buffer], abort);
+  const outcome = sent.catch((error: unknown) => error);
+  try {
+    // Its reply freed the thread for the pool, which sent it the next call; it is still busy.
+    expect(await first).toBe('"linger"');
+    const stopping = new Error('the worker stops');
+    pool.stopStarting(stopping);
+    expect(abort.signal.reason).toBe(stopping);
+    Atomics.store(lingering, 1, 1);
+    Atomics.notify(lingering, 1);
+    expect(await outcome).toBe(stopping);
+    // Once free, the thread finds the call taken back and does not run it.
+    await expect.poll(() => Atomics.load(next, 2), { timeout: 10_000 }).toBe(1);
+    expect(Atomics.load(next, 0)).toBe(0);
+  } finally {
+    Atomics.store(lingering, 1, 1);
+    Atomics.notify(lingering, 1);
+  }
+});
