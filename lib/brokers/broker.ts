@@ -116,9 +116,10 @@ export abstract class Broker {
   abstract waitForWork(timeoutMs: number, signal: AbortSignal): Promise<void>;
 
   /**
-   * An idle worker's step: `waitForWork`, then `claim`. Resolves with null when `signal` aborted
-   * the wait. A backend may do both in one exchange (Redis sends the claim right behind the
-   * blocking read, so it runs the moment work arrives, without a round trip in between).
+   * An idle worker's step: `waitForWork`, then `claim`. When `signal` aborts the wait it resolves
+   * with null, or with what a claim that ran as the wait ended took, for the caller to hand back.
+   * A backend may do both in one exchange (Redis sends the claim right behind the blocking read, so
+   * it runs the moment work arrives, without a round trip in between).
    */
   async claimAfterWait(timeoutMs: number, signal: AbortSignal, request: ClaimRequest): Promise<ClaimBatch | null> {
     await this.waitForWork(timeoutMs, signal);

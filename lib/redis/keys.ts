@@ -70,6 +70,11 @@ export class RedisKeys {
     return `${this.prefix}tr:${name}`;
   }
 
+  /** One broker's own wake-up list, which it waits on beside the shared marker (see lua/end-wait.lua). */
+  ownWakeUp(brokerId: string): string {
+    return `${this.prefix}mw:${brokerId}`;
+  }
+
   /** A priority's queue list (see lua/includes/queue.lua). */
   queue(priority: string | number): string {
     return `${this.prefix}q:${priority}`;

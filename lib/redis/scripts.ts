@@ -25,6 +25,7 @@ const SCRIPT_KEYS = {
   'requeue-finished': 2,
   pause: 1,
   wake: 1,
+  'end-wait': 1,
   uptime: 1,
 } as const;
 

@@ -145,6 +145,25 @@ describe('a reply lost on the way back', () => {
     expect(warnings).toEqual([]);
   });
 
+  it('a worker stopped while it waits for work, as a task arrives, hands back what the claim behind its wait took: the task is queued at once, not held until its lease ends', async () => {
+    const { link, producer, worker, runs } = await workerOnLink(30_000);
+    // Blocked in BLPOP on one of the connections the worker opened through the link.
+    const waiting = async () => {
+      const clients = (await reader.client('LIST')) as string;
+      const blocked = clients.split('\n').filter((line) => line.includes(' flags=b ') && line.includes(' cmd=blpop '));
+      return link.upstreamPorts.some((port) => blocked.some((line) => line.includes(`addr=127.0.0.1:${port} `)));
+    };
+    await eventually('the worker waits for work', waiting);
+    // Its stop's close reaches Redis late: Redis may still serve the wait, and run the claim behind
+    // it, for a task added meanwhile.
+    link.closeLate(1_000);
+    const stopping = worker.stop();
+    const record = await producer.add('nap', [1]);
+    await stopping;
+    expect(await producer.get(record.uuid)).toMatchObject({ status: 'new', attempt: 1 });
+    expect(runs).toEqual([]);
+  });
+
   it("a worker's complete whose reply was lost gets the first run's answer: the result is stored and not reported discarded", async () => {
     const { link, producer, worker, warnings } = await workerOnLink(10_000);
     // An idle worker hands a lone task's outcome in with a complete call (its next claim waits

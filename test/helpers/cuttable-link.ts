@@ -11,9 +11,13 @@ const DROP_AFTER_MS = 100;
 
 export class CuttableLink {
   private readonly sockets = new Set<Socket>();
+  /** The connections to Redis among them. */
+  private readonly upstreams = new Set<Socket>();
   private cutBefore?: { marker: string; alsoHolding: string; done: () => void };
   private dropReply?: { marker: string; alsoHolding: string; done: () => void };
   private isCut = false;
+  /** How long a connection the client closed stays open towards Redis (see closeLate). */
+  private lateCloseMs = 0;
   /** Where it listens, and listens again once mended. */
   private port = 0;
 
@@ -56,6 +60,20 @@ export class CuttableLink {
     await new Promise<void>((resolve) => this.server.listen(this.port, '127.0.0.1', resolve));
   }
 
+  /** Local ports of the connections it opened to Redis: how Redis's CLIENT LIST names its clients. */
+  get upstreamPorts(): number[] {
+    return [...this.upstreams].flatMap((socket) => socket.localPort ?? []);
+  }
+
+  /**
+   * From now on a connection the client closes stays open towards Redis for `ms` more, as when the
+   * close is slow to reach the server: Redis may run what that connection still holds meanwhile
+   * (a command behind a blocking one, say), and its answers are lost.
+   */
+  closeLate(ms: number): void {
+    this.lateCloseMs = ms;
+  }
+
   /** Cuts the link now. */
   cut(): void {
     if (this.isCut) return;
@@ -68,6 +86,7 @@ export class CuttableLink {
     if (this.isCut) return void client.destroy();
     const upstream = connect(target.port, target.host);
     this.sockets.add(client).add(upstream);
+    this.upstreams.add(upstream);
     let dropping = false;
     client.on('data', (chunk: Buffer) => {
       const sent = chunk.toString('latin1').toUpperCase();
@@ -98,8 +117,10 @@ export class CuttableLink {
       socket.on('error', () => undefined);
       socket.on('close', () => {
         this.sockets.delete(socket);
+        this.upstreams.delete(socket);
         client.destroy();
-        upstream.destroy();
+        if (socket === client && this.lateCloseMs > 0) setTimeout(() => upstream.destroy(), this.lateCloseMs);
+        else upstream.destroy();
       });
     }
   }

@@ -12,6 +12,8 @@ import { assertPauseTarget, Broker, type ClaimBatch, type ClaimRequest, type Lea
 
 /** Concurrent adds joined into one enqueue call carry at most this much (see EnqueueBatcher). */
 const ENQUEUE_BATCH_LIMITS: BatchLimits = { tasks: 1000, chars: 4 * 1024 * 1024 };
+/** Longest wait for Redis to end an aborted wait for work before its connection is closed (see endWait). */
+const END_WAIT_MS = 2_000;
 
 export interface RedisBrokerOptions extends RedisStorageOptions {
   /** The storage whose records this broker changes; built from the same options when absent. */
@@ -39,6 +41,8 @@ export class RedisBroker extends Broker {
   private calls = 0;
   /** Names this broker to complete.lua, which keeps each caller's last call. */
   private readonly callerId = randomUUID();
+  /** The wake-up list its waits listen to beside the shared marker, so that a stop can end them (see endWait). */
+  private readonly ownWakeUp: string;
   /** enqueue.lua's keys, built once: every add sends them. */
   private readonly enqueueKeys: readonly string[];
   private readonly enqueues = new EnqueueBatcher((values) => this.sendEnqueue(values), ENQUEUE_BATCH_LIMITS);
@@ -49,6 +53,7 @@ export class RedisBroker extends Broker {
     this.storage = options.storage ?? new RedisStorage(options);
     this.scripts = new ScriptRunner(this.storage.client);
     this.enqueueKeys = [this.keys.priorities, this.keys.delayed, this.keys.marker];
+    this.ownWakeUp = this.keys.ownWakeUp(this.callerId);
   }
 
   private get keys() {
@@ -189,42 +194,64 @@ export class RedisBroker extends Broker {
 
   /**
    * The claim goes out on the blocking connection right behind BLPOP, so Redis runs it as soon as
-   * the wake-up marker arrives, with no round trip to this process in between. (Should a stop
-   * drop the connection just after the claim ran, those tasks come back when their lease expires.)
+   * the wake-up marker arrives, with no round trip to this process in between. A stop ends the wait
+   * from Redis's side (see endWait), so the claim runs then too and its answer arrives: tasks it took
+   * (work that arrived just as the worker stopped) are handed back at once, not held until their
+   * lease ends. Null when the wait was aborted before it began, or its claim did not answer.
    */
   override async claimAfterWait(timeoutMs: number, signal: AbortSignal, request: ClaimRequest): Promise<ClaimBatch | null> {
     let claim: Promise<ClaimBatch> | undefined;
-    await this.blockOnMarker(timeoutMs, signal, (client) => {
-      claim = this.claimOn(client, request);
-      // Awaited below unless the wait was aborted, in which case its failure is expected.
-      claim.catch(() => undefined);
-    });
-    return signal.aborted ? null : claim!;
+    await this.blockOnMarker(timeoutMs, signal, (client) => (claim = this.claimOn(client, request)));
+    if (!claim) return null;
+    // After an abort, a claim that failed (its connection closed: Redis down) took nothing it can tell of.
+    return signal.aborted ? claim.catch(() => null) : claim;
   }
 
-  /** BLPOP on the wake-up marker, on its own connection; `behind` sends more on it at once. */
-  private async blockOnMarker(timeoutMs: number, signal: AbortSignal, behind?: (client: RedisClient) => void): Promise<void> {
+  /**
+   * BLPOP on the wake-up marker and this broker's own wake-up list, on a connection of its own;
+   * `behind` sends more on it at once.
+   */
+  private async blockOnMarker(timeoutMs: number, signal: AbortSignal, behind?: (client: RedisClient) => Promise<unknown>): Promise<void> {
     if (signal.aborted) return;
     this.blocking ??= this.storage.connection.duplicate();
     const client = await this.blocking;
     // Stopped while the connection was opening: the abort event has fired already, so BLPOP would
     // hold the stop for its whole timeout.
     if (signal.aborted) return;
+    const woken = client.blpop(this.keys.marker, this.ownWakeUp, Math.max(timeoutMs, 1) / 1000);
+    const answered = Promise.allSettled([woken, behind?.(client)]);
     const onAbort = () => {
-      // BLPOP cannot be interrupted; dropping its connection is the only way to stop at once.
+      // The next wait opens a connection of its own; this one closes once its wait has answered.
       this.blocking = undefined;
-      void this.storage.connection.drop(client);
+      this.endWait(client, answered);
     };
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const woken = client.blpop(this.keys.marker, Math.max(timeoutMs, 1) / 1000);
-      behind?.(client);
       await woken;
     } catch (error) {
       if (!signal.aborted) throw error;
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * Ends an aborted wait on `client` by a push to this broker's own wake-up list (end-wait.lua),
+   * then closes the connection once the wait and the claim behind it have answered. Closing it at
+   * once would end the wait too, but Redis may have run the claim just before, and its answer
+   * would be lost with the tasks it took. Should Redis not answer within END_WAIT_MS (it is down),
+   * the connection is closed all the same.
+   */
+  private endWait(client: RedisClient, answered: Promise<unknown>): void {
+    const { connection } = this.storage;
+    // Not connected: no answer is on its way to be lost, and none would come.
+    if (client.status !== 'ready' || connection.client.status !== 'ready') return void connection.drop(client);
+    const closeAnyway = setTimeout(() => void connection.drop(client), END_WAIT_MS);
+    this.scripts.run('end-wait', [this.ownWakeUp], [END_WAIT_MS]).catch(() => connection.drop(client));
+    void answered.then(() => {
+      clearTimeout(closeAnyway);
+      return connection.drop(client);
+    });
   }
 
   async complete(outcomes: TaskOutcome[], retention: Retention): Promise<boolean[]> {
