@@ -247,8 +247,9 @@ export function assertListenHost(host: unknown, label: string): asserts host is 
 export function allowedHostNames(allowedHosts: unknown, label: string): string[] {
   if (!Array.isArray(allowedHosts)) throw new InvalidOptionError(`${label} must be a list of host names.`);
   return allowedHosts.map((given: unknown) => {
-    // A host, with a port at most: a URL's scheme, login or path would be read as part of the name.
-    const name = typeof given === 'string' && !/[/@?#]/.test(given) ? hostnameOf(given) : '';
+    // A host, with a port at most: a URL's scheme, login or path would be read as part of the name
+    // (a URL parser takes `\` for `/`, so `name\path` would be taken as `name`).
+    const name = typeof given === 'string' && !/[/\\@?#]/.test(given) ? hostnameOf(given) : '';
     if (!name) throw new InvalidOptionError(`${label} must hold host names, got ${JSON.stringify(given)}.`);
     return name;
   });

@@ -445,7 +445,7 @@ describe('the WebView dashboard', () => {
     }
     for (const host of ['localhost', '0.0.0.0', '::', 'fe80::1%lo', 'tasks_web.internal.']) views.push(new WebView({ name: worker.name, url: redisUrl, host }));
     // An entry that is a URL or carries a login would be read as another name ("http", "ops").
-    for (const entry of ['http://tasks.example.com', 'ops@tasks.example.com', 'tasks.example.com/dashboard', 'tasks.example.com?x']) {
+    for (const entry of ['http://tasks.example.com', 'ops@tasks.example.com', 'tasks.example.com/dashboard', 'tasks.example.com\\dashboard', 'tasks.example.com?x']) {
       expect(() => new WebView({ name: worker.name, url: redisUrl, allowedHosts: [entry] })).toThrow(
         new InvalidOptionError(`WebView allowedHosts must hold host names, got ${JSON.stringify(entry)}.`),
       );
