@@ -71,7 +71,8 @@ export class ThreadWorker extends AsyncWorker {
 
   /**
    * Thread tasks running on a thread get the grace like any task; then the threads are terminated,
-   * unfinished tasks handed back. Those still waiting for a thread never start: they go back at once.
+   * unfinished tasks handed back. Those still waiting for a thread, or sent to one that has not begun
+   * them, never start: they go back at once.
    */
   override async stop(graceMs: number): Promise<void> {
     this.pool.stopStarting(new WorkerStoppedError(graceMs));
