@@ -268,18 +268,13 @@ export class ThreadPool implements ThreadRunner {
     }
   }
 
-  /**
-   * The call's task was aborted (time limit, cancel): it leaves the queue, or is taken back from a
-   * thread that has not begun it (the thread, kept, answers `withdrawn` once free), or its thread
-   * is terminated.
-   */
+  /** The call's task was aborted (time limit, cancel): it leaves the queue, or its thread is terminated. */
   private abandon(job: Job, reason: Error): void {
     const queuedAt = this.waiting.indexOf(job);
     if (queuedAt >= 0) this.waiting.splice(queuedAt, 1);
     for (const thread of this.threads) {
       if (thread.job !== job) continue;
       thread.job = undefined;
-      if (withdrawCall(job.claim)) continue;
       thread.retired = true;
       void thread.worker.terminate();
     }

@@ -171,31 +171,3 @@ it('at stop, a call sent to a thread still busy with what its last call left run
     Atomics.notify(lingering, 1);
   }
 });
-
-it('a call cancelled before its thread began it is taken back, and the thread is kept rather than terminated', async () => {
-  const pool = new ThreadPool(ENTRY, { size: 1, execArgv: [] });
-  pools.push(pool);
-  await pool.start();
-  // Cells: calls begun, the release, calls taken back.
-  const lingering = new Int32Array(new SharedArrayBuffer(12));
-  const next = new Int32Array(new SharedArrayBuffer(12));
-  Atomics.store(next, 1, 1); // should it begin, it counts itself and returns at once
-  const abort = new TaskAbort();
-  const first = pool.run('task', TARGET, ['linger', lingering.buffer], new TaskAbort());
-  const outcome = pool.run('task', TARGET, ['hold', next.buffer], abort).catch((error: unknown) => error);
-  try {
-    expect(await first).toBe('"linger"');
-    const cancelled = new Error('cancelled');
-    abort.abort(cancelled);
-    expect(await outcome).toBe(cancelled);
-    Atomics.store(lingering, 1, 1);
-    Atomics.notify(lingering, 1);
-    // A terminated thread would never get to say so: this one, once free, finds the call taken back.
-    await expect.poll(() => Atomics.load(next, 2), { timeout: 10_000 }).toBe(1);
-    expect(Atomics.load(next, 0)).toBe(0);
-    expect(await pool.run('task', TARGET, ['after'], new TaskAbort())).toBe('"after"');
-  } finally {
-    Atomics.store(lingering, 1, 1);
-    Atomics.notify(lingering, 1);
-  }
-});
