@@ -284,7 +284,9 @@ export class AsyncWorker extends Worker {
       if (waitMs === undefined) this.claimRoundTripMs = performance.now() - sentAt;
       this.settled(settle, batch.stored);
       if (signal.aborted) {
-        // Claimed while stopping: they go back.
+        // Claimed while stopping: they go back. What the claim learned is handed on by the stop
+        // (wakeWorker): its wait may have used up the wake-up of a delayed task.
+        this.nextDueInMs = batch.nextDueInMs;
         this.unstarted.push(...batch.tasks);
         return true;
       }
