@@ -61,16 +61,6 @@ export function clientKey(address: string): string {
 }
 
 /**
- * One spelling per IP address, so that two spellings of it compare equal (`::1` and `0:0::1`;
- * `::ffff:10.0.0.1` and `10.0.0.1`); undefined for text that is no IP address.
- */
-export function canonicalAddress(address: string): string | undefined {
-  if (isIPv4(address)) return address;
-  const groups = ipv6Groups(address);
-  return groups && (mappedIPv4(groups) ?? hexGroups(groups));
-}
-
-/**
  * The eight 16-bit groups of an IP address, an IPv4 one as it is mapped into IPv6
  * (`::ffff:a.b.c.d`), so that both families compare in one space; undefined for other text.
  */

@@ -1,7 +1,7 @@
 import { isIPv4 } from 'node:net';
 import { wholeNumberText } from '../core/config.js';
 import { InvalidOptionError } from '../core/errors.js';
-import { addressGroups, canonicalAddress } from './login-throttle.js';
+import { addressGroups } from './login-throttle.js';
 
 /** Addresses as IPv6 has them: an IPv4 range is its IPv4-mapped one, 96 bits longer (`10.0.0.0/8` is `::ffff:10.0.0.0/104`). */
 const ADDRESS_BITS = 128;
@@ -36,8 +36,8 @@ export class TrustedProxies {
     const entries = [forwardedFor ?? []].flat().flatMap((header) => header.split(',')).map((entry) => entry.trim());
     let client = peer;
     while (this.isTrusted(client) && entries.length > 0) {
-      const next = entries.pop()!;
-      if (canonicalAddress(next) === undefined) return peer;
+      const next = forwardedAddress(entries.pop()!);
+      if (next === undefined) return peer;
       client = next;
     }
     return client;
@@ -68,6 +68,17 @@ function proxyRange(given: unknown, label: string): AddressRange {
   const familyBits = isIPv4(address) ? IPV4_BITS : ADDRESS_BITS;
   const prefixLength = wholeNumberText(`the prefix length of ${label} entry ${JSON.stringify(given)}`, prefix, 0, familyBits);
   return { address: bits, prefixLength: prefixLength + ADDRESS_BITS - familyBits };
+}
+
+/**
+ * The address of an X-Forwarded-For entry, which some proxies write with the client's port
+ * (`203.0.113.7:5678`, `[2001:db8::1]:443`) or an IPv6 address in brackets; undefined for text
+ * that holds no IP address.
+ */
+function forwardedAddress(entry: string): string | undefined {
+  const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(entry);
+  const address = bracketed ? bracketed[1]! : entry.replace(/^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/, '$1');
+  return addressBits(address) === undefined ? undefined : address;
 }
 
 /** An IP address as one 128-bit number (see ADDRESS_BITS); undefined for text that is none. */

@@ -395,9 +395,11 @@ describe('the WebView dashboard', () => {
     for (let attempt = 1; attempt <= 2; attempt++) expect(await status('ops:guess', '2001:db8:1:2::1')).toBe(401);
     expect(await status('ops:secret', '2001:db8:1:2::99')).toBe(429);
     // A malformed header, or none, is counted for the proxy itself.
-    for (const forwardedFor of ['unknown', '203.0.113.2, 203.0.113.1:4711']) expect(await status('ops:guess', forwardedFor)).toBe(401);
+    for (const forwardedFor of ['unknown', '203.0.113.2, 203.0.113.1/24']) expect(await status('ops:guess', forwardedFor)).toBe(401);
     expect(await status('ops:secret')).toBe(429);
     expect(await status('ops:secret', '203.0.113.2')).toBe(200);
+    // An entry with the client's port, as some proxies write it, counts for the client, not the proxy.
+    expect(await status('ops:secret', '203.0.113.2:5678')).toBe(200);
   });
 
   it('trusts every proxy in a CIDR range of trustedProxies, and counts the clients behind them apart', async () => {

@@ -19,6 +19,11 @@ describe('TrustedProxies (whose address a request forwarded by a reverse proxy c
     expect(proxies.clientAddress('10.0.0.1', '203.0.113.1, garbage')).toBe('10.0.0.1');
     expect(proxies.clientAddress('10.0.0.1', '')).toBe('10.0.0.1');
     expect(proxies.clientAddress('10.0.0.1', undefined)).toBe('10.0.0.1');
+    // Some proxies write the client's port, or an IPv6 address in brackets.
+    expect(proxies.clientAddress('10.0.0.1', '203.0.113.7:5678')).toBe('203.0.113.7');
+    expect(proxies.clientAddress('10.0.0.1', '[2001:db8::1]:443')).toBe('2001:db8::1');
+    expect(proxies.clientAddress('10.0.0.1', '[2001:db8::1], 10.0.0.2:80')).toBe('2001:db8::1');
+    expect(proxies.clientAddress('10.0.0.1', '203.0.113.7:port')).toBe('10.0.0.1');
     // Only proxies named: the left-most of them is the client.
     expect(proxies.clientAddress('10.0.0.1', '10.0.0.2')).toBe('10.0.0.2');
   });
