@@ -248,8 +248,10 @@ export function allowedHostNames(allowedHosts: unknown, label: string): string[]
   if (!Array.isArray(allowedHosts)) throw new InvalidOptionError(`${label} must be a list of host names.`);
   return allowedHosts.map((given: unknown) => {
     // A host, with a port at most: a URL's scheme, login or path would be read as part of the name
-    // (a URL parser takes `\` for `/`, so `name\path` would be taken as `name`).
-    const name = typeof given === 'string' && !/[/\\@?#]/.test(given) ? hostnameOf(given) : '';
+    // (a URL parser takes `\` for `/`, so `name\path` would be taken as `name`), and a `*` would be
+    // taken as itself, matching no name. A bare IPv6 address is one as a Host header brackets it.
+    const entry = typeof given === 'string' && isIP(given) === 6 ? `[${given}]` : given;
+    const name = typeof entry === 'string' && !/[/\\@?#*]/.test(entry) ? hostnameOf(entry) : '';
     if (!name) throw new InvalidOptionError(`${label} must hold host names, got ${JSON.stringify(given)}.`);
     return name;
   });

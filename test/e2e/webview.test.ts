@@ -326,9 +326,11 @@ describe('the WebView dashboard', () => {
     for (const host of [`127.0.0.1:${port}`, `192.0.2.7:${port}`, `[::1]:${port}`, `localhost:${port}`, `${hostname()}:${port}`, 'TASKS.example.com']) {
       expect(await getWithHost(url, host)).toBe(200);
     }
-    const loopback = await startView({ name: worker.name, url: redisUrl, port: 0, allowedHosts: ['tasks.example.com'] });
+    const loopback = await startView({ name: worker.name, url: redisUrl, port: 0, allowedHosts: ['tasks.example.com', 'fd00::1'] });
     expect(await getWithHost(`${loopback.address}/api/overview`, 'tasks.example.com')).toBe(200);
     expect(await getWithHost(`${loopback.address}/api/overview`, '192.0.2.7')).toBe(403);
+    // An IPv6 address allowed as written bare matches the bracketed one of a Host header.
+    expect(await getWithHost(`${loopback.address}/api/overview`, '[fd00::1]:8180')).toBe(200);
   });
 
   it('asks every request for the user and password given as auth; a browser given them shows the page', async () => {
@@ -446,8 +448,9 @@ describe('the WebView dashboard', () => {
       expect(() => new WebView({ name: worker.name, url: redisUrl, host })).toThrow(new InvalidOptionError(`WebView host must be an IP address or a host name, got ${JSON.stringify(host)}.`));
     }
     for (const host of ['localhost', '0.0.0.0', '::', 'fe80::1%lo', 'tasks_web.internal.']) views.push(new WebView({ name: worker.name, url: redisUrl, host }));
-    // An entry that is a URL or carries a login would be read as another name ("http", "ops").
-    for (const entry of ['http://tasks.example.com', 'ops@tasks.example.com', 'tasks.example.com/dashboard', 'tasks.example.com\\dashboard', 'tasks.example.com?x']) {
+    // An entry that is a URL or carries a login would be read as another name ("http", "ops"); a
+    // wildcard would be taken as itself.
+    for (const entry of ['http://tasks.example.com', 'ops@tasks.example.com', 'tasks.example.com/dashboard', 'tasks.example.com\\dashboard', 'tasks.example.com?x', '*.example.com']) {
       expect(() => new WebView({ name: worker.name, url: redisUrl, allowedHosts: [entry] })).toThrow(
         new InvalidOptionError(`WebView allowedHosts must hold host names, got ${JSON.stringify(entry)}.`),
       );
