@@ -453,6 +453,8 @@ export class QTasksTimer implements StartHook {
     const { definition, trigger } = schedule;
     const { removed, published } = await globalConfig.scheduleAtTick(definition.name);
     if (removed) {
+      // Read from Redis: an outage of this schedule ended here, not with its stop.
+      this.reportOutage(schedule, 'reached');
       this.stopRemovedElsewhere(schedule);
       return false;
     }

@@ -675,6 +675,43 @@ describe('timer while Redis is briefly down', () => {
   });
 });
 
+describe("timer of a schedule removed elsewhere while this instance was cut off (whenRedisDown 'fail')", () => {
+  it('says it reached Redis again, as its next tick finds the removal, before it stops the schedule', async () => {
+    const url = inject('redisUrl');
+    const name = uniqueAppName('timer-removed-in-outage');
+    const link = await CuttableLink.open({ host: '127.0.0.1', port: Number(new URL(url).port) });
+    const [logs, errors]: string[][] = [[], []];
+    const app = new QueueTasks({
+      name,
+      url: link.url,
+      whenRedisDown: 'fail',
+      worker: false,
+      logger: { log: (line) => logs.push(line), warn: console.warn, error: (line) => errors.push(line) },
+    });
+    app.task({ name: 'beat', every: 1000 }, () => 'beat');
+    const timer = new QTasksTimer(app);
+    const elsewhere = new RedisGlobalConfig({ name, url });
+    try {
+      await app.start();
+      await nextTickEvent(timer);
+      link.cut();
+      await eventually('the first failure logged', async () => linesOf('beat', errors).length > 0);
+      await elsewhere.start();
+      await elsewhere.removeSchedule('beat');
+      await link.mend();
+      await eventually('the schedule stopped', async () => logs.some((line) => line.includes('was removed by another instance')));
+      expect(linesOf('beat', logs)).toEqual([
+        expect.stringMatching(/schedule "beat" reaches Redis again, unreachable for \d+ s, since .*: no tick given up$/),
+        'timer: schedule "beat" was removed by another instance; stopped here too',
+      ]);
+    } finally {
+      await app.stop();
+      await elsewhere.stop();
+      link.cut();
+    }
+  });
+});
+
 describe("timer through a Redis outage longer than a tick's tries (whenRedisDown 'fail')", () => {
   it('logs the first failure, a reminder every 5 minutes, and the ticks given up in one line once it enqueues again', async () => {
     const server = await startRedisServer({ appendOnly: true });
