@@ -11,9 +11,9 @@ const port = parentPort!;
 port.on('message', (job: ThreadJob) => void answer(job));
 port.postMessage('ready' satisfies ThreadMessage);
 
-async function answer({ taskName, target, args, claim }: ThreadJob): Promise<void> {
+async function answer({ taskName, target, args, startFlag }: ThreadJob): Promise<void> {
   // Taken back by a stop while this thread was still busy (with what a previous call left running).
-  if (!beginCall(claim)) return port.postMessage('withdrawn' satisfies ThreadMessage);
+  if (!beginCall(startFlag)) return port.postMessage('withdrawn' satisfies ThreadMessage);
   let reply: ThreadMessage;
   try {
     const result = await (await loadExport(target))(...args);

@@ -3,7 +3,7 @@ import { errorMessage, ThreadCrashedError, ThreadStartError } from '../core/erro
 import { settleWithin } from '../core/timing.js';
 import type { TaskAbort } from '../core/task-abort.js';
 import type { ThreadRunner, ThreadTarget } from '../core/thread-task.js';
-import { callBegun, fromThrown, newClaim, withdrawCall, type ThreadJob, type ThreadMessage } from './thread-protocol.js';
+import { callBegun, fromThrown, newStartFlag, withdrawCall, type ThreadJob, type ThreadMessage } from './thread-protocol.js';
 
 /** Longest wait at close for the terminated threads to end. */
 const THREAD_END_WAIT_MS = 2_000;
@@ -40,7 +40,7 @@ interface Job extends ThreadJob {
 
 interface Thread {
   worker: Worker;
-  /** The call it was given (begun or not: see the job's claim). */
+  /** The call it was given (begun or not: see the job's start flag). */
   job?: Job;
   /** The uncaught error it is dying of, if any. */
   uncaught?: Error;
@@ -102,7 +102,7 @@ export class ThreadPool implements ThreadRunner {
         taskName,
         target,
         args,
-        claim: newClaim(),
+        startFlag: newStartFlag(),
         resolve: (json) => (settled(), resolve(json)),
         reject: (error) => (settled(), reject(error)),
         abort,
@@ -132,7 +132,7 @@ export class ThreadPool implements ThreadRunner {
   private withdrawUnbegun(reason: Error): void {
     for (const thread of this.threads) {
       const { job } = thread;
-      if (!job || !withdrawCall(job.claim)) continue;
+      if (!job || !withdrawCall(job.startFlag)) continue;
       // The thread stays: once free it answers `withdrawn`, and is idle again.
       thread.job = undefined;
       job.abort.abort(reason);
@@ -206,7 +206,7 @@ export class ThreadPool implements ThreadRunner {
         if (!ready) return reject(new ThreadStartError(this.entry.href, how));
         if (!ofThisRun) return;
         const { job } = thread;
-        if (job && callBegun(job.claim)) {
+        if (job && callBegun(job.startFlag)) {
           job.reject(new ThreadCrashedError(job.target.url, job.target.exportName, how));
         } else if (this.open && !thread.retired) {
           // Not terminated on purpose (a time limit, a cancel, the pool closing): a crash.
@@ -256,7 +256,7 @@ export class ThreadPool implements ThreadRunner {
       const thread = this.idle.pop()!;
       const job = this.waiting.shift()!;
       try {
-        thread.worker.postMessage({ taskName: job.taskName, target: job.target, args: job.args, claim: job.claim } satisfies ThreadJob);
+        thread.worker.postMessage({ taskName: job.taskName, target: job.target, args: job.args, startFlag: job.startFlag } satisfies ThreadJob);
         thread.job = job;
         // Paused while the job waited for a thread.
         job.abort.resumeTime();

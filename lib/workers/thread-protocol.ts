@@ -9,35 +9,35 @@ export interface ThreadJob {
   target: ThreadTarget;
   args: unknown[];
   /** Shared by the pool and the thread: whether the thread began the call, or the pool took it back first (see beginCall). */
-  claim: Int32Array;
+  startFlag: Int32Array;
 }
 
-/** A call's claim: the thread sets BEGUN as it begins it, or the pool WITHDRAWN before, whichever comes first. */
+/** A call's start flag: the thread sets BEGUN as it begins it, or the pool WITHDRAWN before, whichever comes first. */
 const POSTED = 0;
 const BEGUN = 1;
 const WITHDRAWN = 2;
 
 /**
- * A new call's claim. Shared memory rather than messages: a message saying the thread began would
+ * A new call's start flag. Shared memory rather than messages: a message saying the thread began would
  * cross one saying the pool took the call back, and both would then think the call theirs.
  */
-export function newClaim(): Int32Array {
+export function newStartFlag(): Int32Array {
   return new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
 }
 
 /** In the thread: takes the call, false when the pool took it back first (it must not run). */
-export function beginCall(claim: Int32Array): boolean {
-  return Atomics.compareExchange(claim, 0, POSTED, BEGUN) === POSTED;
+export function beginCall(startFlag: Int32Array): boolean {
+  return Atomics.compareExchange(startFlag, 0, POSTED, BEGUN) === POSTED;
 }
 
 /** In the pool: takes back a call its thread has not begun, false when the thread began it first. */
-export function withdrawCall(claim: Int32Array): boolean {
-  return Atomics.compareExchange(claim, 0, POSTED, WITHDRAWN) === POSTED;
+export function withdrawCall(startFlag: Int32Array): boolean {
+  return Atomics.compareExchange(startFlag, 0, POSTED, WITHDRAWN) === POSTED;
 }
 
 /** Whether the thread began the call: its crash is then the call's. */
-export function callBegun(claim: Int32Array): boolean {
-  return Atomics.load(claim, 0) === BEGUN;
+export function callBegun(startFlag: Int32Array): boolean {
+  return Atomics.load(startFlag, 0) === BEGUN;
 }
 
 /** An error as it crosses from a thread: what a traceback and the retry rules need of it. */
@@ -55,7 +55,7 @@ export interface ThrownInThread {
 /**
  * A thread's messages: once `ready` (its entry loaded), then one reply per job: the result as the
  * JSON its record keeps, what the call threw, or `withdrawn` for a call the pool took back before
- * the thread began it. Whether it began a call is in the call's claim (see beginCall).
+ * the thread began it. Whether it began a call is in the call's start flag (see beginCall).
  */
 export type ThreadMessage = 'ready' | 'withdrawn' | { json: string } | { error: ThrownInThread };
 
