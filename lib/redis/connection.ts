@@ -73,6 +73,12 @@ export class RedisConnection {
   private everConnected = false;
   /** When the main client last came back after losing Redis (ms since the epoch). */
   private reconnectedAt?: number;
+  /**
+   * Set when this connection stopped its main client (disconnect), cleared when it connects it
+   * again. ioredis leaves a client stopped while it waited to reconnect (Redis down) in status
+   * 'reconnecting' for good, though no reconnect is under way: see openSocket.
+   */
+  private mainStopped = false;
   /** Set by close(), cleared by connect(): calls made in between are refused (see refuseIfClosed). */
   private closed = false;
   /**
@@ -351,12 +357,18 @@ export class RedisConnection {
     if (this.ownsClient && this.client.status !== 'end') {
       const closed = ended(this.client);
       // QUIT lets queued replies arrive first; with Redis gone it would wait for a reconnect.
-      if (this.client.status === 'ready') await this.client.quit().catch(() => this.client.disconnect());
-      else this.client.disconnect();
+      if (this.client.status === 'ready') await this.client.quit().catch(() => this.stopMain());
+      else this.stopMain();
       drops.push(closed);
     }
     await Promise.all([...drops, ...this.closing]);
     this.connecting = undefined;
+  }
+
+  /** Stops the main client, and its reconnects (see mainStopped). */
+  private stopMain(): void {
+    this.mainStopped = true;
+    this.client.disconnect();
   }
 
   private connectTimeoutMs(): number {
@@ -386,7 +398,7 @@ export class RedisConnection {
     try {
       await this.client.select(db);
     } catch (error) {
-      this.client.disconnect();
+      this.stopMain();
       throw new InvalidOptionError(`Redis database ${db} cannot be used at ${this.describe()}: ${errorMessage(error)}.`);
     }
   }
@@ -397,7 +409,7 @@ export class RedisConnection {
    */
   private async refuseClusterNode(): Promise<void> {
     if (!(await this.clusterThroughThisNode())) return;
-    this.client.disconnect();
+    this.stopMain();
     throw new InvalidOptionError(
       `Redis at ${this.describe()} is a Redis Cluster node: connect with the \`cluster\` option ({ nodes: [{ host, port }] }), not a single-node url or redis option.`,
     );
@@ -430,7 +442,7 @@ export class RedisConnection {
         // A cluster client retries by itself. A single Redis client that never connected has
         // stopped already (see retryStrategy), unless it waits for an answer; one a command opened
         // before start goes on retrying until the failed start closes the connection.
-        if (this.client instanceof Cluster || silent) this.client.disconnect();
+        if (this.client instanceof Cluster || silent) this.stopMain();
         throw new RedisUnavailableError(this.describe(), silent ? error : (this.lastError ?? error));
       }
       await this.checkDatabase();
@@ -453,7 +465,13 @@ export class RedisConnection {
   private openSocket(): Promise<void> {
     const { client } = this;
     if (client.status === 'ready') return Promise.resolve();
-    if (!CONNECTING_STATUSES.has(client.status)) return client.connect();
+    // A client stopped here while it waited to reconnect still says 'reconnecting', and would
+    // never answer: it is connected anew (an app stopped while Redis was down, started again).
+    const stoppedReconnecting = this.mainStopped && client.status === 'reconnecting';
+    if (stoppedReconnecting || !CONNECTING_STATUSES.has(client.status)) {
+      this.mainStopped = false;
+      return client.connect();
+    }
     return new Promise((resolve, reject) => {
       const onReady = () => {
         client.off('close', onClosed);

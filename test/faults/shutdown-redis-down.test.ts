@@ -37,6 +37,24 @@ describe('shutting down while Redis is gone', () => {
     });
   }
 
+  for (const whenRedisDown of ['wait', 'fail'] as WhenRedisDown[]) {
+    it(`an app stopped while Redis was down starts again once Redis is back (whenRedisDown '${whenRedisDown}')`, async () => {
+      const server = await startRedisServer();
+      servers.push(server);
+      const app = new QueueTasks({ name: uniqueAppName('down-restart'), url: server.url, whenRedisDown, logger: quiet, config: { shutdownGraceMs: 100 } });
+      app.task('echo', (value: number) => value);
+      await app.start();
+      await server.stop();
+      await app.stop();
+      await server.restart();
+      // Within a connectTimeout (10 s): a start that only waits for the stopped client's reconnect fails at it.
+      const started = await raceTimeout(app.start().then(() => 'started'), 5_000, () => 'still starting after 5 s', true).catch((error: unknown) => error);
+      expect(started).toBe('started');
+      expect((await app.run('echo', [7], { timeout: 5_000 })).returning).toBe(7);
+      await app.stop();
+    });
+  }
+
   /** A producer ('wait' mode) reaching its own redis-server through a link the test can cut, with one queued task. */
   async function producerBehindLink(label: string) {
     const server = await startRedisServer();
