@@ -178,15 +178,21 @@ export class AsyncWorker extends Worker {
     await settleWithin([...this.executing.values()], graceMs);
     await settleWithin([this.flush()], Math.max(deadline - Date.now(), RETRY_PAUSE_MS * 4));
     this.closed = true;
+    // Finished, but not sent within the grace (Redis was out of reach): stored by the last calls
+    // with the rest, not handed back as unfinished, which would run them again. Taken before the
+    // runs still going are stopped: those are handed back, whatever they end with.
+    const results = this.outbox.splice(0);
     // Handed back below: another worker runs them, so this run should stop (its outcome is dropped).
     for (const abort of this.aborts.values()) abort.abort(new WorkerStoppedError(graceMs));
     await this.stopCancelListening();
     this.clearTimers();
-    const unfinished = [...this.leases.values()].map(({ lease }) => lease);
+    const withResult = new Set(results.map(({ token }) => token));
+    const unfinished = [...this.leases.values()].filter(({ lease }) => !withResult.has(lease.token)).map(({ lease }) => lease);
     this.leases.clear();
     let released = 0;
     await settleWithin(
       [
+        results.length > 0 ? this.storeLast(results) : Promise.resolve(),
         // These started here (or, after a give-back that failed, were claimed ahead): they stay
         // counted against their rate limit, which errs on the safe side.
         unfinished.length > 0 ? this.ctx.broker.release(unfinished, this.retention, { started: true }).then((count) => (released = count)) : Promise.resolve(),
@@ -200,6 +206,15 @@ export class AsyncWorker extends Worker {
     );
     if (unfinished.length > 0) {
       this.ctx.logger.warn(`worker ${this.id} stopped with ${unfinished.length} unfinished task(s); ${released} handed back to the queue`);
+    }
+  }
+
+  /** The stop's last try at storing results; should it fail, they wait for a next start to send them (their leases may end first: they then run again). */
+  private async storeLast(results: TaskOutcome[]): Promise<void> {
+    try {
+      this.settled(results, await this.ctx.broker.complete(results, this.retention));
+    } catch {
+      this.outbox.unshift(...results);
     }
   }
 

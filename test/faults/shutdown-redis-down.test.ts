@@ -55,6 +55,49 @@ describe('shutting down while Redis is gone', () => {
     });
   }
 
+  it('a stop that could not store a finished result before its grace ran out stores it once Redis is back, rather than handing the task back to run again', async () => {
+    const server = await startRedisServer();
+    servers.push(server);
+    const link = await CuttableLink.open({ host: '127.0.0.1', port: server.port });
+    const name = uniqueAppName('down-unsent');
+    // Reconnects every 50 ms, so Redis answers the stop's last calls once the link is mended.
+    const worker = new QueueTasks({ name, url: link.url, redis: { retryStrategy: () => 50 }, logger: quiet, config: { maxTasksProcess: 3, shutdownGraceMs: 100 } });
+    const producer = new QueueTasks({ name, url: server.url, worker: false, logger: quiet });
+    const gates = new Map<string, () => void>();
+    const runs: string[] = [];
+    const gated = (id: string) => {
+      runs.push(id);
+      return new Promise<string>((resolve) => gates.set(id, () => resolve(id)));
+    };
+    worker.task('gated', gated);
+    producer.task('gated', gated);
+    await producer.start();
+    await worker.start();
+    try {
+      const first = await producer.add('gated', ['first']);
+      const second = await producer.add('gated', ['second']);
+      for (let tries = 0; gates.size < 2 && tries < 500; tries++) await new Promise((resolve) => setTimeout(resolve, 10));
+      // The first result's call is lost with the link: it holds the worker's storing of results,
+      // so the second result is still waiting to be sent when the stop gives up on them.
+      const cut = link.cutWhenSent('EVALSHA', first.uuid);
+      gates.get('first')!();
+      await cut;
+      gates.get('second')!();
+      const stopping = worker.stopWork();
+      // Past the stop's wait for its claim loop (at most 2 s) and for the results (1 s at least):
+      // its last calls are on their way, held until Redis answers again.
+      await new Promise((resolve) => setTimeout(resolve, 3_500));
+      await link.mend();
+      await stopping;
+      expect(await producer.get(second.uuid)).toMatchObject({ status: 'success', returning: 'second' });
+      expect(runs.filter((id) => id === 'second')).toHaveLength(1);
+    } finally {
+      await worker.stop();
+      await producer.stop();
+      link.cut();
+    }
+  });
+
   /** A producer ('wait' mode) reaching its own redis-server through a link the test can cut, with one queued task. */
   async function producerBehindLink(label: string) {
     const server = await startRedisServer();
