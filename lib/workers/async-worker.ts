@@ -381,9 +381,12 @@ export class AsyncWorker extends Worker {
       this.executing.delete(token);
       if (this.aborts.get(uuid) === abort) this.aborts.delete(uuid);
       ended?.();
+      // Ended once the stop's grace was over: handed back with the unfinished tasks (or about to
+      // be), so another run of it counts, not this one.
+      if (this.closed || !this.leases.has(token)) return;
       // Stopped before the grace ran out: its work never started (a thread task the pool refused
       // to start once the stop began), so it goes back as an unstarted claim does, at once.
-      if (abort.reason instanceof WorkerStoppedError && !this.closed) return this.giveBack([task], 'the stop kept from starting on a thread');
+      if (abort.reason instanceof WorkerStoppedError) return this.giveBack([task], 'the stop kept from starting on a thread');
       this.outbox.push(outcome);
       if (!this.claimingSoon) void this.flush();
       this.wakeLoop?.();

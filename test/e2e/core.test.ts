@@ -103,6 +103,30 @@ describe('a worker that stops before its task finished', () => {
     expect((seen as WorkerStoppedError).code).toBe('WORKER_STOPPED');
     expect((await app.get(task.uuid))!.status).toBe('new');
   });
+
+  it('drops the late outcome of a task it handed back at the end of the grace: a later startWork neither sends it nor warns of a discarded result', async () => {
+    const warnings: string[] = [];
+    const started = new Gate();
+    const app = await apps.start(
+      'stop-late-outcome',
+      (registered) =>
+        registered.task('slow', async () => {
+          void started.pass();
+          // Deaf to its signal: it ends after the grace, its task handed back by then.
+          await new Promise((resolve) => setTimeout(resolve, 400));
+          return 'done';
+        }),
+      { config: { shutdownGraceMs: 100 }, logger: { log: () => undefined, warn: (line: string) => void warnings.push(line), error: console.error } },
+    );
+    const task = await app.add('slow');
+    await started.reached;
+    await app.stopWork();
+    expect((await app.get(task.uuid))!.status).toBe('new');
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the first run ends meanwhile
+    await app.startWork();
+    expect(await app.wait(task.uuid, { timeout: 5_000 })).toMatchObject({ status: 'success', returning: 'done' });
+    expect(warnings.filter((line) => line.includes('result was discarded'))).toEqual([]);
+  });
 });
 
 describe('a start() called while another is under way', () => {
