@@ -192,7 +192,9 @@ export class AsyncWorker extends Worker {
     let released = 0;
     await settleWithin(
       [
-        results.length > 0 ? this.storeLast(results) : Promise.resolve(),
+        // Should this fail, they wait for a next start to send them (their leases may end first:
+        // they then run again).
+        results.length > 0 ? this.storeOutcomes(results).catch(() => undefined) : Promise.resolve(),
         // These started here (or, after a give-back that failed, were claimed ahead): they stay
         // counted against their rate limit, which errs on the safe side.
         unfinished.length > 0 ? this.ctx.broker.release(unfinished, this.retention, { started: true }).then((count) => (released = count)) : Promise.resolve(),
@@ -206,15 +208,6 @@ export class AsyncWorker extends Worker {
     );
     if (unfinished.length > 0) {
       this.ctx.logger.warn(`worker ${this.id} stopped with ${unfinished.length} unfinished task(s); ${released} handed back to the queue`);
-    }
-  }
-
-  /** The stop's last try at storing results; should it fail, they wait for a next start to send them (their leases may end first: they then run again). */
-  private async storeLast(results: TaskOutcome[]): Promise<void> {
-    try {
-      this.settled(results, await this.ctx.broker.complete(results, this.retention));
-    } catch {
-      this.outbox.unshift(...results);
     }
   }
 
@@ -444,12 +437,10 @@ export class AsyncWorker extends Worker {
       while (this.outbox.length > 0 && !this.closed) {
         const batch = this.outbox;
         this.outbox = [];
-        this.markSent(batch, true);
         try {
-          this.settled(batch, await this.ctx.broker.complete(batch, this.retention));
+          await this.storeOutcomes(batch);
         } catch (error) {
           this.ctx.logger.error(`worker ${this.id} could not store ${batch.length} result(s), retrying: ${errorMessage(error)}`);
-          this.unsent(batch);
           await pause(RETRY_PAUSE_MS);
         }
       }
@@ -457,6 +448,17 @@ export class AsyncWorker extends Worker {
       // Cleared in the same step as the last look at the outbox: an outcome pushed after it
       // starts a new drain rather than joining one that is already over.
       this.draining = false;
+    }
+  }
+
+  /** Stores a batch of outcomes; should the call fail, they are first in the outbox again and it rejects. */
+  private async storeOutcomes(batch: TaskOutcome[]): Promise<void> {
+    this.markSent(batch, true);
+    try {
+      this.settled(batch, await this.ctx.broker.complete(batch, this.retention));
+    } catch (error) {
+      this.unsent(batch);
+      throw error;
     }
   }
 
