@@ -64,6 +64,11 @@ describe('the WebView dashboard', () => {
     await started.start();
     return started;
   }
+  /** Login statuses of a dashboard behind `trustedProxies`, which locks a client out after 2 wrong logins. */
+  async function loginStatusBehind(trustedProxies: string[]) {
+    return loginStatus(await startView({ name: worker.name, url: redisUrl, port: 0, trustedProxies, auth: { user: 'ops', password: 'secret', maxFailures: 2 } }));
+  }
+
 
   async function openPage(webView: WebView): Promise<Page> {
     const page = await browser.newPage();
@@ -383,8 +388,7 @@ describe('the WebView dashboard', () => {
 
   it('behind a trusted proxy, counts failed logins per client its X-Forwarded-For names, by the right-most entry', async () => {
     // The test's requests come from 127.0.0.1: here, the proxy.
-    const guarded = await startView({ name: worker.name, url: redisUrl, port: 0, trustedProxies: ['127.0.0.1'], auth: { user: 'ops', password: 'secret', maxFailures: 2 } });
-    const status = loginStatus(guarded);
+    const status = await loginStatusBehind(['127.0.0.1']);
     for (let attempt = 1; attempt <= 2; attempt++) expect(await status('ops:guess', '203.0.113.1')).toBe(401);
     expect(await status('ops:secret', '203.0.113.1')).toBe(429);
     // Another client behind the same proxy keeps its own count.
@@ -406,8 +410,7 @@ describe('the WebView dashboard', () => {
 
   it('trusts every proxy in a CIDR range of trustedProxies, and counts the clients behind them apart', async () => {
     // The test's requests come from 127.0.0.1: here, one proxy of a pool in 127.0.0.0/8.
-    const guarded = await startView({ name: worker.name, url: redisUrl, port: 0, trustedProxies: ['127.0.0.0/8'], auth: { user: 'ops', password: 'secret', maxFailures: 2 } });
-    const status = loginStatus(guarded);
+    const status = await loginStatusBehind(['127.0.0.0/8']);
     for (let attempt = 1; attempt <= 2; attempt++) expect(await status('ops:guess', '203.0.113.1')).toBe(401);
     expect(await status('ops:secret', '203.0.113.1')).toBe(429);
     expect(await status('ops:secret', '203.0.113.2')).toBe(200);
@@ -417,8 +420,7 @@ describe('the WebView dashboard', () => {
   });
 
   it('ignores X-Forwarded-For from a peer that is no trusted proxy, and refuses trustedProxies that are no IP addresses', async () => {
-    const guarded = await startView({ name: worker.name, url: redisUrl, port: 0, trustedProxies: ['192.0.2.1', '::ffff:192.0.2.2'], auth: { user: 'ops', password: 'secret', maxFailures: 2 } });
-    const status = loginStatus(guarded);
+    const status = await loginStatusBehind(['192.0.2.1', '::ffff:192.0.2.2']);
     expect(await status('ops:guess', '203.0.113.1')).toBe(401);
     expect(await status('ops:guess', '203.0.113.2')).toBe(401);
     expect(await status('ops:secret', '203.0.113.3')).toBe(429);
