@@ -252,7 +252,9 @@ export function allowedHostNames(allowedHosts: unknown, label: string): string[]
     // taken as itself, matching no name. A bare IPv6 address is one as a Host header brackets it.
     const entry = typeof given === 'string' && isIP(given) === 6 ? `[${given}]` : given;
     const name = typeof entry === 'string' && !/[/\\@?#*]/.test(entry) ? hostnameOf(entry) : '';
-    if (!name) throw new InvalidOptionError(`${label} must hold host names, got ${JSON.stringify(given)}.`);
+    // A URL parser reads `1.2.3` as 1.2.0.3 and `0x7f.1` as 127.0.0.1: a typo would allow another address.
+    const respelled = isIP(name) === 4 && (entry as string).replace(/:\d*$/, '') !== name;
+    if (!name || respelled) throw new InvalidOptionError(`${label} must hold host names, got ${JSON.stringify(given)}.`);
     return name;
   });
 }

@@ -451,13 +451,13 @@ describe('the WebView dashboard', () => {
     }
     for (const host of ['localhost', '0.0.0.0', '::', 'fe80::1%lo', 'tasks_web.internal.']) views.push(new WebView({ name: worker.name, url: redisUrl, host }));
     // An entry that is a URL or carries a login would be read as another name ("http", "ops"); a
-    // wildcard would be taken as itself.
-    for (const entry of ['http://tasks.example.com', 'ops@tasks.example.com', 'tasks.example.com/dashboard', 'tasks.example.com\\dashboard', 'tasks.example.com?x', '*.example.com']) {
+    // wildcard would be taken as itself; a short or hex IPv4 address as another (10.0.0.5, 127.0.0.1).
+    for (const entry of ['http://tasks.example.com', 'ops@tasks.example.com', 'tasks.example.com/dashboard', 'tasks.example.com\\dashboard', 'tasks.example.com?x', '*.example.com', '10.0.5', '0x7f.1']) {
       expect(() => new WebView({ name: worker.name, url: redisUrl, allowedHosts: [entry] })).toThrow(
         new InvalidOptionError(`WebView allowedHosts must hold host names, got ${JSON.stringify(entry)}.`),
       );
     }
-    views.push(new WebView({ name: worker.name, url: redisUrl, allowedHosts: ['tasks.example.com:8443', '[fd00::1]:8180', '10.0.0.5'] }));
+    views.push(new WebView({ name: worker.name, url: redisUrl, allowedHosts: ['tasks.example.com:8443', '[fd00::1]:8180', '10.0.0.5', '10.0.0.6:8180'] }));
   });
 
   it('starts one server when start is called again before the first call is done', async () => {
