@@ -418,18 +418,22 @@ export class QTasksTimer implements StartHook {
    * on its own. Any other error ends the tick, logged.
    */
   private async tryAgainAfter(error: unknown, schedule: Schedule, tick: number, triesEnd: number, run: AbortSignal): Promise<boolean> {
-    if (error instanceof AddTooLateError || (error instanceof RedisUnavailableError && Date.now() + TICK_RETRY_MS >= triesEnd)) {
+    if (!(error instanceof AddTooLateError || error instanceof RedisUnavailableError)) {
+      this.logTickError(schedule, tick, error, '');
+      return false;
+    }
+    const lastTry = error instanceof AddTooLateError || Date.now() + TICK_RETRY_MS >= triesEnd;
+    // Also on a last try: a tick that starts late (a catch-up) may be the first of the outage.
+    if (error instanceof RedisUnavailableError) {
+      this.noteUnreachable(schedule, () => this.logTickError(schedule, tick, error, lastTry ? ', too late to try again' : ', trying again every second'));
+    }
+    if (lastTry) {
       this.giveUpLateTick(schedule, tick);
       return false;
     }
-    if (error instanceof RedisUnavailableError) {
-      this.noteUnreachable(schedule, () => this.logTickError(schedule, tick, error, ', trying again every second'));
-      if (run.aborted) return false;
-      await pause(TICK_RETRY_MS, run);
-      return true;
-    }
-    this.logTickError(schedule, tick, error, '');
-    return false;
+    if (run.aborted) return false;
+    await pause(TICK_RETRY_MS, run);
+    return true;
   }
 
   private logTickError(schedule: Schedule, tick: number, error: unknown, next: string): void {

@@ -760,6 +760,50 @@ describe("timer through a Redis outage longer than a tick's tries (whenRedisDown
   });
 });
 
+describe("timer whose first failure of an outage comes at a tick's last try (whenRedisDown 'fail')", () => {
+  it('logs that failure in full, then the tick given up once it reaches Redis again', async () => {
+    const url = inject('redisUrl');
+    const link = await CuttableLink.open({ host: '127.0.0.1', port: Number(new URL(url).port) });
+    const errors: string[] = [];
+    const app = new QueueTasks({
+      name: uniqueAppName('timer-late-first-failure'),
+      url: link.url,
+      whenRedisDown: 'fail',
+      worker: false,
+      logger: { log: () => undefined, warn: console.warn, error: (line) => errors.push(line) },
+    });
+    app.task({ name: 'beat', every: 1000 }, () => 'beat');
+    const timer = new QTasksTimer(app);
+    try {
+      await app.start();
+      await nextTickEvent(timer);
+      // The next tick reads its schedule 29.5 s after its time, as a tick that starts late does: a
+      // second before its tries end. Only Date moves; the timers stay real.
+      const config = app.globalConfig!;
+      const readSchedule = config.scheduleAtTick.bind(config);
+      let late = true;
+      config.scheduleAtTick = (name) => {
+        if (late) {
+          late = false;
+          vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+          vi.setSystemTime(Date.now() + 29_500);
+        }
+        return readSchedule(name);
+      };
+      link.cut();
+      await eventually('the first failure logged', async () => errors.length > 0);
+      expect(errors).toEqual([expect.stringMatching(/schedule "beat" could not enqueue its tick of .*, too late to try again: .*is not reachable/)]);
+      await link.mend();
+      await eventually('the outage reported', async () => errors.length > 1);
+      expect(errors[1]).toMatch(/schedule "beat" gave up its tick of .*: Redis could not be reached before the end of their tries, .*; reached again\)$/);
+    } finally {
+      await app.stop();
+      vi.useRealTimers();
+      link.cut();
+    }
+  });
+});
+
 describe("timer of an instance cut off from Redis for longer than a tick's tries (whenRedisDown 'wait')", () => {
   const url = inject('redisUrl');
 
