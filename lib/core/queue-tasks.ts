@@ -307,8 +307,13 @@ export class QueueTasks {
     if (typeof uniqueKey !== 'string' || uniqueKey === '') {
       throw new InvalidOptionError(`uniqueKey of task "${name}" must be a non-empty string.`);
     }
-    if (!Number.isInteger(uniqueTtlMs) || uniqueTtlMs <= 0) {
-      throw new InvalidOptionError(`uniqueTtlMs of task "${name}" must be a positive whole number of milliseconds, got ${uniqueTtlMs}.`);
+    // A TTL Redis's SET cannot take (past 64 bits, or 1e21 and up, which JavaScript writes as
+    // 1e+21) would stop the enqueue script part-way with an untyped error, failing the adds that
+    // shared its call though some were stored. Safe integers are exact and far below that.
+    if (!Number.isSafeInteger(uniqueTtlMs) || uniqueTtlMs <= 0) {
+      throw new InvalidOptionError(
+        `uniqueTtlMs of task "${name}" must be a positive whole number of milliseconds, at most ${Number.MAX_SAFE_INTEGER}, got ${uniqueTtlMs}.`,
+      );
     }
     if (deadline !== undefined && !Number.isFinite(deadline)) {
       throw new InvalidOptionError(`deadline of task "${name}" must be a time in Unix milliseconds, got ${shownValue(deadline)}.`);

@@ -77,4 +77,23 @@ describe('addOnce (idempotent enqueue)', () => {
     await expect(app.addOnce('mail', [], { uniqueKey: 'k', uniqueTtlMs: 0 })).rejects.toThrow(/uniqueTtlMs of task "mail"/);
     await expect(app.addOnce('mail', [], { uniqueKey: 'k', uniqueTtlMs: 1.5 })).rejects.toThrow(InvalidOptionError);
   });
+
+  it('refuses a TTL past the safe integers before sending it, so adds sharing its round trip are stored and answered', async () => {
+    // The first add goes at once; the two made while it is on its way share the next call.
+    const lone = app.add('mail', ['lone']);
+    const [tooLong, shared] = await Promise.allSettled([
+      app.addOnce('mail', ['forever'], { uniqueKey: 'forever', uniqueTtlMs: 1e19 }),
+      app.add('mail', ['shared']),
+    ]);
+    expect(tooLong.status === 'rejected' && tooLong.reason).toBeInstanceOf(InvalidOptionError);
+    expect(tooLong.status === 'rejected' && (tooLong.reason as Error).message).toMatch(/uniqueTtlMs of task "mail" .* at most 9007199254740991, got 10000000000000000000/);
+    expect(shared.status).toBe('fulfilled');
+    const stored = shared.status === 'fulfilled' ? await app.get(shared.value.uuid) : null;
+    expect(stored?.args).toEqual(['shared']);
+    expect((await lone).status).toBe('new');
+    expect(await redis.exists(`qtasks:{${name}}:u:forever`)).toBe(0);
+    const longest = await app.addOnce('mail', ['kept'], { uniqueKey: 'longest', uniqueTtlMs: Number.MAX_SAFE_INTEGER });
+    expect(longest.added).toBe(true);
+    expect(await redis.pttl(`qtasks:{${name}}:u:longest`)).toBeGreaterThan(2 ** 52);
+  });
 });
