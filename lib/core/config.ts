@@ -130,6 +130,11 @@ function validate(config: QTasksConfig, setting: (key: keyof QTasksConfig) => st
       throw new InvalidOptionError(`${setting(key)} must be a whole number of 0 or more, got ${String(config[key])}.`);
     }
   }
+  // Finishing scripts hand it to SET PX as a Lua number, which Lua writes in exponent form from
+  // 1e17 on: SET would refuse it and no task could ever finish. Safe integers are written whole.
+  if (config.resultTtlMs > Number.MAX_SAFE_INTEGER) {
+    throw new InvalidOptionError(`${setting('resultTtlMs')} must be at most ${Number.MAX_SAFE_INTEGER} ms, got ${String(config.resultTtlMs)}.`);
+  }
   // Each times a Node timer: the lease's renewal (a third of it) and recovery (half), the
   // heartbeat (half its TTL) and the wait for running tasks at shutdown.
   for (const key of ['leaseMs', 'globalConfigStatusTtlMs', 'shutdownGraceMs'] as const) assertTimerRange(config[key], setting(key));

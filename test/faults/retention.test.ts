@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { QueueTasks } from '../../lib/index.js';
+import { InvalidOptionError, QueueTasks } from '../../lib/index.js';
 import { RedisKeys } from '../../lib/redis/keys.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { quietLogger } from './support.js';
@@ -37,6 +37,27 @@ describe('keepFinishedTasks', () => {
       const newestFailed = records.filter((record) => record.taskName === 'fail').slice(-KEEP);
       expect(new Set(recordKeys)).toEqual(new Set([...newestOk, ...newestFailed].map((record) => keys.record(record.uuid))));
       expect(await app.get(records[1]!.uuid)).toBeNull();
+    } finally {
+      await app.stop();
+    }
+  });
+});
+
+describe('resultTtlMs', () => {
+  const redis = new Redis(inject('redisUrl'));
+  afterAll(() => redis.quit());
+
+  it('is refused past the safe integers, which Redis could not take as a TTL (no task would finish); up to them, records expire', async () => {
+    const name = uniqueAppName('ttl');
+    const tooLong = () => new QueueTasks({ name, url: inject('redisUrl'), logger: quietLogger, config: { resultTtlMs: 1e17 } });
+    expect(tooLong).toThrow(InvalidOptionError);
+    expect(tooLong).toThrow('config.resultTtlMs must be at most 9007199254740991 ms, got 100000000000000000.');
+    const app = new QueueTasks({ name, url: inject('redisUrl'), logger: quietLogger, config: { resultTtlMs: Number.MAX_SAFE_INTEGER } }).task('ok', () => 'done');
+    await app.start();
+    try {
+      const record = await app.run('ok', [], { timeout: 10_000 });
+      expect(record).toMatchObject({ status: 'success', returning: 'done' });
+      expect(await redis.pttl(new RedisKeys(name).record(record.uuid))).toBeGreaterThan(2 ** 52);
     } finally {
       await app.stop();
     }
