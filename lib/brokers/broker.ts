@@ -197,8 +197,12 @@ export abstract class Broker {
    */
   abstract wakeWorker(): Promise<void>;
 
-  /** Calls `listener` with the uuid of each running task whose cancel is asked for; resolves to an unsubscribe. */
-  abstract onCancelRequested(listener: (uuid: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Calls `listener` with the uuid of each running task whose cancel is asked for; resolves to an
+   * unsubscribe. `missed`, when given, is called once the subscription is back after a lapse
+   * (a lost connection): cancels asked for meanwhile went unheard, and their records tell.
+   */
+  abstract onCancelRequested(listener: (uuid: string) => void, missed?: () => void): Promise<() => Promise<void>>;
 
   /** Stores progress (JSON) reported by a running task; false when the lease is lost. */
   abstract progress(lease: Lease, progressJson: string): Promise<boolean>;

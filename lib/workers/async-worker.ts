@@ -140,7 +140,10 @@ export class AsyncWorker extends Worker {
     this.stopping = new AbortController();
     this.closed = false;
     this.startedAt = Date.now();
-    this.stopCancelListener = await this.ctx.broker.onCancelRequested((uuid) => void this.abortCancelled(uuid));
+    this.stopCancelListener = await this.ctx.broker.onCancelRequested(
+      (uuid) => void this.abortCancelled(uuid),
+      () => void this.abortMissedCancels(),
+    );
     await this.ctx.plugins.trigger('broker_listen_start', { workerId: this.id });
     // Stopped while starting (see stop): a claim loop now would outlive the stop.
     if (this.stopping.signal.aborted) return this.stopCancelListening();
@@ -421,6 +424,17 @@ export class AsyncWorker extends Worker {
     // A note outlives its run: the task may have been requeued since (a new run, no cancel asked).
     if (record && record.cancelReason === undefined) return;
     abort.abort(new TaskCancelledError(record?.cancelReason ?? 'cancelled'));
+  }
+
+  /**
+   * Aborts the running tasks whose cancel was asked for while the cancel subscription was down (its
+   * message lost): their records carry the reason. A record that cannot be read aborts nothing.
+   */
+  private async abortMissedCancels(): Promise<void> {
+    for (const [uuid, abort] of [...this.aborts]) {
+      const record = await this.ctx.broker.storage.get(uuid).catch(() => null);
+      if (record?.cancelReason !== undefined) abort.abort(new TaskCancelledError(record.cancelReason));
+    }
   }
 
   /** Stores every pending outcome; outcomes that arrive meanwhile go in the next batch. */

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { QueueTasks } from '../../lib/index.js';
+import { QueueTasks, type TaskContext } from '../../lib/index.js';
 import { raceTimeout } from '../../lib/core/timing.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startRedisServer } from '../helpers/redis-server.js';
@@ -55,3 +55,36 @@ describe('a completion message that never arrives', () => {
   });
 });
 
+
+describe('a cancel message that never arrives', () => {
+  it('still aborts the running task: once its cancel subscription is back, the worker reads the records of its tasks', async () => {
+    const server = await startRedisServer();
+    const admin = new Redis(server.url);
+    const name = uniqueAppName('lost-cancel');
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const app = new QueueTasks({ name, url: server.url, logger: quiet }).task({ name: 'long', echo: true }, async (ctx: TaskContext) => {
+      started();
+      // At most 6 s, unless aborted.
+      for (let i = 0; i < 60 && !ctx.signal.aborted; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      return 'ran to the end';
+    });
+    try {
+      await app.start();
+      const { uuid } = await app.add('long');
+      await running;
+      // The cancel as cancel.lua records it, its message lost: published while the subscription lapsed.
+      const key = `qtasks:{${name}}:t:${uuid}`;
+      const held = JSON.parse((await admin.get(key))!) as Record<string, unknown>;
+      await admin.set(key, JSON.stringify({ ...held, x: 'asked while away' }));
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      const record = await app.wait(uuid, { timeout: 10_000 });
+      expect(record).toMatchObject({ status: 'cancel', cancelReason: 'asked while away' });
+      expect(record.returning).toBeUndefined();
+    } finally {
+      admin.disconnect();
+      await app.stop();
+      await server.destroy();
+    }
+  });
+});

@@ -367,9 +367,12 @@ export class RedisBroker extends Broker {
     return this.storage.connection.whileOpen(this.keys.appName, () => this.scripts.run(name, keys, args));
   }
 
-  async onCancelRequested(listener: (uuid: string) => void): Promise<() => Promise<void>> {
+  async onCancelRequested(listener: (uuid: string) => void, missed?: () => void): Promise<() => Promise<void>> {
     const subscriber = await this.storage.connection.duplicate();
     subscriber.on('message', (_channel: string, uuid: string) => listener(uuid));
+    // ioredis subscribes again on 'ready', after this event: the PING, behind that SUBSCRIBE on
+    // the same connection, answers once cancels are heard again, so none falls between the two.
+    subscriber.on('ready', () => void subscriber.ping().then(missed, () => undefined));
     await subscriber.subscribe(this.keys.cancelChannel);
     return () => this.storage.connection.drop(subscriber);
   }
