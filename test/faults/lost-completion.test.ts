@@ -2,6 +2,8 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { QueueTasks, type TaskContext } from '../../lib/index.js';
 import { raceTimeout } from '../../lib/core/timing.js';
+import { CuttableLink } from '../helpers/cuttable-link.js';
+import { eventually } from '../helpers/eventually.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { startRedisServer } from '../helpers/redis-server.js';
 
@@ -29,6 +31,40 @@ describe('a completion message that never arrives', () => {
     await redis.set(`qtasks:{${name}}:t:${uuid}`, record);
     const settled = await raceTimeout(waiting, 15_000, () => 'still waiting' as const);
     expect(settled).toMatchObject({ uuid, status: 'success', returning: 42, priority: 3 });
+  });
+
+  it('still ends a wait whose record was deleted as its task finished (deleteFinishedTasks): the final record is read from the wait mark', async () => {
+    const link = await CuttableLink.open({ host: '127.0.0.1', port: Number(new URL(redisUrl).port) });
+    const own = uniqueAppName('lost-completion-deleted');
+    const config = { deleteFinishedTasks: true };
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const worker = new QueueTasks({ name: own, url: redisUrl, logger: quiet, config }).task('job', async () => (started(), await gate, 42));
+    const waiter = new QueueTasks({ name: own, url: link.url, worker: false, logger: quiet, config }).task('job', () => 0);
+    try {
+      await worker.start();
+      await waiter.start();
+      const { uuid } = await waiter.add('job');
+      // A long timeout: its mark lives as long, but not the final record it keeps.
+      const waiting = waiter.wait(uuid, { timeout: 600_000 });
+      await running;
+      await eventually('the wait marked', async () => (await redis.exists(`qtasks:{${own}}:w:${uuid}`)) === 1);
+      // The waiter is cut off as the task finishes: the completion is published to no one, and the
+      // record is deleted with it.
+      link.cut();
+      release();
+      await eventually('the record deleted', async () => (await redis.exists(`qtasks:{${own}}:t:${uuid}`)) === 0);
+      await link.mend();
+      const settled = await raceTimeout(waiting, 15_000, () => 'still waiting' as const);
+      expect(settled).toMatchObject({ uuid, status: 'success', returning: 42 });
+      expect(await redis.pttl(`qtasks:{${own}}:w:${uuid}`)).toBeLessThanOrEqual(60_000);
+    } finally {
+      await waiter.stop();
+      await worker.stop();
+      link.cut();
+    }
   });
 
   it('reads the waited records one re-read at a time, however often one is asked for (ticks during an outage)', async () => {

@@ -258,7 +258,10 @@ export class RedisStorage extends Storage {
       .finally(() => (this.rechecking = undefined));
   }
 
-  /** Reads the waited records' heads, and whole records only for the finished ones. */
+  /**
+   * Reads the waited records' heads, and whole records only for the finished ones; for a record
+   * that is gone, the final record its waiter mark may keep (see includes/finish.lua).
+   */
   private async readWaited(): Promise<void> {
     const uuids = [...this.waiters.keys()];
     for (let start = 0; start < uuids.length; start += RECHECK_CHUNK) {
@@ -266,13 +269,30 @@ export class RedisStorage extends Storage {
       const pipeline = this.client.pipeline();
       for (const uuid of chunk) pipeline.getrange(this.keys.record(uuid), 0, RECORD_HEAD_BYTES - 1);
       const heads = (await pipeline.exec()) ?? [];
-      const finished = chunk.filter((_, index) => {
+      const finished: string[] = [];
+      const gone: string[] = [];
+      chunk.forEach((uuid, index) => {
         const [error, raw] = heads[index] ?? [];
-        const status = !error && typeof raw === 'string' ? readRecordHead(raw)?.status : undefined;
-        return status !== undefined && isFinal(status as TaskStatus);
+        if (error) return;
+        // GETRANGE answers '' for a key that does not exist.
+        if (raw === '') return void gone.push(uuid);
+        const status = typeof raw === 'string' ? readRecordHead(raw)?.status : undefined;
+        if (status !== undefined && isFinal(status as TaskStatus)) finished.push(uuid);
       });
-      await Promise.all(finished.map((uuid) => this.settleFinished(uuid)));
+      await Promise.all([...finished.map((uuid) => this.settleFinished(uuid)), this.settleFromMarks(gone)]);
     }
+  }
+
+  /** Ends the waits of tasks whose record went as they finished, from the final record their mark keeps. */
+  private async settleFromMarks(uuids: string[]): Promise<void> {
+    if (uuids.length === 0) return;
+    const marks = await this.client.mget(uuids.map((uuid) => this.keys.waiter(uuid)));
+    uuids.forEach((uuid, index) => {
+      const raw = marks[index];
+      // '1' (or none): a plain mark, the task not finished, or not added yet (run watches first).
+      if (!raw || raw === '1') return;
+      this.onFinished(`${uuid}\n${raw}`);
+    });
   }
 
   private async settleFinished(uuid: string): Promise<void> {

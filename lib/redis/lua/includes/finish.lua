@@ -51,6 +51,14 @@ local function finishEncoded(prefix, uuid, status, raw, retention, notices, key,
   if isWatched(prefix, uuid, notices) then
     notices[#notices + 1] = uuid
     notices[#notices + 1] = raw
+    -- A record that may be gone before its waiter reads it (deleted, expiring, trimmed) is kept in
+    -- the waiter's mark too: should the notice be lost, the re-read finds it there. For 60 s at
+    -- most (a mark's life between renewals, OPEN_WAIT_MARK_MS), unless an open wait renews it.
+    if retention.delete or retention.ttlMs > 0 or retention.keep > 0 then
+      local mark = prefix .. 'w:' .. uuid
+      redis.call('SET', mark, raw, 'KEEPTTL')
+      redis.call('PEXPIRE', mark, 60000, 'LT')
+    end
   end
   return raw
 end
