@@ -115,6 +115,11 @@ export class TaskRegistry {
     return [...this.byName.values()];
   }
 
+  /** Where the thread tasks' exports are: what a ThreadWorker's threads load before their first call. */
+  threadTargets(): ThreadTarget[] {
+    return this.definitions().flatMap(({ thread }) => (thread ? [thread] : []));
+  }
+
   /** The rate limits of the tasks that have one, by name. */
   rateLimits(): RateLimits {
     return new Map(this.definitions().flatMap(({ name, options }) => (options.rateLimit ? [[name, options.rateLimit] as const] : [])));

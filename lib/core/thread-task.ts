@@ -2,6 +2,7 @@ import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { errorMessage, InvalidOptionError, ThreadModuleError } from './errors.js';
 import type { TaskAbort } from './task-abort.js';
+import { settleWithin } from './timing.js';
 import type { TaskDeclaration, TaskDefinition, TaskHandler } from './task-registry.js';
 
 /**
@@ -76,6 +77,16 @@ export async function loadExport(target: ThreadTarget): Promise<TaskHandler> {
     loadedExports.set(key, handler);
   }
   return handler;
+}
+
+/**
+ * Loads the exports a thread will call before it takes calls, so that a call's time limit counts
+ * its work, not the import of its module. A load that fails is left to the call, which tries it
+ * again and fails as it would have; one still going after `waitMs` (a top-level await that never
+ * ends) finishes while the thread takes calls, rather than keep the thread from ever starting.
+ */
+export async function preloadExports(targets: ThreadTarget[], waitMs: number): Promise<void> {
+  await settleWithin(targets.map((target) => loadExport(target)), waitMs);
 }
 
 async function importExport({ url, exportName }: ThreadTarget): Promise<TaskHandler> {

@@ -1,14 +1,18 @@
 // The code a ThreadWorker's threads run: each job calls a thread task's export and sends back its
 // result as JSON, or what it threw. The pool sends a thread its next job only after this one's reply.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { resultToJson } from '../core/json.js';
 import { isGenerator } from '../core/task-generator.js';
-import { loadExport } from '../core/thread-task.js';
-import { beginCall, toThrown, type ThreadJob, type ThreadMessage } from './thread-protocol.js';
+import { loadExport, preloadExports } from '../core/thread-task.js';
+import { beginCall, toThrown, type ThreadData, type ThreadJob, type ThreadMessage } from './thread-protocol.js';
+
+/** Longest wait for the preloaded exports before the thread says `ready`. */
+const PRELOAD_WAIT_MS = 5_000;
 
 const port = parentPort!;
 
 port.on('message', (job: ThreadJob) => void answer(job));
+await preloadExports((workerData as ThreadData).preload, PRELOAD_WAIT_MS);
 port.postMessage('ready' satisfies ThreadMessage);
 
 async function answer({ taskName, target, args, startFlag }: ThreadJob): Promise<void> {

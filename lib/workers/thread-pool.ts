@@ -3,7 +3,7 @@ import { errorMessage, ThreadCrashedError, ThreadStartError } from '../core/erro
 import { settleWithin } from '../core/timing.js';
 import type { TaskAbort } from '../core/task-abort.js';
 import type { ThreadRunner, ThreadTarget } from '../core/thread-task.js';
-import { callBegun, fromThrown, newStartFlag, withdrawCall, type ThreadJob, type ThreadMessage } from './thread-protocol.js';
+import { callBegun, fromThrown, newStartFlag, withdrawCall, type ThreadData, type ThreadJob, type ThreadMessage } from './thread-protocol.js';
 
 /** Longest wait at close for the terminated threads to end. */
 const THREAD_END_WAIT_MS = 2_000;
@@ -70,15 +70,22 @@ export class ThreadPool implements ThreadRunner {
   private broken?: Error;
   /** Replacements that failed, waiting to be tried again. */
   private readonly respawns = new Set<NodeJS.Timeout>();
+  /** What every thread, replacements too, loads before it takes calls (see start). */
+  private threadData: ThreadData = { preload: [] };
 
   constructor(
     private readonly entry: URL,
     private readonly options: ThreadPoolOptions,
   ) {}
 
-  /** Starts the threads; when one cannot start, stops the others and rejects with why. */
-  async start(): Promise<void> {
+  /**
+   * Starts the threads; when one cannot start, stops the others and rejects with why. Each thread,
+   * and each that replaces one later, loads the exports of `preload` before it takes a call: the
+   * time a call's limit counts begins when the thread takes it, so its import would count there.
+   */
+  async start(preload: ThreadTarget[] = []): Promise<void> {
     const run = ++this.runNumber;
+    this.threadData = { preload };
     this.open = true;
     this.startsStopped = undefined;
     this.broken = undefined;
@@ -164,11 +171,12 @@ export class ThreadPool implements ThreadRunner {
     return threads.length - ended;
   }
 
-  /** Resolves once the thread has loaded its entry; rejects (never throws) if it cannot start or dies before. */
+  /** Resolves once the thread has loaded its entry and the exports it preloads; rejects (never throws) if it cannot start or dies before. */
   private spawn(): Promise<void> {
     let worker: Worker;
     try {
-      worker = new Worker(this.entry, { execArgv: this.options.execArgv, resourceLimits: this.options.resourceLimits });
+      const { execArgv, resourceLimits } = this.options;
+      worker = new Worker(this.entry, { execArgv, resourceLimits, workerData: this.threadData });
     } catch (error) {
       // Node refuses options it does not allow in threads (--expose-gc, --stack-size...) by throwing
       // here, with no thread to exit: that too is a thread that cannot start.

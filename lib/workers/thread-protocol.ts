@@ -2,6 +2,12 @@ import { NonRetryableError, NotSerializableError, shownValue, ThreadModuleError 
 import { traceback } from '../core/executor.js';
 import type { ThreadTarget } from '../core/thread-task.js';
 
+/** What a thread is given as it starts (its `workerData`). */
+export interface ThreadData {
+  /** The exports it loads before it says `ready`: those of the worker's thread tasks. */
+  preload: ThreadTarget[];
+}
+
 /** What the pool sends a thread: one call of a task's export. */
 export interface ThreadJob {
   /** The task's name, which a result that cannot be stored is named by. */
@@ -53,9 +59,9 @@ export interface ThrownInThread {
 }
 
 /**
- * A thread's messages: once `ready` (its entry loaded), then one reply per job: the result as the
- * JSON its record keeps, what the call threw, or `withdrawn` for a call the pool took back before
- * the thread began it. Whether it began a call is in the call's start flag (see beginCall).
+ * A thread's messages: once `ready` (its entry loaded, and the exports it preloads), then one reply
+ * per job: the result as the JSON its record keeps, what the call threw, or `withdrawn` for a call
+ * the pool took back before the thread began it. Whether it began a call is in the call's start flag (see beginCall).
  */
 export type ThreadMessage = 'ready' | 'withdrawn' | { json: string } | { error: ThrownInThread };
 

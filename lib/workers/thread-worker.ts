@@ -60,7 +60,7 @@ export class ThreadWorker extends AsyncWorker {
   }
 
   override async start(): Promise<void> {
-    await this.pool.start();
+    await this.pool.start(this.ctx.executor.registry.threadTargets());
     try {
       await super.start();
     } catch (error) {

@@ -30,6 +30,10 @@ import { sourceThreadWorker } from '../helpers/thread-worker.js';
 
 const TASKS = new URL('../fixtures/thread-tasks.ts', import.meta.url);
 const MISSING = new URL('../fixtures/no-such-module.mjs', import.meta.url);
+/** Takes 500 ms to import. */
+const SLOW_LOAD = new URL('../fixtures/slow-load-thread-tasks.ts', import.meta.url);
+/** Never finishes its import. */
+const NEVER_LOADED = new URL('../fixtures/never-loaded-thread-tasks.ts', import.meta.url);
 const WAIT = { timeout: 10_000 };
 
 const redisUrl = inject('redisUrl');
@@ -290,6 +294,41 @@ describe('ThreadWorker', () => {
     const final = await app.wait(limited.uuid, WAIT);
     expect(final.status).toBe('error');
     expect(final.traceback).toMatch(/^TaskTimeoutError: Task "limited" timed out after 1000 ms/);
+  });
+
+  it('a module’s import does not count against maxTime: a task whose limit is shorter than its module’s load succeeds on its first run', async () => {
+    const app = await apps.start('thread-preload', (a) => a.task({ name: 'quick', thread: { module: SLOW_LOAD, export: 'quick' }, maxTime: 200 }), {
+      worker: sourceThreadWorker(1),
+    });
+    expect(await app.run('quick', ['first'], WAIT)).toMatchObject({ status: 'success', returning: { label: 'first' } });
+  });
+
+  it('a thread replacing one a time limit ended loads the module before it takes a call: the next task runs within its maxTime', async () => {
+    const app = await apps.start(
+      'thread-preload-replaced',
+      (a) => {
+        a.task({ name: 'spin', thread: { module: SLOW_LOAD, export: 'spinFor' }, maxTime: 200 });
+        a.task({ name: 'quick', thread: { module: SLOW_LOAD, export: 'quick' }, maxTime: 200 });
+      },
+      { worker: sourceThreadWorker(1) },
+    );
+    const timedOut = await app.run('spin', [10_000], WAIT);
+    expect(timedOut.traceback).toMatch(/^TaskTimeoutError: Task "spin" timed out after 200 ms/);
+    expect(await app.run('quick', ['after'], WAIT)).toMatchObject({ status: 'success', returning: { label: 'after' } });
+  });
+
+  it('a module whose import never ends keeps no thread from starting: its task times out, the others run', async () => {
+    const app = await apps.start(
+      'thread-preload-stuck',
+      (a) => {
+        a.task({ name: 'stuck', thread: { module: NEVER_LOADED, export: 'unreachable' }, maxTime: 300 });
+        a.task({ name: 'where', thread: thread('whereAmI'), maxTime: 300 });
+      },
+      { worker: sourceThreadWorker(1) },
+    );
+    expect(await app.run('where', ['loaded'], WAIT)).toMatchObject({ status: 'success', returning: { label: 'loaded' } });
+    const stuck = await app.run('stuck', [], WAIT);
+    expect(stuck.traceback).toMatch(/^TaskTimeoutError: Task "stuck" timed out after 300 ms/);
   });
 
   it('a thread killed by an error its last task left behind fails no other task: the next one runs on a new thread', async () => {
