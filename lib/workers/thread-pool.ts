@@ -3,7 +3,7 @@ import { errorMessage, ThreadCrashedError, ThreadStartError } from '../core/erro
 import { settleWithin } from '../core/timing.js';
 import type { TaskAbort } from '../core/task-abort.js';
 import type { ThreadRunner, ThreadTarget } from '../core/thread-task.js';
-import { callBegun, fromThrown, newStartFlag, withdrawCall, type ThreadData, type ThreadJob, type ThreadMessage } from './thread-protocol.js';
+import { callBegun, fromThrown, newStartFlag, withdrawCall, type ThreadData, type ThreadJob, type ThreadMessage, type ThrownInThread } from './thread-protocol.js';
 
 /** Longest wait at close for the terminated threads to end. */
 const THREAD_END_WAIT_MS = 2_000;
@@ -46,6 +46,10 @@ interface Thread {
   uncaught?: Error;
   /** Terminated on purpose: a reply it had already sent is ignored. */
   retired?: boolean;
+  /** It has answered a call: it got past what its start loaded. */
+  answered?: boolean;
+  /** How long its replacement waits should it die of what it loaded at start (see replace). */
+  respawnPauseMs: number;
 }
 
 /**
@@ -171,8 +175,11 @@ export class ThreadPool implements ThreadRunner {
     return threads.length - ended;
   }
 
-  /** Resolves once the thread has loaded its entry and the exports it preloads; rejects (never throws) if it cannot start or dies before. */
-  private spawn(): Promise<void> {
+  /**
+   * Resolves once the thread has loaded its entry and the exports it preloads; rejects (never
+   * throws) if it cannot start or dies before. `respawnPauseMs`: see replace.
+   */
+  private spawn(respawnPauseMs = FIRST_RESPAWN_PAUSE_MS): Promise<void> {
     let worker: Worker;
     try {
       const { execArgv, resourceLimits } = this.options;
@@ -183,7 +190,7 @@ export class ThreadPool implements ThreadRunner {
       const how = `Node refused to create it: ${errorMessage(error)}`;
       return Promise.reject(new ThreadStartError(this.entry.href, how, { cause: error }));
     }
-    const thread: Thread = { worker };
+    const thread: Thread = { worker, respawnPauseMs };
     this.threads.add(thread);
     return new Promise((resolve, reject) => {
       let ready = false;
@@ -192,11 +199,9 @@ export class ThreadPool implements ThreadRunner {
         if (message === 'ready') {
           ready = true;
           resolve();
-        } else if (message !== 'withdrawn') {
-          const job = thread.job;
-          thread.job = undefined;
-          if ('error' in message) job?.reject(fromThrown(message.error));
-          else job?.resolve(message.json);
+        } else {
+          thread.answered = true;
+          if (message !== 'withdrawn') settle(thread, message);
         }
         // Not a thread a close let go of, now that the pool may have started again.
         if (this.open && this.threads.has(thread)) {
@@ -218,9 +223,12 @@ export class ThreadPool implements ThreadRunner {
           job.reject(new ThreadCrashedError(job.target.url, job.target.exportName, how));
         } else if (this.open && !thread.retired) {
           // Not terminated on purpose (a time limit, a cancel, the pool closing): a crash.
-          this.options.onStrayCrash?.(how);
           // Given but never taken: it runs on another thread, first in line.
           if (job) this.waiting.unshift(job);
+          // Dead before answering any call: of what it loaded at start (an error a module's top-level
+          // code left behind), which would kill a replacement at once too.
+          if (!thread.answered) return this.startFailed(new ThreadStartError(this.entry.href, `it died before any call: ${how}`), thread.respawnPauseMs);
+          this.options.onStrayCrash?.(how);
         }
         if (this.open) {
           this.replace();
@@ -234,18 +242,23 @@ export class ThreadPool implements ThreadRunner {
    * Starts a thread in place of one that ended. One that cannot start (threads refused by the
    * system for a while, a module loader failing) is tried again, more slowly each time, so that the
    * pool gets back to its size rather than run short, or with no thread at all, until a restart.
-   * `pauseMs` is how long it waits should this try fail.
+   * `pauseMs` is how long it waits should this try fail, or the thread die of what it loaded.
    */
   private replace(pauseMs = FIRST_RESPAWN_PAUSE_MS): void {
     const run = this.runNumber;
-    this.spawn().catch((error: Error) => {
+    this.spawn(pauseMs).catch((error: Error) => {
       // A replacement of an earlier run: this run has its threads, and one more would be too many.
       if (run !== this.runNumber) return;
-      this.broken = error;
-      // No thread left to run them: the waiting calls fail rather than wait for ever.
-      if (this.threads.size === 0) for (const job of this.waiting.splice(0)) job.reject(error);
-      if (this.open) this.replaceLater(error, pauseMs);
+      this.startFailed(error, pauseMs);
     });
+  }
+
+  /** A thread could not start, or died of its start: another is tried after `pauseMs`. */
+  private startFailed(error: Error, pauseMs: number): void {
+    this.broken = error;
+    // No thread left to run them: the waiting calls fail rather than wait for ever.
+    if (this.threads.size === 0) for (const job of this.waiting.splice(0)) job.reject(error);
+    if (this.open) this.replaceLater(error, pauseMs);
   }
 
   private replaceLater(error: Error, pauseMs: number): void {
@@ -288,6 +301,14 @@ export class ThreadPool implements ThreadRunner {
     }
     job.reject(reason);
   }
+}
+
+/** The thread's call ends with its reply. */
+function settle(thread: Thread, reply: { json: string } | { error: ThrownInThread }): void {
+  const job = thread.job;
+  thread.job = undefined;
+  if ('error' in reply) job?.reject(fromThrown(reply.error));
+  else job?.resolve(reply.json);
 }
 
 /** Why a thread ended, for the error or warning that says so. */

@@ -15,6 +15,8 @@ const gate = join(tmpdir(), `qtasks-thread-gate-${randomUUID()}`);
 process.env.QTASKS_TEST_THREAD_GATE = gate;
 const slowStart = join(tmpdir(), `qtasks-thread-slow-${randomUUID()}`);
 process.env.QTASKS_TEST_THREAD_SLOW = slowStart;
+const doomed = join(tmpdir(), `qtasks-thread-doomed-${randomUUID()}`);
+process.env.QTASKS_TEST_THREAD_DOOMED = doomed;
 const slowStartEntered = `${slowStart}.entered`;
 const slowStartHeld = `${slowStart}.held`;
 
@@ -23,7 +25,9 @@ afterAll(async () => {
   await Promise.all(pools.map((pool) => pool.close()));
   delete process.env.QTASKS_TEST_THREAD_GATE;
   delete process.env.QTASKS_TEST_THREAD_SLOW;
+  delete process.env.QTASKS_TEST_THREAD_DOOMED;
   rmSync(gate, { force: true });
+  rmSync(doomed, { force: true });
   rmSync(slowStart, { force: true });
   rmSync(slowStartEntered, { force: true });
   rmSync(slowStartHeld, { force: true });
@@ -68,6 +72,31 @@ it('a thread that cannot be replaced is tried again, said each time, until one s
   // No thread at all meanwhile: a call fails at once rather than wait for one.
   await expect(call(pool, 'refused')).rejects.toThrow('the gate is closed');
   rmSync(gate);
+  await expect.poll(() => call(pool, 'back').catch((error: Error) => error.message), { timeout: 10_000, interval: 250 }).toBe('"back"');
+});
+
+it('a thread that dies of what its start left behind, before any call, is replaced as one that cannot start: after a pause, then longer ones', async () => {
+  const failures: string[] = [];
+  const strayCrashes: string[] = [];
+  const pool = new ThreadPool(ENTRY, {
+    size: 1,
+    execArgv: [],
+    onStrayCrash: (how) => strayCrashes.push(how),
+    onReplaceFailed: (error, retryInMs) => failures.push(`${retryInMs}: ${error.message}`),
+  });
+  pools.push(pool);
+  writeFileSync(doomed, '');
+  try {
+    await pool.start();
+    await expect.poll(() => failures.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+  } finally {
+    rmSync(doomed);
+  }
+  expect(failures.slice(0, 2)).toEqual([
+    expect.stringMatching(/^1000: A worker thread could not start \S+ \(it died before any call: uncaught Error: left behind by a module load\)/),
+    expect.stringMatching(/^2000: /),
+  ]);
+  expect(strayCrashes).toEqual([]);
   await expect.poll(() => call(pool, 'back').catch((error: Error) => error.message), { timeout: 10_000, interval: 250 }).toBe('"back"');
 });
 
