@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { QueueTasks } from '../core/queue-tasks.js';
 import type { TriggerHandlers } from '../plugins/plugin.js';
@@ -7,6 +8,7 @@ import type { TriggerName } from '../plugins/triggers.js';
 import { distinctInstances } from './distinct-instances.js';
 import { InterceptorResolver } from './interceptor-resolver.js';
 import type { QTasksPluginOptions } from './plugin.decorators.js';
+import { nonSingletonScope, providerKind } from './provider-scope.js';
 import type { QTasksModuleOptions } from './qtasks.module.js';
 import { PLUGIN_METADATA, QTASKS_OPTIONS, TRIGGER_METADATA } from './tokens.js';
 
@@ -25,13 +27,29 @@ export class PluginExplorer implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     this.queueTasks.useInterceptors(...(await this.interceptors.resolve(this.options.interceptors)));
-    for (const { instance } of distinctInstances(this.discovery)) {
+    for (const wrapper of distinctInstances(this.discovery)) {
+      const { instance } = wrapper;
       if (!instance || typeof instance !== 'object') continue;
       const type = instance.constructor as Function;
       const options = Reflect.getMetadata(PLUGIN_METADATA, type) as QTasksPluginOptions | undefined;
-      if (options) this.register(instance as object, type, options);
-      else this.warnUnmarked(instance as object, type);
+      if (!options) this.warnUnmarked(instance as object, type);
+      else if (this.isSingleton(wrapper, type)) this.register(instance as object, type, options);
     }
+  }
+
+  /**
+   * A plugin's handlers run on its discovered instance, which for a request-scoped or transient
+   * one is a bare prototype whose constructor never ran: its injected dependencies would be
+   * undefined when a trigger fires. Such a plugin is skipped with a warning, as tasks are.
+   */
+  private isSingleton(wrapper: InstanceWrapper, type: Function): boolean {
+    const scope = nonSingletonScope(wrapper);
+    if (!scope) return true;
+    this.logger.warn(
+      `Plugin ${type.name} is a ${scope} ${providerKind(wrapper)}; plugins need a singleton, so it is skipped: ` +
+        `give ${type.name} the default scope, with no request-scoped dependency`,
+    );
+    return false;
   }
 
   /** The instance's `@OnTrigger()` methods, each with its triggers. */

@@ -5,6 +5,7 @@ import { assertPriority } from '../core/config.js';
 import { QueueTasks } from '../core/queue-tasks.js';
 import { distinctInstances } from './distinct-instances.js';
 import { InterceptorResolver } from './interceptor-resolver.js';
+import { nonSingletonScope, providerKind } from './provider-scope.js';
 import { TaskMetadataAccessor } from './task-metadata.accessor.js';
 
 /** Finds every `@Task()` method of a provider or controller at bootstrap and registers it with the app's registry. */
@@ -37,7 +38,7 @@ export class TaskExplorer implements OnModuleInit {
       const scope = nonSingletonScope(wrapper);
       if (scope) {
         this.logger.warn(
-          `${source} is on a ${scope} ${isController(wrapper) ? 'controller' : 'provider'}; tasks need a singleton, so it is skipped: ` +
+          `${source} is on a ${scope} ${providerKind(wrapper)}; tasks need a singleton, so it is skipped: ` +
             `give ${type.name} the default scope, with no request-scoped dependency`,
         );
         continue;
@@ -57,18 +58,4 @@ export class TaskExplorer implements OnModuleInit {
       });
     }
   }
-}
-
-/**
- * Why Nest builds the provider per request or per injection, when it does: its discovered
- * instance is then a bare prototype whose constructor never ran, no instance to run tasks on.
- */
-function nonSingletonScope(wrapper: InstanceWrapper): string | undefined {
-  if (wrapper.isTransient) return 'transient';
-  if (!wrapper.isDependencyTreeStatic()) return 'request-scoped';
-  return undefined;
-}
-
-function isController(wrapper: InstanceWrapper): boolean {
-  return wrapper.host?.controllers.get(wrapper.token) === wrapper;
 }

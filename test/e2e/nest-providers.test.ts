@@ -1,7 +1,7 @@
 import { Controller, Injectable, Logger, Module, Scope, type INestApplicationContext, type Provider, type Type } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
-import { OnTrigger, QTasksClient, QTasksModule, QTasksPlugin, Task, UnknownTaskError, type TriggerEvent } from '../../lib/index.js';
+import { OnTrigger, QTasksClient, QTasksModule, QTasksPlugin, Task, UnknownTaskError, type ArgsReplaceEvent, type TriggerEvent } from '../../lib/index.js';
 import { uniqueAppName } from '../helpers/names.js';
 
 @Injectable()
@@ -88,6 +88,23 @@ class RequestScopedController {
   }
 }
 
+/** Built per request: a singleton depending on it is built per request too. */
+@Injectable({ scope: Scope.REQUEST })
+class RequestTenant {
+  readonly name = 'acme';
+}
+
+/** Request-scoped through its dependency: there is no instance of it outside a request. */
+@QTasksPlugin()
+class TenantPlugin {
+  constructor(private readonly tenant: RequestTenant) {}
+
+  @OnTrigger('task_executor_args_replace')
+  replace(event: ArgsReplaceEvent) {
+    return { args: [...event.args, this.tenant.name] };
+  }
+}
+
 /** Has a trigger handler but no @QTasksPlugin(): nothing registers it. */
 @Injectable()
 class UnmarkedPlugin {
@@ -135,6 +152,16 @@ describe('QTasksModule and the kinds of providers', () => {
         'give RequestScopedController the default scope, with no request-scoped dependency',
     );
     await expect(client.add('perRequest')).rejects.toThrow(UnknownTaskError);
+  });
+
+  it('skips a plugin that depends on a request-scoped provider with a warning, instead of running its handlers on an unbuilt instance', async () => {
+    const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const client = (await boot([Multiplier, MathTasks, RequestTenant, TenantPlugin])).get(QTasksClient);
+    expect(warn).toHaveBeenCalledWith(
+      'Plugin TenantPlugin is a request-scoped provider; plugins need a singleton, so it is skipped: ' +
+        'give TenantPlugin the default scope, with no request-scoped dependency',
+    );
+    expect(await client.run('double', [21], { timeout: 15_000 })).toMatchObject({ status: 'success', returning: 42 });
   });
 
   it('warns about an @OnTrigger() method of a class that is no @QTasksPlugin(), which would never run', async () => {
