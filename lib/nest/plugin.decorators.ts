@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type ScopeOptions } from '@nestjs/common';
+import { SCOPE_OPTIONS_METADATA } from '@nestjs/common/constants.js';
 import type { PluginComponent, TriggerName } from '../plugins/triggers.js';
 import { decoratedMethod } from './decorated-method.js';
 import { PLUGIN_METADATA, TRIGGER_METADATA } from './tokens.js';
@@ -17,7 +18,8 @@ export interface QTasksPluginOptions {
 export function QTasksPlugin(options: QTasksPluginOptions = {}): ClassDecorator {
   return (target) => {
     Reflect.defineMetadata(PLUGIN_METADATA, options, target);
-    Injectable()(target);
+    // Under an @Injectable({ scope }) (applied first), a bare Injectable() would erase that scope.
+    Injectable(Reflect.getMetadata(SCOPE_OPTIONS_METADATA, target) as ScopeOptions | undefined)(target);
   };
 }
 

@@ -105,6 +105,24 @@ class TenantPlugin {
   }
 }
 
+/** Transient as declared: each class injecting it gets an instance of its own. */
+@QTasksPlugin()
+@Injectable({ scope: Scope.TRANSIENT })
+class PerConsumerPlugin {
+  @OnTrigger('worker_execute_after')
+  after() {}
+}
+
+@Injectable()
+class FirstConsumer {
+  constructor(readonly plugin: PerConsumerPlugin) {}
+}
+
+@Injectable()
+class SecondConsumer {
+  constructor(readonly plugin: PerConsumerPlugin) {}
+}
+
 /** Has a trigger handler but no @QTasksPlugin(): nothing registers it. */
 @Injectable()
 class UnmarkedPlugin {
@@ -162,6 +180,16 @@ describe('QTasksModule and the kinds of providers', () => {
         'give TenantPlugin the default scope, with no request-scoped dependency',
     );
     expect(await client.run('double', [21], { timeout: 15_000 })).toMatchObject({ status: 'success', returning: 42 });
+  });
+
+  it('keeps the scope an @Injectable() under @QTasksPlugin() gives the class (a transient plugin is no singleton, so it is skipped)', async () => {
+    const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const started = await boot([PerConsumerPlugin, FirstConsumer, SecondConsumer]);
+    expect(started.get(FirstConsumer).plugin).not.toBe(started.get(SecondConsumer).plugin);
+    expect(warn).toHaveBeenCalledWith(
+      'Plugin PerConsumerPlugin is a transient provider; plugins need a singleton, so it is skipped: ' +
+        'give PerConsumerPlugin the default scope, with no request-scoped dependency',
+    );
   });
 
   it('warns about an @OnTrigger() method of a class that is no @QTasksPlugin(), which would never run', async () => {
