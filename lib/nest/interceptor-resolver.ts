@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type Type } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { InvalidOptionError } from '../core/errors.js';
 import type { TaskInterceptor } from '../core/interceptor.js';
@@ -10,20 +10,28 @@ export class InterceptorResolver {
   constructor(private readonly moduleRef: ModuleRef) {}
 
   async resolve(refs: readonly InterceptorRef[] = []): Promise<TaskInterceptor[]> {
-    return Promise.all(
-      refs.map(async (ref) => {
-        if (typeof ref !== 'function') return ref;
-        try {
-          return this.moduleRef.get(ref, { strict: false });
-        } catch {
-          return this.moduleRef.create(ref).catch((error: unknown) => {
-            throw new InvalidOptionError(
-              `Interceptor ${ref.name} could not be built (${(error as Error).message.split('\n')[0]}); ` +
-                `list it in the providers of a module so Nest builds it with its dependencies.`,
-            );
-          });
-        }
-      }),
-    );
+    return Promise.all(refs.map(async (ref) => (typeof ref === 'function' ? this.instanceOf(ref) : ref)));
+  }
+
+  private async instanceOf(type: Type<TaskInterceptor>): Promise<TaskInterceptor> {
+    // resolve, not get: a request-scoped or transient provider has no shared instance, so Nest
+    // builds one for the queue in the provider's own module, with that module's dependencies.
+    if (this.isProvider(type)) return this.moduleRef.resolve(type, undefined, { strict: false });
+    return this.moduleRef.create(type).catch((error: unknown) => {
+      throw new InvalidOptionError(
+        `Interceptor ${type.name} could not be built (${(error as Error).message.split('\n')[0]}); ` +
+          `list it in the providers of a module so Nest builds it with its dependencies.`,
+      );
+    });
+  }
+
+  /** Whether any module of the app lists the class (introspect throws for one none lists). */
+  private isProvider(type: Type<TaskInterceptor>): boolean {
+    try {
+      this.moduleRef.introspect(type);
+      return true;
+    } catch {
+      return false;
+    }
   }
 }

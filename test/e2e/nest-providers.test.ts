@@ -1,7 +1,20 @@
 import { Controller, Injectable, Logger, Module, Scope, type INestApplicationContext, type Provider, type Type } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
-import { OnTrigger, QTasksClient, QTasksModule, QTasksPlugin, Task, UnknownTaskError, type ArgsReplaceEvent, type TriggerEvent } from '../../lib/index.js';
+import {
+  OnTrigger,
+  QTasksClient,
+  QTasksModule,
+  QTasksPlugin,
+  Task,
+  UnknownTaskError,
+  UseTaskInterceptors,
+  type ArgsReplaceEvent,
+  type CallHandler,
+  type TaskExecutionContext,
+  type TaskInterceptor,
+  type TriggerEvent,
+} from '../../lib/index.js';
 import { uniqueAppName } from '../helpers/names.js';
 
 @Injectable()
@@ -123,6 +136,25 @@ class SecondConsumer {
   constructor(readonly plugin: PerConsumerPlugin) {}
 }
 
+/** Transient, with a dependency of the app's module (not one QTasksModule sees). */
+@Injectable({ scope: Scope.TRANSIENT })
+class SuffixInterceptor implements TaskInterceptor {
+  constructor(private readonly multiplier: Multiplier) {}
+
+  async intercept(_ctx: TaskExecutionContext, next: CallHandler) {
+    return `${String(await next.handle())} x${this.multiplier.factor}`;
+  }
+}
+
+@Injectable()
+class LabelTasks {
+  @Task()
+  @UseTaskInterceptors(SuffixInterceptor)
+  label(text: string) {
+    return text;
+  }
+}
+
 /** Has a trigger handler but no @QTasksPlugin(): nothing registers it. */
 @Injectable()
 class UnmarkedPlugin {
@@ -190,6 +222,11 @@ describe('QTasksModule and the kinds of providers', () => {
       'Plugin PerConsumerPlugin is a transient provider; plugins need a singleton, so it is skipped: ' +
         'give PerConsumerPlugin the default scope, with no request-scoped dependency',
     );
+  });
+
+  it('builds an interceptor listed as a transient provider with the dependencies of its own module', async () => {
+    const client = (await boot([Multiplier, SuffixInterceptor, LabelTasks])).get(QTasksClient);
+    expect(await client.task(LabelTasks, 'label').run('hi')).toBe('hi x2');
   });
 
   it('warns about an @OnTrigger() method of a class that is no @QTasksPlugin(), which would never run', async () => {
