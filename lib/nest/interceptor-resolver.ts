@@ -4,9 +4,12 @@ import { InvalidOptionError } from '../core/errors.js';
 import type { TaskInterceptor } from '../core/interceptor.js';
 import type { InterceptorRef } from './task-context.decorators.js';
 
-/** Turns interceptor classes into instances: the provider when there is one, else a new one with DI. */
+/** Turns interceptor classes into instances: the provider when there is one, else one built with DI. */
 @Injectable()
 export class InterceptorResolver {
+  /** Classes no module lists, each built once: Nest shares one instance of a @UseInterceptors() class too. */
+  private readonly built = new Map<Type<TaskInterceptor>, Promise<TaskInterceptor>>();
+
   constructor(private readonly moduleRef: ModuleRef) {}
 
   async resolve(refs: readonly InterceptorRef[] = []): Promise<TaskInterceptor[]> {
@@ -17,6 +20,12 @@ export class InterceptorResolver {
     // resolve, not get: a request-scoped or transient provider has no shared instance, so Nest
     // builds one for the queue in the provider's own module, with that module's dependencies.
     if (this.isProvider(type)) return this.moduleRef.resolve(type, undefined, { strict: false });
+    let instance = this.built.get(type);
+    if (!instance) this.built.set(type, (instance = this.build(type)));
+    return instance;
+  }
+
+  private build(type: Type<TaskInterceptor>): Promise<TaskInterceptor> {
     return this.moduleRef.create(type).catch((error: unknown) => {
       throw new InvalidOptionError(
         `Interceptor ${type.name} could not be built (${(error as Error).message.split('\n')[0]}); ` +

@@ -155,6 +155,31 @@ class LabelTasks {
   }
 }
 
+/** Listed in no module: Nest builds it, one instance for every task it wraps, as for @UseInterceptors(). */
+@Injectable()
+class RunCounter implements TaskInterceptor {
+  private runs = 0;
+
+  async intercept(_ctx: TaskExecutionContext, next: CallHandler) {
+    this.runs += 1;
+    return `${String(await next.handle())} (run ${this.runs})`;
+  }
+}
+
+@Injectable()
+class CountedTasks {
+  @Task()
+  @UseTaskInterceptors(RunCounter)
+  first() {
+    return 'first';
+  }
+
+  @Task({ interceptors: [RunCounter] })
+  second() {
+    return 'second';
+  }
+}
+
 /** Has a trigger handler but no @QTasksPlugin(): nothing registers it. */
 @Injectable()
 class UnmarkedPlugin {
@@ -227,6 +252,12 @@ describe('QTasksModule and the kinds of providers', () => {
   it('builds an interceptor listed as a transient provider with the dependencies of its own module', async () => {
     const client = (await boot([Multiplier, SuffixInterceptor, LabelTasks])).get(QTasksClient);
     expect(await client.task(LabelTasks, 'label').run('hi')).toBe('hi x2');
+  });
+
+  it('builds an interceptor class no module lists once, shared by every task it wraps', async () => {
+    const client = (await boot([CountedTasks])).get(QTasksClient);
+    expect(await client.task(CountedTasks, 'first').run()).toBe('first (run 1)');
+    expect(await client.task(CountedTasks, 'second').run()).toBe('second (run 2)');
   });
 
   it('warns about an @OnTrigger() method of a class that is no @QTasksPlugin(), which would never run', async () => {
