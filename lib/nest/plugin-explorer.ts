@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { InvalidOptionError } from '../core/errors.js';
@@ -15,8 +15,6 @@ import { PLUGIN_METADATA, QTASKS_OPTIONS, TRIGGER_METADATA } from './tokens.js';
 /** Registers every `@QTasksPlugin()` provider or controller and the module's global interceptors at bootstrap. */
 @Injectable()
 export class PluginExplorer implements OnModuleInit {
-  private readonly logger = new Logger('QTasks');
-
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
@@ -45,7 +43,7 @@ export class PluginExplorer implements OnModuleInit {
   private isSingleton(wrapper: InstanceWrapper, type: Function): boolean {
     const scope = nonSingletonScope(wrapper);
     if (!scope) return true;
-    this.logger.warn(
+    this.queueTasks.logger.warn(
       `Plugin ${type.name} is a ${scope} ${providerKind(wrapper)}; plugins need a singleton, so it is skipped: ` +
         `give ${type.name} the default scope, with no request-scoped dependency`,
     );
@@ -67,7 +65,7 @@ export class PluginExplorer implements OnModuleInit {
    */
   private warnUnmarked(instance: object, type: Function): void {
     for (const { name } of this.triggerMethods(instance)) {
-      this.logger.warn(`${type.name}.${name} has @OnTrigger() but ${type.name} is not a plugin, so it never runs: mark ${type.name} with @QTasksPlugin()`);
+      this.queueTasks.logger.warn(`${type.name}.${name} has @OnTrigger() but ${type.name} is not a plugin, so it never runs: mark ${type.name} with @QTasksPlugin()`);
     }
   }
 

@@ -1,4 +1,4 @@
-import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { assertPriority } from '../core/config.js';
@@ -11,8 +11,6 @@ import { TaskMetadataAccessor } from './task-metadata.accessor.js';
 /** Finds every `@Task()` method of a provider or controller at bootstrap and registers it with the app's registry. */
 @Injectable()
 export class TaskExplorer implements OnModuleInit {
-  private readonly logger = new Logger('QTasks');
-
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
@@ -37,7 +35,7 @@ export class TaskExplorer implements OnModuleInit {
       const source = `${type.name}.${methodName}`;
       const scope = nonSingletonScope(wrapper);
       if (scope) {
-        this.logger.warn(
+        this.queueTasks.logger.warn(
           `${source} is on a ${scope} ${providerKind(wrapper)}; tasks need a singleton, so it is skipped: ` +
             `give ${type.name} the default scope, with no request-scoped dependency`,
         );

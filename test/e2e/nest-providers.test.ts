@@ -260,6 +260,21 @@ describe('QTasksModule and the kinds of providers', () => {
     expect(await client.task(CountedTasks, 'second').run()).toBe('second (run 2)');
   });
 
+  it("tells what it skips through the module's logger option, not Nest's Logger", async () => {
+    const logger = { log: vi.fn(), warn: vi.fn(), error: vi.fn() };
+    const nestWarn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    @Module({
+      imports: [QTasksModule.forRoot({ name: uniqueAppName('providers'), url, logger })],
+      providers: [Multiplier, TransientTasks, UnmarkedPlugin],
+    })
+    class AppModule {}
+    app = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    await app.init();
+    expect(logger.warn).toHaveBeenCalledWith(expect.stringContaining('TransientTasks.triple is on a transient provider'));
+    expect(logger.warn).toHaveBeenCalledWith(expect.stringContaining('UnmarkedPlugin.before has @OnTrigger()'));
+    expect(nestWarn).not.toHaveBeenCalled();
+  });
+
   it('warns about an @OnTrigger() method of a class that is no @QTasksPlugin(), which would never run', async () => {
     const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     await boot([UnmarkedPlugin]);
