@@ -90,10 +90,12 @@ const componentProviders: Provider[] = [
     provide: QueueTasks,
     inject: [QTASKS_OPTIONS, ModulesContainer],
     // Interceptors are resolved by PluginExplorer, once Nest can build the classes among them;
-    // timers and webview are the module's own options, which the engine would refuse.
+    // timers and webview are the module's own options, which the engine would refuse. A logger
+    // given as undefined (`logger: quiet ? silent : undefined`) keeps the Nest default, not the engine's console.
     useFactory: ({ timers, webview, ...options }: QTasksModuleOptions, modules: ModulesContainer) => {
       assertImportedOnce(modules);
-      return new QueueTasks({ logger: new Logger('QTasks'), taskLogger: nestTaskLogger, ...options, interceptors: [] });
+      const logger = options.logger ?? new Logger('QTasks');
+      return new QueueTasks({ ...options, logger, taskLogger: options.taskLogger ?? nestTaskLogger, interceptors: [] });
     },
   },
   { provide: Broker, inject: [QueueTasks], useFactory: (app: QueueTasks) => app.broker },

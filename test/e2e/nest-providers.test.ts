@@ -8,6 +8,7 @@ import {
   QTasksPlugin,
   Task,
   UnknownTaskError,
+  TaskContext,
   UseTaskInterceptors,
   type ArgsReplaceEvent,
   type CallHandler,
@@ -180,6 +181,14 @@ class CountedTasks {
   }
 }
 
+@Injectable()
+class ContextTasks {
+  @Task({ echo: true })
+  loggerKind(ctx: TaskContext) {
+    return ctx.logger instanceof Logger;
+  }
+}
+
 /** Has a trigger handler but no @QTasksPlugin(): nothing registers it. */
 @Injectable()
 class UnmarkedPlugin {
@@ -273,6 +282,21 @@ describe('QTasksModule and the kinds of providers', () => {
     expect(logger.warn).toHaveBeenCalledWith(expect.stringContaining('TransientTasks.triple is on a transient provider'));
     expect(logger.warn).toHaveBeenCalledWith(expect.stringContaining('UnmarkedPlugin.before has @OnTrigger()'));
     expect(nestWarn).not.toHaveBeenCalled();
+  });
+
+  it('keeps the Nest loggers when logger and taskLogger are given as undefined', async () => {
+    const nestWarn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const consoleWarn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    @Module({
+      imports: [QTasksModule.forRoot({ name: uniqueAppName('providers'), url, logger: undefined, taskLogger: undefined })],
+      providers: [Multiplier, TransientTasks, ContextTasks],
+    })
+    class AppModule {}
+    app = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    await app.init();
+    expect(nestWarn).toHaveBeenCalledWith(expect.stringContaining('TransientTasks.triple is on a transient provider'));
+    expect(await app.get(QTasksClient).task(ContextTasks, 'loggerKind').run()).toBe(true);
+    expect(consoleWarn).not.toHaveBeenCalled();
   });
 
   it('warns about an @OnTrigger() method of a class that is no @QTasksPlugin(), which would never run', async () => {
