@@ -5,7 +5,8 @@ import { WebView } from '../webview/web-view.js';
 /**
  * Binds the Starter to Nest's lifecycle: tasks are registered at module init (TaskExplorer), the
  * components start at application bootstrap. Nest runs a global module's hooks first at bootstrap
- * and last at shutdown, so by default the worker may run tasks before the app's own
+ * and last at shutdown (QTasksModule's before and after other global modules', see
+ * hook-order.ts), so by default the worker may run tasks before the app's own
  * onApplicationBootstrap hooks and until after their onModuleDestroy. With QTasksRootHooks in the
  * app's root module, the work starts after every other bootstrap hook and ends before every other
  * destroy hook instead (see there). Shutdown takes two phases. The work ends in the first

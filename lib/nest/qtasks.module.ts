@@ -21,6 +21,7 @@ import { QTasksTimer } from '../timers/timer.js';
 import { WebView, type WebViewServerOptions } from '../webview/web-view.js';
 import { Worker } from '../workers/worker.js';
 import type { InterceptorRef } from './task-context.decorators.js';
+import { runHooksOutermost } from './hook-order.js';
 import { assertImportedOnce } from './imported-once.js';
 import { InterceptorResolver } from './interceptor-resolver.js';
 import { PluginExplorer } from './plugin-explorer.js';
@@ -94,6 +95,7 @@ const componentProviders: Provider[] = [
     // given as undefined (`logger: quiet ? silent : undefined`) keeps the Nest default, not the engine's console.
     useFactory: ({ timers, webview, ...options }: QTasksModuleOptions, modules: ModulesContainer) => {
       assertImportedOnce(modules);
+      runHooksOutermost(modules);
       const logger = options.logger ?? new Logger('QTasks');
       return new QueueTasks({ ...options, logger, taskLogger: options.taskLogger ?? nestTaskLogger, interceptors: [] });
     },

@@ -1,4 +1,14 @@
-import { Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type ModuleMetadata, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Global,
+  Injectable,
+  Module,
+  type BeforeApplicationShutdown,
+  type DynamicModule,
+  type ModuleMetadata,
+  type OnApplicationShutdown,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -503,5 +513,43 @@ describe('QTasksModule imported more than once', () => {
     @Module({ imports: [qtasks], providers: [MathService] })
     class FeatureModule {}
     expect(await boot([qtasks, FeatureModule])).toBe('booted');
+  });
+});
+
+/** A global module's provider that enqueues in its init hook and runs a task in its destroy hook: the records, or the errors. */
+@Injectable()
+class QueueUser implements OnModuleInit, OnModuleDestroy {
+  atInit?: unknown;
+  atDestroy?: unknown;
+
+  constructor(private readonly client: QTasksClient) {}
+
+  async onModuleInit(): Promise<void> {
+    this.atInit = await this.client.add('sum', [1, 2]).catch((error: unknown) => error);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.atDestroy = await this.client.run('sum', [3, 4], { timeout: 5_000 }).catch((error: unknown) => error);
+  }
+}
+
+@Global()
+@Module({ providers: [QueueUser], exports: [QueueUser] })
+class QueueUserModule {}
+
+describe('QTasksModule beside another global module', () => {
+  it('runs its hooks first at bootstrap and last at shutdown even when imported after it', async () => {
+    @Module({
+      imports: [QueueUserModule, QTasksModule.forRoot({ name: uniqueAppName('global-order'), url: inject('redisUrl') })],
+      providers: [MathService],
+    })
+    class AppModule {}
+    const app = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    await app.init();
+    const user = app.get(QueueUser);
+    expect(user.atInit).toMatchObject({ status: 'new' });
+    expect(await app.get(QTasksClient).wait((user.atInit as { uuid: string }).uuid, { timeout: 5_000 })).toMatchObject({ returning: 3 });
+    await app.close();
+    expect(user.atDestroy).toMatchObject({ status: 'success', returning: 7 });
   });
 });
