@@ -2,6 +2,7 @@ import type { Type } from '@nestjs/common';
 import { InvalidOptionError } from '../core/errors.js';
 import type { TaskInterceptor } from '../core/interceptor.js';
 import { decoratedMethod } from './decorated-method.js';
+import { defineMethodMetadata } from './method-metadata.js';
 import { TASK_CONTEXT_METADATA, TASK_INTERCEPTORS_METADATA } from './tokens.js';
 
 /** An interceptor instance, or a class Nest resolves (a provider, or built with its dependencies). */
@@ -21,7 +22,7 @@ export function TaskCtx(): ParameterDecorator {
 /** Interceptors around this task only (after the global ones), as Nest's @UseInterceptors. */
 export function UseTaskInterceptors(...interceptors: InterceptorRef[]): MethodDecorator {
   return (target, key, descriptor) => {
-    Reflect.defineMetadata(TASK_INTERCEPTORS_METADATA, interceptors, decoratedMethod('@UseTaskInterceptors()', target, key, descriptor));
+    defineMethodMetadata(TASK_INTERCEPTORS_METADATA, interceptors, target, key, decoratedMethod('@UseTaskInterceptors()', target, key, descriptor));
     return descriptor;
   };
 }

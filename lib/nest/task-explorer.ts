@@ -29,7 +29,7 @@ export class TaskExplorer implements OnModuleInit {
     const prototype = Object.getPrototypeOf(instance) as object;
     for (const methodName of this.scanner.getAllMethodNames(prototype)) {
       const method = (instance as Record<string, unknown>)[methodName] as Function;
-      const options = this.metadata.getTaskOptions(method);
+      const options = this.metadata.getTaskOptions(prototype, methodName, method);
       if (!options) continue;
       const type = instance.constructor as Function;
       const source = `${type.name}.${methodName}`;
@@ -44,7 +44,7 @@ export class TaskExplorer implements OnModuleInit {
       const name = options.name ?? methodName;
       if (options.priority !== undefined) assertPriority(options.priority, `priority of task "${name}" (${source})`);
       const contextIndex = this.metadata.getContextIndex(prototype, methodName, options, source);
-      const interceptors = await this.interceptors.resolve(this.metadata.getInterceptors(method, options));
+      const interceptors = await this.interceptors.resolve(this.metadata.getInterceptors(prototype, methodName, method, options));
       this.queueTasks.registry.register({
         name,
         handler: method.bind(instance) as (...args: unknown[]) => unknown,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
 import { InvalidOptionError } from '../core/errors.js';
 import { TaskContext } from '../core/task-context.js';
+import { methodMetadata } from './method-metadata.js';
 import type { InterceptorRef } from './task-context.decorators.js';
 import type { NestTaskOptions } from './task.decorator.js';
 import { TASK_CONTEXT_METADATA, TASK_INTERCEPTORS_METADATA, TASK_METADATA } from './tokens.js';
@@ -9,15 +9,14 @@ import { TASK_CONTEXT_METADATA, TASK_INTERCEPTORS_METADATA, TASK_METADATA } from
 /** Reads what `@Task()` recorded on a method. */
 @Injectable()
 export class TaskMetadataAccessor {
-  constructor(private readonly reflector: Reflector) {}
-
-  getTaskOptions(method: Function): NestTaskOptions | undefined {
-    return this.reflector.get<NestTaskOptions | undefined>(TASK_METADATA, method);
+  /** The options `@Task()` recorded for the method the instance runs (see defineMethodMetadata). */
+  getTaskOptions(prototype: object, methodName: string, method: Function): NestTaskOptions | undefined {
+    return methodMetadata<NestTaskOptions>(TASK_METADATA, prototype, methodName, method);
   }
 
   /** `@UseTaskInterceptors()` ones, then those of the `interceptors` option. */
-  getInterceptors(method: Function, options: NestTaskOptions): InterceptorRef[] {
-    return [...(this.reflector.get<InterceptorRef[] | undefined>(TASK_INTERCEPTORS_METADATA, method) ?? []), ...(options.interceptors ?? [])];
+  getInterceptors(prototype: object, methodName: string, method: Function, options: NestTaskOptions): InterceptorRef[] {
+    return [...(methodMetadata<InterceptorRef[]>(TASK_INTERCEPTORS_METADATA, prototype, methodName, method) ?? []), ...(options.interceptors ?? [])];
   }
 
   /**

@@ -1,6 +1,7 @@
 import { InvalidOptionError, shownValue } from '../core/errors.js';
 import type { TaskOptions } from '../core/task-registry.js';
 import { decoratedMethod } from './decorated-method.js';
+import { defineMethodMetadata } from './method-metadata.js';
 import type { InterceptorRef } from './task-context.decorators.js';
 import { TASK_METADATA } from './tokens.js';
 
@@ -19,7 +20,7 @@ export function Task(nameOrOptions: string | NestTaskOptions = {}): MethodDecora
     throw new InvalidOptionError(`@Task() takes a task name or an object of options, got ${shownValue(nameOrOptions)}.`);
   }
   return (target, key, descriptor) => {
-    Reflect.defineMetadata(TASK_METADATA, options, decoratedMethod('@Task()', target, key, descriptor));
+    defineMethodMetadata(TASK_METADATA, options, target, key, decoratedMethod('@Task()', target, key, descriptor));
     return descriptor;
   };
 }

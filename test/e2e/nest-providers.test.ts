@@ -189,6 +189,38 @@ class ContextTasks {
   }
 }
 
+/** A decorator that wraps the method it decorates, as tracing or transaction decorators do. */
+function Traced(): MethodDecorator {
+  return (_target, _key, descriptor: PropertyDescriptor) => {
+    const original = descriptor.value as (...args: unknown[]) => unknown;
+    descriptor.value = async function (this: unknown, ...args: unknown[]) {
+      return `traced ${String(await original.apply(this, args))}`;
+    };
+    return descriptor;
+  };
+}
+
+const exclaim: TaskInterceptor = { intercept: async (_ctx, next) => `${String(await next.handle())}!` };
+
+@Injectable()
+class ReplacedMethodTasks {
+  constructor() {
+    this.callback = this.callback.bind(this);
+  }
+
+  @Task()
+  callback(n: number) {
+    return n + 1;
+  }
+
+  @Traced()
+  @Task()
+  @UseTaskInterceptors(exclaim)
+  wrapped(text: string) {
+    return text;
+  }
+}
+
 /** Has a trigger handler but no @QTasksPlugin(): nothing registers it. */
 @Injectable()
 class UnmarkedPlugin {
@@ -297,6 +329,12 @@ describe('QTasksModule and the kinds of providers', () => {
     expect(nestWarn).toHaveBeenCalledWith(expect.stringContaining('TransientTasks.triple is on a transient provider'));
     expect(await app.get(QTasksClient).task(ContextTasks, 'loggerKind').run()).toBe(true);
     expect(consoleWarn).not.toHaveBeenCalled();
+  });
+
+  it('registers a task whose method was since replaced: bound in the constructor, or wrapped by a decorator above @Task()', async () => {
+    const client = (await boot([ReplacedMethodTasks])).get(QTasksClient);
+    expect(await client.task(ReplacedMethodTasks, 'callback').run(1)).toBe(2);
+    expect(await client.task(ReplacedMethodTasks, 'wrapped').run('hi')).toBe('traced hi!');
   });
 
   it('warns about an @OnTrigger() method of a class that is no @QTasksPlugin(), which would never run', async () => {
