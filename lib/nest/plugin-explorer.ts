@@ -7,6 +7,7 @@ import type { TriggerHandlers } from '../plugins/plugin.js';
 import type { TriggerName } from '../plugins/triggers.js';
 import { distinctInstances } from './distinct-instances.js';
 import { InterceptorResolver } from './interceptor-resolver.js';
+import { methodMetadata } from './method-metadata.js';
 import type { QTasksPluginOptions } from './plugin.decorators.js';
 import { nonSingletonScope, providerKind } from './provider-scope.js';
 import type { QTasksModuleOptions } from './qtasks.module.js';
@@ -52,9 +53,10 @@ export class PluginExplorer implements OnModuleInit {
 
   /** The instance's `@OnTrigger()` methods, each with its triggers. */
   private triggerMethods(instance: object): { name: string; method: Function; triggers: TriggerName[] }[] {
-    return this.scanner.getAllMethodNames(Object.getPrototypeOf(instance) as object).flatMap((name) => {
+    const prototype = Object.getPrototypeOf(instance) as object;
+    return this.scanner.getAllMethodNames(prototype).flatMap((name) => {
       const method = (instance as Record<string, Function>)[name]!;
-      const triggers = Reflect.getMetadata(TRIGGER_METADATA, method) as TriggerName[] | undefined;
+      const triggers = methodMetadata<TriggerName[]>(TRIGGER_METADATA, prototype, name, method);
       return triggers ? [{ name, method, triggers }] : [];
     });
   }

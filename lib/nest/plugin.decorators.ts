@@ -2,6 +2,7 @@ import { Injectable, type ScopeOptions } from '@nestjs/common';
 import { SCOPE_OPTIONS_METADATA } from '@nestjs/common/constants.js';
 import type { PluginComponent, TriggerName } from '../plugins/triggers.js';
 import { decoratedMethod } from './decorated-method.js';
+import { defineMethodMetadata } from './method-metadata.js';
 import { PLUGIN_METADATA, TRIGGER_METADATA } from './tokens.js';
 
 export interface QTasksPluginOptions {
@@ -31,7 +32,7 @@ export function OnTrigger(...triggers: TriggerName[]): MethodDecorator {
   return (target, key, descriptor) => {
     const method = decoratedMethod('@OnTrigger()', target, key, descriptor);
     const existing = (Reflect.getMetadata(TRIGGER_METADATA, method) as TriggerName[] | undefined) ?? [];
-    Reflect.defineMetadata(TRIGGER_METADATA, [...existing, ...triggers], method);
+    defineMethodMetadata(TRIGGER_METADATA, [...existing, ...triggers], target, key, method);
     return descriptor;
   };
 }

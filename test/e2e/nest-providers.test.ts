@@ -221,6 +221,27 @@ class ReplacedMethodTasks {
   }
 }
 
+/** Its handler is bound in the constructor, and the other one wrapped by a decorator above @OnTrigger(). */
+@QTasksPlugin()
+class ReplacedHandlerPlugin {
+  readonly seen: string[] = [];
+
+  constructor() {
+    this.before = this.before.bind(this);
+  }
+
+  @OnTrigger('worker_execute_before')
+  before({ record }: TriggerEvent<'worker_execute_before'>) {
+    this.seen.push(`before ${record.uuid}`);
+  }
+
+  @Traced()
+  @OnTrigger('worker_execute_after')
+  async after({ record }: TriggerEvent<'worker_execute_after'>) {
+    this.seen.push(`after ${record.uuid}`);
+  }
+}
+
 /** Has a trigger handler but no @QTasksPlugin(): nothing registers it. */
 @Injectable()
 class UnmarkedPlugin {
@@ -335,6 +356,12 @@ describe('QTasksModule and the kinds of providers', () => {
     const client = (await boot([ReplacedMethodTasks])).get(QTasksClient);
     expect(await client.task(ReplacedMethodTasks, 'callback').run(1)).toBe(2);
     expect(await client.task(ReplacedMethodTasks, 'wrapped').run('hi')).toBe('traced hi!');
+  });
+
+  it('registers plugin handlers whose methods were since replaced: bound in the constructor, or wrapped by a decorator above @OnTrigger()', async () => {
+    const started = await boot([Multiplier, MathTasks, ReplacedHandlerPlugin]);
+    const record = await started.get(QTasksClient).run('double', [1], { timeout: 15_000 });
+    expect(started.get(ReplacedHandlerPlugin).seen).toEqual([`before ${record.uuid}`, `after ${record.uuid}`]);
   });
 
   it('warns about an @OnTrigger() method of a class that is no @QTasksPlugin(), which would never run', async () => {
