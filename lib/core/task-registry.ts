@@ -130,14 +130,24 @@ export class TaskRegistry {
     return new Map(this.definitions().flatMap(({ name, options }) => (options.maxRunning ? [[name, options.maxRunning] as const] : [])));
   }
 
-  /** The task `type.method` declares, else the one of its nearest base class (a subclass may declare its own). */
+  /**
+   * The task `type.method` declares, else the one of its nearest base class (a subclass may declare
+   * its own). For a class no task was found on because a subclass is built in its place (Nest's
+   * `{ provide: Notifier, useClass: SmsNotifier }`), that subclass's; refused when several are.
+   */
   findByMethod(type: Function, method: string | symbol): TaskDefinition | undefined {
     const declared = this.definitions().filter(({ owner }) => owner?.method === method);
     for (let current: unknown = type; typeof current === 'function'; current = Object.getPrototypeOf(current)) {
       const found = declared.find(({ owner }) => owner!.type === current);
       if (found) return found;
     }
-    return undefined;
+    const below = declared.filter(({ owner }) => owner!.type.prototype instanceof type);
+    if (below.length > 1) {
+      throw new InvalidOptionError(
+        `${type.name}.${String(method)} is a task of several classes that extend ${type.name} (${below.map(({ owner }) => owner!.type.name).join(', ')}): take the handle on the one meant.`,
+      );
+    }
+    return below[0];
   }
 
   catalog(): TaskCatalogEntry[] {

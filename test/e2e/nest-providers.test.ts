@@ -2,6 +2,7 @@ import { Controller, Injectable, Logger, Module, Scope, type INestApplicationCon
 import { Test } from '@nestjs/testing';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import {
+  InvalidOptionError,
   OnTrigger,
   QTasksClient,
   QTasksModule,
@@ -82,6 +83,30 @@ class CsvExporter extends BaseExporter {
 
 /** Not a provider, and no task of its own: its handle is its nearest base's task. */
 class TsvExporter extends CsvExporter {}
+
+/** A token class: Nest builds one of its subclasses in its place (`useClass`). */
+@Injectable()
+class Notifier {
+  protected readonly channel: string = 'none';
+
+  @Task('notify')
+  notify(id: number) {
+    return `${this.channel} ${id}`;
+  }
+}
+
+@Injectable()
+class SmsNotifier extends Notifier {
+  protected override readonly channel = 'sms';
+}
+
+@Injectable()
+class MailNotifier extends Notifier {
+  @Task('mail-notify')
+  override notify(id: number) {
+    return `mail ${id}`;
+  }
+}
 
 /** A controller's task runs on the controller Nest built, as @nestjs/schedule's @Cron does. */
 @Controller()
@@ -395,5 +420,16 @@ describe('QTasksModule and the kinds of providers', () => {
     expect(await client.task(CsvExporter, 'export').run(1)).toBe('csv 1');
     expect(await client.task(BaseExporter, 'export').run(2)).toBe('base 2');
     expect(client.task(TsvExporter, 'export').name).toBe('csv-export');
+  });
+
+  it('a handle on a class provided by a subclass (useClass) runs the task of the subclass Nest built, and names the subclasses when several are', async () => {
+    const client = (await boot([{ provide: Notifier, useClass: SmsNotifier }])).get(QTasksClient);
+    expect(await client.task(Notifier, 'notify').run(3)).toBe('sms 3');
+    await app!.close();
+    const both = (await boot([{ provide: Notifier, useClass: SmsNotifier }, { provide: 'MAIL', useClass: MailNotifier }])).get(QTasksClient);
+    await expect(both.task(Notifier, 'notify').run(4)).rejects.toThrow(
+      new InvalidOptionError('Notifier.notify is a task of several classes that extend Notifier (SmsNotifier, MailNotifier): take the handle on the one meant.'),
+    );
+    expect(await both.task(MailNotifier, 'notify').run(5)).toBe('mail 5');
   });
 });
