@@ -2,6 +2,7 @@ import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { errorMessage, InvalidOptionError, ThreadModuleError } from './errors.js';
 import type { TaskAbort } from './task-abort.js';
+import { isGenerator } from './task-generator.js';
 import { settleWithin } from './timing.js';
 import type { TaskDeclaration, TaskDefinition, TaskHandler } from './task-registry.js';
 
@@ -48,8 +49,20 @@ export function asThreadTask(definition: TaskDeclaration, thread: ThreadTaskOpti
   if (typeof target.exportName !== 'string' || target.exportName === '') {
     throw new InvalidOptionError(`thread.export ${where} must be a non-empty string.`);
   }
-  const handler: TaskHandler = async (...args) => (await loadExport(target))(...args);
+  const handler: TaskHandler = async (...args) => wholeResult(target, await (await loadExport(target))(...args));
   return { ...definition, handler, thread: target };
+}
+
+/**
+ * What an export returned, refused when it is a generator: one cannot leave a thread, and a run on
+ * the event loop (an AsyncWorker, runInline) refuses it too, or it would pass there and fail on a
+ * ThreadWorker.
+ */
+export function wholeResult(target: ThreadTarget, result: unknown): unknown {
+  if (isGenerator(result)) {
+    throw new TypeError(`Export "${target.exportName}" of ${target.url} returned a generator, which cannot leave its thread: a thread task returns its whole result.`);
+  }
+  return result;
 }
 
 /** The module's URL: a relative path has nothing to be relative to, so it is refused. */

@@ -2,8 +2,7 @@
 // result as JSON, or what it threw. The pool sends a thread its next job only after this one's reply.
 import { parentPort, workerData } from 'node:worker_threads';
 import { resultToJson } from '../core/json.js';
-import { isGenerator } from '../core/task-generator.js';
-import { loadExport, preloadExports } from '../core/thread-task.js';
+import { loadExport, preloadExports, wholeResult } from '../core/thread-task.js';
 import { beginCall, toThrown, type ThreadData, type ThreadJob, type ThreadMessage } from './thread-protocol.js';
 
 /** Longest wait for the preloaded exports before the thread says `ready`. */
@@ -20,10 +19,7 @@ async function answer({ taskName, target, args, startFlag }: ThreadJob): Promise
   if (!beginCall(startFlag)) return port.postMessage('withdrawn' satisfies ThreadMessage);
   let reply: ThreadMessage;
   try {
-    const result = await (await loadExport(target))(...args);
-    if (isGenerator(result)) {
-      throw new TypeError(`Export "${target.exportName}" of ${target.url} returned a generator, which cannot leave its thread: a thread task returns its whole result.`);
-    }
+    const result = wholeResult(target, await (await loadExport(target))(...args));
     // Encoded here as the executor encodes a result inline: a structured clone would drop what only
     // the value's class knows (toJSON(), #private fields), and refuse Proxies and functions untyped.
     reply = { json: resultToJson(taskName, result) };

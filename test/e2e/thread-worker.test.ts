@@ -21,6 +21,7 @@ import {
   type Worker,
 } from '../../lib/index.js';
 import { raceTimeout } from '../../lib/core/timing.js';
+import { QTasksTesting } from '../../lib/testing/index.js';
 import { RedisKeys } from '../../lib/redis/keys.js';
 import { whereAmI } from '../fixtures/thread-tasks.js';
 import { uniqueAppName } from '../helpers/names.js';
@@ -534,11 +535,13 @@ describe('ThreadWorker', () => {
     }
   });
 
-  it('an export that returns a generator ends the task error on a thread, naming the export', async () => {
-    const app = await apps.start('thread-generator', (a) => a.task({ name: 'count', thread: thread('countTo') }), { worker: sourceThreadWorker(1) });
-    const record = await app.run('count', [3], WAIT);
-    expect(record.status).toBe('error');
-    expect(record.traceback).toMatch(/^TypeError: Export "countTo" of file:\/\/\S+\/thread-tasks\.ts returned a generator, which cannot leave its thread/);
+  it('an export that returns a generator ends the task error, naming the export, on a thread and inline alike (runInline too)', async () => {
+    const [threaded, inline] = await threadedAndInline('thread-generator', (a) => a.task({ name: 'count', thread: thread('countTo') }));
+    const records = [await threaded.run('count', [3], WAIT), await inline.run('count', [3], WAIT), await new QTasksTesting(inline).runInline('count', [3])];
+    for (const record of records) {
+      expect(record.status).toBe('error');
+      expect(record.traceback).toMatch(/^TypeError: Export "countTo" of file:\/\/\S+\/thread-tasks\.ts returned a generator, which cannot leave its thread/);
+    }
   });
 
   it('threads that cannot start fail the app’s start, naming why', async () => {
