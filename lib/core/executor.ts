@@ -27,6 +27,8 @@ export interface ExecutionControls {
   abort: TaskAbort;
   /** Where thread tasks' exports run (ThreadWorker's pool); without it they run on the event loop. */
   threadRunner?: ThreadRunner;
+  /** Where the task's progress goes; by default the broker, under the lease (runInline, which has none, keeps it itself). */
+  progress?: (json: string) => Promise<boolean>;
 }
 
 export interface ExecutorDependencies {
@@ -101,7 +103,7 @@ export class TaskExecutor {
   private async run(
     record: TaskRecord,
     definition: TaskDefinition,
-    { token, abort: switched, threadRunner }: ExecutionControls,
+    { token, abort: switched, threadRunner, progress }: ExecutionControls,
   ): Promise<unknown> {
     const { plugins, broker } = this.deps;
     // A trigger nobody handles costs nothing here (no event, no await): this runs for every task.
@@ -130,7 +132,7 @@ export class TaskExecutor {
         this.deps.taskLogger(record.uuid, record.taskName),
         switched.signal,
         this.deps.client,
-        { progress: (json) => broker.progress({ uuid: record.uuid, token }, json), abort },
+        { progress: progress ?? ((json) => broker.progress({ uuid: record.uuid, token }, json)), abort },
       ));
     // Inside `work`, which is raced as a whole: its own trigger needs no race of its own.
     const call = async (callArgs: unknown[]) => {

@@ -81,7 +81,7 @@ export class QTasksTesting {
    * through JSON as they would in a queue, and the executor's plugins and interceptors apply (the
    * worker's, such as retry, do not). Resolves with the record it would have stored (`success` with
    * `returning`, `error` with `traceback`, a time limit included, or `cancel` with `cancelReason`
-   * when the task calls `ctx.cancel(reason)`); nothing is stored. Given a typed handle
+   * when the task calls `ctx.cancel(reason)`; the last progress it reported as `progress`); nothing is stored. Given a typed handle
    * (`client.task(Type, 'method')`) instead of a name, it checks the arguments and types the record.
    */
   runInline<A extends unknown[], R>(task: TaskHandle<A, R>, args: A): Promise<TaskRecord<R, JsonifiedArgs<A>>>;
@@ -103,18 +103,21 @@ export class QTasksTesting {
       attempt: 1,
       stalls: 0,
     };
-    // No lease: progress the task reports is not stored (the broker answers that the lease is lost).
     const abort = new TaskAbort();
     const { executor } = this.queueTasks;
     executor.startTimeLimit(record.taskName, abort);
+    // No lease to store it under: the last progress reported goes on the record returned, as the queue keeps it.
+    let progress: string | undefined;
+    const keepProgress = async (json: string) => ((progress = json), true);
     let result;
     try {
-      result = await executor.execute(record, { token: 'inline', abort });
+      result = await executor.execute(record, { token: 'inline', abort, progress: keepProgress });
     } finally {
       abort.pauseTime();
     }
     const finishedAt = new Date();
     const done: TaskRecord = { ...record, status: result.status, updatedAt: finishedAt, finishedAt };
+    if (progress !== undefined) done.progress = JSON.parse(progress) as unknown;
     if (result.status === 'success') done.returning = JSON.parse(result.payload) as unknown;
     else if (result.status === 'cancel') done.cancelReason = result.payload; // ctx.cancel(reason), stored as the queue does
     else done.traceback = result.payload;

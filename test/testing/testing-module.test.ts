@@ -154,6 +154,37 @@ describe('QTasksTestingModule', () => {
     }
   });
 
+  it('runInline gives the last progress the task reported on its record, as the queue on Redis stores it, and warns of no lost lease', async () => {
+    const apps = plainApps(inject('redisUrl'));
+    const warnings: string[] = [];
+    const taskLogger = () => ({ log: () => undefined, warn: (message: string) => void warnings.push(message), error: console.error });
+    try {
+      const onRedis = await apps.start(
+        'inline-progress',
+        (a: QueueTasks) => {
+          a.task({ name: 'steps', echo: true }, async (ctx: TaskContext) => {
+            await ctx.progress({ done: 1 });
+            await ctx.progress({ done: 2 });
+          });
+          a.task('pages', async function* () {
+            yield 'page 1';
+            yield 'page 2';
+          });
+        },
+        { taskLogger },
+      );
+      const inline = new QTasksTesting(onRedis);
+      for (const name of ['steps', 'pages']) {
+        const stored = await onRedis.run(name, [], { timeout: 15_000 });
+        expect(stored.progress).toBeDefined();
+        expect((await inline.runInline(name)).progress).toEqual(stored.progress);
+      }
+      expect(warnings).toEqual([]);
+    } finally {
+      await apps.stopAll();
+    }
+  });
+
   it('runInline keeps the task to its maxTime as a worker does, and stops the clock when the run ends', async () => {
     const apps = plainApps(inject('redisUrl'));
     // Settled once the test is done: a task ignoring its abort, which leaves no promise behind.
