@@ -131,6 +131,20 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect(second.nextDueInMs).toBeGreaterThan(50_000);
     });
 
+    it('delayed tasks and delayed retries due in the same millisecond start in the order they were delayed', async () => {
+      const claimAll = async () => (await broker.claim({ workerId: 'w1', max: 20, leaseMs: 10_000, retention: KEEP })).tasks;
+      // One call: the backend reads its clock once, so all eight are due in the same millisecond.
+      const delayed = Array.from({ length: 8 }, () => task({ delayMs: 200 }));
+      await broker.enqueue(delayed);
+      await sleep(300);
+      const claimed = await claimAll();
+      expect(claimed.map((t) => t.record.uuid)).toEqual(delayed.map((t) => t.uuid));
+      const retries = claimed.map(({ record, token }) => ({ uuid: record.uuid, token, status: 'retry' as const, payload: 'Error: again', retryDelayMs: 200 }));
+      await broker.complete(retries.reverse(), KEEP);
+      await sleep(300);
+      expect((await claimAll()).map((t) => t.record.uuid)).toEqual(retries.map((t) => t.uuid));
+    });
+
     /** A task whose first holder's lease expired and was recovered; `stale` is that holder's lease. */
     const expireLease = async (retention: Retention) => {
       const t = task();

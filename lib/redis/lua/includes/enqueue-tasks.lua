@@ -43,7 +43,7 @@ for i = 2, #ARGV do
       local queued
       if delay > 0 then
         now = now or nowMs()
-        queued = redis.pcall('ZADD', KEYS[2], now + delay, uuid)
+        queued = scheduleDelayed(KEYS[2], now + delay, uuid, redis.pcall)
       else
         queued = pushQueued(prefix, KEYS[1], priority, uuid, false, redis.pcall)
       end

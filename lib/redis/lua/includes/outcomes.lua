@@ -54,7 +54,7 @@ local function storeOutcomes(prefix, first, now, retention, notices, writes)
       rec.b = nil
       if delay > 0 then
         rec.d = now + delay
-        redis.call('ZADD', KEYS[2], rec.d, uuid)
+        scheduleDelayed(KEYS[2], rec.d, uuid)
       else
         rec.d = nil
         pushQueued(prefix, KEYS[1], rec.p, uuid, false)

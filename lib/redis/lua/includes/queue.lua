@@ -24,6 +24,26 @@ local function pushQueued(prefix, prioritiesKey, priority, uuid, atHead, call)
   return length
 end
 
+-- Tasks due in the same millisecond are promoted in the order they were delayed (FIFO, as in a
+-- queue), though Redis orders equal scores by member, a random uuid here: each is scheduled one
+-- step after the last of its millisecond. A step of 1/1024 ms is still exact at any due time
+-- within 100 years (scores under 2^43 ms); past 1024 tasks in one millisecond, the rest share its
+-- last step. Returns ZADD's reply, or the error of the first command `call` failed.
+local DUE_STEP = 1 / 1024
+local function scheduleDelayed(delayedKey, dueAt, uuid, call)
+  call = call or redis.call
+  local score = dueAt
+  local nextMs = math.floor(dueAt) + 1
+  -- Scores go as text with every digit: a number argument would be cut to 14 digits, losing the step.
+  local last = call('ZREVRANGEBYSCORE', delayedKey, '(' .. string.format('%.17g', nextMs), string.format('%.17g', dueAt), 'LIMIT', 0, 1, 'WITHSCORES')
+  if last.err then
+    return last
+  elseif #last > 0 then
+    score = math.min(tonumber(last[2]) + DUE_STEP, nextMs - DUE_STEP)
+  end
+  return call('ZADD', delayedKey, string.format('%.17g', score), uuid)
+end
+
 -- One marker wakes one blocked worker; a worker that leaves work behind pushes the next one.
 local function wake(markerKey, call)
   call = call or redis.call

@@ -26,7 +26,8 @@ local function dueIn(now, ...)
   local due = -1
   for _, first in ipairs({ ... }) do
     if #first > 0 and tonumber(first[2]) < WAITS_FOR_SLOT then
-      local wait = math.max(0, tonumber(first[2]) - now)
+      -- Rounded up: a task scheduled a step into a millisecond (see scheduleDelayed) is due at its end.
+      local wait = math.ceil(math.max(0, tonumber(first[2]) - now))
       if due < 0 or wait < due then
         due = wait
       end
