@@ -306,6 +306,18 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect(await claimUuids(2)).toEqual([next.uuid]);
     });
 
+    it('a success after a retry keeps the failed attempt in the history only: the record has no traceback', async () => {
+      const t = task();
+      await broker.enqueue([t]);
+      const [first] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
+      await broker.complete([{ uuid: t.uuid, token: first!.token, status: 'retry', payload: 'Error: first' }], KEEP);
+      const [second] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
+      await broker.complete([{ uuid: t.uuid, token: second!.token, status: 'success', payload: '"done"' }], KEEP);
+      const record = (await broker.storage.get(t.uuid))!;
+      expect(record).toMatchObject({ status: 'success', attempt: 2, returning: 'done', errors: ['Error: first'] });
+      expect(record.traceback).toBeUndefined();
+    });
+
     it('an error after retries adds its traceback to the history', async () => {
       const t = task();
       await broker.enqueue([t]);

@@ -29,6 +29,7 @@ describe('retry plugin', () => {
     expect(record.errors).toHaveLength(2);
     expect(record.errors![0]).toMatch(/^Error: attempt 1 failed/);
     expect(record.errors![1]).toMatch(/^Error: attempt 2 failed/);
+    expect(record.traceback).toBeUndefined();
   });
 
   it('stops after `retry` extra runs and ends error with the history of every attempt', async () => {

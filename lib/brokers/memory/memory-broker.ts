@@ -259,8 +259,11 @@ export class MemoryBroker extends Broker {
       }
       record.s = status;
       record.f = now;
-      if (status === 'success') record.r = payload;
-      else if (status === 'cancel') record.x = payload;
+      if (status === 'success') {
+        record.r = payload;
+        // A failed attempt's traceback stays in h only: a task that succeeded shows no error.
+        delete record.e;
+      } else if (status === 'cancel') record.x = payload;
       else {
         record.e = payload;
         record.h?.push(payload);

@@ -68,6 +68,8 @@ local function storeOutcomes(prefix, first, now, retention, notices, writes)
     rec.f = now
     if status == 'success' then
       rec.r = payload
+      -- A failed attempt's traceback stays in h only: a task that succeeded shows no error.
+      rec.e = nil
     elseif status == 'cancel' then
       rec.x = payload
     else
@@ -134,7 +136,9 @@ local function storeOutcomes(prefix, first, now, retention, notices, writes)
         end
       elseif holder ~= token then
         stored = '0'
-      elseif status == 'success' then
+      elseif status == 'success' and not string.find(raw, '"e":', rest, true) then
+        -- The usual success: no traceback of a failed attempt to drop (inside the record's JSON
+        -- texts a quote is escaped, so only its own key matches).
         storeSuccess(uuid, keys[n], raw, rest, payload)
       else
         local rec = decodeRecord(raw)
