@@ -4,12 +4,14 @@ import { unlessAborted, untilAborted, type TaskAbort } from '../core/task-abort.
 import type { ClaimedTask, TaskOutcome, TaskRecord } from '../core/task-record.js';
 import type { ThreadRunner } from '../core/thread-task.js';
 import { isDelay, MAX_DELAY_MS } from '../core/timing.js';
+import type { TriggerEvent } from '../plugins/triggers.js';
 import type { WorkerContext } from './worker.js';
 
 /**
  * One claimed task through the worker's triggers and the executor, to the outcome to store. A
  * failed task becomes `retry` when a `worker_task_error_retry` handler (the retry plugin) says so;
- * a throwing plugin ends the task `error`, never the worker.
+ * a plugin throwing before the outcome is known ends the task `error`, one after it is logged, and
+ * neither ends the worker.
  *
  * The whole run is raced against the task's abort switch (cancel, maxTime, the shutdown grace): a
  * handler that never answers cannot hold the task or its slot. Aborted before its outcome is known,
@@ -47,19 +49,32 @@ export async function runClaimed(
     }
     let outcome: TaskOutcome = { uuid, token, status: result.status, payload: result.payload };
     if (result.status === 'error') outcome = await retryDecision(ctx, record, outcome, result.error, abort);
-    if (plugins.has('worker_execute_after')) {
-      const event = { record, outcome };
-      await unlessAborted(plugins.fire('worker_execute_after', event), abort, event);
-    }
-    if (plugins.has('broker_update')) {
-      const event = { record, outcome };
-      ({ outcome } = await unlessAborted(plugins.fire('broker_update', event), abort, event));
-    }
+    if (plugins.has('worker_execute_after')) await afterOutcome(ctx, 'worker_execute_after', { record, outcome }, abort);
+    if (plugins.has('broker_update')) ({ outcome } = await afterOutcome(ctx, 'broker_update', { record, outcome }, abort));
     return outcome;
   } catch (error) {
     return { uuid, token, status: 'error', payload: traceback(error) };
   } finally {
     abort.pauseTime();
+  }
+}
+
+/**
+ * A trigger fired once the outcome is known: the event as its handlers left it, or as it was when
+ * one throws (or times out), which is logged. The work is done, so its outcome stands, as for a
+ * failing `task_executor_task_close`: a failed notification must not turn a result into an error.
+ */
+async function afterOutcome<T extends 'worker_execute_after' | 'broker_update'>(
+  { plugins, logger }: WorkerContext,
+  trigger: T,
+  event: TriggerEvent<T>,
+  abort: TaskAbort,
+): Promise<TriggerEvent<T>> {
+  try {
+    return await unlessAborted(plugins.fire(trigger, event), abort, event);
+  } catch (error) {
+    logger.error(`task ${event.record.uuid} keeps its outcome (${event.outcome.status}): ${traceback(error)}`);
+    return event;
   }
 }
 

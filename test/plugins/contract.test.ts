@@ -267,6 +267,25 @@ describe('plugin contract', () => {
     expect(record.traceback).toMatch(/Plugin "WorkerBreaker" failed on trigger "worker_execute_before": TypeError: nope/);
   });
 
+  it('a plugin throwing once the outcome is known (worker_execute_after, broker_update) is logged; the outcome stands', async () => {
+    for (const trigger of ['worker_execute_after', 'broker_update'] as const) {
+      const errors: string[] = [];
+      const logger = { log: () => undefined, warn: console.warn, error: (message: string) => void errors.push(message) };
+      const app = await apps.start('contract', echoArgs, { logger });
+      app.addPlugin(
+        plugin('Audit', {
+          [trigger]: () => {
+            throw new Error('audit service down');
+          },
+        }),
+      );
+      const record = await app.run('echo', ['done'], { timeout: 15_000 });
+      expect(record).toMatchObject({ status: 'success', returning: ['done'] });
+      expect(errors.join('\n')).toContain(`Plugin "Audit" failed on trigger "${trigger}": Error: audit service down`);
+      expect(errors.join('\n')).toContain(record.uuid);
+    }
+  });
+
   it('task_executor_run_task_trigger_error may supply a result for a plugin-raised error', async () => {
     const app = await apps.start('contract', echoArgs);
     app.addPlugin(
