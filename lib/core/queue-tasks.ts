@@ -173,7 +173,7 @@ export class QueueTasks {
       taskLogger: options.taskLogger ?? taggedConsoleLogger,
     });
     this.executor.useInterceptors(...(options.interceptors ?? []));
-    this.plugins.addBuiltIn(this.validation);
+    this.plugins.addBuiltInLast(this.validation);
     this.plugins.addBuiltIn(new RetryPlugin());
     for (const plugin of options.plugins ?? []) this.plugins.add(plugin);
   }

@@ -17,8 +17,8 @@ interface Registration {
 
 /**
  * Runs the plugins of one app. The contract is the same for every trigger: the handlers registered
- * for the trigger run first, then the global ones, each in registration order; each sees the event
- * with the answers before it applied. A handler returns nothing (no change) or an object whose
+ * for the trigger run first, then the global ones, each in registration order (the built-in
+ * validation last of all); each sees the event with the answers before it applied. A handler returns nothing (no change) or an object whose
  * fields replace only those fields of the event. A handler answering with a promise is waited for
  * only up to `timeoutMs` (config.pluginTimeoutMs), then fails with PluginTimeoutError.
  */
@@ -27,7 +27,9 @@ export class PluginRunner {
 
   private readonly specific = new Map<TriggerName, Registration[]>();
   private readonly global = new Map<TriggerName, Registration[]>();
-  /** Specific then global, per trigger: what `trigger` walks. */
+  /** Built-in handlers that run after every other (see addBuiltInLast). */
+  private readonly last = new Map<TriggerName, Registration[]>();
+  /** Specific, global, then last, per trigger: what `trigger` walks. */
   private readonly ordered = new Map<TriggerName, Registration[]>();
 
   add(plugin: TaskPlugin, options: AddPluginOptions = {}): void {
@@ -43,7 +45,17 @@ export class PluginRunner {
     this.register(plugin, {}, false);
   }
 
-  private register(plugin: TaskPlugin, options: AddPluginOptions, timed: boolean): void {
+  /**
+   * A built-in plugin whose handlers run after every other handler of their triggers, global ones
+   * added later included: the validation plugin checks and converts the arguments as the others
+   * left them, so what a plugin answers is what is checked at enqueue and what the task gets.
+   */
+  addBuiltInLast(plugin: TaskPlugin): void {
+    this.register(plugin, {}, false, this.last);
+  }
+
+  /** `tier`: where its handlers go, when not where its options put them (see addBuiltInLast). */
+  private register(plugin: TaskPlugin, options: AddPluginOptions, timed: boolean, tier?: Map<TriggerName, Registration[]>): void {
     const name = checkedPlugin(plugin, options);
     const handled = Object.keys(plugin.handlers);
     for (const trigger of [...handled, ...(options.triggers ?? [])]) {
@@ -59,7 +71,7 @@ export class PluginRunner {
     const triggers = options.triggers ?? (handled as TriggerName[]).filter(
       (trigger) => !options.component || TRIGGERS[trigger].component === options.component,
     );
-    const target = options.triggers ? this.specific : this.global;
+    const target = tier ?? (options.triggers ? this.specific : this.global);
     for (const trigger of triggers) {
       const handler = plugin.handlers[trigger] as Registration['handler'] | undefined;
       if (typeof handler !== 'function') {
@@ -68,7 +80,7 @@ export class PluginRunner {
       const list = target.get(trigger) ?? [];
       list.push({ plugin: name, owner: plugin, handler: handler.bind(plugin.handlers), timed });
       target.set(trigger, list);
-      this.ordered.set(trigger, [...(this.specific.get(trigger) ?? []), ...(this.global.get(trigger) ?? [])]);
+      this.ordered.set(trigger, [...(this.specific.get(trigger) ?? []), ...(this.global.get(trigger) ?? []), ...(this.last.get(trigger) ?? [])]);
     }
   }
 

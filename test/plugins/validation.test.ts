@@ -233,6 +233,22 @@ describe('validation before execution, and explicit parameter types', () => {
     expect(record.traceback).toMatch(/^TaskValidationError: Arguments of task "save" are invalid: argument 1 \(CreateUserDto\)\.email: email must be an email/);
   });
 
+  it('a global plugin rewriting the arguments at enqueue has what it answers validated, not what it was given', async () => {
+    // Global: registered after the built-in validation, whose check must still see the final arguments.
+    const defaults = {
+      name: 'Defaults',
+      handlers: {
+        app_add_task_before_broker: ({ args }: { args: unknown[] }) => ({ args: [{ age: 30, ...(args[0] as object) }] }),
+      },
+    };
+    const app = await apps.start('validation', (a: QueueTasks) => a.task({ name: 'save', paramTypes: [CreateUserDto] }, (user: CreateUserDto) => describeUser(user)), {
+      plugins: [defaults],
+    });
+    const { age: _, ...withoutAge } = valid;
+    expect((await app.run('save', [withoutAge], { timeout: 15_000 })).returning).toBe('ann@example.com (30) at 12345');
+    await expect(app.add('save', [{ ...valid, age: 12 }])).rejects.toThrow(TaskValidationError);
+  });
+
   it('validate: false skips the check', async () => {
     const app = await apps.start('validation', (a: QueueTasks) =>
       a.task({ name: 'raw', paramTypes: [CreateUserDto], validate: false }, (user: { email: string }) => user.email),
