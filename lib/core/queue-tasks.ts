@@ -401,6 +401,16 @@ export class QueueTasks {
   }
 
   /**
+   * The task an add of `name` with `args` would enqueue, through the same enqueue triggers and
+   * checks (plugins rewriting the arguments, DTO validation, size), none of it stored: what
+   * QTasksTesting.runInline runs, so that it runs what an add would.
+   */
+  async prepared(name: string, args: unknown[]): Promise<NewTask> {
+    const [task] = await this.prepareAll([{ name, args }]);
+    return task!;
+  }
+
+  /**
    * True when an add's arguments reach its size check and DTO validation as the caller gave them:
    * no plugin but the built-in validation handles `app_add_task_before_broker`, where a handler may
    * rewrite them. The timer checks a schedule's arguments up front only then.

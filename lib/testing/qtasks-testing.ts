@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { MemoryBroker } from '../brokers/memory/memory-broker.js';
 import { InvalidOptionError, QTasksError, shownValue } from '../core/errors.js';
-import { argsToJson, type JsonifiedArgs } from '../core/json.js';
+import type { JsonifiedArgs } from '../core/json.js';
 import { MAX_TIMER_MS, raceTimeout } from '../core/timing.js';
 import { QueueTasks } from '../core/queue-tasks.js';
 import { TaskAbort } from '../core/task-abort.js';
@@ -78,25 +78,28 @@ export class QTasksTesting {
 
   /**
    * Runs a task's handler now, through the executor, without a queue or a worker: its arguments go
-   * through JSON as they would in a queue, and the executor's plugins and interceptors apply (the
-   * worker's, such as retry, do not). Resolves with the record it would have stored (`success` with
-   * `returning`, `error` with `traceback`, a time limit included, or `cancel` with `cancelReason`
-   * when the task calls `ctx.cancel(reason)`; the last progress it reported as `progress`); nothing is stored. Given a typed handle
+   * through the enqueue triggers and JSON as an add's would (what an add refuses rejects), and the
+   * executor's plugins and interceptors apply (the worker's, such as retry, do not). Resolves with
+   * the record it would have stored (`success` with `returning`, `error` with `traceback`, a time
+   * limit included, or `cancel` with `cancelReason` when the task calls `ctx.cancel(reason)`; the
+   * last progress it reported as `progress`); nothing is stored. Given a typed handle
    * (`client.task(Type, 'method')`) instead of a name, it checks the arguments and types the record.
    */
   runInline<A extends unknown[], R>(task: TaskHandle<A, R>, args: A): Promise<TaskRecord<R, JsonifiedArgs<A>>>;
   runInline(name: string, args?: unknown[]): Promise<TaskRecord>;
   async runInline(task: string | TaskHandle<unknown[], unknown>, args: unknown[] = []): Promise<TaskRecord> {
     const name = typeof task === 'string' ? task : task.name;
-    const definition = this.queueTasks.registry.require(name);
+    this.queueTasks.registry.require(name);
     if (!Array.isArray(args)) throw new InvalidOptionError(`Arguments of task "${name}" must be an array, got ${shownValue(args)}.`);
+    // As an add would enqueue it: its plugins may rewrite the arguments, and a refusal rejects.
+    const prepared = await this.queueTasks.prepared(name, args);
     const now = new Date();
     const record: TaskRecord = {
       uuid: `inline-${name}`,
-      taskName: definition.name,
+      taskName: prepared.taskName,
       status: 'process',
-      priority: definition.options.priority ?? this.queueTasks.config.taskDefaultPriority,
-      args: JSON.parse(argsToJson(args, `Arguments of task "${name}"`)) as unknown[],
+      priority: prepared.priority,
+      args: JSON.parse(prepared.argsJson) as unknown[],
       createdAt: now,
       updatedAt: now,
       startedAt: now,

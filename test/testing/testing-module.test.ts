@@ -1,11 +1,20 @@
 import { Injectable, Module } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
-import { InvalidOptionError, QTasksClient, QueueTasks, Task, UnknownTaskError, type TaskContext } from '../../lib/index.js';
+import { IsString } from 'class-validator';
+import { InvalidOptionError, QTasksClient, QueueTasks, Task, TaskValidationError, UnknownTaskError, type TaskContext } from '../../lib/index.js';
 import { DrainTimeoutError, QTasksTesting, QTasksTestingModule, type QTasksTestingModuleOptions } from '../../lib/testing/index.js';
 import { Gate } from '../helpers/gate.js';
 import { plainApps } from '../helpers/plain-app.js';
 import { startsPerWindow } from '../helpers/rate-windows.js';
+
+class GreetingDto {
+  @IsString()
+  greeting!: string;
+
+  @IsString()
+  name!: string;
+}
 
 @Injectable()
 class Mailer {
@@ -180,6 +189,29 @@ describe('QTasksTestingModule', () => {
         expect((await inline.runInline(name)).progress).toEqual(stored.progress);
       }
       expect(warnings).toEqual([]);
+    } finally {
+      await apps.stopAll();
+    }
+  });
+
+  it('runInline takes the arguments through the enqueue triggers as an add does: a plugin rewriting them applies, and what validation refuses rejects', async () => {
+    const apps = plainApps(inject('redisUrl'));
+    const defaults = {
+      name: 'Defaults',
+      handlers: { app_add_task_before_broker: ({ args }: { args: unknown[] }) => ({ args: [{ greeting: 'Hello', ...(args[0] as object) }] }) },
+    };
+    try {
+      const onRedis = await apps.start(
+        'inline-enqueue',
+        (a: QueueTasks) => a.task({ name: 'greet', paramTypes: [GreetingDto] }, (dto: GreetingDto) => `${dto.greeting}, ${dto.name}`),
+        { plugins: [defaults] },
+      );
+      const inline = new QTasksTesting(onRedis);
+      const stored = await onRedis.run('greet', [{ name: 'Ann' }], { timeout: 15_000 });
+      expect(stored).toMatchObject({ status: 'success', returning: 'Hello, Ann', args: [{ greeting: 'Hello', name: 'Ann' }] });
+      expect(await inline.runInline('greet', [{ name: 'Ann' }])).toMatchObject({ status: stored.status, returning: stored.returning, args: stored.args });
+      await expect(onRedis.add('greet', [{ name: 5 }])).rejects.toThrow(TaskValidationError);
+      await expect(inline.runInline('greet', [{ name: 5 }])).rejects.toThrow(TaskValidationError);
     } finally {
       await apps.stopAll();
     }
