@@ -1,6 +1,6 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { QueueTasks, type TaskContext } from '../../lib/index.js';
+import { QueueTasks, type RedisConnectionOptions, type TaskContext, type TaskRecord } from '../../lib/index.js';
 import { raceTimeout } from '../../lib/core/timing.js';
 import { CuttableLink } from '../helpers/cuttable-link.js';
 import { eventually } from '../helpers/eventually.js';
@@ -92,35 +92,81 @@ describe('a completion message that never arrives', () => {
 });
 
 
+/**
+ * Runs a task on `connection`, marks it cancelled as cancel.lua does but with no message (as if
+ * published while the worker's subscription lapsed), then has `dropSubscriptions` close the
+ * subscriptions, which ioredis opens again: the task must end cancel, not run to its end.
+ */
+async function cancelWhileSubscriptionLapsed(
+  connection: RedisConnectionOptions,
+  admin: Redis | Cluster,
+  dropSubscriptions: () => Promise<unknown>,
+): Promise<TaskRecord> {
+  const name = uniqueAppName('lost-cancel');
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => (started = resolve));
+  const app = new QueueTasks({ name, ...connection, logger: quiet }).task({ name: 'long', echo: true }, async (ctx: TaskContext) => {
+    started();
+    // At most 6 s, unless aborted.
+    for (let i = 0; i < 60 && !ctx.signal.aborted; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    return 'ran to the end';
+  });
+  try {
+    await app.start();
+    const { uuid } = await app.add('long');
+    await running;
+    const key = `qtasks:{${name}}:t:${uuid}`;
+    const held = JSON.parse((await admin.get(key))!) as Record<string, unknown>;
+    await admin.set(key, JSON.stringify({ ...held, x: 'asked while away' }));
+    await dropSubscriptions();
+    return await app.wait(uuid, { timeout: 10_000 });
+  } finally {
+    await app.stop();
+  }
+}
+
 describe('a cancel message that never arrives', () => {
   it('still aborts the running task: once its cancel subscription is back, the worker reads the records of its tasks', async () => {
     const server = await startRedisServer();
     const admin = new Redis(server.url);
-    const name = uniqueAppName('lost-cancel');
-    let started!: () => void;
-    const running = new Promise<void>((resolve) => (started = resolve));
-    const app = new QueueTasks({ name, url: server.url, logger: quiet }).task({ name: 'long', echo: true }, async (ctx: TaskContext) => {
-      started();
-      // At most 6 s, unless aborted.
-      for (let i = 0; i < 60 && !ctx.signal.aborted; i++) await new Promise((resolve) => setTimeout(resolve, 100));
-      return 'ran to the end';
-    });
     try {
-      await app.start();
-      const { uuid } = await app.add('long');
-      await running;
-      // The cancel as cancel.lua records it, its message lost: published while the subscription lapsed.
-      const key = `qtasks:{${name}}:t:${uuid}`;
-      const held = JSON.parse((await admin.get(key))!) as Record<string, unknown>;
-      await admin.set(key, JSON.stringify({ ...held, x: 'asked while away' }));
-      await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
-      const record = await app.wait(uuid, { timeout: 10_000 });
+      const record = await cancelWhileSubscriptionLapsed({ url: server.url }, admin, () => admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub'));
       expect(record).toMatchObject({ status: 'cancel', cancelReason: 'asked while away' });
       expect(record.returning).toBeUndefined();
     } finally {
       admin.disconnect();
-      await app.stop();
       await server.destroy();
+    }
+  });
+
+  it('still aborts it on a Redis Cluster, where ioredis moves the subscription to a new connection, perhaps on another node', async () => {
+    const nodes = inject('redisClusterNodes');
+    const admin = new Cluster(nodes);
+    // Named so that only this app's connections are closed: other tests share the cluster.
+    const connectionName = uniqueAppName('lost-cancel-conn');
+    const dropSubscriptions = () =>
+      Promise.all(
+        nodes.map(async ({ host, port }) => {
+          const node = new Redis({ host, port });
+          try {
+            const clients = (await node.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
+            const ours = clients.split('\n').filter((line) => line.includes(connectionName));
+            for (const line of ours) await node.call('CLIENT', 'KILL', 'ID', /\bid=(\d+)/.exec(line)![1]!);
+            return ours.length;
+          } finally {
+            node.disconnect();
+          }
+        }),
+      );
+    try {
+      const record = await cancelWhileSubscriptionLapsed({ cluster: { nodes, options: { redisOptions: { connectionName } } } }, admin, async () => {
+        const dropped = await dropSubscriptions();
+        expect(dropped.reduce((sum, count) => sum + count, 0)).toBeGreaterThan(0);
+      });
+      expect(record).toMatchObject({ status: 'cancel', cancelReason: 'asked while away' });
+      expect(record.returning).toBeUndefined();
+    } finally {
+      admin.disconnect();
     }
   });
 });

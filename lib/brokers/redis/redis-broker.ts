@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Cluster } from 'ioredis';
 import { AddOutcomeUnknownError, InvalidOptionError, RedisUnavailableError } from '../../core/errors.js';
 import type { RateLimits } from '../../core/rate-limit.js';
 import type { RunningLimits } from '../../core/running-limit.js';
@@ -14,6 +15,12 @@ import { assertPauseTarget, Broker, type ClaimBatch, type ClaimRequest, type Lea
 const ENQUEUE_BATCH_LIMITS: BatchLimits = { tasks: 1000, chars: 4 * 1024 * 1024 };
 /** Longest wait for Redis to end an aborted wait for work before its connection is closed (see endWait). */
 const END_WAIT_MS = 2_000;
+/**
+ * How often a worker on a Redis Cluster reads its running tasks' records for cancels it may have
+ * missed: ioredis moves a lost cluster subscription to a new connection without any event, so the
+ * lapse cannot be seen as it is on a single Redis (see onCancelRequested).
+ */
+const CLUSTER_CANCEL_RECHECK_MS = 5_000;
 
 export interface RedisBrokerOptions extends RedisStorageOptions {
   /** The storage whose records this broker changes; built from the same options when absent. */
@@ -374,7 +381,11 @@ export class RedisBroker extends Broker {
     // the same connection, answers once cancels are heard again, so none falls between the two.
     subscriber.on('ready', () => void subscriber.ping().then(missed, () => undefined));
     await subscriber.subscribe(this.keys.cancelChannel);
-    return () => this.storage.connection.drop(subscriber);
+    const recheck = subscriber instanceof Cluster && missed ? setInterval(missed, CLUSTER_CANCEL_RECHECK_MS).unref() : undefined;
+    return () => {
+      clearInterval(recheck);
+      return this.storage.connection.drop(subscriber);
+    };
   }
 
   async progress(lease: Lease, progressJson: string): Promise<boolean> {
