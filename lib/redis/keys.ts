@@ -7,6 +7,23 @@ export function assertAppName(appName: string): void {
   }
 }
 
+/** Slots of a Redis Cluster: a key's slot is the CRC16 of its hash tag modulo this. */
+const CLUSTER_SLOTS = 16384;
+
+/**
+ * The Redis Cluster slot of the keys tagged `{hashTag}`: the CRC16 (XMODEM: polynomial 0x1021,
+ * start 0) of the tag's UTF-8 bytes, as Redis computes it. Readers that must find the node holding
+ * an app's keys (a SCAN) need it: ioredis routes commands by key, not by node.
+ */
+export function clusterSlot(hashTag: string): number {
+  let crc = 0;
+  for (const byte of Buffer.from(hashTag, 'utf8')) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % CLUSTER_SLOTS;
+}
+
 /**
  * Key names of one app. All share the hash tag `{name}`, so they live in one Redis Cluster slot
  * and every multi-key script stays legal on a cluster.
@@ -33,6 +50,8 @@ export class RedisKeys {
   readonly pauses: string;
   /** Tasks with maxRunning: how many of each name hold a running slot (see running-slots.lua). */
   readonly runningCounts: string;
+  /** The Redis Cluster slot of every key above. */
+  readonly slot: number;
 
   constructor(readonly appName: string) {
     assertAppName(appName);
@@ -54,6 +73,7 @@ export class RedisKeys {
     this.waitingLineReopens = `${this.prefix}rw`;
     this.pauses = `${this.prefix}ps`;
     this.runningCounts = `${this.prefix}rc`;
+    this.slot = clusterSlot(appName);
   }
 
   record(uuid: string): string {

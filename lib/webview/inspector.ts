@@ -297,7 +297,7 @@ export class QueueInspector {
   async apps(): Promise<string[]> {
     const names = new Set<string>();
     for (const pattern of ['qtasks:{*}:catalog', 'qtasks:{*}:st', 'qtasks:{*}:qp']) {
-      for (const key of (await this.scan(pattern)).keys) names.add(key.slice('qtasks:{'.length, key.lastIndexOf('}')));
+      for (const key of (await this.scan(pattern, this.everyNode())).keys) names.add(key.slice('qtasks:{'.length, key.lastIndexOf('}')));
     }
     return [...names].sort();
   }
@@ -429,7 +429,7 @@ export class QueueInspector {
 
   /** Scans the records and reads only their heads to sort the finished ones by status, newest first. */
   private async scanRecords(at: number): Promise<ScannedRecords> {
-    const { keys, complete } = await this.scan(`${escapeGlob(this.keys.prefix)}t:*`);
+    const { keys, complete } = await this.scan(`${escapeGlob(this.keys.prefix)}t:*`, this.appNodes());
     // A key can come twice from SCAN (the keyspace resized meanwhile).
     const uuids = [...new Set(keys)].map((key) => key.slice(this.keys.prefix.length + 2));
     const heads = await this.heads(uuids);
@@ -532,9 +532,26 @@ export class QueueInspector {
     return list;
   }
 
-  /** Keys matching `pattern`, on every master of a cluster, until the scan budget runs out. */
-  private async scan(pattern: string): Promise<{ keys: string[]; complete: boolean }> {
-    const nodes: RedisClient[] = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+  /** Every node that holds keys: each master of a cluster. */
+  private everyNode(): RedisClient[] {
+    return this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+  }
+
+  /**
+   * The node that holds this app's keys: on a cluster, the master serving the app's slot, so that
+   * the scan budget is not spent on other masters' keys (every master while ioredis does not know
+   * that master yet, as when it is refreshing its slot map).
+   */
+  private appNodes(): RedisClient[] {
+    if (!(this.client instanceof Cluster)) return [this.client];
+    const masters = this.client.nodes('master');
+    const owner = this.client.slots[this.keys.slot]?.[0];
+    const found = masters.filter(({ options }) => `${options.host}:${options.port}` === owner);
+    return found.length > 0 ? found : masters;
+  }
+
+  /** Keys matching `pattern` on `nodes`, until the scan budget runs out. */
+  private async scan(pattern: string, nodes: RedisClient[]): Promise<{ keys: string[]; complete: boolean }> {
     const keys: string[] = [];
     let looked = 0;
     for (const node of nodes) {

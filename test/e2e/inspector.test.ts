@@ -1,10 +1,13 @@
+import { Cluster } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { MalformedKeyError, MalformedRecordError, QueueInspector, RedisUnavailableError, type QueueTasks, type TaskState, type WorkerStatus } from '../../lib/index.js';
+import { MalformedKeyError, MalformedRecordError, QueueInspector, QueueTasks, RedisUnavailableError, type TaskState, type WorkerStatus } from '../../lib/index.js';
+import { RedisKeys } from '../../lib/redis/keys.js';
 import { SCAN_REUSE_MS } from '../../lib/webview/inspector.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { Gate } from '../helpers/gate.js';
 import { uniqueAppName } from '../helpers/names.js';
 import { plainApps } from '../helpers/plain-app.js';
+import { startRedisCluster } from '../helpers/redis-cluster.js';
 import { startRedisServer } from '../helpers/redis-server.js';
 
 describe.each(BACKENDS)('the queue inspector (what the dashboard and CLI read) on $name', (backend) => {
@@ -426,3 +429,42 @@ describe('the queue inspector with Redis down', () => {
     await inspector.stop();
   });
 });
+
+describe('the queue inspector on a Redis Cluster whose other masters hold many keys', () => {
+  it("lists an app's finished tasks in full: only the master of the app's slot can hold its records", async () => {
+    const cluster = await startRedisCluster(3);
+    const admin = new Cluster(cluster.nodes);
+    const app = new QueueTasks({ name: uniqueAppName('inspect-crowded'), cluster: { nodes: cluster.nodes }, logger: { log: () => undefined, warn: console.warn, error: console.error } }).task('double', (x: number) => x * 2);
+    const inspector = new QueueInspector({ name: app.name, cluster: { nodes: cluster.nodes } });
+    try {
+      await app.start();
+      const done = await Promise.all([1, 2, 3].map((x) => app.run('double', [x])));
+      await fillOtherMasters(admin, `qtasks:{${app.name}}:`, 30_000);
+      // The slot the inspector computes for an app is the one Redis uses.
+      for (const name of [app.name, 'ünïcödé-app']) expect(new RedisKeys(name).slot).toBe(await admin.cluster('KEYSLOT', `qtasks:{${name}}:t`));
+      await inspector.start();
+      const success = await inspector.tasks('success');
+      expect(success.tasks.map(({ uuid }) => uuid).sort()).toEqual(done.map(({ uuid }) => uuid).sort());
+      expect(success.complete).toBe(true);
+    } finally {
+      await Promise.all([inspector.stop(), app.stop()]);
+      admin.disconnect();
+      await cluster.destroy();
+    }
+  }, 60_000);
+});
+
+/** Writes `count` keys on each master that does not serve the slot of `key`, in slots of their own. */
+async function fillOtherMasters(admin: Cluster, key: string, count: number): Promise<void> {
+  const masterOf = async (tag: string) => admin.slots[(await admin.cluster('KEYSLOT', tag)) as number]![0]!;
+  const taken = new Set([await masterOf(key)]);
+  for (let tag = 0; tag < 1000 && taken.size < 3; tag++) {
+    const master = await masterOf(`{filler-${tag}}`);
+    if (taken.has(master)) continue;
+    taken.add(master);
+    for (let start = 0; start < count; start += 1000) {
+      await admin.mset(Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`{filler-${tag}}:${start + i}`, 'x'])));
+    }
+  }
+  expect(taken.size).toBe(3);
+}
