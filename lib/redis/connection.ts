@@ -328,7 +328,7 @@ export class RedisConnection {
     this.extras.add(copy);
     if (copy.status === 'wait') {
       // A copy that cannot connect is closed, or it would keep reconnecting in the background.
-      await copy.connect().catch((error: unknown) => {
+      await connectUntilReady(copy).catch((error: unknown) => {
         this.drop(copy);
         throw this.unavailable(error);
       });
@@ -470,7 +470,7 @@ export class RedisConnection {
     const stoppedReconnecting = this.mainStopped && client.status === 'reconnecting';
     if (stoppedReconnecting || !CONNECTING_STATUSES.has(client.status)) {
       this.mainStopped = false;
-      return client.connect();
+      return connectUntilReady(client);
     }
     return new Promise((resolve, reject) => {
       const onReady = () => {
@@ -526,6 +526,22 @@ const NOTHING = () => undefined;
 
 /** Statuses in which a client has a socket that closing must wait for. */
 const OPEN_STATUSES = new Set(['connecting', 'connect', 'ready']);
+
+/**
+ * Connects `client`; resolves once it is ready. A cluster client whose ready check fails (its
+ * CLUSTER INFO sent to a master that is lost and not failed over yet) connects again by itself and
+ * gets ready, but ioredis never settles the promise of the connect() that began it: the 'ready'
+ * event is what tells then.
+ */
+function connectUntilReady(client: RedisClient): Promise<void> {
+  return new Promise((resolve, reject) => {
+    client.once('ready', resolve);
+    client.connect().then(resolve, (error: unknown) => {
+      client.off('ready', resolve);
+      reject(error);
+    });
+  });
+}
 
 /** Resolves when the client's connection is gone for good ('end'); at once when it has no socket. */
 function ended(client: RedisClient): Promise<void> {

@@ -1,7 +1,10 @@
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { InvalidOptionError, QueueTasks, RedisUnavailableError } from '../../lib/index.js';
+import { raceTimeout } from '../../lib/core/timing.js';
 import { RedisKeys } from '../../lib/redis/keys.js';
+import { Gate } from '../helpers/gate.js';
+import { uniqueAppName } from '../helpers/names.js';
 import { eventually } from '../helpers/eventually.js';
 import { startRedisCluster, type RedisClusterHandle } from '../helpers/redis-cluster.js';
 import { quietLogger } from './support.js';
@@ -44,6 +47,62 @@ describe('apps on a Redis Cluster', () => {
     const refused = await app.start().catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(InvalidOptionError);
     expect((refused as Error).message).toContain(`Redis at ${host}:${port}/0 is a Redis Cluster node: connect with the \`cluster\` option`);
+  });
+});
+
+describe('cluster connections whose ready check fails once', () => {
+  const nodes = inject('redisClusterNodes');
+  const user = uniqueAppName('ready-check');
+  /** Grants or takes away CLUSTER INFO, the command of ioredis's ready check, on every node. */
+  const clusterInfo = (allowed: boolean) =>
+    Promise.all(
+      nodes.map(async ({ host, port }) => {
+        const node = new Redis({ host, port });
+        try {
+          await node.acl('SETUSER', user, 'on', '>secret', '~*', '&*', '+@all', allowed ? '+cluster|info' : '-cluster|info');
+        } finally {
+          node.disconnect();
+        }
+      }),
+    );
+  afterAll(() =>
+    Promise.all(
+      nodes.map(async ({ host, port }) => {
+        const node = new Redis({ host, port });
+        await node.acl('DELUSER', user).finally(() => node.disconnect());
+      }),
+    ),
+  );
+
+  // As when the node the check goes to is a master just lost and not failed over yet: ioredis
+  // connects again and gets ready, but the promise of its first connect() never settles.
+  it('let a wait and a start go on once a new connection gets ready, instead of hanging (the wait past its timeout, and stop) or failing', async () => {
+    const options = { cluster: { nodes, options: { redisOptions: { username: user, password: 'secret', connectTimeout: 5_000 } } }, logger: quietLogger };
+    const name = uniqueAppName('ready-check');
+    const gate = new Gate();
+    const worker = new QueueTasks({ name, ...options }).task('held', () => gate.pass());
+    const producer = new QueueTasks({ name, ...options, worker: false }).task('held', () => undefined);
+    await clusterInfo(true);
+    try {
+      await worker.start();
+      const { uuid } = await worker.add('held');
+      await clusterInfo(false);
+      // The first wait opens the app's subscription; the producer's start, its main connection.
+      const waited = worker.wait(uuid, { timeout: 10_000 });
+      const started = producer.start();
+      started.catch(() => undefined); // asserted below
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await clusterInfo(true);
+      gate.open();
+      const outcome = await raceTimeout(waited, 12_000, () => 'the wait never ended');
+      expect(outcome).toMatchObject({ status: 'success' });
+      await expect(raceTimeout(started, 3_000, () => 'the start never ended')).resolves.toBeUndefined();
+      expect((await producer.run('held', [], { timeout: 5_000 })).status).toBe('success');
+      expect(await raceTimeout(worker.stop(), 5_000, () => 'the stop never ended')).toBeUndefined();
+    } finally {
+      gate.open();
+      await Promise.all([worker, producer].map((app) => raceTimeout(app.stop(), 5_000, () => undefined)));
+    }
   });
 });
 
