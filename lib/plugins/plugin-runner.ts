@@ -18,9 +18,10 @@ interface Registration {
 /**
  * Runs the plugins of one app. The contract is the same for every trigger: the handlers registered
  * for the trigger run first, then the global ones, each in registration order (the built-in
- * validation last of all); each sees the event with the answers before it applied. A handler returns nothing (no change) or an object whose
- * fields replace only those fields of the event. A handler answering with a promise is waited for
- * only up to `timeoutMs` (config.pluginTimeoutMs), then fails with PluginTimeoutError.
+ * validation last of all); each sees the event with the answers before it applied. A handler
+ * returns nothing (no change) or an object whose fields replace only those fields of the event. A
+ * handler answering with a promise is waited for only up to `timeoutMs` (config.pluginTimeoutMs),
+ * then fails with PluginTimeoutError.
  */
 export class PluginRunner {
   constructor(readonly timeoutMs: number = DEFAULT_CONFIG.pluginTimeoutMs) {}
