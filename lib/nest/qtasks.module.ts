@@ -92,7 +92,8 @@ const componentProviders: Provider[] = [
     inject: [QTASKS_OPTIONS, ModulesContainer],
     // Interceptors are resolved by PluginExplorer, once Nest can build the classes among them;
     // timers and webview are the module's own options, which the engine would refuse. A logger
-    // given as undefined (`logger: quiet ? silent : undefined`) keeps the Nest default, not the engine's console.
+    // given as undefined (`logger: quiet ? silent : undefined`) keeps the Nest default, not the
+    // engine's console.
     useFactory: ({ timers, webview, ...options }: QTasksModuleOptions, modules: ModulesContainer) => {
       assertImportedOnce(modules);
       runHooksOutermost(modules);
