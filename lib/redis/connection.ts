@@ -327,8 +327,14 @@ export class RedisConnection {
     copy.on('error', (error: Error) => (this.lastError = error));
     this.extras.add(copy);
     if (copy.status === 'wait') {
+      // Bounded as the main connect is: a cluster copy whose ready check keeps failing (a master
+      // down for good, with no replica to take over) would never settle.
+      const limitMs = this.connectTimeoutMs();
+      const notReady = () => {
+        throw new RedisUnavailableError(this.describe(), new Error(`a new connection was not ready within ${limitMs} ms`));
+      };
       // A copy that cannot connect is closed, or it would keep reconnecting in the background.
-      await connectUntilReady(copy).catch((error: unknown) => {
+      await raceTimeout(connectUntilReady(copy), limitMs, notReady, true).catch((error: unknown) => {
         this.drop(copy);
         throw this.unavailable(error);
       });

@@ -50,7 +50,7 @@ describe('apps on a Redis Cluster', () => {
   });
 });
 
-describe('cluster connections whose ready check fails once', () => {
+describe('cluster connections whose ready check fails, once or for good', () => {
   const nodes = inject('redisClusterNodes');
   const user = uniqueAppName('ready-check');
   /** Grants or takes away CLUSTER INFO, the command of ioredis's ready check, on every node. */
@@ -102,6 +102,26 @@ describe('cluster connections whose ready check fails once', () => {
     } finally {
       gate.open();
       await Promise.all([worker, producer].map((app) => raceTimeout(app.stop(), 5_000, () => undefined)));
+    }
+  });
+
+  // As when a master is down for good with no replica to take over: no ready check passes.
+  it('end a wait whose connection never gets ready once its timeout has passed, and let the app stop', async () => {
+    const options = { cluster: { nodes, options: { redisOptions: { username: user, password: 'secret', connectTimeout: 1_000 } } }, logger: quietLogger };
+    const app = new QueueTasks({ name: uniqueAppName('never-ready'), ...options }).task('held', () => undefined);
+    await clusterInfo(true);
+    try {
+      await app.start();
+      await app.pause('held');
+      const { uuid } = await app.add('held');
+      await clusterInfo(false);
+      const waited = app.wait(uuid, { timeout: 2_000 });
+      const outcome = await raceTimeout(waited.catch((error: unknown) => error), 10_000, () => 'the wait never ended');
+      expect(outcome).toBeInstanceOf(RedisUnavailableError);
+      expect(await raceTimeout(app.stop(), 5_000, () => 'the stop never ended')).toBeUndefined();
+    } finally {
+      await clusterInfo(true);
+      await raceTimeout(app.stop(), 5_000, () => undefined);
     }
   });
 });
