@@ -1,6 +1,7 @@
 import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { AppStoppedError, errorMessage, InvalidOptionError, RedisUnavailableError, shownValue } from '../core/errors.js';
 import { assertTimerRange, raceTimeout } from '../core/timing.js';
+import { LaneCallLostError, ScriptLane } from './script-lane.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -60,6 +61,11 @@ const WHEN_DOWN: Record<WhenRedisDown, { enableOfflineQueue: boolean; maxRetries
  */
 export class RedisConnection {
   readonly client: RedisClient;
+  /**
+   * The socket of its own that adds go on (see ScriptLane): for a single Redis reached by a client
+   * of ours, opened by the first add after start, so a process that never adds has none.
+   */
+  readonly enqueueLane?: ScriptLane;
   private readonly ownsClient: boolean;
   private readonly extras = new Set<RedisClient>();
   private readonly closing = new Set<Promise<void>>();
@@ -141,8 +147,10 @@ export class RedisConnection {
       if (options.url && !isRedisAddress(options.url)) {
         throw new InvalidOptionError(`url must be a redis:// or rediss:// URL, or a Unix socket path; got ${shownValue(options.url)}.`);
       }
-      this.client = options.url ? new Redis(options.url, base) : new Redis(base);
+      const client = options.url ? new Redis(options.url, base) : new Redis(base);
+      this.client = client;
       if (options.url) this.urlDatabase = databaseInUrl(options.url);
+      this.enqueueLane = ScriptLane.forClient(client.options, () => client.status === 'ready', this.connectTimeoutMs());
     }
     // connect() limits the first connect with a timer of this length: a longer one fires at once.
     assertTimerRange(this.connectTimeoutMs(), 'connectTimeout');
@@ -164,7 +172,11 @@ export class RedisConnection {
     if (error instanceof RedisUnavailableError || error instanceof AppStoppedError) return error;
     // ioredis may still say 'ready' for a moment after the socket closed; its errors tell.
     const lost =
-      this.client.status !== 'ready' || (error instanceof Error && error.name === 'MaxRetriesPerRequestError') || neverSent(error) || slotUnserved(error);
+      this.client.status !== 'ready' ||
+      (error instanceof Error && error.name === 'MaxRetriesPerRequestError') ||
+      error instanceof LaneCallLostError ||
+      neverSent(error) ||
+      slotUnserved(error);
     return lost ? new RedisUnavailableError(this.describe(), this.lastError ?? error) : error;
   }
 
@@ -291,11 +303,12 @@ export class RedisConnection {
   }
 
   /** Connects once (the app's start); an unreachable server fails here with a clear error instead of hanging. */
-  connect(): Promise<void> {
+  async connect(): Promise<void> {
     this.closed = false;
     this.appStarted = true;
     this.holdSockets();
-    return this.open();
+    await this.open();
+    this.enqueueLane?.start();
   }
 
   /**
@@ -360,6 +373,7 @@ export class RedisConnection {
     this.closed = true;
     this.appStarted = false;
     const drops = [...this.extras].map((copy) => this.drop(copy));
+    if (this.enqueueLane) drops.push(this.enqueueLane.close());
     if (this.ownsClient && this.client.status !== 'end') {
       const closed = ended(this.client);
       // QUIT lets queued replies arrive first; with Redis gone it would wait for a reconnect.

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MalformedRecordError } from '../core/errors.js';
 import type { RedisClient } from './connection.js';
+import type { ScriptLane } from './script-lane.js';
 
 const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lua');
 
@@ -78,7 +79,19 @@ export function scriptSha(name: ScriptName): string {
  * NOSCRIPT (first use, or after a restart or SCRIPT FLUSH).
  */
 export class ScriptRunner {
-  constructor(private readonly client: RedisClient) {}
+  constructor(
+    private readonly client: RedisClient,
+    private readonly lane?: ScriptLane,
+  ) {}
+
+  /**
+   * run() on the lane when it is open (see ScriptLane). Only for a script that Redis runs once per
+   * call however often it is sent (a lost lane sends it again): enqueue stores each uuid once.
+   */
+  runOnLane(name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
+    if (!this.lane) return this.run(name, keys, args);
+    return this.lane.evalsha(LOADED.get(name)!.sha, keys, args, () => this.run(name, keys, args));
+  }
 
   /** Runs a script on this runner's client, or on `client` (another connection of the same Redis). */
   run(name: ScriptName, keys: readonly string[], args: readonly Arg[], client: RedisClient = this.client): Promise<unknown> {

@@ -32,7 +32,16 @@ describe('a reply lost on the way back', () => {
     // Loads the script first: a dropped NOSCRIPT answer would mean the first call never ran.
     const earlier = await app.add('note', ['earlier']);
     const queueKey = `qtasks:{${name}}:q:0`;
-    return { link, app, earlier, queueKey, loseNextEnqueueReply: () => link.dropReplyTo('EVALSHA', `qtasks:{${name}}:qp`) };
+    const enqueueKey = `qtasks:{${name}}:qp`;
+    return {
+      link,
+      app,
+      earlier,
+      queueKey,
+      loseNextEnqueueReply: () => link.dropReplyTo('EVALSHA', enqueueKey),
+      // Redis gone right after running it: every connection of the app lost (an add has one of its own).
+      loseRedisAfterNextEnqueue: () => link.dropReplyTo('EVALSHA', enqueueKey, { cutAll: true }),
+    };
   }
 
   it("whenRedisDown 'wait': the add is sent again after the reconnect, and its task is queued and stored once", async () => {
@@ -66,8 +75,8 @@ describe('a reply lost on the way back', () => {
   });
 
   it("whenRedisDown 'fail': AddOutcomeUnknownError names the task Redis did store; an add refused while down stored nothing", async () => {
-    const { link, app, earlier, queueKey, loseNextEnqueueReply } = await producerOnLink('fail');
-    const dropped = loseNextEnqueueReply();
+    const { link, app, earlier, queueKey, loseRedisAfterNextEnqueue } = await producerOnLink('fail');
+    const dropped = loseRedisAfterNextEnqueue();
     const lost = await app.add('note', ['maybe']).catch((error: unknown) => error);
     await dropped;
     expect(lost).toBeInstanceOf(AddOutcomeUnknownError);
@@ -76,17 +85,19 @@ describe('a reply lost on the way back', () => {
     const message = new RegExp(`^Redis at 127\\.0\\.0\\.1:\\d+/0 is not reachable: .*may have stored task ${uuid}: get\\(uuid\\) tells`);
     expect((lost as Error).message).toMatch(message);
     // It did: the check the error points to finds the task.
+    await link.mend();
     await eventually('the producer reconnected', async () => (await app.get(uuid).catch(() => null)) !== null);
     expect(await app.get(uuid)).toMatchObject({ status: 'new', args: ['maybe'] });
     expect(await reader.lrange(queueKey, 0, -1)).toEqual([earlier.uuid, uuid]);
 
     // A bulk add names all its tasks.
-    const droppedAgain = loseNextEnqueueReply();
+    const droppedAgain = loseRedisAfterNextEnqueue();
     const bulk = ['a', 'b', 'c'].map((text) => ({ name: 'note', args: [text] }));
     const lostBulk = (await app.addBulk(bulk).catch((error: unknown) => error)) as AddOutcomeUnknownError;
     await droppedAgain;
     expect(lostBulk).toBeInstanceOf(AddOutcomeUnknownError);
     expect(lostBulk.message).toContain(`may have stored its 3 tasks (${lostBulk.uuids[0]} and 2 more, all in .uuids)`);
+    await link.mend();
     await eventually('the producer reconnected', async () => (await app.get(uuid).catch(() => null)) !== null);
     expect(await reader.lrange(queueKey, 0, -1)).toEqual([earlier.uuid, uuid, ...lostBulk.uuids]);
 

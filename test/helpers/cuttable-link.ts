@@ -14,7 +14,7 @@ export class CuttableLink {
   /** The connections to Redis among them. */
   private readonly upstreams = new Set<Socket>();
   private cutBefore?: { marker: string; alsoHolding: string; done: () => void };
-  private dropReply?: { marker: string; alsoHolding: string; done: () => void };
+  private dropReply?: { marker: string; alsoHolding: string; cutAll: boolean; done: () => void };
   private isCut = false;
   /** How long a connection the client closed stays open towards Redis (see closeLate). */
   private lateCloseMs = 0;
@@ -47,11 +47,12 @@ export class CuttableLink {
   /**
    * Lets the next `command` whose request holds `alsoHolding` (a key, say) reach Redis, then drops
    * its reply and closes that connection, as when a link fails between a command and its answer.
-   * New connections are still let through, so the client reconnects. Resolves once the reply was
-   * dropped.
+   * New connections are still let through, so the client reconnects; with `cutAll` the whole link
+   * is cut instead (every connection of the client, as when Redis went away), until mend(). Resolves
+   * once the reply was dropped.
    */
-  dropReplyTo(command: string, alsoHolding: string): Promise<void> {
-    return new Promise((resolve) => (this.dropReply = { marker: markerOf(command), alsoHolding: alsoHolding.toUpperCase(), done: resolve }));
+  dropReplyTo(command: string, alsoHolding: string, { cutAll = false } = {}): Promise<void> {
+    return new Promise((resolve) => (this.dropReply = { marker: markerOf(command), alsoHolding: alsoHolding.toUpperCase(), cutAll, done: resolve }));
   }
 
   /** Mends a cut link: it listens on its port again, so clients reconnect through it. */
@@ -104,7 +105,8 @@ export class CuttableLink {
         // has surely run the command (a close right away could reset it before Redis reads it).
         dropping = true;
         setTimeout(() => {
-          client.destroy();
+          if (drop.cutAll) this.cut();
+          else client.destroy();
           drop.done();
         }, DROP_AFTER_MS);
       }

@@ -58,7 +58,7 @@ export class RedisBroker extends Broker {
     super();
     this.ownsStorage = !options.storage;
     this.storage = options.storage ?? new RedisStorage(options);
-    this.scripts = new ScriptRunner(this.storage.client);
+    this.scripts = new ScriptRunner(this.storage.client, this.storage.connection.enqueueLane);
     this.enqueueKeys = [this.keys.priorities, this.keys.delayed, this.keys.marker];
     this.ownWakeUp = this.keys.ownWakeUp(this.callerId);
   }
@@ -140,7 +140,7 @@ export class RedisBroker extends Broker {
   private sendEnqueue(values: string[]): Promise<string[]> {
     // Here, not in enqueue: adds joined into a later call may find the app stopped meanwhile.
     this.storage.connection.refuseIfClosed(this.keys.appName);
-    return this.scripts.run('enqueue', this.enqueueKeys, [this.keys.prefix, ...values]).then((uuids) => (uuids as string).split(' '));
+    return this.scripts.runOnLane('enqueue', this.enqueueKeys, [this.keys.prefix, ...values]).then((uuids) => (uuids as string).split(' '));
   }
 
   private async sendBefore([value]: string[], deadline: number): Promise<string | null> {
