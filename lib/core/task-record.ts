@@ -25,6 +25,7 @@ export interface TaskRecord<R = unknown, A extends readonly unknown[] = unknown[
   traceback?: string;
   /** 1 on the first run; grows with each retry. */
   attempt: number;
+  /** Why it was cancelled, on a `cancel` record; a running task shows it once its cancel is asked for, until it ends. */
   cancelReason?: string;
   /** Id of the worker that holds or held the task. */
   worker?: string;

@@ -363,6 +363,24 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect((await broker.storage.get(t.uuid))!).toMatchObject({ status: 'cancel', cancelReason: 'user asked' });
     });
 
+    it('a running task that ends success or error on its own before its cancel takes effect keeps no cancelReason: only a cancel record has one', async () => {
+      const ending = [task(), task(), task()];
+      await broker.enqueue(ending);
+      const [succeeded, failed, settled] = (await broker.claim({ workerId: 'w1', max: 3, leaseMs: 10_000, retention: KEEP })).tasks;
+      for (const { uuid } of ending) {
+        expect(await broker.cancel(uuid, 'too late', KEEP)).toMatchObject({ status: 'process', cancelReason: 'too late' });
+      }
+      const watch = await broker.storage.watch(succeeded!.record.uuid);
+      const outcome = ({ record, token }: ClaimBatch['tasks'][number], status: 'success' | 'error', payload: string) => ({ uuid: record.uuid, token, status, payload });
+      expect(await broker.complete([outcome(succeeded!, 'success', '1'), outcome(failed!, 'error', 'Error: boom')], KEEP)).toEqual([true, true]);
+      // An outcome a claim settles is stored the same way.
+      const claim = await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP }, [outcome(settled!, 'success', '3')]);
+      expect(claim.stored).toEqual([true]);
+      const records = [await watch.finished, ...(await Promise.all(ending.map(({ uuid }) => broker.storage.get(uuid))))];
+      expect(records.map((record) => record?.status)).toEqual(['success', 'success', 'error', 'success']);
+      for (const record of records) expect(record).not.toHaveProperty('cancelReason');
+    });
+
     it('recover puts the tasks of expired batches back in the order they were claimed, ahead of the rest', async () => {
       const tasks = [task(), task(), task(), task(), task()];
       await broker.enqueue(tasks);

@@ -259,6 +259,8 @@ export class MemoryBroker extends Broker {
       }
       record.s = status;
       record.f = now;
+      // A cancel that came too late (the task ended on its own first) leaves no reason behind.
+      if (status !== 'cancel') delete record.x;
       if (status === 'success') {
         record.r = payload;
         // A failed attempt's traceback stays in h only: a task that succeeded shows no error.

@@ -1,7 +1,7 @@
 -- Cancel: a task that has not started turns 'cancel', leaves its queue and will never run (should
 -- a claim meet it all the same, it drops it). For a running task the reason is recorded and published on the app's
--- cancel channel, so the worker holding it aborts it and stores 'cancel' itself. A finished task
--- is left as it is.
+-- cancel channel, so the worker holding it aborts it and stores 'cancel' itself (an outcome stored
+-- first drops the reason, see includes/outcomes.lua). A finished task is left as it is.
 -- KEYS[1] delayed zset, KEYS[2] priorities zset
 -- ARGV[1] key prefix, ARGV[2] uuid, ARGV[3] reason, ARGV[4..6] retention (see readRetention)
 -- Returns the record after the call, or false when there is no such task; one that is no task

@@ -66,6 +66,11 @@ local function storeOutcomes(prefix, first, now, retention, notices, writes)
     end
     rec.s = status
     rec.f = now
+    -- A cancel that came too late (the task ended on its own first) leaves no reason behind: only
+    -- a 'cancel' record has one.
+    if status ~= 'cancel' then
+      rec.x = nil
+    end
     if status == 'success' then
       rec.r = payload
       -- A failed attempt's traceback stays in h only: a task that succeeded shows no error.
@@ -136,9 +141,9 @@ local function storeOutcomes(prefix, first, now, retention, notices, writes)
         end
       elseif holder ~= token then
         stored = '0'
-      elseif status == 'success' and not string.find(raw, '"e":', rest, true) then
-        -- The usual success: no traceback of a failed attempt to drop (inside the record's JSON
-        -- texts a quote is escaped, so only its own key matches).
+      elseif status == 'success' and not string.find(raw, '"e":', rest, true) and not string.find(raw, '"x":', rest, true) then
+        -- The usual success: no traceback of a failed attempt and no cancel request to drop
+        -- (inside the record's JSON texts a quote is escaped, so only its own keys match).
         storeSuccess(uuid, keys[n], raw, rest, payload)
       else
         local rec = decodeRecord(raw)
