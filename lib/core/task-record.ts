@@ -33,7 +33,7 @@ export interface TaskRecord<R = unknown, A extends readonly unknown[] = unknown[
   stalls: number;
   /** Earliest time it may run, for delayed tasks. */
   runAt?: Date;
-  /** Last progress the task reported while running. */
+  /** Last progress the current attempt reported (a retry starts with none). */
   progress?: unknown;
   /** Tracebacks of the attempts that failed, oldest first, when the task was retried. */
   errors?: string[];

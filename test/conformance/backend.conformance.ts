@@ -411,6 +411,24 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect((await broker.storage.get(t.uuid))!.progress).toEqual({ done: 3, of: 10 });
     });
 
+    it("a retried task shows the current attempt's progress only: the failed attempt's goes when its retry is stored", async () => {
+      const t = task();
+      await broker.enqueue([t]);
+      const [first] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
+      expect(await broker.progress({ uuid: t.uuid, token: first!.token }, '{"done":7}')).toBe(true);
+      await broker.complete([{ uuid: t.uuid, token: first!.token, status: 'retry', payload: 'Error: first' }], KEEP);
+      const queued = (await broker.storage.get(t.uuid))!;
+      expect(queued).toMatchObject({ status: 'new', attempt: 2 });
+      expect(queued).not.toHaveProperty('progress');
+      const [second] = (await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
+      expect(second!.record).not.toHaveProperty('progress');
+      // An attempt that reports none ends with none.
+      await broker.complete([{ uuid: t.uuid, token: second!.token, status: 'success', payload: '1' }], KEEP);
+      const done = (await broker.storage.get(t.uuid))!;
+      expect(done).toMatchObject({ status: 'success', attempt: 2 });
+      expect(done).not.toHaveProperty('progress');
+    });
+
     it('enqueueing a uuid already stored changes nothing (a call sent again after its reply was lost)', async () => {
       const running = task();
       await broker.enqueue([running]);

@@ -243,9 +243,8 @@ export class MemoryBroker extends Broker {
           return true;
         }
         Object.assign(record, { t: (record.t ?? 1) + 1, s: 'new' });
-        delete record.w;
-        delete record.b;
-        delete record.d;
+        // The failed attempt's progress is no measure of the next one's.
+        for (const field of ['w', 'b', 'd', 'g'] as const) delete record[field];
         if (retryDelayMs && retryDelayMs > 0) {
           record.d = now + retryDelayMs;
           this.delayed.set(uuid, record.d);

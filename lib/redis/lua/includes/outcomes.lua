@@ -4,8 +4,8 @@
 -- outcome is dropped.
 -- Outcomes: 'success' (payload = result JSON), 'error' (payload = traceback), 'cancel' (payload =
 -- reason), 'retry' (payload = traceback; the task goes back under the same uuid with attempt + 1,
--- after the delay, and the traceback joins the record's error history; a task whose cancel was
--- asked for meanwhile ends 'cancel' instead).
+-- after the delay, without its progress, and the traceback joins the record's error history; a
+-- task whose cancel was asked for meanwhile ends 'cancel' instead).
 -- Both scripts take the same KEYS: [1] priorities zset, [2] delayed zset, [3] wake-up marker list,
 -- [4] active zset. From ARGV[first]: the number of batches whose lease ends with this call, their
 -- ids, then one value per outcome, `<uuid> <token> <status> <retry delay ms> <payload>` (one
@@ -52,6 +52,8 @@ local function storeOutcomes(prefix, first, now, retention, notices, writes)
       rec.s = 'new'
       rec.w = nil
       rec.b = nil
+      -- The failed attempt's progress is no measure of the next one's.
+      rec.g = nil
       if delay > 0 then
         rec.d = now + delay
         scheduleDelayed(KEYS[2], rec.d, uuid)
