@@ -60,6 +60,11 @@ export interface TaskDefinition {
   source: string;
   /** Class and method it came from, when it came from a decorated method. */
   owner?: { type: Function; method: string | symbol };
+  /**
+   * The module listing the instance (a Nest module), for error messages: one class listed by two
+   * modules is two instances registering the same task, alike but for this.
+   */
+  module?: string;
   /** Types of the enqueue arguments (the context parameter left out). */
   paramTypes?: readonly unknown[];
   /** Position of the TaskContext among the handler's parameters, when it takes one. */
@@ -88,7 +93,7 @@ export class TaskRegistry {
   register(declared: TaskDeclaration): void {
     if (!declared.name) throw new InvalidOptionError(`Task at ${declared.source} has an empty name.`);
     const existing = this.byName.get(declared.name);
-    if (existing) throw new DuplicateTaskError(declared.name, existing.source, declared.source);
+    if (existing) throw new DuplicateTaskError(declared.name, declaredWhere(existing), declaredWhere(declared));
     assertTaskOptions(declared);
     const { handler, options } = declared;
     if (options.thread) this.byName.set(declared.name, asThreadTask(declared, options.thread));
@@ -161,6 +166,11 @@ export class TaskRegistry {
       tags: options.tags ?? [],
     }));
   }
+}
+
+/** Where a task was declared, with the module listing its instance when one does. */
+function declaredWhere({ source, module }: TaskDeclaration): string {
+  return module ? `${source} in ${module}` : source;
 }
 
 function assertTaskOptions({ options, source }: TaskDeclaration): void {

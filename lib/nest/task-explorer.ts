@@ -51,6 +51,7 @@ export class TaskExplorer implements OnModuleInit {
         options: { ...options, name, interceptors },
         source,
         owner: { type, method: methodName },
+        module: wrapper.host?.name,
         contextIndex,
         paramTypes: this.metadata.getParamTypes(prototype, methodName, contextIndex),
       });

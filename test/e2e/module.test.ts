@@ -164,8 +164,23 @@ describe('QTasksModule', () => {
     const attempt = startNestApp({ name: uniqueAppName('dup'), url }, [MathService, OtherService]);
     await expect(attempt).rejects.toThrow(DuplicateTaskError);
     await expect(startNestApp({ name: uniqueAppName('dup'), url }, [MathService, OtherService])).rejects.toThrow(
-      'Task name "sum" is used twice: by MathService.sum and by OtherService.add.',
+      'Task name "sum" is used twice: by MathService.sum in TestAppModule and by OtherService.add in TestAppModule.',
     );
+  });
+
+  it('fails bootstrap when one class is listed in two modules, naming both modules', async () => {
+    @Module({ providers: [MathService] })
+    class BillingModule {}
+    @Module({ providers: [MathService] })
+    class ReportsModule {}
+    @Module({ imports: [QTasksModule.forRoot({ backend: 'memory' }), BillingModule, ReportsModule] })
+    class AppModule {}
+    const failure = await Test.createTestingModule({ imports: [AppModule] })
+      .compile()
+      .then(async (app) => (await app.init()).close())
+      .catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(DuplicateTaskError);
+    expect((failure as Error).message).toBe('Task name "sum" is used twice: by MathService.sum in BillingModule and by MathService.sum in ReportsModule.');
   });
 
   it('with worker: false the app only enqueues; a worker app runs its tasks later', async () => {
