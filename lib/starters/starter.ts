@@ -39,6 +39,8 @@ export class Starter {
   private started = false;
   private starting?: Promise<void>;
   private working = false;
+  /** The end of the work under way, if any: a stopWork or stop called meanwhile waits for it (see stopWork). */
+  private endingWork?: Promise<void>;
   /** The start triggers wait for the work when it starts later (see `start`). */
   private startFired = false;
   /** Counts the stops: a start that sees it change was stopped while under way (see `startOnce`). */
@@ -143,9 +145,18 @@ export class Starter {
    * Ends the work: no more timer ticks or claims, running tasks finish within the grace time.
    * The connections stay open, so the app can still enqueue, read and wait.
    */
-  async stopWork(app: StartableApp): Promise<void> {
-    if (!this.working) return;
-    this.working = false;
+  stopWork(app: StartableApp): Promise<void> {
+    // A call made while the work is ending (a second app.close() racing the first on Nest 11)
+    // ends with it: a stop going on at once would close the connections under tasks finishing
+    // within their grace, and lose their results.
+    if (this.working) {
+      this.working = false;
+      this.endingWork = this.endWork(app).finally(() => (this.endingWork = undefined));
+    }
+    return this.endingWork ?? Promise.resolve();
+  }
+
+  private async endWork(app: StartableApp): Promise<void> {
     for (const hook of [...this.hooks].reverse()) await hook.stop();
     await app.worker?.stop(app.config.shutdownGraceMs);
   }

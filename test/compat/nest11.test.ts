@@ -37,7 +37,7 @@ describe('a Nest 11 app', () => {
   const scratch = mkdtempSync(join(tmpdir(), 'qtasks-nest11-'));
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-  it("loads the packed library and runs a task; the app's own @Cron job of @nestjs/schedule 6 runs once per tick; a class listed in two modules fails naming both", { timeout: 180_000 }, () => {
+  it("loads the packed library and runs a task; the app's own @Cron job of @nestjs/schedule 6 runs once per tick; a class listed in two modules fails naming both; two close() calls at once let a running task store its result", { timeout: 180_000 }, () => {
     buildOnce();
     run('npm', ['pack', '--pack-destination', scratch], { cwd: root });
     const tarball = readdirSync(scratch).find((file) => file.endsWith('.tgz'))!;
@@ -59,9 +59,16 @@ describe('a Nest 11 app', () => {
       cronRuns: number;
       cronTwiceInASecond: boolean;
       duplicateError: string;
+      closedTwiceStatus: string;
     };
     expect(result.nest).toMatch(/^11\./);
-    expect(result).toMatchObject({ status: 'success', returning: 'hello nest 11', engineShared: true, cronTwiceInASecond: false });
+    expect(result).toMatchObject({
+      status: 'success',
+      returning: 'hello nest 11',
+      engineShared: true,
+      cronTwiceInASecond: false,
+      closedTwiceStatus: 'success',
+    });
     expect(result.cronRuns).toBeGreaterThan(0);
     expect(result.duplicateError).toBe('Task name "mail" is used twice: by Mailer.mail in BillingModule and by Mailer.mail in ReportsModule.');
   });

@@ -129,6 +129,39 @@ describe('a worker that stops before its task finished', () => {
   });
 });
 
+describe('a stop() or stopWork() called while stopWork() waits for a running task', () => {
+  const apps = plainApps(inject('redisUrl'));
+  afterAll(async () => apps.stopAll());
+
+  it('ends only once the task has finished, its result stored before the connections close', async () => {
+    const gate = new Gate();
+    const app = await apps.start('stop-during-stop-work', (registered) =>
+      registered.task('slow', async () => {
+        await gate.pass();
+        return 'done';
+      }),
+    );
+    const task = await app.add('slow');
+    await gate.reached;
+    const ended: string[] = [];
+    const stops = [
+      app.stopWork().then(() => ended.push('first stopWork')),
+      app.stopWork().then(() => ended.push('second stopWork')),
+      app.stop().then(() => ended.push('stop')),
+    ];
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(ended).toEqual([]);
+    gate.open();
+    await Promise.all(stops);
+    const reader = new QueueTasks({ name: app.name, url: inject('redisUrl'), worker: false });
+    try {
+      expect(await reader.get(task.uuid)).toMatchObject({ status: 'success', returning: 'done' });
+    } finally {
+      await reader.stop();
+    }
+  });
+});
+
 describe('a start() called while another is under way', () => {
   const quiet = { log: () => undefined, warn: console.warn, error: console.error };
 
