@@ -372,17 +372,24 @@ export class RedisConnection {
   async close(): Promise<void> {
     this.closed = true;
     this.appStarted = false;
-    const drops = [...this.extras].map((copy) => this.drop(copy));
-    if (this.enqueueLane) drops.push(this.enqueueLane.close());
-    if (this.ownsClient && this.client.status !== 'end') {
-      const closed = ended(this.client);
-      // QUIT lets queued replies arrive first; with Redis gone it would wait for a reconnect.
-      if (this.client.status === 'ready') await this.client.quit().catch(() => this.stopMain());
-      else this.stopMain();
-      drops.push(closed);
+    // A call under way too: the sockets of an app never started would not keep the process alive
+    // until QUIT is answered, and it would end inside a script's `await app.stop()`.
+    const closeEnded = this.callStarted();
+    try {
+      const drops = [...this.extras].map((copy) => this.drop(copy));
+      if (this.enqueueLane) drops.push(this.enqueueLane.close());
+      if (this.ownsClient && this.client.status !== 'end') {
+        const closed = ended(this.client);
+        // QUIT lets queued replies arrive first; with Redis gone it would wait for a reconnect.
+        if (this.client.status === 'ready') await this.client.quit().catch(() => this.stopMain());
+        else this.stopMain();
+        drops.push(closed);
+      }
+      await Promise.all([...drops, ...this.closing]);
+      this.connecting = undefined;
+    } finally {
+      closeEnded();
     }
-    await Promise.all([...drops, ...this.closing]);
-    this.connecting = undefined;
   }
 
   /** Stops the main client, and its reconnects (see mainStopped). */

@@ -18,7 +18,7 @@ describe.each(BACKENDS)('a process whose app made calls but was never started ex
   afterAll(() => worker.stop());
 
   /** Runs the fixture in `mode`; resolves with its output once it printed `last` and exited, or fails. */
-  async function runToExit(mode: 'engine' | 'nest', last: string): Promise<string> {
+  async function runToExit(mode: 'engine' | 'engine-stop' | 'nest', last: string): Promise<string> {
     const child = startChildApp('never-started-app.ts', { CONNECTION: JSON.stringify(backend.connection()), APP_NAME: name }, [mode]);
     try {
       await child.waitFor(last);
@@ -39,6 +39,11 @@ describe.each(BACKENDS)('a process whose app made calls but was never started ex
 
   it('a plain QueueTasks: its top-level add and run get their answers, then the process ends', { timeout: 90_000 }, async () => {
     const output = await runToExit('engine', 'ran 4');
+    await expectStored(output);
+  });
+
+  it('a plain QueueTasks stopped after its calls: the process ends after the stop, not inside it', { timeout: 90_000 }, async () => {
+    const output = await runToExit('engine-stop', 'stopped');
     await expectStored(output);
   });
 
