@@ -26,13 +26,17 @@ export class PluginExplorer implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     this.queueTasks.useInterceptors(...(await this.interceptors.resolve(this.options.interceptors)));
+    const registeredIn = new Map<Function, string>();
     for (const wrapper of distinctInstances(this.discovery)) {
       const { instance } = wrapper;
       if (!instance || typeof instance !== 'object') continue;
       const type = instance.constructor as Function;
       const options = Reflect.getMetadata(PLUGIN_METADATA, type) as QTasksPluginOptions | undefined;
       if (!options) this.warnUnmarked(instance as object, type);
-      else if (this.isSingleton(wrapper, type)) this.register(instance as object, type, options);
+      else if (this.isSingleton(wrapper, type)) {
+        refuseSecondInstance(type, wrapper, registeredIn);
+        this.register(instance as object, type, options);
+      }
     }
   }
 
@@ -85,4 +89,22 @@ export class PluginExplorer implements OnModuleInit {
       { component: options.component, triggers: options.global ? undefined : triggers },
     );
   }
+}
+
+/**
+ * One plugin class listed by two modules is two instances, each running its handlers on every
+ * trigger: twice the effect (an argument appended twice), unnoticed. Refused, as a task registered
+ * twice is; `registeredIn` maps each plugin class met so far to its module.
+ */
+function refuseSecondInstance(type: Function, wrapper: InstanceWrapper, registeredIn: Map<Function, string>): void {
+  const module = wrapper.host?.name || 'a module';
+  const first = registeredIn.get(type);
+  if (first === undefined) {
+    registeredIn.set(type, module);
+    return;
+  }
+  throw new InvalidOptionError(
+    `Plugin ${type.name} has two instances, in ${first} and in ${module}, each of which would run its handlers on every trigger: ` +
+      `list it in one module's providers (and export it from there).`,
+  );
 }

@@ -410,6 +410,22 @@ describe('QTasksModule and the kinds of providers', () => {
     expect(started.get(CountingPlugin).finished).toEqual([record.uuid]);
   });
 
+  it('fails the bootstrap when one plugin class is listed in two modules, naming both, instead of running its handlers twice', async () => {
+    @Module({ providers: [CountingPlugin] })
+    class BillingModule {}
+    @Module({ providers: [CountingPlugin] })
+    class ReportsModule {}
+    @Module({ imports: [QTasksModule.forRoot({ name: uniqueAppName('plugin-twice'), url }), BillingModule, ReportsModule], providers: [Multiplier, MathTasks] })
+    class AppModule {}
+    app = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    const failure = await app.init().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(InvalidOptionError);
+    expect((failure as Error).message).toBe(
+      'Plugin CountingPlugin has two instances, in BillingModule and in ReportsModule, each of which would run its handlers on every trigger: ' +
+        "list it in one module's providers (and export it from there).",
+    );
+  });
+
   it('a handle taken in a provider constructor works once the app is up', async () => {
     const started = await boot([Multiplier, MathTasks, Reporter]);
     expect(await started.get(Reporter).double.run(5)).toBe(10);
