@@ -1,5 +1,6 @@
 import { Injectable, type ScopeOptions } from '@nestjs/common';
 import { SCOPE_OPTIONS_METADATA } from '@nestjs/common/constants.js';
+import { InvalidOptionError } from '../core/errors.js';
 import type { PluginComponent, TriggerName } from '../plugins/triggers.js';
 import { decoratedMethod } from './decorated-method.js';
 import { defineMethodMetadata } from './method-metadata.js';
@@ -31,6 +32,12 @@ export function QTasksPlugin(options: QTasksPluginOptions = {}): ClassDecorator 
 export function OnTrigger(...triggers: TriggerName[]): MethodDecorator {
   return (target, key, descriptor) => {
     const method = decoratedMethod('@OnTrigger()', target, key, descriptor);
+    // Bound to no trigger, the method would be registered for none and never run, without a word.
+    if (triggers.length === 0) {
+      throw new InvalidOptionError(
+        `@OnTrigger() on ${target.constructor.name}.${String(key)} names no trigger: give the ones it handles (@OnTrigger('worker_execute_after')).`,
+      );
+    }
     const existing = (Reflect.getMetadata(TRIGGER_METADATA, method) as TriggerName[] | undefined) ?? [];
     defineMethodMetadata(TRIGGER_METADATA, [...existing, ...triggers], target, key, method);
     return descriptor;

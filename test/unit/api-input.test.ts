@@ -135,6 +135,12 @@ describe('decorators', () => {
     expect(define).toThrow(`${name} applies to methods, but Mailer.send is a property: make it a method (send() { ... }).`);
   });
 
+  it('@OnTrigger() naming no trigger is refused naming the method, which would never run', () => {
+    const decorate = () => OnTrigger()(Holder.prototype, 'run', methodOf(Holder.prototype, 'run'));
+    expect(decorate).toThrow(InvalidOptionError);
+    expect(decorate).toThrow("@OnTrigger() on Holder.run names no trigger: give the ones it handles (@OnTrigger('worker_execute_after')).");
+  });
+
   it('@TaskCtx() on a constructor parameter is refused: only a task method gets a context', () => {
     class Service {}
     expect(() => TaskCtx()(Service, undefined, 0)).toThrow('@TaskCtx() marks a parameter of a task method, not of the constructor of Service.');
