@@ -40,6 +40,8 @@ export interface StoredRecord {
   g?: string;
   /** tracebacks of earlier attempts */
   h?: string[];
+  /** lease token, while a worker holds the task (the Redis scripts write it) */
+  k?: string;
 }
 
 /** The stored form of a task just enqueued, status first (the key order of lua/includes/record.lua). */
@@ -101,6 +103,8 @@ export function decodeRecord(uuid: string, raw: string): TaskRecord {
   if (typeof stored !== 'object' || stored === null) throw new MalformedRecordError(uuid, 'not an object');
   if (typeof stored.n !== 'string') throw new MalformedRecordError(uuid, 'no task name');
   if (!TASK_STATUSES.includes(stored.s as TaskStatus)) throw new MalformedRecordError(uuid, `unknown status "${stored.s}"`);
+  const fault = fieldFault(stored);
+  if (fault) throw new MalformedRecordError(uuid, fault);
   const record: TaskRecord = {
     uuid,
     taskName: stored.n,
@@ -122,6 +126,44 @@ export function decodeRecord(uuid: string, raw: string): TaskRecord {
   if (stored.g !== undefined) record.progress = parseJsonField(uuid, 'its progress is', stored.g);
   if (Array.isArray(stored.h)) record.errors = stored.h;
   return record;
+}
+
+/**
+ * The fields a record's readers (and the Redis scripts) compute with or hand on as typed, each with
+ * the JSON type it must have when present: FIELD_TYPES in lua/includes/record.lua, in the same
+ * order and words, so both backends and every script refuse the same records.
+ */
+const FIELD_TYPES: readonly [keyof StoredRecord, 'number' | 'string' | 'list', string][] = [
+  ['p', 'number', 'priority'],
+  ['c', 'number', 'creation time'],
+  ['u', 'number', 'update time'],
+  ['t', 'number', 'attempt'],
+  ['b', 'number', 'start time'],
+  ['f', 'number', 'finish time'],
+  ['d', 'number', 'run-at time'],
+  ['l', 'number', 'stall count'],
+  ['e', 'string', 'traceback'],
+  ['x', 'string', 'cancel reason'],
+  ['w', 'string', 'worker'],
+  ['k', 'string', 'lease token'],
+  ['h', 'list', 'list of earlier tracebacks'],
+];
+
+/** Why the record's fields do not have their types (or it has no creation time), or undefined. */
+function fieldFault(stored: StoredRecord): string | undefined {
+  if (stored.c === undefined) return 'it has no creation time ("c")';
+  for (const [field, expected, label] of FIELD_TYPES) {
+    const value: unknown = stored[field];
+    if (value === undefined) continue;
+    if (typeOf(value) !== expected) return `its ${label} ("${field}") is not a ${expected}`;
+  }
+  return undefined;
+}
+
+/** A field's JSON type as FIELD_TYPES names it; `{}` is how the scripts' JSON encoder writes an empty list. */
+function typeOf(value: unknown): string {
+  const emptyObject = typeof value === 'object' && value !== null && Object.keys(value).length === 0;
+  return Array.isArray(value) || emptyObject ? 'list' : typeof value;
 }
 
 /** The argument list; anything else (`"abc"`, `5`, `null`) would be spread into the handler as something else. */

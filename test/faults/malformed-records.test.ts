@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { MalformedRecordError, RedisBroker, type NewTask, type QTasksLogger, type QueueTasks, type Retention } from '../../lib/index.js';
 import { RedisKeys } from '../../lib/redis/keys.js';
+import { eventually } from '../helpers/eventually.js';
 import { appsOnTestRedis } from '../helpers/plain-app.js';
 
 const KEEP: Retention = { deleteFinishedTasks: false, resultTtlMs: 0, keepFinishedTasks: 0 };
@@ -74,6 +75,64 @@ describe('records in Redis that are no task records: a typed error naming the re
     // Still queued as it was, and no finished total moved.
     expect(await redis.lrange(keys.queue(0), 0, -1)).toEqual(['queued-args']);
     expect(await redis.hgetall(keys.finishedCounts)).toEqual({});
+  });
+
+  it('a record whose fields hold the wrong types is malformed: get and cancel name the field and change nothing', async () => {
+    const { app, keys } = await producer('wrong-field-types');
+    const cases: [uuid: string, stored: object, why: string][] = [
+      ['no-created', { s: 'new', n: 'double', a: '[1]' }, 'it has no creation time ("c")'],
+      ['text-priority', { s: 'new', n: 'double', a: '[1]', c: 1, p: 'high' }, 'its priority ("p") is not a number'],
+      ['text-attempt', { s: 'new', n: 'double', a: '[1]', c: 1, t: 'x' }, 'its attempt ("t") is not a number'],
+      ['number-traceback', { s: 'error', n: 'double', a: '[1]', c: 1, e: 5 }, 'its traceback ("e") is not a string'],
+      ['object-errors', { s: 'error', n: 'double', a: '[1]', c: 1, h: { first: 'Error' } }, 'its list of earlier tracebacks ("h") is not a list'],
+    ];
+    for (const [uuid, stored, why] of cases) {
+      const raw = JSON.stringify(stored);
+      await redis.set(keys.record(uuid), raw);
+      for (const call of [() => app.get(uuid), () => app.cancel(uuid)]) {
+        expect(await rejection(call())).toMatchObject({ code: 'MALFORMED_RECORD', uuid, message: `Task record ${uuid} in storage is malformed: ${why}.` });
+      }
+      expect(await redis.get(keys.record(uuid))).toBe(raw);
+    }
+    // An empty list of earlier tracebacks is what the scripts' JSON encoder writes as {}.
+    await redis.set(keys.record('empty-errors'), JSON.stringify({ s: 'error', n: 'double', a: '[1]', c: 1, h: {} }));
+    expect(await app.get('empty-errors')).toMatchObject({ status: 'error' });
+  });
+
+  it('a record whose fields hold the wrong types ends error where a worker meets it, and stops no script for the other tasks', async () => {
+    const { app, keys } = await producer('wrong-field-types-worker');
+    const bad = {
+      // Promoted by a claim: its priority would stop the claim at the queue's ZADD, the task left in a queue no claim reads.
+      delayed: { s: 'new', n: 'double', a: '[1]', c: 1, d: 1, p: 'high' },
+      // Its failed attempt's retry would stop the call storing the worker's outcomes, for ever, at attempt + 1.
+      retried: { s: 'new', n: 'flaky', a: '[]', c: 1, t: 'x' },
+      // In a dead worker's batch: its stall count would stop every recovery sweep, at stalls + 1.
+      stalled: { s: 'process', u: 1, k: '7:1', n: 'double', a: '[1]', c: 1, l: 'x' },
+    };
+    for (const [uuid, stored] of Object.entries(bad)) await redis.set(keys.record(uuid), JSON.stringify(stored));
+    await redis.zadd(keys.delayed, 1, 'delayed');
+    await redis.rpush(keys.queue(0), 'retried');
+    await redis.zadd(keys.priorities, 0, 0);
+    await redis.set(keys.record('recovered'), '{"s":"process","u":1,"k":"8:1","n":"double","a":"[5]","c":1}');
+    await redis.rpush(keys.batch('7'), 'stalled');
+    await redis.rpush(keys.batch('8'), 'recovered');
+    await redis.zadd(keys.active, 1, '7', 1, '8');
+
+    const registerWorkerTasks = (registered: QueueTasks) =>
+      registered.task('double', (n: number) => n * 2).task({ name: 'flaky', retry: 1 }, () => {
+        throw new Error('boom');
+      });
+    await apps.start('wrong-field-types-worker', registerWorkerTasks, { name: app.name, globalConfig: null, config: { leaseMs: 1000 }, logger: recordingLogger() });
+    expect(await app.wait('recovered', { timeout: 10_000 })).toMatchObject({ status: 'success', returning: 10, stalls: 1 });
+    expect(await app.run('double', [21], { timeout: 10_000 })).toMatchObject({ status: 'success', returning: 42 });
+    await eventually('the malformed records ended error', async () => {
+      const records = await Promise.all(Object.keys(bad).map((uuid) => app.get(uuid)));
+      return records.every((record) => record?.status === 'error');
+    });
+    for (const uuid of Object.keys(bad)) {
+      expect((await app.get(uuid))!.traceback).toMatch(/^MalformedRecordError: the stored record is not a valid task record: /);
+    }
+    expect(await redis.exists(keys.queue('high'))).toBe(0);
   });
 
   it('a held task whose record key came to hold another Redis type: release and progress treat it as lost, for the other tasks too', async () => {

@@ -38,9 +38,9 @@ local slotFreed = false
 -- Last first: each goes in front of the one before it, so the claim order comes back.
 for i = #ARGV - 1, first, -2 do
   local uuid = ARGV[i]
-  -- A key of another Redis type is no task record: left as it is, like a malformed one.
-  local raw = readRecordText(prefix .. 't:' .. uuid)
-  local rec = raw and decodeRecord(raw)
+  -- A key of another Redis type is no task record: left as it is; malformed text ends 'error'
+  -- (given back, it would be claimed and failed all the same).
+  local rec = loadRecord(prefix, uuid, now, retention, notices)
   -- The lease ends, and the running slot it took with it (whatever became of the record).
   slotFreed = freeRunningSlot(prefix, uuid, batchOf(ARGV[i + 1])) or slotFreed
   if rec and rec.k == ARGV[i + 1] then

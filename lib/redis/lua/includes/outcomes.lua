@@ -140,6 +140,9 @@ local function storeOutcomes(prefix, first, now, retention, notices, writes)
           storeOther(uuid, rec, status, payload, delay)
         elseif rec or not leaseHeld(token) then
           stored = '0'
+        else
+          -- No task record, and nobody else was given the task: it ends 'error', not left as it is.
+          failMalformed(prefix, uuid, raw, now, retention, notices)
         end
       elseif holder ~= token then
         stored = '0'

@@ -45,7 +45,7 @@ local function recordFault(raw)
   elseif not STATUSES[rec.s] then
     return 'unknown status "' .. tostring(rec.s) .. '"'
   end
-  local fault = argsFault(rec.a)
+  local fault = argsFault(rec.a) or fieldFault(rec)
   if fault then
     return fault
   end

@@ -52,9 +52,42 @@ local function readRecordText(key)
   return raw, nil
 end
 
+-- The fields the scripts compute with or copy into what readers take as typed, each with the Lua
+-- type it must have when present (FIELD_TYPES in lib/storages/record-codec.ts, in the same order
+-- and words): a priority of "high" or an attempt of "x" would stop a whole script (a claim, a
+-- recovery sweep, the outcomes of a batch) at its first ZADD or sum, for every task in it.
+local FIELD_TYPES = {
+  { 'p', 'number', 'priority' }, { 'c', 'number', 'creation time' }, { 'u', 'number', 'update time' },
+  { 't', 'number', 'attempt' }, { 'b', 'number', 'start time' }, { 'f', 'number', 'finish time' },
+  { 'd', 'number', 'run-at time' }, { 'l', 'number', 'stall count' }, { 'e', 'string', 'traceback' },
+  { 'x', 'string', 'cancel reason' }, { 'w', 'string', 'worker' }, { 'k', 'string', 'lease token' },
+  { 'h', 'table', 'list of earlier tracebacks' },
+}
+local FIELD_TYPE_WORDS = { number = 'a number', string = 'a string', table = 'a list' }
+
+-- Why a decoded record's fields do not have their types (or it has no creation time), as
+-- record-codec.ts's decodeRecord words it; nil when they do.
+local function fieldFault(rec)
+  if rec.c == nil then
+    return 'it has no creation time ("c")'
+  end
+  for _, field in ipairs(FIELD_TYPES) do
+    local value = rec[field[1]]
+    local actual = type(value)
+    -- A list decodes to a table with [1] (or to an empty one: cjson writes an empty list as `{}`).
+    if actual == 'table' and next(value) ~= nil and value[1] == nil then
+      actual = 'object'
+    end
+    if value ~= nil and actual ~= field[2] then
+      return 'its ' .. field[3] .. ' ("' .. field[1] .. '") is not ' .. FIELD_TYPE_WORDS[field[2]]
+    end
+  end
+  return nil
+end
+
 local function decodeRecord(raw)
   local ok, rec = pcall(cjson.decode, raw)
-  if ok and type(rec) == 'table' and type(rec.n) == 'string' and type(rec.s) == 'string' then
+  if ok and type(rec) == 'table' and type(rec.n) == 'string' and type(rec.s) == 'string' and not fieldFault(rec) then
     return rec
   end
   return nil
