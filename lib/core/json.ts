@@ -5,8 +5,9 @@ import { errorMessage, NotSerializableError, PayloadTooLargeError } from './erro
  * null, a Map becomes {}), which would hand a task different arguments than the caller passed.
  * This walks the value first and refuses anything that would not survive the round trip.
  */
-// Built-ins whose content JSON.stringify drops; other class instances (DTOs) keep their own fields.
-const LOSSY_TYPES: Function[] = [Map, Set, WeakMap, WeakSet, Promise, RegExp];
+// Built-ins whose content JSON.stringify drops (an Error's message and stack are not own enumerable
+// fields, a buffer's bytes are no fields at all); other class instances (DTOs) keep their own fields.
+const LOSSY_TYPES: Function[] = [Map, Set, WeakMap, WeakSet, WeakRef, Promise, RegExp, Error, ArrayBuffer, SharedArrayBuffer, DataView];
 
 /**
  * The type of a value after the JSON round trip every task result makes: what `toJSON()` gives (a
@@ -137,8 +138,10 @@ function problemIn(value: unknown, ancestors: object[], throughToJson = false): 
   if (ancestors.includes(object)) return { path: '', reason: 'is a circular reference' };
   const prototype = Object.getPrototypeOf(object) as object | null;
   if (prototype !== Object.prototype && prototype !== Array.prototype && prototype !== null) {
+    // JSON writes a boxed number, BigInt or symbol as its primitive: `new Number(NaN)` as null.
+    if (object instanceof Number || object instanceof BigInt || object instanceof Symbol) return problemIn(object.valueOf(), ancestors);
     const lossy = LOSSY_TYPES.find((type) => object instanceof type);
-    if (lossy) return { path: '', reason: `is a ${lossy.name}, which JSON turns into {}` };
+    if (lossy) return { path: '', reason: `is ${/^[AEIOU]/.test(lossy.name) ? 'an' : 'a'} ${lossy.name}, which JSON turns into {}` };
   }
   if (ancestors.length >= MAX_JSON_DEPTH) return { path: '', reason: `is nested deeper than ${MAX_JSON_DEPTH} levels` };
   const level = ancestors.push(object) - 1;
@@ -168,6 +171,8 @@ function problemIn(value: unknown, ancestors: object[], throughToJson = false): 
 }
 
 function shownByToJson(object: Record<string, unknown>, ancestors: object[]): Problem | undefined {
+  // Its toJSON() answers null, which the walk would take for a value given as null.
+  if (object instanceof Date && Number.isNaN(object.getTime())) return { path: '', reason: 'is an invalid Date, which JSON turns into null' };
   let shown: unknown;
   try {
     shown = (object.toJSON as () => unknown)();

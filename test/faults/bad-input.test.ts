@@ -131,6 +131,12 @@ describe('bad input: a clear typed error, nothing else lost, the worker keeps ru
       // JSON would drop the property: the task would see no `at` at all.
       [[{ at: { toJSON: () => undefined } }], /\$\[0\]\.at has a toJSON\(\) whose value is undefined/],
       [[{ at: { toJSON: () => 1n } }], /\$\[0\]\.at has a toJSON\(\) whose value is a BigInt/],
+      // JSON would keep none of what these hold: an Error's message, a buffer's bytes, a Date's validity.
+      [[1, { cause: new TypeError('bad id') }], /\$\[1\]\.cause is an Error, which JSON turns into \{\}/],
+      [[{ bytes: new ArrayBuffer(4) }], /\$\[0\]\.bytes is an ArrayBuffer, which JSON turns into \{\}/],
+      [[{ at: new Date('not a date') }], /\$\[0\]\.at is an invalid Date, which JSON turns into null/],
+      [[new Number(Number.NaN)], /\$\[0\] is NaN/],
+      [[{ total: Object(10n) }], /\$\[0\]\.total is a BigInt/],
     ];
     for (const [args, message] of cases) {
       const error = await client.add('double', args).catch((e: unknown) => e);
