@@ -303,6 +303,7 @@ export class QueueTasks {
    */
   async addOnce(name: string, args: unknown[], options: AddOnceOptions): Promise<AddOnceResult> {
     this.refuseIfStopped();
+    assertOptionsObject(options, `addOnce of task "${name}"`);
     const { uniqueKey, uniqueTtlMs, deadline } = options;
     if (typeof uniqueKey !== 'string' || uniqueKey === '') {
       throw new InvalidOptionError(`uniqueKey of task "${name}" must be a non-empty string.`);
@@ -338,6 +339,7 @@ export class QueueTasks {
   /** Resolves when the task finishes (pushed by Redis, not polled). */
   async wait(uuid: string, options: WaitOptions = {}): Promise<TaskRecord> {
     this.refuseIfStopped();
+    assertOptionsObject(options, `wait of task ${uuid}`);
     assertWaitTimeout(options.timeout);
     return checkWaited(uuid, await this.storage.waitFinished(uuid, options.timeout), options);
   }
@@ -345,6 +347,7 @@ export class QueueTasks {
   /** Enqueues, then waits for the final record (watching from before the enqueue). */
   async run(name: string, args: unknown[] = [], options: AddOptions & WaitOptions = {}): Promise<TaskRecord> {
     this.refuseIfStopped();
+    assertOptionsObject(options, `run of task "${name}"`);
     assertWaitTimeout(options.timeout);
     const [task] = await this.prepareAll([{ name, args, ...options }]);
     const watch = await this.storage.watch(task!.uuid, options.timeout);
@@ -363,6 +366,8 @@ export class QueueTasks {
    */
   async cancel(uuid: string, reason = 'cancelled'): Promise<TaskRecord> {
     this.refuseIfStopped();
+    // Redis would store an object as "[object Object]" and null as "".
+    if (typeof reason !== 'string') throw new InvalidOptionError(`The reason to cancel task ${uuid} must be a string, got ${shownValue(reason)}.`);
     const record = await this.broker.cancel(uuid, reason, this.retention);
     if (record === null) throw new TaskNotFoundError(uuid);
     return record;
@@ -591,6 +596,14 @@ function andThen<T, U>(value: T | Promise<T>, next: (value: T) => U | Promise<U>
 interface Enqueued {
   uuids: string[];
   stored: TaskRecord[];
+}
+
+/**
+ * Options that are no object (`null`, from plain JavaScript) would end in a TypeError naming none
+ * of the call; `undefined` is a call without them, already defaulted where they may be left out.
+ */
+function assertOptionsObject(options: unknown, call: string): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError(`The options of ${call} must be an object, got ${shownValue(options)}.`);
 }
 
 /** A wait's timeout: a Node timer and a Redis TTL take whole milliseconds, up to MAX_TIMER_MS. */

@@ -64,7 +64,9 @@ export class TaskHandle<A extends unknown[], R> {
 
   /** Enqueues unless a task holds `uniqueKey` (see QTasksClient.addOnce); the handle's priority and delay apply unless given. */
   async addOnce(args: A, options: AddOnceOptions): Promise<AddOnceResult> {
-    return this.queueTasks.addOnce(this.name, args, { ...options, ...this.enqueueOptions(options) });
+    // Options that are no object go on as they are, for addOnce's own InvalidOptionError.
+    const given = typeof options === 'object' && options !== null ? { ...options, ...this.enqueueOptions(options) } : options;
+    return this.queueTasks.addOnce(this.name, args, given);
   }
 
   /** Enqueues one task per item in one round trip, all or none (see QTasksClient.addBulk). */

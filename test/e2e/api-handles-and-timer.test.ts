@@ -90,6 +90,7 @@ describe('typed handles', () => {
     expect(await quick.wait(first.uuid, { timeout: 10_000 })).toMatchObject({ taskName: 'quick', priority: 7, args: [30], returning: 31 });
 
     await expect(quick.addBulk([null as never])).rejects.toThrow(InvalidOptionError);
+    await expect(quick.addOnce([32], undefined as never)).rejects.toThrow('The options of addOnce of task "quick" must be an object, got undefined.');
   });
 });
 

@@ -353,6 +353,31 @@ describe('the engine', () => {
     }
   });
 
+  it('refuses call options that are no object, and a cancel reason that is no string, naming the call, before anything is stored', async () => {
+    const storage = new MemoryStorage();
+    const app = new QueueTasks({ storage, worker: false, logger: quiet }).task('job', () => 1);
+    await app.start();
+    try {
+      const { uuid } = await app.add('job', [], { delay: 60_000 });
+      const refusals: [Promise<unknown>, string][] = [
+        [app.addOnce('job', [], undefined as never), 'The options of addOnce of task "job" must be an object, got undefined.'],
+        [app.run('job', [], null as never), 'The options of run of task "job" must be an object, got null.'],
+        [app.wait(uuid, null as never), `The options of wait of task ${uuid} must be an object, got null.`],
+        // Redis would have stored these as "[object Object]" and "".
+        [app.cancel(uuid, { why: 'duplicate' } as never), `The reason to cancel task ${uuid} must be a string, got {"why":"duplicate"}.`],
+        [app.cancel(uuid, null as never), `The reason to cancel task ${uuid} must be a string, got null.`],
+      ];
+      for (const [call, message] of refusals) {
+        const refused = await call.catch((error: unknown) => error);
+        expect(refused).toBeInstanceOf(InvalidOptionError);
+        expect((refused as Error).message).toBe(message);
+      }
+      expect(storage.all().map(({ status }) => status)).toEqual(['new']);
+    } finally {
+      await app.stop();
+    }
+  });
+
   it('addBulk refuses a list that is not one, or an item that is no object, naming it', async () => {
     const app = new QueueTasks({ backend: 'memory', worker: false, logger: quiet }).task('job', () => 1);
     await expect(app.addBulk(null as never)).rejects.toThrow('addBulk takes an array of { name, args? } items, got null.');
