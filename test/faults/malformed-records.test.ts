@@ -135,6 +135,24 @@ describe('records in Redis that are no task records: a typed error naming the re
     expect(await redis.exists(keys.queue('high'))).toBe(0);
   });
 
+  it('finished totals that cannot be counted (a field holding no integer, or a key of another Redis type) fail no cancel, outcome or requeue', async () => {
+    for (const [label, spoil] of [
+      ['text-total', (key: string) => redis.hset(key, 'success', 'lots', 'cancel', '1.5')],
+      ['string-totals', (key: string) => redis.set(key, 'not a hash')],
+    ] as const) {
+      const { app, keys } = await producer(label);
+      await spoil(keys.finishedCounts);
+      const delayed = await app.add('double', [1], { delay: 60_000 });
+      expect(await app.cancel(delayed.uuid)).toMatchObject({ status: 'cancel' });
+      const requeued = await app.requeue(delayed.uuid);
+      expect(requeued).toMatchObject({ status: 'new' });
+      const worker = await apps.start(`${label}-worker`, (registered) => registered.task('double', (n: number) => n * 2), { name: app.name, globalConfig: null });
+      expect(await app.wait(delayed.uuid, { timeout: 10_000 })).toMatchObject({ status: 'success', returning: 2 });
+      expect(await app.run('double', [21], { timeout: 10_000 })).toMatchObject({ status: 'success', returning: 42 });
+      await worker.stop();
+    }
+  });
+
   it('a held task whose record key came to hold another Redis type: release and progress treat it as lost, for the other tasks too', async () => {
     const { app, keys, broker } = await producer('wrong-type-held');
     const [a, b] = await app.addBulk([{ name: 'double', args: [1] }, { name: 'double', args: [2] }]);

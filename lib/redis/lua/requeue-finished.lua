@@ -38,7 +38,9 @@ redis.call('SET', key, raw)
 -- Out of its status's index and total (<prefix>st): it has not ended so any more. The total also
 -- keeps the index trusted (see the inspector): the newest entry's score stays at least the total.
 redis.call('ZREM', prefix .. 'f:' .. finishedAs, uuid)
-redis.call('HINCRBY', prefix .. 'st', finishedAs, -1)
+-- By pcall: a total that cannot be counted (see notify in includes/finish.lua) must not stop the
+-- script before the task is queued, leaving it 'new' in no queue.
+redis.pcall('HINCRBY', prefix .. 'st', finishedAs, -1)
 pushQueued(prefix, KEYS[1], rec.p, uuid, false)
 wake(KEYS[2])
 return { 1, raw }

@@ -74,13 +74,16 @@ local function newNotices()
 end
 
 -- One message per script call, whatever the number of finished tasks someone waits for, and one
--- counter update per final status: the totals the dashboard and the CLI show (<prefix>st).
+-- counter update per final status: the totals the dashboard and the CLI show (<prefix>st). A total
+-- that cannot be counted (a key of another Redis type, a field holding no integer: written by
+-- hand) is left as it is, by pcall: the outcomes are stored by then, and failing the call would
+-- report them lost (a worker would send them again for ever, a cancel would reject though done).
 local function notify(prefix, notices)
   if #notices > 0 then
     redis.call('PUBLISH', prefix .. 'done', table.concat(notices, '\n'))
   end
   for status, count in pairs(notices.finished) do
-    redis.call('HINCRBY', prefix .. 'st', status, count)
+    redis.pcall('HINCRBY', prefix .. 'st', status, count)
   end
 end
 
