@@ -106,7 +106,7 @@ describe("whenRedisDown 'wait' holds a wait while Redis is down, as it holds an 
     const { producer, queued } = await producerWithRedisDown('held-timeout');
     const startedAt = Date.now();
     await expect(settled(producer.wait(queued.uuid, { timeout: 300 }), 5_000, 'wait({ timeout: 300 })')).rejects.toBeInstanceOf(RedisUnavailableError);
-    // Held, tried again, until its timeout left no room for another try: not failed at once.
+    // Held, tried again until its timeout (once more then): not failed at once.
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(100);
     let heldSettled = false;
     const held = producer.wait(queued.uuid).finally(() => (heldSettled = true));
@@ -115,6 +115,21 @@ describe("whenRedisDown 'wait' holds a wait while Redis is down, as it holds an 
     expect(heldSettled).toBe(false);
     await settled(producer.stop(), 5_000, 'stop()');
     await expect(settled(held, 5_000, 'the held wait')).rejects.toBeInstanceOf(QTasksError);
+  });
+
+  it('a held wait tries once more at its timeout: Redis back shortly before it answers the wait', async () => {
+    const { server, producer, queued } = await producerWithRedisDown('held-last-try');
+    // Tries 50, 100, 150... ms apart: the 15th fails about 5.25 s in, and the next pause (750 ms)
+    // would pass the timeout. Redis is back after that try and before the timeout.
+    const waited = producer.wait(queued.uuid, { timeout: 5_900, returnOnTimeout: true });
+    waited.catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 5_450));
+    await server.restart();
+    try {
+      expect(await settled(waited, 10_000, 'wait()')).toMatchObject({ uuid: queued.uuid, status: 'new' });
+    } finally {
+      await producer.stop();
+    }
   });
 
   it('the time a wait was held counts toward its timeout', async () => {

@@ -188,7 +188,7 @@ export class RedisStorage extends Storage {
    * The subscription, opened now if it is not open yet. Redis unreachable with whenRedisDown
    * 'wait' holds the wait, as it holds an add: opening is tried again (a connection that never
    * connected does not reconnect by itself) until Redis is back, the wait's own timeout has
-   * passed, or the storage stops.
+   * passed (tried once more then), or the storage stops.
    */
   private async subscribeHeld(deadline: number): Promise<void> {
     for (let attempt = 1; ; attempt++) {
@@ -196,8 +196,10 @@ export class RedisStorage extends Storage {
         await this.subscribe();
         return;
       } catch (error) {
-        const pauseMs = reconnectDelayMs(attempt);
-        if (!this.connection.holdsWhileDown || !(error instanceof RedisUnavailableError) || Date.now() + pauseMs > deadline) throw error;
+        // The last pause ends at the deadline, for a last try there: Redis back before the wait's
+        // timeout passed answers it, rather than a failure as soon as the next pause would pass it.
+        const pauseMs = Math.min(reconnectDelayMs(attempt), deadline - Date.now());
+        if (!this.connection.holdsWhileDown || !(error instanceof RedisUnavailableError) || pauseMs <= 0) throw error;
         await sleep(pauseMs, undefined, { signal: this.stopping.signal }).catch(() => {
           throw new QTasksError('STOPPED', 'Storage stopped while a wait was held for Redis to come back.');
         });
