@@ -18,7 +18,7 @@ import type { Storage } from '../storages/storage.js';
 import { AsyncWorker } from '../workers/async-worker.js';
 import type { Worker } from '../workers/worker.js';
 import { assertPriority, resolveConfig, unknownKeyError, type QTasksConfig } from './config.js';
-import { AddTooLateError, AppStoppedError, errorMessage, InvalidOptionError, shownValue, TaskNotFoundError, WaitTimeoutError } from './errors.js';
+import { AddTooLateError, AppStoppedError, errorMessage, InvalidOptionError, PluginError, QTasksError, shownValue, TaskNotFoundError, WaitTimeoutError } from './errors.js';
 import { TaskExecutor, traceback } from './executor.js';
 import type { TaskInterceptor } from './interceptor.js';
 import { storedArgsJson } from './json.js';
@@ -451,7 +451,7 @@ export class QueueTasks {
     if (!Array.isArray(items)) throw new InvalidOptionError(`addBulk takes an array of { name, args? } items, got ${shownValue(items)}.`);
     const tasks: NewTask[] = [];
     for (let index = 0; index < items.length; index++) {
-      const task = this.prepareItem(items[index]!);
+      const task = this.prepareListed(items, index);
       if (task instanceof Promise) return this.prepareRest(items, index, task, tasks);
       tasks.push(task);
     }
@@ -461,8 +461,22 @@ export class QueueTasks {
   /** prepareAll from the item at `index` on, once a trigger answered that item with a promise. */
   private async prepareRest(items: BulkItem[], index: number, pending: Promise<NewTask>, tasks: NewTask[]): Promise<NewTask[]> {
     tasks.push(await pending);
-    for (const item of items.slice(index + 1)) tasks.push(await this.prepareItem(item));
+    for (let next = index + 1; next < items.length; next++) tasks.push(await this.prepareListed(items, next));
     return tasks;
+  }
+
+  /**
+   * The task of `items[index]`. In a list of several, a refusal names the item: one task "double"
+   * of a thousand with a BigInt argument is found by its place, not by its task name.
+   */
+  private prepareListed(items: BulkItem[], index: number): NewTask | Promise<NewTask> {
+    if (items.length === 1) return this.prepareItem(items[0]!);
+    try {
+      const task = this.prepareItem(items[index]!);
+      return task instanceof Promise ? task.catch((error: unknown) => Promise.reject(namingBulkItem(error, index))) : task;
+    } catch (error) {
+      throw namingBulkItem(error, index);
+    }
   }
 
   /** One item's task; bulk adds run this per task. */
@@ -585,6 +599,20 @@ function checkComponents(options: QueueTasksOptions): void {
       throw new InvalidOptionError(`${key} must be a list, got ${shownValue(options[key])}.`);
     }
   }
+}
+
+/**
+ * The refusal of one item of an addBulk, its message naming the item. The error keeps its class
+ * and code (callers match on them); only a library error is ours to reword, and a PluginError
+ * stays as it is: it names the plugin that failed, whatever the item.
+ */
+function namingBulkItem(error: unknown, index: number): unknown {
+  if (error instanceof QTasksError && !(error instanceof PluginError)) {
+    const named = `Item ${index} of addBulk: ${error.message}`;
+    error.stack = error.stack?.replace(error.message, named);
+    error.message = named;
+  }
+  return error;
 }
 
 /** `next(value)`, at once for a value and after it for a promise: the add path waits only where it must. */

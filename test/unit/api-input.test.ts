@@ -8,6 +8,7 @@ import {
   InvalidOptionError,
   MemoryStorage,
   NotAttachedError,
+  NotSerializableError,
   OnTrigger,
   PluginRunner,
   QTasksClient,
@@ -16,6 +17,7 @@ import {
   Task,
   TaskCtx,
   ThreadWorker,
+  UnknownTaskError,
   UseTaskInterceptors,
   WebView,
   type QTasksLogger,
@@ -382,5 +384,24 @@ describe('the engine', () => {
     const app = new QueueTasks({ backend: 'memory', worker: false, logger: quiet }).task('job', () => 1);
     await expect(app.addBulk(null as never)).rejects.toThrow('addBulk takes an array of { name, args? } items, got null.');
     await expect(app.addBulk([{ name: 'job' }, null as never])).rejects.toThrow('Each item of addBulk must be an object { name, args? }, got null.');
+  });
+
+  it("addBulk's refusal of one item names the item, keeping the error's class, and stores none of the list", async () => {
+    const storage = new MemoryStorage();
+    const app = new QueueTasks({ storage, worker: false, logger: quiet }).task('job', (n: number) => n);
+    const jobs = (count: number) => Array.from({ length: count }, (_, n) => ({ name: 'job', args: [n] }));
+    const refusals: [unknown[], Function, string][] = [
+      [[...jobs(3), { name: 'job', args: [1n] }], NotSerializableError, 'Item 3 of addBulk: Arguments of task "job" cannot be stored as JSON: $[0] is a BigInt.'],
+      [[...jobs(1), { name: 'jbo' }, ...jobs(2)], UnknownTaskError, 'Item 1 of addBulk: Unknown task "jbo". Registered tasks: "job".'],
+      [[...jobs(2), { name: 'job', priority: 0.5 }], InvalidOptionError, 'Item 2 of addBulk: priority of task "job" must be an integer'],
+    ];
+    for (const [items, type, message] of refusals) {
+      const refused = await app.addBulk(items as never).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(type);
+      expect((refused as Error).message).toContain(message);
+    }
+    // A lone add says nothing of a list.
+    await expect(app.add('job', [1n])).rejects.toThrow(/^Arguments of task "job"/);
+    expect(storage.all()).toEqual([]);
   });
 });
