@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MalformedRecordError } from '../core/errors.js';
+import { MalformedKeyError, MalformedRecordError } from '../core/errors.js';
 import type { RedisClient } from './connection.js';
 import type { ScriptLane } from './script-lane.js';
 
@@ -109,15 +109,30 @@ export class ScriptRunner {
   }
 }
 
-const MALFORMED_REPLY = 'MALFORMED_RECORD ';
+const MALFORMED_RECORD_REPLY = 'MALFORMED_RECORD ';
+const MALFORMED_KEY_REPLY = 'MALFORMED_KEY ';
 
 /**
  * A script's refusal of a record that is no task record, `MALFORMED_RECORD ["<uuid>","<why>"]`
- * (lua/includes/record-check.lua), as MalformedRecordError; any other error as it is.
+ * (lua/includes/record-check.lua), as MalformedRecordError; of a key holding another Redis type,
+ * `MALFORMED_KEY ["<key>","<type>","<expected>"]` (lua/includes/enqueue-tasks.lua), as
+ * MalformedKeyError; any other error as it is.
  */
 function typedRefusal(error: unknown): unknown {
-  if (!(error instanceof Error) || !error.message.startsWith(MALFORMED_REPLY)) return error;
+  if (!(error instanceof Error)) return error;
+  if (error.message.startsWith(MALFORMED_RECORD_REPLY)) {
+    const [uuid, why] = replyFields(error.message, MALFORMED_RECORD_REPLY);
+    return new MalformedRecordError(uuid!, why!);
+  }
+  if (error.message.startsWith(MALFORMED_KEY_REPLY)) {
+    const [key, type, expected] = replyFields(error.message, MALFORMED_KEY_REPLY);
+    return new MalformedKeyError(key!, type!, expected!);
+  }
+  return error;
+}
+
+/** The JSON array of strings after `prefix` in a script's error reply. */
+function replyFields(message: string, prefix: string): string[] {
   // Some Redis versions append where the script stopped; the JSON array ends at the last ']'.
-  const [uuid, why] = JSON.parse(error.message.slice(MALFORMED_REPLY.length, error.message.lastIndexOf(']') + 1)) as [string, string];
-  return new MalformedRecordError(uuid, why);
+  return JSON.parse(message.slice(prefix.length, message.lastIndexOf(']') + 1)) as string[];
 }

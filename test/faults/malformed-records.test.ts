@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { MalformedRecordError, RedisBroker, type NewTask, type QTasksLogger, type QueueTasks, type Retention } from '../../lib/index.js';
+import { MalformedKeyError, MalformedRecordError, RedisBroker, type NewTask, type QTasksLogger, type QueueTasks, type Retention } from '../../lib/index.js';
 import { RedisKeys } from '../../lib/redis/keys.js';
 import { eventually } from '../helpers/eventually.js';
 import { appsOnTestRedis } from '../helpers/plain-app.js';
@@ -260,21 +260,28 @@ describe('an add that Redis refuses part-way (a key holding another Redis type) 
     return Object.fromEntries(await Promise.all(found.map(async (key) => [key.slice(keys.prefix.length), await redis.type(key)] as const)));
   }
 
-  it('a bulk add meeting a queue, the delayed set, the wake-up marker or a unique key of another type stores nothing and rejects', async () => {
+  it('a bulk add meeting a queue, the delayed set, the wake-up marker or a unique key of another type stores nothing and rejects with MalformedKeyError naming it', async () => {
     const { app, keys, broker } = await producer('enqueue-wrong-type');
-    const cases: [foreign: string, tasks: () => NewTask[]][] = [
-      [keys.queue(5), () => [newTask(), newTask(), newTask({ priority: 5 })]],
-      [keys.delayed, () => [newTask(), newTask({ delayMs: 60_000 })]],
-      [keys.marker, () => [newTask(), newTask({ priority: 3 })]],
-      [`${keys.prefix}u:once`, () => [newTask(), newTask({ uniqueKey: 'taken', uniqueTtlMs: 60_000 }), newTask({ uniqueKey: 'once', uniqueTtlMs: 60_000 })]],
+    const cases: [foreign: string, expected: string, tasks: () => NewTask[]][] = [
+      [keys.queue(5), 'list', () => [newTask(), newTask(), newTask({ priority: 5 })]],
+      [keys.delayed, 'zset', () => [newTask(), newTask({ delayMs: 60_000 })]],
+      [keys.marker, 'list', () => [newTask(), newTask({ priority: 3 })]],
+      [`${keys.prefix}u:once`, 'string', () => [newTask(), newTask({ uniqueKey: 'taken', uniqueTtlMs: 60_000 }), newTask({ uniqueKey: 'once', uniqueTtlMs: 60_000 })]],
     ];
-    for (const [foreign, tasks] of cases) {
+    for (const [foreign, expected, tasks] of cases) {
       await redis.hset(foreign, 'field', 'value');
       const before = await keyTypes(keys);
-      await expect(broker.enqueue(tasks())).rejects.toThrow(/^WRONGTYPE/);
+      const refused = await rejection(broker.enqueue(tasks()));
+      expect(refused).toBeInstanceOf(MalformedKeyError);
+      expect(refused).toMatchObject({ code: 'MALFORMED_KEY', key: foreign, type: 'hash', expected });
       expect(await keyTypes(keys)).toEqual(before);
       await redis.del(foreign);
     }
+    // The priorities' sorted set, met by a task the call queues first at its priority; through add too.
+    await redis.set(keys.priorities, 'not a sorted set');
+    expect(await rejection(app.add('double', [1], { priority: 7 }))).toMatchObject({ code: 'MALFORMED_KEY', key: keys.priorities, type: 'string', expected: 'zset' });
+    expect(await redis.exists(keys.queue(7))).toBe(0);
+    await redis.del(keys.priorities);
     // With the foreign keys gone, the same adds go through.
     const records = await app.addBulk([{ name: 'double', args: [1] }, { name: 'double', args: [2], priority: 5 }, { name: 'double', args: [3], delay: 60_000 }]);
     expect(await Promise.all(records.map(({ uuid }) => app.get(uuid)))).toMatchObject([{ status: 'new' }, { status: 'new' }, { status: 'new' }]);
@@ -287,7 +294,7 @@ describe('an add that Redis refuses part-way (a key holding another Redis type) 
     const before = await keyTypes(keys);
     await redis.hset(keys.queue(5), 'field', 'value');
     // The first task again (its record stored already), a duplicate of the held key, and one that fails.
-    await expect(broker.enqueue([first, newTask({ uniqueKey: 'held', uniqueTtlMs: 60_000 }), newTask({ priority: 5 })])).rejects.toThrow(/^WRONGTYPE/);
+    await expect(broker.enqueue([first, newTask({ uniqueKey: 'held', uniqueTtlMs: 60_000 }), newTask({ priority: 5 })])).rejects.toBeInstanceOf(MalformedKeyError);
     await redis.del(keys.queue(5));
     expect(await keyTypes(keys)).toEqual(before);
     expect(await redis.lrange(keys.queue(0), 0, -1)).toEqual([first.uuid, holder.uuid]);

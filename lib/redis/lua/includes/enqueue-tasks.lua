@@ -11,7 +11,9 @@ local created = 0
 -- it stored is noted as it goes, with no Redis command and no table for the usual add: the last
 -- task whose record it stored (ARGV index), those before it whose record it did not store (a
 -- duplicate unique key, or the call sent again), and the unique keys it took. (SET NX cannot fail.)
-local failure
+-- The keys the failed step used, each with the Redis type kept there: the reply names the one of
+-- another type, if any.
+local failure, failedKeys
 local storedUpTo, notStored, takenKeys = 1, nil, nil
 for i = 2, #ARGV do
   local task = ARGV[i]
@@ -28,7 +30,7 @@ for i = 2, #ARGV do
     else
       holder = redis.pcall('GET', uniqueKey)
       if type(holder) == 'table' then
-        failure = holder
+        failure, failedKeys = holder, { { uniqueKey, 'string' } }
         break
       end
     end
@@ -49,6 +51,8 @@ for i = 2, #ARGV do
       end
       if type(queued) == 'table' then
         failure = queued
+        -- Built on failure only: every add passes here.
+        failedKeys = delay > 0 and { { KEYS[2], 'zset' } } or { { prefix .. 'q:' .. priority, 'list' }, { KEYS[1], 'zset' } }
         break
       end
       created = created + 1
@@ -64,7 +68,7 @@ end
 if not failure and created > 0 then
   local woken = wake(KEYS[3], redis.pcall)
   if type(woken) == 'table' then
-    failure = woken
+    failure, failedKeys = woken, { { KEYS[3], 'list' } }
   end
 end
 if not failure then
@@ -90,5 +94,13 @@ for i = storedUpTo, 2, -1 do
 end
 for _, uniqueKey in ipairs(takenKeys or {}) do
   redis.pcall('DEL', uniqueKey)
+end
+-- A key of another Redis type is named, as `MALFORMED_KEY ["<key>","<type>","<expected>"]` (the
+-- client makes it a MalformedKeyError, lib/redis/scripts.ts), rather than Redis's WRONGTYPE naming none.
+for _, used in ipairs(failedKeys) do
+  local found = redis.call('TYPE', used[1]).ok
+  if found ~= 'none' and found ~= used[2] then
+    return redis.error_reply('MALFORMED_KEY ' .. cjson.encode({ used[1], found, used[2] }))
+  end
 end
 return failure
