@@ -153,6 +153,22 @@ describe('records in Redis that are no task records: a typed error naming the re
     }
   });
 
+  it('cancel and requeue meeting a queue key of another Redis type throw MalformedKeyError naming it, before changing anything', async () => {
+    const { app, keys } = await producer('wrong-type-cancel');
+    const delayed = await app.add('double', [1], { delay: 60_000 });
+    const failed = await app.add('double', [2], { delay: 60_000 });
+    await app.cancel(failed.uuid);
+    await redis.hset(keys.queue(0), 'field', 'value');
+    for (const call of [() => app.cancel(delayed.uuid), () => app.requeue(failed.uuid)]) {
+      expect(await rejection(call())).toMatchObject({ code: 'MALFORMED_KEY', key: keys.queue(0), type: 'hash', expected: 'list' });
+    }
+    // The delayed task still waits for its time, and the cancelled one is still cancelled: none is left in no queue.
+    expect(await app.get(delayed.uuid)).toMatchObject({ status: 'new' });
+    expect(await redis.zscore(keys.delayed, delayed.uuid)).not.toBeNull();
+    expect(await app.get(failed.uuid)).toMatchObject({ status: 'cancel' });
+    expect(await redis.hgetall(keys.queue(0))).toEqual({ field: 'value' });
+  });
+
   it('a held task whose record key came to hold another Redis type: release and progress treat it as lost, for the other tasks too', async () => {
     const { app, keys, broker } = await producer('wrong-type-held');
     const [a, b] = await app.addBulk([{ name: 'double', args: [1] }, { name: 'double', args: [2] }]);

@@ -9,6 +9,7 @@
 --@include time
 --@include finish
 --@include record-check
+--@include key-check
 
 -- Takes a task out of its name's waiting line (see includes/waiting-lines.lua), if it waits there.
 local function leaveWaitingLine(prefix, name, uuid)
@@ -36,6 +37,16 @@ end
 if rec.s ~= 'new' then
   return raw
 end
+local priority = rec.p or 0
+local listKey = prefix .. 'q:' .. priority
+-- Checked before the first write: a key of another type met half-way would leave the task in no queue.
+local mistyped = mistypedKeyReply({
+  { KEYS[1], 'zset' }, { listKey, 'list' }, { KEYS[2], 'zset' },
+  { prefix .. 'rp:' .. rec.n, 'list' }, { prefix .. 'rw', 'zset' }, { prefix .. 'f:cancel', 'zset' },
+})
+if mistyped then
+  return mistyped
+end
 local now = nowMs()
 local notices = newNotices()
 rec.s = 'cancel'
@@ -46,8 +57,6 @@ redis.call('ZREM', KEYS[1], uuid)
 -- Out of its queue now, so queue lengths (the dashboard's, the CLI's) count only what will run.
 -- LREM walks the list from its head: cheap for the tasks next in line, linear at worst, and a
 -- cancel is rare next to the adds and claims that keep the queue a plain list.
-local priority = rec.p or 0
-local listKey = prefix .. 'q:' .. priority
 if redis.call('LREM', listKey, 1, uuid) == 1 then
   if redis.call('LLEN', listKey) == 0 then
     redis.call('ZREM', KEYS[2], priority)

@@ -9,6 +9,7 @@
 --@include time
 --@include record-check
 --@include queue
+--@include key-check
 local prefix = ARGV[1]
 local uuid = ARGV[2]
 local key = prefix .. 't:' .. uuid
@@ -23,6 +24,13 @@ if rec.s ~= 'error' and rec.s ~= 'cancel' then
   return { 0, raw }
 end
 local finishedAs = rec.s
+-- Checked before the first write: a key of another type met half-way would leave the task 'new' in no queue.
+local mistyped = mistypedKeyReply({
+  { prefix .. 'f:' .. finishedAs, 'zset' }, { prefix .. 'q:' .. (rec.p or 0), 'list' }, { KEYS[1], 'zset' }, { KEYS[2], 'list' },
+})
+if mistyped then
+  return mistyped
+end
 -- A task that was retried has every traceback in h already, its last one included.
 if rec.e ~= nil and rec.h == nil then
   rec.h = { rec.e }

@@ -2,6 +2,7 @@
 -- enqueue-before.lua, which checks its deadline first.
 --@include time
 --@include queue
+--@include key-check
 local prefix = ARGV[1]
 local now -- read only for delayed tasks: a call less for the usual enqueue
 local out = {}
@@ -95,12 +96,4 @@ end
 for _, uniqueKey in ipairs(takenKeys or {}) do
   redis.pcall('DEL', uniqueKey)
 end
--- A key of another Redis type is named, as `MALFORMED_KEY ["<key>","<type>","<expected>"]` (the
--- client makes it a MalformedKeyError, lib/redis/scripts.ts), rather than Redis's WRONGTYPE naming none.
-for _, used in ipairs(failedKeys) do
-  local found = redis.call('TYPE', used[1]).ok
-  if found ~= 'none' and found ~= used[2] then
-    return redis.error_reply('MALFORMED_KEY ' .. cjson.encode({ used[1], found, used[2] }))
-  end
-end
-return failure
+return mistypedKeyReply(failedKeys) or failure
