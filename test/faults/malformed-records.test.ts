@@ -169,6 +169,22 @@ describe('records in Redis that are no task records: a typed error naming the re
     expect(await redis.hgetall(keys.queue(0))).toEqual({ field: 'value' });
   });
 
+  it('pause and resume meeting a key of another Redis type throw MalformedKeyError naming it, before changing anything', async () => {
+    const { app, keys } = await producer('wrong-type-pause');
+    for (const [foreign, expected] of [
+      [keys.pauses, 'set'],
+      [keys.waitingLineReopens, 'zset'],
+    ] as const) {
+      await redis.set(foreign, 'by hand');
+      for (const call of [() => app.pause('double'), () => app.resume('double')]) {
+        expect(await rejection(call())).toMatchObject({ code: 'MALFORMED_KEY', key: foreign, type: 'string', expected });
+      }
+      expect(await redis.get(foreign)).toBe('by hand');
+      await redis.del(foreign);
+    }
+    expect(await redis.exists(keys.pauses)).toBe(0);
+  });
+
   it('a held task whose record key came to hold another Redis type: release and progress treat it as lost, for the other tasks too', async () => {
     const { app, keys, broker } = await producer('wrong-type-held');
     const [a, b] = await app.addBulk([{ name: 'double', args: [1] }, { name: 'double', args: [2] }]);

@@ -5,8 +5,14 @@
 -- KEYS[1] wake-up marker list
 -- ARGV[1] key prefix, ARGV[2] '1' to pause or '0' to resume, ARGV[3] the task name ('' = the queue)
 --@include queue
+--@include key-check
 local prefix = ARGV[1]
 local name = ARGV[3]
+-- Checked before the first write: a pause met half-way would answer an error though it holds.
+local mistyped = mistypedKeyReply({ { prefix .. 'ps', 'set' }, { prefix .. 'rw', 'zset' }, { KEYS[1], 'list' } })
+if mistyped then
+  return mistyped
+end
 if ARGV[2] == '1' then
   redis.call('SADD', prefix .. 'ps', name)
   if name ~= '' then
