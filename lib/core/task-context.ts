@@ -1,4 +1,4 @@
-import { TaskCancelledError } from './errors.js';
+import { InvalidOptionError, shownValue, TaskCancelledError } from './errors.js';
 import { toJson } from './json.js';
 import type { QTasksLogger } from './logger.js';
 import type { AddOptions, WaitOptions } from './queue-tasks.js';
@@ -45,6 +45,10 @@ export class TaskContext {
 
   /** Ends the task now with status `cancel` and this reason; throws to stop the code after it. */
   cancel(reason = 'cancelled'): never {
+    // Stored as text: an object would be kept as "[object Object]".
+    if (typeof reason !== 'string') {
+      throw new InvalidOptionError(`Task ${this.taskName} (${this.uuid}) cancelled itself with a reason that is no string: ${shownValue(reason)}.`);
+    }
     const error = new TaskCancelledError(reason);
     this.controls.abort(error);
     throw error;

@@ -15,6 +15,7 @@ import {
   QTasksError,
   QueueTasks,
   Task,
+  TaskContext,
   TaskCtx,
   ThreadWorker,
   UnknownTaskError,
@@ -384,6 +385,18 @@ describe('the engine', () => {
     const app = new QueueTasks({ backend: 'memory', worker: false, logger: quiet }).task('job', () => 1);
     await expect(app.addBulk(null as never)).rejects.toThrow('addBulk takes an array of { name, args? } items, got null.');
     await expect(app.addBulk([{ name: 'job' }, null as never])).rejects.toThrow('Each item of addBulk must be an object { name, args? }, got null.');
+  });
+
+  it('a task cancelling itself with a reason that is no string ends error saying so, instead of cancel with "[object Object]"', async () => {
+    const app = new QueueTasks({ backend: 'memory', worker: false, logger: quiet }).task({ name: 'giveUp', echo: true }, (ctx: TaskContext, why: unknown) =>
+      ctx.cancel(why as string),
+    );
+    const testing = new QTasksTesting(app);
+    expect(await testing.runInline('giveUp', ['duplicate'])).toMatchObject({ status: 'cancel', cancelReason: 'duplicate' });
+    const refused = await testing.runInline('giveUp', [{ code: 7 }]);
+    expect(refused).toMatchObject({ status: 'error' });
+    expect(refused.cancelReason).toBeUndefined();
+    expect(refused.traceback).toMatch(/^InvalidOptionError: Task giveUp \(inline-giveUp\) cancelled itself with a reason that is no string: \{"code":7\}\./);
   });
 
   it("addBulk's refusal of one item names the item, keeping the error's class, and stores none of the list", async () => {
