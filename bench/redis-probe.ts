@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { ScriptLane } from '../lib/redis/script-lane.js';
 
 /**
  * Counters read before and after a measured window: Redis CPU and commands (INFO, all clients),
@@ -29,13 +30,22 @@ export interface WindowCost {
 let sentByLibraries = 0;
 const uncounted = new WeakSet<object>();
 
-/** Counts every command sent by any ioredis client of this process except the probe's own. */
+/**
+ * Counts every command sent by any ioredis client of this process except the probe's own, and by
+ * our adds' own connection (ScriptLane), which is no ioredis client.
+ */
 export function countClientCommands(): void {
   const original = Redis.prototype.sendCommand;
   Redis.prototype.sendCommand = function (this: Redis, ...args: Parameters<Redis['sendCommand']>) {
     if (!uncounted.has(this)) sentByLibraries++;
     return original.apply(this, args);
   } as Redis['sendCommand'];
+  const lane = ScriptLane.prototype as unknown as { send: (...args: unknown[]) => void };
+  const laneSend = lane.send;
+  lane.send = function (this: ScriptLane, ...args: unknown[]) {
+    sentByLibraries++;
+    laneSend.apply(this, args);
+  };
 }
 
 export class RedisProbe {
