@@ -429,6 +429,18 @@ export function describeBackendConformance(label: string, factory: BackendFactor
       expect(done).not.toHaveProperty('progress');
     });
 
+    it('a task run again after its worker was lost keeps its attempt and progress: its code can resume from that checkpoint', async () => {
+      const t = task();
+      await broker.enqueue([t]);
+      const [first] = (await broker.claim({ workerId: 'dead-worker', max: 1, leaseMs: 40, retention: KEEP })).tasks;
+      expect(await broker.progress({ uuid: t.uuid, token: first!.token }, '{"done":4}')).toBe(true);
+      await sleep(100);
+      expect(await broker.recover(3, KEEP)).toEqual({ requeued: 1, failed: 0 });
+      expect((await broker.storage.get(t.uuid))!).toMatchObject({ status: 'new', attempt: 1, stalls: 1, progress: { done: 4 } });
+      const [again] = (await broker.claim({ workerId: 'live-worker', max: 1, leaseMs: 10_000, retention: KEEP })).tasks;
+      expect(again!.record).toMatchObject({ attempt: 1, progress: { done: 4 } });
+    });
+
     it('enqueueing a uuid already stored changes nothing (a call sent again after its reply was lost)', async () => {
       const running = task();
       await broker.enqueue([running]);
