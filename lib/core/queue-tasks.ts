@@ -270,8 +270,12 @@ export class QueueTasks {
     await this.starter.stopWork(this);
   }
 
-  /** Stops the work and closes the connections; a start() called meanwhile begins once this ends. */
+  /**
+   * Stops the work and closes the connections; a start() called meanwhile begins once this ends.
+   * On an app already stopped it does nothing (a second `app.close()` in Nest): no trigger fires.
+   */
   stop(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     this.stopping ??= this.stopOnce().finally(() => (this.stopping = undefined));
     return this.stopping;
   }

@@ -37,7 +37,7 @@ describe('a Nest 11 app', () => {
   const scratch = mkdtempSync(join(tmpdir(), 'qtasks-nest11-'));
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-  it("loads the packed library and runs a task; the app's own @Cron job of @nestjs/schedule 6 runs once per tick; a class listed in two modules fails naming both; two close() calls at once let a running task store its result", { timeout: 180_000 }, () => {
+  it("loads the packed library and runs a task; the app's own @Cron job of @nestjs/schedule 6 runs once per tick; a class listed in two modules fails naming both; two close() calls at once let a running task store its result, and a third close fires no app_stop again", { timeout: 180_000 }, () => {
     buildOnce();
     run('npm', ['pack', '--pack-destination', scratch], { cwd: root });
     const tarball = readdirSync(scratch).find((file) => file.endsWith('.tgz'))!;
@@ -60,6 +60,7 @@ describe('a Nest 11 app', () => {
       cronTwiceInASecond: boolean;
       duplicateError: string;
       closedTwiceStatus: string;
+      appStops: number;
     };
     expect(result.nest).toMatch(/^11\./);
     expect(result).toMatchObject({
@@ -68,6 +69,7 @@ describe('a Nest 11 app', () => {
       engineShared: true,
       cronTwiceInASecond: false,
       closedTwiceStatus: 'success',
+      appStops: 1,
     });
     expect(result.cronRuns).toBeGreaterThan(0);
     expect(result.duplicateError).toBe('Task name "mail" is used twice: by Mailer.mail in BillingModule and by Mailer.mail in ReportsModule.');

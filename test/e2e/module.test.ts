@@ -252,6 +252,24 @@ describe('QTasksModule', () => {
     }
   });
 
+  it('a second app.close() fires no trigger and logs nothing: the app is already stopped', async () => {
+    const logged: string[] = [];
+    const logger = { log: (line: string) => void logged.push(line), warn: (line: string) => void logged.push(line), error: (line: string) => void logged.push(line) };
+    const app = await startNestApp({ name: uniqueAppName('close-twice'), url, logger }, [MathService]);
+    const fired: string[] = [];
+    const record = (trigger: string) => () => void fired.push(trigger);
+    app.get(QueueTasks).addPlugin({
+      name: 'StopRecorder',
+      handlers: { app_stop: record('app_stop'), worker_stop: record('worker_stop'), starter_stop: record('starter_stop') },
+    });
+    await app.close();
+    expect(fired).toEqual(['app_stop', 'worker_stop', 'starter_stop']);
+    fired.length = logged.length = 0;
+    await app.close();
+    expect(fired).toEqual([]);
+    expect(logged).toEqual([]);
+  });
+
   it('hands a task that outlives the grace time back to the queue, and another worker runs it', async () => {
     const name = uniqueAppName('handback');
     const first = await startNestApp({ name, url, config: { shutdownGraceMs: 100 } }, [MathService]);

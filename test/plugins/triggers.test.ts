@@ -121,3 +121,38 @@ describe('triggers fire at the real points of each component', () => {
     expect((await app.globalConfig!.workers()).map((w) => w.host)).toEqual(['renamed-host']);
   });
 });
+
+describe('a stop of an app already stopped', () => {
+  const stopTriggers: TriggerName[] = ['app_stop', 'global_config_stop', 'storage_stop', 'broker_stop', 'worker_stop', 'starter_stop'];
+
+  /** An app recording every trigger it fires and every line it logs. */
+  async function recordingApp(label: string) {
+    const seen: TriggerName[] = [];
+    const logged: string[] = [];
+    const logger = { log: (line: string) => void logged.push(line), warn: (line: string) => void logged.push(line), error: (line: string) => void logged.push(line) };
+    const app = await apps.start(label, register, { logger, plugins: [{ name: 'Recorder', handlers: recorder(seen) }] });
+    return { app, seen, logged };
+  }
+
+  it('a second stop() fires no trigger and logs nothing', async () => {
+    const { app, seen, logged } = await recordingApp('stop-twice');
+    await app.stop();
+    expect(seen.filter((name) => name === 'app_stop')).toEqual(['app_stop']);
+    seen.length = logged.length = 0;
+    await app.stop();
+    expect(seen).toEqual([]);
+    expect(logged).toEqual([]);
+  });
+
+  it('stopWork() then stop() fire each stop trigger once, and a stop() after them nothing', async () => {
+    const { app, seen, logged } = await recordingApp('stop-work-then-stop');
+    await app.stopWork();
+    await app.stopWork();
+    await app.stop();
+    expect(seen.filter((name) => stopTriggers.includes(name))).toEqual(stopTriggers);
+    seen.length = logged.length = 0;
+    await app.stop();
+    expect(seen).toEqual([]);
+    expect(logged).toEqual([]);
+  });
+});
