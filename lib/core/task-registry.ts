@@ -65,6 +65,12 @@ export interface TaskDefinition {
    * modules is two instances registering the same task, alike but for this.
    */
   module?: string;
+  /**
+   * What tells the instance from another of its class in a module of the same name (in Nest, its
+   * provider token or which import of a dynamic module), for error messages: set only when one may
+   * exist, as the class and module then read alike.
+   */
+  instance?: string;
   /** Types of the enqueue arguments (the context parameter left out). */
   paramTypes?: readonly unknown[];
   /** Position of the TaskContext among the handler's parameters, when it takes one. */
@@ -93,7 +99,7 @@ export class TaskRegistry {
   register(declared: TaskDeclaration): void {
     if (!declared.name) throw new InvalidOptionError(`Task at ${declared.source} has an empty name.`);
     const existing = this.byName.get(declared.name);
-    if (existing) throw new DuplicateTaskError(declared.name, declaredWhere(existing), declaredWhere(declared));
+    if (existing) throw duplicateTaskError(existing, declared);
     assertTaskOptions(declared);
     const { handler, options } = declared;
     if (options.thread) this.byName.set(declared.name, asThreadTask(declared, options.thread));
@@ -171,6 +177,18 @@ export class TaskRegistry {
 /** Where a task was declared, with the module listing its instance when one does. */
 function declaredWhere({ source, module }: TaskDeclaration): string {
   return module ? `${source} in ${module}` : source;
+}
+
+/**
+ * The refusal of a second task of one name. When both were declared by one method in one module
+ * (one class under two tokens, or a dynamic module imported twice), what tells the instances
+ * apart is shown, else the message would name the same place twice.
+ */
+function duplicateTaskError(existing: TaskDeclaration, declared: TaskDeclaration): DuplicateTaskError {
+  const [first, second] = [declaredWhere(existing), declaredWhere(declared)];
+  if (first !== second || existing.instance === declared.instance) return new DuplicateTaskError(declared.name, first, second);
+  const withInstance = (where: string, instance: string | undefined) => (instance ? `${where} (${instance})` : where);
+  return new DuplicateTaskError(declared.name, withInstance(first, existing.instance), withInstance(second, declared.instance));
 }
 
 function assertTaskOptions({ options, source }: TaskDeclaration): void {

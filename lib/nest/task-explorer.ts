@@ -1,9 +1,10 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { DiscoveryService, MetadataScanner, ModulesContainer } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { assertPriority } from '../core/config.js';
 import { QueueTasks } from '../core/queue-tasks.js';
 import { distinctInstances } from './distinct-instances.js';
+import { instanceLabel } from './instance-label.js';
 import { InterceptorResolver } from './interceptor-resolver.js';
 import { nonSingletonScope, providerKind } from './provider-scope.js';
 import { TaskMetadataAccessor } from './task-metadata.accessor.js';
@@ -17,6 +18,7 @@ export class TaskExplorer implements OnModuleInit {
     private readonly metadata: TaskMetadataAccessor,
     private readonly queueTasks: QueueTasks,
     private readonly interceptors: InterceptorResolver,
+    private readonly modules: ModulesContainer,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -52,6 +54,7 @@ export class TaskExplorer implements OnModuleInit {
         source,
         owner: { type, method: methodName },
         module: wrapper.host?.name,
+        instance: instanceLabel(wrapper, this.modules),
         contextIndex,
         paramTypes: this.metadata.getParamTypes(prototype, methodName, contextIndex),
       });

@@ -8,6 +8,7 @@ import {
   type OnApplicationShutdown,
   type OnModuleDestroy,
   type OnModuleInit,
+  type Type,
 } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
@@ -90,6 +91,14 @@ class ResourceService implements BeforeApplicationShutdown, OnApplicationShutdow
   onApplicationShutdown(): void {
     this.open = false;
   }
+}
+
+/** What the bootstrap of an app of `root` fails with (it is closed should it boot). */
+function bootstrapFailure(root: Type<unknown>): Promise<unknown> {
+  return Test.createTestingModule({ imports: [root] })
+    .compile()
+    .then(async (app) => (await app.init()).close())
+    .catch((error: unknown) => error);
 }
 
 describe('QTasksModule', () => {
@@ -175,12 +184,37 @@ describe('QTasksModule', () => {
     class ReportsModule {}
     @Module({ imports: [QTasksModule.forRoot({ backend: 'memory' }), BillingModule, ReportsModule] })
     class AppModule {}
-    const failure = await Test.createTestingModule({ imports: [AppModule] })
-      .compile()
-      .then(async (app) => (await app.init()).close())
-      .catch((error: unknown) => error);
+    const failure = await bootstrapFailure(AppModule);
     expect(failure).toBeInstanceOf(DuplicateTaskError);
     expect((failure as Error).message).toBe('Task name "sum" is used twice: by MathService.sum in BillingModule and by MathService.sum in ReportsModule.');
+  });
+
+  it('fails bootstrap when one class is listed under two tokens in one module, naming the tokens', async () => {
+    @Module({ imports: [QTasksModule.forRoot({ backend: 'memory' })], providers: [MathService, { provide: 'math', useClass: MathService }] })
+    class AppModule {}
+    const failure = await bootstrapFailure(AppModule);
+    expect(failure).toBeInstanceOf(DuplicateTaskError);
+    expect((failure as Error).message).toBe(
+      'Task name "sum" is used twice: by MathService.sum in AppModule (provider MathService) and by MathService.sum in AppModule (provider "math").',
+    );
+  });
+
+  it('fails bootstrap when a dynamic module is imported twice, telling the imports apart', async () => {
+    @Module({})
+    class ReportsModule {
+      static register(): DynamicModule {
+        return { module: ReportsModule, providers: [MathService] };
+      }
+    }
+    @Module({ imports: [ReportsModule.register()] })
+    class BillingModule {}
+    @Module({ imports: [QTasksModule.forRoot({ backend: 'memory' }), BillingModule, ReportsModule.register()] })
+    class AppModule {}
+    const failure = await bootstrapFailure(AppModule);
+    expect(failure).toBeInstanceOf(DuplicateTaskError);
+    expect((failure as Error).message).toBe(
+      'Task name "sum" is used twice: by MathService.sum in ReportsModule (import 1 of 2) and by MathService.sum in ReportsModule (import 2 of 2).',
+    );
   });
 
   it('with worker: false the app only enqueues; a worker app runs its tasks later', async () => {
