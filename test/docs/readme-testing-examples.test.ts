@@ -13,8 +13,8 @@ const dir = runDirectory('readme-tests');
 writeRunnableBlocks(blocks, dir, 'redis://127.0.0.1:1');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-it('finds the README examples of testing an app: QTasksTestingModule, and fake timers', () => {
-  expect(vitestExamples.map((block) => block.line)).toHaveLength(2);
+it('finds the README examples of testing an app: QTasksTestingModule, replacing the app\'s module, and fake timers', () => {
+  expect(vitestExamples.map((block) => block.line)).toHaveLength(3);
 });
 
 for (const block of vitestExamples) {
