@@ -345,6 +345,7 @@ export class QueueTasks {
     this.refuseIfStopped();
     assertOptionsObject(options, `wait of task ${uuid}`);
     assertWaitTimeout(options.timeout);
+    await this.warnIfNoWorkerRuns(`wait of task ${uuid}`, uuid);
     return checkWaited(uuid, await this.storage.waitFinished(uuid, options.timeout), options);
   }
 
@@ -353,6 +354,7 @@ export class QueueTasks {
     this.refuseIfStopped();
     assertOptionsObject(options, `run of task "${name}"`);
     assertWaitTimeout(options.timeout);
+    await this.warnIfNoWorkerRuns(`run of task "${name}"`);
     const [task] = await this.prepareAll([{ name, args, ...options }]);
     const watch = await this.storage.watch(task!.uuid, options.timeout);
     try {
@@ -362,6 +364,32 @@ export class QueueTasks {
       throw error;
     }
     return checkWaited(task!.uuid, await watch.finished, options);
+  }
+
+  /**
+   * Warns when a run or wait (of the task `uuid`, unless it has finished) would last until a worker
+   * starts, none running: this app's own is not (yet, or any more), and GlobalConfig lists no other's
+   * heartbeat. A Nest app starts its worker at application bootstrap, after every onModuleInit
+   * hook, so one awaiting a run there holds the bootstrap, and the wait, for ever. Checked only
+   * while this app's work is not running; a failed check is no warning (the call reports it).
+   */
+  private async warnIfNoWorkerRuns(call: string, uuid?: string): Promise<void> {
+    if (!this.worker || !this.globalConfig || this.starter.workStarted) return;
+    try {
+      if ((await this.globalConfig.workers()).length > 0) return;
+      if (uuid !== undefined) {
+        const record = await this.storage.get(uuid);
+        // A wait for a task finished, or unknown, answers at once.
+        if (!record || isFinal(record.status)) return;
+      }
+    } catch {
+      return;
+    }
+    this.logger.warn(
+      `${call} waits for a worker to run the task, but none runs: this app's own has not started (or was stopped) and no other sends heartbeats. ` +
+        'A Nest app starts its worker at application bootstrap: a run or wait awaited in an onModuleInit hook ' +
+        '(or in onApplicationBootstrap with QTasksRootHooks) waits for ever; add there, and wait later.',
+    );
   }
 
   /**

@@ -52,6 +52,11 @@ export class Starter {
    */
   private globalConfigStarted = false;
 
+  /** Whether the work (worker, hooks) has been started and not stopped since. */
+  get workStarted(): boolean {
+    return this.working;
+  }
+
   /** Adds a part started last and stopped first. */
   addHook(hook: StartHook): void {
     this.hooks.push(hook);

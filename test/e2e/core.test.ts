@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { AppStoppedError, MemoryBroker, MemoryGlobalConfig, MemoryStorage, QTasksClient, QueueTasks, RedisUnavailableError, Task, UnknownTaskError, NotSerializableError, WorkerStoppedError, type TaskContext, type WorkerStatus } from '../../lib/index.js';
+import { AppStoppedError, MemoryBroker, MemoryGlobalConfig, MemoryStorage, QTasksClient, QueueTasks, RedisUnavailableError, Task, UnknownTaskError, NotSerializableError, WaitTimeoutError, WorkerStoppedError, type TaskContext, type WorkerStatus } from '../../lib/index.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { Gate } from '../helpers/gate.js';
 import { plainApps } from '../helpers/plain-app.js';
@@ -190,6 +190,31 @@ describe('a start() called while another is under way', () => {
       expect(events).toEqual(['started', 'second start resolved']);
     } finally {
       await app.stop();
+    }
+  });
+});
+
+describe('a run or wait on an app whose worker has not started', () => {
+  const apps = plainApps(inject('redisUrl'));
+  afterAll(async () => apps.stopAll());
+
+  it('warns only while no other worker sends heartbeats and the task waited for has not finished', async () => {
+    const worker = await apps.start('no-worker-runs', (app) => app.task('double', (n: number) => n * 2));
+    const warnings: string[] = [];
+    const caller = new QueueTasks({ name: worker.name, url: inject('redisUrl'), logger: { log: () => undefined, warn: (line: string) => void warnings.push(line), error: console.error } });
+    caller.task('double', (n: number) => n * 2);
+    try {
+      const done = await caller.run('double', [21], { timeout: 15_000 });
+      expect(done.returning).toBe(42);
+      await worker.stop();
+      await caller.wait(done.uuid, { timeout: 1_000 });
+      expect(warnings).toEqual([]);
+      const pending = await caller.add('double', [1]);
+      await expect(caller.wait(pending.uuid, { timeout: 200 })).rejects.toThrow(WaitTimeoutError);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(new RegExp(`^wait of task ${pending.uuid} waits for a worker to run the task, but none runs: this app's own has not started \\(or was stopped\\)`));
+    } finally {
+      await caller.stop();
     }
   });
 });

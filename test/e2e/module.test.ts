@@ -304,6 +304,29 @@ describe('QTasksModule', () => {
     expect(logged).toEqual([]);
   });
 
+  it('warns that a run awaited in onModuleInit waits for the worker the bootstrap starts after it; a run once booted does not', async () => {
+    const warnings: string[] = [];
+    const logger = { log: () => undefined, warn: (line: string) => void warnings.push(line), error: console.error };
+    @Injectable()
+    class RunsAtInit implements OnModuleInit {
+      constructor(private readonly client: QTasksClient) {}
+      async onModuleInit(): Promise<void> {
+        // With a timeout, so that the bootstrap goes on: without one it would wait for ever.
+        await expect(this.client.run('sum', [1, 2], { timeout: 200 })).rejects.toThrow(WaitTimeoutError);
+      }
+    }
+    const app = await startNestApp({ backend: 'memory', logger }, [MathService, RunsAtInit]);
+    try {
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/^run of task "sum" waits for a worker to run the task, but none runs: .* onModuleInit hook/);
+      warnings.length = 0;
+      expect((await app.get(QTasksClient).run('sum', [2, 3], { timeout: 15_000 })).returning).toBe(5);
+      expect(warnings).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('hands a task that outlives the grace time back to the queue, and another worker runs it', async () => {
     const name = uniqueAppName('handback');
     const first = await startNestApp({ name, url, config: { shutdownGraceMs: 100 } }, [MathService]);
