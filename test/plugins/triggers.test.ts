@@ -22,7 +22,9 @@ function recorder(seen: TriggerName[]): TriggerHandlers {
 describe('triggers fire at the real points of each component', () => {
   it('one enqueue, run, read, setting and stop walk the triggers of every component, in order', async () => {
     const seen: TriggerName[] = [];
-    const app = await apps.start('triggers', register, { plugins: [{ name: 'Recorder', handlers: recorder(seen) }] });
+    // A short lease: a worker skips its start's recovery sweep while Redis started less than a lease
+    // ago (a restart may have stopped renewals), and the suite's Redis is that young when this runs first.
+    const app = await apps.start('triggers', register, { plugins: [{ name: 'Recorder', handlers: recorder(seen) }], config: { leaseMs: 1_000 } });
     const started = [...seen];
     // The worker's own start: it listens, recovers expired leases and sends its first heartbeat.
     expect(started.slice(0, 4)).toEqual(['broker_listen_start', 'broker_running_older_tasks', 'storage_running_older_tasks', 'global_config_set_status']);
