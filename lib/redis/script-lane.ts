@@ -156,7 +156,7 @@ export class ScriptLane {
   private openIfDue(): void {
     if (this.state !== 'down' || this.socket || Date.now() < this.retryAt || !this.mainReady()) return;
     this.state = 'opening';
-    const { host, port, path, family, username, password, db, name, connectTimeoutMs } = this.address;
+    const { host, port, path, family, connectTimeoutMs } = this.address;
     const onread = { buffer: this.readBuffer, callback: this.onRead };
     const socket = path ? connect({ path, onread }) : connect({ host, port, family, onread });
     this.socket = socket;
@@ -166,21 +166,17 @@ export class ScriptLane {
     // Its cause shows on the main client, which meets it too: here a failure only closes the lane.
     socket.on('error', () => undefined);
     socket.on('close', () => this.closed(socket));
-    const session: string[][] = [];
-    if (password) session.push(username ? ['AUTH', username, password] : ['AUTH', password]);
-    if (db) session.push(['SELECT', String(db)]);
-    if (name) session.push(['CLIENT', 'SETNAME', name]);
-    session.push(['PING']);
+    const session = sessionCommands(this.address);
     let unanswered = session.length;
-    const step: Waiter = {
+    const step = (refusalCloses: boolean): Waiter => ({
       answered: (reply) => {
-        if (reply instanceof LaneReplyError) socket.destroy();
+        if (reply instanceof LaneReplyError && refusalCloses) socket.destroy();
         else if (--unanswered === 0) this.opened(socket);
       },
       lost: () => undefined,
-    };
+    });
     for (const command of session) {
-      this.waiters.push(step);
+      this.waiters.push(step(refusalClosesLane(command)));
       this.send(socket, encodeCommand(command));
     }
   }
@@ -275,6 +271,26 @@ export class ScriptLane {
     }
     return `*${3 + keys.length + args.length}\r\n${head.encoded}${encodeArgs(args)}`;
   }
+}
+
+/** What the lane sends as it opens, to be in the main connection's session; the last reply tells it is ready. */
+function sessionCommands({ username, password, db, name }: LaneAddress): string[][] {
+  const session: string[][] = [];
+  if (password) session.push(username ? ['AUTH', username, password] : ['AUTH', password]);
+  if (db) session.push(['SELECT', String(db)]);
+  if (name) session.push(['CLIENT', 'SETNAME', name]);
+  // A reply is all it waits for: PING asks for one when there is nothing to set (an ACL user may lack it).
+  if (session.length === 0) session.push(['PING']);
+  return session;
+}
+
+/**
+ * Whether Redis refusing this session command closes the lane: a failed AUTH or SELECT would leave
+ * it another user's, or in another database. A refused name (one with a space, or an ACL user
+ * without CLIENT) does not: ioredis goes on unnamed too.
+ */
+function refusalClosesLane([command]: readonly string[]): boolean {
+  return command !== 'CLIENT';
 }
 
 /** A command in Redis's protocol (RESP). */

@@ -153,6 +153,26 @@ describe('the connection adds go on', () => {
     }
   });
 
+  it('a name Redis refuses (it has a space) and a user without PING or CLIENT: the lane opens all the same, as the main connection does', async () => {
+    const user = uniqueAppName('lane-restricted');
+    await admin.acl('SETUSER', user, 'on', '>secret', '~*', '&*', '+@all', '-ping', '-client');
+    const app = await producer({ url: server.url.replace('redis://', `redis://${user}:secret@`), redis: { connectionName: 'billing producer' } });
+    // Neither connection has a name: they are told by their user, and by their last command.
+    const commandsOfUser = async () => {
+      const list = (await admin.client('LIST')) as string;
+      return list
+        .split('\n')
+        .filter((line) => line.includes(` user=${user} `))
+        .map((line) => /\bcmd=(\S+)/.exec(line)![1]!)
+        .sort();
+    };
+    await eventually('the adds have a connection of their own', async () => {
+      const record = await app.add('note', [1]);
+      await app.get(record.uuid);
+      return (await commandsOfUser()).join() === 'evalsha,get';
+    });
+  });
+
   it('a call made while one sent on the main connection has not settled goes there too: the lane never overtakes it', async () => {
     const { port } = new URL(server.url);
     const lane = new ScriptLane({ host: '127.0.0.1', port: Number(port), connectTimeoutMs: 5_000 }, () => true);
