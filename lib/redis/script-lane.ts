@@ -276,7 +276,9 @@ export class ScriptLane {
 /** What the lane sends as it opens, to be in the main connection's session; the last reply tells it is ready. */
 function sessionCommands({ username, password, db, name }: LaneAddress): string[][] {
   const session: string[][] = [];
-  if (password) session.push(username ? ['AUTH', username, password] : ['AUTH', password]);
+  // As ioredis: a user given without a password signs in with an empty one (an ACL user with nopass).
+  if (username) session.push(['AUTH', username, password ?? '']);
+  else if (password) session.push(['AUTH', password]);
   if (db) session.push(['SELECT', String(db)]);
   if (name) session.push(['CLIENT', 'SETNAME', name]);
   // A reply is all it waits for: PING asks for one when there is nothing to set (an ACL user may lack it).

@@ -59,6 +59,23 @@ describe('the connection adds go on', () => {
     return laneId;
   }
 
+  /** Waits until the app's connections signed in as `user` are two, the adds' own and the main one: their last commands tell them apart. */
+  async function laneOfUser(app: QueueTasks, user: string, via = admin): Promise<void> {
+    const commandsOfUser = async () => {
+      const list = (await via.client('LIST')) as string;
+      return list
+        .split('\n')
+        .filter((line) => line.includes(` user=${user} `))
+        .map((line) => /\bcmd=(\S+)/.exec(line)![1]!)
+        .sort();
+    };
+    await eventually('the adds have a connection of their own', async () => {
+      const record = await app.add('note', [1]);
+      await app.get(record.uuid);
+      return (await commandsOfUser()).join() === 'evalsha,get';
+    });
+  }
+
   it('a producer sends its adds on a connection of its own, opened by its first adds', async () => {
     const app = await producer();
     // Before any add: the main connection only.
@@ -157,20 +174,24 @@ describe('the connection adds go on', () => {
     const user = uniqueAppName('lane-restricted');
     await admin.acl('SETUSER', user, 'on', '>secret', '~*', '&*', '+@all', '-ping', '-client');
     const app = await producer({ url: server.url.replace('redis://', `redis://${user}:secret@`), redis: { connectionName: 'billing producer' } });
-    // Neither connection has a name: they are told by their user, and by their last command.
-    const commandsOfUser = async () => {
-      const list = (await admin.client('LIST')) as string;
-      return list
-        .split('\n')
-        .filter((line) => line.includes(` user=${user} `))
-        .map((line) => /\bcmd=(\S+)/.exec(line)![1]!)
-        .sort();
-    };
-    await eventually('the adds have a connection of their own', async () => {
-      const record = await app.add('note', [1]);
-      await app.get(record.uuid);
-      return (await commandsOfUser()).join() === 'evalsha,get';
-    });
+    // Neither connection has a name: they are told by their user.
+    await laneOfUser(app, user);
+  });
+
+  it('a user with no password (an ACL user with nopass): the lane signs in as that user, as the main connection does', async () => {
+    // The default user needs a password here: a lane that did not sign in could run nothing.
+    const guarded = await startRedisServer({ extraArgs: ['--requirepass', 'only-password'] });
+    const guardedAdmin = new Redis(guarded.url, { password: 'only-password' });
+    try {
+      const user = uniqueAppName('lane-nopass');
+      await guardedAdmin.acl('SETUSER', user, 'on', 'nopass', '~*', '&*', '+@all');
+      const app = await producer({ url: guarded.url.replace('redis://', `redis://${user}@`) });
+      await laneOfUser(app, user, guardedAdmin);
+      await app.stop();
+    } finally {
+      guardedAdmin.disconnect();
+      await guarded.destroy();
+    }
   });
 
   it('a call made while one sent on the main connection has not settled goes there too: the lane never overtakes it', async () => {
