@@ -115,6 +115,8 @@ export class ScriptLane {
    * the lane cannot take it now.
    */
   evalsha(sha: string, keys: readonly string[], args: readonly (string | number)[], onMain: () => Promise<unknown>): Promise<unknown> {
+    // Ended by Redis, its close yet to come: what is written there would never leave.
+    if (this.state === 'open' && !this.socket!.writable) this.gone(this.socket!);
     if (this.state !== 'open' || this.onMainUnderWay > 0) {
       this.openIfDue();
       return this.sendOnMain(onMain);
@@ -165,7 +167,7 @@ export class ScriptLane {
     socket.setTimeout(connectTimeoutMs, () => socket.destroy());
     // Its cause shows on the main client, which meets it too: here a failure only closes the lane.
     socket.on('error', () => undefined);
-    socket.on('close', () => this.closed(socket));
+    socket.on('close', () => this.gone(socket));
     const session = sessionCommands(this.address);
     let unanswered = session.length;
     const step = (refusalCloses: boolean): Waiter => ({
@@ -196,8 +198,10 @@ export class ScriptLane {
     this.failures = 0;
   }
 
-  private closed(socket: Socket): void {
+  /** The socket closed, or can no longer be written: the lane is down, its calls go on the main connection. */
+  private gone(socket: Socket): void {
     if (socket !== this.socket) return;
+    socket.destroy();
     this.socket = undefined;
     this.carry = undefined;
     if (this.state !== 'closed') {

@@ -86,7 +86,8 @@ export class ScriptRunner {
 
   /**
    * run() on the lane when it is open (see ScriptLane). Only for a script that Redis runs once per
-   * call however often it is sent (a lost lane sends it again): enqueue stores each uuid once.
+   * call however often it is sent (a lost lane sends it again): enqueue and enqueue-before store
+   * each uuid once.
    */
   runOnLane(name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
     if (!this.lane) return this.run(name, keys, args);

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AddOutcomeUnknownError, QueueTasks, type QueueTasksOptions, type RedisStorage, type TaskRecord } from '../../lib/index.js';
+import { AddOutcomeUnknownError, AddTooLateError, QueueTasks, type QueueTasksOptions, type RedisStorage, type TaskRecord } from '../../lib/index.js';
 import { ScriptLane } from '../../lib/redis/script-lane.js';
 import { eventually } from '../helpers/eventually.js';
 import { uniqueAppName } from '../helpers/names.js';
@@ -89,6 +89,21 @@ describe('the connection adds go on', () => {
     await app.stop();
     // stop() closes it with the rest.
     await eventually('the producer closed its connections', async () => (await connectionsOf(app)).length === 0);
+  });
+
+  it("an add with a deadline (a timer's tick) goes on the lane too, where adds keep the order they leave in", async () => {
+    const app = await producer();
+    const laneId = await laneOf(app);
+    const mainId = String(await (app.storage as RedisStorage).client.client('ID'));
+    // Its script's first call loads it, on the main connection (the lane's call meets NOSCRIPT).
+    await app.addOnce('note', [1], { uniqueKey: 'tick-0', uniqueTtlMs: 60_000, deadline: Date.now() + 60_000 });
+    // The main connection's last command is this read; an add sent there would make it an EVALSHA.
+    await app.get('no-such-task');
+    const tick = await app.addOnce('note', [2], { uniqueKey: 'tick-1', uniqueTtlMs: 60_000, deadline: Date.now() + 60_000 });
+    expect(tick.added).toBe(true);
+    const tooLate = await app.addOnce('note', [3], { uniqueKey: 'tick-2', uniqueTtlMs: 60_000, deadline: Date.now() - 1 }).catch((error: unknown) => error);
+    expect(tooLate).toBeInstanceOf(AddTooLateError);
+    expect(await connectionsOf(app)).toEqual(expect.arrayContaining([{ id: mainId, cmd: 'get' }, { id: laneId, cmd: 'evalsha' }]));
   });
 
   it.each(['wait', 'fail'] as const)("whenRedisDown '%s': killed with adds on their way, every add resolves, each task queued once, in the order the adds were made", async (whenRedisDown) => {

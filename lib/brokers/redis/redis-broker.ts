@@ -145,7 +145,9 @@ export class RedisBroker extends Broker {
 
   private async sendBefore([value]: string[], deadline: number): Promise<string | null> {
     this.storage.connection.refuseIfClosed(this.keys.appName);
-    const uuid = await this.scripts.run('enqueue-before', this.enqueueKeys, [this.keys.prefix, value!, deadline]);
+    // On the adds' lane too, so adds keep the order they leave in (a lost call sent again past its
+    // deadline answers the task it stored: enqueue-before.lua).
+    const uuid = await this.scripts.runOnLane('enqueue-before', this.enqueueKeys, [this.keys.prefix, value!, deadline]);
     return uuid === null ? null : (uuid as string);
   }
 
