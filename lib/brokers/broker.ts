@@ -1,4 +1,4 @@
-import { InvalidOptionError, TaskNotFoundError, TaskStateError } from '../core/errors.js';
+import { InvalidOptionError, TaskNotFoundError, TaskStateError, type MalformedKeyError } from '../core/errors.js';
 import type { RateLimits } from '../core/rate-limit.js';
 import type { RunningLimits } from '../core/running-limit.js';
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../core/task-record.js';
@@ -15,6 +15,12 @@ export interface ClaimBatch {
   stored: boolean[];
   /** Milliseconds until the next delayed task or waiting line is due; null when none. */
   nextDueInMs: number | null;
+  /**
+   * Keys the claim passed over, holding what the engine does not keep there (a queue list of
+   * another Redis type, a counter holding no integer): it took what it could without them. Absent
+   * when there are none.
+   */
+  malformedKeys?: MalformedKeyError[];
 }
 
 /** What a worker asks for when it claims: up to `max` tasks, each under a lease of `leaseMs`. */

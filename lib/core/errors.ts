@@ -151,13 +151,27 @@ export class MalformedRecordError extends QTasksError {
   }
 }
 
-/** One of an app's own keys holds another Redis type than the engine keeps there (another tool or version wrote it). */
+/**
+ * One of an app's own keys holds another Redis type than the engine keeps there, or a counter in it
+ * (the whole key, or its hash field `field`) holds no integer (`expected` is then 'integer'):
+ * another tool or version wrote it.
+ */
 export class MalformedKeyError extends QTasksError {
   declare readonly code: 'MALFORMED_KEY';
 
-  constructor(readonly key: string, readonly type: string, readonly expected: string) {
-    super('MALFORMED_KEY', `Key ${key} holds a Redis ${type} where this version keeps a ${expected} (written by another tool or version?).`);
+  constructor(
+    readonly key: string,
+    readonly type: string,
+    readonly expected: string,
+    readonly field?: string,
+  ) {
+    const where = field === undefined ? `Key ${key}` : `Field ${JSON.stringify(field)} of key ${key}`;
+    super('MALFORMED_KEY', `${where} holds a Redis ${type} where this version keeps ${withArticle(expected)} (written by another tool or version?).`);
   }
+}
+
+function withArticle(noun: string): string {
+  return `${/^[aeiou]/.test(noun) ? 'an' : 'a'} ${noun}`;
 }
 
 export class RedisUnavailableError extends QTasksError {

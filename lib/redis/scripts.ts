@@ -132,6 +132,14 @@ function typedRefusal(error: unknown): unknown {
   return error;
 }
 
+/**
+ * The keys a script passed over (`keyFaults` in lua/includes/key-check.lua: a JSON array of
+ * `[key, type, expected, field?]`), as MalformedKeyErrors.
+ */
+export function passedOverKeys(reply: string): MalformedKeyError[] {
+  return (JSON.parse(reply) as [string, string, string, string?][]).map(([key, type, expected, field]) => new MalformedKeyError(key, type, expected, field));
+}
+
 /** The JSON array of strings after `prefix` in a script's error reply. */
 function replyFields(message: string, prefix: string): string[] {
   // Some Redis versions append where the script stopped; the JSON array ends at the last ']'.

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Broker, Lease, Retention } from '../brokers/broker.js';
-import { errorMessage, InvalidOptionError, MalformedRecordError, NotAttachedError, shownValue, TaskCancelledError, WorkerStoppedError } from '../core/errors.js';
+import { errorMessage, InvalidOptionError, type MalformedKeyError, MalformedRecordError, NotAttachedError, shownValue, TaskCancelledError, WorkerStoppedError } from '../core/errors.js';
 import { TaskAbort } from '../core/task-abort.js';
 import { pause, settleWithin } from '../core/timing.js';
 import { traceback } from '../core/executor.js';
@@ -98,6 +98,11 @@ export class AsyncWorker extends Worker {
   private startedAt = 0;
   /** Set once stopped: results still unsent are dropped, their leases expire and they run again. */
   private closed = false;
+  /**
+   * Keys claims passed over that were logged already (by message): every claim meets them again
+   * until they are mended, and a log line per claim would bury the rest.
+   */
+  private readonly loggedKeyFaults = new Set<string>();
   /** Where thread tasks' exports run: none here, so on the event loop (ThreadWorker sets its pool). */
   protected threadRunner?: ThreadRunner;
 
@@ -294,6 +299,7 @@ export class AsyncWorker extends Worker {
       if (!batch) return true;
       if (waitMs === undefined) this.claimRoundTripMs = performance.now() - sentAt;
       this.settled(settle, batch.stored);
+      this.logPassedOverKeys(batch.malformedKeys);
       if (signal.aborted) {
         // Claimed while stopping: they go back. What the claim learned is handed on by the stop
         // (wakeWorker): its wait may have used up the wake-up of a delayed task.
@@ -327,6 +333,15 @@ export class AsyncWorker extends Worker {
       return false;
     } finally {
       this.reserved -= size;
+    }
+  }
+
+  /** Logs each key a claim passed over, once for this worker's life. */
+  private logPassedOverKeys(faults: MalformedKeyError[] = []): void {
+    for (const fault of faults) {
+      if (this.loggedKeyFaults.has(fault.message)) continue;
+      this.loggedKeyFaults.add(fault.message);
+      this.ctx.logger.error(`worker ${this.id} claims pass over a key until it is mended (logged once): ${fault.name}: ${fault.message}`);
     }
   }
 

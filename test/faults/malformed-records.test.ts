@@ -333,3 +333,140 @@ describe('an add that Redis refuses part-way (a key holding another Redis type) 
     expect(await redis.get(`${keys.prefix}u:held`)).toBe(holder.uuid);
   });
 });
+
+describe('a claim meeting a key it cannot use passes it over, names it, and takes what it safely can', () => {
+  const { redis, apps } = appsOnTestRedis();
+  const double = (registered: QueueTasks) => registered.task('double', (n: number) => n * 2);
+
+  /** A producer (no worker) knowing `double` and `limited` (maxRunning 1), its keys and broker. */
+  async function producer(label: string): Promise<{ app: QueueTasks; keys: RedisKeys; broker: RedisBroker }> {
+    const app = await apps.start(label, (registered) => {
+      double(registered);
+      registered.task({ name: 'limited', maxRunning: 1 }, (n: number) => n);
+    }, { worker: false, globalConfig: null });
+    return { app, keys: new RedisKeys(app.name), broker: app.broker as RedisBroker };
+  }
+
+  /** A logger keeping what is logged as errors. */
+  function errorLog(): QTasksLogger & { errors: string[] } {
+    const errors: string[] = [];
+    return { errors, log: () => undefined, warn: () => undefined, error: (message: string) => void errors.push(message) };
+  }
+
+  const claimAll = (broker: RedisBroker, runningLimits?: Map<string, number>) => broker.claim({ workerId: 'w1', max: 10, leaseMs: 10_000, retention: KEEP, runningLimits });
+
+  it('a queue list of another Redis type: the worker runs the other priorities\' tasks and logs the key once, over many claims', async () => {
+    const { app, keys } = await producer('claim-foreign-queue');
+    await app.add('double', [0], { priority: 5 });
+    await redis.del(keys.queue(5));
+    await redis.hset(keys.queue(5), 'field', 'value');
+    const logger = errorLog();
+    await apps.start('claim-foreign-queue-worker', double, { name: app.name, logger, globalConfig: null });
+    // Before and after the foreign list's priority, one by one: a claim each.
+    for (const [n, priority] of [[1, 1], [2, 10], [3, 10], [4, 1]]) {
+      expect(await app.run('double', [n], { priority, timeout: 10_000 })).toMatchObject({ status: 'success', returning: n * 2 });
+    }
+    expect(logger.errors).toEqual([
+      expect.stringContaining(`MalformedKeyError: Key ${keys.queue(5)} holds a Redis hash where this version keeps a list`),
+    ]);
+    expect(await redis.hgetall(keys.queue(5))).toEqual({ field: 'value' });
+    expect(await redis.zrange(keys.priorities, '0', '-1')).toEqual(['5']);
+  });
+
+  it('a priorities or delayed set of another Redis type: the claim names it and still stores outcomes and starts what it can reach', async () => {
+    const { app, keys, broker } = await producer('claim-foreign-sets');
+    const queued = await app.add('double', [1]);
+    await redis.set(keys.delayed, 'not a sorted set');
+    let batch = await claimAll(broker);
+    expect(batch.tasks.map(({ record }) => record.uuid)).toEqual([queued.uuid]);
+    expect(batch.malformedKeys).toMatchObject([{ code: 'MALFORMED_KEY', key: keys.delayed, type: 'string', expected: 'zset' }]);
+    await redis.del(keys.delayed);
+
+    await redis.set(keys.priorities, 'not a sorted set');
+    const [claimed] = batch.tasks;
+    batch = await broker.claim({ workerId: 'w1', max: 10, leaseMs: 10_000, retention: KEEP }, [
+      { uuid: queued.uuid, token: claimed!.token, status: 'success', payload: '2' },
+    ]);
+    expect(batch).toMatchObject({ tasks: [], stored: [true], malformedKeys: [{ key: keys.priorities, type: 'string', expected: 'zset' }] });
+    expect(await app.get(queued.uuid)).toMatchObject({ status: 'success', returning: 2 });
+  });
+
+  it('a pauses set of another Redis type: the claim stores its outcomes and starts nothing, as while the queue is paused', async () => {
+    const { app, keys, broker } = await producer('claim-foreign-pauses');
+    const [first, second] = await app.addBulk([1, 2].map((n) => ({ name: 'double', args: [n] })));
+    const { tasks: [claimed] } = await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP });
+    await redis.set(keys.pauses, 'by hand');
+    const batch = await broker.claim({ workerId: 'w1', max: 10, leaseMs: 10_000, retention: KEEP }, [
+      { uuid: first!.uuid, token: claimed!.token, status: 'success', payload: '2' },
+    ]);
+    expect(batch).toMatchObject({ tasks: [], stored: [true], nextDueInMs: null, malformedKeys: [{ key: keys.pauses, type: 'string', expected: 'set' }] });
+    expect(await app.get(first!.uuid)).toMatchObject({ status: 'success', returning: 2 });
+    expect(await app.get(second!.uuid)).toMatchObject({ status: 'new' });
+    await redis.del(keys.pauses);
+    expect((await claimAll(broker)).tasks.map(({ record }) => record.uuid)).toEqual([second!.uuid]);
+  });
+
+  it('a batch counter holding no integer: nothing is claimed, every task stays queued in order, and a worker logs it once and runs them once it is mended', async () => {
+    const { app, keys, broker } = await producer('claim-batch-counter');
+    const tasks = await app.addBulk([1, 2, 3].map((n) => ({ name: 'double', args: [n] })));
+    const uuids = tasks.map(({ uuid }) => uuid);
+    for (const [spoil, type] of [
+      [() => redis.set(`${keys.prefix}bn`, 'lots'), 'string'],
+      [() => redis.hset(`${keys.prefix}bn`, 'n', '1'), 'hash'],
+    ] as const) {
+      await spoil();
+      const batch = await claimAll(broker);
+      expect(batch).toMatchObject({ tasks: [], malformedKeys: [{ key: `${keys.prefix}bn`, type, expected: 'integer' }] });
+      expect(batch.malformedKeys![0]!.message).toMatch(`Key ${keys.prefix}bn holds a Redis ${type} where this version keeps an integer`);
+      // Emptied by the claim and filled again: its priority is back too.
+      expect(await redis.lrange(keys.queue(0), 0, -1)).toEqual(uuids);
+      expect(await redis.zrange(keys.priorities, '0', '-1')).toEqual(['0']);
+      await redis.del(`${keys.prefix}bn`);
+    }
+
+    await redis.set(`${keys.prefix}bn`, 'lots');
+    const logger = errorLog();
+    await apps.start('claim-batch-counter-worker', double, { name: app.name, logger, globalConfig: null });
+    // Several claims meet it (each add wakes the worker), one line is logged.
+    await app.addBulk([4, 5].map((n) => ({ name: 'double', args: [n] })));
+    await app.add('double', [6]);
+    await eventually('the fault logged', async () => logger.errors.length > 0, 5_000);
+    await sleep(300);
+    expect(logger.errors).toEqual([expect.stringContaining(`MalformedKeyError: Key ${keys.prefix}bn holds a Redis string where this version keeps an integer`)]);
+    expect(await app.get(uuids[0]!)).toMatchObject({ status: 'new' });
+    await redis.set(`${keys.prefix}bn`, '100');
+    expect(await app.run('double', [21], { timeout: 10_000 })).toMatchObject({ status: 'success', returning: 42 });
+    const done = await Promise.all(uuids.map((uuid) => app.wait(uuid, { timeout: 10_000 })));
+    expect(done.map(({ returning }) => returning)).toEqual([2, 4, 6]);
+  });
+
+  it('a running count that cannot be read holds its task back (no slot taken past an unknown count) and not the others; an outcome is still stored', async () => {
+    const { app, keys, broker } = await producer('claim-running-count');
+    const limits = new Map([['limited', 1]]);
+    for (const [spoil, fault] of [
+      [() => redis.hset(keys.runningCounts, 'limited', 'x'), { type: 'string', expected: 'integer', field: 'limited' }],
+      [() => redis.set(keys.runningCounts, 'not a hash'), { type: 'string', expected: 'hash', field: undefined }],
+    ] as const) {
+      await spoil();
+      const limited = await app.add('limited', [1]);
+      const other = await app.add('double', [2]);
+      const batch = await claimAll(broker, limits);
+      expect(batch.tasks.map(({ record }) => record.uuid)).toEqual([other.uuid]);
+      expect(batch.malformedKeys).toMatchObject([{ key: keys.runningCounts, ...fault }]);
+      expect(await app.get(limited.uuid)).toMatchObject({ status: 'new' });
+      expect(await redis.lrange(keys.waitingLine('limited'), 0, -1)).toEqual([limited.uuid]);
+      // Mended: the next claim starts it.
+      await redis.del(keys.runningCounts);
+      const mended = await claimAll(broker, limits);
+      expect(mended.tasks.map(({ record }) => record.uuid)).toEqual([limited.uuid]);
+      expect(mended.malformedKeys).toBeUndefined();
+      // Spoiled while it runs: its outcome is stored all the same, the count left as it is.
+      await spoil();
+      const stored = await broker.complete([{ uuid: limited.uuid, token: mended.tasks[0]!.token, status: 'success', payload: '1' }], KEEP);
+      expect(stored).toEqual([true]);
+      expect(await app.get(limited.uuid)).toMatchObject({ status: 'success' });
+      await broker.complete([{ uuid: other.uuid, token: batch.tasks[0]!.token, status: 'success', payload: '4' }], KEEP);
+      await redis.del(keys.runningCounts);
+    }
+  });
+});

@@ -5,7 +5,7 @@ import type { RateLimits } from '../../core/rate-limit.js';
 import type { RunningLimits } from '../../core/running-limit.js';
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/task-record.js';
 import { neverSent, type RedisClient } from '../../redis/connection.js';
-import { ScriptRunner, type ScriptName } from '../../redis/scripts.js';
+import { passedOverKeys, ScriptRunner, type ScriptName } from '../../redis/scripts.js';
 import { encodeNewRecord, decodeRecord } from '../../storages/record-codec.js';
 import { RedisStorage, type RedisStorageOptions } from '../../storages/redis/redis-storage.js';
 import { EnqueueBatcher, type BatchLimits } from './enqueue-batcher.js';
@@ -169,11 +169,12 @@ export class RedisBroker extends Broker {
       ...limitArgs(rateLimits, runningLimits),
       ...outcomeArgs(settle, settling.ended),
     ];
-    const [nextDue, stored, batch, claimed] = (await this.scripts.run('claim', this.stateKeys, args, client).catch(settling.undo)) as [
+    const [nextDue, stored, batch, claimed, faults] = (await this.scripts.run('claim', this.stateKeys, args, client).catch(settling.undo)) as [
       number,
       string,
       string,
       string,
+      string | undefined,
     ];
     const tasks: ClaimedTask[] = [];
     const malformed: TaskOutcome[] = [];
@@ -194,7 +195,9 @@ export class RedisBroker extends Broker {
     }
     // Should this fail, they come back when the lease ends, and fail then.
     if (malformed.length > 0) await this.complete(malformed, retention).catch(() => undefined);
-    return { tasks, stored: storedFlags(stored), nextDueInMs: nextDue < 0 ? null : nextDue };
+    const claimBatch: ClaimBatch = { tasks, stored: storedFlags(stored), nextDueInMs: nextDue < 0 ? null : nextDue };
+    if (faults) claimBatch.malformedKeys = passedOverKeys(faults);
+    return claimBatch;
   }
 
   async waitForWork(timeoutMs: number, signal: AbortSignal): Promise<void> {

@@ -11,8 +11,11 @@
 -- (none: 0)
 -- Returns { ms until the next delayed task or waiting line is due (-1 = none), one
 -- '1' or '0' per outcome (a string), the batch id ('' when nothing was claimed), the claimed tasks as one string of lines
--- `<uuid>\n<record>\n...` } (a few long strings cost the client library far less to read than a
--- value per task; JSON has no raw newline). The n-th task's token is `<batch>:<n>`.
+-- `<uuid>\n<record>\n...` (a few long strings cost the client library far less to read than a
+-- value per task; JSON has no raw newline), the keys passed over as JSON ('' when none; see
+-- keyFaults in includes/key-check.lua) }. The n-th task's token is `<batch>:<n>`.
+-- A key holding what the engine does not keep there stops no claim: what it holds is passed over
+-- and named in the reply, and the rest goes on (see where each is read below).
 --@include time
 --@include finish
 --@include queue
@@ -22,6 +25,7 @@
 --@include rate-windows
 --@include running-slots
 --@include waiting-lines
+--@include key-check
 local prefix = ARGV[1]
 local now = nowMs()
 
@@ -55,7 +59,8 @@ if repeated then
     end
   end
   -- While the whole queue is paused, no due time, as a first run answers (a resume wakes the worker).
-  return { nextDueIn(prefix, KEYS[2], now), lastStored, lastBatch, table.concat(lines, '\n') }
+  -- The keys the first run passed over are not kept: the next claim meets them again.
+  return { nextDueIn(prefix, KEYS[2], now), lastStored, lastBatch, table.concat(lines, '\n'), '' }
 end
 
 local retention = readRetention(5)
@@ -71,17 +76,21 @@ if queuePaused then
   callInChunks('MSET', writes)
   keepAnswer(answerKey, kept, ARGV[8], stored .. ' ', ARGV[4])
   notify(prefix, notices)
-  return { -1, stored, '', '' }
+  return { -1, stored, '', '', keyFaultsReply() }
 end
 -- Whether claimed tasks' names matter: some are limited or paused.
 local namesMatter = next(limits) ~= nil or next(paused) ~= nil
 
--- The first delayed task; when it is due, due ones are promoted and the first is read again.
+-- The first delayed task; when it is due, due ones are promoted and the first is read again. A
+-- delayed set of another type promotes nothing: queued tasks still start.
 local function firstDelayed()
-  return redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  return redis.pcall('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 end
 local nextDelayed = firstDelayed()
-if #nextDelayed > 0 and tonumber(nextDelayed[2]) <= now then
+if nextDelayed.err then
+  noteKeyFault(KEYS[2], 'zset')
+  nextDelayed = {}
+elseif #nextDelayed > 0 and tonumber(nextDelayed[2]) <= now then
   local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
   for _, uuid in ipairs(due) do
     redis.call('ZREM', KEYS[2], uuid)
@@ -112,6 +121,8 @@ local runningCounts = {}
 local anyWaiting = false
 -- A line this call left due (the claim filled up before the line emptied): the next idle worker takes it.
 local lineLeftDue = false
+-- The batch counter holds no integer (or another type): no batch id, so nothing more is claimed.
+local noBatchId = false
 -- Tasks this call put in a line: bounded, so a long backlog of one held task joins its line over
 -- several calls rather than holding Redis in one.
 local joinedLines = 0
@@ -137,10 +148,36 @@ local function lineDueAt(name, limit)
   return windows[name].e
 end
 
--- Claims the queued tasks `uuids` in order. Taken from a queue (`fromQueue`), a limited task whose
--- window is full or whose slots are all held joins its waiting line instead; taken from a line, it
--- has room. (A line with room left is emptied before the queues are read, so no queued task passes one.)
-local function claimQueued(uuids, fromQueue)
+-- A new batch id from the counter, or nil (noted) when it holds no integer or another type: ids
+-- made up otherwise could be one a batch already has, whose tasks would then run twice.
+local function newBatch()
+  local id = redis.pcall('INCR', prefix .. 'bn')
+  if type(id) == 'table' then
+    noteKeyFault(prefix .. 'bn', 'integer')
+    noBatchId = true
+    return nil
+  end
+  return id
+end
+
+-- Puts uuids[from..] back at the head of the list `sourceKey` they were taken from, in their
+-- order; a queue list emptied by their taking gets its priority back.
+local function putBack(uuids, from, sourceKey, priority)
+  local back = {}
+  for i = #uuids, from, -1 do
+    back[#back + 1] = uuids[i]
+  end
+  if redis.call('LPUSH', sourceKey, unpack(back)) == #back and priority then
+    redis.call('ZADD', KEYS[1], priority, priority)
+  end
+end
+
+-- Claims the queued tasks `uuids`, taken from the list `sourceKey` (a queue's, of `priority`, or a
+-- waiting line's), in order. Taken from a queue (`fromQueue`), a limited task whose window is full
+-- or whose slots are all held joins its waiting line instead; taken from a line, it has room. (A
+-- line with room left is emptied before the queues are read, so no queued task passes one.) With no
+-- batch id to be had, the tasks not yet claimed go back where they were.
+local function claimQueued(uuids, fromQueue, sourceKey, priority)
   local keys, raws = readRecords(uuids)
   for i, uuid in ipairs(uuids) do
     local key = keys[i]
@@ -158,37 +195,37 @@ local function claimQueued(uuids, fromQueue)
         rest = queuedRest(raw)
       end
     end
-    -- The name whose running slot the task takes, if it has maxRunning.
-    local slotOf = nil
+    -- The task's limits, when it has some.
+    local name, limit
     if rest and namesMatter then
-      local name = queuedTaskName(raw, rest)
-      local limit = name and limits[name]
+      name = queuedTaskName(raw, rest)
+      limit = name and limits[name]
       if fromQueue and paused[name] then
         joinWaitingLine(prefix, name, uuid, nil)
         joinedLines = joinedLines + 1
         rest = nil
-      elseif limit then
-        if fromQueue and roomFor(name, limit) <= 0 then
-          joinWaitingLine(prefix, name, uuid, lineDueAt(name, limit))
-          anyWaiting = true
-          joinedLines = joinedLines + 1
-          rest = nil
-        else
-          if limit.rate then
-            countStart(rateWindow(prefix, name, windows), limit.rate, now)
-          end
-          slotOf = limit.running and name
-        end
+      elseif limit and fromQueue and roomFor(name, limit) <= 0 then
+        joinWaitingLine(prefix, name, uuid, lineDueAt(name, limit))
+        anyWaiting = true
+        joinedLines = joinedLines + 1
+        rest = nil
       end
     end
-    if rest then
+    if rest and not batch then
+      batch = newBatch()
       if not batch then
-        batch = redis.call('INCR', prefix .. 'bn')
-        heldHead = '{"s":"process","u":' .. now .. ',"k":"' .. batch .. ':'
+        putBack(uuids, i, sourceKey, priority)
+        return
       end
+      heldHead = '{"s":"process","u":' .. now .. ',"k":"' .. batch .. ':'
+    end
+    if rest then
       claimed = claimed + 1
-      if slotOf then
-        takeRunningSlot(prefix, slotOf, uuid, batch, runningCounts)
+      if limit and limit.rate then
+        countStart(rateWindow(prefix, name, windows), limit.rate, now)
+      end
+      if limit and limit.running then
+        takeRunningSlot(prefix, name, uuid, batch, runningCounts)
       end
       local held = heldHead .. claimed .. heldTail .. string.sub(raw, rest)
       writes[#writes + 1] = key
@@ -204,6 +241,9 @@ end
 -- or a limit raised or removed since): their tasks were met before anything queued.
 local scheduled = redis.call('ZRANGE', prefix .. 'rw', 0, -1, 'WITHSCORES')
 for i = 1, #scheduled, 2 do
+  if noBatchId then
+    break
+  end
   local name = scheduled[i]
   local limit = limits[name]
   -- A task no longer limited (not in this claim's limits) waits for nothing.
@@ -226,10 +266,10 @@ for i = 1, #scheduled, 2 do
       local taken = redis.call('LPOP', lineKey, allowed)
       if taken then
         local before = claimed
-        claimQueued(taken, false)
+        claimQueued(taken, false, lineKey)
         allowed = allowed - (claimed - before)
       end
-    until not taken or allowed <= 0
+    until not taken or allowed <= 0 or noBatchId
     -- The rest wait for a slot or the window this call filled, or for the next claim when this
     -- one is full.
     local dueAt = now
@@ -243,18 +283,32 @@ for i = 1, #scheduled, 2 do
   end
 end
 
-while claimed < max and joinedLines < 1000 do
-  local top = redis.call('ZRANGE', KEYS[1], 0, 0)
-  if #top == 0 then
+-- Priorities whose list holds another Redis type are passed over (their entry left as it is, to be
+-- named again until the list is mended): the others' tasks still start. A priorities set of another
+-- type leaves every queue unread (queuesUnread).
+local passed = 0
+local queuesUnread = false
+while claimed < max and joinedLines < 1000 and not noBatchId do
+  local top = redis.pcall('ZRANGE', KEYS[1], passed, passed)
+  if top.err then
+    noteKeyFault(KEYS[1], 'zset')
+    queuesUnread = true
+    break
+  elseif #top == 0 then
     break
   end
   local listKey = prefix .. 'q:' .. top[1]
   local wanted = max - claimed
-  local uuids = redis.call('LPOP', listKey, wanted) or {}
-  if #uuids < wanted then
-    redis.call('ZREM', KEYS[1], top[1])
+  local uuids = redis.pcall('LPOP', listKey, wanted) or {}
+  if uuids.err then
+    noteKeyFault(listKey, 'list')
+    passed = passed + 1
+  else
+    if #uuids < wanted then
+      redis.call('ZREM', KEYS[1], top[1])
+    end
+    claimQueued(uuids, true, listKey, top[1])
   end
-  claimQueued(uuids, true)
 end
 
 saveRateWindows(prefix, windows)
@@ -265,10 +319,10 @@ if claimed > 0 then
 end
 -- Work left behind wakes the next idle worker. (A claim that got fewer than it asked for
 -- emptied every list and line it could take from, or put all it could in lines.)
-if lineLeftDue or ((claimed == max or joinedLines >= 1000) and redis.call('ZCARD', KEYS[1]) > 0) then
+if lineLeftDue or ((claimed == max or joinedLines >= 1000) and not queuesUnread and redis.call('ZCARD', KEYS[1]) > passed) then
   wake(KEYS[3])
 end
 keepAnswer(answerKey, kept, ARGV[8], stored .. ' ' .. (batch or ''), ARGV[4])
 notify(prefix, notices)
 local nextReopen = anyWaiting and redis.call('ZRANGE', prefix .. 'rw', 0, 0, 'WITHSCORES') or {}
-return { dueIn(now, nextDelayed, nextReopen), stored, tostring(batch or ''), table.concat(lines, '\n') }
+return { dueIn(now, nextDelayed, nextReopen), stored, tostring(batch or ''), table.concat(lines, '\n'), keyFaultsReply() }

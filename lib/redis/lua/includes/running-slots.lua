@@ -5,12 +5,46 @@
 -- <prefix>rs maps each slot holder's uuid to `<batch> <name>`: whatever ends a lease frees the slot
 -- without being told the name, and only the lease that took a slot frees it (a late caller whose
 -- task another claim holds now frees nothing); <prefix>rc counts the holders of each name.
+-- A count that cannot be read (rc of another Redis type, or a count holding no integer) is noted
+-- (see key-check.lua) and left as it is: its name starts no task until it is mended, since a slot
+-- taken past an unknown count could run more than maxRunning at once.
+--@include key-check
+
+-- A count as a limit compares it: an integer (HINCRBY's range, 18 digits at most), else nil.
+local function slotCount(stored)
+  if #stored <= 18 and string.match(stored, '^%-?%d+$') then
+    return tonumber(stored)
+  end
+  return nil
+end
+
+-- Notes why a command on `name`'s count failed: rc holds another type, or the count no integer.
+local function noteCountFault(prefix, name)
+  local key = prefix .. 'rc'
+  if foreignType(key, 'hash') then
+    noteKeyFault(key, 'hash')
+  else
+    noteKeyFault(key, 'integer', name)
+  end
+end
 
 -- Holders of `name`, read once per call into `counts`.
 local function runningCount(prefix, name, counts)
   local count = counts[name]
   if not count then
-    count = tonumber(redis.call('HGET', prefix .. 'rc', name)) or 0
+    local stored = redis.pcall('HGET', prefix .. 'rc', name)
+    if type(stored) == 'table' then
+      noteCountFault(prefix, name)
+    elseif stored then
+      count = slotCount(stored)
+      if not count then
+        noteCountFault(prefix, name)
+      end
+    else
+      count = 0
+    end
+    -- Unreadable: as if every slot were held.
+    count = count or math.huge
     counts[name] = count
   end
   return count
@@ -36,7 +70,13 @@ local function freeRunningSlot(prefix, uuid, batch)
     return false
   end
   redis.call('HDEL', prefix .. 'rs', uuid)
-  if redis.call('HINCRBY', prefix .. 'rc', name, -1) <= 0 then
+  -- A count that cannot be counted down is left as it is: the outcome is stored all the same.
+  local left = redis.pcall('HINCRBY', prefix .. 'rc', name, -1)
+  if type(left) == 'table' then
+    noteCountFault(prefix, name)
+    return false
+  end
+  if left <= 0 then
     redis.call('HDEL', prefix .. 'rc', name)
   end
   if redis.call('EXISTS', prefix .. 'rp:' .. name) == 0 or redis.call('SISMEMBER', prefix .. 'ps', name) == 1 then

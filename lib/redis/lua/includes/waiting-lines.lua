@@ -14,6 +14,7 @@
 -- * A pause (pause.lua): the set <prefix>ps holds paused task names, and '' while the whole queue
 --   is paused. A paused task's line stays out of <prefix>rw until it is resumed.
 --@include record
+--@include key-check
 
 -- The score of a line waiting for a running slot (2^53 - 1, as RUNNING_SLOT_WAIT in
 -- lib/core/running-limit.ts): later than any due time, so it is never one.
@@ -80,10 +81,17 @@ local function joinWaitingLine(prefix, name, uuid, reopenAt)
   end
 end
 
--- What is paused: name -> true for each paused task, and whether the whole queue is.
+-- What is paused: name -> true for each paused task, and whether the whole queue is. A pauses set
+-- of another Redis type (noted, see key-check.lua) counts as the whole queue paused: any task may
+-- be one its owner paused.
 local function readPauses(prefix)
   local paused = {}
-  for _, name in ipairs(redis.call('SMEMBERS', prefix .. 'ps')) do
+  local members = redis.pcall('SMEMBERS', prefix .. 'ps')
+  if members.err then
+    noteKeyFault(prefix .. 'ps', 'set')
+    return paused, true
+  end
+  for _, name in ipairs(members) do
     paused[name] = true
   end
   local queuePaused = paused[''] == true
