@@ -440,6 +440,28 @@ describe('a claim meeting a key it cannot use passes it over, names it, and take
     expect(done.map(({ returning }) => returning)).toEqual([2, 4, 6]);
   });
 
+  it('a lease set of another Redis type: nothing is claimed (no task held with no lease to recover it), every task stays queued in order', async () => {
+    const { app, keys, broker } = await producer('claim-foreign-leases');
+    const uuids = (await app.addBulk([1, 2].map((n) => ({ name: 'double', args: [n] })))).map(({ uuid }) => uuid);
+    await redis.set(keys.active, 'not a sorted set');
+    expect(await claimAll(broker)).toMatchObject({ tasks: [], malformedKeys: [{ key: keys.active, type: 'string', expected: 'zset' }] });
+    expect(await redis.lrange(keys.queue(0), 0, -1)).toEqual(uuids);
+    expect(await Promise.all(uuids.map((uuid) => app.get(uuid)))).toMatchObject([{ status: 'new' }, { status: 'new' }]);
+    await redis.del(keys.active);
+    expect((await claimAll(broker)).tasks.map(({ record }) => record.uuid)).toEqual(uuids);
+    expect(await redis.zcard(keys.active)).toBe(1);
+  });
+
+  it('a wake-up marker of another Redis type: the claim keeps its tasks and names it rather than failing once it has held them', async () => {
+    const { app, keys, broker } = await producer('claim-foreign-marker');
+    const [first] = await app.addBulk([1, 2].map((n) => ({ name: 'double', args: [n] })));
+    await redis.del(keys.marker);
+    await redis.hset(keys.marker, 'field', 'value');
+    // A full claim with work left behind wakes the next idle worker.
+    const batch = await broker.claim({ workerId: 'w1', max: 1, leaseMs: 10_000, retention: KEEP });
+    expect(batch).toMatchObject({ tasks: [{ record: { uuid: first!.uuid } }], malformedKeys: [{ key: keys.marker, type: 'hash', expected: 'list' }] });
+  });
+
   it('a running count that cannot be read holds its task back (no slot taken past an unknown count) and not the others; an outcome is still stored', async () => {
     const { app, keys, broker } = await producer('claim-running-count');
     const limits = new Map([['limited', 1]]);

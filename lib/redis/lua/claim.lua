@@ -121,7 +121,7 @@ local runningCounts = {}
 local anyWaiting = false
 -- A line this call left due (the claim filled up before the line emptied): the next idle worker takes it.
 local lineLeftDue = false
--- The batch counter holds no integer (or another type): no batch id, so nothing more is claimed.
+-- No batch can be made (see newBatch), so nothing more is claimed.
 local noBatchId = false
 -- Tasks this call put in a line: bounded, so a long backlog of one held task joins its line over
 -- several calls rather than holding Redis in one.
@@ -148,12 +148,19 @@ local function lineDueAt(name, limit)
   return windows[name].e
 end
 
--- A new batch id from the counter, or nil (noted) when it holds no integer or another type: ids
--- made up otherwise could be one a batch already has, whose tasks would then run twice.
+-- A new batch id from the counter, its lease set in the active set, or nil (noted) when the counter
+-- holds no integer or another type (ids made up otherwise could be one a batch already has, whose
+-- tasks would then run twice), or the active set is of another type (a batch with no lease there
+-- would never be recovered). Set before any task is held, so a failure leaves nothing half done.
 local function newBatch()
   local id = redis.pcall('INCR', prefix .. 'bn')
   if type(id) == 'table' then
     noteKeyFault(prefix .. 'bn', 'integer')
+    noBatchId = true
+    return nil
+  end
+  if type(redis.pcall('ZADD', KEYS[4], now + tonumber(ARGV[4]), id)) == 'table' then
+    noteKeyFault(KEYS[4], 'zset')
     noBatchId = true
     return nil
   end
@@ -314,13 +321,16 @@ end
 saveRateWindows(prefix, windows)
 callInChunks('MSET', writes)
 if claimed > 0 then
-  redis.call('ZADD', KEYS[4], now + tonumber(ARGV[4]), batch)
   callInChunks('RPUSH', claimedUuids, prefix .. 'lb:' .. batch)
 end
 -- Work left behind wakes the next idle worker. (A claim that got fewer than it asked for
--- emptied every list and line it could take from, or put all it could in lines.)
+-- emptied every list and line it could take from, or put all it could in lines.) A marker of
+-- another type wakes no one: the claim's tasks are held already, and idle workers look again
+-- within their idle block.
 if lineLeftDue or ((claimed == max or joinedLines >= 1000) and not queuesUnread and redis.call('ZCARD', KEYS[1]) > passed) then
-  wake(KEYS[3])
+  if type(wake(KEYS[3], redis.pcall)) == 'table' then
+    noteKeyFault(KEYS[3], 'list')
+  end
 end
 keepAnswer(answerKey, kept, ARGV[8], stored .. ' ' .. (batch or ''), ARGV[4])
 notify(prefix, notices)
