@@ -1,5 +1,17 @@
 import { MalformedKeyError } from '../core/errors.js';
+import { FINAL_STATUSES } from '../core/task-record.js';
 import type { RedisClient } from './connection.js';
+import type { RedisKeys } from './keys.js';
+
+/** The Redis type the engine (lua/includes/*.lua) keeps in each of an app's queue keys with a fixed name. */
+export function queueKeyTypes(keys: RedisKeys): [key: string, type: string][] {
+  return [
+    [keys.priorities, 'zset'], [keys.delayed, 'zset'], [keys.active, 'zset'], [keys.waitingLineReopens, 'zset'],
+    [keys.finishedCounts, 'hash'], [keys.runningCounts, 'hash'],
+    [keys.pauses, 'set'],
+    ...[...FINAL_STATUSES].map((status): [string, string] => [keys.finished(status), 'zset']),
+  ];
+}
 
 /**
  * Of `expected` (each key with the Redis type the app keeps there), the first key holding another

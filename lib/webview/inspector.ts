@@ -8,7 +8,7 @@ import { FINAL_STATUSES, type TaskRecord, type TaskStatus } from '../core/task-r
 import type { TaskCatalogEntry } from '../core/task-registry.js';
 import { RedisConnection, type RedisClient, type RedisConnectionOptions } from '../redis/connection.js';
 import { RedisKeys } from '../redis/keys.js';
-import { mistypedKey } from '../redis/key-types.js';
+import { mistypedKey, queueKeyTypes } from '../redis/key-types.js';
 import { getRecordText, isWrongTypeError, wrongTypeReason } from '../redis/record-text.js';
 import { decodeRecord, readRecordHead, RECORD_HEAD_BYTES, type RecordHead } from '../storages/record-codec.js';
 
@@ -255,23 +255,12 @@ export class QueueInspector {
    * its own (the overview lists them in `unreadable`), so one here would hide the key that failed.
    */
   private async mistypedKey(): Promise<MalformedKeyError | undefined> {
-    return mistypedKey(this.client, [...this.ownKeyTypes(), ...(await this.listKeyTypes())]);
-  }
-
-  /** The Redis type the engine (lua/includes/*.lua) keeps in each queue key with a fixed name. */
-  private ownKeyTypes(): [key: string, type: string][] {
-    const { keys } = this;
-    return [
-      [keys.priorities, 'zset'], [keys.delayed, 'zset'], [keys.active, 'zset'], [keys.waitingLineReopens, 'zset'],
-      [keys.finishedCounts, 'hash'], [keys.runningCounts, 'hash'],
-      [keys.pauses, 'set'],
-      ...[...FINAL_STATUSES].map((status): [string, string] => [keys.finished(status), 'zset']),
-    ];
+    return mistypedKey(this.client, [...queueKeyTypes(this.keys), ...(await this.listKeyTypes())]);
   }
 
   /**
    * The lists named in other keys: the queue of each priority, the waiting line of each name with
-   * one, the uuids of each live batch. A naming key that cannot be read names none (ownKeyTypes
+   * one, the uuids of each live batch. A naming key that cannot be read names none (queueKeyTypes
    * checks it).
    */
   private async listKeyTypes(): Promise<[key: string, type: string][]> {

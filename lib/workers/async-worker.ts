@@ -99,10 +99,13 @@ export class AsyncWorker extends Worker {
   /** Set once stopped: results still unsent are dropped, their leases expire and they run again. */
   private closed = false;
   /**
-   * Keys claims passed over that were logged already (by message): every claim meets them again
-   * until they are mended, and a log line per claim would bury the rest.
+   * Faults logged already: keys claims passed over (by message), and the last failure of a claim
+   * and of a wait for work (by message, until one of its kind succeeds: an idle worker's failing
+   * wait alternates with claims that work). Every claim meets them again until they are mended,
+   * and a log line per claim would bury the rest.
    */
   private readonly loggedKeyFaults = new Set<string>();
+  private readonly lastFailures: { claim?: string; wait?: string } = {};
   /** Where thread tasks' exports run: none here, so on the event loop (ThreadWorker sets its pool). */
   protected threadRunner?: ThreadRunner;
 
@@ -297,6 +300,7 @@ export class AsyncWorker extends Worker {
       const request = { workerId: this.id, max: size, leaseMs: config.leaseMs, retention: this.retention, rateLimits: this.ctx.rateLimits, runningLimits: this.ctx.runningLimits };
       const batch = waitMs === undefined ? await broker.claim(request, settle) : await broker.claimAfterWait(waitMs, signal, request);
       if (!batch) return true;
+      this.lastFailures[waitMs === undefined ? 'claim' : 'wait'] = undefined;
       if (waitMs === undefined) this.claimRoundTripMs = performance.now() - sentAt;
       this.settled(settle, batch.stored);
       this.logPassedOverKeys(batch.malformedKeys);
@@ -327,7 +331,7 @@ export class AsyncWorker extends Worker {
     } catch (error) {
       this.unsent(settle);
       if (signal.aborted) return true;
-      this.ctx.logger.error(`worker ${this.id} could not claim tasks: ${errorMessage(error)}`);
+      this.logClaimFailure(error, waitMs === undefined ? 'claim' : 'wait');
       void this.flush();
       await pause(RETRY_PAUSE_MS, signal);
       return false;
@@ -343,6 +347,14 @@ export class AsyncWorker extends Worker {
       this.loggedKeyFaults.add(fault.message);
       this.ctx.logger.error(`worker ${this.id} claims pass over a key until it is mended (logged once): ${fault.name}: ${fault.message}`);
     }
+  }
+
+  /** Logs a failed claim, unless the last one of its kind failed the same way (it is tried again every few hundred ms). */
+  private logClaimFailure(error: unknown, kind: 'claim' | 'wait'): void {
+    const message = errorMessage(error);
+    if (message === this.lastFailures[kind]) return;
+    this.lastFailures[kind] = message;
+    this.ctx.logger.error(`worker ${this.id} could not claim tasks (logged again once it fails otherwise): ${message}`);
   }
 
   /**

@@ -462,6 +462,22 @@ describe('a claim meeting a key it cannot use passes it over, names it, and take
     expect(batch).toMatchObject({ tasks: [{ record: { uuid: first!.uuid } }], malformedKeys: [{ key: keys.marker, type: 'hash', expected: 'list' }] });
   });
 
+  it('a claim or wait that still fails on a key of another Redis type is logged once, as MalformedKeyError naming it, not every 250 ms', async () => {
+    const { app, keys } = await producer('claim-fails-named');
+    const queued = await app.addBulk([1, 2].map((n) => ({ name: 'double', args: [n] })));
+    // The wake-up marker an idle worker waits on: every wait for work fails, and is tried again.
+    await redis.del(keys.marker);
+    await redis.hset(keys.marker, 'field', 'value');
+    const logger = errorLog();
+    await apps.start('claim-fails-named-worker', double, { name: app.name, logger, globalConfig: null });
+    const done = await Promise.all(queued.map(({ uuid }) => app.wait(uuid, { timeout: 10_000 })));
+    expect(done.map(({ returning }) => returning)).toEqual([2, 4]);
+    await sleep(1_000);
+    expect(logger.errors).toEqual([
+      expect.stringContaining(`could not claim tasks (logged again once it fails otherwise): Key ${keys.marker} holds a Redis hash where this version keeps a list`),
+    ]);
+  });
+
   it('a running count that cannot be read holds its task back (no slot taken past an unknown count) and not the others; an outcome is still stored', async () => {
     const { app, keys, broker } = await producer('claim-running-count');
     const limits = new Map([['limited', 1]]);

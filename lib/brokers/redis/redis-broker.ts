@@ -5,6 +5,8 @@ import type { RateLimits } from '../../core/rate-limit.js';
 import type { RunningLimits } from '../../core/running-limit.js';
 import type { ClaimedTask, NewTask, TaskOutcome, TaskRecord } from '../../core/task-record.js';
 import { neverSent, type RedisClient } from '../../redis/connection.js';
+import { mistypedKey, queueKeyTypes } from '../../redis/key-types.js';
+import { isWrongTypeError } from '../../redis/record-text.js';
 import { passedOverKeys, ScriptRunner, type ScriptName } from '../../redis/scripts.js';
 import { encodeNewRecord, decodeRecord } from '../../storages/record-codec.js';
 import { RedisStorage, type RedisStorageOptions } from '../../storages/redis/redis-storage.js';
@@ -169,7 +171,10 @@ export class RedisBroker extends Broker {
       ...limitArgs(rateLimits, runningLimits),
       ...outcomeArgs(settle, settling.ended),
     ];
-    const [nextDue, stored, batch, claimed, faults] = (await this.scripts.run('claim', this.stateKeys, args, client).catch(settling.undo)) as [
+    const [nextDue, stored, batch, claimed, faults] = (await this.scripts
+      .run('claim', this.stateKeys, args, client)
+      .catch(settling.undo)
+      .catch((error: unknown) => this.namingMistypedKey(error))) as [
       number,
       string,
       string,
@@ -241,7 +246,7 @@ export class RedisBroker extends Broker {
     try {
       await woken;
     } catch (error) {
-      if (!signal.aborted) throw error;
+      if (!signal.aborted) await this.namingMistypedKey(error);
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
@@ -264,6 +269,16 @@ export class RedisBroker extends Broker {
       clearTimeout(closeAnyway);
       return connection.drop(client);
     });
+  }
+
+  /**
+   * Rethrows a claim's or a wait's failure; a refusal of a key of another Redis type (one the claim
+   * cannot pass over, or the wake-up marker) as MalformedKeyError naming it, looked up only then.
+   */
+  private async namingMistypedKey(error: unknown): Promise<never> {
+    if (!isWrongTypeError(error)) throw error;
+    const named = await mistypedKey(this.storage.client, [...queueKeyTypes(this.keys), [this.keys.marker, 'list']]).catch(() => undefined);
+    throw named ?? error;
   }
 
   async complete(outcomes: TaskOutcome[], retention: Retention): Promise<boolean[]> {
