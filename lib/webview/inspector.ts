@@ -181,9 +181,9 @@ export class QueueInspector {
       queued: [...queues.map(({ queued }) => queued), ...waitingLines.map(({ waiting }) => waiting)].reduce((sum, n) => sum + n, 0),
       delayed,
       running: running.length,
-      success: Number(finished.success ?? 0),
-      error: Number(finished.error ?? 0),
-      cancel: Number(finished.cancel ?? 0),
+      success: this.finishedTotal('success', finished.success),
+      error: this.finishedTotal('error', finished.error),
+      cancel: this.finishedTotal('cancel', finished.cancel),
     };
     // What each worker holds now, from the leases: its heartbeat's count may be seconds old.
     const held = new Map<string, number>();
@@ -447,11 +447,23 @@ export class QueueInspector {
    * growing) or set only later, or not set in the app that finished them.
    */
   private async hasCurrentIndex(status: TaskState): Promise<boolean> {
-    const [[, top], total] = await Promise.all([
+    const [[, top], stored] = await Promise.all([
       this.client.zrange(this.keys.finished(status), '-1', '-1', 'WITHSCORES'),
       this.client.hget(this.keys.finishedCounts, status),
     ]);
-    return top !== undefined && Number(top) >= Number(total ?? 0);
+    // Read first: a total holding no integer is named whether or not there is an index to judge.
+    const total = this.finishedTotal(status, stored);
+    return top !== undefined && Number(top) >= total;
+  }
+
+  /**
+   * A status's finished total as stored (`st`, none: 0); one holding no integer (written by hand or
+   * by another tool) throws MalformedKeyError naming the key and the field, rather than showing NaN.
+   */
+  private finishedTotal(status: TaskState, stored: string | null | undefined): number {
+    if (stored === null || stored === undefined) return 0;
+    if (!/^-?\d+$/.test(stored)) throw new MalformedKeyError(this.keys.finishedCounts, 'string', 'integer', status);
+    return Number(stored);
   }
 
   /**

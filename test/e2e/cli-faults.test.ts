@@ -127,6 +127,23 @@ describe('the qtasks CLI and GlobalConfig with entries written by hand or by ano
     }
   });
 
+  it('fails with exit code 1 naming a finished total that holds no integer, and the dashboard answers 422, rather than showing NaN or null', async () => {
+    const keys = new RedisKeys(uniqueAppName('cli-total-text'));
+    await redis.hset(keys.finishedCounts, 'success', '1.5');
+    const message = `Field "success" of key ${keys.finishedCounts} holds a Redis string where this version keeps an integer`;
+    expect(await qtasks('status', '--app', keys.appName)).toMatchObject({ code: EXIT.failed, err: expect.stringContaining(message) });
+    expect(await qtasks('status', '--app', keys.appName, '--json')).toMatchObject({ code: EXIT.failed, err: expect.stringContaining('MALFORMED_KEY') });
+    const webView = new WebView({ name: keys.appName, url: redisUrl, port: 0 });
+    await webView.start();
+    try {
+      const overview = await fetch(`${webView.address}/api/overview`);
+      expect(overview.status).toBe(422);
+      expect(await overview.json()).toEqual({ error: { code: 'MALFORMED_KEY', message: expect.stringContaining(message) } });
+    } finally {
+      await webView.stop();
+    }
+  });
+
   it('says when nothing is stored for the app asked for (a mistyped --app)', async () => {
     const app = await apps.start('cli-typo', (registered) => registered.task('job', () => 'ok'));
     const typo = await qtasks('status', '--app', `${app.name}x`);

@@ -325,6 +325,19 @@ describe.each(BACKENDS)('the queue inspector (what the dashboard and CLI read) o
     await expect(inspector.overview()).rejects.toThrow(new MalformedKeyError(line, 'hash', 'list'));
   });
 
+  it('refuses an overview or finished list meeting a finished total that holds no integer with MalformedKeyError naming the key and the status, not NaN', async () => {
+    const app = await startApp('inspect-total-text', (registered) => registered.task('job', () => 'ok'), { worker: false });
+    const inspector = await inspectorOf(app);
+    const { finishedCounts } = inspector.keys;
+    await inspector.connection.client.hset(finishedCounts, 'success', '3', 'error', 'lots');
+    const named = new MalformedKeyError(finishedCounts, 'string', 'integer', 'error');
+    expect(named.message).toMatch(`Field "error" of key ${finishedCounts} holds a Redis string where this version keeps an integer`);
+    await expect(inspector.overview()).rejects.toThrow(named);
+    await expect(inspector.tasks('error')).rejects.toThrow(named);
+    await inspector.connection.client.hset(finishedCounts, 'error', '2');
+    expect((await inspector.overview()).counts).toMatchObject({ success: 3, error: 2, cancel: 0 });
+  });
+
   it('names the key that failed, not a GlobalConfig key of another type beside it (the overview lists that one as unreadable)', async () => {
     const app = await startApp('inspect-key-type-beside', (registered) => registered.task('job', () => 'ok'), { worker: false });
     await app.add('job');
