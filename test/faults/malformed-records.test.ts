@@ -440,6 +440,23 @@ describe('a claim meeting a key it cannot use passes it over, names it, and take
     expect(done.map(({ returning }) => returning)).toEqual([2, 4, 6]);
   });
 
+  it('finished totals that cannot be counted are named by the claim that stores outcomes, which are stored all the same', async () => {
+    for (const [label, spoil, fault] of [
+      ['claim-total-text', (key: string) => redis.hset(key, 'success', 'lots'), { type: 'string', expected: 'integer', field: 'success' }],
+      ['claim-total-type', (key: string) => redis.set(key, 'not a hash'), { type: 'string', expected: 'hash', field: undefined }],
+    ] as const) {
+      const { app, keys, broker } = await producer(label);
+      await spoil(keys.finishedCounts);
+      const task = await app.add('double', [1]);
+      const { tasks: [claimed] } = await claimAll(broker);
+      const batch = await broker.claim({ workerId: 'w1', max: 10, leaseMs: 10_000, retention: KEEP }, [
+        { uuid: task.uuid, token: claimed!.token, status: 'success', payload: '2' },
+      ]);
+      expect(batch).toMatchObject({ stored: [true], malformedKeys: [{ key: keys.finishedCounts, ...fault }] });
+      expect(await app.get(task.uuid)).toMatchObject({ status: 'success', returning: 2 });
+    }
+  });
+
   it('a lease set of another Redis type: nothing is claimed (no task held with no lease to recover it), every task stays queued in order', async () => {
     const { app, keys, broker } = await producer('claim-foreign-leases');
     const uuids = (await app.addBulk([1, 2].map((n) => ({ name: 'double', args: [n] })))).map(({ uuid }) => uuid);

@@ -36,6 +36,16 @@ local function noteKeyFault(key, expected, field)
   keyFaults[#keyFaults + 1] = { key, found, expected, field }
 end
 
+-- Notes why a HINCRBY on `field` of the hash of counters `key` just failed: the key holds another
+-- type, or the field no integer.
+local function noteCounterFault(key, field)
+  if foreignType(key, 'hash') then
+    noteKeyFault(key, 'hash')
+  else
+    noteKeyFault(key, 'integer', field)
+  end
+end
+
 -- keyFaults as the reply's JSON, '' when there are none.
 local function keyFaultsReply()
   return #keyFaults > 0 and cjson.encode(keyFaults) or ''

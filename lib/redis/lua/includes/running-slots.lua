@@ -18,27 +18,17 @@ local function slotCount(stored)
   return nil
 end
 
--- Notes why a command on `name`'s count failed: rc holds another type, or the count no integer.
-local function noteCountFault(prefix, name)
-  local key = prefix .. 'rc'
-  if foreignType(key, 'hash') then
-    noteKeyFault(key, 'hash')
-  else
-    noteKeyFault(key, 'integer', name)
-  end
-end
-
 -- Holders of `name`, read once per call into `counts`.
 local function runningCount(prefix, name, counts)
   local count = counts[name]
   if not count then
     local stored = redis.pcall('HGET', prefix .. 'rc', name)
     if type(stored) == 'table' then
-      noteCountFault(prefix, name)
+      noteCounterFault(prefix .. 'rc', name)
     elseif stored then
       count = slotCount(stored)
       if not count then
-        noteCountFault(prefix, name)
+        noteCounterFault(prefix .. 'rc', name)
       end
     else
       count = 0
@@ -73,7 +63,7 @@ local function freeRunningSlot(prefix, uuid, batch)
   -- A count that cannot be counted down is left as it is: the outcome is stored all the same.
   local left = redis.pcall('HINCRBY', prefix .. 'rc', name, -1)
   if type(left) == 'table' then
-    noteCountFault(prefix, name)
+    noteCounterFault(prefix .. 'rc', name)
     return false
   end
   if left <= 0 then
