@@ -495,6 +495,49 @@ describe('a claim meeting a key it cannot use passes it over, names it, and take
     ]);
   });
 
+  it('waiting-line and slot keys of another Redis type: the claim holds back only what needs them, and every task stays in its place', async () => {
+    const limits = new Map([['limited', 1]]);
+    const uuidsOf = (batch: { tasks: { record: { uuid: string } }[] }) => batch.tasks.map(({ record }) => record.uuid);
+
+    // The lines' schedule: with a limit declared, a task met may have to wait in a line, so the queues are left alone.
+    const schedule = await producer('claim-foreign-schedule');
+    const queued = await schedule.app.add('double', [1]);
+    await redis.set(schedule.keys.waitingLineReopens, 'by hand');
+    expect(await claimAll(schedule.broker, limits)).toMatchObject({ tasks: [], malformedKeys: [{ key: schedule.keys.waitingLineReopens, type: 'string', expected: 'zset' }] });
+    expect(uuidsOf(await claimAll(schedule.broker))).toEqual([queued.uuid]);
+
+    // A rate window: its task waits in its line, the others start.
+    const window = await producer('claim-foreign-window');
+    const [rated, plain] = await window.app.addBulk([{ name: 'limited', args: [1] }, { name: 'double', args: [2] }]);
+    await redis.set(`${window.keys.prefix}rl:limited`, 'by hand');
+    const batch = await window.broker.claim({ workerId: 'w1', max: 10, leaseMs: 10_000, retention: KEEP, rateLimits: new Map([['limited', { max: 5, windowMs: 60_000 }]]) });
+    expect(uuidsOf(batch)).toEqual([plain!.uuid]);
+    expect(batch.malformedKeys).toMatchObject([{ key: `${window.keys.prefix}rl:limited`, type: 'string', expected: 'hash' }]);
+    expect(await redis.lrange(window.keys.waitingLine('limited'), 0, -1)).toEqual([rated!.uuid]);
+
+    // A paused task's line: a task of it met in the queue cannot join it, so it and those after it stay queued.
+    const line = await producer('claim-foreign-line');
+    const [first, paused, after] = await line.app.addBulk([{ name: 'double', args: [1] }, { name: 'limited', args: [2] }, { name: 'double', args: [3] }]);
+    await line.app.pause('limited');
+    await redis.set(line.keys.waitingLine('limited'), 'by hand');
+    expect(await claimAll(line.broker)).toMatchObject({ tasks: [{ record: { uuid: first!.uuid } }], malformedKeys: [{ key: line.keys.waitingLine('limited'), type: 'string', expected: 'list' }] });
+    expect(await redis.lrange(line.keys.queue(0), 0, -1)).toEqual([paused!.uuid, after!.uuid]);
+
+    // The slot holders: a task with maxRunning cannot take a slot, so it and those after it stay queued.
+    const slots = await producer('claim-foreign-slots');
+    const [before, held, later] = await slots.app.addBulk([{ name: 'double', args: [1] }, { name: 'limited', args: [2] }, { name: 'double', args: [3] }]);
+    await redis.set(`${slots.keys.prefix}rs`, 'by hand');
+    expect(await claimAll(slots.broker, limits)).toMatchObject({ tasks: [{ record: { uuid: before!.uuid } }], malformedKeys: [{ key: `${slots.keys.prefix}rs`, type: 'string', expected: 'hash' }] });
+    expect(await redis.lrange(slots.keys.queue(0), 0, -1)).toEqual([held!.uuid, later!.uuid]);
+    await redis.del(`${slots.keys.prefix}rs`);
+    const mended = await claimAll(slots.broker, limits);
+    expect(uuidsOf(mended)).toEqual([held!.uuid, later!.uuid]);
+    // Spoiled while the task holds its slot: its outcome is stored all the same.
+    await redis.set(`${slots.keys.prefix}rs`, 'by hand');
+    expect(await slots.broker.complete([{ uuid: held!.uuid, token: mended.tasks[0]!.token, status: 'success', payload: '2' }], KEEP)).toEqual([true]);
+    expect(await slots.app.get(held!.uuid)).toMatchObject({ status: 'success', returning: 2 });
+  });
+
   it('a running count that cannot be read holds its task back (no slot taken past an unknown count) and not the others; an outcome is still stored', async () => {
     const { app, keys, broker } = await producer('claim-running-count');
     const limits = new Map([['limited', 1]]);

@@ -121,8 +121,9 @@ local runningCounts = {}
 local anyWaiting = false
 -- A line this call left due (the claim filled up before the line emptied): the next idle worker takes it.
 local lineLeftDue = false
--- No batch can be made (see newBatch), so nothing more is claimed.
-local noBatchId = false
+-- Nothing more is claimed: no batch can be made (see newBatch), or a task held back could not join
+-- its waiting line, or take its running slot (a key of another Redis type there).
+local stopped = false
 -- Tasks this call put in a line: bounded, so a long backlog of one held task joins its line over
 -- several calls rather than holding Redis in one.
 local joinedLines = 0
@@ -141,11 +142,14 @@ end
 
 -- When a line that `limit` holds back is due again: when a slot frees while every running slot is
 -- held (the lease end that frees one schedules it), else when its window closes.
+-- A window that cannot be read counts as full until it is mended, due at no time (each claim
+-- still looks at its line).
 local function lineDueAt(name, limit)
-  if limit.running and runningCount(prefix, name, runningCounts) >= limit.running then
+  local window = windows[name]
+  if (limit.running and runningCount(prefix, name, runningCounts) >= limit.running) or (window and window.unreadable) then
     return WAITS_FOR_SLOT
   end
-  return windows[name].e
+  return window.e
 end
 
 -- A new batch id from the counter, its lease set in the active set, or nil (noted) when the counter
@@ -156,12 +160,10 @@ local function newBatch()
   local id = redis.pcall('INCR', prefix .. 'bn')
   if type(id) == 'table' then
     noteKeyFault(prefix .. 'bn', 'integer')
-    noBatchId = true
     return nil
   end
   if type(redis.pcall('ZADD', KEYS[4], now + tonumber(ARGV[4]), id)) == 'table' then
     noteKeyFault(KEYS[4], 'zset')
-    noBatchId = true
     return nil
   end
   return id
@@ -183,8 +185,13 @@ end
 -- waiting line's), in order. Taken from a queue (`fromQueue`), a limited task whose window is full
 -- or whose slots are all held joins its waiting line instead; taken from a line, it has room. (A
 -- line with room left is emptied before the queues are read, so no queued task passes one.) With no
--- batch id to be had, the tasks not yet claimed go back where they were.
+-- batch id to be had, or a line or slot the task cannot take, the tasks not yet claimed go back where
+-- they were and the claim stops.
 local function claimQueued(uuids, fromQueue, sourceKey, priority)
+  local function stopAt(i)
+    putBack(uuids, i, sourceKey, priority)
+    stopped = true
+  end
   local keys, raws = readRecords(uuids)
   for i, uuid in ipairs(uuids) do
     local key = keys[i]
@@ -207,13 +214,16 @@ local function claimQueued(uuids, fromQueue, sourceKey, priority)
     if rest and namesMatter then
       name = queuedTaskName(raw, rest)
       limit = name and limits[name]
-      if fromQueue and paused[name] then
-        joinWaitingLine(prefix, name, uuid, nil)
-        joinedLines = joinedLines + 1
-        rest = nil
-      elseif limit and fromQueue and roomFor(name, limit) <= 0 then
-        joinWaitingLine(prefix, name, uuid, lineDueAt(name, limit))
-        anyWaiting = true
+      local heldBack = fromQueue and paused[name]
+      local reopenAt = nil
+      if not heldBack and limit and fromQueue and roomFor(name, limit) <= 0 then
+        heldBack, reopenAt = true, lineDueAt(name, limit)
+      end
+      if heldBack then
+        if not joinWaitingLine(prefix, name, uuid, reopenAt) then
+          return stopAt(i)
+        end
+        anyWaiting = anyWaiting or reopenAt ~= nil
         joinedLines = joinedLines + 1
         rest = nil
       end
@@ -221,18 +231,17 @@ local function claimQueued(uuids, fromQueue, sourceKey, priority)
     if rest and not batch then
       batch = newBatch()
       if not batch then
-        putBack(uuids, i, sourceKey, priority)
-        return
+        return stopAt(i)
       end
       heldHead = '{"s":"process","u":' .. now .. ',"k":"' .. batch .. ':'
     end
     if rest then
+      if limit and limit.running and not takeRunningSlot(prefix, name, uuid, batch, runningCounts) then
+        return stopAt(i)
+      end
       claimed = claimed + 1
       if limit and limit.rate then
         countStart(rateWindow(prefix, name, windows), limit.rate, now)
-      end
-      if limit and limit.running then
-        takeRunningSlot(prefix, name, uuid, batch, runningCounts)
       end
       local held = heldHead .. claimed .. heldTail .. string.sub(raw, rest)
       writes[#writes + 1] = key
@@ -246,9 +255,16 @@ end
 
 -- Waiting lines with room go first (a window reopened, a slot freed, a task given back, a resume,
 -- or a limit raised or removed since): their tasks were met before anything queued.
-local scheduled = redis.call('ZRANGE', prefix .. 'rw', 0, -1, 'WITHSCORES')
+local scheduled = redis.pcall('ZRANGE', prefix .. 'rw', 0, -1, 'WITHSCORES')
+if scheduled.err then
+  noteKeyFault(prefix .. 'rw', 'zset')
+  scheduled = {}
+  -- No line can be scheduled: a task met that must wait in one could not, so while some are
+  -- limited or paused, nothing is taken from the queues.
+  stopped = namesMatter
+end
 for i = 1, #scheduled, 2 do
-  if noBatchId then
+  if stopped then
     break
   end
   local name = scheduled[i]
@@ -269,21 +285,27 @@ for i = 1, #scheduled, 2 do
     end
   else
     local lineKey = prefix .. 'rp:' .. name
+    -- A line of another Redis type is passed over, its schedule left as it is.
+    local readable = true
     repeat
-      local taken = redis.call('LPOP', lineKey, allowed)
+      local taken = redis.pcall('LPOP', lineKey, allowed)
+      if taken and taken.err then
+        noteKeyFault(lineKey, 'list')
+        readable, taken = false, nil
+      end
       if taken then
         local before = claimed
         claimQueued(taken, false, lineKey)
         allowed = allowed - (claimed - before)
       end
-    until not taken or allowed <= 0 or noBatchId
+    until not taken or allowed <= 0 or stopped
     -- The rest wait for a slot or the window this call filled, or for the next claim when this
     -- one is full.
     local dueAt = now
     if limit and roomFor(name, limit) <= 0 then
       dueAt = lineDueAt(name, limit)
     end
-    if settleWaitingLine(prefix, name, dueAt) then
+    if readable and settleWaitingLine(prefix, name, dueAt) then
       anyWaiting = true
       lineLeftDue = lineLeftDue or dueAt == now
     end
@@ -295,7 +317,7 @@ end
 -- type leaves every queue unread (queuesUnread).
 local passed = 0
 local queuesUnread = false
-while claimed < max and joinedLines < 1000 and not noBatchId do
+while claimed < max and joinedLines < 1000 and not stopped do
   local top = redis.pcall('ZRANGE', KEYS[1], passed, passed)
   if top.err then
     noteKeyFault(KEYS[1], 'zset')

@@ -1,13 +1,22 @@
 -- Rate-limit windows (see waiting-lines.lua for what a full window does to a task): a window opens
 -- with the first start after the last one closed; <prefix>rl:<name> holds it as a hash (n starts,
 -- s start, e end, in ms) and expires when it closes. Read once per claim, written back once.
+--@include key-check
 
--- The window of `name`, read once per call into `windows`: { n = starts, s = start, e = end }.
+-- The window of `name`, read once per call into `windows`: { n = starts, s = start, e = end }. A
+-- window key of another Redis type is noted (see key-check.lua) and `unreadable`: it allows no
+-- start, since starts counted elsewhere could not be told.
 local function rateWindow(prefix, name, windows)
   local window = windows[name]
   if not window then
-    local stored = redis.call('HMGET', prefix .. 'rl:' .. name, 'n', 's', 'e')
-    window = { n = tonumber(stored[1]) or 0, s = tonumber(stored[2]) or 0, e = tonumber(stored[3]) or 0 }
+    local key = prefix .. 'rl:' .. name
+    local stored = redis.pcall('HMGET', key, 'n', 's', 'e')
+    if stored.err then
+      noteKeyFault(key, 'hash')
+      window = { n = 0, s = 0, e = 0, unreadable = true }
+    else
+      window = { n = tonumber(stored[1]) or 0, s = tonumber(stored[2]) or 0, e = tonumber(stored[3]) or 0 }
+    end
     windows[name] = window
   end
   return window
@@ -15,6 +24,9 @@ end
 
 -- Starts the window allows now (a closed one allows `max`: the next start opens a new one).
 local function roomIn(window, limit, now)
+  if window.unreadable then
+    return 0
+  end
   if window.e <= now then
     return limit.max
   end

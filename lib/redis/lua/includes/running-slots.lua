@@ -40,10 +40,16 @@ local function runningCount(prefix, name, counts)
   return count
 end
 
+-- Takes a slot of `name` for `uuid`; false (noted, nothing taken) when the holders' hash is of
+-- another Redis type: a slot no lease end could free.
 local function takeRunningSlot(prefix, name, uuid, batch, counts)
+  if type(redis.pcall('HSET', prefix .. 'rs', uuid, batch .. ' ' .. name)) == 'table' then
+    noteKeyFault(prefix .. 'rs', 'hash')
+    return false
+  end
   counts[name] = runningCount(prefix, name, counts) + 1
-  redis.call('HSET', prefix .. 'rs', uuid, batch .. ' ' .. name)
   redis.call('HINCRBY', prefix .. 'rc', name, 1)
+  return true
 end
 
 -- Whether any task holds a slot: one read per call, so a lease end looks a task up only then.
@@ -54,7 +60,11 @@ end
 -- Frees the slot `uuid` holds under the lease of `batch`, if any. Tasks of its name waiting for a
 -- slot are due at once (unless their task is paused): true then, and the caller wakes an idle worker.
 local function freeRunningSlot(prefix, uuid, batch)
-  local holder = redis.call('HGET', prefix .. 'rs', uuid)
+  local holder = redis.pcall('HGET', prefix .. 'rs', uuid)
+  if type(holder) == 'table' then
+    noteKeyFault(prefix .. 'rs', 'hash')
+    return false
+  end
   local holderBatch, name = string.match(holder or '', '^(%S+) (.*)$')
   if not name or holderBatch ~= batch then
     return false
@@ -72,6 +82,10 @@ local function freeRunningSlot(prefix, uuid, batch)
   if redis.call('EXISTS', prefix .. 'rp:' .. name) == 0 or redis.call('SISMEMBER', prefix .. 'ps', name) == 1 then
     return false
   end
-  redis.call('ZADD', prefix .. 'rw', 'LT', 0, name)
+  -- A line schedule of another Redis type (noted) wakes no one: claims do not read the lines then.
+  if type(redis.pcall('ZADD', prefix .. 'rw', 'LT', 0, name)) == 'table' then
+    noteKeyFault(prefix .. 'rw', 'zset')
+    return false
+  end
   return true
 end

@@ -74,11 +74,18 @@ local function queuedTaskName(raw, rest)
 end
 
 -- Puts a task at the tail of its name's waiting line; a new line reopens at `reopenAt` (nil: it
--- waits for a resume).
+-- waits for a resume). False (noted) when the line holds another Redis type: the task is not in it.
 local function joinWaitingLine(prefix, name, uuid, reopenAt)
-  if redis.call('RPUSH', prefix .. 'rp:' .. name, uuid) == 1 and reopenAt then
+  local lineKey = prefix .. 'rp:' .. name
+  local length = redis.pcall('RPUSH', lineKey, uuid)
+  if type(length) == 'table' then
+    noteKeyFault(lineKey, 'list')
+    return false
+  end
+  if length == 1 and reopenAt then
     redis.call('ZADD', prefix .. 'rw', reopenAt, name)
   end
+  return true
 end
 
 -- What is paused: name -> true for each paused task, and whether the whole queue is. A pauses set
