@@ -457,6 +457,15 @@ describe('a claim meeting a key it cannot use passes it over, names it, and take
     }
   });
 
+  it('a claim of more tasks than Lua unpacks at once puts them all back in order when it can make no batch', async () => {
+    const { app, keys, broker } = await producer('claim-batch-counter-many');
+    const uuids = (await app.addBulk(Array.from({ length: 9000 }, (_, n) => ({ name: 'double', args: [n] })))).map(({ uuid }) => uuid);
+    await redis.set(`${keys.prefix}bn`, 'lots');
+    const batch = await broker.claim({ workerId: 'w1', max: 9000, leaseMs: 10_000, retention: KEEP });
+    expect(batch).toMatchObject({ tasks: [], malformedKeys: [{ key: `${keys.prefix}bn` }] });
+    expect(await redis.lrange(keys.queue(0), 0, -1)).toEqual(uuids);
+  });
+
   it('a lease set of another Redis type: nothing is claimed (no task held with no lease to recover it), every task stays queued in order', async () => {
     const { app, keys, broker } = await producer('claim-foreign-leases');
     const uuids = (await app.addBulk([1, 2].map((n) => ({ name: 'double', args: [n] })))).map(({ uuid }) => uuid);

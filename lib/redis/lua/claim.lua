@@ -170,13 +170,14 @@ local function newBatch()
 end
 
 -- Puts uuids[from..] back at the head of the list `sourceKey` they were taken from, in their
--- order; a queue list emptied by their taking gets its priority back.
+-- order; a queue list gets its priority back, in case their taking emptied it.
 local function putBack(uuids, from, sourceKey, priority)
   local back = {}
   for i = #uuids, from, -1 do
     back[#back + 1] = uuids[i]
   end
-  if redis.call('LPUSH', sourceKey, unpack(back)) == #back and priority then
+  callInChunks('LPUSH', back, sourceKey)
+  if priority then
     redis.call('ZADD', KEYS[1], priority, priority)
   end
 end
