@@ -538,6 +538,11 @@ describe('a claim meeting a key it cannot use passes it over, names it, and take
     await redis.set(`${slots.keys.prefix}rs`, 'by hand');
     expect(await claimAll(slots.broker, limits)).toMatchObject({ tasks: [{ record: { uuid: before!.uuid } }], malformedKeys: [{ key: `${slots.keys.prefix}rs`, type: 'string', expected: 'hash' }] });
     expect(await redis.lrange(slots.keys.queue(0), 0, -1)).toEqual([held!.uuid, later!.uuid]);
+    // Met first, it leaves no lease behind: the batch made for it holds nothing.
+    const leases = await redis.zcard(slots.keys.active);
+    expect(await claimAll(slots.broker, limits)).toMatchObject({ tasks: [], malformedKeys: [{ key: `${slots.keys.prefix}rs` }] });
+    expect(await redis.zcard(slots.keys.active)).toBe(leases);
+    expect(await redis.lrange(slots.keys.queue(0), 0, -1)).toEqual([held!.uuid, later!.uuid]);
     await redis.del(`${slots.keys.prefix}rs`);
     const mended = await claimAll(slots.broker, limits);
     expect(uuidsOf(mended)).toEqual([held!.uuid, later!.uuid]);

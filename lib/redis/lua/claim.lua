@@ -192,6 +192,11 @@ local function claimQueued(uuids, fromQueue, sourceKey, priority)
   local function stopAt(i)
     putBack(uuids, i, sourceKey, priority)
     stopped = true
+    -- A batch made for a task that then took no slot holds nothing: no lease is left for it.
+    if batch and claimed == 0 then
+      redis.call('ZREM', KEYS[4], batch)
+      batch = nil
+    end
   end
   local keys, raws = readRecords(uuids)
   for i, uuid in ipairs(uuids) do
