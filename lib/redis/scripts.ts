@@ -133,7 +133,7 @@ function typedRefusal(error: unknown): unknown {
 }
 
 /**
- * The keys a script passed over (`keyFaults` in lua/includes/key-check.lua: a JSON array of
+ * The keys a script passed over (`keyFaults` in lua/includes/key-faults.lua: a JSON array of
  * `[key, type, expected, field?]`), as MalformedKeyErrors.
  */
 export function passedOverKeys(reply: string): MalformedKeyError[] {

@@ -13,7 +13,7 @@
 -- '1' or '0' per outcome (a string), the batch id ('' when nothing was claimed), the claimed tasks as one string of lines
 -- `<uuid>\n<record>\n...` (a few long strings cost the client library far less to read than a
 -- value per task; JSON has no raw newline), the keys passed over as JSON ('' when none; see
--- keyFaults in includes/key-check.lua) }. The n-th task's token is `<batch>:<n>`.
+-- keyFaults in includes/key-faults.lua) }. The n-th task's token is `<batch>:<n>`.
 -- A key holding what the engine does not keep there stops no claim: what it holds is passed over
 -- and named in the reply, and the rest goes on (see where each is read below).
 --@include time
@@ -25,7 +25,7 @@
 --@include rate-windows
 --@include running-slots
 --@include waiting-lines
---@include key-check
+--@include key-faults
 local prefix = ARGV[1]
 local now = nowMs()
 

@@ -1,6 +1,6 @@
 -- Final statuses: retention, completion notices, malformed records.
 --@include record
---@include key-check
+--@include key-faults
 -- Only tasks a client waits for get a completion notice. While no client of the app waits at all
 -- (watch.lua keeps the flag <prefix>wa alive as long as any mark), per-task marks are not looked up.
 local function isWatched(prefix, uuid, notices)
@@ -79,7 +79,7 @@ end
 -- that cannot be counted (a key of another Redis type, a field holding no integer: written by
 -- hand) is left as it is, by pcall: the outcomes are stored by then, and failing the call would
 -- report them lost (a worker would send them again for ever, a cancel would reject though done).
--- It is noted (see key-check.lua): a claim's reply names it, and the worker logs it.
+-- It is noted (see key-faults.lua): a claim's reply names it, and the worker logs it.
 local function notify(prefix, notices)
   if #notices > 0 then
     redis.call('PUBLISH', prefix .. 'done', table.concat(notices, '\n'))

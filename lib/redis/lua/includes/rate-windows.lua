@@ -1,10 +1,10 @@
 -- Rate-limit windows (see waiting-lines.lua for what a full window does to a task): a window opens
 -- with the first start after the last one closed; <prefix>rl:<name> holds it as a hash (n starts,
 -- s start, e end, in ms) and expires when it closes. Read once per claim, written back once.
---@include key-check
+--@include key-faults
 
 -- The window of `name`, read once per call into `windows`: { n = starts, s = start, e = end }. A
--- window key of another Redis type is noted (see key-check.lua) and `unreadable`: it allows no
+-- window key of another Redis type is noted (see key-faults.lua) and `unreadable`: it allows no
 -- start, since starts counted elsewhere could not be told.
 local function rateWindow(prefix, name, windows)
   local window = windows[name]

@@ -6,9 +6,9 @@
 -- without being told the name, and only the lease that took a slot frees it (a late caller whose
 -- task another claim holds now frees nothing); <prefix>rc counts the holders of each name.
 -- A count that cannot be read (rc of another Redis type, or a count holding no integer) is noted
--- (see key-check.lua) and left as it is: its name starts no task until it is mended, since a slot
+-- (see key-faults.lua) and left as it is: its name starts no task until it is mended, since a slot
 -- taken past an unknown count could run more than maxRunning at once.
---@include key-check
+--@include key-faults
 
 -- A count as a limit compares it: an integer (HINCRBY's range, 18 digits at most), else nil.
 local function slotCount(stored)

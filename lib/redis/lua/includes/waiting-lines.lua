@@ -14,7 +14,7 @@
 -- * A pause (pause.lua): the set <prefix>ps holds paused task names, and '' while the whole queue
 --   is paused. A paused task's line stays out of <prefix>rw until it is resumed.
 --@include record
---@include key-check
+--@include key-faults
 
 -- The score of a line waiting for a running slot (2^53 - 1, as RUNNING_SLOT_WAIT in
 -- lib/core/running-limit.ts): later than any due time, so it is never one.
@@ -89,7 +89,7 @@ local function joinWaitingLine(prefix, name, uuid, reopenAt)
 end
 
 -- What is paused: name -> true for each paused task, and whether the whole queue is. A pauses set
--- of another Redis type (noted, see key-check.lua) counts as the whole queue paused: any task may
+-- of another Redis type (noted, see key-faults.lua) counts as the whole queue paused: any task may
 -- be one its owner paused.
 local function readPauses(prefix)
   local paused = {}
