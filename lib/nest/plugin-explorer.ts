@@ -1,11 +1,12 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { DiscoveryService, MetadataScanner, ModulesContainer } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { QueueTasks } from '../core/queue-tasks.js';
 import type { TriggerHandlers } from '../plugins/plugin.js';
 import type { TriggerName } from '../plugins/triggers.js';
 import { distinctInstances } from './distinct-instances.js';
+import { instanceLabel } from './instance-label.js';
 import { InterceptorResolver } from './interceptor-resolver.js';
 import { methodMetadata } from './method-metadata.js';
 import type { QTasksPluginOptions } from './plugin.decorators.js';
@@ -20,6 +21,7 @@ export class PluginExplorer implements OnModuleInit {
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly interceptors: InterceptorResolver,
+    private readonly modules: ModulesContainer,
     private readonly queueTasks: QueueTasks,
     @Inject(QTASKS_OPTIONS) private readonly options: QTasksModuleOptions,
   ) {}
@@ -34,7 +36,7 @@ export class PluginExplorer implements OnModuleInit {
       const options = Reflect.getMetadata(PLUGIN_METADATA, type) as QTasksPluginOptions | undefined;
       if (!options) this.warnUnmarked(instance as object, type);
       else if (this.isSingleton(wrapper, type)) {
-        refuseSecondInstance(type, wrapper, registeredIn);
+        refuseSecondInstance(type, placeOf(wrapper, this.modules), registeredIn);
         this.register(instance as object, type, options);
       }
     }
@@ -92,19 +94,25 @@ export class PluginExplorer implements OnModuleInit {
 }
 
 /**
- * One plugin class listed by two modules is two instances, each running its handlers on every
- * trigger: twice the effect (an argument appended twice), unnoticed. Refused, as a task registered
- * twice is; `registeredIn` maps each plugin class met so far to its module.
+ * One plugin class listed by two modules (or twice in one, under two tokens) is two instances, each
+ * running its handlers on every trigger: twice the effect (an argument appended twice), unnoticed.
+ * Refused, as a task registered twice is; `registeredIn` maps each plugin class met so far to where.
  */
-function refuseSecondInstance(type: Function, wrapper: InstanceWrapper, registeredIn: Map<Function, string>): void {
-  const module = wrapper.host?.name || 'a module';
+function refuseSecondInstance(type: Function, place: string, registeredIn: Map<Function, string>): void {
   const first = registeredIn.get(type);
   if (first === undefined) {
-    registeredIn.set(type, module);
+    registeredIn.set(type, place);
     return;
   }
   throw new InvalidOptionError(
-    `Plugin ${type.name} has two instances, in ${first} and in ${module}, each of which would run its handlers on every trigger: ` +
+    `Plugin ${type.name} has two instances, in ${first} and in ${place}, each of which would run its handlers on every trigger: ` +
       `list it in one module's providers (and export it from there).`,
   );
+}
+
+/** Where an instance comes from: its module, and what tells it from another there (see instanceLabel). */
+function placeOf(wrapper: InstanceWrapper, modules: ModulesContainer): string {
+  const label = instanceLabel(wrapper, modules);
+  const module = wrapper.host?.name || 'a module';
+  return label ? `${module} (${label})` : module;
 }

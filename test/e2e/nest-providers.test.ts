@@ -426,6 +426,18 @@ describe('QTasksModule and the kinds of providers', () => {
     );
   });
 
+  it('fails the bootstrap when one plugin class is listed twice in one module, under two tokens, naming the tokens', async () => {
+    @Module({ imports: [QTasksModule.forRoot({ name: uniqueAppName('plugin-two-tokens'), url })], providers: [Multiplier, MathTasks, CountingPlugin, { provide: 'counting', useClass: CountingPlugin }] })
+    class AppModule {}
+    app = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    const failure = await app.init().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(InvalidOptionError);
+    expect((failure as Error).message).toMatch(
+      /^Plugin CountingPlugin has two instances, in AppModule \(provider (CountingPlugin|"counting")\) and in AppModule \(provider (CountingPlugin|"counting")\), /,
+    );
+    expect((failure as Error).message).toContain('"counting"');
+  });
+
   it('a handle taken in a provider constructor works once the app is up', async () => {
     const started = await boot([Multiplier, MathTasks, Reporter]);
     expect(await started.get(Reporter).double.run(5)).toBe(10);
