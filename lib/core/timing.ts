@@ -74,3 +74,20 @@ export function raceTimeout<T, U>(work: Promise<T>, ms: number, onTimeout: () =>
 export async function settleWithin(work: Promise<unknown>[], ms: number): Promise<void> {
   await raceTimeout(Promise.allSettled(work), ms, () => undefined);
 }
+
+/**
+ * Calls `call(arg)`, a throw turned into a rejection, and runs `onSettle` once what it returned
+ * settles: beside the caller's chain, not in it (no promise turn added to the caller), and before
+ * the caller resumes, as reactions run in the order they were registered. For counts of calls
+ * under way; `arg` is passed through, so a hot caller makes no closure.
+ */
+export function callThenOnSettle<A, T>(call: (arg: A) => Promise<T>, arg: A, onSettle: () => void): Promise<T> {
+  let sent: Promise<T>;
+  try {
+    sent = call(arg);
+  } catch (error) {
+    sent = Promise.reject(error);
+  }
+  sent.then(onSettle, onSettle);
+  return sent;
+}

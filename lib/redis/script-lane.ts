@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import type { RedisOptions } from 'ioredis';
+import { callThenOnSettle } from '../core/timing.js';
 import { neverSent, reconnectDelayMs } from './connection.js';
 
 /** Where the lane connects, and how it opens its session: what the main client was given. */
@@ -131,14 +132,7 @@ export class ScriptLane {
   /** Sends a call on the main connection, counted so that the lane takes no call before it settles. */
   sendOnMain(onMain: () => Promise<unknown>): Promise<unknown> {
     this.onMainUnderWay++;
-    let sent: Promise<unknown>;
-    try {
-      sent = onMain();
-    } catch (error) {
-      sent = Promise.reject(error);
-    }
-    sent.then(this.mainSettled, this.mainSettled);
-    return sent;
+    return callThenOnSettle(onMain, undefined, this.mainSettled);
   }
 
   private readonly mainSettled = (): void => {

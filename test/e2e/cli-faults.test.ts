@@ -116,15 +116,7 @@ describe('the qtasks CLI and GlobalConfig with entries written by hand or by ano
     const message = `Key ${keys.finishedCounts} holds a Redis string where this version keeps a hash`;
     const status = await qtasks('status', '--app', keys.appName);
     expect(status).toMatchObject({ code: EXIT.failed, err: expect.stringContaining(message) });
-    const webView = new WebView({ name: keys.appName, url: redisUrl, port: 0 });
-    await webView.start();
-    try {
-      const overview = await fetch(`${webView.address}/api/overview`);
-      expect(overview.status).toBe(422);
-      expect(await overview.json()).toEqual({ error: { code: 'MALFORMED_KEY', message: expect.stringContaining(message) } });
-    } finally {
-      await webView.stop();
-    }
+    await expectOverviewRefused(keys.appName, message);
   });
 
   it('fails with exit code 1 naming a finished total that holds no integer, and the dashboard answers 422, rather than showing NaN or null', async () => {
@@ -133,15 +125,7 @@ describe('the qtasks CLI and GlobalConfig with entries written by hand or by ano
     const message = `Field "success" of key ${keys.finishedCounts} holds a Redis string where this version keeps an integer`;
     expect(await qtasks('status', '--app', keys.appName)).toMatchObject({ code: EXIT.failed, err: expect.stringContaining(message) });
     expect(await qtasks('status', '--app', keys.appName, '--json')).toMatchObject({ code: EXIT.failed, err: expect.stringContaining('MALFORMED_KEY') });
-    const webView = new WebView({ name: keys.appName, url: redisUrl, port: 0 });
-    await webView.start();
-    try {
-      const overview = await fetch(`${webView.address}/api/overview`);
-      expect(overview.status).toBe(422);
-      expect(await overview.json()).toEqual({ error: { code: 'MALFORMED_KEY', message: expect.stringContaining(message) } });
-    } finally {
-      await webView.stop();
-    }
+    await expectOverviewRefused(keys.appName, message);
   });
 
   it('says when nothing is stored for the app asked for (a mistyped --app)', async () => {
@@ -198,3 +182,16 @@ describe('the qtasks CLI run from sources copied out of the package (as a bundle
     }
   }, 90_000);
 });
+
+/** The dashboard's overview of app `appName` answers 422 MALFORMED_KEY with `message`. */
+async function expectOverviewRefused(appName: string, message: string): Promise<void> {
+  const webView = new WebView({ name: appName, url: inject('redisUrl'), port: 0 });
+  await webView.start();
+  try {
+    const overview = await fetch(`${webView.address}/api/overview`);
+    expect(overview.status).toBe(422);
+    expect(await overview.json()).toEqual({ error: { code: 'MALFORMED_KEY', message: expect.stringContaining(message) } });
+  } finally {
+    await webView.stop();
+  }
+}

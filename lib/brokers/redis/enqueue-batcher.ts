@@ -1,3 +1,5 @@
+import { callThenOnSettle } from '../../core/timing.js';
+
 /** What one script call may carry, at most, when it joins several callers' tasks. */
 export interface BatchLimits {
   tasks: number;
@@ -69,16 +71,7 @@ export class EnqueueBatcher {
 
   private dispatch(values: string[]): Promise<string[]> {
     this.inFlight++;
-    let sent: Promise<string[]>;
-    try {
-      sent = this.send(values);
-    } catch (error) {
-      sent = Promise.reject(error);
-    }
-    // Counted off beside the caller's chain, not in it (no promise turn added to an add), and
-    // before the caller resumes: reactions run in the order they were registered.
-    sent.then(this.settled, this.settled);
-    return sent;
+    return callThenOnSettle(this.send, values, this.settled);
   }
 
   private readonly settled = (): void => {
