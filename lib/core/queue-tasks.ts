@@ -345,7 +345,8 @@ export class QueueTasks {
     this.refuseIfStopped();
     assertOptionsObject(options, `wait of task ${uuid}`);
     assertWaitTimeout(options.timeout);
-    await this.warnIfNoWorkerRuns(`wait of task ${uuid}`, uuid);
+    // Checked only while this app's work is not running: no await added to the usual call.
+    if (this.ownWorkIdle()) await this.warnIfNoWorkerRuns(`wait of task ${uuid}`, uuid);
     return checkWaited(uuid, await this.storage.waitFinished(uuid, options.timeout), options);
   }
 
@@ -354,7 +355,8 @@ export class QueueTasks {
     this.refuseIfStopped();
     assertOptionsObject(options, `run of task "${name}"`);
     assertWaitTimeout(options.timeout);
-    await this.warnIfNoWorkerRuns(`run of task "${name}"`);
+    // Checked only while this app's work is not running: no await added to the usual call.
+    if (this.ownWorkIdle()) await this.warnIfNoWorkerRuns(`run of task "${name}"`);
     const [task] = await this.prepareAll([{ name, args, ...options }]);
     const watch = await this.storage.watch(task!.uuid, options.timeout);
     try {
@@ -370,13 +372,12 @@ export class QueueTasks {
    * Warns when a run or wait (of the task `uuid`, unless it has finished) would last until a worker
    * starts, none running: this app's own is not (yet, or any more), and GlobalConfig lists no other's
    * heartbeat. A Nest app starts its worker at application bootstrap, after every onModuleInit
-   * hook, so one awaiting a run there holds the bootstrap, and the wait, for ever. Checked only
-   * while this app's work is not running; a failed check is no warning (the call reports it).
+   * hook, so one awaiting a run there holds the bootstrap, and the wait, for ever. Called only
+   * while ownWorkIdle(); a failed check is no warning (the call reports it).
    */
   private async warnIfNoWorkerRuns(call: string, uuid?: string): Promise<void> {
-    if (!this.worker || !this.globalConfig || this.starter.workStarted) return;
     try {
-      if ((await this.globalConfig.workers()).length > 0) return;
+      if ((await this.globalConfig!.workers()).length > 0) return;
       if (uuid !== undefined) {
         const record = await this.storage.get(uuid);
         // A wait for a task finished, or unknown, answers at once.
@@ -390,6 +391,11 @@ export class QueueTasks {
         'A Nest app starts its worker at application bootstrap: a run or wait awaited in an onModuleInit hook ' +
         '(or in onApplicationBootstrap with QTasksRootHooks) waits for ever; add there, and wait later.',
     );
+  }
+
+  /** Whether this app has a worker and GlobalConfig, and its work is not running (see warnIfNoWorkerRuns). */
+  private ownWorkIdle(): boolean {
+    return this.worker !== null && this.globalConfig !== null && !this.starter.workStarted;
   }
 
   /**
